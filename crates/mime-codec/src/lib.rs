@@ -1,0 +1,2 @@
+//! Build and parse MIME messages.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Shared harness code for the workspace-level tests.
+#![forbid(unsafe_code)]
