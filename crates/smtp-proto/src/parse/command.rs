@@ -1,0 +1,179 @@
+//! Command lines (RFC 5321 §4.1.1; RFC 3030, RFC 3207, RFC 4954).
+
+use super::host::host;
+use super::params::{mail_parameters, rcpt_parameters};
+use super::path::{forward_path, reverse_path};
+use super::{run, In, NomError, PResult};
+use crate::types::{Command, Mechanism, ParseOptions, SaslResponse, Verb};
+use crate::ParseError;
+use nom::bytes::{tag, tag_no_case, take_while, take_while_m_n};
+use nom::combinator::opt;
+use nom::Parser;
+
+/// Parses one command line without its CRLF.
+pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, ParseError> {
+    let line = if opts.allow_trailing_whitespace {
+        let end = line
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |p| p + 1);
+        &line[..end]
+    } else {
+        line
+    };
+    let verb_end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    let (verb, args) = line.split_at(verb_end);
+    let verb = Verb::ALL
+        .into_iter()
+        .find(|v| v.as_str().as_bytes().eq_ignore_ascii_case(verb))
+        .ok_or(ParseError::UnknownCommand)?;
+    let syntax = ParseError::Syntax(verb);
+    let utf8 = opts.smtputf8;
+    match verb {
+        Verb::Ehlo | Verb::Helo => {
+            let host = run(|i| (tag(" "), |i| host(i, utf8)).parse_complete(i), args, syntax.clone())
+                .map(|(_, h)| h)
+                .map_err(|e| match e {
+                    ParseError::Utf8NotAllowed => e,
+                    _ => syntax,
+                })?;
+            Ok(if verb == Verb::Ehlo {
+                Command::Ehlo(host)
+            } else {
+                Command::Helo(host)
+            })
+        }
+        Verb::Mail => {
+            let (from, params) = run(
+                |i| {
+                    let (i, _) = path_intro(i, "FROM:", opts)?;
+                    let (i, from) = reverse_path(i, utf8, opts.allow_unbracketed_path)?;
+                    let (i, params) = mail_parameters(i, utf8)?;
+                    Ok((i, (from, params)))
+                },
+                args,
+                syntax,
+            )?;
+            if from.mailbox().is_some_and(|m| !m.is_ascii()) && !params.smtputf8 {
+                return Err(ParseError::Utf8NotAllowed);
+            }
+            Ok(Command::Mail { from, params })
+        }
+        Verb::Rcpt => {
+            let (to, params) = run(
+                |i| {
+                    let (i, _) = path_intro(i, "TO:", opts)?;
+                    let (i, to) = forward_path(i, utf8, opts.allow_unbracketed_path)?;
+                    let (i, params) = rcpt_parameters(i, utf8)?;
+                    Ok((i, (to, params)))
+                },
+                args,
+                syntax,
+            )?;
+            Ok(Command::Rcpt { to, params })
+        }
+        Verb::Bdat => run(bdat_args, args, syntax),
+        Verb::Auth => run(auth_args, args, syntax),
+        Verb::Vrfy | Verb::Expn => {
+            let text = args
+                .strip_prefix(b" ")
+                .and_then(Command::text_arg)
+                .ok_or(syntax)?;
+            Ok(if verb == Verb::Vrfy {
+                Command::Vrfy(text)
+            } else {
+                Command::Expn(text)
+            })
+        }
+        Verb::Help | Verb::Noop => {
+            let text = match args {
+                [] => None,
+                _ => Some(
+                    args.strip_prefix(b" ")
+                        .and_then(Command::text_arg)
+                        .ok_or(syntax)?,
+                ),
+            };
+            Ok(if verb == Verb::Help {
+                Command::Help(text)
+            } else {
+                Command::Noop(text)
+            })
+        }
+        Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls => {
+            if !args.is_empty() {
+                return Err(syntax);
+            }
+            Ok(match verb {
+                Verb::Data => Command::Data,
+                Verb::Rset => Command::Rset,
+                Verb::Quit => Command::Quit,
+                _ => Command::StartTls,
+            })
+        }
+    }
+}
+
+/// `SP "FROM:"` / `SP "TO:"`, then spaces when `allow_space_after_colon`.
+fn path_intro<'a>(i: In<'a>, word: &'static str, opts: &ParseOptions) -> PResult<'a, ()> {
+    let (i, _) = (tag(" "), tag_no_case(word)).parse_complete(i)?;
+    if opts.allow_space_after_colon {
+        let (i, _) = take_while(|b| b == b' ').parse_complete(i)?;
+        return Ok((i, ()));
+    }
+    Ok((i, ()))
+}
+
+/// `bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ]`, `chunk-size = 1*DIGIT`,
+/// `end-marker = "LAST"` (RFC 3030 §4)
+fn bdat_args(i: In<'_>) -> PResult<'_, Command> {
+    let (i, (_, digits, last)) = (
+        tag(" "),
+        take_while_m_n(1, 20, |b: u8| b.is_ascii_digit()),
+        opt(tag_no_case(" LAST")),
+    )
+        .parse_complete(i)?;
+    match std::str::from_utf8(digits).ok().and_then(|s| s.parse().ok()) {
+        Some(size) => Ok((
+            i,
+            Command::Bdat {
+                size,
+                last: last.is_some(),
+            },
+        )),
+        None => super::fail(ParseError::Syntax(Verb::Bdat)),
+    }
+}
+
+/// `"AUTH" SP sasl-mech [SP initial-response]`,
+/// `initial-response = base64 / "="` (RFC 4954 §4)
+fn auth_args(i: In<'_>) -> PResult<'_, Command> {
+    let is_mech = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    let (i, (_, mech, response)) = (
+        tag::<_, _, NomError>(" "),
+        take_while_m_n(1, 20, is_mech),
+        opt((tag(" "), take_while_m_n(1, usize::MAX, is_b64))),
+    )
+        .parse_complete(i)?;
+    let mechanism = std::str::from_utf8(mech)
+        .ok()
+        .and_then(|m| Mechanism::parse(m).ok());
+    let response = match response {
+        None => Some(None),
+        Some((_, r)) => std::str::from_utf8(r)
+            .ok()
+            .and_then(|r| SaslResponse::new(r).ok())
+            .map(Some),
+    };
+    match (mechanism, response) {
+        (Some(mechanism), Some(initial_response)) => Ok((
+            i,
+            Command::Auth {
+                mechanism,
+                initial_response,
+            },
+        )),
+        _ => super::fail(ParseError::Syntax(Verb::Auth)),
+    }
+}

@@ -1,0 +1,108 @@
+//! Domains and address literals (RFC 5321 §4.1.2, §4.1.3; RFC 6531 §3.3).
+
+use super::{fail, is_utf8_octet, mismatch, In, PResult};
+use crate::types::{AddressLiteral, Domain, Host};
+use crate::ParseError;
+use nom::bytes::{tag, take_while, take_while1};
+use nom::Parser;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+const MAX_DOMAIN: usize = 255;
+const MAX_LABEL: usize = 63;
+
+fn is_ldh(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+
+/// `Domain = sub-domain *("." sub-domain)`
+/// `sub-domain = Let-dig [Ldh-str]` / `U-label` (RFC 6531, when `utf8`)
+pub(crate) fn domain(i: In<'_>, utf8: bool) -> PResult<'_, Domain> {
+    let (rest, raw) =
+        take_while1(|b: u8| is_ldh(b) || b == b'.' || (utf8 && is_utf8_octet(b))).parse_complete(i)?;
+    if !utf8 && rest.first().is_some_and(|&b| is_utf8_octet(b)) {
+        return fail(ParseError::Utf8NotAllowed);
+    }
+    if raw.len() > MAX_DOMAIN {
+        return fail(ParseError::DomainTooLong);
+    }
+    for label in raw.split(|&b| b == b'.') {
+        if label.len() > MAX_LABEL {
+            return fail(ParseError::DomainTooLong);
+        }
+        match (label.first(), label.last()) {
+            (Some(&first), Some(&last)) if first != b'-' && last != b'-' => {}
+            _ => return fail(ParseError::BadAddress),
+        }
+    }
+    match std::str::from_utf8(raw) {
+        Ok(s) => Ok((rest, Domain::from_validated(s.to_owned()))),
+        Err(_) => fail(ParseError::BadAddress),
+    }
+}
+
+/// `dcontent = %d33-90 / %d94-126`
+fn is_dcontent(b: u8) -> bool {
+    matches!(b, 33..=90 | 94..=126)
+}
+
+/// `address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
+///  General-address-literal ) "]"`
+pub(crate) fn address_literal(i: In<'_>) -> PResult<'_, AddressLiteral> {
+    let (rest, (_, inner, _)) = (tag("["), take_while(is_dcontent), tag("]")).parse_complete(i)?;
+    match literal_body(inner) {
+        Some(lit) => Ok((rest, lit)),
+        None => fail(ParseError::BadAddress),
+    }
+}
+
+fn literal_body(inner: &[u8]) -> Option<AddressLiteral> {
+    if inner.first().is_some_and(u8::is_ascii_digit) {
+        return ipv4_dotnum(inner).map(AddressLiteral::V4);
+    }
+    let colon = inner.iter().position(|&b| b == b':')?;
+    let (tag, content) = (&inner[..colon], &inner[colon + 1..]);
+    if tag.is_empty() || content.is_empty() || !tag.iter().all(|&b| is_ldh(b)) {
+        return None;
+    }
+    let tag = std::str::from_utf8(tag).ok()?;
+    let content = std::str::from_utf8(content).ok()?;
+    if tag.eq_ignore_ascii_case("IPv6") {
+        return content.parse::<Ipv6Addr>().ok().map(AddressLiteral::V6);
+    }
+    if tag.ends_with('-') {
+        return None;
+    }
+    Some(AddressLiteral::General {
+        tag: tag.to_owned(),
+        content: content.to_owned(),
+    })
+}
+
+/// `IPv4-address-literal = Snum 3("." Snum)`, `Snum = 1*3DIGIT` (0-255)
+fn ipv4_dotnum(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = part
+            .iter()
+            .fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+        *octet = u8::try_from(n).ok()?;
+    }
+    match parts.next() {
+        None => Some(Ipv4Addr::from(octets)),
+        Some(_) => None,
+    }
+}
+
+/// `Domain / address-literal`, as EHLO and mailboxes use it.
+pub(crate) fn host(i: In<'_>, utf8: bool) -> PResult<'_, Host> {
+    match i.first() {
+        Some(b'[') => address_literal(i).map(|(r, l)| (r, Host::Literal(l))),
+        Some(_) => domain(i, utf8).map(|(r, d)| (r, Host::Domain(d))),
+        None => mismatch(i),
+    }
+}

@@ -1,0 +1,187 @@
+//! ESMTP parameters of MAIL and RCPT (RFC 5321 §4.1.2) and their known values.
+
+use super::{fail, is_utf8_octet, In, PResult};
+use crate::types::{AuthParam, Body, EsmtpParam, MailParams, Notify, Orcpt, RcptParams, Ret};
+use crate::xtext;
+use crate::ParseError;
+use nom::bytes::take_while1;
+use nom::Parser;
+
+/// `esmtp-value = 1*(%d33-60 / %d62-126)`, plus UTF-8 under RFC 6531.
+pub(crate) fn is_esmtp_value_char(b: u8, utf8: bool) -> bool {
+    matches!(b, 33..=60 | 62..=126) || (utf8 && is_utf8_octet(b))
+}
+
+/// `esmtp-param = esmtp-keyword ["=" esmtp-value]`
+/// `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`
+fn esmtp_param(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], Option<&[u8]>)> {
+    let (rest, keyword) = take_while1(|b: u8| b.is_ascii_alphanumeric() || b == b'-').parse_complete(i)?;
+    if keyword.first() == Some(&b'-') {
+        return fail(ParseError::BadParameter("esmtp-keyword"));
+    }
+    let Some(rest) = rest.strip_prefix(b"=") else {
+        return Ok((rest, (keyword, None)));
+    };
+    let (rest, value) = take_while1(|b| is_esmtp_value_char(b, utf8)).parse_complete(rest)?;
+    Ok((rest, (keyword, Some(value))))
+}
+
+/// `*( SP esmtp-param )`, calling `each` for every parameter.
+fn parameters<'a>(
+    mut i: In<'a>,
+    utf8: bool,
+    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ParseError>,
+) -> PResult<'a, ()> {
+    while let Some(rest) = i.strip_prefix(b" ") {
+        let (rest, (keyword, value)) = match esmtp_param(rest, utf8) {
+            Ok(ok) => ok,
+            Err(nom::Err::Error(_)) => return fail(ParseError::BadParameter("esmtp-param")),
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = each(keyword, value) {
+            return fail(e);
+        }
+        i = rest;
+    }
+    Ok((i, ()))
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), ParseError> {
+    if slot.is_some() {
+        return Err(ParseError::DuplicateParameter(name));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn flag_once(slot: &mut bool, value: Option<&[u8]>, name: &'static str) -> Result<(), ParseError> {
+    if value.is_some() {
+        return Err(ParseError::BadParameter(name));
+    }
+    if *slot {
+        return Err(ParseError::DuplicateParameter(name));
+    }
+    *slot = true;
+    Ok(())
+}
+
+fn unknown(keyword: &[u8], value: Option<&[u8]>) -> Result<EsmtpParam, ParseError> {
+    let bad = ParseError::BadParameter("esmtp-param");
+    let keyword = std::str::from_utf8(keyword).map_err(|_| bad.clone())?;
+    let value = match value {
+        Some(v) => Some(std::str::from_utf8(v).map_err(|_| bad.clone())?),
+        None => None,
+    };
+    EsmtpParam::new(keyword, value)
+}
+
+/// `size-value = 1*20DIGIT` (RFC 1870)
+fn size_value(v: Option<&[u8]>) -> Result<u64, ParseError> {
+    let bad = ParseError::BadParameter("SIZE");
+    let v = v.ok_or(bad.clone())?;
+    if v.is_empty() || v.len() > 20 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(bad);
+    }
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(bad)
+}
+
+/// `Mail-parameters = esmtp-param *(SP esmtp-param)`, preceded by SP.
+pub(crate) fn mail_parameters(i: In<'_>, utf8: bool) -> PResult<'_, MailParams> {
+    let mut p = MailParams::default();
+    let (rest, ()) = parameters(i, utf8, |kw, v| {
+        if kw.eq_ignore_ascii_case(b"SIZE") {
+            set_once(&mut p.size, size_value(v)?, "SIZE")
+        } else if kw.eq_ignore_ascii_case(b"BODY") {
+            let body = match v {
+                Some(v) if v.eq_ignore_ascii_case(b"7BIT") => Body::SevenBit,
+                Some(v) if v.eq_ignore_ascii_case(b"8BITMIME") => Body::EightBitMime,
+                Some(v) if v.eq_ignore_ascii_case(b"BINARYMIME") => Body::BinaryMime,
+                _ => return Err(ParseError::BadParameter("BODY")),
+            };
+            set_once(&mut p.body, body, "BODY")
+        } else if kw.eq_ignore_ascii_case(b"SMTPUTF8") {
+            flag_once(&mut p.smtputf8, v, "SMTPUTF8")
+        } else if kw.eq_ignore_ascii_case(b"REQUIRETLS") {
+            flag_once(&mut p.requiretls, v, "REQUIRETLS")
+        } else if kw.eq_ignore_ascii_case(b"RET") {
+            let ret = match v {
+                Some(v) if v.eq_ignore_ascii_case(b"FULL") => Ret::Full,
+                Some(v) if v.eq_ignore_ascii_case(b"HDRS") => Ret::Headers,
+                _ => return Err(ParseError::BadParameter("RET")),
+            };
+            set_once(&mut p.ret, ret, "RET")
+        } else if kw.eq_ignore_ascii_case(b"ENVID") {
+            let v = v.ok_or(ParseError::BadParameter("ENVID"))?;
+            let envid = xtext::decode_bytes(v, "ENVID")?;
+            set_once(&mut p.envid, envid, "ENVID")
+        } else if kw.eq_ignore_ascii_case(b"AUTH") {
+            let auth = match v {
+                Some(b"<>") => AuthParam::Unknown,
+                Some(v) => AuthParam::Identity(xtext::decode_bytes(v, "AUTH")?),
+                None => return Err(ParseError::BadParameter("AUTH")),
+            };
+            set_once(&mut p.auth, auth, "AUTH")
+        } else {
+            p.other.push(unknown(kw, v)?);
+            Ok(())
+        }
+    })?;
+    Ok((rest, p))
+}
+
+/// `Rcpt-parameters = esmtp-param *(SP esmtp-param)`, preceded by SP.
+pub(crate) fn rcpt_parameters(i: In<'_>, utf8: bool) -> PResult<'_, RcptParams> {
+    let mut p = RcptParams::default();
+    let (rest, ()) = parameters(i, utf8, |kw, v| {
+        if kw.eq_ignore_ascii_case(b"NOTIFY") {
+            set_once(&mut p.notify, notify_value(v)?, "NOTIFY")
+        } else if kw.eq_ignore_ascii_case(b"ORCPT") {
+            set_once(&mut p.orcpt, orcpt_value(v)?, "ORCPT")
+        } else {
+            p.other.push(unknown(kw, v)?);
+            Ok(())
+        }
+    })?;
+    Ok((rest, p))
+}
+
+/// `notify-esmtp-value = "NEVER" / 1#notify-list-element`
+/// `notify-list-element = "SUCCESS" / "FAILURE" / "DELAY"`
+fn notify_value(v: Option<&[u8]>) -> Result<Notify, ParseError> {
+    let bad = ParseError::BadParameter("NOTIFY");
+    let v = v.ok_or(bad.clone())?;
+    if v.eq_ignore_ascii_case(b"NEVER") {
+        return Ok(Notify::NEVER);
+    }
+    let (mut s, mut f, mut d) = (false, false, false);
+    for item in v.split(|&b| b == b',') {
+        let slot = if item.eq_ignore_ascii_case(b"SUCCESS") {
+            &mut s
+        } else if item.eq_ignore_ascii_case(b"FAILURE") {
+            &mut f
+        } else if item.eq_ignore_ascii_case(b"DELAY") {
+            &mut d
+        } else {
+            return Err(bad);
+        };
+        if *slot {
+            return Err(bad);
+        }
+        *slot = true;
+    }
+    Notify::on(s, f, d).ok_or(bad)
+}
+
+/// `orcpt-parameter = "ORCPT=" original-recipient-address`
+/// `original-recipient-address = addr-type ";" xtext`
+fn orcpt_value(v: Option<&[u8]>) -> Result<Orcpt, ParseError> {
+    let bad = ParseError::BadParameter("ORCPT");
+    let v = v.ok_or(bad.clone())?;
+    let semi = v.iter().position(|&b| b == b';').ok_or(bad.clone())?;
+    let addr_type = std::str::from_utf8(&v[..semi]).map_err(|_| bad.clone())?;
+    let address = xtext::decode_bytes(&v[semi + 1..], "ORCPT")?;
+    Orcpt::new(addr_type, &address)
+}

@@ -1,0 +1,154 @@
+//! Domains and address literals (RFC 5321 §4.1.2, §4.1.3; RFC 6531 U-labels).
+
+use crate::parse;
+use crate::ParseError;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// A domain name: dot-separated LDH labels (RFC 5321 `Domain`), or with U-labels
+/// when built with [`Domain::new_utf8`] (RFC 6531). At most 255 octets, labels at
+/// most 63. No trailing dot.
+///
+/// ```
+/// use smtp_proto::Domain;
+/// assert_eq!(Domain::new("mail.example.com").unwrap().as_str(), "mail.example.com");
+/// assert!(Domain::new("-bad.example").is_err());
+/// assert!(Domain::new("例え.jp").is_err());
+/// assert!(Domain::new_utf8("例え.jp").is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Domain(String);
+
+impl Domain {
+    /// An ASCII domain.
+    pub fn new(domain: &str) -> Result<Self, ParseError> {
+        parse::run(
+            |i| parse::host::domain(i, false),
+            domain.as_bytes(),
+            ParseError::BadAddress,
+        )
+    }
+
+    /// A domain that may hold UTF-8 labels (only valid where SMTPUTF8 is in force).
+    pub fn new_utf8(domain: &str) -> Result<Self, ParseError> {
+        parse::run(
+            |i| parse::host::domain(i, true),
+            domain.as_bytes(),
+            ParseError::BadAddress,
+        )
+    }
+
+    pub(crate) fn from_validated(s: String) -> Self {
+        Domain(s)
+    }
+
+    /// The domain as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when every label is ASCII.
+    pub fn is_ascii(&self) -> bool {
+        self.0.is_ascii()
+    }
+}
+
+impl fmt::Display for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An address literal in brackets (RFC 5321 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AddressLiteral {
+    /// `[192.0.2.1]`
+    V4(Ipv4Addr),
+    /// `[IPv6:2001:db8::1]`
+    V6(Ipv6Addr),
+    /// `[tag:content]`, a general address literal kept as sent.
+    General {
+        /// The standardized tag (an LDH string).
+        tag: String,
+        /// The content after the colon (`dcontent` octets).
+        content: String,
+    },
+}
+
+impl AddressLiteral {
+    /// Parses the bracketed form, for example `[192.0.2.1]`.
+    pub fn parse(literal: &str) -> Result<Self, ParseError> {
+        parse::run(
+            parse::host::address_literal,
+            literal.as_bytes(),
+            ParseError::BadAddress,
+        )
+    }
+}
+
+impl fmt::Display for AddressLiteral {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressLiteral::V4(ip) => write!(f, "[{ip}]"),
+            AddressLiteral::V6(ip) => write!(f, "[IPv6:{ip}]"),
+            AddressLiteral::General { tag, content } => write!(f, "[{tag}:{content}]"),
+        }
+    }
+}
+
+/// The argument of EHLO/HELO and the part of a mailbox after `@`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// A domain name.
+    Domain(Domain),
+    /// An address literal.
+    Literal(AddressLiteral),
+}
+
+impl Host {
+    /// Parses a domain or a bracketed address literal (ASCII only).
+    pub fn parse(host: &str) -> Result<Self, ParseError> {
+        parse::run(
+            |i| parse::host::host(i, false),
+            host.as_bytes(),
+            ParseError::BadAddress,
+        )
+    }
+
+    /// True unless the host is a domain with UTF-8 labels.
+    pub fn is_ascii(&self) -> bool {
+        match self {
+            Host::Domain(d) => d.is_ascii(),
+            Host::Literal(_) => true,
+        }
+    }
+
+    /// Octets this host takes on the wire.
+    pub(crate) fn wire_len(&self) -> usize {
+        match self {
+            Host::Domain(d) => d.as_str().len(),
+            Host::Literal(l) => l.to_string().len(),
+        }
+    }
+}
+
+impl From<Domain> for Host {
+    fn from(d: Domain) -> Self {
+        Host::Domain(d)
+    }
+}
+
+impl From<AddressLiteral> for Host {
+    fn from(l: AddressLiteral) -> Self {
+        Host::Literal(l)
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => d.fmt(f),
+            Host::Literal(l) => l.fmt(f),
+        }
+    }
+}

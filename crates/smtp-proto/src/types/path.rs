@@ -1,0 +1,258 @@
+//! Mailboxes and the reverse and forward paths of MAIL and RCPT (RFC 5321 §4.1.2).
+
+use super::host::Host;
+use crate::parse;
+use crate::ParseError;
+use std::borrow::Cow;
+use std::fmt;
+
+/// Longest local part, in octets (RFC 5321 §4.5.3.1.1).
+pub const MAX_LOCAL_PART: usize = 64;
+/// Longest path including its angle brackets, in octets (RFC 5321 §4.5.3.1.3).
+pub const MAX_PATH: usize = 256;
+
+/// `Mailbox = Local-part "@" ( Domain / address-literal )`.
+///
+/// The local part is kept in its wire form (a dot-string, or a quoted string
+/// with its quotes), so it serializes exactly as it was received.
+///
+/// ```
+/// use smtp_proto::Mailbox;
+/// let m = Mailbox::parse("john.doe@example.com").unwrap();
+/// assert_eq!(m.local_part(), "john.doe");
+/// assert_eq!(m.domain().to_string(), "example.com");
+///
+/// // A local part that is not a dot-string gets quoted.
+/// let q = Mailbox::new("john doe", "example.com".parse().unwrap()).unwrap();
+/// assert_eq!(q.to_string(), "\"john doe\"@example.com");
+/// assert_eq!(q.local_part_value(), "john doe");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mailbox {
+    local: String,
+    domain: Host,
+}
+
+impl Mailbox {
+    /// Builds a mailbox from a local part's *value* (quoted on the wire when it
+    /// is not a dot-string) and a host. UTF-8 is allowed; whether it may be sent
+    /// is decided by SMTPUTF8 ([`Mailbox::is_ascii`]).
+    pub fn new(local_part: &str, domain: Host) -> Result<Self, ParseError> {
+        let local = if parse::path::is_dot_string(local_part.as_bytes(), true) {
+            local_part.to_owned()
+        } else {
+            let mut quoted = String::with_capacity(local_part.len() + 2);
+            quoted.push('"');
+            for c in local_part.chars() {
+                match c {
+                    '"' | '\\' => {
+                        quoted.push('\\');
+                        quoted.push(c);
+                    }
+                    ' '..='~' => quoted.push(c),
+                    c if !c.is_ascii() && !c.is_control() => quoted.push(c),
+                    _ => return Err(ParseError::BadAddress),
+                }
+            }
+            quoted.push('"');
+            quoted
+        };
+        let mailbox = Mailbox { local, domain };
+        mailbox.check_lengths()?;
+        Ok(mailbox)
+    }
+
+    /// Parses `local@domain` (no angle brackets), ASCII only.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        parse::run(
+            |i| parse::path::mailbox(i, false),
+            s.as_bytes(),
+            ParseError::BadAddress,
+        )
+    }
+
+    /// Parses `local@domain`, allowing UTF-8 (RFC 6531).
+    pub fn parse_utf8(s: &str) -> Result<Self, ParseError> {
+        parse::run(
+            |i| parse::path::mailbox(i, true),
+            s.as_bytes(),
+            ParseError::BadAddress,
+        )
+    }
+
+    pub(crate) fn from_validated(local: String, domain: Host) -> Result<Self, ParseError> {
+        let mailbox = Mailbox { local, domain };
+        mailbox.check_lengths()?;
+        Ok(mailbox)
+    }
+
+    fn check_lengths(&self) -> Result<(), ParseError> {
+        if self.local.len() > MAX_LOCAL_PART {
+            return Err(ParseError::LocalPartTooLong);
+        }
+        if self.wire_len() + 2 > MAX_PATH {
+            return Err(ParseError::PathTooLong);
+        }
+        Ok(())
+    }
+
+    /// The local part as sent on the wire (quotes and escapes included).
+    pub fn local_part(&self) -> &str {
+        &self.local
+    }
+
+    /// The local part's value: quotes removed and escapes resolved.
+    pub fn local_part_value(&self) -> Cow<'_, str> {
+        let Some(inner) = self
+            .local
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+        else {
+            return Cow::Borrowed(&self.local);
+        };
+        let mut value = String::with_capacity(inner.len());
+        let mut escaped = false;
+        for c in inner.chars() {
+            if c == '\\' && !escaped {
+                escaped = true;
+            } else {
+                value.push(c);
+                escaped = false;
+            }
+        }
+        Cow::Owned(value)
+    }
+
+    /// The part after `@`.
+    pub fn domain(&self) -> &Host {
+        &self.domain
+    }
+
+    /// True when the mailbox can be sent without SMTPUTF8.
+    pub fn is_ascii(&self) -> bool {
+        self.local.is_ascii() && self.domain.is_ascii()
+    }
+
+    fn wire_len(&self) -> usize {
+        self.local.len() + 1 + self.domain.wire_len()
+    }
+
+    pub(crate) fn write_path(&self, out: &mut Vec<u8>) {
+        out.push(b'<');
+        out.extend_from_slice(self.local.as_bytes());
+        out.push(b'@');
+        match &self.domain {
+            Host::Domain(d) => out.extend_from_slice(d.as_str().as_bytes()),
+            Host::Literal(l) => out.extend_from_slice(l.to_string().as_bytes()),
+        }
+        out.push(b'>');
+    }
+}
+
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local, self.domain)
+    }
+}
+
+impl std::str::FromStr for Mailbox {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        Mailbox::parse_utf8(s)
+    }
+}
+
+impl std::str::FromStr for Host {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        parse::run(
+            |i| parse::host::host(i, true),
+            s.as_bytes(),
+            ParseError::BadAddress,
+        )
+    }
+}
+
+/// The argument of `MAIL FROM:`: `Reverse-path = Path / "<>"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReversePath {
+    /// `<>`, the null sender of bounces and notifications.
+    Null,
+    /// A sender mailbox.
+    Mailbox(Mailbox),
+}
+
+impl ReversePath {
+    /// The mailbox, unless this is the null path.
+    pub fn mailbox(&self) -> Option<&Mailbox> {
+        match self {
+            ReversePath::Null => None,
+            ReversePath::Mailbox(m) => Some(m),
+        }
+    }
+
+    /// Writes `<>` or `<mailbox>`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            ReversePath::Null => out.extend_from_slice(b"<>"),
+            ReversePath::Mailbox(m) => m.write_path(out),
+        }
+    }
+}
+
+impl From<Mailbox> for ReversePath {
+    fn from(m: Mailbox) -> Self {
+        ReversePath::Mailbox(m)
+    }
+}
+
+/// The argument of `RCPT TO:`: `"<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ForwardPath {
+    /// `<Postmaster>` with no domain: the server's own postmaster.
+    Postmaster,
+    /// A recipient mailbox (including `<Postmaster@domain>`).
+    Mailbox(Mailbox),
+}
+
+impl ForwardPath {
+    /// The mailbox, unless this is the bare `<Postmaster>`.
+    pub fn mailbox(&self) -> Option<&Mailbox> {
+        match self {
+            ForwardPath::Postmaster => None,
+            ForwardPath::Mailbox(m) => Some(m),
+        }
+    }
+
+    /// Writes `<Postmaster>` or `<mailbox>`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            ForwardPath::Postmaster => out.extend_from_slice(b"<Postmaster>"),
+            ForwardPath::Mailbox(m) => m.write_path(out),
+        }
+    }
+}
+
+impl From<Mailbox> for ForwardPath {
+    fn from(m: Mailbox) -> Self {
+        ForwardPath::Mailbox(m)
+    }
+}
+
+impl fmt::Display for ReversePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReversePath::Null => f.write_str("<>"),
+            ReversePath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
+impl fmt::Display for ForwardPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForwardPath::Postmaster => f.write_str("<Postmaster>"),
+            ForwardPath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
