@@ -1,0 +1,3 @@
+//! DATA throughput benchmarks (placeholder; filled in below).
+
+fn main() {}
