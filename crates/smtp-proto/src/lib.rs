@@ -35,3 +35,6 @@ pub mod xtext;
 pub use error::ParseError;
 pub use secret::Secret;
 pub use types::*;
+
+#[cfg(test)]
+mod tests;

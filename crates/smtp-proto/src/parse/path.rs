@@ -24,8 +24,15 @@ fn dot_string(i: In<'_>, utf8: bool) -> PResult<'_, &[u8]> {
     let mut end = 0;
     loop {
         let atom = i[end..].iter().take_while(|&&b| is_atext(b, utf8)).count();
+        if !utf8 && i.get(end + atom).is_some_and(|&b| is_utf8_octet(b)) {
+            return fail(ParseError::Utf8NotAllowed);
+        }
         if atom == 0 {
-            return if end == 0 { mismatch(i) } else { fail(ParseError::BadAddress) };
+            return if end == 0 {
+                mismatch(i)
+            } else {
+                fail(ParseError::BadAddress)
+            };
         }
         end += atom;
         if i.get(end) == Some(&b'.') {
