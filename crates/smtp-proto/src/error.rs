@@ -1,7 +1,7 @@
 //! The one error type of the wire grammar, and the reply a server sends for each error.
 
 use crate::types::{EnhancedStatus, Reply, ReplyCode};
-use crate::Verb;
+use crate::{DataViolation, Verb};
 
 /// Why a command, reply, path or parameter could not be parsed or built.
 ///
@@ -100,6 +100,33 @@ impl ParseError {
             ReplyCode::new_unchecked(code),
             Some(EnhancedStatus::new_unchecked(status.0, status.1, status.2)),
             vec![text.to_owned()],
+        )
+    }
+}
+
+impl DataViolation {
+    /// The reply a server sends after the end of data of a refused message.
+    ///
+    /// ```
+    /// use smtp_proto::DataViolation;
+    /// assert_eq!(DataViolation::BareLf.reply().code().get(), 554);
+    /// ```
+    pub fn reply(&self) -> Reply {
+        let text = match self {
+            DataViolation::BareLf => {
+                "Message refused: bare LF in data; lines must end with CRLF".to_owned()
+            }
+            DataViolation::BareCr => {
+                "Message refused: bare CR in data; lines must end with CRLF".to_owned()
+            }
+            DataViolation::LineTooLong { limit } => {
+                format!("Message refused: a text line is longer than {limit} octets")
+            }
+        };
+        Reply::new_unchecked(
+            ReplyCode::TRANSACTION_FAILED,
+            Some(EnhancedStatus::new_unchecked(5, 6, 0)),
+            vec![text],
         )
     }
 }

@@ -26,13 +26,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod data;
 mod error;
+pub mod framing;
 mod parse;
 mod secret;
 mod types;
 pub mod xtext;
 
+pub use data::{
+    dot_stuff, write_bdat, BareLineEndingPolicy, BdatChunk, DataViolation, DotStuffer,
+    DotUnstuffer, UnstuffProgress, UnstufferConfig,
+};
 pub use error::ParseError;
+pub use framing::{LineBuffer, LineConfig, LineStatus};
 pub use secret::Secret;
 pub use types::*;
 

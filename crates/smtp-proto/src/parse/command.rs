@@ -31,12 +31,16 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
     let utf8 = opts.smtputf8;
     match verb {
         Verb::Ehlo | Verb::Helo => {
-            let host = run(|i| (tag(" "), |i| host(i, utf8)).parse_complete(i), args, syntax.clone())
-                .map(|(_, h)| h)
-                .map_err(|e| match e {
-                    ParseError::Utf8NotAllowed => e,
-                    _ => syntax,
-                })?;
+            let host = run(
+                |i| (tag(" "), |i| host(i, utf8)).parse_complete(i),
+                args,
+                syntax.clone(),
+            )
+            .map(|(_, h)| h)
+            .map_err(|e| match e {
+                ParseError::Utf8NotAllowed => e,
+                _ => syntax,
+            })?;
             Ok(if verb == Verb::Ehlo {
                 Command::Ehlo(host)
             } else {
@@ -133,7 +137,10 @@ fn bdat_args(i: In<'_>) -> PResult<'_, Command> {
         opt(tag_no_case(" LAST")),
     )
         .parse_complete(i)?;
-    match std::str::from_utf8(digits).ok().and_then(|s| s.parse().ok()) {
+    match std::str::from_utf8(digits)
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         Some(size) => Ok((
             i,
             Command::Bdat {

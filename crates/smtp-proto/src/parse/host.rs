@@ -17,8 +17,8 @@ fn is_ldh(b: u8) -> bool {
 /// `Domain = sub-domain *("." sub-domain)`
 /// `sub-domain = Let-dig [Ldh-str]` / `U-label` (RFC 6531, when `utf8`)
 pub(crate) fn domain(i: In<'_>, utf8: bool) -> PResult<'_, Domain> {
-    let (rest, raw) =
-        take_while1(|b: u8| is_ldh(b) || b == b'.' || (utf8 && is_utf8_octet(b))).parse_complete(i)?;
+    let (rest, raw) = take_while1(|b: u8| is_ldh(b) || b == b'.' || (utf8 && is_utf8_octet(b)))
+        .parse_complete(i)?;
     if !utf8 && rest.first().is_some_and(|&b| is_utf8_octet(b)) {
         return fail(ParseError::Utf8NotAllowed);
     }
@@ -87,9 +87,7 @@ fn ipv4_dotnum(s: &[u8]) -> Option<Ipv4Addr> {
         if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = part
-            .iter()
-            .fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+        let n = part.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
         *octet = u8::try_from(n).ok()?;
     }
     match parts.next() {

@@ -44,15 +44,20 @@ pub(crate) fn fail<'a, O>(e: ParseError) -> PResult<'a, O> {
 
 /// A recoverable mismatch.
 pub(crate) fn mismatch<'a, O>(i: In<'a>) -> PResult<'a, O> {
-    Err(nom::Err::Error(<NomError as nom::error::ParseError<In<'a>>>::from_error_kind(
-        i,
-        nom::error::ErrorKind::Verify,
+    Err(nom::Err::Error(<NomError as nom::error::ParseError<
+        In<'a>,
+    >>::from_error_kind(
+        i, nom::error::ErrorKind::Verify
     )))
 }
 
 /// Runs `parser` over the whole of `input` in complete mode; a mismatch or
 /// leftover input becomes `otherwise`.
-pub(crate) fn run<'a, O, P>(mut parser: P, input: In<'a>, otherwise: ParseError) -> Result<O, ParseError>
+pub(crate) fn run<'a, O, P>(
+    mut parser: P,
+    input: In<'a>,
+    otherwise: ParseError,
+) -> Result<O, ParseError>
 where
     P: Parser<In<'a>, Output = O, Error = NomError>,
 {

@@ -15,7 +15,8 @@ pub(crate) fn is_esmtp_value_char(b: u8, utf8: bool) -> bool {
 /// `esmtp-param = esmtp-keyword ["=" esmtp-value]`
 /// `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`
 fn esmtp_param(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], Option<&[u8]>)> {
-    let (rest, keyword) = take_while1(|b: u8| b.is_ascii_alphanumeric() || b == b'-').parse_complete(i)?;
+    let (rest, keyword) =
+        take_while1(|b: u8| b.is_ascii_alphanumeric() || b == b'-').parse_complete(i)?;
     if keyword.first() == Some(&b'-') {
         return fail(ParseError::BadParameter("esmtp-keyword"));
     }

@@ -34,11 +34,18 @@ pub(crate) fn reply_line(line: &[u8]) -> Result<(ReplyCode, bool, &[u8]), ParseE
 /// `status-code = class "." subject "." detail` followed by SP or the end.
 /// `subject = 1*3digit`, `detail = 1*3digit`
 pub(crate) fn enhanced_prefix(text: &[u8]) -> Option<(EnhancedStatus, &[u8])> {
-    let num = |i| take_while_m_n::<_, _, super::NomError>(1, 3, |b: u8| b.is_ascii_digit()).parse_complete(i);
-    let (rest, (class, _, subject, _, detail)) =
-        (take_while_m_n(1, 1, |b| matches!(b, b'2' | b'4' | b'5')), tag("."), num, tag("."), num)
-            .parse_complete(text)
-            .ok()?;
+    let num = |i| {
+        take_while_m_n::<_, _, super::NomError>(1, 3, |b: u8| b.is_ascii_digit()).parse_complete(i)
+    };
+    let (rest, (class, _, subject, _, detail)) = (
+        take_while_m_n(1, 1, |b| matches!(b, b'2' | b'4' | b'5')),
+        tag("."),
+        num,
+        tag("."),
+        num,
+    )
+        .parse_complete(text)
+        .ok()?;
     let rest = match rest.split_first() {
         None => rest,
         Some((b' ', after)) => after,

@@ -20,7 +20,7 @@ fn domains() {
     let label63 = "a".repeat(63);
     assert!(Domain::new(&label63).is_ok());
     assert_eq!(Domain::new(&"a".repeat(64)), Err(ParseError::DomainTooLong));
-    let long = vec![label63.as_str(); 4].join(".");
+    let long = [label63.as_str(); 4].join(".");
     assert_eq!(long.len(), 255);
     assert!(Domain::new(&long).is_ok());
     assert_eq!(

@@ -113,8 +113,13 @@ impl Extension {
         let mut words = line.split(' ');
         let keyword = words.next()?;
         let params: Vec<&str> = words.collect();
-        let valid_keyword = keyword.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
-            && keyword.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let valid_keyword = keyword
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphanumeric)
+            && keyword
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
         let valid_params = params
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| (33..=126).contains(&b)));
@@ -219,7 +224,11 @@ pub struct Capabilities {
 impl Capabilities {
     /// Capabilities to advertise, for a server named `server_name`.
     pub fn new(server_name: &str) -> Result<Capabilities, ParseError> {
-        if server_name.is_empty() || !server_name.bytes().all(|b| (33..=126).contains(&b) || b >= 0x80) {
+        if server_name.is_empty()
+            || !server_name
+                .bytes()
+                .all(|b| (33..=126).contains(&b) || b >= 0x80)
+        {
             return Err(ParseError::BadEhloReply);
         }
         Ok(Capabilities {
@@ -255,7 +264,10 @@ impl Capabilities {
         if reply.code() != ReplyCode::OK {
             return Err(ParseError::BadEhloReply);
         }
-        let (first, rest) = reply.lines().split_first().ok_or(ParseError::BadEhloReply)?;
+        let (first, rest) = reply
+            .lines()
+            .split_first()
+            .ok_or(ParseError::BadEhloReply)?;
         let (name, greeting) = match first.split_once(' ') {
             Some((name, greeting)) => (name, Some(greeting)),
             None => (first.as_str(), None),
@@ -297,7 +309,9 @@ impl Capabilities {
 
     /// SIZE was advertised (with or without a limit).
     pub fn size_advertised(&self) -> bool {
-        self.extensions.iter().any(|e| matches!(e, Extension::Size(_)))
+        self.extensions
+            .iter()
+            .any(|e| matches!(e, Extension::Size(_)))
     }
     /// The fixed message size limit, if the server declared one (`SIZE 0` or a
     /// bare `SIZE` means no fixed limit).

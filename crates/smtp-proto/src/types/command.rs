@@ -361,6 +361,8 @@ impl Command {
     }
 
     pub(crate) fn text_arg(bytes: &[u8]) -> Option<TextArg> {
-        std::str::from_utf8(bytes).ok().and_then(|s| TextArg::new(s).ok())
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| TextArg::new(s).ok())
     }
 }

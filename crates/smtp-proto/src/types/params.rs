@@ -158,7 +158,10 @@ pub struct EsmtpParam {
 impl EsmtpParam {
     /// `esmtp-keyword ["=" esmtp-value]`; the value may hold UTF-8 (RFC 6531).
     pub fn new(keyword: &str, value: Option<&str>) -> Result<Self, ParseError> {
-        let kw_ok = keyword.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
+        let kw_ok = keyword
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphanumeric)
             && keyword
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-');

@@ -481,7 +481,10 @@ impl ReplyParser {
                         limit: self.max_lines,
                     });
                 }
-                let text = match (reply.enhanced, parse::reply::enhanced_prefix(text.as_bytes())) {
+                let text = match (
+                    reply.enhanced,
+                    parse::reply::enhanced_prefix(text.as_bytes()),
+                ) {
                     (Some(e), Some((e2, rest))) if e == e2 => rest,
                     _ => text.as_bytes(),
                 };
