@@ -1,0 +1,535 @@
+//! Mailboxes and address lists (RFC 5322 section 3.4), with the obsolete forms of section 4.4.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{check_value, BuildError};
+
+/// A mailbox: an optional display name and an address `local@domain`.
+///
+/// Built with [`Mailbox::new`] or parsed with [`str::parse`]; both reject CR, LF and NUL, so a
+/// mailbox can always be written into a header safely.
+///
+/// ```
+/// use mime_codec::Mailbox;
+/// let m: Mailbox = "张三 <zhang@example.com>".parse()?;
+/// assert_eq!(m.name(), Some("张三"));
+/// assert_eq!(m.address(), "zhang@example.com");
+/// # Ok::<(), mime_codec::BuildError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mailbox {
+    name: Option<String>,
+    address: String,
+}
+
+impl Mailbox {
+    /// A mailbox with a display name; an empty name is the same as none.
+    pub fn new(name: impl Into<String>, address: impl Into<String>) -> Result<Self, BuildError> {
+        let name = name.into();
+        check_value("display name", &name)?;
+        let mut m = Self::address_only(address)?;
+        let name = name.trim();
+        m.name = (!name.is_empty()).then(|| name.to_owned());
+        Ok(m)
+    }
+
+    /// A mailbox without a display name.
+    pub fn address_only(address: impl Into<String>) -> Result<Self, BuildError> {
+        let address = address.into();
+        check_value("address", &address)?;
+        validate_address(&address)?;
+        Ok(Mailbox {
+            name: None,
+            address,
+        })
+    }
+
+    /// The display name, decoded.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The address, `local@domain`, as used in the SMTP envelope.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The part after the last `@`.
+    pub fn domain(&self) -> &str {
+        self.address.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+
+    /// Whether the address holds non-ASCII characters (so SMTPUTF8 is needed to send it).
+    pub fn needs_smtputf8(&self) -> bool {
+        !self.address.is_ascii()
+    }
+}
+
+impl FromStr for Mailbox {
+    type Err = BuildError;
+
+    /// Parses one mailbox such as `Name <a@b>`, `"Last, First" <a@b>` or `a@b`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        check_value("address", s)?;
+        let list = parse_address_list(s);
+        match list.as_slice() {
+            [Address::Mailbox(m)] => {
+                validate_address(&m.address)?;
+                Ok(m.clone())
+            }
+            _ => Err(BuildError::InvalidAddress(s.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Mailbox {
+    /// Writes `"Name" <address>` or `address` (unencoded; for humans, not for headers).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{} <{}>", quote_if_needed(n), self.address),
+            None => f.write_str(&self.address),
+        }
+    }
+}
+
+fn quote_if_needed(n: &str) -> String {
+    if n.split(' ')
+        .all(|w| !w.is_empty() && w.bytes().all(is_atext))
+    {
+        n.to_owned()
+    } else {
+        let mut s = String::with_capacity(n.len() + 2);
+        s.push('"');
+        for c in n.chars() {
+            if c == '"' || c == '\\' {
+                s.push('\\');
+            }
+            s.push(c);
+        }
+        s.push('"');
+        s
+    }
+}
+
+/// Checks the `local@domain` shape: no whitespace or angle brackets, a non-empty local part and a
+/// non-empty domain.
+fn validate_address(a: &str) -> Result<(), BuildError> {
+    let bad = || BuildError::InvalidAddress(a.to_owned());
+    let (local, domain) = a.rsplit_once('@').ok_or_else(bad)?;
+    if local.is_empty()
+        || domain.is_empty()
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || a.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+    {
+        return Err(bad());
+    }
+    if !(local.starts_with('"') && local.ends_with('"') && local.len() >= 2)
+        && local.contains(['"', '(', ')', '[', ']', ':', '\\'])
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// An entry of an address list: a mailbox or a named group of mailboxes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A single mailbox.
+    Mailbox(Mailbox),
+    /// `Name: a@b, c@d;` (RFC 5322 section 3.4); the list may be empty.
+    Group {
+        /// The group's display name, decoded.
+        name: String,
+        /// The group's members.
+        members: Vec<Mailbox>,
+    },
+}
+
+impl Address {
+    /// Every mailbox this entry names: itself, or the group's members.
+    pub fn mailboxes(&self) -> &[Mailbox] {
+        match self {
+            Address::Mailbox(m) => std::slice::from_ref(m),
+            Address::Group { members, .. } => members,
+        }
+    }
+}
+
+/// RFC 5322 `atext`; non-ASCII bytes are accepted as RFC 6532 allows.
+pub(crate) fn is_atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b) || b >= 0x80
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token<'a> {
+    /// An atom, possibly with dots (obsolete phrases and dot-atoms alike).
+    Atom(&'a str),
+    Quoted(String),
+    DomainLiteral(&'a str),
+    Comment(String),
+    Special(u8),
+}
+
+/// Splits an address list into tokens; whitespace is dropped, but whether a token followed
+/// whitespace is kept so phrases can be re-joined.
+fn tokenize(s: &str) -> Vec<(Token<'_>, bool)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut space = false;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                space = true;
+                i += 1;
+                continue;
+            }
+            b'"' => {
+                let mut v = String::new();
+                i += 1;
+                let mut seg = i;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' && i + 1 < b.len() {
+                        v.push_str(&s[seg..i]);
+                        let n = s[i + 1..].chars().next().map_or(1, char::len_utf8);
+                        v.push_str(&s[i + 1..i + 1 + n]);
+                        i += 1 + n;
+                        seg = i;
+                        continue;
+                    }
+                    if b[i] == b'\r' || b[i] == b'\n' {
+                        // Folding inside a quoted string: drop the line break, keep the space.
+                        v.push_str(&s[seg..i]);
+                        i += 1;
+                        seg = i;
+                        continue;
+                    }
+                    i += 1;
+                }
+                v.push_str(&s[seg..i.min(b.len())]);
+                i += 1;
+                out.push((Token::Quoted(v), space));
+            }
+            b'(' => {
+                let mut depth = 0usize;
+                let mut v = String::new();
+                let mut seg = i + 1;
+                while i < b.len() {
+                    match b[i] {
+                        b'(' => {
+                            if depth > 0 {
+                                // keep nested parentheses as text
+                            }
+                            depth += 1;
+                        }
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                v.push_str(&s[seg..i]);
+                                i += 1;
+                                break;
+                            }
+                        }
+                        b'\\' if i + 1 < b.len() => {
+                            v.push_str(&s[seg..i]);
+                            let n = s[i + 1..].chars().next().map_or(1, char::len_utf8);
+                            v.push_str(&s[i + 1..i + 1 + n]);
+                            i += 1 + n;
+                            seg = i;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                    if i >= b.len() {
+                        v.push_str(&s[seg.min(b.len())..]);
+                    }
+                }
+                out.push((Token::Comment(v.trim().to_owned()), space));
+            }
+            b'[' => {
+                let start = i;
+                while i < b.len() && b[i] != b']' {
+                    i += 1;
+                }
+                i = (i + 1).min(b.len());
+                out.push((Token::DomainLiteral(&s[start..i]), space));
+            }
+            b'<' | b'>' | b',' | b':' | b';' | b'@' | b'\\' | b')' | b']' => {
+                out.push((Token::Special(c), space));
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                while i < b.len()
+                    && !matches!(
+                        b[i],
+                        b' ' | b'\t'
+                            | b'\r'
+                            | b'\n'
+                            | b'"'
+                            | b'('
+                            | b')'
+                            | b'<'
+                            | b'>'
+                            | b','
+                            | b':'
+                            | b';'
+                            | b'@'
+                            | b'['
+                            | b']'
+                            | b'\\'
+                    )
+                {
+                    i += 1;
+                }
+                out.push((Token::Atom(&s[start..i]), space));
+            }
+        }
+        space = false;
+    }
+    out
+}
+
+/// Joins phrase words with single spaces and decodes RFC 2047 words in them.
+fn phrase_text(words: &[(Token<'_>, bool)]) -> String {
+    let mut raw = String::new();
+    for (i, (t, space)) in words.iter().enumerate() {
+        let piece: &str = match t {
+            Token::Atom(a) => a,
+            Token::Quoted(q) => q,
+            Token::Special(b'@') => "@",
+            Token::Special(b'.') => ".",
+            Token::DomainLiteral(d) => d,
+            _ => continue,
+        };
+        if i > 0 && *space && !raw.is_empty() {
+            raw.push(' ');
+        }
+        // Quoted strings may carry encoded words too (common, though not allowed by RFC 2047).
+        raw.push_str(piece);
+    }
+    crate::rfc2047::decode(&raw).trim().to_owned()
+}
+
+/// Builds an address from addr-spec tokens, re-quoting a quoted local part.
+fn addr_spec_text(tokens: &[(Token<'_>, bool)]) -> String {
+    let mut s = String::new();
+    for (t, _) in tokens {
+        match t {
+            Token::Atom(a) => s.push_str(a),
+            Token::Quoted(q) => {
+                s.push('"');
+                for c in q.chars() {
+                    if c == '"' || c == '\\' {
+                        s.push('\\');
+                    }
+                    s.push(c);
+                }
+                s.push('"');
+            }
+            Token::DomainLiteral(d) => s.push_str(d),
+            Token::Special(b'@') => s.push('@'),
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Parses an address list: mailboxes with or without display names, groups, comments (a comment
+/// names a bare address when nothing else does), quoted strings, RFC 2047 display names, obsolete
+/// source routes and empty list members. Entries that hold no address are skipped. Never fails.
+///
+/// ```
+/// use mime_codec::{parse_address_list, Address};
+/// let list = parse_address_list(r#""Doe, John" <john@example.com>, team: a@example.com, b@example.com;, =?UTF-8?B?5byg5LiJ?= <z@example.com>"#);
+/// assert_eq!(list.len(), 3);
+/// assert_eq!(list[0].mailboxes()[0].name(), Some("Doe, John"));
+/// assert!(matches!(&list[1], Address::Group { name, members } if name == "team" && members.len() == 2));
+/// assert_eq!(list[2].mailboxes()[0].name(), Some("张三"));
+/// ```
+pub fn parse_address_list(s: &str) -> Vec<Address> {
+    let tokens = tokenize(s);
+    let mut out = Vec::new();
+    let mut group: Option<(String, Vec<Mailbox>)> = None;
+    let mut i = 0;
+    while i < tokens.len() {
+        // Collect one mailbox (or a group start) up to ',', ';' or ':'.
+        let start = i;
+        let mut angle: Option<(usize, usize)> = None;
+        while i < tokens.len() {
+            match tokens[i].0 {
+                Token::Special(b',') | Token::Special(b';') => break,
+                Token::Special(b':') if angle.is_none() && group.is_none() => break,
+                Token::Special(b'<') if angle.is_none() => {
+                    let open = i;
+                    while i < tokens.len() && tokens[i].0 != Token::Special(b'>') {
+                        i += 1;
+                    }
+                    angle = Some((open, i));
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        let end = i.min(tokens.len());
+        let sep = tokens.get(i).map(|t| t.0.clone());
+        i += 1;
+        if sep == Some(Token::Special(b':')) {
+            let name = phrase_text(&tokens[start..end]);
+            group = Some((name, Vec::new()));
+            continue;
+        }
+        let mailbox = match angle {
+            Some((open, close)) => {
+                let mut inner = &tokens[open + 1..close.min(tokens.len())];
+                // Obsolete source route: `<@a.example,@b.example:user@c.example>`.
+                if let Some(pos) = inner.iter().position(|t| t.0 == Token::Special(b':')) {
+                    inner = &inner[pos + 1..];
+                }
+                let address = addr_spec_text(inner);
+                let mut name = phrase_text(&tokens[start..open]);
+                if name.is_empty() {
+                    name = comment_text(&tokens[close.min(tokens.len())..end]);
+                }
+                make_mailbox(name, address)
+            }
+            None => {
+                let seg = &tokens[start..end];
+                let address = addr_spec_text(seg);
+                make_mailbox(comment_text(seg), address)
+            }
+        };
+        match (&mut group, mailbox) {
+            (Some((_, members)), Some(m)) => members.push(m),
+            (None, Some(m)) => out.push(Address::Mailbox(m)),
+            _ => {}
+        }
+        if sep == Some(Token::Special(b';')) {
+            if let Some((name, members)) = group.take() {
+                out.push(Address::Group { name, members });
+            }
+        }
+    }
+    if let Some((name, members)) = group.take() {
+        // A group missing its closing ';' is still a group.
+        out.push(Address::Group { name, members });
+    }
+    out
+}
+
+fn comment_text(tokens: &[(Token<'_>, bool)]) -> String {
+    tokens
+        .iter()
+        .find_map(|(t, _)| match t {
+            Token::Comment(c) if !c.is_empty() => Some(crate::rfc2047::decode(c).into_owned()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn make_mailbox(name: String, address: String) -> Option<Mailbox> {
+    if address.is_empty() {
+        return None;
+    }
+    let name = name.trim();
+    Some(Mailbox {
+        name: (!name.is_empty()).then(|| name.to_owned()),
+        address,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mb(list: &[Address]) -> Vec<(Option<&str>, &str)> {
+        list.iter()
+            .flat_map(|a| a.mailboxes())
+            .map(|m| (m.name(), m.address()))
+            .collect()
+    }
+
+    #[test]
+    fn common_forms() {
+        let l = parse_address_list("a@example.com, B <b@example.com>,\"C, D\" <c@example.com>");
+        assert_eq!(
+            mb(&l),
+            [
+                (None, "a@example.com"),
+                (Some("B"), "b@example.com"),
+                (Some("C, D"), "c@example.com")
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_and_obsolete_forms() {
+        let l = parse_address_list("john@example.com (John Smith), Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>");
+        assert_eq!(
+            mb(&l),
+            [
+                (Some("John Smith"), "john@example.com"),
+                (Some("Pete"), "pete@silly.test")
+            ]
+        );
+        let l = parse_address_list("<@route.example,@other.example:user@example.com>");
+        assert_eq!(mb(&l), [(None, "user@example.com")]);
+        let l = parse_address_list("John Q. Public <jqp@example.com>, , ,");
+        assert_eq!(mb(&l), [(Some("John Q. Public"), "jqp@example.com")]);
+        let l = parse_address_list("\"quoted local\"@example.com");
+        assert_eq!(mb(&l), [(None, "\"quoted local\"@example.com")]);
+    }
+
+    #[test]
+    fn groups() {
+        let l = parse_address_list("undisclosed-recipients:;");
+        assert_eq!(
+            l,
+            [Address::Group {
+                name: "undisclosed-recipients".into(),
+                members: vec![]
+            }]
+        );
+        let l = parse_address_list(
+            "A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>; x@y.test",
+        );
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].mailboxes().len(), 3);
+        assert_eq!(mb(&l[1..]), [(None, "x@y.test")]);
+        let l = parse_address_list("open: a@b.test");
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].mailboxes().len(), 1);
+    }
+
+    #[test]
+    fn encoded_and_utf8_names() {
+        let l = parse_address_list("=?GB2312?B?1tDOxA==?= <a@example.com>, 李四 <li@example.com>, \"=?utf-8?Q?J=C3=B6rg?=\" <j@example.com>");
+        assert_eq!(
+            mb(&l),
+            [
+                (Some("中文"), "a@example.com"),
+                (Some("李四"), "li@example.com"),
+                (Some("Jörg"), "j@example.com")
+            ]
+        );
+    }
+
+    #[test]
+    fn mailbox_validation() {
+        assert!(Mailbox::new("n", "a@b.example").is_ok());
+        for bad in ["", "a", "@b", "a@", "a b@c", "a@b\r\n", "<a@b>", "a@.b"] {
+            assert!(Mailbox::address_only(bad).is_err(), "{bad:?}");
+        }
+        assert!(Mailbox::new("x\r\nBcc: y@z", "a@b").is_err());
+        assert!("Bob <bob@example.com>, Al <al@example.com>"
+            .parse::<Mailbox>()
+            .is_err());
+        let m: Mailbox = "Bob <bob@example.com>".parse().unwrap();
+        assert_eq!(m.to_string(), "Bob <bob@example.com>");
+    }
+}

@@ -1,0 +1,228 @@
+//! Base64 with 76-column lines (RFC 2045 section 6.8) over the `base64` crate, and a tolerant decoder.
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+
+/// Input bytes per 76-character output line.
+pub(crate) const LINE_INPUT: usize = 57;
+/// Characters per output line.
+const LINE_OUTPUT: usize = 76;
+/// Lines encoded per call to the `base64` engine; large blocks keep the engine on its fast path.
+const BLOCK_LINES: usize = 1024;
+
+/// The size in bytes of `len` input bytes once encoded by [`Base64Encoder`], with CRLF between lines
+/// and none after the last.
+pub fn encoded_len(len: u64) -> u64 {
+    if len == 0 {
+        return 0;
+    }
+    let chars = len.div_ceil(3) * 4;
+    let lines = chars.div_ceil(LINE_OUTPUT as u64);
+    chars + 2 * (lines - 1)
+}
+
+/// A streaming base64 encoder that writes 76-character lines joined by CRLF.
+///
+/// Feed input in chunks of any size; the output is the same as for the whole input at once.
+///
+/// ```
+/// use mime_codec::base64::Base64Encoder;
+/// let mut enc = Base64Encoder::new();
+/// let mut out = Vec::new();
+/// enc.push(b"hello ", &mut out);
+/// enc.push(b"world", &mut out);
+/// enc.finish(&mut out);
+/// assert_eq!(out, b"aGVsbG8gd29ybGQ=");
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Base64Encoder {
+    /// Input waiting to fill a whole line.
+    carry: Vec<u8>,
+    /// Whether a line was written, so the next one needs a CRLF first.
+    wrote_line: bool,
+    /// Scratch space for unwrapped output of one block.
+    scratch: Vec<u8>,
+}
+
+impl Base64Encoder {
+    /// A new encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Encodes `input`, appending whole lines to `out`; a partial line waits for more input.
+    pub fn push(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        if !self.carry.is_empty() {
+            let need = LINE_INPUT - self.carry.len();
+            let take = need.min(input.len());
+            self.carry.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if self.carry.len() < LINE_INPUT {
+                return;
+            }
+            let line = std::mem::take(&mut self.carry);
+            self.encode_lines(&line, out);
+            self.carry = line;
+            self.carry.clear();
+        }
+        let whole = input.len() - input.len() % LINE_INPUT;
+        self.encode_lines(&input[..whole], out);
+        self.carry.extend_from_slice(&input[whole..]);
+    }
+
+    /// Writes the last partial line with its padding.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if !self.carry.is_empty() {
+            if self.wrote_line {
+                out.extend_from_slice(b"\r\n");
+            }
+            let start = out.len();
+            out.resize(start + self.carry.len().div_ceil(3) * 4, 0);
+            // The slice is sized for the padded output, so this cannot fail.
+            let _ = STANDARD.encode_slice(&self.carry, &mut out[start..]);
+            self.carry.clear();
+            self.wrote_line = true;
+        }
+    }
+
+    /// Encodes whole lines: `input.len()` is a multiple of [`LINE_INPUT`].
+    fn encode_lines(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let lines = input.len() / LINE_INPUT;
+        out.reserve(lines * (LINE_OUTPUT + 2));
+        for block in input.chunks(LINE_INPUT * BLOCK_LINES) {
+            let n = block.len() / 3 * 4;
+            self.scratch.resize(n, 0);
+            // `block` is a multiple of three bytes long and `scratch` is sized exactly.
+            let _ = STANDARD.encode_slice(block, &mut self.scratch[..]);
+            for line in self.scratch.chunks(LINE_OUTPUT) {
+                if self.wrote_line {
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(line);
+                self.wrote_line = true;
+            }
+        }
+    }
+}
+
+/// Encodes `input` in one go with 76-character lines joined by CRLF.
+pub fn encode_wrapped(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded_len(input.len() as u64) as usize);
+    let mut enc = Base64Encoder::new();
+    enc.push(input, &mut out);
+    enc.finish(&mut out);
+    out
+}
+
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Decodes base64 as it arrives in mail: whitespace, line breaks and junk characters are skipped,
+/// padding may be missing, and a stray final character is dropped. Never fails.
+///
+/// ```
+/// assert_eq!(mime_codec::base64::decode_lenient(b"aGVs\r\nbG8*gd29y bGQ"), b"hello world");
+/// ```
+pub fn decode_lenient(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
+    let mut quad = Vec::with_capacity(input.len().min(1 << 16));
+    // Fast path: decode runs between line breaks directly when they are clean.
+    let segment_flush = |quad: &mut Vec<u8>, out: &mut Vec<u8>| {
+        let usable = quad.len() - if quad.len() % 4 == 1 { 1 } else { 0 };
+        if usable > 0 {
+            let start = out.len();
+            out.resize(start + usable / 4 * 3 + 3, 0);
+            match LENIENT.decode_slice(&quad[..usable], &mut out[start..]) {
+                Ok(n) => out.truncate(start + n),
+                Err(_) => out.truncate(start),
+            }
+        }
+        quad.clear();
+    };
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => quad.push(b),
+            b'=' => {
+                // Padding ends a group; data that follows is a new, concatenated encoding.
+                while i + 1 < input.len()
+                    && matches!(input[i + 1], b'=' | b'\r' | b'\n' | b' ' | b'\t')
+                {
+                    i += 1;
+                }
+                if quad.len() % 4 != 0 {
+                    segment_flush(&mut quad, &mut out);
+                }
+            }
+            _ => {}
+        }
+        if quad.len() >= 1 << 16 && quad.len() % 4 == 0 {
+            segment_flush(&mut quad, &mut out);
+        }
+        i += 1;
+    }
+    segment_flush(&mut quad, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_76_with_crlf_between_lines() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let out = encode_wrapped(&data);
+        let text = std::str::from_utf8(&out).unwrap();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert!(lines[..lines.len() - 1].iter().all(|l| l.len() == 76));
+        assert!(!text.ends_with("\r\n"));
+        assert_eq!(out.len() as u64, encoded_len(1000));
+        assert_eq!(STANDARD.decode(text.replace("\r\n", "")).unwrap(), data);
+    }
+
+    #[test]
+    fn chunked_input_gives_the_same_output() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let whole = encode_wrapped(&data);
+        for size in [1, 2, 56, 57, 58, 100, 4096] {
+            let mut enc = Base64Encoder::new();
+            let mut out = Vec::new();
+            for c in data.chunks(size) {
+                enc.push(c, &mut out);
+            }
+            enc.finish(&mut out);
+            assert_eq!(out, whole, "chunk size {size}");
+        }
+    }
+
+    #[test]
+    fn encoded_len_matches_for_small_sizes() {
+        for n in 0..300 {
+            let data = vec![0xa5; n];
+            assert_eq!(
+                encode_wrapped(&data).len() as u64,
+                encoded_len(n as u64),
+                "n={n}"
+            );
+        }
+    }
+
+    #[test]
+    fn lenient_decoding_of_real_world_damage() {
+        assert_eq!(decode_lenient(b"aGVsbG8="), b"hello");
+        assert_eq!(decode_lenient(b"aGVsbG8"), b"hello");
+        assert_eq!(decode_lenient(b"aGVs\nbG8=\n"), b"hello");
+        assert_eq!(decode_lenient(b" a G V s b G 8 = "), b"hello");
+        assert_eq!(decode_lenient(b"aGVsbG8=aGk="), b"hellohi");
+        assert_eq!(decode_lenient(b"aGVsbG8=\r\n\r\n-- !"), b"hello");
+        assert_eq!(decode_lenient(b"a"), b"");
+        assert_eq!(decode_lenient(b"!!!"), b"");
+    }
+}

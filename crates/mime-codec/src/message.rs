@@ -1,0 +1,438 @@
+//! Parsing a message into a tree of parts, borrowed from the input.
+
+use std::borrow::Cow;
+
+use crate::address::{parse_address_list, Address, Mailbox};
+use crate::charset::DecodedText;
+use crate::content_type::{ContentDisposition, ContentType, TransferEncoding};
+use crate::date::DateTime;
+use crate::header::{find, parse_headers, Header};
+
+/// Bounds on the work the parser does, so hostile input cannot make it deep or wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Deepest nesting of multiparts and messages; deeper bodies stay unparsed leaves.
+    pub max_depth: usize,
+    /// Most header fields kept per part; the rest are skipped.
+    pub max_headers: usize,
+    /// Most parts in the whole message; beyond it the last part holds the rest of its body.
+    pub max_parts: usize,
+}
+
+impl Default for ParseLimits {
+    /// Depth 32, 1000 headers per part, 10 000 parts.
+    fn default() -> Self {
+        ParseLimits {
+            max_depth: 32,
+            max_headers: 1000,
+            max_parts: 10_000,
+        }
+    }
+}
+
+/// The body of a part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// A leaf: the body bytes as received, still transfer-encoded.
+    Single,
+    /// A multipart body and its children.
+    Multipart {
+        /// Text before the first boundary.
+        preamble: &'a [u8],
+        /// The parts.
+        parts: Vec<Part<'a>>,
+        /// Text after the closing boundary.
+        epilogue: &'a [u8],
+        /// Whether the closing boundary was present (a missing one is tolerated).
+        closed: bool,
+    },
+    /// A `message/rfc822` (or `message/global`) part, parsed as a message.
+    Message(Box<Message<'a>>),
+}
+
+/// One MIME part: its headers and its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part<'a> {
+    headers: Vec<Header<'a>>,
+    content_type: ContentType,
+    disposition: Option<ContentDisposition>,
+    encoding: TransferEncoding,
+    raw_body: &'a [u8],
+    body: Body<'a>,
+}
+
+/// A parsed message: the top-level part plus helpers for the usual questions.
+///
+/// ```
+/// let raw = b"From: =?UTF-8?B?5byg5LiJ?= <z@example.com>\r\nSubject: =?UTF-8?B?5L2g5aW9?=\r\n\r\nhi";
+/// let msg = mime_codec::Message::parse(raw);
+/// assert_eq!(msg.subject().as_deref(), Some("你好"));
+/// assert_eq!(msg.from()[0].mailboxes()[0].name(), Some("张三"));
+/// assert_eq!(msg.text_body().unwrap().text, "hi");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message<'a> {
+    root: Part<'a>,
+}
+
+struct Ctx {
+    limits: ParseLimits,
+    parts: usize,
+}
+
+impl<'a> Message<'a> {
+    /// Parses a message with the default [`ParseLimits`]. Never fails and never panics: malformed
+    /// input gives the best reading. Time is linear in the input size (times the bounded depth).
+    pub fn parse(input: &'a [u8]) -> Self {
+        Self::parse_with(input, ParseLimits::default())
+    }
+
+    /// Parses a message with the given limits.
+    pub fn parse_with(input: &'a [u8], limits: ParseLimits) -> Self {
+        let mut ctx = Ctx { limits, parts: 0 };
+        Message {
+            root: parse_part(input, 0, false, &mut ctx),
+        }
+    }
+
+    /// The top-level part (its headers are the message headers).
+    pub fn root(&self) -> &Part<'a> {
+        &self.root
+    }
+
+    /// All header fields of the message.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.root.headers
+    }
+
+    /// The first field named `name`, decoded as unstructured text.
+    pub fn header(&self, name: &str) -> Option<Cow<'a, str>> {
+        find(&self.root.headers, name).map(Header::text)
+    }
+
+    fn addresses(&self, name: &str) -> Vec<Address> {
+        self.root
+            .headers
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case(name))
+            .flat_map(|h| parse_address_list(&h.unfolded()))
+            .collect()
+    }
+
+    /// The Subject, decoded.
+    pub fn subject(&self) -> Option<Cow<'a, str>> {
+        self.header("Subject")
+    }
+    /// The From addresses.
+    pub fn from(&self) -> Vec<Address> {
+        self.addresses("From")
+    }
+    /// The Sender mailbox.
+    pub fn sender(&self) -> Option<Mailbox> {
+        self.addresses("Sender")
+            .first()
+            .and_then(|a| a.mailboxes().first().cloned())
+    }
+    /// The To addresses.
+    pub fn to(&self) -> Vec<Address> {
+        self.addresses("To")
+    }
+    /// The Cc addresses.
+    pub fn cc(&self) -> Vec<Address> {
+        self.addresses("Cc")
+    }
+    /// The Bcc addresses (present only in stored copies that kept them).
+    pub fn bcc(&self) -> Vec<Address> {
+        self.addresses("Bcc")
+    }
+    /// The Reply-To addresses.
+    pub fn reply_to(&self) -> Vec<Address> {
+        self.addresses("Reply-To")
+    }
+    /// The Date, parsed; `None` when absent or unreadable.
+    pub fn date(&self) -> Option<DateTime> {
+        find(&self.root.headers, "Date").and_then(|h| DateTime::parse(&h.unfolded()))
+    }
+    /// The Message-ID without angle brackets.
+    pub fn message_id(&self) -> Option<String> {
+        find(&self.root.headers, "Message-ID")
+            .and_then(|h| msg_ids(&h.unfolded()).into_iter().next())
+    }
+    /// The In-Reply-To identifiers without angle brackets.
+    pub fn in_reply_to(&self) -> Vec<String> {
+        find(&self.root.headers, "In-Reply-To").map_or_else(Vec::new, |h| msg_ids(&h.unfolded()))
+    }
+    /// The References identifiers without angle brackets.
+    pub fn references(&self) -> Vec<String> {
+        find(&self.root.headers, "References").map_or_else(Vec::new, |h| msg_ids(&h.unfolded()))
+    }
+
+    /// The first plain text body (not an attachment), decoded to UTF-8.
+    pub fn text_body(&self) -> Option<DecodedText<'a>> {
+        self.body_part("plain").and_then(Part::text)
+    }
+    /// The first HTML body (not an attachment), decoded to UTF-8.
+    pub fn html_body(&self) -> Option<DecodedText<'a>> {
+        self.body_part("html").and_then(Part::text)
+    }
+
+    fn body_part(&self, subtype: &str) -> Option<&Part<'a>> {
+        self.root
+            .leaves()
+            .into_iter()
+            .find(|p| p.content_type.is("text", subtype) && p.role() == Role::Body)
+    }
+
+    /// The attachments, in order: parts marked `attachment`, non-text parts without a Content-ID,
+    /// and attached messages. Nested messages are not searched.
+    pub fn attachments(&self) -> Vec<&Part<'a>> {
+        self.root
+            .leaves()
+            .into_iter()
+            .filter(|p| p.role() == Role::Attachment)
+            .collect()
+    }
+    /// The inline parts that have a Content-ID (images referenced by `cid:` from the HTML).
+    pub fn inline_parts(&self) -> Vec<&Part<'a>> {
+        self.root
+            .leaves()
+            .into_iter()
+            .filter(|p| p.role() == Role::Inline)
+            .collect()
+    }
+    /// The inline part with Content-ID `cid` (with or without angle brackets or `cid:`).
+    pub fn part_by_content_id(&self, cid: &str) -> Option<&Part<'a>> {
+        let want = cid
+            .trim()
+            .trim_start_matches("cid:")
+            .trim_matches(['<', '>']);
+        self.root
+            .leaves()
+            .into_iter()
+            .find(|p| p.content_id().as_deref() == Some(want))
+    }
+}
+
+fn msg_ids(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = v;
+    while let Some(open) = rest.find('<') {
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        let id = rest[open + 1..open + close].trim();
+        if !id.is_empty() {
+            out.push(id.to_owned());
+        }
+        rest = &rest[open + close + 1..];
+    }
+    if out.is_empty() {
+        out.extend(v.split_whitespace().map(str::to_owned));
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Body,
+    Inline,
+    Attachment,
+    Container,
+}
+
+impl<'a> Part<'a> {
+    /// All header fields of this part.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+    /// The first field named `name`, decoded as unstructured text.
+    pub fn header(&self, name: &str) -> Option<Cow<'a, str>> {
+        find(&self.headers, name).map(Header::text)
+    }
+    /// The content type (`text/plain; charset=us-ascii` when absent or unreadable).
+    pub fn content_type(&self) -> &ContentType {
+        &self.content_type
+    }
+    /// The Content-Disposition, if any.
+    pub fn disposition(&self) -> Option<&ContentDisposition> {
+        self.disposition.as_ref()
+    }
+    /// The transfer encoding (`7bit` when absent or unknown).
+    pub fn transfer_encoding(&self) -> TransferEncoding {
+        self.encoding
+    }
+    /// The body bytes as received, still transfer-encoded.
+    pub fn raw_body(&self) -> &'a [u8] {
+        self.raw_body
+    }
+    /// The body structure.
+    pub fn body(&self) -> &Body<'a> {
+        &self.body
+    }
+    /// The child parts of a multipart (empty otherwise).
+    pub fn parts(&self) -> &[Part<'a>] {
+        match &self.body {
+            Body::Multipart { parts, .. } => parts,
+            _ => &[],
+        }
+    }
+
+    /// The body with its transfer encoding undone; borrowed for 7bit, 8bit and binary.
+    pub fn decoded(&self) -> Cow<'a, [u8]> {
+        match self.encoding {
+            TransferEncoding::Base64 => Cow::Owned(crate::base64::decode_lenient(self.raw_body)),
+            TransferEncoding::QuotedPrintable => Cow::Owned(crate::qp::decode(self.raw_body)),
+            _ => Cow::Borrowed(self.raw_body),
+        }
+    }
+
+    /// For a `text/*` part, the body decoded to UTF-8 from its charset; `None` for other types.
+    pub fn text(&self) -> Option<DecodedText<'a>> {
+        if self.content_type.media_type != "text" {
+            return None;
+        }
+        let charset = self.content_type.param("charset");
+        Some(match self.decoded() {
+            Cow::Borrowed(b) => crate::charset::decode(b, charset),
+            Cow::Owned(v) => {
+                let d = crate::charset::decode(&v, charset);
+                DecodedText {
+                    text: Cow::Owned(d.text.into_owned()),
+                    charset: d.charset,
+                    status: d.status,
+                }
+            }
+        })
+    }
+
+    /// The file name: Content-Disposition `filename`, else Content-Type `name`; RFC 2231 and
+    /// RFC 2047 forms decoded.
+    pub fn file_name(&self) -> Option<&str> {
+        self.disposition
+            .as_ref()
+            .and_then(|d| d.param("filename"))
+            .or_else(|| self.content_type.param("name"))
+            .filter(|n| !n.is_empty())
+    }
+
+    /// The Content-ID without angle brackets.
+    pub fn content_id(&self) -> Option<String> {
+        find(&self.headers, "Content-ID")
+            .map(|h| {
+                h.unfolded()
+                    .trim()
+                    .trim_matches(['<', '>'])
+                    .trim()
+                    .to_owned()
+            })
+            .filter(|c| !c.is_empty())
+    }
+
+    /// The nested message of a `message/rfc822` part.
+    pub fn message(&self) -> Option<&Message<'a>> {
+        match &self.body {
+            Body::Message(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    fn role(&self) -> Role {
+        match self.body {
+            Body::Multipart { .. } => return Role::Container,
+            Body::Message(_) => return Role::Attachment,
+            Body::Single => {}
+        }
+        let disposition = self.disposition.as_ref().map(|d| d.kind.as_str());
+        if disposition == Some("attachment") {
+            return Role::Attachment;
+        }
+        if find(&self.headers, "Content-ID").is_some() {
+            return Role::Inline;
+        }
+        let ct = &self.content_type;
+        let is_body_type = ct.is("text", "plain") || ct.is("text", "html");
+        if is_body_type && self.file_name().is_none() {
+            Role::Body
+        } else {
+            Role::Attachment
+        }
+    }
+
+    /// Leaves of the tree in order (a nested message counts as one leaf).
+    fn leaves(&self) -> Vec<&Part<'a>> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(p) = stack.pop() {
+            match &p.body {
+                Body::Multipart { parts, .. } => stack.extend(parts.iter().rev()),
+                _ => out.push(p),
+            }
+        }
+        out
+    }
+}
+
+fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx) -> Part<'a> {
+    ctx.parts += 1;
+    let (headers, body_start) = parse_headers(input, ctx.limits.max_headers);
+    let raw_body = &input[body_start.min(input.len())..];
+    let content_type = find(&headers, "Content-Type")
+        .and_then(|h| ContentType::parse(&h.unfolded()))
+        .unwrap_or_else(|| {
+            if in_digest {
+                ContentType::message_rfc822()
+            } else {
+                ContentType::default_text()
+            }
+        });
+    let disposition = find(&headers, "Content-Disposition")
+        .and_then(|h| ContentDisposition::parse(&h.unfolded()));
+    let encoding = find(&headers, "Content-Transfer-Encoding")
+        .and_then(|h| TransferEncoding::parse(&h.unfolded()))
+        .unwrap_or(TransferEncoding::SevenBit);
+    let identity = matches!(
+        encoding,
+        TransferEncoding::SevenBit | TransferEncoding::EightBit | TransferEncoding::Binary
+    );
+    let deeper = depth < ctx.limits.max_depth;
+    let body = if content_type.media_type == "multipart" && deeper {
+        match content_type.param("boundary").filter(|b| !b.is_empty()) {
+            Some(boundary) => {
+                let left = ctx.limits.max_parts.saturating_sub(ctx.parts).max(1);
+                let split = crate::multipart::split(raw_body, boundary.as_bytes(), left);
+                let digest = content_type.subtype == "digest";
+                let parts = split
+                    .parts
+                    .into_iter()
+                    .map(|p| parse_part(p, depth + 1, digest, ctx))
+                    .collect();
+                Body::Multipart {
+                    preamble: split.preamble,
+                    parts,
+                    epilogue: split.epilogue,
+                    closed: split.closed,
+                }
+            }
+            None => Body::Single,
+        }
+    } else if content_type.media_type == "message"
+        && matches!(content_type.subtype.as_str(), "rfc822" | "global")
+        && identity
+        && deeper
+        && ctx.parts < ctx.limits.max_parts
+    {
+        Body::Message(Box::new(Message {
+            root: parse_part(raw_body, depth + 1, false, ctx),
+        }))
+    } else {
+        Body::Single
+    };
+    Part {
+        headers,
+        content_type,
+        disposition,
+        encoding,
+        raw_body,
+        body,
+    }
+}
