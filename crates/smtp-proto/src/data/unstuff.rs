@@ -216,7 +216,7 @@ impl DotUnstuffer {
                     let text = input.get(pos..).unwrap_or_default();
                     let Some(offset) = memchr2(b'\r', b'\n', text) else {
                         self.line_len = self.line_len.saturating_add(text.len());
-                        self.check_line_len();
+                        self.check_partial_line();
                         pos = input.len();
                         break;
                     };
@@ -233,7 +233,7 @@ impl DotUnstuffer {
                         b"\r" => {
                             // A CR ends the input: keep it back until the next
                             // byte says whether it is half of a CRLF.
-                            self.check_line_len();
+                            self.check_partial_line();
                             copy(out, input, &mut run_start, at);
                             pos = at + 1;
                             run_start = pos;
@@ -326,10 +326,17 @@ impl DotUnstuffer {
         self.line_len = 0;
     }
 
-    /// The line so far plus its CRLF must fit the limit. Checked at each line
-    /// ending and at the end of each input, which finds the same first
-    /// violation however the stream is chunked: a line passes the limit
-    /// before it can end.
+    /// The end of the input came inside a line: report a line already past
+    /// the limit now rather than at its end. This finds the same first
+    /// violation however the stream is chunked, since a line passes the
+    /// limit before anything else can happen in it.
+    fn check_partial_line(&mut self) {
+        if self.line_len > 0 {
+            self.check_line_len();
+        }
+    }
+
+    /// The line so far plus its CRLF must fit the limit.
     fn check_line_len(&mut self) {
         if let Some(limit) = self.config.max_line_len {
             if self.line_len.saturating_add(2) > limit {
