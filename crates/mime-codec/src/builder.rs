@@ -532,10 +532,8 @@ fn encode_body(data: Vec<u8>, textual: bool, allow_8bit: bool) -> Body {
     if lines_ok && allow_8bit {
         return Body::Ready(data, TransferEncoding::EightBit);
     }
-    if textual
-        && crate::qp::encoded_len_estimate(&data)
-            <= crate::base64::encoded_len(data.len() as u64) as usize
-    {
+    // "Mostly ASCII": at most a third of the bytes need escaping, so the text stays readable.
+    if textual && crate::qp::escaped_count(&data) * 3 <= data.len() {
         return Body::Ready(crate::qp::encode(&data), TransferEncoding::QuotedPrintable);
     }
     Body::Base64(data)

@@ -55,17 +55,12 @@ pub fn encode(input: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The size [`encode`] would produce, without producing it.
-pub(crate) fn encoded_len_estimate(input: &[u8]) -> usize {
-    let escaped = input
+/// How many bytes [`encode`] writes as `=XX` (ignoring whitespace at line ends).
+pub(crate) fn escaped_count(input: &[u8]) -> usize {
+    input
         .iter()
-        .filter(|&&b| {
-            !(b == b' ' || b == b'\t' || b == b'\r' || b == b'\n' || (33..=126).contains(&b))
-                || b == b'='
-        })
-        .count();
-    let len = input.len() + 2 * escaped;
-    len + len / (MAX_LINE - 1) * 3
+        .filter(|&&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 33..=60 | 62..=126))
+        .count()
 }
 
 fn hex_value(b: u8) -> Option<u8> {
