@@ -243,27 +243,59 @@ fn look_alike_terminators_are_content_under_every_policy() {
 #[test]
 fn look_alike_terminators_at_the_very_start() {
     // DATA begins at a line start: only ".\r\n" ends an empty body.
-    let cases: &[(&[u8], &[u8], &[u8], DataViolation)] = &[
-        (b".\n", b"\n", b"\r\n", DataViolation::BareLf),
-        (b".\rx", b"\rx", b"\r\nx", DataViolation::BareCr),
-        (b"\n.\n", b"\n.\n", b"\r\n.\r\n", DataViolation::BareLf),
-        (b"\r.\r\n", b"\r.\r\n", b"\r\n.\r\n", DataViolation::BareCr),
-        (b".\r\r\n", b"\r\r\n", b"\r\n\r\n", DataViolation::BareCr),
+    let cases = [
+        Case {
+            name: ".<LF> first",
+            smuggled: b".\n",
+            keep: b"\n",
+            convert: b"\r\n",
+            violation: DataViolation::BareLf,
+        },
+        Case {
+            name: ".<CR> then a non-LF first",
+            smuggled: b".\rx",
+            keep: b"\rx",
+            convert: b"\r\nx",
+            violation: DataViolation::BareCr,
+        },
+        Case {
+            name: "<LF>.<LF> first",
+            smuggled: b"\n.\n",
+            keep: b"\n.\n",
+            convert: b"\r\n.\r\n",
+            violation: DataViolation::BareLf,
+        },
+        Case {
+            name: "<CR>.<CR><LF> first",
+            smuggled: b"\r.\r\n",
+            keep: b"\r.\r\n",
+            convert: b"\r\n.\r\n",
+            violation: DataViolation::BareCr,
+        },
+        Case {
+            name: ".<CR><CR><LF> first",
+            smuggled: b".\r\r\n",
+            keep: b"\r\r\n",
+            convert: b"\r\n\r\n",
+            violation: DataViolation::BareCr,
+        },
     ];
-    for &(wire, keep, convert, violation) in cases {
+    for case in &cases {
+        let wire = case.smuggled;
         for policy in POLICIES {
             let mut data = DotUnstuffer::new(config(policy));
             let (content, consumed, done) = feed_all(&mut data, &[wire]);
-            let what = format!("{:?} under {policy:?}", String::from_utf8_lossy(wire));
+            let what = format!("{} under {policy:?}", case.name);
             assert!(!done, "{what}");
             assert_eq!(consumed, wire.len(), "{what}");
             let expected = if policy == BareLineEndingPolicy::ConvertToCrlf {
-                convert
+                case.convert
             } else {
-                keep
+                case.keep
             };
             assert_eq!(content, expected, "{what}");
-            let expected_violation = (policy == BareLineEndingPolicy::Reject).then_some(violation);
+            let expected_violation =
+                (policy == BareLineEndingPolicy::Reject).then_some(case.violation);
             assert_eq!(data.violation(), expected_violation, "{what}");
             let mut rest = Vec::new();
             assert!(data.feed(b"\r\n.\r\n", &mut rest).done, "{what}");
