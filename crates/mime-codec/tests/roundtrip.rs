@@ -1,0 +1,234 @@
+//! Property tests: what is built parses back to what was given; encoders and decoders agree;
+//! no generated header holds a bare CR or LF; the parser survives anything.
+
+use mime_codec::{rfc2047, rfc2231, Attachment, DateTime, Mailbox, Message, MessageBuilder};
+use proptest::prelude::*;
+
+/// Header text as a caller might give it: any Unicode except CR, LF and NUL.
+fn header_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[ -~]{0,120}",
+        "[a-zA-Z0-9 ]{0,40}",
+        "\\PC{0,80}",
+        "[中文字符测试 😀é\t]{0,60}",
+        "[ -~]{850,1000}",
+    ]
+    .prop_map(|s| s.replace(['\r', '\n', '\0'], ""))
+}
+
+fn address() -> impl Strategy<Value = String> {
+    ("[a-z0-9][a-z0-9._+-]{0,15}", "[a-z0-9]{1,10}(\\.[a-z]{2,5}){1,2}").prop_map(|(l, d)| format!("{l}@{d}"))
+}
+
+fn mailbox() -> impl Strategy<Value = Mailbox> {
+    (header_text(), address()).prop_map(|(n, a)| Mailbox::new(n, a).unwrap())
+}
+
+fn normalise_newlines(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n").replace('\n', "\r\n")
+}
+
+fn header_section(msg: &[u8]) -> &[u8] {
+    let end = msg.windows(4).position(|w| w == b"\r\n\r\n").map_or(msg.len(), |p| p + 2);
+    &msg[..end]
+}
+
+fn base() -> MessageBuilder {
+    MessageBuilder::new()
+        .from(Mailbox::new("Sender", "sender@example.com").unwrap())
+        .date(DateTime::from_unix(1_750_000_000, 120).unwrap())
+        .entropy([9; 12])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+    #[test]
+    fn headers_round_trip(
+        subject in header_text(),
+        to in prop::collection::vec(mailbox(), 1..4),
+        cc in prop::collection::vec(mailbox(), 0..3),
+        custom in header_text(),
+    ) {
+        let mut b = base().subject(subject.clone()).header("X-Custom", custom.clone());
+        for m in &to { b = b.to(m.clone()); }
+        for m in &cc { b = b.cc(m.clone()); }
+        let out = b.build().unwrap().to_vec();
+        let m = Message::parse(&out);
+        prop_assert_eq!(m.subject().map(|c| c.into_owned()), Some(subject.clone()));
+        prop_assert_eq!(m.header("X-Custom").map(|c| c.into_owned()), Some(custom.clone()));
+        let got_to: Vec<Mailbox> = m.to().iter().flat_map(|a| a.mailboxes().to_vec()).collect();
+        prop_assert_eq!(got_to, to);
+        let got_cc: Vec<Mailbox> = m.cc().iter().flat_map(|a| a.mailboxes().to_vec()).collect();
+        prop_assert_eq!(got_cc, cc);
+    }
+
+    #[test]
+    fn no_header_holds_a_bare_cr_or_lf(
+        subject in header_text(),
+        name in header_text(),
+        file in header_text(),
+        custom in header_text(),
+    ) {
+        let out = base()
+            .to(Mailbox::new(name, "to@example.com").unwrap())
+            .subject(subject)
+            .header("X-Custom", custom)
+            .attach(Attachment::new(file, vec![1, 2, 3]))
+            .build()
+            .unwrap()
+            .to_vec();
+        for (i, &b) in out.iter().enumerate() {
+            if b == b'\r' { prop_assert_eq!(out.get(i + 1), Some(&b'\n')); }
+            if b == b'\n' { prop_assert_eq!(out[i - 1], b'\r'); }
+        }
+        for line in out.split(|&b| b == b'\n') {
+            prop_assert!(line.len() <= 999);
+        }
+        // Every header line is a known field or a continuation: nothing was injected.
+        let head = header_section(&out);
+        let known = ["Date", "From", "To", "Subject", "Message-ID", "X-Custom", "MIME-Version", "Content-Type"];
+        for line in head.split(|&b| b == b'\n').filter(|l| !l.is_empty() && *l != b"\r") {
+            if line[0] == b' ' || line[0] == b'\t' { continue; }
+            let name = std::str::from_utf8(&line[..line.iter().position(|&b| b == b':').unwrap()]).unwrap();
+            prop_assert!(known.contains(&name), "unexpected header {}", name);
+        }
+    }
+
+    #[test]
+    fn bodies_round_trip(
+        text in "\\PC{0,400}",
+        html in prop::option::of("[ -~\n\t中文]{0,300}"),
+        allow_8bit in any::<bool>(),
+    ) {
+        let mut b = base().text_body(text.clone()).allow_8bit(allow_8bit);
+        if let Some(h) = &html { b = b.html_body(h.clone()); }
+        let out = b.build().unwrap().to_vec();
+        let m = Message::parse(&out);
+        let expected_text = normalise_newlines(&text);
+        prop_assert_eq!(m.text_body().unwrap().text.into_owned(), expected_text);
+        if let Some(h) = html {
+            let expected_html = normalise_newlines(&h);
+            prop_assert_eq!(m.html_body().unwrap().text.into_owned(), expected_html);
+        }
+    }
+
+    #[test]
+    fn attachments_and_nesting_round_trip(
+        files in prop::collection::vec((header_text(), prop::collection::vec(any::<u8>(), 0..3000), any::<bool>()), 0..4),
+        inline in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..500), 0..3),
+        text in prop::option::of("[ -~]{0,50}"),
+        html in prop::option::of("[ -~]{0,50}"),
+    ) {
+        let mut b = base();
+        if let Some(t) = &text { b = b.text_body(t.clone()); }
+        if let Some(h) = &html { b = b.html_body(h.clone()); }
+        for (i, data) in inline.iter().enumerate() {
+            b = b.inline(format!("img{i}@example"), Attachment::new(format!("i{i}.png"), data.clone()));
+        }
+        for (name, data, textual) in &files {
+            let a = Attachment::new(name.clone(), data.clone());
+            b = b.attach(if *textual { a.content_type("text/plain") } else { a });
+        }
+        let msg = b.build().unwrap();
+        let size = msg.size();
+        let out = msg.to_vec();
+        prop_assert_eq!(size, Some(out.len() as u64));
+        let m = Message::parse(&out);
+        let att = m.attachments();
+        prop_assert_eq!(att.len(), files.len());
+        for (part, (name, data, _)) in att.iter().zip(&files) {
+            prop_assert_eq!(part.decoded().into_owned(), data.clone());
+            let want = if name.is_empty() { None } else { Some(name.as_str()) };
+            prop_assert_eq!(part.file_name(), want);
+        }
+        prop_assert_eq!(m.inline_parts().len(), inline.len());
+        for (i, data) in inline.iter().enumerate() {
+            let p = m.part_by_content_id(&format!("img{i}@example")).unwrap();
+            prop_assert_eq!(p.decoded().into_owned(), data.clone());
+        }
+        if let Some(t) = text { prop_assert_eq!(m.text_body().unwrap().text.into_owned(), t); }
+        if let Some(h) = html { prop_assert_eq!(m.html_body().unwrap().text.into_owned(), h); }
+    }
+
+    #[test]
+    fn streamed_output_equals_whole_output(data in prop::collection::vec(any::<u8>(), 0..20_000), chunk in 1usize..5000) {
+        let chunks: Vec<Vec<u8>> = data.chunks(chunk).map(<[u8]>::to_vec).collect();
+        let streamed = base()
+            .attach(Attachment::from_chunks("f.bin", Some(data.len() as u64), chunks.into_iter()))
+            .build()
+            .unwrap();
+        let size = streamed.size();
+        let streamed: Vec<u8> = streamed.chunks().flatten().collect();
+        prop_assert_eq!(size, Some(streamed.len() as u64));
+        let m = Message::parse(&streamed);
+        prop_assert_eq!(m.attachments()[0].decoded().into_owned(), data);
+    }
+
+    #[test]
+    fn base64_round_trip(data in prop::collection::vec(any::<u8>(), 0..2000)) {
+        let enc = mime_codec::base64::encode_wrapped(&data);
+        prop_assert_eq!(enc.len() as u64, mime_codec::base64::encoded_len(data.len() as u64));
+        prop_assert!(enc.split(|&b| b == b'\n').all(|l| l.len() <= 77));
+        prop_assert_eq!(mime_codec::base64::decode_lenient(&enc), data);
+    }
+
+    #[test]
+    fn quoted_printable_round_trip(data in prop::collection::vec(any::<u8>(), 0..2000)) {
+        let enc = mime_codec::qp::encode(&data);
+        prop_assert!(enc.split(|&b| b == b'\n').all(|l| l.len() <= 77));
+        prop_assert!(enc.iter().all(|&b| b == b'\r' || b == b'\n' || b == b'\t' || (b' '..0x7f).contains(&b)));
+        prop_assert_eq!(mime_codec::qp::decode(&enc), data);
+    }
+
+    #[test]
+    fn rfc2047_round_trip(text in "\\PC{0,300}") {
+        let words = rfc2047::encode_words(&text);
+        prop_assert!(words.iter().all(|w| w.len() <= 75 && w.is_ascii()));
+        prop_assert_eq!(rfc2047::decode(&words.join("\r\n ")).into_owned(), text);
+    }
+
+    #[test]
+    fn rfc2231_round_trip(text in "\\PC{0,200}") {
+        let params = rfc2231::encode("filename", &text);
+        let header = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";\r\n ");
+        let cd = mime_codec::ContentDisposition::parse(&format!("attachment; {header}")).unwrap();
+        prop_assert_eq!(cd.param("filename"), Some(text.as_str()));
+    }
+
+    #[test]
+    fn date_round_trip(t in -2_000_000_000i64..10_000_000_000, off in -1439i16..1440) {
+        let d = DateTime::from_unix(t, off).unwrap();
+        prop_assert_eq!(DateTime::parse(&d.to_string()), Some(d));
+        prop_assert_eq!(d.to_unix(), t);
+    }
+
+    #[test]
+    fn parser_never_panics_on_bytes(data in prop::collection::vec(any::<u8>(), 0..2000)) {
+        let m = Message::parse(&data);
+        let _ = (m.subject(), m.from(), m.to(), m.date(), m.message_id(), m.text_body(), m.html_body());
+        for a in m.attachments() { let _ = (a.file_name(), a.decoded(), a.text()); }
+    }
+
+    #[test]
+    fn parser_never_panics_on_mutated_messages(
+        cut in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..20),
+    ) {
+        let mut raw = base()
+            .subject("主题 subject")
+            .to(Mailbox::new("收件人", "to@example.com").unwrap())
+            .text_body("text 中文")
+            .html_body("<p>html</p>")
+            .inline("c@x", Attachment::new("i.png", vec![1, 2, 3]))
+            .attach(Attachment::new("文件.txt", "内容".as_bytes().to_vec()))
+            .build()
+            .unwrap()
+            .to_vec();
+        for (i, b) in flips { let n = i.index(raw.len()); raw[n] = b; }
+        raw.truncate(cut.index(raw.len() + 1));
+        let m = Message::parse(&raw);
+        let _ = (m.subject(), m.to(), m.text_body(), m.html_body(), m.inline_parts());
+        for a in m.attachments() { let _ = (a.file_name(), a.decoded(), a.text()); }
+    }
+}
