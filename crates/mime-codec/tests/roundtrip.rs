@@ -17,7 +17,11 @@ fn header_text() -> impl Strategy<Value = String> {
 }
 
 fn address() -> impl Strategy<Value = String> {
-    ("[a-z0-9][a-z0-9._+-]{0,15}", "[a-z0-9]{1,10}(\\.[a-z]{2,5}){1,2}").prop_map(|(l, d)| format!("{l}@{d}"))
+    (
+        "[a-z0-9][a-z0-9._+-]{0,15}",
+        "[a-z0-9]{1,10}(\\.[a-z]{2,5}){1,2}",
+    )
+        .prop_map(|(l, d)| format!("{l}@{d}"))
 }
 
 fn mailbox() -> impl Strategy<Value = Mailbox> {
@@ -25,11 +29,16 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
 }
 
 fn normalise_newlines(s: &str) -> String {
-    s.replace("\r\n", "\n").replace('\r', "\n").replace('\n', "\r\n")
+    s.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n")
 }
 
 fn header_section(msg: &[u8]) -> &[u8] {
-    let end = msg.windows(4).position(|w| w == b"\r\n\r\n").map_or(msg.len(), |p| p + 2);
+    let end = msg
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(msg.len(), |p| p + 2);
     &msg[..end]
 }
 
