@@ -96,13 +96,14 @@ enum Skip {
 
 /// A receive buffer that frames lines resumably.
 ///
-/// Each byte is searched for a terminator at most once, however the stream is
-/// chunked. See the [module documentation](self) for an example.
+/// [`next_line`](Self::next_line) searches each byte for a terminator at most
+/// once, however the stream is chunked. See the [module documentation](self)
+/// for an example.
 #[derive(Debug)]
 pub struct LineBuffer {
     config: LineConfig,
     buf: Vec<u8>,
-    /// Start of the first byte not yet returned.
+    /// Index of the first byte not yet returned.
     start: usize,
     /// `buf[start..scanned]` is known to hold no LF.
     scanned: usize,
@@ -176,7 +177,7 @@ impl LineBuffer {
             };
         }
         self.scanned = window_end;
-        if end - self.start < max_len.max(1) {
+        if end.saturating_sub(self.start) < max_len.max(1) {
             return LineStatus::NeedMore;
         }
         // The cap is passed without a terminator. Drop the line through its LF
@@ -198,7 +199,16 @@ impl LineBuffer {
     ///
     /// A STARTTLS command (server) or its 220 reply (client) must be the last
     /// thing received in plaintext: anything still buffered after it is a
-    /// protocol violation.
+    /// protocol violation (CVE-2011-0411 class).
+    ///
+    /// ```
+    /// use smtp_proto::framing::{LineBuffer, LineConfig, LineStatus};
+    ///
+    /// let mut lines = LineBuffer::new(LineConfig::COMMAND);
+    /// lines.push(b"STARTTLS\r\nRCPT TO:<injected@example.org>\r\n");
+    /// assert_eq!(lines.next_line(), LineStatus::Line(b"STARTTLS"));
+    /// assert!(!lines.buffered().is_empty()); // refuse: plaintext was injected
+    /// ```
     pub fn buffered(&self) -> &[u8] {
         self.buf.get(self.start..).unwrap_or_default()
     }
@@ -208,7 +218,20 @@ impl LineBuffer {
     ///
     /// Used when switching to DATA mode: bytes pipelined behind the DATA
     /// command belong to the message. A discard in progress is forgotten, so
-    /// framing restarts at a line start.
+    /// framing restarts at a line start. A partial last line longer than the
+    /// cap was already cut at the cap when it was pushed, so only its first
+    /// [`LineConfig::max_len`] octets are returned.
+    ///
+    /// ```
+    /// use smtp_proto::framing::{LineBuffer, LineConfig, LineStatus};
+    ///
+    /// let mut lines = LineBuffer::new(LineConfig::COMMAND);
+    /// lines.push(b"DATA\r\nSubject: early\r\n");
+    /// assert_eq!(lines.next_line(), LineStatus::Line(b"DATA"));
+    /// // After the 354 reply, the leftover goes to the DATA un-stuffer.
+    /// assert_eq!(lines.take_buffered(), b"Subject: early\r\n");
+    /// assert!(lines.is_empty());
+    /// ```
     pub fn take_buffered(&mut self) -> Vec<u8> {
         let mut taken = std::mem::take(&mut self.buf);
         taken.drain(..self.start.min(taken.len()));
@@ -241,14 +264,14 @@ impl LineBuffer {
     /// the cap, so the common small push costs nothing here.
     fn bound_tail(&mut self) {
         let keep = self.config.max_len.max(1);
-        if self.buf.len() - self.tail <= keep {
+        if self.buf.len().saturating_sub(self.tail) <= keep {
             return;
         }
         let unknown = self.buf.get(self.tail..).unwrap_or_default();
         if let Some(offset) = memrchr(b'\n', unknown) {
             self.tail += offset + 1;
         }
-        if self.buf.len() - self.tail > keep {
+        if self.buf.len().saturating_sub(self.tail) > keep {
             // The first `keep` bytes hold no LF, which is all next_line needs
             // to report the line as too long.
             self.buf.truncate(self.tail + keep);

@@ -22,6 +22,24 @@ pub enum BareLineEndingPolicy {
 }
 
 /// How a [`DotUnstuffer`] treats what it receives.
+///
+/// The default is strict. Leniency for broken senders is spelled out:
+///
+/// ```
+/// use smtp_proto::data::{BareLineEndingPolicy, DotUnstuffer, UnstufferConfig};
+///
+/// let lenient = UnstufferConfig {
+///     bare_lf: BareLineEndingPolicy::ConvertToCrlf,
+///     ..UnstufferConfig::default()
+/// };
+/// let mut data = DotUnstuffer::new(lenient);
+/// let mut content = Vec::new();
+/// // The bare LF before the dot neither ends DATA nor starts a line.
+/// assert!(!data.feed(b"line one\n.\n", &mut content).done);
+/// assert!(data.feed(b"\r\n.\r\n", &mut content).done);
+/// assert_eq!(content, b"line one\r\n.\r\n\r\n");
+/// assert_eq!(data.violation(), None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnstufferConfig {
     /// Policy for an LF not preceded by CR.
