@@ -31,6 +31,7 @@ mod error;
 pub mod framing;
 mod parse;
 mod secret;
+pub mod session;
 mod types;
 pub mod xtext;
 
@@ -41,6 +42,7 @@ pub use data::{
 pub use error::ParseError;
 pub use framing::{LineBuffer, LineConfig, LineStatus};
 pub use secret::Secret;
+pub use session::{Output, TlsInfo};
 pub use types::*;
 
 #[cfg(test)]

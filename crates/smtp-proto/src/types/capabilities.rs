@@ -238,6 +238,18 @@ impl Capabilities {
         })
     }
 
+    pub(crate) fn from_parts(
+        server_name: String,
+        greeting: Option<String>,
+        extensions: Vec<Extension>,
+    ) -> Capabilities {
+        Capabilities {
+            server_name,
+            greeting,
+            extensions,
+        }
+    }
+
     /// Adds the greeting text after the server name on the first line.
     pub fn with_greeting(mut self, greeting: &str) -> Result<Capabilities, ParseError> {
         if greeting.is_empty() || greeting.bytes().any(|b| b < 32 && b != b'\t' || b == 127) {
