@@ -112,26 +112,36 @@ fn quote_if_needed(n: &str) -> String {
     }
 }
 
-/// Checks the `local@domain` shape: no whitespace or angle brackets, a non-empty local part and a
-/// non-empty domain.
+/// Checks the `local@domain` shape: a dot-atom or simple quoted local part, and a domain that is
+/// a dot-atom or a `[literal]`; no whitespace, controls, or stray specials that would change how
+/// the address reads back.
 fn validate_address(a: &str) -> Result<(), BuildError> {
     let bad = || BuildError::InvalidAddress(a.to_owned());
     let (local, domain) = a.rsplit_once('@').ok_or_else(bad)?;
-    if local.is_empty()
-        || domain.is_empty()
-        || domain.starts_with('.')
-        || domain.ends_with('.')
-        || a.chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
-    {
-        return Err(bad());
+    let plain = |s: &str| {
+        !s.is_empty()
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "()<>[]:;@\\,\"".contains(c))
+    };
+    let local_ok = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+        Some(inner) => {
+            !inner.is_empty()
+                && !inner
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\')
+        }
+        None => plain(local),
+    };
+    let domain_ok = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        Some(inner) => plain(inner),
+        None => plain(domain) && !domain.starts_with('.') && !domain.ends_with('.'),
+    };
+    if local_ok && domain_ok {
+        Ok(())
+    } else {
+        Err(bad())
     }
-    if !(local.starts_with('"') && local.ends_with('"') && local.len() >= 2)
-        && local.contains(['"', '(', ')', '[', ']', ':', '\\'])
-    {
-        return Err(bad());
-    }
-    Ok(())
 }
 
 /// An entry of an address list: a mailbox or a named group of mailboxes.
@@ -522,7 +532,19 @@ mod tests {
     #[test]
     fn mailbox_validation() {
         assert!(Mailbox::new("n", "a@b.example").is_ok());
-        for bad in ["", "a", "@b", "a@", "a b@c", "a@b\r\n", "<a@b>", "a@.b"] {
+        for bad in [
+            "",
+            "a",
+            "@b",
+            "a@",
+            "a b@c",
+            "a@b\r\n",
+            "<a@b>",
+            "a@.b",
+            "a@b[",
+            "a(b@c",
+            "\"a\"b\"@c",
+        ] {
             assert!(Mailbox::address_only(bad).is_err(), "{bad:?}");
         }
         assert!(Mailbox::new("x\r\nBcc: y@z", "a@b").is_err());

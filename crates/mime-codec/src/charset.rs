@@ -66,6 +66,16 @@ pub fn lookup(label: &str) -> Option<&'static Encoding> {
 /// assert_eq!(text.status, CharsetStatus::Exact);
 /// ```
 pub fn decode<'a>(bytes: &'a [u8], charset: Option<&str>) -> DecodedText<'a> {
+    decode_inner(bytes, charset, true)
+}
+
+/// Like [`decode`] for a piece of a header (an encoded word, a parameter): a leading byte order
+/// mark is text there, not a marker, so it is kept.
+pub(crate) fn decode_fragment<'a>(bytes: &'a [u8], charset: Option<&str>) -> DecodedText<'a> {
+    decode_inner(bytes, charset, false)
+}
+
+fn decode_inner<'a>(bytes: &'a [u8], charset: Option<&str>, strip_bom: bool) -> DecodedText<'a> {
     match charset.filter(|c| !c.trim().is_empty()) {
         None => match std::str::from_utf8(bytes) {
             Ok(s) => DecodedText {
@@ -93,9 +103,9 @@ pub fn decode<'a>(bytes: &'a [u8], charset: Option<&str>) -> DecodedText<'a> {
                 let is_ascii_label = enc == encoding_rs::WINDOWS_1252
                     && label.trim().to_ascii_lowercase().contains("ascii");
                 if is_ascii_label {
-                    return decode(bytes, None);
+                    return decode_inner(bytes, None, strip_bom);
                 }
-                let (text, had_errors) = if enc == encoding_rs::UTF_8 {
+                let (text, had_errors) = if enc == encoding_rs::UTF_8 && strip_bom {
                     enc.decode_with_bom_removal(bytes)
                 } else {
                     enc.decode_without_bom_handling(bytes)

@@ -239,7 +239,7 @@ pub fn decode(value: &str) -> Cow<'_, str> {
     let mut cache = CloseCache::default();
     let flush = |out: &mut String, pending: &mut Vec<u8>, charset: &mut Option<&str>| {
         if let Some(cs) = charset.take() {
-            out.push_str(&crate::charset::decode(pending, Some(cs)).text);
+            out.push_str(&crate::charset::decode_fragment(pending, Some(cs)).text);
         }
         pending.clear();
     };

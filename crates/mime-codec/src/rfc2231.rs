@@ -153,7 +153,7 @@ fn decode_extended(parts: &[&Piece]) -> String {
             bytes.extend_from_slice(p.value.as_bytes());
         }
     }
-    crate::charset::decode(&bytes, charset.as_deref().or(Some("utf-8")))
+    crate::charset::decode_fragment(&bytes, charset.as_deref().or(Some("utf-8")))
         .text
         .into_owned()
 }
