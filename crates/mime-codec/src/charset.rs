@@ -76,6 +76,18 @@ pub(crate) fn decode_fragment<'a>(bytes: &'a [u8], charset: Option<&str>) -> Dec
 }
 
 fn decode_inner<'a>(bytes: &'a [u8], charset: Option<&str>, strip_bom: bool) -> DecodedText<'a> {
+    let bytes = match bytes.strip_prefix(b"\xef\xbb\xbf") {
+        Some(rest)
+            if strip_bom
+                && charset.is_none_or(|c| {
+                    lookup(c)
+                        .is_none_or(|e| e == encoding_rs::UTF_8 || e == encoding_rs::WINDOWS_1252)
+                }) =>
+        {
+            rest
+        }
+        _ => bytes,
+    };
     match charset.filter(|c| !c.trim().is_empty()) {
         None => match std::str::from_utf8(bytes) {
             Ok(s) => DecodedText {
@@ -174,6 +186,16 @@ mod tests {
         assert_eq!(decode(&[0xe9], None).text, "é");
         assert_eq!(decode(&[0xe9], None).status, CharsetStatus::Guessed);
         assert_eq!(decode("é".as_bytes(), Some("us-ascii")).text, "é");
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_dropped_from_bodies_only() {
+        assert_eq!(decode(b"\xef\xbb\xbfhi", None).text, "hi");
+        assert_eq!(decode(b"\xef\xbb\xbfhi", Some("utf-8")).text, "hi");
+        assert_eq!(
+            decode_fragment(b"\xef\xbb\xbfhi", Some("utf-8")).text,
+            "\u{feff}hi"
+        );
     }
 
     #[test]
