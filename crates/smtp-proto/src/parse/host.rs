@@ -17,6 +17,9 @@ fn is_ldh(b: u8) -> bool {
 /// `Domain = sub-domain *("." sub-domain)`
 /// `sub-domain = Let-dig [Ldh-str]` / `U-label` (RFC 6531, when `utf8`)
 pub(crate) fn domain(i: In<'_>, utf8: bool) -> PResult<'_, Domain> {
+    if !utf8 && i.first().is_some_and(|&b| is_utf8_octet(b)) {
+        return fail(ParseError::Utf8NotAllowed);
+    }
     let (rest, raw) = take_while1(|b: u8| is_ldh(b) || b == b'.' || (utf8 && is_utf8_octet(b)))
         .parse_complete(i)?;
     if !utf8 && rest.first().is_some_and(|&b| is_utf8_octet(b)) {
@@ -56,10 +59,10 @@ pub(crate) fn address_literal(i: In<'_>) -> PResult<'_, AddressLiteral> {
 }
 
 fn literal_body(inner: &[u8]) -> Option<AddressLiteral> {
-    if inner.first().is_some_and(u8::is_ascii_digit) {
+    // Only the tagged forms hold a colon; a tag (`Ldh-str`) may start with a digit.
+    let Some(colon) = inner.iter().position(|&b| b == b':') else {
         return ipv4_dotnum(inner).map(AddressLiteral::V4);
-    }
-    let colon = inner.iter().position(|&b| b == b':')?;
+    };
     let (tag, content) = (&inner[..colon], &inner[colon + 1..]);
     if tag.is_empty() || content.is_empty() || !tag.iter().all(|&b| is_ldh(b)) {
         return None;

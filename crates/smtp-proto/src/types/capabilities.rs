@@ -192,6 +192,13 @@ impl Extension {
     }
 }
 
+/// A server name such as `2.0.0` would read back as the enhanced status of the
+/// 250 reply that carries it, so it is refused.
+fn reads_as_status(name: &str) -> bool {
+    crate::parse::reply::enhanced_prefix(name.as_bytes())
+        .is_some_and(|(status, rest)| status.class() == 2 && rest.is_empty())
+}
+
 fn mechanisms(list: &str) -> Option<Vec<Mechanism>> {
     list.split(' ')
         .filter(|m| !m.is_empty())
@@ -229,6 +236,9 @@ impl Capabilities {
                 .bytes()
                 .all(|b| (33..=126).contains(&b) || b >= 0x80)
         {
+            return Err(ParseError::BadEhloReply);
+        }
+        if reads_as_status(server_name) {
             return Err(ParseError::BadEhloReply);
         }
         Ok(Capabilities {
@@ -284,6 +294,9 @@ impl Capabilities {
             Some((name, greeting)) => (name, Some(greeting)),
             None => (first.as_str(), None),
         };
+        if reads_as_status(name) {
+            return Err(ParseError::BadEhloReply);
+        }
         Ok(Capabilities {
             server_name: name.to_owned(),
             greeting: greeting.filter(|g| !g.is_empty()).map(str::to_owned),

@@ -247,6 +247,9 @@ impl MailParams {
         }
         match &self.auth {
             Some(AuthParam::Unknown) => out.extend_from_slice(b" AUTH=<>"),
+            // `<>` alone means unknown, so an identity spelled that way has its
+            // first octet hex-encoded (xtext allows `+XX` for any octet).
+            Some(AuthParam::Identity(id)) if id == "<>" => out.extend_from_slice(b" AUTH=+3C>"),
             Some(AuthParam::Identity(id)) => {
                 out.extend_from_slice(b" AUTH=");
                 out.extend_from_slice(xtext::encode(id).as_bytes());
