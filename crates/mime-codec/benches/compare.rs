@@ -69,10 +69,10 @@ fn lettre(attachment: Vec<u8>) -> Vec<u8> {
         .multipart(
             MultiPart::mixed()
                 .singlepart(SinglePart::plain(TEXT.to_owned()))
-                .singlepart(
-                    LAttachment::new("report.bin".into())
-                        .body(attachment, ContentType::parse("application/octet-stream").unwrap()),
-                ),
+                .singlepart(LAttachment::new("report.bin".into()).body(
+                    attachment,
+                    ContentType::parse("application/octet-stream").unwrap(),
+                )),
         )
         .unwrap()
         .formatted()
@@ -164,7 +164,10 @@ fn parse_inputs() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("small_multipart_ours", small_html),
         ("1mb_attachment_ours", ours(payload(1024 * 1024))),
-        ("1mb_attachment_mail_builder", stalwart(&payload(1024 * 1024))),
+        (
+            "1mb_attachment_mail_builder",
+            stalwart(&payload(1024 * 1024)),
+        ),
     ]
 }
 
@@ -173,7 +176,11 @@ fn parse_inputs() -> Vec<(&'static str, Vec<u8>)> {
 fn ours_full(raw: &[u8]) -> usize {
     let m = Message::parse(raw);
     let mut n = m.subject().map_or(0, |s| s.len());
-    n += m.from().first().and_then(|a| a.mailboxes().first()).map_or(0, |m| m.address().len());
+    n += m
+        .from()
+        .first()
+        .and_then(|a| a.mailboxes().first())
+        .map_or(0, |m| m.address().len());
     n += m.text_body().map_or(0, |t| t.text.len());
     n += m.html_body().map_or(0, |t| t.text.len());
     for a in m.attachments().into_iter().chain(m.inline_parts()) {
@@ -185,7 +192,10 @@ fn ours_full(raw: &[u8]) -> usize {
 fn stalwart_full(raw: &[u8]) -> usize {
     let m = mail_parser::MessageParser::default().parse(raw).unwrap();
     let mut n = m.subject().map_or(0, str::len);
-    n += m.from().and_then(|a| a.first()).map_or(0, |a| a.address().map_or(0, str::len));
+    n += m
+        .from()
+        .and_then(|a| a.first())
+        .map_or(0, |a| a.address().map_or(0, str::len));
     n += m.body_text(0).map_or(0, |t| t.len());
     n += m.body_html(0).map_or(0, |t| t.len());
     for a in m.attachments() {
@@ -198,14 +208,16 @@ fn stalwart_full(raw: &[u8]) -> usize {
 fn parse_mime_codec(b: Bencher, name: &str) {
     let inputs = parse_inputs();
     let raw = &inputs.iter().find(|(n, _)| *n == name).unwrap().1;
-    b.counter(BytesCount::new(raw.len())).bench(|| black_box(ours_full(raw)));
+    b.counter(BytesCount::new(raw.len()))
+        .bench(|| black_box(ours_full(raw)));
 }
 
 #[divan::bench(args = ["small_multipart_ours", "1mb_attachment_ours", "1mb_attachment_mail_builder"])]
 fn parse_mail_parser(b: Bencher, name: &str) {
     let inputs = parse_inputs();
     let raw = &inputs.iter().find(|(n, _)| *n == name).unwrap().1;
-    b.counter(BytesCount::new(raw.len())).bench(|| black_box(stalwart_full(raw)));
+    b.counter(BytesCount::new(raw.len()))
+        .bench(|| black_box(stalwart_full(raw)));
 }
 
 /// Structure and headers only; bodies are decoded lazily, so this is what a sink pays to index.

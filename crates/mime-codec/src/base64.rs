@@ -129,46 +129,68 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 /// assert_eq!(mime_codec::base64::decode_lenient(b"aGVs\r\nbG8*gd29y bGQ"), b"hello world");
 /// ```
 pub fn decode_lenient(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
-    let mut quad = Vec::with_capacity(input.len().min(1 << 16));
-    // Fast path: decode runs between line breaks directly when they are clean.
-    let segment_flush = |quad: &mut Vec<u8>, out: &mut Vec<u8>| {
-        let usable = quad.len() - if quad.len() % 4 == 1 { 1 } else { 0 };
-        if usable > 0 {
-            let start = out.len();
-            out.resize(start + usable / 4 * 3 + 3, 0);
-            match LENIENT.decode_slice(&quad[..usable], &mut out[start..]) {
-                Ok(n) => out.truncate(start + n),
-                Err(_) => out.truncate(start),
+    let mut out = vec![0u8; input.len() / 4 * 3 + 3];
+    let mut n = 0;
+    // Characters of a group that spans lines or holds junk, decoded once complete.
+    let mut quad: Vec<u8> = Vec::new();
+    let mut start = 0;
+    while start < input.len() {
+        let end = memchr::memchr(b'\n', &input[start..]).map_or(input.len(), |i| start + i);
+        let line = input[start..end].trim_ascii();
+        start = end + 1;
+        if line.is_empty() {
+            continue;
+        }
+        // Fast path: a clean line of whole groups, as every sane encoder writes.
+        if quad.is_empty() && line.len() % 4 == 0 {
+            let need = line.len() / 4 * 3;
+            if out.len() - n < need {
+                out.resize(n + need, 0);
+            }
+            if let Ok(k) = LENIENT.decode_slice(line, &mut out[n..]) {
+                n += k;
+                continue;
             }
         }
-        quad.clear();
-    };
-    let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => quad.push(b),
-            b'=' => {
-                // Padding ends a group; data that follows is a new, concatenated encoding.
-                while i + 1 < input.len()
-                    && matches!(input[i + 1], b'=' | b'\r' | b'\n' | b' ' | b'\t')
-                {
-                    i += 1;
+        let mut i = 0;
+        while i < line.len() {
+            match line[i] {
+                b @ (b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/') => quad.push(b),
+                b'=' => {
+                    // Padding ends a group; data that follows is a new, concatenated encoding.
+                    while i + 1 < line.len() && matches!(line[i + 1], b'=' | b' ' | b'\t') {
+                        i += 1;
+                    }
+                    if quad.len() % 4 != 0 {
+                        flush(&mut quad, &mut out, &mut n);
+                    }
                 }
-                if quad.len() % 4 != 0 {
-                    segment_flush(&mut quad, &mut out);
-                }
+                _ => {}
             }
-            _ => {}
+            i += 1;
         }
-        if quad.len() >= 1 << 16 && quad.len() % 4 == 0 {
-            segment_flush(&mut quad, &mut out);
+        if quad.len() % 4 == 0 {
+            flush(&mut quad, &mut out, &mut n);
         }
-        i += 1;
     }
-    segment_flush(&mut quad, &mut out);
+    flush(&mut quad, &mut out, &mut n);
+    out.truncate(n);
     out
+}
+
+/// Decodes the pending characters (a stray last one of a group is dropped) into `out` at `n`.
+fn flush(quad: &mut Vec<u8>, out: &mut Vec<u8>, n: &mut usize) {
+    let usable = quad.len() - usize::from(quad.len() % 4 == 1);
+    if usable > 0 {
+        let need = usable.div_ceil(4) * 3;
+        if out.len() - *n < need {
+            out.resize(*n + need, 0);
+        }
+        if let Ok(k) = LENIENT.decode_slice(&quad[..usable], &mut out[*n..]) {
+            *n += k;
+        }
+    }
+    quad.clear();
 }
 
 #[cfg(test)]

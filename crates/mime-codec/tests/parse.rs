@@ -346,6 +346,8 @@ iVBORw==\n\
 }
 
 #[test]
+// The library never reads the clock; this test does, to bound the running time.
+#[allow(clippy::disallowed_methods)]
 fn linear_time_on_pathological_input() {
     // Many '=?' that never close, long runs of boundaries-that-are-not, deep comments.
     let subject = "=?utf-8?q?a".repeat(50_000);
