@@ -40,17 +40,20 @@ impl Mechanism {
         if !valid {
             return Err(ParseError::BadParameter("SASL mechanism"));
         }
-        let upper = name.to_ascii_uppercase();
-        Ok(match upper.as_str() {
-            "PLAIN" => Mechanism::Plain,
-            "LOGIN" => Mechanism::Login,
-            "CRAM-MD5" => Mechanism::CramMd5,
-            "XOAUTH2" => Mechanism::XOAuth2,
-            "OAUTHBEARER" => Mechanism::OAuthBearer,
-            "SCRAM-SHA-1" => Mechanism::ScramSha1,
-            "SCRAM-SHA-256" => Mechanism::ScramSha256,
-            _ => Mechanism::Other(upper),
-        })
+        // Known names are matched without allocating; only others are upper-cased.
+        const KNOWN: [(&str, Mechanism); 7] = [
+            ("PLAIN", Mechanism::Plain),
+            ("LOGIN", Mechanism::Login),
+            ("CRAM-MD5", Mechanism::CramMd5),
+            ("XOAUTH2", Mechanism::XOAuth2),
+            ("OAUTHBEARER", Mechanism::OAuthBearer),
+            ("SCRAM-SHA-1", Mechanism::ScramSha1),
+            ("SCRAM-SHA-256", Mechanism::ScramSha256),
+        ];
+        Ok(KNOWN
+            .into_iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            .map_or_else(|| Mechanism::Other(name.to_ascii_uppercase()), |(_, m)| m))
     }
 
     /// The name as sent.
@@ -126,9 +129,8 @@ impl Extension {
         if !valid_keyword || !valid_params {
             return None;
         }
-        let upper = keyword.to_ascii_uppercase();
         let simple = |ext| params.is_empty().then_some(ext);
-        let known = match upper.as_str() {
+        let known = match known_keyword(keyword) {
             "SIZE" => match params.as_slice() {
                 [] => Some(Extension::Size(None)),
                 [n] if n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()) => {
@@ -145,7 +147,12 @@ impl Extension {
             "DSN" => simple(Extension::Dsn),
             "ENHANCEDSTATUSCODES" => simple(Extension::EnhancedStatusCodes),
             "REQUIRETLS" => simple(Extension::RequireTls),
-            "AUTH" => mechanisms(&params.join(" ")).map(Extension::Auth),
+            // Each param is non-empty and holds no space, as `mechanisms` expects.
+            "AUTH" => params
+                .iter()
+                .map(|m| Mechanism::parse(m).ok())
+                .collect::<Option<Vec<_>>>()
+                .map(Extension::Auth),
             _ => None,
         };
         Some(known.unwrap_or_else(|| Extension::Other {
@@ -190,6 +197,28 @@ impl Extension {
             }
         }
     }
+}
+
+/// The upper-case spelling of a keyword this crate interprets, found without
+/// allocating; `""` for any other keyword.
+fn known_keyword(keyword: &str) -> &'static str {
+    const KNOWN: [&str; 11] = [
+        "SIZE",
+        "PIPELINING",
+        "8BITMIME",
+        "SMTPUTF8",
+        "CHUNKING",
+        "BINARYMIME",
+        "STARTTLS",
+        "DSN",
+        "ENHANCEDSTATUSCODES",
+        "REQUIRETLS",
+        "AUTH",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(keyword))
+        .unwrap_or("")
 }
 
 /// A server name such as `2.0.0` would read back as the enhanced status of the

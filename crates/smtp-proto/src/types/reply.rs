@@ -311,10 +311,7 @@ impl Reply {
         let mut parser = ReplyParser::new();
         let mut rest = bytes;
         while !rest.is_empty() {
-            let end = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .ok_or(ParseError::BadReply)?;
+            let end = find_crlf(rest).ok_or(ParseError::BadReply)?;
             let (line, after) = (&rest[..end], &rest[end + 2..]);
             if let Some(reply) = parser.push_line(line)? {
                 return if after.is_empty() {
@@ -402,6 +399,28 @@ impl fmt::Display for Reply {
     }
 }
 
+/// Where the first CRLF starts: the first LF that follows a CR.
+fn find_crlf(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(n) = memchr::memchr(b'\n', &bytes[from..]) {
+        let lf = from + n;
+        if lf > 0 && bytes[lf - 1] == b'\r' {
+            return Some(lf - 1);
+        }
+        from = lf + 1;
+    }
+    None
+}
+
+/// Reply text as a `String`: validated once, and only made lossy when it is
+/// not UTF-8.
+fn text_string(text: &[u8]) -> String {
+    match std::str::from_utf8(text) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(text).into_owned(),
+    }
+}
+
 /// `textstring = 1*(%d09 / %d32-126)`, widened to UTF-8 octets.
 fn is_text_octet(b: u8) -> bool {
     b == b'\t' || (32..=126).contains(&b) || b >= 0x80
@@ -462,15 +481,26 @@ impl ReplyParser {
     }
 
     fn push_inner(&mut self, line: &[u8]) -> Result<Option<Reply>, ParseError> {
+        // Text is checked and matched as bytes: invalid UTF-8 is only ever
+        // octets >= 0x80, which neither the status prefix nor the text check
+        // looks at, so converting once at the end gives the same reply.
         let (code, more, text) = parse::reply::reply_line(line)?;
-        let text = String::from_utf8_lossy(text);
         let reply = match self.pending.take() {
             None => {
-                let (enhanced, text) = match parse::reply::enhanced_prefix(text.as_bytes()) {
+                let (enhanced, text) = match parse::reply::enhanced_prefix(text) {
                     Some((e, rest)) if u16::from(e.class) == code.0 / 100 => (Some(e), rest),
-                    _ => (None, text.as_bytes()),
+                    _ => (None, text),
                 };
-                Reply::new(code, enhanced, [String::from_utf8_lossy(text).into_owned()])?
+                if !text.iter().copied().all(is_text_octet) {
+                    return Err(ParseError::BadReplyText);
+                }
+                let mut lines = Vec::with_capacity(if more { 8 } else { 1 });
+                lines.push(text_string(text));
+                Reply {
+                    code,
+                    enhanced,
+                    lines,
+                }
             }
             Some(mut reply) => {
                 if reply.code != code {
@@ -481,17 +511,14 @@ impl ReplyParser {
                         limit: self.max_lines,
                     });
                 }
-                let text = match (
-                    reply.enhanced,
-                    parse::reply::enhanced_prefix(text.as_bytes()),
-                ) {
+                let text = match (reply.enhanced, parse::reply::enhanced_prefix(text)) {
                     (Some(e), Some((e2, rest))) if e == e2 => rest,
-                    _ => text.as_bytes(),
+                    _ => text,
                 };
                 if !text.iter().copied().all(is_text_octet) {
                     return Err(ParseError::BadReplyText);
                 }
-                reply.lines.push(String::from_utf8_lossy(text).into_owned());
+                reply.lines.push(text_string(text));
                 reply
             }
         };
