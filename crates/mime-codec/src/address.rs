@@ -74,10 +74,8 @@ impl FromStr for Mailbox {
         check_value("address", s)?;
         let list = parse_address_list(s);
         match list.as_slice() {
-            [Address::Mailbox(m)] => {
-                validate_address(&m.address)?;
-                Ok(m.clone())
-            }
+            // Re-validated: a decoded display name could hold a line break.
+            [Address::Mailbox(m)] => Mailbox::new(m.name().unwrap_or(""), m.address()),
             _ => Err(BuildError::InvalidAddress(s.to_owned())),
         }
     }
@@ -117,6 +115,10 @@ fn quote_if_needed(n: &str) -> String {
 /// the address reads back.
 fn validate_address(a: &str) -> Result<(), BuildError> {
     let bad = || BuildError::InvalidAddress(a.to_owned());
+    // RFC 5321 section 4.5.3.1.3: a path is at most 256 octets; this also keeps header lines short.
+    if a.len() > 254 {
+        return Err(bad());
+    }
     let (local, domain) = a.rsplit_once('@').ok_or_else(bad)?;
     let plain = |s: &str| {
         !s.is_empty()

@@ -314,7 +314,11 @@ impl MessageBuilder {
             }
         }
         for (name, value) in &self.headers {
-            if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
+            // Names longer than 76 could not share a line with any value under the 78 column rule.
+            if name.is_empty()
+                || name.len() > 76
+                || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
+            {
                 return Err(BuildError::InvalidHeaderName(name.clone()));
             }
             if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
@@ -582,7 +586,9 @@ fn file_leaf(
     };
     let ct = ContentType::parse(&ct_text)
         .ok_or_else(|| BuildError::InvalidContentType(ct_text.clone()))?;
-    if ct.media_type == "multipart" {
+    // A multipart is laid out by the builder, and a parameter too long to fold would break the
+    // 998 octet line limit.
+    if ct.media_type == "multipart" || ct.params.iter().any(|(k, v)| k.len() + v.len() > 900) {
         return Err(BuildError::InvalidContentType(ct_text));
     }
     let textual =
