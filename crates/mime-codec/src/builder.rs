@@ -4,11 +4,8 @@ use crate::address::Mailbox;
 use crate::content_type::{ContentType, TransferEncoding};
 use crate::date::DateTime;
 use crate::error::{check_value, BuildError};
-use crate::fold::{write_mailboxes, write_unstructured, HeaderField};
+use crate::fold::{name_param, quote_param, write_mailboxes, write_unstructured, HeaderField};
 use crate::output::{ChunkSource, Envelope, OutgoingMessage, Segment};
-
-/// Longest line allowed by RFC 5322 section 2.1.1, not counting CRLF.
-const MAX_LINE: usize = 998;
 
 /// Headers the builder writes itself; custom headers may not use these names.
 const RESERVED: &[&str] = &[
@@ -478,69 +475,15 @@ impl Writer {
     }
 }
 
-/// Turns bare CR and bare LF into CRLF.
-fn to_crlf(text: &str) -> Vec<u8> {
-    let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len() + b.len() / 32);
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\r' => {
-                out.extend_from_slice(b"\r\n");
-                if b.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            b'\n' => out.extend_from_slice(b"\r\n"),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    out
-}
-
-/// Whether `data` can travel as it is: CRLF line endings only, no NUL, lines within 998 octets.
-fn fits_lines(data: &[u8]) -> bool {
-    let mut line = 0usize;
-    let mut i = 0;
-    while i < data.len() {
-        match data[i] {
-            0 => return false,
-            b'\r' => {
-                if data.get(i + 1) != Some(&b'\n') {
-                    return false;
-                }
-                line = 0;
-                i += 2;
-                continue;
-            }
-            b'\n' => return false,
-            _ => {
-                line += 1;
-                if line > MAX_LINE {
-                    return false;
-                }
-            }
-        }
-        i += 1;
-    }
-    true
-}
-
 /// Picks the transfer encoding for in-memory content and encodes it.
 fn encode_body(data: Vec<u8>, textual: bool, allow_8bit: bool) -> Body {
-    let lines_ok = fits_lines(&data);
-    if lines_ok && data.is_ascii() {
-        return Body::Ready(data, TransferEncoding::SevenBit);
+    match crate::transfer::choose(&data, textual, allow_8bit) {
+        TransferEncoding::QuotedPrintable => {
+            Body::Ready(crate::qp::encode(&data), TransferEncoding::QuotedPrintable)
+        }
+        TransferEncoding::Base64 => Body::Base64(data),
+        e => Body::Ready(data, e),
     }
-    if lines_ok && allow_8bit {
-        return Body::Ready(data, TransferEncoding::EightBit);
-    }
-    // "Mostly ASCII": at most a third of the bytes need escaping, so the text stays readable.
-    if textual && crate::qp::escaped_count(&data) * 3 <= data.len() {
-        return Body::Ready(crate::qp::encode(&data), TransferEncoding::QuotedPrintable);
-    }
-    Body::Base64(data)
 }
 
 fn transfer_header(out: &mut Vec<u8>, body: &Body) {
@@ -552,7 +495,7 @@ fn transfer_header(out: &mut Vec<u8>, body: &Body) {
 }
 
 fn text_leaf(subtype: &str, text: &str, allow_8bit: bool) -> Node {
-    let body = encode_body(to_crlf(text), true, allow_8bit);
+    let body = encode_body(crate::transfer::to_crlf(text), true, allow_8bit);
     let mut h = format!("Content-Type: text/{subtype}; charset=utf-8\r\n").into_bytes();
     transfer_header(&mut h, &body);
     Node::Leaf(h, body)
@@ -626,59 +569,6 @@ fn file_leaf(
     }
     transfer_header(&mut h, &body);
     Ok(Node::Leaf(h, body))
-}
-
-/// Whether a parameter value can be written as a short quoted string.
-fn plain_param(v: &str) -> bool {
-    v.len() <= 60 && v.bytes().all(|b| (b' '..0x7f).contains(&b)) && !v.contains("=?")
-}
-
-fn quote_param(v: &str) -> String {
-    if !v.is_empty() && v.bytes().all(crate::content_type::is_token) {
-        return v.to_owned();
-    }
-    let mut q = String::from("\"");
-    for c in v.chars() {
-        if c == '"' || c == '\\' {
-            q.push('\\');
-        }
-        q.push(c);
-    }
-    q.push('"');
-    q
-}
-
-/// Writes a file name parameter: quoted when plain; otherwise RFC 2231 (`filename*`) or, for the
-/// Content-Type `name` that old clients read, RFC 2047 words inside a quoted string.
-fn name_param(f: &mut HeaderField<'_>, key: &str, value: &str, legacy: bool) {
-    if plain_param(value) {
-        f.word(&format!("{key}={}", quote_param(value)));
-    } else if legacy {
-        // Room for `name="` before the first word and `";` after the last, on a folded line.
-        let words = crate::rfc2047::encode_words_fitting(value, 75 - key.len() - 4);
-        let last = words.len() - 1;
-        for (i, w) in words.iter().enumerate() {
-            let mut s = String::new();
-            if i == 0 {
-                s.push_str(key);
-                s.push_str("=\"");
-            }
-            s.push_str(w);
-            if i == last {
-                s.push('"');
-            }
-            f.word(&s);
-        }
-    } else {
-        let segs = crate::rfc2231::encode(key, value);
-        let last = segs.len() - 1;
-        for (i, (k, v)) in segs.iter().enumerate() {
-            f.word(&format!("{k}={v}"));
-            if i != last {
-                f.glue(";");
-            }
-        }
-    }
 }
 
 /// Validates a message or content identifier and wraps it in angle brackets.

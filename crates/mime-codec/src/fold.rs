@@ -127,6 +127,59 @@ pub(crate) fn write_mailboxes(out: &mut Vec<u8>, name: &str, list: &[Mailbox]) {
     f.end();
 }
 
+/// Whether a parameter value can be written as a short quoted string.
+fn plain_param(v: &str) -> bool {
+    v.len() <= 60 && v.bytes().all(|b| (b' '..0x7f).contains(&b)) && !v.contains("=?")
+}
+
+pub(crate) fn quote_param(v: &str) -> String {
+    if !v.is_empty() && v.bytes().all(crate::content_type::is_token) {
+        return v.to_owned();
+    }
+    let mut q = String::from("\"");
+    for c in v.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// Writes a file name parameter: quoted when plain; otherwise RFC 2231 (`filename*`) or, for the
+/// Content-Type `name` that old clients read, RFC 2047 words inside a quoted string.
+pub(crate) fn name_param(f: &mut HeaderField<'_>, key: &str, value: &str, legacy: bool) {
+    if plain_param(value) {
+        f.word(&format!("{key}={}", quote_param(value)));
+    } else if legacy {
+        // Room for `name="` before the first word and `";` after the last, on a folded line.
+        let words = crate::rfc2047::encode_words_fitting(value, 75 - key.len() - 4);
+        let last = words.len() - 1;
+        for (i, w) in words.iter().enumerate() {
+            let mut s = String::new();
+            if i == 0 {
+                s.push_str(key);
+                s.push_str("=\"");
+            }
+            s.push_str(w);
+            if i == last {
+                s.push('"');
+            }
+            f.word(&s);
+        }
+    } else {
+        let segs = crate::rfc2231::encode(key, value);
+        let last = segs.len() - 1;
+        for (i, (k, v)) in segs.iter().enumerate() {
+            f.word(&format!("{k}={v}"));
+            if i != last {
+                f.glue(";");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,7 @@ mod output;
 pub mod qp;
 pub mod rfc2047;
 pub mod rfc2231;
+mod transfer;
 
 pub use address::{parse_address_list, Address, Mailbox};
 pub use builder::{Attachment, MessageBuilder};
