@@ -40,6 +40,13 @@ pub fn decode(xtext: &str) -> Result<String, ParseError> {
 }
 
 pub(crate) fn decode_bytes(xtext: &[u8], param: &'static str) -> Result<String, ParseError> {
+    // Most values have nothing encoded: check and copy them in one go.
+    if !xtext.contains(&b'+') {
+        return match std::str::from_utf8(xtext) {
+            Ok(s) if xtext.iter().all(|&b| is_xchar(b)) => Ok(s.to_owned()),
+            _ => Err(ParseError::BadParameter(param)),
+        };
+    }
     let mut out = Vec::with_capacity(xtext.len());
     let mut i = 0;
     while let Some(&b) = xtext.get(i) {

@@ -23,10 +23,7 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
     };
     let verb_end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
     let (verb, args) = line.split_at(verb_end);
-    let verb = Verb::ALL
-        .into_iter()
-        .find(|v| v.as_str().as_bytes().eq_ignore_ascii_case(verb))
-        .ok_or(ParseError::UnknownCommand)?;
+    let verb = verb_of(verb).ok_or(ParseError::UnknownCommand)?;
     let syntax = ParseError::Syntax(verb);
     let utf8 = opts.smtputf8;
     match verb {
@@ -116,6 +113,35 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             })
         }
     }
+}
+
+/// The verb, case-insensitively. Every verb but STARTTLS has four letters, so
+/// one upper-cased array match finds it (this runs for every command line).
+fn verb_of(word: &[u8]) -> Option<Verb> {
+    if word.len() == 8 {
+        return word
+            .eq_ignore_ascii_case(b"STARTTLS")
+            .then_some(Verb::StartTls);
+    }
+    let &[a, b, c, d] = word else {
+        return None;
+    };
+    Some(match [a, b, c, d].map(|x| x.to_ascii_uppercase()) {
+        [b'E', b'H', b'L', b'O'] => Verb::Ehlo,
+        [b'H', b'E', b'L', b'O'] => Verb::Helo,
+        [b'M', b'A', b'I', b'L'] => Verb::Mail,
+        [b'R', b'C', b'P', b'T'] => Verb::Rcpt,
+        [b'D', b'A', b'T', b'A'] => Verb::Data,
+        [b'B', b'D', b'A', b'T'] => Verb::Bdat,
+        [b'R', b'S', b'E', b'T'] => Verb::Rset,
+        [b'V', b'R', b'F', b'Y'] => Verb::Vrfy,
+        [b'E', b'X', b'P', b'N'] => Verb::Expn,
+        [b'H', b'E', b'L', b'P'] => Verb::Help,
+        [b'N', b'O', b'O', b'P'] => Verb::Noop,
+        [b'Q', b'U', b'I', b'T'] => Verb::Quit,
+        [b'A', b'U', b'T', b'H'] => Verb::Auth,
+        _ => return None,
+    })
 }
 
 /// `SP "FROM:"` / `SP "TO:"`, then spaces when `allow_space_after_colon`.

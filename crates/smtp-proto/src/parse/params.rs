@@ -184,5 +184,5 @@ fn orcpt_value(v: Option<&[u8]>) -> Result<Orcpt, ParseError> {
     let semi = v.iter().position(|&b| b == b';').ok_or(bad.clone())?;
     let addr_type = std::str::from_utf8(&v[..semi]).map_err(|_| bad.clone())?;
     let address = xtext::decode_bytes(&v[semi + 1..], "ORCPT")?;
-    Orcpt::new(addr_type, &address)
+    Orcpt::from_decoded(addr_type, address)
 }

@@ -117,6 +117,12 @@ impl Orcpt {
     /// An original recipient; `addr_type` is an atom such as `rfc822`, `address`
     /// is the decoded value (it is xtext-encoded when sent).
     pub fn new(addr_type: &str, address: &str) -> Result<Self, ParseError> {
+        Orcpt::from_decoded(addr_type, address.to_owned())
+    }
+
+    /// [`Orcpt::new`] taking the decoded address by value, so the parser does
+    /// not copy it again.
+    pub(crate) fn from_decoded(addr_type: &str, address: String) -> Result<Self, ParseError> {
         let valid_type = !addr_type.is_empty()
             && addr_type
                 .bytes()
@@ -126,7 +132,7 @@ impl Orcpt {
         }
         Ok(Orcpt {
             addr_type: addr_type.to_owned(),
-            address: address.to_owned(),
+            address,
         })
     }
     /// The address type, for example `rfc822`.
