@@ -1,7 +1,7 @@
 //! Command and reply parsing throughput, against Stalwart's `smtp-proto` crate
 //! (crates.io, 0.2) on the same inputs in the same run.
 //!
-//! Run with `cd bench && cargo bench --bench grammar` (a separate workspace,
+//! Run with `cd crates/peer-bench && cargo bench --bench grammar` (a separate workspace,
 //! because the peer crate is also named `smtp-proto`). Both sides do the same
 //! work: find the end of each line, then parse it into owned values (ours
 //! returns owned values; Stalwart's borrowed `Cow`s are turned into owned ones
