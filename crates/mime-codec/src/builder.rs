@@ -520,6 +520,10 @@ fn file_leaf(
     allow_8bit: bool,
 ) -> Result<Node, BuildError> {
     check_value("attachment file name", &a.file_name)?;
+    // Also keeps the RFC 2231 continuations within what any parser (ours included) reads back.
+    if a.file_name.len() > 255 {
+        return Err(BuildError::FileNameTooLong(a.file_name));
+    }
     let ct_text = match &a.content_type {
         Some(ct) => {
             check_value("attachment content type", ct)?;

@@ -1,7 +1,7 @@
 //! Content-Type, Content-Disposition and Content-Transfer-Encoding header values (RFC 2045, 2183).
 
 /// Most parameters read from one header; more are ignored, which keeps parameter handling linear.
-const MAX_PARAMS: usize = 64;
+const MAX_PARAMS: usize = 128;
 
 /// A parsed `Content-Type` value such as `text/plain; charset=utf-8`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,6 +22,9 @@ pub enum BuildError {
     /// An address is not of the form `local@domain`.
     #[error("invalid address {0:?}")]
     InvalidAddress(String),
+    /// An attachment file name is longer than 255 bytes, the limit of common file systems.
+    #[error("file name longer than 255 bytes: {0:?}")]
+    FileNameTooLong(String),
     /// A content type is not of the form `type/subtype`.
     #[error("invalid content type {0:?}")]
     InvalidContentType(String),
