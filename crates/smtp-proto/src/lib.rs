@@ -30,6 +30,7 @@ pub mod data;
 mod error;
 pub mod framing;
 mod parse;
+pub mod sasl;
 mod secret;
 pub mod session;
 mod types;
@@ -42,7 +43,9 @@ pub use data::{
 pub use error::ParseError;
 pub use framing::{LineBuffer, LineConfig, LineStatus};
 pub use secret::Secret;
-pub use session::{Output, TlsInfo};
+pub use session::{
+    CloseReason, Output, ServerConfig, ServerEvent, ServerSession, TlsInfo, UsageError,
+};
 pub use types::*;
 
 #[cfg(test)]

@@ -28,6 +28,9 @@
 //! ```
 
 pub(crate) mod outbox;
+pub mod server;
+
+pub use server::{CloseReason, ServerConfig, ServerEvent, ServerSession, UsageError};
 
 pub use std::time::{Duration, Instant};
 

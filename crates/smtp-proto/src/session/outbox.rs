@@ -19,6 +19,7 @@ impl<E> Default for Outbox<E> {
 
 impl<E> Outbox<E> {
     /// Appends bytes, merging with a transmission already at the back.
+    #[allow(dead_code)] // for sessions that send raw bytes (message content)
     pub(crate) fn transmit(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
@@ -57,9 +58,5 @@ impl<E> Outbox<E> {
             Some(Output::Transmit(bytes)) if bytes.is_empty() => self.pop(),
             other => other,
         }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.queue.is_empty()
     }
 }
