@@ -31,6 +31,7 @@ mod error;
 pub mod framing;
 mod parse;
 pub mod sasl;
+pub mod sasl;
 mod secret;
 pub mod session;
 mod types;
