@@ -31,7 +31,6 @@ mod error;
 pub mod framing;
 mod parse;
 pub mod sasl;
-pub mod sasl;
 mod secret;
 pub mod session;
 mod types;
