@@ -289,13 +289,7 @@ pub(crate) fn parse_params(s: &str) -> Vec<(String, String)> {
         }
         raw.push((name.to_ascii_lowercase(), value));
     }
-    let mut params = crate::rfc2231::resolve(raw);
-    for (_, v) in params.iter_mut() {
-        if v.contains("=?") {
-            *v = crate::rfc2047::decode(v).into_owned();
-        }
-    }
-    params
+    crate::rfc2231::resolve(raw)
 }
 
 fn is_token_or_star(b: u8) -> bool {

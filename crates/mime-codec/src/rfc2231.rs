@@ -106,7 +106,10 @@ fn split_name(name: &str, value: String) -> Piece {
 pub(crate) fn resolve(raw: Vec<(String, String)>) -> Vec<(String, String)> {
     let pieces: Vec<Piece> = raw.into_iter().map(|(n, v)| split_name(&n, v)).collect();
     if pieces.iter().all(|p| p.index.is_none() && !p.extended) {
-        return pieces.into_iter().map(|p| (p.base, p.value)).collect();
+        return pieces
+            .into_iter()
+            .map(|p| (p.base, legacy(p.value)))
+            .collect();
     }
     let mut order: Vec<String> = Vec::new();
     for p in &pieces {
@@ -125,11 +128,23 @@ pub(crate) fn resolve(raw: Vec<(String, String)>) -> Vec<(String, String)> {
             parts.dedup_by_key(|p| p.index);
             decode_extended(&parts)
         } else {
-            mine.first().map(|p| p.value.clone()).unwrap_or_default()
+            mine.first()
+                .map(|p| legacy(p.value.clone()))
+                .unwrap_or_default()
         };
         out.push((base, value));
     }
     out
+}
+
+/// A plain value may hold RFC 2047 words, as old clients write `name="=?UTF-8?B?...?="`; an RFC
+/// 2231 value never does (its `=?` is literal text).
+fn legacy(value: String) -> String {
+    if value.contains("=?") {
+        crate::rfc2047::decode(&value).into_owned()
+    } else {
+        value
+    }
 }
 
 /// Decodes segments in order: the first extended one carries `charset'language'`.
@@ -215,6 +230,15 @@ mod tests {
             ("filename*", "gbk''%D6%D0%CE%C4.txt"),
         ]));
         assert_eq!(got, pairs(&[("filename", "中文.txt")]));
+    }
+
+    #[test]
+    fn only_plain_values_decode_rfc2047_words() {
+        let got = resolve(pairs(&[
+            ("name", "=?UTF-8?B?5Lit?="),
+            ("filename*", "UTF-8''%3D%3Futf-8%3Fq%3Fx%3F%3D"),
+        ]));
+        assert_eq!(got, pairs(&[("name", "中"), ("filename", "=?utf-8?q?x?=")]));
     }
 
     #[test]
