@@ -41,8 +41,6 @@ pub struct Base64Encoder {
     carry: Vec<u8>,
     /// Whether a line was written, so the next one needs a CRLF first.
     wrote_line: bool,
-    /// Scratch space for unwrapped output of one block.
-    scratch: Vec<u8>,
 }
 
 impl Base64Encoder {
@@ -87,21 +85,37 @@ impl Base64Encoder {
     }
 
     /// Encodes whole lines: `input.len()` is a multiple of [`LINE_INPUT`].
+    ///
+    /// Each line is encoded straight into its place in `out`, so the output is written once
+    /// rather than encoded into scratch space and copied. `out` grows one block at a time, which
+    /// keeps the zero-filled region in cache until the encoder overwrites it.
     fn encode_lines(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        if input.is_empty() {
+            return;
+        }
         let lines = input.len() / LINE_INPUT;
         out.reserve(lines * (LINE_OUTPUT + 2));
         for block in input.chunks(LINE_INPUT * BLOCK_LINES) {
-            let n = block.len() / 3 * 4;
-            self.scratch.resize(n, 0);
-            // `block` is a multiple of three bytes long and `scratch` is sized exactly.
-            let _ = STANDARD.encode_slice(block, &mut self.scratch[..]);
-            for line in self.scratch.chunks(LINE_OUTPUT) {
-                if self.wrote_line {
-                    out.extend_from_slice(b"\r\n");
-                }
-                out.extend_from_slice(line);
-                self.wrote_line = true;
+            if self.wrote_line {
+                out.extend_from_slice(b"\r\n");
             }
+            let start = out.len();
+            let block_lines = block.len() / LINE_INPUT;
+            // CRLF between the lines of the block, none after its last.
+            out.resize(start + block_lines * (LINE_OUTPUT + 2) - 2, 0);
+            for (dst, src) in out[start..]
+                .chunks_mut(LINE_OUTPUT + 2)
+                .zip(block.chunks_exact(LINE_INPUT))
+            {
+                // `src` is 57 bytes, whose encoding fills exactly the first 76 bytes of `dst`.
+                let (line, crlf) = dst.split_at_mut(LINE_OUTPUT);
+                let _ = STANDARD.encode_slice(src, line);
+                // The block's last line has no CRLF slot.
+                if crlf.len() == 2 {
+                    crlf.copy_from_slice(b"\r\n");
+                }
+            }
+            self.wrote_line = true;
         }
     }
 }
