@@ -48,6 +48,11 @@ pub enum Body<'a> {
     },
     /// A `message/rfc822` (or `message/global`) part, parsed as a message.
     Message(Box<Message<'a>>),
+    /// A `message/rfc822` (or `message/global`) part that arrived base64- or
+    /// quoted-printable-encoded (RFC 2046 section 5.2.1 forbids this, but mailers send it): the
+    /// decoded message bytes. The tree borrows from the input and cannot also borrow from a
+    /// buffer it owns, so [`Part::encoded_message`] parses these bytes when asked.
+    EncodedMessage(Vec<u8>),
 }
 
 /// One MIME part: its headers and its body.
@@ -59,6 +64,8 @@ pub struct Part<'a> {
     encoding: TransferEncoding,
     raw_body: &'a [u8],
     body: Body<'a>,
+    /// What is left of the parse limits below this part, for [`Part::encoded_message`].
+    nested_limits: ParseLimits,
 }
 
 /// A parsed message: the top-level part plus helpers for the usual questions.
@@ -336,10 +343,29 @@ impl<'a> Part<'a> {
         }
     }
 
+    /// The nested message of a `message/rfc822` part that arrived base64- or
+    /// quoted-printable-encoded, parsed from its decoded bytes (again on each call) within what
+    /// was left of the [`ParseLimits`] at this part. `None` for every other part; an unencoded
+    /// nested message is [`message`](Self::message).
+    ///
+    /// ```
+    /// let raw = b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+    ///             U3ViamVjdDogaW5uZXINCg0KaGk=\r\n";
+    /// let outer = mime_codec::Message::parse(raw);
+    /// let inner = outer.root().encoded_message().unwrap();
+    /// assert_eq!(inner.subject().as_deref(), Some("inner"));
+    /// ```
+    pub fn encoded_message(&self) -> Option<Message<'_>> {
+        match &self.body {
+            Body::EncodedMessage(bytes) => Some(Message::parse_with(bytes, self.nested_limits)),
+            _ => None,
+        }
+    }
+
     fn role(&self) -> Role {
         match self.body {
             Body::Multipart { .. } => return Role::Container,
-            Body::Message(_) => return Role::Attachment,
+            Body::Message(_) | Body::EncodedMessage(_) => return Role::Attachment,
             Body::Single => {}
         }
         let disposition = self.disposition.as_ref().map(|d| d.kind.as_str());
@@ -417,15 +443,27 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
         }
     } else if content_type.media_type == "message"
         && matches!(content_type.subtype.as_str(), "rfc822" | "global")
-        && identity
         && deeper
         && ctx.parts < ctx.limits.max_parts
     {
-        Body::Message(Box::new(Message {
-            root: parse_part(raw_body, depth + 1, false, ctx),
-        }))
+        match encoding {
+            _ if identity => Body::Message(Box::new(Message {
+                root: parse_part(raw_body, depth + 1, false, ctx),
+            })),
+            TransferEncoding::Base64 => {
+                Body::EncodedMessage(crate::base64::decode_lenient(raw_body))
+            }
+            TransferEncoding::QuotedPrintable => Body::EncodedMessage(crate::qp::decode(raw_body)),
+            _ => Body::Single,
+        }
     } else {
         Body::Single
+    };
+    // The nested message's root sits one level down, and this part already counts.
+    let nested_limits = ParseLimits {
+        max_depth: ctx.limits.max_depth.saturating_sub(depth + 1),
+        max_headers: ctx.limits.max_headers,
+        max_parts: ctx.limits.max_parts.saturating_sub(ctx.parts),
     };
     Part {
         headers,
@@ -434,5 +472,6 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
         encoding,
         raw_body,
         body,
+        nested_limits,
     }
 }

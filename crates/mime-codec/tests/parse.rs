@@ -358,3 +358,103 @@ fn linear_time_on_pathological_input() {
     let _ = (m.subject(), m.to(), m.text_body());
     assert!(start.elapsed().as_secs() < 5, "took {:?}", start.elapsed());
 }
+
+/// Some mailers forward a message as a base64- or quoted-printable-encoded `message/rfc822`
+/// part, which RFC 2046 forbids; it is decoded and readable as a nested message.
+#[test]
+fn encoded_message_rfc822_parts() {
+    use base64::Engine as _;
+    let inner = crlf(
+        "Subject: =?UTF-8?B?5YaF6YOo?= inner\n\
+From: Inner <inner@example.com>\n\
+Content-Type: text/plain; charset=utf-8\n\
+Content-Transfer-Encoding: 8bit\n\
+\n\
+Grüße, 你好\n",
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&inner);
+    let qp = mime_codec::qp::encode(&inner);
+    let mut raw = crlf(
+        "Subject: outer\n\
+Content-Type: multipart/mixed; boundary=b\n\
+\n\
+--b\n\
+Content-Type: text/plain\n\
+\n\
+see attached\n\
+--b\n\
+Content-Type: message/rfc822\n\
+Content-Transfer-Encoding: base64\n\
+\n",
+    );
+    raw.extend_from_slice(b64.as_bytes());
+    raw.extend_from_slice(&crlf(
+        "\n--b\nContent-Type: message/rfc822\nContent-Transfer-Encoding: quoted-printable\n\n",
+    ));
+    raw.extend_from_slice(&qp);
+    raw.extend_from_slice(&crlf("\n--b--\n"));
+
+    let m = Message::parse(&raw);
+    let attachments = m.attachments();
+    assert_eq!(attachments.len(), 2);
+    for part in attachments {
+        assert!(part.message().is_none());
+        assert!(matches!(part.body(), Body::EncodedMessage(b) if *b == inner));
+        let nested = part.encoded_message().unwrap();
+        assert_eq!(nested.subject().as_deref(), Some("内部 inner"));
+        assert_eq!(
+            nested.from()[0].mailboxes()[0].address(),
+            "inner@example.com"
+        );
+        assert_eq!(nested.text_body().unwrap().text, "Grüße, 你好\r\n");
+    }
+    assert_eq!(m.text_body().unwrap().text, "see attached");
+    assert!(m.root().encoded_message().is_none());
+
+    // Depth limits carry over: at the deepest level the part stays an unparsed leaf, and one
+    // level up the nested message is read but its own parts are not.
+    let shallow = Message::parse_with(
+        &raw,
+        ParseLimits {
+            max_depth: 1,
+            ..Default::default()
+        },
+    );
+    assert!(shallow
+        .root()
+        .parts()
+        .iter()
+        .all(|p| matches!(p.body(), Body::Single)));
+    let one_more = Message::parse_with(
+        &raw,
+        ParseLimits {
+            max_depth: 2,
+            ..Default::default()
+        },
+    );
+    let nested = one_more.root().parts()[1].encoded_message().unwrap();
+    assert_eq!(nested.subject().as_deref(), Some("内部 inner"));
+}
+
+#[test]
+fn encoded_message_depth_is_bounded_across_nesting() {
+    use base64::Engine as _;
+    // Each level wraps the previous one in a base64-encoded message/rfc822 part.
+    let mut raw = crlf("Subject: core\n\ncore\n");
+    for _ in 0..40 {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
+        raw = crlf("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n");
+        raw.extend_from_slice(b64.as_bytes());
+    }
+    fn levels(m: &Message<'_>) -> usize {
+        m.root()
+            .encoded_message()
+            .map_or(0, |inner| 1 + levels(&inner))
+    }
+    let limits = ParseLimits {
+        max_depth: 5,
+        ..Default::default()
+    };
+    assert_eq!(levels(&Message::parse_with(&raw, limits)), 5);
+    assert_eq!(levels(&Message::parse(&raw)), 32);
+}
