@@ -55,6 +55,19 @@ fn base() -> MessageBuilder {
         .entropy([9; 12])
 }
 
+/// Pieces for text-like quoted-printable input.
+const QP_PIECES: &[&[u8]] = &[
+    b"\r\n",
+    b" ",
+    b"\t",
+    b"=",
+    b"\r",
+    b"\n",
+    b"x",
+    b"\xc3\xa9",
+    b"xxxxxxxxxxxxxxxxxxxx",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
 
@@ -193,6 +206,27 @@ proptest! {
         let enc = mime_codec::qp::encode(&data);
         prop_assert!(enc.split(|&b| b == b'\n').all(|l| l.len() <= 77));
         prop_assert!(enc.iter().all(|&b| b == b'\r' || b == b'\n' || b == b'\t' || (b' '..0x7f).contains(&b)));
+        prop_assert_eq!(mime_codec::qp::decode(&enc), data);
+    }
+
+    /// Text-like input, dense in the cases RFC 2045 cares about: CRLF, trailing whitespace,
+    /// `=`, bare CR and LF, long lines. Every line stays within 76 characters, none ends in
+    /// whitespace, and the strict decoder of the `quoted_printable` crate accepts the output.
+    #[test]
+    fn quoted_printable_rfc2045_shape(
+        data in prop::collection::vec(
+            prop::sample::select(QP_PIECES),
+            0..300,
+        )
+    ) {
+        let data = data.concat();
+        let enc = mime_codec::qp::encode(&data);
+        for line in enc.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            prop_assert!(line.len() <= 76);
+            prop_assert!(!matches!(line.last(), Some(b' ' | b'\t')));
+        }
+        prop_assert_eq!(quoted_printable::decode(&enc, quoted_printable::ParseMode::Strict).unwrap(), data.clone());
         prop_assert_eq!(mime_codec::qp::decode(&enc), data);
     }
 
