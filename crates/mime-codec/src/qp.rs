@@ -1,7 +1,7 @@
 //! Quoted-printable (RFC 2045 section 6.7) over the `quoted_printable` crate.
 //!
 //! Encoding is the crate's text-mode encoder as it is. Decoding is the crate's robust decoder,
-//! after one adjustment for bytes it would otherwise discard; see [`decode`].
+//! after a pre-pass that escapes the bytes it would otherwise discard or misread; see [`decode`].
 
 use std::borrow::Cow;
 
@@ -64,8 +64,8 @@ pub fn decode(input: &[u8]) -> Vec<u8> {
 /// * On an `=` that starts no valid escape, the crate keeps it together with the next two bytes
 ///   and skips them, so an escape or soft break right after it is lost: `a==41` decodes to
 ///   `a==41` instead of `a=A`, and `a==\r\nb` (an unescaped `=` before a soft break) to
-///   `a==\r\nb` instead of `a=b`. Unescaped `=` signs are common in hand-written or
-///   badly encoded mail (URLs with query strings).
+///   `a==\r\nb` instead of `a=b`. Unescaped `=` signs turn up in hand-written or
+///   badly encoded mail, for example in URLs with query strings.
 fn escape_for_crate(input: &[u8]) -> Cow<'_, [u8]> {
     if !(0..input.len()).any(|i| misread(input, i)) {
         return Cow::Borrowed(input);
