@@ -27,9 +27,14 @@
 //! }
 //! ```
 
+pub mod client;
 pub(crate) mod outbox;
 pub mod server;
 
+pub use client::{
+    AuthFailure, ClientConfig, ClientError, ClientEvent, ClientSession, ClientTimeouts,
+    DeliveryReport, Envelope, Phase, Recipient, RecipientStatus, TlsPolicy,
+};
 pub use server::{CloseReason, ServerConfig, ServerEvent, ServerSession, UsageError};
 
 pub use std::time::{Duration, Instant};
