@@ -841,3 +841,32 @@ fn verbs_in_the_wrong_state_are_usage_errors() {
     let mut s = ready(config(), PIPE, t0);
     assert!(matches!(s.send(envelope(&[])), Err(ClientError::Usage(_))));
 }
+
+#[test]
+fn chunking_without_pipelining_streams_with_data_unless_binary() {
+    let t0 = Instant::now();
+    let ehlo = "250-mx\r\n250-CHUNKING\r\n250 BINARYMIME\r\n";
+    let mut s = ready(config(), ehlo, t0);
+    s.send(envelope(&["b@example.org"])).unwrap();
+    s.feed(t0, b"250 ok\r\n250 ok\r\n");
+    assert_eq!(
+        sent(&drain(&mut s)),
+        "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
+    );
+
+    let mut s = ready(config(), ehlo, t0);
+    s.send(envelope(&["b@example.org"]).with_body(Body::BinaryMime))
+        .unwrap();
+    s.feed(t0, b"250 ok\r\n250 ok\r\n");
+    let outs = drain(&mut s);
+    assert_eq!(
+        sent(&outs),
+        "MAIL FROM:<a@example.com> BODY=BINARYMIME\r\nRCPT TO:<b@example.org>\r\n"
+    );
+    assert_eq!(events(&outs), [ClientEvent::SendBody]);
+    s.send_body(b"a\n").unwrap();
+    s.send_body(b"\0b").unwrap();
+    assert!(drain(&mut s).is_empty(), "held until the end");
+    s.end_body().unwrap();
+    assert_eq!(sent(&drain(&mut s)), "BDAT 4 LAST\r\na\n\0b");
+}

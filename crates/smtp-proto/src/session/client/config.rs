@@ -93,7 +93,10 @@ pub struct ClientConfig {
     pub allow_plaintext_auth: bool,
     /// Group commands when the server offers PIPELINING (RFC 2920).
     pub use_pipelining: bool,
-    /// Send bodies with BDAT when the server offers CHUNKING (RFC 3030).
+    /// Send bodies with BDAT when the server offers CHUNKING and PIPELINING
+    /// (RFC 3030). Without PIPELINING every chunk would wait for its reply,
+    /// so bodies go with DATA, streamed, unless BINARYMIME needs BDAT (the
+    /// body is then held and sent as one chunk).
     pub use_chunking: bool,
     /// Reply timeouts.
     pub timeouts: ClientTimeouts,

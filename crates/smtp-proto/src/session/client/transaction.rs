@@ -192,7 +192,9 @@ impl ClientSession {
             params.smtputf8 = true;
         }
         let chunking = self.config.use_chunking && caps.chunking();
-        let mut bdat = chunking.then_some(Bdat { binary: false });
+        // Without PIPELINING each BDAT waits for its reply, so the body would
+        // have to be held whole; DATA streams it. BINARYMIME needs BDAT anyway.
+        let mut bdat = (chunking && self.pipelining()).then_some(Bdat { binary: false });
         match envelope.body {
             Body::SevenBit => {}
             Body::EightBitMime => {
