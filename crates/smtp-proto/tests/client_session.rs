@@ -870,3 +870,72 @@ fn chunking_without_pipelining_streams_with_data_unless_binary() {
     s.end_body().unwrap();
     assert_eq!(sent(&drain(&mut s)), "BDAT 4 LAST\r\na\n\0b");
 }
+
+#[test]
+fn pipelined_mail_refusal_waits_for_every_reply_then_rsets() {
+    let t0 = Instant::now();
+    let mut s = ready(config(), PIPE, t0);
+    s.send(envelope(&["b@example.org"])).unwrap();
+    drain(&mut s);
+    s.feed(t0, b"550 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n");
+    assert!(drain(&mut s).is_empty(), "DATA's reply is still to come");
+    s.send(envelope(&["c@example.org"])).unwrap();
+    assert!(drain(&mut s).is_empty(), "queued behind the failing one");
+    s.feed(t0, b"503 5.5.1 need RCPT\r\n");
+    let outs = drain(&mut s);
+    let ClientEvent::TransactionFailed(report) = &events(&outs)[0] else {
+        panic!("{outs:?}")
+    };
+    assert_eq!(report.final_reply.as_ref().unwrap().code().get(), 503);
+    assert!(matches!(
+        report.recipients[0].1,
+        RecipientStatus::Rejected(_)
+    ));
+    assert_eq!(
+        sent(&outs),
+        "RSET\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n"
+    );
+}
+
+#[test]
+fn data_refused_is_a_failed_transaction() {
+    let t0 = Instant::now();
+    let mut s = ready(config(), PIPE, t0);
+    s.send(envelope(&["b@example.org"])).unwrap();
+    drain(&mut s);
+    s.feed(t0, b"250 ok\r\n250 ok\r\n554 5.3.0 no\r\n");
+    let outs = drain(&mut s);
+    let ClientEvent::TransactionFailed(report) = one(&outs) else {
+        panic!("{outs:?}")
+    };
+    assert_eq!(report.final_reply.unwrap().code().get(), 554);
+    assert_eq!(sent(&outs), "RSET\r\n");
+    s.feed(t0, b"250 ok\r\n");
+    assert!(s.is_ready());
+}
+
+#[test]
+fn starttls_then_auth() {
+    let t0 = Instant::now();
+    let mut s = ClientSession::new(
+        config()
+            .with_tls(TlsPolicy::Required)
+            .with_credentials(password()),
+        t0,
+    );
+    s.feed(
+        t0,
+        b"220 mx\r\n250-mx\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n",
+    );
+    assert_eq!(sent(&drain(&mut s)), "EHLO client.example\r\nSTARTTLS\r\n");
+    s.feed(t0, b"220 go\r\n");
+    drain(&mut s);
+    s.tls_established(t0, TlsInfo::new("TLSv1.3", "x"));
+    s.feed(t0, b"250-mx\r\n250 AUTH PLAIN\r\n");
+    assert_eq!(
+        sent(&drain(&mut s)),
+        "EHLO client.example\r\nAUTH PLAIN AHVzZXIAczNjcmV0\r\n"
+    );
+    s.feed(t0, b"235 ok\r\n");
+    assert_eq!(authenticated(&drain(&mut s)), Some(Mechanism::Plain));
+}
