@@ -614,6 +614,9 @@ fn timeouts_and_pauses() {
     assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs(60)));
     h.now = h.t0 + Duration::from_secs(30);
     h.feed(b"EHLO c.example\r\n");
+    // The EHLO was answered: wake at once to restart the idle timer.
+    assert_eq!(h.s.poll_timeout(), Some(h.now));
+    h.s.handle_timeout(h.now);
     assert_eq!(h.s.poll_timeout(), Some(h.now + Duration::from_secs(60)));
     // While the application decides, the client is not timed out.
     h.policy = Box::new(|_| None);
@@ -626,13 +629,18 @@ fn timeouts_and_pauses() {
     assert_eq!(h.s.poll_timeout(), None);
     h.s.accept().unwrap();
     h.drain();
-    // An answer re-arms the timer from the next time the driver asks.
-    let late = h.now + Duration::from_secs(61);
-    h.s.handle_timeout(late);
+    // Verbs take no clock: the session asks to be woken at once...
+    assert_eq!(h.s.poll_timeout(), Some(h.now));
+    let answered = h.now + Duration::from_secs(5);
+    h.s.handle_timeout(answered);
     h.drain();
     assert!(!h.closed);
-    assert_eq!(h.s.poll_timeout(), Some(late + Duration::from_secs(60)));
-    h.s.handle_timeout(late + Duration::from_secs(60));
+    // ...so the client's idle time starts when the answer went out.
+    assert_eq!(h.s.poll_timeout(), Some(answered + Duration::from_secs(60)));
+    h.s.handle_timeout(answered + Duration::from_secs(59));
+    h.drain();
+    assert!(!h.closed);
+    h.s.handle_timeout(answered + Duration::from_secs(60));
     h.drain();
     assert!(h
         .greeting()
@@ -723,4 +731,20 @@ fn smtputf8_needs_the_mail_parameter() {
         h.feed("RCPT TO:<用户@例子.广告>\r\n".as_bytes()),
         "250 2.1.5 Recipient OK\r\n"
     );
+}
+
+#[test]
+fn bdat_payload_is_not_early_talking() {
+    // Without PIPELINING a client still sends a chunk's octets right behind
+    // its BDAT command (RFC 3030), in the same write.
+    let mut h = Harness::new(config().with_pipelining(false));
+    h.feed(b"EHLO c.example\r\n");
+    h.feed(b"MAIL FROM:<a@b.example>\r\n");
+    h.feed(b"RCPT TO:<c@d.example>\r\n");
+    assert_eq!(
+        h.feed(b"BDAT 3 LAST\r\nabc"),
+        "250 2.0.0 Message accepted\r\n"
+    );
+    assert_eq!(h.bodies(), b"abc");
+    assert!(!h.closed);
 }

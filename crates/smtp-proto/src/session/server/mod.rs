@@ -79,7 +79,11 @@ pub struct ServerSession {
     tx: Option<Transaction>,
     errors: usize,
     deadline: Option<Instant>,
+    /// An answer came while the clock was unknown: the next `poll_timeout`
+    /// asks for an immediate `handle_timeout` to restart the idle timer.
     rearm: bool,
+    /// The latest time an input carried.
+    last_now: Instant,
     cram_md5_nonce: Option<String>,
 }
 
@@ -147,6 +151,7 @@ impl ServerSession {
             errors: 0,
             deadline: None,
             rearm: false,
+            last_now: now,
             cram_md5_nonce: None,
             config,
         };
@@ -180,6 +185,7 @@ impl ServerSession {
         }
         self.deadline = Some(now + self.config.idle_timeout);
         self.rearm = false;
+        self.last_now = now;
         if !self.greeted {
             if self.config.reject_early_talkers {
                 return self.close_with(&replies::sync_error(), CloseReason::SynchronizationError);
@@ -224,17 +230,20 @@ impl ServerSession {
         if matches!(self.mode, Mode::Closed) || self.pending.is_some() {
             return;
         }
+        self.last_now = now;
+        if self.rearm {
+            // The application answered since the last input: the client's
+            // idle time starts now, not when it last spoke.
+            self.rearm = false;
+            self.deadline = Some(now + self.config.idle_timeout);
+            return;
+        }
         match self.deadline {
             Some(deadline) if now >= deadline => {}
             _ => return,
         }
         if !self.greeted {
             return self.greet(now);
-        }
-        if self.rearm {
-            self.rearm = false;
-            self.deadline = Some(now + self.config.idle_timeout);
-            return;
         }
         if self.tx.take().is_some() {
             self.out.event(ServerEvent::Reset);
@@ -249,6 +258,8 @@ impl ServerSession {
         if matches!(self.mode, Mode::Closed) {
             return;
         }
+        self.last_now = now;
+        self.rearm = false;
         if self.tx.take().is_some() {
             self.out.event(ServerEvent::Reset);
         }
@@ -271,10 +282,15 @@ impl ServerSession {
 
     /// When to call [`handle_timeout`](Self::handle_timeout). `None` while a
     /// decision is pending (the application's time is not the client's) or
-    /// after close.
+    /// after close. Right after the application answered a decision it is a
+    /// time already past: call `handle_timeout(now)` at once, so the idle
+    /// timer restarts from the real time of the answer (verbs take no clock).
     pub fn poll_timeout(&self) -> Option<Instant> {
         if matches!(self.mode, Mode::Closed) || self.pending.is_some() {
             return None;
+        }
+        if self.rearm {
+            return Some(self.last_now);
         }
         self.deadline
     }
@@ -542,9 +558,10 @@ impl ServerSession {
             );
         }
         let pipelining = self.config.pipelining && self.extended;
+        // A BDAT chunk's octets follow its command by design (RFC 3030).
         if self.config.reject_early_talkers
             && more_input
-            && verb != Verb::Quit
+            && !matches!(verb, Verb::Quit | Verb::Bdat)
             && (!pipelining || Self::must_end_group(verb))
         {
             return self.close_with(&replies::sync_error(), CloseReason::SynchronizationError);
