@@ -44,7 +44,9 @@ pub use error::ParseError;
 pub use framing::{LineBuffer, LineConfig, LineStatus};
 pub use secret::Secret;
 pub use session::{
-    CloseReason, Output, ServerConfig, ServerEvent, ServerSession, TlsInfo, UsageError,
+    AuthFailure, ClientConfig, ClientError, ClientEvent, ClientSession, ClientTimeouts,
+    CloseReason, DeliveryReport, Envelope, Output, Phase, Recipient, RecipientStatus, ServerConfig,
+    ServerEvent, ServerSession, TlsInfo, TlsPolicy, UsageError,
 };
 pub use types::*;
 
