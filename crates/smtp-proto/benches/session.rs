@@ -36,9 +36,14 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
+        Pair::with_chunking(true)
+    }
+
+    fn with_chunking(chunking: bool) -> Pair {
         let now = Instant::now();
-        let config =
-            ClientConfig::new("client.example.org".parse().unwrap()).with_tls(TlsPolicy::None);
+        let config = ClientConfig::new("client.example.org".parse().unwrap())
+            .with_tls(TlsPolicy::None)
+            .with_chunking(chunking);
         Pair {
             client: ClientSession::new(config, now),
             server: ServerSession::new(ServerConfig::new("mx.example.com"), now),
@@ -104,6 +109,20 @@ fn transaction_on_open_session(bencher: Bencher) {
     let body = body();
     let envelope = envelope();
     let mut pair = Pair::new();
+    assert_eq!(pair.run(&body, &envelope, false), 0);
+    assert!(pair.client.is_ready());
+    bencher.counter(ItemsCount::new(1usize)).bench_local(|| {
+        pair.client.send(envelope.clone()).unwrap();
+        assert_eq!(pair.run(&body, &envelope, false), 1);
+    });
+}
+
+/// The same with DATA and dot-stuffing instead of BDAT.
+#[divan::bench]
+fn transaction_on_open_session_data(bencher: Bencher) {
+    let body = body();
+    let envelope = envelope();
+    let mut pair = Pair::with_chunking(false);
     assert_eq!(pair.run(&body, &envelope, false), 0);
     assert!(pair.client.is_ready());
     bencher.counter(ItemsCount::new(1usize)).bench_local(|| {

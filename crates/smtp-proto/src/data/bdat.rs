@@ -65,7 +65,7 @@ impl BdatChunk {
 pub fn write_bdat(chunk: &[u8], last: bool, out: &mut Vec<u8>) {
     out.reserve(chunk.len() + 32);
     out.extend_from_slice(b"BDAT ");
-    out.extend_from_slice(chunk.len().to_string().as_bytes());
+    crate::types::write_decimal(chunk.len() as u64, out);
     if last {
         out.extend_from_slice(b" LAST");
     }

@@ -314,7 +314,7 @@ impl Command {
             Command::Data => out.extend_from_slice(b"DATA"),
             Command::Bdat { size, last } => {
                 out.extend_from_slice(b"BDAT ");
-                out.extend_from_slice(size.to_string().as_bytes());
+                super::write_decimal(*size, out);
                 if *last {
                     out.extend_from_slice(b" LAST");
                 }

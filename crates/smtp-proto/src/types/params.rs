@@ -229,7 +229,7 @@ impl MailParams {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         if let Some(size) = self.size {
             out.extend_from_slice(b" SIZE=");
-            out.extend_from_slice(size.to_string().as_bytes());
+            super::write_decimal(size, out);
         }
         if let Some(body) = self.body {
             out.extend_from_slice(b" BODY=");

@@ -365,6 +365,7 @@ impl Reply {
     /// Appends the wire form: every line with the code, `-` on all but the
     /// last, the enhanced status repeated on each, CRLF after each.
     pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.lines.iter().map(|l| l.len() + 16).sum());
         let last = self.lines.len().saturating_sub(1);
         for (n, line) in self.lines.iter().enumerate() {
             self.code.write_to(out);
@@ -372,7 +373,11 @@ impl Reply {
             match self.enhanced {
                 Some(e) => {
                     out.push(sep);
-                    out.extend_from_slice(e.to_string().as_bytes());
+                    super::write_decimal(u64::from(e.class), out);
+                    out.push(b'.');
+                    super::write_decimal(u64::from(e.subject), out);
+                    out.push(b'.');
+                    super::write_decimal(u64::from(e.detail), out);
                     if !line.is_empty() {
                         out.push(b' ');
                     }

@@ -87,16 +87,34 @@ impl Transaction {
     /// Turns bare CR and bare LF into CRLF, across chunk boundaries.
     fn normalise(&mut self, chunk: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(chunk.len() + 8);
-        for &byte in chunk {
-            if self.pending_cr && byte != b'\n' {
-                out.push(b'\n');
+        let mut rest = chunk;
+        if self.pending_cr && !rest.is_empty() {
+            // The previous chunk ended with CR: it becomes CRLF either way.
+            out.push(b'\n');
+            self.pending_cr = false;
+            if rest.first() == Some(&b'\n') {
+                rest = rest.get(1..).unwrap_or_default();
             }
-            match byte {
-                b'\n' if !self.pending_cr => out.extend_from_slice(b"\r\n"),
-                _ => out.push(byte),
-            }
-            self.pending_cr = byte == b'\r';
         }
+        // Copy runs between line-ending octets at once; only CR and LF are
+        // looked at one by one.
+        while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
+            out.extend_from_slice(rest.get(..i).unwrap_or_default());
+            let (is_cr, next) = (rest.get(i) == Some(&b'\r'), rest.get(i + 1));
+            out.extend_from_slice(b"\r\n");
+            rest = match (is_cr, next) {
+                (true, Some(b'\n')) => rest.get(i + 2..),
+                (true, None) => {
+                    // A CR at the end waits for the next chunk to decide.
+                    out.pop();
+                    self.pending_cr = true;
+                    Some(&[][..])
+                }
+                _ => rest.get(i + 1..),
+            }
+            .unwrap_or_default();
+        }
+        out.extend_from_slice(rest);
         out
     }
 }

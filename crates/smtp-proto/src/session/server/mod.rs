@@ -484,8 +484,9 @@ impl ServerSession {
                     too_big: false,
                 };
                 let buffered = self.lines.take_buffered();
-                let rest = self.feed_body(&buffered).to_vec();
-                self.lines.push(&rest);
+                let consumed = buffered.len() - self.feed_body(&buffered).len();
+                self.lines
+                    .push(buffered.get(consumed..).unwrap_or_default());
             }
             (Pending::MessageEnd, _) => self.tx = None,
             (Pending::Auth(user), true) => self.authenticated = Some(user),
@@ -740,8 +741,9 @@ impl ServerSession {
             failed,
         };
         let buffered = self.lines.take_buffered();
-        let rest = self.feed_body(&buffered).to_vec();
-        self.lines.push(&rest);
+        let consumed = buffered.len() - self.feed_body(&buffered).len();
+        self.lines
+            .push(buffered.get(consumed..).unwrap_or_default());
     }
 
     /// Feeds message content in DATA or BDAT mode; returns what follows it.
@@ -749,7 +751,7 @@ impl ServerSession {
         let max = self.config.max_message_size;
         match &mut self.mode {
             Mode::Data { unstuffer, too_big } => {
-                let mut chunk = Vec::new();
+                let mut chunk = Vec::with_capacity(bytes.len());
                 let progress = unstuffer.feed(bytes, &mut chunk);
                 let size = unstuffer.content_len();
                 if max.is_some_and(|m| size > m) {
