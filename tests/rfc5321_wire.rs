@@ -6,100 +6,17 @@ use mailwire_tests::{read_client_stream, stream, transcript, Seen, Side};
 use smtp_proto::{Capabilities, Command, Reply, ReplyCode, ReplyParser};
 
 /// RFC 5321 Appendix D.1, a typical SMTP transaction scenario.
-const RFC5321_D1: &str = "
-S: 220 foo.com Simple Mail Transfer Service Ready
-C: EHLO bar.com
-S: 250-foo.com greets bar.com
-S: 250-8BITMIME
-S: 250-SIZE
-S: 250-DSN
-S: 250 HELP
-C: MAIL FROM:<Smith@bar.com>
-S: 250 OK
-C: RCPT TO:<Jones@foo.com>
-S: 250 OK
-C: RCPT TO:<Green@foo.com>
-S: 550 No such user here
-C: RCPT TO:<Brown@foo.com>
-S: 250 OK
-C: DATA
-S: 354 Start mail input; end with <CRLF>.<CRLF>
-C: Blah blah blah...
-C: ...etc. etc. etc.
-C: .
-S: 250 OK
-C: QUIT
-S: 221 foo.com Service closing transmission channel
-";
+const RFC5321_D1: &str = include_str!("transcripts/rfc5321-d1.txt");
 
 /// RFC 5321 Appendix D.4, verifying and sending.
-const RFC5321_D4: &str = "
-S: 220 foo.com Simple Mail Transfer Service Ready
-C: EHLO bar.com
-S: 250-foo.com greets bar.com
-S: 250-8BITMIME
-S: 250-SIZE
-S: 250-DSN
-S: 250-VRFY
-S: 250 HELP
-C: VRFY Crispin
-S: 250 Mark Crispin <Admin.MRC@foo.com>
-C: MAIL FROM:<EAK@bar.com>
-S: 250 OK
-C: RCPT TO:<Admin.MRC@foo.com>
-S: 250 OK
-C: DATA
-S: 354 Start mail input; end with <CRLF>.<CRLF>
-C: Blah blah blah...
-C: ...etc. etc. etc.
-C: .
-S: 250 OK
-C: QUIT
-S: 221 foo.com Service closing transmission channel
-";
+const RFC5321_D4: &str = include_str!("transcripts/rfc5321-d4.txt");
 
 /// RFC 2920 §3.1, a pipelined transaction (client lines sent in groups).
-const RFC2920: &str = "
-S: 220 innovation.example.com SMTP service ready
-C: EHLO dbc.mtview.ca.us
-S: 250-innovation.example.com
-S: 250 PIPELINING
-C: MAIL FROM:<mrose@dbc.mtview.ca.us>
-C: RCPT TO:<ned@innovation.example.com>
-C: RCPT TO:<dan@innovation.example.com>
-C: RCPT TO:<kvc@innovation.example.com>
-C: DATA
-S: 250 sender <mrose@dbc.mtview.ca.us> OK
-S: 250 recipient <ned@innovation.example.com> OK
-S: 250 recipient <dan@innovation.example.com> OK
-S: 250 recipient <kvc@innovation.example.com> OK
-S: 354 enter mail, end with line containing only \".\"
-C: Subject: pipelining
-C:
-C: ..a stuffed line
-C: .
-C: QUIT
-S: 250 message sent
-S: 221 goodbye
-";
+const RFC2920: &str = include_str!("transcripts/rfc2920.txt");
 
 /// RFC 4954 §8 with STARTTLS first, and AUTH PLAIN with an initial response
 /// (the greeting written as a single line, where the RFC text has a stray `-`).
-const RFC4954: &str = "
-S: 220 smtp.example.com ESMTP Server
-C: EHLO client.example.com
-S: 250-smtp.example.com Hello client.example.com
-S: 250-AUTH GSSAPI DIGEST-MD5
-S: 250-ENHANCEDSTATUSCODES
-S: 250 STARTTLS
-C: STARTTLS
-S: 220 Ready to start TLS
-C: EHLO client.example.com
-S: 250-smtp.example.com Hello client.example.com
-S: 250 AUTH GSSAPI DIGEST-MD5 PLAIN
-C: AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=
-S: 235 2.7.0 Authentication successful
-";
+const RFC4954: &str = include_str!("transcripts/rfc4954.txt");
 
 /// Every server line group parses as replies that serialize back exactly;
 /// returns the replies.

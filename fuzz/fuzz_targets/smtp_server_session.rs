@@ -40,18 +40,16 @@ fuzz_target!(|data: &[u8]| {
                 Output::Close => closed = true,
                 Output::StartTls => {}
                 Output::Event(e) => {
-                    let decision = !matches!(
-                        e,
-                        ServerEvent::BodyChunk(_)
-                            | ServerEvent::Reset
-                            | ServerEvent::MessageAborted { .. }
-                            | ServerEvent::TlsStarted(_)
-                            | ServerEvent::Closed(_)
-                    );
+                    let decision = e.is_decision();
                     if decision {
                         decisions += 1;
                         if decisions % 3 == 0 {
-                            let no = Reply::new(ReplyCode::new(550).unwrap(), EnhancedStatus::new(5, 7, 1), ["no"]).unwrap();
+                            let no = Reply::new(
+                                ReplyCode::new(550).unwrap(),
+                                EnhancedStatus::new(5, 7, 1),
+                                ["no"],
+                            )
+                            .unwrap();
                             session.reject(no).unwrap();
                         } else {
                             session.accept().unwrap();

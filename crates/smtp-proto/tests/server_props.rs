@@ -23,15 +23,7 @@ fn run(config: &ServerConfig, chunks: &[&[u8]]) -> (Vec<u8>, Vec<ServerEvent>) {
                     _ => events.push(ServerEvent::BodyChunk(c)),
                 },
                 Output::Event(e) => {
-                    let decision = matches!(
-                        e,
-                        ServerEvent::Helo { .. }
-                            | ServerEvent::MailFrom { .. }
-                            | ServerEvent::RcptTo { .. }
-                            | ServerEvent::DataStart
-                            | ServerEvent::MessageEnd { .. }
-                            | ServerEvent::Auth(_)
-                    );
+                    let decision = e.is_decision();
                     events.push(e);
                     if decision {
                         s.accept().unwrap();

@@ -60,15 +60,7 @@ impl Harness {
                 Output::StartTls => self.start_tls += 1,
                 Output::Close => self.closed = true,
                 Output::Event(e) => {
-                    let decision = matches!(
-                        e,
-                        ServerEvent::Helo { .. }
-                            | ServerEvent::MailFrom { .. }
-                            | ServerEvent::RcptTo { .. }
-                            | ServerEvent::DataStart
-                            | ServerEvent::MessageEnd { .. }
-                            | ServerEvent::Auth(_)
-                    );
+                    let decision = e.is_decision();
                     let answer = if decision {
                         Some((self.policy)(&e))
                     } else {

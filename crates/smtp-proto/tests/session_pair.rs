@@ -153,15 +153,7 @@ impl Pair {
                             ServerEvent::MessageAborted { .. } => self.body.clear(),
                             _ => {}
                         }
-                        let decision = matches!(
-                            e,
-                            ServerEvent::Helo { .. }
-                                | ServerEvent::MailFrom { .. }
-                                | ServerEvent::RcptTo { .. }
-                                | ServerEvent::DataStart
-                                | ServerEvent::MessageEnd { .. }
-                                | ServerEvent::Auth(_)
-                        );
+                        let decision = e.is_decision();
                         let answer = decision.then(|| (self.policy)(&e));
                         self.server_events.push(e);
                         match answer {

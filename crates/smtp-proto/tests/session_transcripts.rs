@@ -12,83 +12,16 @@ use smtp_proto::{
 use std::time::Instant;
 
 /// RFC 5321 Appendix D.1.
-const D1: &str = "
-S: 220 foo.com Simple Mail Transfer Service Ready
-C: EHLO bar.com
-S: 250-foo.com greets bar.com
-S: 250-8BITMIME
-S: 250-SIZE
-S: 250-DSN
-S: 250 HELP
-C: MAIL FROM:<Smith@bar.com>
-S: 250 OK
-C: RCPT TO:<Jones@foo.com>
-S: 250 OK
-C: RCPT TO:<Green@foo.com>
-S: 550 No such user here
-C: RCPT TO:<Brown@foo.com>
-S: 250 OK
-C: DATA
-S: 354 Start mail input; end with <CRLF>.<CRLF>
-C: Blah blah blah...
-C: ...etc. etc. etc.
-C: .
-S: 250 OK
-C: QUIT
-S: 221 foo.com Service closing transmission channel
-";
+const D1: &str = include_str!("../../../tests/transcripts/rfc5321-d1.txt");
 
 /// RFC 2920 §3.1 (pipelined); the client groups MAIL, RCPT and DATA.
-const RFC2920: &str = "
-S: 220 innovation.example.com SMTP service ready
-C: EHLO dbc.mtview.ca.us
-S: 250-innovation.example.com
-S: 250 PIPELINING
-C: MAIL FROM:<mrose@dbc.mtview.ca.us>
-C: RCPT TO:<ned@innovation.example.com>
-C: RCPT TO:<dan@innovation.example.com>
-C: RCPT TO:<kvc@innovation.example.com>
-C: DATA
-S: 250 sender <mrose@dbc.mtview.ca.us> OK
-S: 250 recipient <ned@innovation.example.com> OK
-S: 250 recipient <dan@innovation.example.com> OK
-S: 250 recipient <kvc@innovation.example.com> OK
-S: 354 enter mail, end with line containing only \".\"
-C: Subject: pipelining
-C:
-C: ..a stuffed line
-C: .
-C: QUIT
-S: 250 message sent
-S: 221 goodbye
-";
+const RFC2920: &str = include_str!("../../../tests/transcripts/rfc2920.txt");
 
 /// RFC 2920 §3.1 as our client speaks it: QUIT waits for the reply to the end
 /// of data instead of riding behind it (RFC 2920 allows either), so a failed
 /// delivery can still be reported before the session ends.
-const RFC2920_CLIENT: &str = "
-S: 220 innovation.example.com SMTP service ready
-C: EHLO dbc.mtview.ca.us
-S: 250-innovation.example.com
-S: 250 PIPELINING
-C: MAIL FROM:<mrose@dbc.mtview.ca.us>
-C: RCPT TO:<ned@innovation.example.com>
-C: RCPT TO:<dan@innovation.example.com>
-C: RCPT TO:<kvc@innovation.example.com>
-C: DATA
-S: 250 sender <mrose@dbc.mtview.ca.us> OK
-S: 250 recipient <ned@innovation.example.com> OK
-S: 250 recipient <dan@innovation.example.com> OK
-S: 250 recipient <kvc@innovation.example.com> OK
-S: 354 enter mail, end with line containing only \".\"
-C: Subject: pipelining
-C:
-C: ..a stuffed line
-C: .
-S: 250 message sent
-C: QUIT
-S: 221 goodbye
-";
+const RFC2920_CLIENT: &str =
+    include_str!("../../../tests/transcripts/rfc2920-quit-after-reply.txt");
 
 /// Consecutive lines of one side, joined with CRLF: one write each.
 fn rounds(text: &str) -> Vec<(char, Vec<u8>)> {

@@ -61,6 +61,22 @@ pub enum ServerEvent {
     Closed(CloseReason),
 }
 
+impl ServerEvent {
+    /// True for the events the session waits on: answer each with
+    /// `accept`, `accept_with` or `reject` before it goes on.
+    pub fn is_decision(&self) -> bool {
+        matches!(
+            self,
+            ServerEvent::Helo { .. }
+                | ServerEvent::MailFrom { .. }
+                | ServerEvent::RcptTo { .. }
+                | ServerEvent::DataStart
+                | ServerEvent::MessageEnd { .. }
+                | ServerEvent::Auth(_)
+        )
+    }
+}
+
 /// Why a server session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
