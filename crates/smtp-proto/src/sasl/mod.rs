@@ -2,7 +2,7 @@
 //! clients; PLAIN, LOGIN and CRAM-MD5 for servers, with the credential check
 //! left to the embedder. The sessions do the SMTP framing (`334`, base64,
 //! `*`); these types only compute the messages. Secrets are wrapped in
-//! [`Secret`] so `Debug` never shows them.
+//! [`Secret`](crate::Secret) so `Debug` never shows them.
 //!
 //! ```
 //! use smtp_proto::sasl::{AuthRequest, ClientCredentials, SaslClient, SaslServer, ServerStep};
