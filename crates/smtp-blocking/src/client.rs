@@ -1,0 +1,243 @@
+//! A blocking SMTP client: one connection, many messages.
+
+use crate::driver::{Driver, Next};
+use crate::Error;
+use smtp_proto::{
+    Capabilities, ClientConfig, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope,
+    TlsPolicy,
+};
+use std::fmt;
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// How much of the body is read and handed to the session at a time.
+const BODY_CHUNK: usize = 64 * 1024;
+
+/// A connection to an SMTP server, set up (greeting and EHLO done) and ready
+/// to send messages.
+///
+/// Plain TCP only for now: the configuration must use [`TlsPolicy::None`],
+/// or [`TlsPolicy::Opportunistic`] against a server that does not offer
+/// STARTTLS.
+///
+/// ```no_run
+/// use smtp_blocking::Client;
+/// use smtp_proto::{ClientConfig, Envelope, Host, Mailbox, Recipient, TlsPolicy};
+/// use std::time::Duration;
+///
+/// let config = ClientConfig::new(Host::parse("client.example").unwrap()).with_tls(TlsPolicy::None);
+/// let mut client = Client::connect("127.0.0.1:2525", config, Duration::from_secs(10))?;
+/// let envelope = Envelope::new(Mailbox::parse("a@example.com").unwrap().into())
+///     .with_recipient(Recipient::new(Mailbox::parse("b@example.org").unwrap()));
+/// let report = client.send(&envelope, &b"Subject: hi\r\n\r\nHello\r\n"[..])?;
+/// println!("queued as {:?}", report.queue_id);
+/// client.quit()?;
+/// # Ok::<(), smtp_blocking::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    // TLS will make this a stream enum (plain or rustls over the socket);
+    // the driver is generic over the stream already.
+    driver: Driver<TcpStream>,
+    session: ClientSession,
+    capabilities: Capabilities,
+}
+
+impl Client {
+    /// Connects (trying each resolved address within `connect_timeout`),
+    /// then runs the greeting and EHLO until the session is ready.
+    pub fn connect(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        config: ClientConfig,
+        connect_timeout: Duration,
+    ) -> Result<Client, Error> {
+        let addrs: Vec<SocketAddr> =
+            addr.to_socket_addrs()
+                .map(Iterator::collect)
+                .map_err(|source| Error::Resolve {
+                    addr: format!("{addr:?}"),
+                    source,
+                })?;
+        let mut last = None;
+        let mut stream = None;
+        for candidate in addrs {
+            match TcpStream::connect_timeout(&candidate, connect_timeout) {
+                Ok(s) => {
+                    stream = Some((s, candidate));
+                    break;
+                }
+                Err(e) => last = Some((candidate, e)),
+            }
+        }
+        let (stream, peer) = match (stream, last) {
+            (Some(found), _) => found,
+            (None, Some((addr, source))) => return Err(Error::Connect { addr, source }),
+            (None, None) => {
+                return Err(Error::Resolve {
+                    addr: format!("{addr:?}"),
+                    source: io::Error::new(io::ErrorKind::NotFound, "no address found"),
+                })
+            }
+        };
+        if config.tls == TlsPolicy::Implicit {
+            return Err(Error::TlsNotSupported { peer });
+        }
+        let configure = |source| Error::Io {
+            action: "configuring the connection to",
+            peer,
+            source,
+        };
+        stream.set_nodelay(true).map_err(configure)?;
+        // A server that stops reading must not block a write forever.
+        let write_timeout = config.timeouts.data_block.max(Duration::from_secs(1));
+        stream
+            .set_write_timeout(Some(write_timeout))
+            .map_err(configure)?;
+        let mut session = ClientSession::new(config, Instant::now());
+        let mut driver = Driver::new(stream, peer, None);
+        loop {
+            match driver.next(&mut session)? {
+                Next::Event(ClientEvent::Ready { capabilities, .. }) => {
+                    return Ok(Client {
+                        driver,
+                        session,
+                        capabilities,
+                    })
+                }
+                Next::Event(ClientEvent::Failed(error)) => {
+                    driver.close();
+                    return Err(Error::session(peer, error));
+                }
+                Next::Event(_) | Next::Idle => {}
+                Next::Closed => return Err(closed_during_setup(peer)),
+            }
+        }
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.driver.peer()
+    }
+
+    /// What the server offered in its EHLO (or HELO) reply.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// The connection can take another message.
+    pub fn is_usable(&self) -> bool {
+        !self.driver.is_closed() && self.session.is_ready()
+    }
+
+    /// Sends one message: the envelope, then the body read from `body` in
+    /// chunks of 64 KiB (dot-stuffed or BDAT-framed by the core), then waits
+    /// for the final reply.
+    ///
+    /// Set [`Envelope::size`] when it is known: a message above the server's
+    /// SIZE is then refused before anything is sent. A refusal by the server
+    /// is [`Error::Rejected`] and the connection stays usable; a report with
+    /// some recipients refused and others accepted is `Ok` (look at
+    /// [`DeliveryReport::recipients`]).
+    pub fn send(
+        &mut self,
+        envelope: &Envelope,
+        mut body: impl Read,
+    ) -> Result<DeliveryReport, Error> {
+        let peer = self.peer_addr();
+        if self.driver.is_closed() {
+            return Err(Error::Closed { peer });
+        }
+        self.session
+            .send(envelope.clone())
+            .map_err(|error| Error::session(peer, error))?;
+        loop {
+            match self.driver.next(&mut self.session)? {
+                Next::Event(ClientEvent::SendBody) => self.stream_body(&mut body)?,
+                Next::Event(ClientEvent::Delivered(report)) => return Ok(report),
+                Next::Event(ClientEvent::TransactionFailed(report)) => {
+                    return Err(Error::Rejected {
+                        peer,
+                        report: Box::new(report),
+                    })
+                }
+                Next::Event(ClientEvent::Failed(error)) => {
+                    self.driver.close();
+                    return Err(Error::session(peer, error));
+                }
+                Next::Event(_) | Next::Idle => {}
+                Next::Closed => return Err(Error::Closed { peer }),
+            }
+        }
+    }
+
+    /// Says QUIT, waits for the reply (bounded by the QUIT timeout) and
+    /// closes the connection.
+    pub fn quit(mut self) -> Result<(), Error> {
+        let peer = self.peer_addr();
+        if self.driver.is_closed() {
+            return Ok(());
+        }
+        self.session
+            .quit()
+            .map_err(|error| Error::session(peer, error))?;
+        loop {
+            match self.driver.next(&mut self.session)? {
+                Next::Event(ClientEvent::Failed(error)) => {
+                    self.driver.close();
+                    return Err(Error::session(peer, error));
+                }
+                Next::Closed => return Ok(()),
+                Next::Event(_) | Next::Idle => {}
+            }
+        }
+    }
+
+    fn stream_body(&mut self, body: &mut impl Read) -> Result<(), Error> {
+        let mut chunk = vec![0; BODY_CHUNK];
+        loop {
+            let n = match body.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.driver.close();
+                    return Err(Error::Body(e));
+                }
+            };
+            let bytes = chunk.get(..n).unwrap_or_default();
+            self.session
+                .send_body(bytes)
+                .map_err(|error| self.fail(error))?;
+            self.write_pending()?;
+        }
+        self.session.end_body().map_err(|error| self.fail(error))?;
+        self.write_pending()
+    }
+
+    /// Writes what the session queued; an event met on the way (the session
+    /// failing) ends the send.
+    fn write_pending(&mut self) -> Result<(), Error> {
+        let peer = self.peer_addr();
+        match self.driver.flush(&mut self.session)? {
+            None => Ok(()),
+            Some(ClientEvent::Failed(error)) => {
+                self.driver.close();
+                Err(Error::session(peer, error))
+            }
+            // While a body streams, the core only transmits; anything else
+            // would be a reply read later, which `flush` does not do.
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, error: ClientError) -> Error {
+        self.driver.close();
+        Error::session(self.peer_addr(), error)
+    }
+}
+
+fn closed_during_setup(peer: SocketAddr) -> Error {
+    let phase = smtp_proto::Phase::Greeting;
+    Error::session(peer, ClientError::ConnectionClosed { phase })
+}

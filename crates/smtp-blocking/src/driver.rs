@@ -1,0 +1,265 @@
+//! The one loop that moves bytes between a socket and a session, shared by
+//! the client and the server.
+//!
+//! It reads with a deadline taken from the session's `poll_timeout`, feeds
+//! what it read (or the end of the stream, or the timeout) to the session,
+//! writes each `Transmit` with one `write_all`, and hands every event back to
+//! its caller, which answers with the session's verbs. It makes no protocol
+//! decision of its own.
+
+use crate::Error;
+use smtp_proto::{ClientEvent, ClientSession, Output, ServerEvent, ServerSession};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// How much one read takes from the socket.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// The shortest read timeout: `set_read_timeout` refuses zero.
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
+/// The four inputs and two outputs both sessions share, so that one loop
+/// drives either.
+pub(crate) trait Session {
+    /// What the session tells its application.
+    type Event;
+    fn feed(&mut self, now: Instant, bytes: &[u8]);
+    fn feed_eof(&mut self, now: Instant);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_output(&mut self) -> Option<Output<Self::Event>>;
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+macro_rules! session_impl {
+    ($session:ty, $event:ty) => {
+        impl Session for $session {
+            type Event = $event;
+            fn feed(&mut self, now: Instant, bytes: &[u8]) {
+                <$session>::feed(self, now, bytes)
+            }
+            fn feed_eof(&mut self, now: Instant) {
+                <$session>::feed_eof(self, now)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$session>::handle_timeout(self, now)
+            }
+            fn poll_output(&mut self) -> Option<Output<$event>> {
+                <$session>::poll_output(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$session>::poll_timeout(self)
+            }
+        }
+    };
+}
+
+session_impl!(ClientSession, ClientEvent);
+session_impl!(ServerSession, ServerEvent);
+
+/// A byte stream the driver can read with a deadline and close.
+///
+/// Implemented for [`TcpStream`]; a TLS stream over a `TcpStream` implements
+/// it by delegating the timeout and the shutdown to the socket underneath,
+/// which is how TLS will slot in without touching the loop.
+pub(crate) trait Transport: Read + Write {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Ends the connection after what was written.
+    fn close(&mut self);
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn close(&mut self) {
+        // The peer may be gone already; there is nothing left to tell it.
+        let _ = self.flush();
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+/// What the driver found next.
+#[derive(Debug)]
+pub(crate) enum Next<E> {
+    /// An event for the application.
+    Event(E),
+    /// Nothing happened for one poll interval (only with one set): the
+    /// caller may look at the world (a shutdown request) and call again.
+    Idle,
+    /// The session closed the connection.
+    Closed,
+}
+
+/// Owns the stream and the read buffer of one connection.
+#[derive(Debug)]
+pub(crate) struct Driver<T> {
+    stream: T,
+    peer: SocketAddr,
+    buf: Box<[u8]>,
+    poll_interval: Option<Duration>,
+    closed: bool,
+}
+
+impl<T: Transport> Driver<T> {
+    /// Wraps a connected stream. With a `poll_interval`, reads wake at least
+    /// that often and [`next`](Self::next) returns [`Next::Idle`].
+    pub(crate) fn new(stream: T, peer: SocketAddr, poll_interval: Option<Duration>) -> Self {
+        Driver {
+            stream,
+            peer,
+            buf: vec![0; READ_BUFFER].into_boxed_slice(),
+            poll_interval,
+            closed: false,
+        }
+    }
+
+    /// The address of the other end.
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The connection was closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Runs the session until it has an event, closes, or (with a poll
+    /// interval) a quiet interval passes.
+    pub(crate) fn next<S: Session>(&mut self, session: &mut S) -> Result<Next<S::Event>, Error> {
+        let mut timed_out_at = None;
+        loop {
+            while let Some(output) = session.poll_output() {
+                match output {
+                    Output::Transmit(bytes) => self.write(session, &bytes)?,
+                    Output::Event(event) => return Ok(Next::Event(event)),
+                    Output::StartTls => {
+                        self.close();
+                        return Err(Error::TlsNotSupported { peer: self.peer });
+                    }
+                    Output::Close => {
+                        self.close();
+                        return Ok(Next::Closed);
+                    }
+                }
+            }
+            if self.closed {
+                return Ok(Next::Closed);
+            }
+            let now = Instant::now();
+            let deadline = session.poll_timeout();
+            // A deadline that stays past after handle_timeout must not spin.
+            if let Some(d) = deadline.filter(|&d| d <= now && timed_out_at != Some(d)) {
+                timed_out_at = Some(d);
+                session.handle_timeout(now);
+                continue;
+            }
+            let mut wait = deadline.map(|d| d.saturating_duration_since(now));
+            let mut capped = false;
+            if let Some(tick) = self.poll_interval {
+                if wait.is_none_or(|w| w > tick) {
+                    wait = Some(tick);
+                    capped = true;
+                }
+            }
+            self.stream
+                .set_read_timeout(wait.map(|w| w.max(MIN_WAIT)))
+                .map_err(|e| self.io_error("setting a read timeout on", e))?;
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => session.feed_eof(Instant::now()),
+                Ok(n) => {
+                    let bytes = self.buf.get(..n).unwrap_or_default();
+                    session.feed(Instant::now(), bytes);
+                }
+                Err(e) if is_timeout(&e) => {
+                    if capped {
+                        return Ok(Next::Idle);
+                    }
+                    session.handle_timeout(Instant::now());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_peer_gone(&e) => session.feed_eof(Instant::now()),
+                Err(e) => {
+                    self.close();
+                    return Err(self.io_error("reading from", e));
+                }
+            }
+        }
+    }
+
+    /// Writes what the session has to send now, without reading: used while
+    /// streaming a body, so the session never holds more than one chunk.
+    /// An event it meets is returned; a close is left for
+    /// [`next`](Self::next) to report.
+    pub(crate) fn flush<S: Session>(&mut self, session: &mut S) -> Result<Option<S::Event>, Error> {
+        while let Some(output) = session.poll_output() {
+            match output {
+                Output::Transmit(bytes) => self.write(session, &bytes)?,
+                Output::Event(event) => return Ok(Some(event)),
+                Output::StartTls => {
+                    self.close();
+                    return Err(Error::TlsNotSupported { peer: self.peer });
+                }
+                Output::Close => self.close(),
+            }
+        }
+        Ok(None)
+    }
+
+    /// One batch, one call: no Nagle stall between a body and its final dot.
+    fn write<S: Session>(&mut self, session: &mut S, bytes: &[u8]) -> Result<(), Error> {
+        if self.closed {
+            return Ok(());
+        }
+        match self
+            .stream
+            .write_all(bytes)
+            .and_then(|()| self.stream.flush())
+        {
+            Ok(()) => Ok(()),
+            // The peer left: the session says what that means in its phase.
+            Err(e) if is_peer_gone(&e) => {
+                session.feed_eof(Instant::now());
+                Ok(())
+            }
+            Err(e) => {
+                self.close();
+                Err(self.io_error("writing to", e))
+            }
+        }
+    }
+
+    /// Closes the stream once.
+    pub(crate) fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.stream.close();
+        }
+    }
+
+    fn io_error(&self, action: &'static str, source: io::Error) -> Error {
+        Error::Io {
+            action,
+            peer: self.peer,
+            source,
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn is_peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}

@@ -1,0 +1,148 @@
+//! The one error type of this crate.
+
+use smtp_proto::{ClientError, DeliveryReport, RecipientStatus, Reply};
+use std::io;
+use std::net::SocketAddr;
+
+/// What went wrong, in words a person understands.
+///
+/// Protocol outcomes come from the core ([`ClientError`]); this type adds the
+/// socket, the address and what the adapter was doing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The address did not resolve to anything to connect to.
+    #[error("could not resolve {addr}: {source}")]
+    Resolve {
+        /// The address as given.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// No connection could be opened.
+    #[error("could not connect to {addr}: {}", describe_io(.source))]
+    Connect {
+        /// The last address tried.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The listening socket could not be opened.
+    #[error("could not listen on {addr}: {}", describe_io(.source))]
+    Bind {
+        /// The address as given.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A socket operation failed on an open connection.
+    #[error("{action} {peer} failed: {}", describe_io(.source))]
+    Io {
+        /// What the adapter was doing, as in "reading from".
+        action: &'static str,
+        /// The other end.
+        peer: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The session ended, or refused a message before sending it (SIZE,
+    /// a missing extension, misuse), as the core decided.
+    #[error("{}", describe_session(.peer, .error))]
+    Session {
+        /// The server.
+        peer: SocketAddr,
+        /// What the core reported, with the step it was in.
+        error: Box<ClientError>,
+    },
+    /// The server refused the message (MAIL, every RCPT, DATA or the final
+    /// reply). The connection stays usable.
+    #[error("{peer} refused the message: {}", describe_refusal(.report))]
+    Rejected {
+        /// The server.
+        peer: SocketAddr,
+        /// Every reply of the transaction.
+        report: Box<DeliveryReport>,
+    },
+    /// The message body could not be read; the connection was closed, since
+    /// SMTP has no way to abandon a body half sent.
+    #[error("could not read the message body: {0}")]
+    Body(io::Error),
+    /// The session needs TLS, which this adapter does not do yet.
+    #[error(
+        "{peer}: TLS was asked for, but this adapter speaks plain TCP only (use TlsPolicy::None)"
+    )]
+    TlsNotSupported {
+        /// The other end.
+        peer: SocketAddr,
+    },
+    /// The client was used after its connection ended.
+    #[error("the connection to {peer} is closed")]
+    Closed {
+        /// The server.
+        peer: SocketAddr,
+    },
+}
+
+impl Error {
+    /// The core's error, when the session reported one.
+    pub fn client_error(&self) -> Option<&ClientError> {
+        match self {
+            Error::Session { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn session(peer: SocketAddr, error: ClientError) -> Error {
+        Error::Session {
+            peer,
+            error: Box::new(error),
+        }
+    }
+}
+
+/// `io::Error`'s own text carries an OS code ("Connection refused (os error
+/// 111)"); a lower-case kind reads better in a sentence.
+fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".into(),
+        io::ErrorKind::AddrInUse => "address already in use".into(),
+        io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn describe_session(peer: &SocketAddr, error: &ClientError) -> String {
+    match error {
+        ClientError::ConnectionClosed { phase } => {
+            format!("the server {peer} closed the connection during {phase}")
+        }
+        ClientError::Timeout { phase } => {
+            format!("the server {peer} did not answer in time (waiting for {phase})")
+        }
+        other => format!("{peer}: {other}"),
+    }
+}
+
+fn describe_refusal(report: &DeliveryReport) -> String {
+    let shown = |r: &Reply| r.to_string();
+    if let Some(reply) = report.mail_reply.as_ref().filter(|r| !r.is_positive()) {
+        return format!("MAIL FROM refused: {}", shown(reply));
+    }
+    if let Some(reply) = &report.final_reply {
+        return shown(reply);
+    }
+    let refused: Vec<String> = report
+        .recipients
+        .iter()
+        .filter_map(|(path, status)| match status {
+            RecipientStatus::Rejected(reply) => Some(format!("{path}: {}", shown(reply))),
+            _ => None,
+        })
+        .collect();
+    if refused.is_empty() {
+        "no reason given".into()
+    } else {
+        format!("every recipient was refused ({})", refused.join("; "))
+    }
+}

@@ -1,0 +1,555 @@
+//! A blocking SMTP server: one thread per connection, up to a limit.
+
+use crate::driver::{Driver, Next};
+use crate::Error;
+use smtp_proto::sasl::AuthRequest;
+use smtp_proto::{
+    EnhancedStatus, ForwardPath, Host, MailParams, RcptParams, Reply, ReplyCode, ReversePath,
+    ServerConfig, ServerEvent, ServerSession,
+};
+use std::fmt;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How often a connection thread looks for a shutdown request while its
+/// client is quiet.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The application's answer to a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The usual positive reply.
+    Accept,
+    /// A positive reply of the application's own (a queue id, say).
+    AcceptWith(Reply),
+    /// A 4yz or 5yz refusal.
+    Reject(Reply),
+}
+
+/// What the server knows about a connection when it asks the handler.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Connection {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The name the client gave in an accepted EHLO or HELO.
+    pub helo: Option<Host>,
+    /// The user accepted by AUTH.
+    pub authenticated: Option<String>,
+}
+
+/// A message received whole, handed to [`Handler::message`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Message {
+    /// The sender from MAIL FROM.
+    pub from: ReversePath,
+    /// The accepted recipients, in order.
+    pub recipients: Vec<ForwardPath>,
+    /// The content exactly as the client meant it: un-stuffed DATA or BDAT
+    /// octets, ending with the CRLF before the final dot.
+    pub bytes: Vec<u8>,
+}
+
+/// The application's side of the server: every decision the protocol
+/// leaves open. Each method has a default, so a handler overrides only what
+/// it cares about; the defaults accept everything except AUTH.
+///
+/// Called from the connection threads, so it must be `Send + Sync`.
+pub trait Handler: Send + Sync + 'static {
+    /// EHLO or HELO.
+    fn helo(&self, _conn: &Connection, _host: &Host, _extended: bool) -> Decision {
+        Decision::Accept
+    }
+    /// MAIL FROM.
+    fn mail_from(&self, _conn: &Connection, _from: &ReversePath, _params: &MailParams) -> Decision {
+        Decision::Accept
+    }
+    /// RCPT TO.
+    fn rcpt_to(&self, _conn: &Connection, _to: &ForwardPath, _params: &RcptParams) -> Decision {
+        Decision::Accept
+    }
+    /// DATA (or the first BDAT), with at least one accepted recipient.
+    fn data_start(&self, _conn: &Connection) -> Decision {
+        Decision::Accept
+    }
+    /// The whole message arrived: store it, then answer with the final reply.
+    fn message(&self, _conn: &Connection, _message: &Message) -> Decision {
+        Decision::Accept
+    }
+    /// Credentials to check. Refused by default (`535 5.7.8`): accepting
+    /// anyone must be a choice, not an accident.
+    fn auth(&self, _conn: &Connection, _request: &AuthRequest) -> Decision {
+        Decision::Reject(reply(535, (5, 7, 8), "Authentication credentials invalid"))
+    }
+    /// A connection ended with a socket error (the protocol's own endings
+    /// are not errors). Ignored by default.
+    fn connection_error(&self, _peer: SocketAddr, _error: &Error) {}
+}
+
+const TOO_MANY: &str = "Too many connections, try again later";
+
+/// The handler that accepts every message and keeps none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AcceptAll;
+
+impl Handler for AcceptAll {}
+
+/// Server-wide limits of the adapter (the protocol's limits are in
+/// [`ServerConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Connections served at once; more are answered `421 4.7.0` and closed.
+    pub max_connections: usize,
+    /// How long a write to a client may block.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 64 connections, 1 minute per write.
+    fn default() -> Self {
+        Limits {
+            max_connections: 64,
+            write_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A bound SMTP server, not yet accepting.
+///
+/// ```no_run
+/// use smtp_blocking::{AcceptAll, Server};
+/// use smtp_proto::ServerConfig;
+/// use std::time::Duration;
+///
+/// let server = Server::bind("127.0.0.1:2525", ServerConfig::new("mx.example"), AcceptAll)?;
+/// let handle = server.spawn()?;
+/// // ... later:
+/// handle.shutdown(Duration::from_secs(5));
+/// # Ok::<(), smtp_blocking::Error>(())
+/// ```
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    config: Arc<ServerConfig>,
+    handler: Arc<dyn Handler>,
+    limits: Limits,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds the listening socket (port 0 picks a free one; see
+    /// [`local_addr`](Self::local_addr)).
+    pub fn bind(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        config: ServerConfig,
+        handler: impl Handler,
+    ) -> Result<Server, Error> {
+        let listener = TcpListener::bind(&addr).map_err(|source| Error::Bind {
+            addr: format!("{addr:?}"),
+            source,
+        })?;
+        let local_addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: format!("{addr:?}"),
+            source,
+        })?;
+        Ok(Server {
+            listener,
+            local_addr,
+            config: Arc::new(config),
+            handler: Arc::new(handler),
+            limits: Limits::default(),
+            shared: Arc::default(),
+        })
+    }
+
+    /// Sets the adapter's limits.
+    pub fn with_limits(mut self, limits: Limits) -> Server {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the most connections served at once.
+    pub fn with_max_connections(mut self, max: usize) -> Server {
+        self.limits.max_connections = max;
+        self
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops this server from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+            local_addr: self.local_addr,
+        }
+    }
+
+    /// Accepts connections on a new thread; the handle stops it.
+    pub fn spawn(self) -> Result<ServerHandle, Error> {
+        let handle = self.shutdown_handle();
+        let local_addr = self.local_addr;
+        let thread = std::thread::Builder::new()
+            .name("smtp-accept".into())
+            .spawn(move || self.run())
+            .map_err(|source| Error::Bind {
+                addr: local_addr.to_string(),
+                source,
+            })?;
+        Ok(ServerHandle {
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    /// Accepts connections on this thread until a [`ShutdownHandle`] stops
+    /// it, then waits for the connection threads to end.
+    pub fn run(self) -> Result<(), Error> {
+        for incoming in self.listener.incoming() {
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            let stream = match incoming {
+                Ok(stream) => stream,
+                // A client that gave up between SYN and accept, or a full
+                // descriptor table: go on accepting.
+                Err(_) => continue,
+            };
+            self.serve(stream);
+        }
+        drop(self.listener);
+        self.shared.wait_idle(None);
+        Ok(())
+    }
+
+    fn serve(&self, stream: TcpStream) {
+        let Ok(peer) = stream.peer_addr() else {
+            return;
+        };
+        if !self.shared.try_enter(self.limits.max_connections) {
+            refuse(stream, &self.config.hostname);
+            return;
+        }
+        let config = Arc::clone(&self.config);
+        let handler = Arc::clone(&self.handler);
+        let shared = Arc::clone(&self.shared);
+        let limits = self.limits;
+        let spawned = std::thread::Builder::new()
+            .name("smtp-conn".into())
+            .spawn(move || {
+                let _leave = Leave(&shared);
+                if let Err(error) =
+                    serve_connection(stream, peer, config, &*handler, &shared, limits)
+                {
+                    handler.connection_error(peer, &error);
+                }
+            });
+        if spawned.is_err() {
+            // The closure (and with it `Leave`) was dropped unrun; the
+            // counter went up, so bring it down.
+            self.shared.leave();
+        }
+    }
+}
+
+/// Stops a server from another thread.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting at once; lets the connections in progress finish for
+    /// up to `grace`, then tells those still open `421 4.3.2` (the core's
+    /// shutdown reply, which also discards an unfinished transaction) and
+    /// waits for them to close. Returns once every connection thread ended.
+    pub fn shutdown(&self, grace: Duration) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wake the accept loop, blocked in accept(), with a connection of
+        // our own; it sees the flag and stops.
+        let wake = wake_address(self.local_addr);
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        if !self.shared.wait_idle(Some(grace)) {
+            self.shared.closing.store(true, Ordering::SeqCst);
+            self.shared.wait_idle(None);
+        }
+    }
+
+    /// Connections being served now.
+    pub fn active_connections(&self) -> usize {
+        *self.shared.lock()
+    }
+}
+
+/// A server running on its own thread.
+#[derive(Debug)]
+pub struct ServerHandle {
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<Result<(), Error>>>,
+}
+
+impl ServerHandle {
+    /// A handle that stops the server from elsewhere.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr
+    }
+
+    /// Stops the server (see [`ShutdownHandle::shutdown`]) and joins its
+    /// accept thread.
+    pub fn shutdown(mut self, grace: Duration) {
+        self.stop(grace);
+    }
+
+    fn stop(&mut self, grace: Duration) {
+        self.handle.shutdown(grace);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    /// A dropped handle stops its server, telling open connections 421 at
+    /// once.
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stop(Duration::ZERO);
+        }
+    }
+}
+
+/// What the accept loop and the connection threads share.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Connections being served.
+    active: Mutex<usize>,
+    idle: Condvar,
+    /// Stop accepting.
+    stopping: AtomicBool,
+    /// Tell open connections 421.
+    closing: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        // A thread that panicked holding the lock left a plain counter,
+        // which is still right.
+        self.active
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn try_enter(&self, max: usize) -> bool {
+        let mut active = self.lock();
+        if *active >= max {
+            return false;
+        }
+        *active += 1;
+        true
+    }
+
+    fn leave(&self) {
+        let mut active = self.lock();
+        *active = active.saturating_sub(1);
+        if *active == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until no connection is served, at most `limit`; true when idle.
+    fn wait_idle(&self, limit: Option<Duration>) -> bool {
+        let until = limit.map(|l| Instant::now() + l);
+        let mut active = self.lock();
+        while *active > 0 {
+            let wait = match until {
+                Some(until) => match until.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return false,
+                },
+                None => POLL_INTERVAL,
+            };
+            active = match self.idle.wait_timeout(active, wait) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
+    }
+}
+
+/// Brings the connection count down when a connection thread ends, even by
+/// a panic in the handler.
+struct Leave<'a>(&'a Shared);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
+/// The transaction the adapter assembles for [`Handler::message`].
+#[derive(Debug, Default)]
+struct Assembly {
+    from: Option<ReversePath>,
+    bytes: Vec<u8>,
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: Arc<ServerConfig>,
+    handler: &dyn Handler,
+    shared: &Shared,
+    limits: Limits,
+) -> Result<(), Error> {
+    let configure = |source| Error::Io {
+        action: "configuring the connection from",
+        peer,
+        source,
+    };
+    stream.set_nodelay(true).map_err(configure)?;
+    stream
+        .set_write_timeout(Some(limits.write_timeout))
+        .map_err(configure)?;
+    let mut driver = Driver::new(stream, peer, Some(POLL_INTERVAL));
+    let mut session = ServerSession::new(config, Instant::now());
+    let mut conn = Connection {
+        peer,
+        helo: None,
+        authenticated: None,
+    };
+    let mut tx = Assembly::default();
+    loop {
+        let event = match driver.next(&mut session)? {
+            Next::Event(event) => event,
+            Next::Idle => {
+                if shared.closing.load(Ordering::SeqCst) {
+                    session.shutdown();
+                }
+                continue;
+            }
+            Next::Closed => return Ok(()),
+        };
+        let decision = match &event {
+            ServerEvent::Helo { host, extended } => handler.helo(&conn, host, *extended),
+            ServerEvent::MailFrom { from, params } => {
+                let decision = handler.mail_from(&conn, from, params);
+                tx = Assembly {
+                    from: Some(from.clone()),
+                    bytes: Vec::new(),
+                };
+                decision
+            }
+            ServerEvent::RcptTo { to, params } => handler.rcpt_to(&conn, to, params),
+            ServerEvent::DataStart => handler.data_start(&conn),
+            ServerEvent::BodyChunk(bytes) => {
+                tx.bytes.extend_from_slice(bytes);
+                continue;
+            }
+            ServerEvent::MessageEnd { .. } => {
+                let message = Message {
+                    from: tx.from.take().unwrap_or(ReversePath::Null),
+                    recipients: session.recipients().to_vec(),
+                    bytes: std::mem::take(&mut tx.bytes),
+                };
+                handler.message(&conn, &message)
+            }
+            ServerEvent::Auth(request) => handler.auth(&conn, request),
+            ServerEvent::MessageAborted { .. } | ServerEvent::Reset => {
+                tx.bytes = Vec::new();
+                continue;
+            }
+            _ => continue,
+        };
+        answer(&mut session, decision);
+        conn.helo = session.helo().cloned();
+        conn.authenticated = session.authenticated().map(str::to_owned);
+    }
+}
+
+/// Gives the session the handler's decision. A reply of the wrong class
+/// (a 2yz "rejection") is the handler's mistake; the session refuses it and
+/// the client gets a temporary failure instead of a stuck connection.
+fn answer(session: &mut ServerSession, decision: Decision) {
+    let result = match decision {
+        Decision::Accept => session.accept(),
+        Decision::AcceptWith(reply) => session.accept_with(reply),
+        Decision::Reject(reply) => session.reject(reply),
+    };
+    if result.is_err() {
+        let _ = session.reject(reply(451, (4, 3, 0), "Local error in processing"));
+    }
+}
+
+/// Answers a connection over the limit and closes it. The reply is built by
+/// the core; this is the only write outside a session.
+fn refuse(mut stream: TcpStream, hostname: &str) {
+    let text = format!("{hostname} {TOO_MANY}");
+    let reply = Reply::new(
+        ReplyCode::SERVICE_NOT_AVAILABLE,
+        EnhancedStatus::new(4, 7, 0),
+        [text],
+    )
+    .unwrap_or_else(|_| reply(421, (4, 7, 0), TOO_MANY));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.write_all(&reply.to_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// A reply built from constants of this file. They are valid, so the
+/// check cannot fail on any input; the unit test below builds each one.
+fn reply(code: u16, status: (u8, u16, u16), text: &'static str) -> Reply {
+    Reply::new(
+        ReplyCode::new(code).unwrap_or(ReplyCode::SERVICE_NOT_AVAILABLE),
+        EnhancedStatus::new(status.0, status.1, status.2),
+        [text],
+    )
+    .expect("constant reply")
+}
+
+/// Where to connect to wake a listener bound to an unspecified address.
+fn wake_address(mut addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        let loopback = match addr {
+            SocketAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+            SocketAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        };
+        addr.set_ip(loopback);
+    }
+    addr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_replies_are_valid() {
+        assert_eq!(reply(535, (5, 7, 8), "x").code().get(), 535);
+        assert_eq!(reply(451, (4, 3, 0), "x").code().get(), 451);
+        assert_eq!(reply(421, (4, 7, 0), TOO_MANY).code().get(), 421);
+    }
+}

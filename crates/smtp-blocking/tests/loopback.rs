@@ -1,0 +1,448 @@
+//! Our client against our server on 127.0.0.1, over real sockets.
+//!
+//! Every test runs under `bounded`, so a hang fails the test instead of
+//! stalling the suite.
+
+use smtp_blocking::{Client, Connection, Decision, Error, Handler, Message, Server, ServerHandle};
+use smtp_proto::{
+    ClientConfig, ClientError, ClientTimeouts, EnhancedStatus, Envelope, ForwardPath, Host,
+    Mailbox, Phase, RcptParams, Recipient, RecipientStatus, Reply, ReplyCode, ServerConfig,
+    TlsPolicy,
+};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CONNECT: Duration = Duration::from_secs(5);
+
+/// Runs `test` on its own thread and fails if it takes longer than `limit`.
+fn bounded(limit: Duration, test: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        test();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => thread.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            // The test panicked: re-raise its panic here.
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {limit:?}"),
+    }
+}
+
+fn limit() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn mailbox(s: &str) -> Mailbox {
+    Mailbox::parse(s).unwrap()
+}
+
+fn envelope(to: &[&str]) -> Envelope {
+    to.iter().fold(
+        Envelope::new(mailbox("sender@example.com").into()),
+        |e, to| e.with_recipient(Recipient::new(mailbox(to))),
+    )
+}
+
+fn timeouts(each: Duration) -> ClientTimeouts {
+    ClientTimeouts {
+        greeting: each,
+        ehlo: each,
+        starttls: each,
+        auth: each,
+        mail: each,
+        rcpt: each,
+        data_init: each,
+        data_block: each,
+        data_end: each,
+        quit: each,
+    }
+}
+
+fn client_config() -> ClientConfig {
+    ClientConfig::new(Host::parse("client.test").unwrap())
+        .with_tls(TlsPolicy::None)
+        .with_timeouts(timeouts(Duration::from_secs(10)))
+}
+
+fn connect(addr: SocketAddr) -> Client {
+    Client::connect(addr, client_config(), CONNECT).unwrap()
+}
+
+/// Keeps every message; refuses recipients whose local part is `nobody`.
+#[derive(Clone, Default)]
+struct Recorder {
+    messages: Arc<Mutex<Vec<Message>>>,
+    helos: Arc<Mutex<usize>>,
+}
+
+impl Recorder {
+    fn messages(&self) -> Vec<Message> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+impl Handler for Recorder {
+    fn helo(&self, _: &Connection, _: &Host, _: bool) -> Decision {
+        *self.helos.lock().unwrap() += 1;
+        Decision::Accept
+    }
+
+    fn rcpt_to(&self, _: &Connection, to: &ForwardPath, _: &RcptParams) -> Decision {
+        if to.to_string().contains("nobody@") {
+            let reply = Reply::new(
+                ReplyCode::MAILBOX_UNAVAILABLE,
+                EnhancedStatus::new(5, 1, 1),
+                ["No such user"],
+            )
+            .unwrap();
+            return Decision::Reject(reply);
+        }
+        Decision::Accept
+    }
+
+    fn message(&self, _: &Connection, message: &Message) -> Decision {
+        let mut messages = self.messages.lock().unwrap();
+        messages.push(message.clone());
+        let text = format!("Ok: queued as Q{}", messages.len());
+        Decision::AcceptWith(
+            Reply::new(ReplyCode::OK, EnhancedStatus::new(2, 0, 0), [text]).unwrap(),
+        )
+    }
+}
+
+fn server_config() -> ServerConfig {
+    ServerConfig::new("mx.test").with_idle_timeout(Duration::from_secs(10))
+}
+
+fn start(config: ServerConfig) -> (ServerHandle, Recorder) {
+    let recorder = Recorder::default();
+    let server = Server::bind("127.0.0.1:0", config, recorder.clone()).unwrap();
+    (server.spawn().unwrap(), recorder)
+}
+
+#[test]
+fn one_message_is_delivered() {
+    bounded(limit(), || {
+        let (server, recorder) = start(server_config());
+        let mut client = connect(server.local_addr());
+        let body = b"Subject: hi\r\n\r\nHello\r\n.leading dot\r\n";
+        let report = client
+            .send(&envelope(&["rcpt@example.org"]), &body[..])
+            .unwrap();
+        assert_eq!(report.accepted().count(), 1);
+        assert_eq!(report.queue_id.as_deref(), Some("Q1"));
+        client.quit().unwrap();
+        let messages = recorder.messages();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].bytes, body);
+        assert_eq!(messages[0].from.to_string(), "<sender@example.com>");
+        assert_eq!(messages[0].recipients.len(), 1);
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn the_handler_receives_the_exact_body_bytes() {
+    bounded(limit(), || {
+        let (server, recorder) = start(server_config());
+        let mut client = connect(server.local_addr());
+        // Several 64 KiB chunks, lines that start with dots, a lone dot line
+        // and a chunk boundary inside a line.
+        let mut body = Vec::new();
+        for i in 0..6000 {
+            match i % 4 {
+                0 => body.extend_from_slice(b".\r\n"),
+                1 => body.extend_from_slice(b"..two dots\r\n"),
+                2 => body.extend_from_slice(format!("line {i} {}\r\n", "x".repeat(40)).as_bytes()),
+                _ => body.extend_from_slice(b"\r\n"),
+            }
+        }
+        assert!(body.len() > 3 * 64 * 1024 / 2);
+        client
+            .send(&envelope(&["rcpt@example.org"]), &body[..])
+            .unwrap();
+        client.quit().unwrap();
+        assert_eq!(recorder.messages()[0].bytes, body);
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn many_messages_go_over_one_connection() {
+    bounded(limit(), || {
+        let (server, recorder) = start(server_config());
+        let mut client = connect(server.local_addr());
+        for i in 0..50 {
+            let body = format!("Subject: {i}\r\n\r\nmessage {i}\r\n");
+            let report = client
+                .send(&envelope(&["rcpt@example.org"]), body.as_bytes())
+                .unwrap();
+            assert_eq!(report.queue_id, Some(format!("Q{}", i + 1)));
+        }
+        assert!(client.is_usable());
+        client.quit().unwrap();
+        let messages = recorder.messages();
+        assert_eq!(messages.len(), 50);
+        assert_eq!(messages[49].bytes, b"Subject: 49\r\n\r\nmessage 49\r\n");
+        assert_eq!(
+            *recorder.helos.lock().unwrap(),
+            1,
+            "one connection, one EHLO"
+        );
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn several_clients_at_once() {
+    bounded(limit(), || {
+        let (server, recorder) = start(server_config());
+        let addr = server.local_addr();
+        let clients: Vec<_> = (0..8)
+            .map(|c| {
+                std::thread::spawn(move || {
+                    let mut client = connect(addr);
+                    for m in 0..10 {
+                        let body = format!("client {c} message {m}\r\n");
+                        client
+                            .send(&envelope(&["rcpt@example.org"]), body.as_bytes())
+                            .unwrap();
+                    }
+                    client.quit().unwrap();
+                })
+            })
+            .collect();
+        for client in clients {
+            client.join().unwrap();
+        }
+        let messages = recorder.messages();
+        assert_eq!(messages.len(), 80);
+        for c in 0..8 {
+            for m in 0..10 {
+                let body = format!("client {c} message {m}\r\n");
+                assert!(messages.iter().any(|msg| msg.bytes == body.as_bytes()));
+            }
+        }
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn a_rejected_recipient_is_reported_and_the_others_get_the_message() {
+    bounded(limit(), || {
+        let (server, recorder) = start(server_config());
+        let mut client = connect(server.local_addr());
+        let report = client
+            .send(
+                &envelope(&["nobody@example.org", "rcpt@example.org"]),
+                &b"hi\r\n"[..],
+            )
+            .unwrap();
+        assert!(
+            matches!(&report.recipients[0].1, RecipientStatus::Rejected(r) if r.code().get() == 550)
+        );
+        assert!(matches!(
+            &report.recipients[1].1,
+            RecipientStatus::Accepted(_)
+        ));
+        assert_eq!(recorder.messages()[0].recipients.len(), 1);
+
+        // Every recipient refused: an error, and the connection goes on.
+        let err = client
+            .send(&envelope(&["nobody@example.org"]), &b"hi\r\n"[..])
+            .unwrap_err();
+        let Error::Rejected { report, .. } = &err else {
+            panic!("{err}")
+        };
+        assert!(matches!(
+            &report.recipients[0].1,
+            RecipientStatus::Rejected(_)
+        ));
+        assert!(err.to_string().contains("550"), "{err}");
+        assert!(client.is_usable());
+        client
+            .send(&envelope(&["rcpt@example.org"]), &b"again\r\n"[..])
+            .unwrap();
+        client.quit().unwrap();
+        assert_eq!(recorder.messages().len(), 2);
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn a_message_over_the_size_limit_is_refused() {
+    bounded(limit(), || {
+        let (server, recorder) = start(server_config().with_max_message_size(Some(1000)));
+        let mut client = connect(server.local_addr());
+        let body = vec![b'a'; 5000];
+
+        // SIZE is advertised and the size known: refused before sending.
+        let err = client
+            .send(&envelope(&["rcpt@example.org"]).with_size(5000), &body[..])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err.client_error(),
+                Some(ClientError::MessageTooBig {
+                    size: 5000,
+                    limit: 1000
+                })
+            ),
+            "{err}"
+        );
+        assert!(client.is_usable());
+
+        // Size not declared: the server refuses it at the end of data.
+        let mut lines = Vec::new();
+        for _ in 0..100 {
+            lines.extend_from_slice(&[b'a'; 48]);
+            lines.extend_from_slice(b"\r\n");
+        }
+        let err = client
+            .send(&envelope(&["rcpt@example.org"]), &lines[..])
+            .unwrap_err();
+        let Error::Rejected { report, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            report.final_reply.as_ref().map(|r| r.code().get()),
+            Some(552)
+        );
+
+        client
+            .send(&envelope(&["rcpt@example.org"]), &b"small\r\n"[..])
+            .unwrap();
+        client.quit().unwrap();
+        let messages = recorder.messages();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].bytes, b"small\r\n");
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn connecting_to_a_closed_port_fails_quickly_and_clearly() {
+    bounded(limit(), || {
+        let addr = {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let start = Instant::now();
+        let err = Client::connect(addr, client_config(), CONNECT).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("could not connect to {addr}: connection refused")
+        );
+    });
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    bounded(limit(), || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let silent = std::thread::spawn(move || {
+            let (_socket, _) = listener.accept().unwrap();
+            // Hold the connection open, writing nothing.
+            let _ = stop_rx.recv_timeout(Duration::from_secs(10));
+        });
+        let mut timeouts = timeouts(Duration::from_secs(10));
+        timeouts.greeting = Duration::from_millis(300);
+        let config = client_config().with_timeouts(timeouts);
+        let start = Instant::now();
+        let err = Client::connect(addr, config, CONNECT).unwrap_err();
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        assert_eq!(
+            err.client_error(),
+            Some(&ClientError::Timeout {
+                phase: Phase::Greeting
+            })
+        );
+        assert!(err.to_string().contains("did not answer in time"), "{err}");
+        stop_tx.send(()).unwrap();
+        silent.join().unwrap();
+    });
+}
+
+#[test]
+fn connections_over_the_limit_are_refused_with_421() {
+    bounded(limit(), || {
+        let recorder = Recorder::default();
+        let server = Server::bind("127.0.0.1:0", server_config(), recorder)
+            .unwrap()
+            .with_max_connections(1)
+            .spawn()
+            .unwrap();
+        let first = connect(server.local_addr());
+        let err = Client::connect(server.local_addr(), client_config(), CONNECT).unwrap_err();
+        match err.client_error() {
+            Some(ClientError::ServiceClosing {
+                phase: Phase::Greeting,
+                reply,
+            }) => {
+                assert_eq!(reply.code().get(), 421);
+                assert_eq!(reply.enhanced(), EnhancedStatus::new(4, 7, 0));
+            }
+            _ => panic!("{err}"),
+        }
+        first.quit().unwrap();
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn shutdown_lets_a_session_finish_within_the_grace_period() {
+    bounded(limit(), || {
+        let (server, recorder) = start(server_config());
+        let addr = server.local_addr();
+        let mut client = connect(addr);
+        let stopping = std::thread::spawn(move || {
+            let start = Instant::now();
+            server.shutdown(Duration::from_secs(10));
+            start.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        // No new connections once shutdown began.
+        assert!(Client::connect(addr, client_config(), Duration::from_secs(1)).is_err());
+        // The session already open finishes its work.
+        client
+            .send(&envelope(&["rcpt@example.org"]), &b"late\r\n"[..])
+            .unwrap();
+        client.quit().unwrap();
+        let took = stopping.join().unwrap();
+        assert!(took < Duration::from_secs(5), "shutdown waited {took:?}");
+        assert_eq!(recorder.messages().len(), 1);
+    });
+}
+
+#[test]
+fn shutdown_tells_idle_sessions_421_after_the_grace_period() {
+    bounded(limit(), || {
+        let (server, _) = start(server_config());
+        let mut client = connect(server.local_addr());
+        let start = Instant::now();
+        server.shutdown(Duration::from_millis(200));
+        assert!(start.elapsed() < Duration::from_secs(3));
+        let err = client
+            .send(&envelope(&["rcpt@example.org"]), &b"too late\r\n"[..])
+            .unwrap_err();
+        match err.client_error() {
+            Some(ClientError::ServiceClosing { reply, .. }) => assert_eq!(reply.code().get(), 421),
+            Some(ClientError::ConnectionClosed { .. }) => {}
+            _ => panic!("{err}"),
+        }
+        assert!(!client.is_usable());
+    });
+}
