@@ -229,8 +229,11 @@ impl Server {
             let stream = match incoming {
                 Ok(stream) => stream,
                 // A client that gave up between SYN and accept, or a full
-                // descriptor table: go on accepting.
-                Err(_) => continue,
+                // descriptor table: go on accepting, without spinning.
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
             };
             self.serve(stream);
         }
@@ -287,10 +290,11 @@ impl ShutdownHandle {
         // our own; it sees the flag and stops.
         let wake = wake_address(self.local_addr);
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-        if !self.shared.wait_idle(Some(grace)) {
-            self.shared.closing.store(true, Ordering::SeqCst);
-            self.shared.wait_idle(None);
-        }
+        self.shared.wait_idle(Some(grace));
+        // Also reaches a connection accepted just before the flag was seen
+        // and counted only after the wait above.
+        self.shared.closing.store(true, Ordering::SeqCst);
+        self.shared.wait_idle(None);
     }
 
     /// Connections being served now.

@@ -149,10 +149,41 @@ fn one_message_is_delivered() {
 }
 
 #[test]
-fn the_handler_receives_the_exact_body_bytes() {
+fn the_handler_receives_the_exact_body_bytes_with_bdat() {
+    exact_body_bytes(client_config());
+}
+
+#[test]
+fn the_handler_receives_the_exact_body_bytes_with_data() {
+    // Without CHUNKING the body goes as dot-stuffed DATA.
+    exact_body_bytes(client_config().with_chunking(false));
+}
+
+#[test]
+fn without_pipelining_commands_go_one_at_a_time() {
     bounded(limit(), || {
+        let (server, recorder) = start(server_config().with_pipelining(false));
+        let mut client = Client::connect(server.local_addr(), client_config(), CONNECT).unwrap();
+        for i in 0..3 {
+            let body = format!("message {i}\r\n");
+            client
+                .send(
+                    &envelope(&["a@example.org", "b@example.org"]),
+                    body.as_bytes(),
+                )
+                .unwrap();
+        }
+        client.quit().unwrap();
+        assert_eq!(recorder.messages().len(), 3);
+        assert_eq!(recorder.messages()[2].recipients.len(), 2);
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+fn exact_body_bytes(config: ClientConfig) {
+    bounded(limit(), move || {
         let (server, recorder) = start(server_config());
-        let mut client = connect(server.local_addr());
+        let mut client = Client::connect(server.local_addr(), config, CONNECT).unwrap();
         // Several 64 KiB chunks, lines that start with dots, a lone dot line
         // and a chunk boundary inside a line.
         let mut body = Vec::new();
