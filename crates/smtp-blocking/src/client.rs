@@ -219,14 +219,15 @@ impl Client {
     /// failing) ends the send.
     fn write_pending(&mut self) -> Result<(), Error> {
         let peer = self.peer_addr();
+        self.driver.receive_ready(&mut self.session)?;
         match self.driver.flush(&mut self.session)? {
             None => Ok(()),
             Some(ClientEvent::Failed(error)) => {
                 self.driver.close();
                 Err(Error::session(peer, error))
             }
-            // While a body streams, the core only transmits; anything else
-            // would be a reply read later, which `flush` does not do.
+            // While a body streams, replies only update the transaction
+            // (a refused BDAT chunk is reported at the end of data).
             Some(_) => Ok(()),
         }
     }

@@ -64,6 +64,7 @@ session_impl!(ServerSession, ServerEvent);
 /// which is how TLS will slot in without touching the loop.
 pub(crate) trait Transport: Read + Write {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
     /// Ends the connection after what was written.
     fn close(&mut self);
 }
@@ -71,6 +72,10 @@ pub(crate) trait Transport: Read + Write {
 impl Transport for TcpStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        TcpStream::set_nonblocking(self, nonblocking)
     }
 
     fn close(&mut self) {
@@ -148,13 +153,12 @@ impl<T: Transport> Driver<T> {
                 return Ok(Next::Closed);
             }
             let now = Instant::now();
-            let deadline = session.poll_timeout();
-            // A deadline that stays past after handle_timeout must not spin.
-            if let Some(d) = deadline.filter(|&d| d <= now && timed_out_at != Some(d)) {
-                timed_out_at = Some(d);
-                session.handle_timeout(now);
-                continue;
-            }
+            // A deadline that stays past after handle_timeout must not spin:
+            // it is then ignored until something else happens.
+            let deadline = session.poll_timeout().filter(|&d| timed_out_at != Some(d));
+            // A past deadline still reads what already arrived (a reply
+            // that came while a long body was being written) before the
+            // session is told that time is up.
             let mut wait = deadline.map(|d| d.saturating_duration_since(now));
             let mut capped = false;
             if let Some(tick) = self.poll_interval {
@@ -176,6 +180,7 @@ impl<T: Transport> Driver<T> {
                     if capped {
                         return Ok(Next::Idle);
                     }
+                    timed_out_at = deadline;
                     session.handle_timeout(Instant::now());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -205,6 +210,46 @@ impl<T: Transport> Driver<T> {
             }
         }
         Ok(None)
+    }
+
+    /// Feeds the session whatever the peer already sent, without waiting.
+    /// While a long body streams out, the replies to its BDAT chunks pile up;
+    /// reading them keeps the peer from blocking on a full socket (and then
+    /// no longer reading the body) and keeps the session's deadlines true.
+    pub(crate) fn receive_ready<S: Session>(&mut self, session: &mut S) -> Result<(), Error> {
+        if self.closed {
+            return Ok(());
+        }
+        self.stream
+            .set_nonblocking(true)
+            .map_err(|e| self.io_error("configuring the connection to", e))?;
+        let result = loop {
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => {
+                    session.feed_eof(Instant::now());
+                    break Ok(());
+                }
+                Ok(n) => {
+                    let bytes = self.buf.get(..n).unwrap_or_default();
+                    session.feed(Instant::now(), bytes);
+                }
+                Err(e) if is_timeout(&e) => break Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_peer_gone(&e) => {
+                    session.feed_eof(Instant::now());
+                    break Ok(());
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let restored = self.stream.set_nonblocking(false);
+        match result.and(restored) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.close();
+                Err(self.io_error("reading from", e))
+            }
+        }
     }
 
     /// One batch, one call: no Nagle stall between a body and its final dot.

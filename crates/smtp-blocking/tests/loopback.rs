@@ -180,6 +180,56 @@ fn without_pipelining_commands_go_one_at_a_time() {
     });
 }
 
+/// Hands out its bytes a few at a time, so each read becomes a BDAT chunk,
+/// and pauses once, halfway.
+struct Trickle<'a> {
+    rest: &'a [u8],
+    step: usize,
+    pause_at: usize,
+    pause: Duration,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.rest.len() <= self.pause_at && !self.pause.is_zero() {
+            std::thread::sleep(std::mem::take(&mut self.pause));
+        }
+        let n = self.step.min(buf.len()).min(self.rest.len());
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_long_body_streams_past_the_first_reply_deadline() {
+    // Tens of thousands of BDAT chunks whose replies come back while the body
+    // is still being written, and a pause longer than the reply timeout: the
+    // replies that already arrived count, so no spurious timeout.
+    bounded(limit(), || {
+        let (server, recorder) = start(server_config());
+        let mut timeouts = timeouts(Duration::from_secs(10));
+        timeouts.data_block = Duration::from_millis(150);
+        let config = client_config().with_timeouts(timeouts);
+        let mut client = Client::connect(server.local_addr(), config, CONNECT).unwrap();
+        let body: Vec<u8> = (0..30_000)
+            .flat_map(|i| format!("line {i:06}\r\n").into_bytes())
+            .collect();
+        let trickle = Trickle {
+            rest: &body,
+            step: 13,
+            pause_at: body.len() / 2,
+            pause: Duration::from_millis(400),
+        };
+        client
+            .send(&envelope(&["rcpt@example.org"]), trickle)
+            .unwrap();
+        client.quit().unwrap();
+        assert_eq!(recorder.messages()[0].bytes, body);
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
 fn exact_body_bytes(config: ClientConfig) {
     bounded(limit(), move || {
         let (server, recorder) = start(server_config());
