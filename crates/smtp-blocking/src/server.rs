@@ -4,13 +4,13 @@ use crate::driver::{Driver, Next};
 use crate::Error;
 use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{
-    EnhancedStatus, ForwardPath, Host, MailParams, RcptParams, Reply, ReplyCode, ReversePath,
-    ServerConfig, ServerEvent, ServerSession,
+    EnhancedStatus, ForwardPath, Host, MailParams, Mechanism, RcptParams, Reply, ReplyCode,
+    ReversePath, ServerConfig, ServerEvent, ServerSession,
 };
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -159,6 +159,15 @@ impl Server {
         config: ServerConfig,
         handler: impl Handler,
     ) -> Result<Server, Error> {
+        if config.starttls || config.require_tls {
+            return Err(Error::Bind {
+                addr: format!("{addr:?}"),
+                source: io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "STARTTLS is configured, but this adapter speaks plain TCP only",
+                ),
+            });
+        }
         let listener = TcpListener::bind(&addr).map_err(|source| Error::Bind {
             addr: format!("{addr:?}"),
             source,
@@ -439,7 +448,11 @@ fn serve_connection(
         .set_write_timeout(Some(limits.write_timeout))
         .map_err(configure)?;
     let mut driver = Driver::new(stream, peer, Some(POLL_INTERVAL));
+    let cram_md5 = config.auth_mechanisms.contains(&Mechanism::CramMd5);
     let mut session = ServerSession::new(config, Instant::now());
+    if cram_md5 {
+        session = session.with_cram_md5_nonce(&cram_md5_nonce());
+    }
     let mut conn = Connection {
         peer,
         helo: None,
@@ -532,6 +545,18 @@ fn reply(code: u16, status: (u8, u16, u16), text: &'static str) -> Reply {
         [text],
     )
     .expect("constant reply")
+}
+
+/// A CRAM-MD5 challenge must never repeat (RFC 2195); it need not be secret.
+/// Process id, wall-clock nanoseconds and a counter make it unique without a
+/// random source.
+fn cram_md5_nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}.{nanos}.{count}", std::process::id())
 }
 
 /// Where to connect to wake a listener bound to an unspecified address.

@@ -527,3 +527,71 @@ fn shutdown_tells_idle_sessions_421_after_the_grace_period() {
         assert!(!client.is_usable());
     });
 }
+
+/// Accepts one user with one password.
+struct OneUser;
+
+impl Handler for OneUser {
+    fn auth(&self, _: &Connection, request: &smtp_proto::sasl::AuthRequest) -> Decision {
+        if request.username() == "user" && request.verify_password("secret") {
+            Decision::Accept
+        } else {
+            let reply = Reply::new(
+                ReplyCode::AUTH_INVALID,
+                EnhancedStatus::new(5, 7, 8),
+                ["Bad credentials"],
+            )
+            .unwrap();
+            Decision::Reject(reply)
+        }
+    }
+}
+
+fn with_password(password: &str) -> ClientConfig {
+    client_config().with_plaintext_auth(true).with_credentials(
+        smtp_proto::sasl::ClientCredentials::Password {
+            username: "user".into(),
+            password: smtp_proto::Secret::new(password.into()),
+        },
+    )
+}
+
+#[test]
+fn auth_is_decided_by_the_handler() {
+    bounded(limit(), || {
+        for mechanisms in [
+            vec![smtp_proto::Mechanism::CramMd5],
+            vec![smtp_proto::Mechanism::Plain, smtp_proto::Mechanism::Login],
+        ] {
+            let config = server_config()
+                .with_auth(mechanisms)
+                .with_plaintext_auth(true)
+                .with_require_auth(true);
+            let server = Server::bind("127.0.0.1:0", config, OneUser)
+                .unwrap()
+                .spawn()
+                .unwrap();
+            let mut client =
+                Client::connect(server.local_addr(), with_password("secret"), CONNECT).unwrap();
+            client
+                .send(&envelope(&["rcpt@example.org"]), &b"hi\r\n"[..])
+                .unwrap();
+            client.quit().unwrap();
+
+            let err =
+                Client::connect(server.local_addr(), with_password("wrong"), CONNECT).unwrap_err();
+            assert!(
+                matches!(err.client_error(), Some(ClientError::AuthFailed { .. })),
+                "{err}"
+            );
+            server.shutdown(Duration::from_secs(1));
+        }
+    });
+}
+
+#[test]
+fn a_server_configured_for_starttls_is_refused_at_bind() {
+    let config = server_config().with_starttls(true);
+    let err = Server::bind("127.0.0.1:0", config, OneUser).unwrap_err();
+    assert!(err.to_string().contains("plain TCP only"), "{err}");
+}
