@@ -120,12 +120,12 @@ fn describe_session(peer: &SocketAddr, error: &ClientError) -> String {
         ClientError::Timeout { phase } => {
             format!("the server {peer} did not answer in time (waiting for {phase})")
         }
-        other => format!("{peer}: {other}"),
+        other => format!("{peer}: {}", one_line(&other.to_string())),
     }
 }
 
 fn describe_refusal(report: &DeliveryReport) -> String {
-    let shown = |r: &Reply| r.to_string();
+    let shown = |r: &Reply| one_line(&r.to_string());
     if let Some(reply) = report.mail_reply.as_ref().filter(|r| !r.is_positive()) {
         return format!("MAIL FROM refused: {}", shown(reply));
     }
@@ -145,4 +145,10 @@ fn describe_refusal(report: &DeliveryReport) -> String {
     } else {
         format!("every recipient was refused ({})", refused.join("; "))
     }
+}
+
+/// A reply prints as it goes on the wire, CRLF and all; in a message meant
+/// for a person its lines are joined on one.
+fn one_line(text: &str) -> String {
+    text.trim_end().replace("\r\n", " / ")
 }

@@ -346,7 +346,14 @@ fn a_rejected_recipient_is_reported_and_the_others_get_the_message() {
             &report.recipients[0].1,
             RecipientStatus::Rejected(_)
         ));
-        assert!(err.to_string().contains("550"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} refused the message: every recipient was refused \
+                 (<nobody@example.org>: 550 5.1.1 No such user)",
+                client.peer_addr()
+            )
+        );
         assert!(client.is_usable());
         client
             .send(&envelope(&["rcpt@example.org"]), &b"again\r\n"[..])
@@ -594,4 +601,52 @@ fn a_server_configured_for_starttls_is_refused_at_bind() {
     let config = server_config().with_starttls(true);
     let err = Server::bind("127.0.0.1:0", config, OneUser).unwrap_err();
     assert!(err.to_string().contains("plain TCP only"), "{err}");
+}
+
+#[test]
+fn a_server_that_hangs_up_during_data_gives_a_clear_error() {
+    bounded(limit(), || {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A scripted peer: answers up to DATA, reads the first body line,
+        // then closes without a final reply.
+        let peer = std::thread::spawn(move || {
+            let (socket, _) = listener.accept().unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut reader = BufReader::new(socket.try_clone().unwrap());
+            let mut out = socket;
+            out.write_all(b"220 scripted\r\n").unwrap();
+            let mut line = String::new();
+            for answer in ["250 scripted", "250 ok", "250 ok", "354 go ahead"] {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                out.write_all(format!("{answer}\r\n").as_bytes()).unwrap();
+            }
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+        });
+        let mut client = connect(addr);
+        let err = client
+            .send(
+                &envelope(&["rcpt@example.org"]),
+                &b"first line\r\nsecond\r\n"[..],
+            )
+            .unwrap_err();
+        peer.join().unwrap();
+        assert!(
+            matches!(
+                err.client_error(),
+                Some(ClientError::ConnectionClosed { .. })
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("the server {addr} closed the connection during the end of data")
+        );
+        assert!(!client.is_usable());
+    });
 }
