@@ -219,7 +219,6 @@ impl Client {
     /// failing) ends the send.
     fn write_pending(&mut self) -> Result<(), Error> {
         let peer = self.peer_addr();
-        self.driver.receive_ready(&mut self.session)?;
         match self.driver.flush(&mut self.session)? {
             None => Ok(()),
             Some(ClientEvent::Failed(error)) => {

@@ -9,7 +9,7 @@
 
 use crate::Error;
 use smtp_proto::{ClientEvent, ClientSession, Output, ServerEvent, ServerSession};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -62,7 +62,7 @@ session_impl!(ServerSession, ServerEvent);
 /// Implemented for [`TcpStream`]; a TLS stream over a `TcpStream` implements
 /// it by delegating the timeout and the shutdown to the socket underneath,
 /// which is how TLS will slot in without touching the loop.
-pub(crate) trait Transport: Read + Write {
+pub(crate) trait Transport: io::Read + Write {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
     fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
     /// Ends the connection after what was written.
@@ -95,6 +95,17 @@ pub(crate) enum Next<E> {
     Idle,
     /// The session closed the connection.
     Closed,
+}
+
+/// What one read did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Bytes went to the session (or the read was interrupted: try again).
+    Fed,
+    /// The stream ended; the session was told.
+    Ended,
+    /// Nothing arrived before the timeout (or, non-blocking, nothing yet).
+    Nothing,
 }
 
 /// Owns the stream and the read buffer of one connection.
@@ -131,23 +142,15 @@ impl<T: Transport> Driver<T> {
     }
 
     /// Runs the session until it has an event, closes, or (with a poll
-    /// interval) a quiet interval passes.
+    /// interval) a quiet interval passes. Reads block until the session's
+    /// deadline; with no deadline and no poll interval, until the peer
+    /// speaks (the client only reads while it waits for a reply, which
+    /// always has one).
     pub(crate) fn next<S: Session>(&mut self, session: &mut S) -> Result<Next<S::Event>, Error> {
         let mut timed_out_at = None;
         loop {
-            while let Some(output) = session.poll_output() {
-                match output {
-                    Output::Transmit(bytes) => self.write(session, &bytes)?,
-                    Output::Event(event) => return Ok(Next::Event(event)),
-                    Output::StartTls => {
-                        self.close();
-                        return Err(Error::TlsNotSupported { peer: self.peer });
-                    }
-                    Output::Close => {
-                        self.close();
-                        return Ok(Next::Closed);
-                    }
-                }
+            if let Some(next) = self.drain(session)? {
+                return Ok(next);
             }
             if self.closed {
                 return Ok(Next::Closed);
@@ -170,81 +173,99 @@ impl<T: Transport> Driver<T> {
             self.stream
                 .set_read_timeout(wait.map(|w| w.max(MIN_WAIT)))
                 .map_err(|e| self.io_error("setting a read timeout on", e))?;
-            match self.stream.read(&mut self.buf) {
-                Ok(0) => session.feed_eof(Instant::now()),
-                Ok(n) => {
-                    let bytes = self.buf.get(..n).unwrap_or_default();
-                    session.feed(Instant::now(), bytes);
-                }
-                Err(e) if is_timeout(&e) => {
-                    if capped {
-                        return Ok(Next::Idle);
+            match self.read_into(session)? {
+                Read::Fed => {}
+                // The session closes on EOF; if it did not, reading again
+                // would only see EOF again.
+                Read::Ended => {
+                    if let Some(next) = self.drain(session)? {
+                        return Ok(next);
                     }
+                    self.close();
+                    return Ok(Next::Closed);
+                }
+                Read::Nothing if capped => return Ok(Next::Idle),
+                Read::Nothing => {
                     timed_out_at = deadline;
                     session.handle_timeout(Instant::now());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_peer_gone(&e) => session.feed_eof(Instant::now()),
-                Err(e) => {
-                    self.close();
-                    return Err(self.io_error("reading from", e));
                 }
             }
         }
     }
 
-    /// Writes what the session has to send now, without reading: used while
-    /// streaming a body, so the session never holds more than one chunk.
-    /// An event it meets is returned; a close is left for
-    /// [`next`](Self::next) to report.
+    /// Writes what the session has to send now, without waiting for the
+    /// peer: used while streaming a body, so the session never holds more
+    /// than one chunk. Replies that already arrived are read first (see
+    /// [`receive_ready`](Self::receive_ready)). An event met on the way is
+    /// returned; a close is left for [`next`](Self::next) to report.
     pub(crate) fn flush<S: Session>(&mut self, session: &mut S) -> Result<Option<S::Event>, Error> {
-        while let Some(output) = session.poll_output() {
-            match output {
-                Output::Transmit(bytes) => self.write(session, &bytes)?,
-                Output::Event(event) => return Ok(Some(event)),
-                Output::StartTls => {
-                    self.close();
-                    return Err(Error::TlsNotSupported { peer: self.peer });
-                }
-                Output::Close => self.close(),
-            }
+        self.receive_ready(session)?;
+        match self.drain(session)? {
+            Some(Next::Event(event)) => Ok(Some(event)),
+            _ => Ok(None),
         }
-        Ok(None)
     }
 
     /// Feeds the session whatever the peer already sent, without waiting.
     /// While a long body streams out, the replies to its BDAT chunks pile up;
     /// reading them keeps the peer from blocking on a full socket (and then
     /// no longer reading the body) and keeps the session's deadlines true.
-    pub(crate) fn receive_ready<S: Session>(&mut self, session: &mut S) -> Result<(), Error> {
+    fn receive_ready<S: Session>(&mut self, session: &mut S) -> Result<(), Error> {
         if self.closed {
             return Ok(());
         }
         self.stream
             .set_nonblocking(true)
             .map_err(|e| self.io_error("configuring the connection to", e))?;
-        let result = loop {
-            match self.stream.read(&mut self.buf) {
-                Ok(0) => {
-                    session.feed_eof(Instant::now());
-                    break Ok(());
+        let mut result = Ok(Read::Fed);
+        while let Ok(Read::Fed) = result {
+            result = self.read_into(session);
+        }
+        self.stream
+            .set_nonblocking(false)
+            .map_err(|e| self.io_error("configuring the connection to", e))?;
+        result.map(drop)
+    }
+
+    /// Carries out the session's outputs until an event or the close.
+    fn drain<S: Session>(&mut self, session: &mut S) -> Result<Option<Next<S::Event>>, Error> {
+        while let Some(output) = session.poll_output() {
+            match output {
+                Output::Transmit(bytes) => self.write(session, &bytes)?,
+                Output::Event(event) => return Ok(Some(Next::Event(event))),
+                Output::StartTls => {
+                    self.close();
+                    return Err(Error::TlsNotSupported { peer: self.peer });
                 }
-                Ok(n) => {
-                    let bytes = self.buf.get(..n).unwrap_or_default();
-                    session.feed(Instant::now(), bytes);
+                Output::Close => {
+                    self.close();
+                    return Ok(Some(Next::Closed));
                 }
-                Err(e) if is_timeout(&e) => break Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_peer_gone(&e) => {
-                    session.feed_eof(Instant::now());
-                    break Ok(());
-                }
-                Err(e) => break Err(e),
             }
-        };
-        let restored = self.stream.set_nonblocking(false);
-        match result.and(restored) {
-            Ok(()) => Ok(()),
+        }
+        Ok(None)
+    }
+
+    /// One read, given to the session. The end of the stream and a peer
+    /// that reset the connection are both the session's `feed_eof`: it knows
+    /// what that means in its phase.
+    fn read_into<S: Session>(&mut self, session: &mut S) -> Result<Read, Error> {
+        match self.stream.read(&mut self.buf) {
+            Ok(0) => {
+                session.feed_eof(Instant::now());
+                Ok(Read::Ended)
+            }
+            Ok(n) => {
+                let bytes = self.buf.get(..n).unwrap_or_default();
+                session.feed(Instant::now(), bytes);
+                Ok(Read::Fed)
+            }
+            Err(e) if is_timeout(&e) => Ok(Read::Nothing),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Read::Fed),
+            Err(e) if is_peer_gone(&e) => {
+                session.feed_eof(Instant::now());
+                Ok(Read::Ended)
+            }
             Err(e) => {
                 self.close();
                 Err(self.io_error("reading from", e))
