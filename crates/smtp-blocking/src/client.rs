@@ -97,20 +97,16 @@ impl Client {
         let mut session = ClientSession::new(config, Instant::now());
         let mut driver = Driver::new(stream, peer, None);
         loop {
-            match driver.next(&mut session)? {
-                Next::Event(ClientEvent::Ready { capabilities, .. }) => {
+            match next_event(&mut driver, &mut session)? {
+                Some(ClientEvent::Ready { capabilities, .. }) => {
                     return Ok(Client {
                         driver,
                         session,
                         capabilities,
                     })
                 }
-                Next::Event(ClientEvent::Failed(error)) => {
-                    driver.close();
-                    return Err(Error::session(peer, error));
-                }
-                Next::Event(_) | Next::Idle => {}
-                Next::Closed => return Err(closed_during_setup(peer)),
+                Some(_) => {}
+                None => return Err(closed_during_setup(peer)),
             }
         }
     }
@@ -152,21 +148,17 @@ impl Client {
             .send(envelope.clone())
             .map_err(|error| Error::session(peer, error))?;
         loop {
-            match self.driver.next(&mut self.session)? {
-                Next::Event(ClientEvent::SendBody) => self.stream_body(&mut body)?,
-                Next::Event(ClientEvent::Delivered(report)) => return Ok(report),
-                Next::Event(ClientEvent::TransactionFailed(report)) => {
+            match next_event(&mut self.driver, &mut self.session)? {
+                Some(ClientEvent::SendBody) => self.stream_body(&mut body)?,
+                Some(ClientEvent::Delivered(report)) => return Ok(report),
+                Some(ClientEvent::TransactionFailed(report)) => {
                     return Err(Error::Rejected {
                         peer,
                         report: Box::new(report),
                     })
                 }
-                Next::Event(ClientEvent::Failed(error)) => {
-                    self.driver.close();
-                    return Err(Error::session(peer, error));
-                }
-                Next::Event(_) | Next::Idle => {}
-                Next::Closed => return Err(Error::Closed { peer }),
+                Some(_) => {}
+                None => return Err(Error::Closed { peer }),
             }
         }
     }
@@ -181,16 +173,8 @@ impl Client {
         self.session
             .quit()
             .map_err(|error| Error::session(peer, error))?;
-        loop {
-            match self.driver.next(&mut self.session)? {
-                Next::Event(ClientEvent::Failed(error)) => {
-                    self.driver.close();
-                    return Err(Error::session(peer, error));
-                }
-                Next::Closed => return Ok(()),
-                Next::Event(_) | Next::Idle => {}
-            }
-        }
+        while next_event(&mut self.driver, &mut self.session)?.is_some() {}
+        Ok(())
     }
 
     fn stream_body(&mut self, body: &mut impl Read) -> Result<(), Error> {
@@ -234,6 +218,25 @@ impl Client {
     fn fail(&mut self, error: ClientError) -> Error {
         self.driver.close();
         Error::session(self.peer_addr(), error)
+    }
+}
+
+/// The session's next event; its failure as an error (the connection is
+/// then closed); `None` once the connection closed.
+fn next_event(
+    driver: &mut Driver<TcpStream>,
+    session: &mut ClientSession,
+) -> Result<Option<ClientEvent>, Error> {
+    loop {
+        match driver.next(session)? {
+            Next::Event(ClientEvent::Failed(error)) => {
+                driver.close();
+                return Err(Error::session(driver.peer(), error));
+            }
+            Next::Event(event) => return Ok(Some(event)),
+            Next::Idle => {}
+            Next::Closed => return Ok(None),
+        }
     }
 }
 
