@@ -90,8 +90,8 @@ impl Transport for TcpStream {
 pub(crate) enum Next<E> {
     /// An event for the application.
     Event(E),
-    /// Nothing happened for one poll interval (only with one set): the
-    /// caller may look at the world (a shutdown request) and call again.
+    /// A poll interval passed (only with one set): the caller may look at
+    /// the world (a shutdown request) and call again.
     Idle,
     /// The session closed the connection.
     Closed,
@@ -115,6 +115,8 @@ pub(crate) struct Driver<T> {
     peer: SocketAddr,
     buf: Box<[u8]>,
     poll_interval: Option<Duration>,
+    /// When `next` last returned [`Next::Idle`].
+    last_idle: Instant,
     closed: bool,
 }
 
@@ -127,6 +129,7 @@ impl<T: Transport> Driver<T> {
             peer,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             poll_interval,
+            last_idle: Instant::now(),
             closed: false,
         }
     }
@@ -156,6 +159,15 @@ impl<T: Transport> Driver<T> {
                 return Ok(Next::Closed);
             }
             let now = Instant::now();
+            // A peer that keeps sending, a byte at a time, must not keep the
+            // caller from looking up once per interval.
+            if self
+                .poll_interval
+                .is_some_and(|tick| now.duration_since(self.last_idle) >= tick)
+            {
+                self.last_idle = now;
+                return Ok(Next::Idle);
+            }
             // A deadline that stays past after handle_timeout must not spin:
             // it is then ignored until something else happens.
             let deadline = session.poll_timeout().filter(|&d| timed_out_at != Some(d));
@@ -184,7 +196,10 @@ impl<T: Transport> Driver<T> {
                     self.close();
                     return Ok(Next::Closed);
                 }
-                Read::Nothing if capped => return Ok(Next::Idle),
+                Read::Nothing if capped => {
+                    self.last_idle = Instant::now();
+                    return Ok(Next::Idle);
+                }
                 Read::Nothing => {
                     timed_out_at = deadline;
                     session.handle_timeout(Instant::now());

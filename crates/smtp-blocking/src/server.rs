@@ -462,6 +462,7 @@ fn serve_connection(
     loop {
         let event = match driver.next(&mut session)? {
             Next::Event(event) => event,
+            // At most one poll interval apart, however busy the client.
             Next::Idle => {
                 if shared.closing.load(Ordering::SeqCst) {
                     session.shutdown();

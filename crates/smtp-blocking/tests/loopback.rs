@@ -650,3 +650,34 @@ fn a_server_that_hangs_up_during_data_gives_a_clear_error() {
         assert!(!client.is_usable());
     });
 }
+
+#[test]
+fn shutdown_is_not_held_up_by_a_client_that_keeps_talking() {
+    bounded(limit(), || {
+        use std::io::Write;
+        let (server, _) = start(server_config());
+        let mut chatty = std::net::TcpStream::connect(server.local_addr()).unwrap();
+        chatty
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let talking = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                // One byte every 20 ms, never a whole command.
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if chatty.write_all(b"N").is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        let start = Instant::now();
+        server.shutdown(Duration::from_millis(200));
+        let took = start.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        talking.join().unwrap();
+        assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    });
+}
