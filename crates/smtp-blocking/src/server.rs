@@ -24,7 +24,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 pub enum Decision {
     /// The usual positive reply.
     Accept,
-    /// A positive reply of the application's own (a queue id, say).
+    /// A positive reply of the application's own (a queue id, say): 2yz,
+    /// or 3yz for [`Handler::data_start`]. A reply of the wrong class is
+    /// replaced by `451 4.3.0`.
     AcceptWith(Reply),
     /// A 4yz or 5yz refusal.
     Reject(Reply),
