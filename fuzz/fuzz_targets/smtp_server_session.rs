@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use smtp_proto::{
-    EnhancedStatus, Mechanism, Output, Reply, ReplyCode, ReplyParser, ServerConfig, ServerEvent,
-    ServerSession, TlsInfo,
+    EnhancedStatus, Mechanism, Output, Reply, ReplyCode, ReplyParser, ServerConfig, ServerSession,
+    TlsInfo,
 };
 use std::time::{Duration, Instant};
 
