@@ -1,10 +1,11 @@
 //! A blocking SMTP client: one connection, many messages.
 
 use crate::driver::{Driver, Next};
+use crate::tls::{Stream, TlsSettings, Upgrade};
 use crate::Error;
 use smtp_proto::{
     Capabilities, ClientConfig, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope,
-    TlsPolicy,
+    Phase, TlsInfo, TlsPolicy,
 };
 use std::fmt;
 use std::io::{self, Read};
@@ -17,9 +18,10 @@ const BODY_CHUNK: usize = 64 * 1024;
 /// A connection to an SMTP server, set up (greeting and EHLO done) and ready
 /// to send messages.
 ///
-/// Plain TCP only for now: the configuration must use [`TlsPolicy::None`],
-/// or [`TlsPolicy::Opportunistic`] against a server that does not offer
-/// STARTTLS.
+/// [`connect`](Self::connect) speaks plain TCP: its configuration must use
+/// [`TlsPolicy::None`], or [`TlsPolicy::Opportunistic`] against a server
+/// that does not offer STARTTLS. [`connect_tls`](Self::connect_tls) does
+/// STARTTLS (`Opportunistic`, `Required`) or implicit TLS (`Implicit`).
 ///
 /// ```no_run
 /// use smtp_blocking::Client;
@@ -37,20 +39,60 @@ const BODY_CHUNK: usize = 64 * 1024;
 /// ```
 #[derive(Debug)]
 pub struct Client {
-    // TLS will make this a stream enum (plain or rustls over the socket);
-    // the driver is generic over the stream already.
-    driver: Driver<TcpStream>,
+    driver: Driver,
     session: ClientSession,
     capabilities: Capabilities,
+    tls: Option<TlsInfo>,
 }
 
 impl Client {
     /// Connects (trying each resolved address within `connect_timeout`),
     /// then runs the greeting and EHLO until the session is ready.
+    ///
+    /// Plain TCP: a session that asks for TLS ends with
+    /// [`Error::TlsNotConfigured`].
     pub fn connect(
         addr: impl ToSocketAddrs + fmt::Debug,
         config: ClientConfig,
         connect_timeout: Duration,
+    ) -> Result<Client, Error> {
+        Client::open(addr, config, connect_timeout, None)
+    }
+
+    /// Connects to `host` (a name or an IP address) on `port`, with TLS as
+    /// `config.tls` says: STARTTLS for `Opportunistic` and `Required`, a
+    /// handshake right after connecting for `Implicit` (port 465). `host` is
+    /// the SNI name and the name the certificate must be valid for.
+    ///
+    /// ```no_run
+    /// use smtp_blocking::{Client, TlsSettings};
+    /// use smtp_proto::{ClientConfig, Host, TlsPolicy};
+    /// use std::time::Duration;
+    ///
+    /// let config = ClientConfig::new(Host::parse("client.example").unwrap())
+    ///     .with_tls(TlsPolicy::Required);
+    /// let client = Client::connect_tls(
+    ///     "smtp.example.com", 587, config, &TlsSettings::new(), Duration::from_secs(10),
+    /// )?;
+    /// assert!(client.tls().is_some());
+    /// # Ok::<(), smtp_blocking::Error>(())
+    /// ```
+    pub fn connect_tls(
+        host: &str,
+        port: u16,
+        config: ClientConfig,
+        tls: &TlsSettings,
+        connect_timeout: Duration,
+    ) -> Result<Client, Error> {
+        let upgrade = tls.upgrade(host)?;
+        Client::open((host, port), config, connect_timeout, Some(upgrade))
+    }
+
+    fn open(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        config: ClientConfig,
+        connect_timeout: Duration,
+        upgrade: Option<Upgrade>,
     ) -> Result<Client, Error> {
         let addrs: Vec<SocketAddr> =
             addr.to_socket_addrs()
@@ -80,8 +122,9 @@ impl Client {
                 })
             }
         };
-        if config.tls == TlsPolicy::Implicit {
-            return Err(Error::TlsNotSupported { peer });
+        let implicit = config.tls == TlsPolicy::Implicit;
+        if implicit && upgrade.is_none() {
+            return Err(Error::TlsNotConfigured { peer });
         }
         let configure = |source| Error::Io {
             action: "configuring the connection to",
@@ -95,14 +138,20 @@ impl Client {
             .set_write_timeout(Some(write_timeout))
             .map_err(configure)?;
         let mut session = ClientSession::new(config, Instant::now());
-        let mut driver = Driver::new(stream, peer, None);
+        let mut driver = Driver::new(Stream::Plain(stream), peer, None, upgrade);
+        if implicit {
+            driver.start_tls(&mut session, true)?;
+        }
         loop {
-            match next_event(&mut driver, &mut session)? {
-                Some(ClientEvent::Ready { capabilities, .. }) => {
+            match next_event(&mut driver, &mut session).map_err(|e| no_greeting(e, implicit))? {
+                Some(ClientEvent::Ready {
+                    capabilities, tls, ..
+                }) => {
                     return Ok(Client {
                         driver,
                         session,
                         capabilities,
+                        tls,
                     })
                 }
                 Some(_) => {}
@@ -119,6 +168,12 @@ impl Client {
     /// What the server offered in its EHLO (or HELO) reply.
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    /// The TLS handshake's outcome (protocol, cipher, the name checked and
+    /// whether the certificate verified), when TLS is in use.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
     }
 
     /// The connection can take another message.
@@ -224,7 +279,7 @@ impl Client {
 /// The session's next event; its failure as an error (the connection is
 /// then closed); `None` once the connection closed.
 fn next_event(
-    driver: &mut Driver<TcpStream>,
+    driver: &mut Driver,
     session: &mut ClientSession,
 ) -> Result<Option<ClientEvent>, Error> {
     loop {
@@ -240,7 +295,28 @@ fn next_event(
     }
 }
 
+/// Silence or bytes that are not a reply where the greeting should be: a
+/// plaintext client on an implicit-TLS port, most likely.
+fn no_greeting(error: Error, implicit: bool) -> Error {
+    match &error {
+        Error::Session { peer, error: e } if !implicit => match **e {
+            ClientError::Timeout {
+                phase: Phase::Greeting,
+            }
+            | ClientError::BadReply {
+                phase: Phase::Greeting,
+                ..
+            } => Error::NoGreeting {
+                peer: *peer,
+                error: e.clone(),
+            },
+            _ => error,
+        },
+        _ => error,
+    }
+}
+
 fn closed_during_setup(peer: SocketAddr) -> Error {
-    let phase = smtp_proto::Phase::Greeting;
+    let phase = Phase::Greeting;
     Error::session(peer, ClientError::ConnectionClosed { phase })
 }

@@ -7,10 +7,11 @@
 //! its caller, which answers with the session's verbs. It makes no protocol
 //! decision of its own.
 
+use crate::tls::{Stream, Upgrade};
 use crate::Error;
-use smtp_proto::{ClientEvent, ClientSession, Output, ServerEvent, ServerSession};
-use std::io::{self, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use smtp_proto::{ClientEvent, ClientSession, Output, ServerEvent, ServerSession, TlsInfo};
+use std::io::{self, Read as _, Write};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// How much one read takes from the socket.
@@ -29,6 +30,7 @@ pub(crate) trait Session {
     fn handle_timeout(&mut self, now: Instant);
     fn poll_output(&mut self) -> Option<Output<Self::Event>>;
     fn poll_timeout(&self) -> Option<Instant>;
+    fn tls_established(&mut self, now: Instant, info: TlsInfo);
 }
 
 macro_rules! session_impl {
@@ -50,6 +52,9 @@ macro_rules! session_impl {
             fn poll_timeout(&self) -> Option<Instant> {
                 <$session>::poll_timeout(self)
             }
+            fn tls_established(&mut self, now: Instant, info: TlsInfo) {
+                <$session>::tls_established(self, now, info)
+            }
         }
     };
 }
@@ -57,33 +62,8 @@ macro_rules! session_impl {
 session_impl!(ClientSession, ClientEvent);
 session_impl!(ServerSession, ServerEvent);
 
-/// A byte stream the driver can read with a deadline and close.
-///
-/// Implemented for [`TcpStream`]; a TLS stream over a `TcpStream` implements
-/// it by delegating the timeout and the shutdown to the socket underneath,
-/// which is how TLS will slot in without touching the loop.
-pub(crate) trait Transport: io::Read + Write {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
-    /// Ends the connection after what was written.
-    fn close(&mut self);
-}
-
-impl Transport for TcpStream {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
-    }
-
-    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        TcpStream::set_nonblocking(self, nonblocking)
-    }
-
-    fn close(&mut self) {
-        // The peer may be gone already; there is nothing left to tell it.
-        let _ = self.flush();
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
+/// How long a handshake may take when the session set no deadline.
+const DEFAULT_HANDSHAKE: Duration = Duration::from_secs(60);
 
 /// What the driver found next.
 #[derive(Debug)]
@@ -110,8 +90,10 @@ enum Read {
 
 /// Owns the stream and the read buffer of one connection.
 #[derive(Debug)]
-pub(crate) struct Driver<T> {
-    stream: T,
+pub(crate) struct Driver {
+    stream: Stream,
+    /// How to start TLS when the session asks; `None`: TLS not configured.
+    tls: Option<Upgrade>,
     peer: SocketAddr,
     buf: Box<[u8]>,
     poll_interval: Option<Duration>,
@@ -120,12 +102,18 @@ pub(crate) struct Driver<T> {
     closed: bool,
 }
 
-impl<T: Transport> Driver<T> {
+impl Driver {
     /// Wraps a connected stream. With a `poll_interval`, reads wake at least
     /// that often and [`next`](Self::next) returns [`Next::Idle`].
-    pub(crate) fn new(stream: T, peer: SocketAddr, poll_interval: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        stream: Stream,
+        peer: SocketAddr,
+        poll_interval: Option<Duration>,
+        tls: Option<Upgrade>,
+    ) -> Self {
         Driver {
             stream,
+            tls,
             peer,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             poll_interval,
@@ -248,10 +236,7 @@ impl<T: Transport> Driver<T> {
             match output {
                 Output::Transmit(bytes) => self.write(session, &bytes)?,
                 Output::Event(event) => return Ok(Some(Next::Event(event))),
-                Output::StartTls => {
-                    self.close();
-                    return Err(Error::TlsNotSupported { peer: self.peer });
-                }
+                Output::StartTls => self.start_tls(session, false)?,
                 Output::Close => {
                     self.close();
                     return Ok(Some(Next::Closed));
@@ -259,6 +244,39 @@ impl<T: Transport> Driver<T> {
             }
         }
         Ok(None)
+    }
+
+    /// Flushes, swaps the plain stream for a TLS one, handshakes by the
+    /// session's deadline and tells the session. `implicit`: TLS before any
+    /// SMTP (port 465 style), for the wording of errors. A failed handshake
+    /// is the session's end of stream and an error that says why.
+    pub(crate) fn start_tls<S: Session>(
+        &mut self,
+        session: &mut S,
+        implicit: bool,
+    ) -> Result<(), Error> {
+        let peer = self.peer;
+        let Some(upgrade) = self.tls.clone() else {
+            self.close();
+            return Err(Error::TlsNotConfigured { peer });
+        };
+        let _ = self.stream.flush();
+        let now = Instant::now();
+        let deadline = session
+            .poll_timeout()
+            .filter(|&d| d > now)
+            .unwrap_or(now + DEFAULT_HANDSHAKE);
+        match self.stream.start_tls(&upgrade, deadline, implicit) {
+            Ok(info) => {
+                session.tls_established(Instant::now(), info);
+                Ok(())
+            }
+            Err(reason) => {
+                session.feed_eof(Instant::now());
+                self.close();
+                Err(Error::Tls { peer, reason })
+            }
+        }
     }
 
     /// One read, given to the session. The end of the stream and a peer

@@ -67,13 +67,47 @@ pub enum Error {
     /// SMTP has no way to abandon a body half sent.
     #[error("could not read the message body: {0}")]
     Body(io::Error),
-    /// The session needs TLS, which this adapter does not do yet.
+    /// The session needs TLS but no TLS settings were given (a client made
+    /// with [`Client::connect`](crate::Client::connect) under a policy other
+    /// than `None`, or a server without a certificate).
     #[error(
-        "{peer}: TLS was asked for, but this adapter speaks plain TCP only (use TlsPolicy::None)"
+        "{peer}: TLS was asked for, but no TLS settings were given (use Client::connect_tls, or TlsPolicy::None)"
     )]
-    TlsNotSupported {
+    TlsNotConfigured {
         /// The other end.
         peer: SocketAddr,
+    },
+    /// The TLS handshake failed: an untrusted, expired or mismatched
+    /// certificate, a peer that does not speak TLS, a timeout.
+    #[error("TLS with {peer} failed: {reason}")]
+    Tls {
+        /// The other end.
+        peer: SocketAddr,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The TLS settings could not be built (a missing or malformed
+    /// certificate or key file, a bad server name).
+    #[error("TLS configuration: {what}: {reason}")]
+    TlsConfig {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The server sent no SMTP greeting in time, or sent bytes that are not
+    /// one: often a client using STARTTLS (or no TLS) against an
+    /// implicit-TLS port.
+    #[error(
+        "the server {peer} did not send an SMTP greeting ({}): is this an implicit-TLS port (465)? try the `tls` security mode",
+        describe_no_greeting(.error)
+    )]
+    NoGreeting {
+        /// The server.
+        peer: SocketAddr,
+        /// What the core reported (a timeout or a malformed reply, in the
+        /// greeting phase).
+        error: Box<ClientError>,
     },
     /// The client was used after its connection ended.
     #[error("the connection to {peer} is closed")]
@@ -87,7 +121,7 @@ impl Error {
     /// The core's error, when the session reported one.
     pub fn client_error(&self) -> Option<&ClientError> {
         match self {
-            Error::Session { error, .. } => Some(error),
+            Error::Session { error, .. } | Error::NoGreeting { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -109,6 +143,13 @@ fn describe_io(e: &io::Error) -> String {
         io::ErrorKind::AddrInUse => "address already in use".into(),
         io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
         _ => e.to_string(),
+    }
+}
+
+fn describe_no_greeting(error: &ClientError) -> &'static str {
+    match error {
+        ClientError::Timeout { .. } => "nothing arrived in time",
+        _ => "what arrived is not an SMTP reply",
     }
 }
 

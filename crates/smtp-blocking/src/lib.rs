@@ -12,10 +12,10 @@
 //! - [`Server`]: `bind`, a [`Handler`] for the decisions, `spawn` (or `run`),
 //!   a connection limit and a graceful shutdown.
 //!
-//! Plain TCP only for now: no TLS (neither STARTTLS nor implicit TLS). A
-//! session that asks for a handshake ends with [`Error::TlsNotSupported`].
-//! The driver is generic over its stream so that a rustls stream can slot
-//! in; see `crates/smtp-blocking/README.md` for what is still missing.
+//! TLS is rustls with the ring provider: STARTTLS and implicit TLS (port
+//! 465 style) on both sides. The client takes [`TlsSettings`] (the public
+//! roots by default, a CA file or root store for private CAs, SNI from the
+//! host name), the server a [`ServerTls`] (certificate chain and key).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -23,9 +23,13 @@ mod client;
 pub(crate) mod driver;
 mod error;
 mod server;
+mod tls;
 
 pub use client::Client;
 pub use error::Error;
+pub use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+pub use rustls::RootCertStore;
 pub use server::{
     AcceptAll, Connection, Decision, Handler, Limits, Message, Server, ServerHandle, ShutdownHandle,
 };
+pub use tls::{ServerTls, TlsSettings};

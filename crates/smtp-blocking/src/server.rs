@@ -1,6 +1,7 @@
 //! A blocking SMTP server: one thread per connection, up to a limit.
 
 use crate::driver::{Driver, Next};
+use crate::tls::{ServerTls, Stream};
 use crate::Error;
 use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{
@@ -142,6 +143,7 @@ pub struct Server {
     handler: Arc<dyn Handler>,
     limits: Limits,
     shared: Arc<Shared>,
+    tls: Option<ServerTls>,
 }
 
 impl fmt::Debug for Server {
@@ -155,21 +157,48 @@ impl fmt::Debug for Server {
 
 impl Server {
     /// Binds the listening socket (port 0 picks a free one; see
-    /// [`local_addr`](Self::local_addr)).
+    /// [`local_addr`](Self::local_addr)). Plain TCP: a configuration with
+    /// `starttls` or `require_tls` is refused (it needs a certificate; see
+    /// [`bind_tls`](Self::bind_tls)).
     pub fn bind(
         addr: impl ToSocketAddrs + fmt::Debug,
         config: ServerConfig,
         handler: impl Handler,
     ) -> Result<Server, Error> {
         if config.starttls || config.require_tls {
-            return Err(Error::Bind {
-                addr: format!("{addr:?}"),
-                source: io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "STARTTLS is configured, but this adapter speaks plain TCP only",
-                ),
-            });
+            return Err(misconfigured(
+                &addr,
+                "STARTTLS or require_tls is configured, but no certificate was given (use Server::bind_tls)",
+            ));
         }
+        Server::open(addr, config, handler, None)
+    }
+
+    /// Binds a listener with TLS: STARTTLS (set `config.starttls`, and
+    /// `require_tls` to refuse mail and AUTH before it), or, with
+    /// [`ServerTls::implicit`], a handshake on every accepted connection
+    /// before the greeting (port 465 style).
+    pub fn bind_tls(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        config: ServerConfig,
+        tls: ServerTls,
+        handler: impl Handler,
+    ) -> Result<Server, Error> {
+        if !tls.is_implicit() && !config.starttls {
+            return Err(misconfigured(
+                &addr,
+                "a certificate was given but neither STARTTLS (ServerConfig::with_starttls) nor implicit TLS (ServerTls::implicit) is enabled",
+            ));
+        }
+        Server::open(addr, config, handler, Some(tls))
+    }
+
+    fn open(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        config: ServerConfig,
+        handler: impl Handler,
+        tls: Option<ServerTls>,
+    ) -> Result<Server, Error> {
         let listener = TcpListener::bind(&addr).map_err(|source| Error::Bind {
             addr: format!("{addr:?}"),
             source,
@@ -185,6 +214,7 @@ impl Server {
             handler: Arc::new(handler),
             limits: Limits::default(),
             shared: Arc::default(),
+            tls,
         })
     }
 
@@ -257,10 +287,17 @@ impl Server {
         let Ok(peer) = stream.peer_addr() else {
             return;
         };
+        let implicit = self.tls.as_ref().is_some_and(ServerTls::is_implicit);
         if !self.shared.try_enter(self.limits.max_connections) {
-            refuse(stream, &self.config.hostname);
+            if implicit {
+                // A plaintext reply would read as garbage to a TLS client.
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            } else {
+                refuse(stream, &self.config.hostname);
+            }
             return;
         }
+        let tls = self.tls.clone();
         let config = Arc::clone(&self.config);
         let handler = Arc::clone(&self.handler);
         let shared = Arc::clone(&self.shared);
@@ -270,7 +307,7 @@ impl Server {
             .spawn(move || {
                 let _leave = Leave(&shared);
                 if let Err(error) =
-                    serve_connection(stream, peer, config, &*handler, &shared, limits)
+                    serve_connection(stream, peer, config, tls, &*handler, &shared, limits)
                 {
                     handler.connection_error(peer, &error);
                 }
@@ -436,6 +473,7 @@ fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     config: Arc<ServerConfig>,
+    tls: Option<ServerTls>,
     handler: &dyn Handler,
     shared: &Shared,
     limits: Limits,
@@ -449,11 +487,17 @@ fn serve_connection(
     stream
         .set_write_timeout(Some(limits.write_timeout))
         .map_err(configure)?;
-    let mut driver = Driver::new(stream, peer, Some(POLL_INTERVAL));
+    let implicit = tls.as_ref().is_some_and(ServerTls::is_implicit);
+    let upgrade = tls.as_ref().map(ServerTls::upgrade);
+    let mut driver = Driver::new(Stream::Plain(stream), peer, Some(POLL_INTERVAL), upgrade);
     let cram_md5 = config.auth_mechanisms.contains(&Mechanism::CramMd5);
     let mut session = ServerSession::new(config, Instant::now());
     if cram_md5 {
         session = session.with_cram_md5_nonce(&cram_md5_nonce());
+    }
+    if implicit {
+        // The greeting the session queued goes out over TLS.
+        driver.start_tls(&mut session, true)?;
     }
     let mut conn = Connection {
         peer,
@@ -507,6 +551,13 @@ fn serve_connection(
         answer(&mut session, decision);
         conn.helo = session.helo().cloned();
         conn.authenticated = session.authenticated().map(str::to_owned);
+    }
+}
+
+fn misconfigured(addr: &dyn fmt::Debug, why: &'static str) -> Error {
+    Error::Bind {
+        addr: format!("{addr:?}"),
+        source: io::Error::new(io::ErrorKind::InvalidInput, why),
     }
 }
 

@@ -1,0 +1,428 @@
+//! TLS between our client and our server on 127.0.0.1: STARTTLS, implicit
+//! TLS, certificate checks and the wrong security mode for a port.
+//!
+//! A CA and the server certificates are generated at test time; no key is
+//! stored anywhere. Every test runs under `bounded`.
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::PrivatePkcs8KeyDer;
+use smtp_blocking::{
+    AcceptAll, CertificateDer, Client, Connection, Decision, Error, Handler, Message,
+    RootCertStore, Server, ServerHandle, ServerTls, TlsSettings,
+};
+use smtp_proto::sasl::{AuthRequest, ClientCredentials};
+use smtp_proto::{
+    ClientConfig, ClientError, ClientTimeouts, EnhancedStatus, Envelope, Host, Mailbox, Mechanism,
+    Recipient, Reply, ReplyCode, Secret, ServerConfig, TlsPolicy,
+};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const CONNECT: Duration = Duration::from_secs(5);
+const HOST: &str = "127.0.0.1";
+
+/// Runs `test` on its own thread and fails if it takes longer than 30 s.
+fn bounded(test: impl FnOnce() + Send + 'static) {
+    let limit = Duration::from_secs(30);
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        test();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => thread.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {limit:?}"),
+    }
+}
+
+/// A test CA and a server certificate it issued.
+struct Pki {
+    ca: CertificateDer<'static>,
+    chain: Vec<CertificateDer<'static>>,
+    key: Vec<u8>,
+}
+
+impl Pki {
+    /// A CA, and a certificate for `names` signed by it.
+    fn new(names: &[&str]) -> Pki {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "mailwire test CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let leaf = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        Pki {
+            ca: ca.der().clone(),
+            chain: vec![leaf.der().clone()],
+            key: key.serialize_der(),
+        }
+    }
+
+    fn server(&self) -> ServerTls {
+        let key = PrivatePkcs8KeyDer::from(self.key.clone()).into();
+        ServerTls::from_der(self.chain.clone(), key).unwrap()
+    }
+
+    fn client(&self) -> TlsSettings {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca.clone()).unwrap();
+        TlsSettings::new().with_root_store(roots)
+    }
+}
+
+fn localhost() -> Pki {
+    Pki::new(&["localhost", "127.0.0.1"])
+}
+
+fn timeouts(each: Duration) -> ClientTimeouts {
+    ClientTimeouts {
+        greeting: each,
+        ehlo: each,
+        starttls: each,
+        auth: each,
+        mail: each,
+        rcpt: each,
+        data_init: each,
+        data_block: each,
+        data_end: each,
+        quit: each,
+    }
+}
+
+fn client_config(policy: TlsPolicy) -> ClientConfig {
+    ClientConfig::new(Host::parse("client.test").unwrap())
+        .with_tls(policy)
+        .with_timeouts(timeouts(Duration::from_secs(10)))
+}
+
+fn server_config() -> ServerConfig {
+    ServerConfig::new("mx.test").with_idle_timeout(Duration::from_secs(10))
+}
+
+fn envelope() -> Envelope {
+    Envelope::new(Mailbox::parse("sender@example.com").unwrap().into())
+        .with_recipient(Recipient::new(Mailbox::parse("rcpt@example.org").unwrap()))
+}
+
+/// A message and the user who sent it.
+type Received = (Message, Option<String>);
+
+/// Keeps every message; accepts `user` / `secret` for AUTH.
+#[derive(Clone, Default)]
+struct Recorder {
+    messages: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Handler for Recorder {
+    fn message(&self, conn: &Connection, message: &Message) -> Decision {
+        let mut messages = self.messages.lock().unwrap();
+        messages.push((message.clone(), conn.authenticated.clone()));
+        Decision::Accept
+    }
+
+    fn auth(&self, _: &Connection, request: &AuthRequest) -> Decision {
+        if request.username() == "user" && request.verify_password("secret") {
+            Decision::Accept
+        } else {
+            let reply = Reply::new(
+                ReplyCode::AUTH_INVALID,
+                EnhancedStatus::new(5, 7, 8),
+                ["Bad credentials"],
+            )
+            .unwrap();
+            Decision::Reject(reply)
+        }
+    }
+}
+
+fn start(config: ServerConfig, tls: ServerTls) -> (ServerHandle, Recorder) {
+    let recorder = Recorder::default();
+    let server = Server::bind_tls("127.0.0.1:0", config, tls, recorder.clone()).unwrap();
+    (server.spawn().unwrap(), recorder)
+}
+
+fn deliver(client: &mut Client) {
+    client
+        .send(&envelope(), &b"Subject: tls\r\n\r\nsecret words\r\n"[..])
+        .unwrap();
+}
+
+#[test]
+fn starttls_required_delivers_over_tls() {
+    bounded(|| {
+        let pki = localhost();
+        let config = server_config().with_starttls(true).with_require_tls(true);
+        let (server, recorder) = start(config, pki.server());
+        let port = server.local_addr().port();
+        let mut client = Client::connect_tls(
+            HOST,
+            port,
+            client_config(TlsPolicy::Required),
+            &pki.client(),
+            CONNECT,
+        )
+        .unwrap();
+        let tls = client.tls().expect("Ready reports TLS").clone();
+        assert!(tls.verified);
+        assert!(tls.protocol.starts_with("TLSv1."), "{}", tls.protocol);
+        assert_eq!(tls.peer_name.as_deref(), Some(HOST));
+        assert!(!client.capabilities().starttls());
+        deliver(&mut client);
+        client.quit().unwrap();
+        server.shutdown(Duration::from_secs(1));
+        let messages = recorder.messages.lock().unwrap();
+        assert_eq!(messages.len(), 1);
+        assert!(messages[0].0.bytes.ends_with(b"secret words\r\n"));
+    });
+}
+
+#[test]
+fn implicit_tls_delivers() {
+    bounded(|| {
+        let pki = localhost();
+        let (server, recorder) = start(server_config(), pki.server().implicit());
+        let port = server.local_addr().port();
+        let mut client = Client::connect_tls(
+            HOST,
+            port,
+            client_config(TlsPolicy::Implicit),
+            &pki.client(),
+            CONNECT,
+        )
+        .unwrap();
+        assert!(client.tls().is_some_and(|t| t.verified));
+        deliver(&mut client);
+        deliver(&mut client);
+        client.quit().unwrap();
+        server.shutdown(Duration::from_secs(1));
+        assert_eq!(recorder.messages.lock().unwrap().len(), 2);
+    });
+}
+
+#[test]
+fn opportunistic_uses_tls_when_offered_and_plain_otherwise() {
+    bounded(|| {
+        let pki = localhost();
+        let (server, _) = start(server_config().with_starttls(true), pki.server());
+        let mut client = Client::connect_tls(
+            HOST,
+            server.local_addr().port(),
+            client_config(TlsPolicy::Opportunistic),
+            &pki.client(),
+            CONNECT,
+        )
+        .unwrap();
+        assert!(client.tls().is_some());
+        deliver(&mut client);
+        client.quit().unwrap();
+        server.shutdown(Duration::from_secs(1));
+
+        let plain = Server::bind("127.0.0.1:0", server_config(), AcceptAll)
+            .unwrap()
+            .spawn()
+            .unwrap();
+        let mut client = Client::connect_tls(
+            HOST,
+            plain.local_addr().port(),
+            client_config(TlsPolicy::Opportunistic),
+            &pki.client(),
+            CONNECT,
+        )
+        .unwrap();
+        assert!(client.tls().is_none());
+        deliver(&mut client);
+        client.quit().unwrap();
+        plain.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn auth_plain_over_starttls() {
+    bounded(|| {
+        let pki = localhost();
+        // Neither side allows PLAIN over plaintext: AUTH only works after
+        // the handshake.
+        let config = server_config()
+            .with_starttls(true)
+            .with_require_tls(true)
+            .with_auth(vec![Mechanism::Plain])
+            .with_require_auth(true);
+        let (server, recorder) = start(config, pki.server());
+        let credentials = ClientCredentials::Password {
+            username: "user".into(),
+            password: Secret::new("secret".into()),
+        };
+        let config = client_config(TlsPolicy::Required).with_credentials(credentials);
+        let mut client = Client::connect_tls(
+            HOST,
+            server.local_addr().port(),
+            config,
+            &pki.client(),
+            CONNECT,
+        )
+        .unwrap();
+        assert!(client.tls().is_some());
+        deliver(&mut client);
+        client.quit().unwrap();
+        server.shutdown(Duration::from_secs(1));
+        let messages = recorder.messages.lock().unwrap();
+        assert_eq!(messages[0].1.as_deref(), Some("user"));
+    });
+}
+
+fn expect_tls_error(err: &Error, words: &str) {
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains(words), "{err}");
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused_clearly() {
+    bounded(|| {
+        let pki = localhost();
+        let (server, recorder) = start(server_config().with_starttls(true), pki.server());
+        // The public roots do not know the test CA.
+        let err = Client::connect_tls(
+            HOST,
+            server.local_addr().port(),
+            client_config(TlsPolicy::Required),
+            &TlsSettings::new(),
+            CONNECT,
+        )
+        .unwrap_err();
+        expect_tls_error(&err, "not trusted");
+        server.shutdown(Duration::from_secs(1));
+        assert!(recorder.messages.lock().unwrap().is_empty());
+    });
+}
+
+#[test]
+fn a_certificate_for_another_name_is_refused_clearly() {
+    bounded(|| {
+        let pki = Pki::new(&["other.test"]);
+        let (server, _) = start(server_config().with_starttls(true), pki.server());
+        let err = Client::connect_tls(
+            HOST,
+            server.local_addr().port(),
+            client_config(TlsPolicy::Required),
+            &pki.client(),
+            CONNECT,
+        )
+        .unwrap_err();
+        expect_tls_error(&err, "name mismatch");
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn the_dangerous_switch_accepts_an_untrusted_certificate() {
+    bounded(|| {
+        let pki = Pki::new(&["other.test"]);
+        let (server, recorder) = start(server_config().with_starttls(true), pki.server());
+        let mut client = Client::connect_tls(
+            HOST,
+            server.local_addr().port(),
+            client_config(TlsPolicy::Required),
+            &TlsSettings::new().dangerous_accept_invalid_certs(),
+            CONNECT,
+        )
+        .unwrap();
+        assert!(client.tls().is_some_and(|t| !t.verified));
+        deliver(&mut client);
+        client.quit().unwrap();
+        server.shutdown(Duration::from_secs(1));
+        assert_eq!(recorder.messages.lock().unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn starttls_against_an_implicit_tls_port_says_so() {
+    bounded(|| {
+        let pki = localhost();
+        let (server, _) = start(server_config(), pki.server().implicit());
+        let config = ClientConfig::new(Host::parse("client.test").unwrap())
+            .with_tls(TlsPolicy::Required)
+            .with_timeouts(timeouts(Duration::from_secs(1)));
+        let err = Client::connect_tls(
+            HOST,
+            server.local_addr().port(),
+            config,
+            &pki.client(),
+            CONNECT,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NoGreeting { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("did not send an SMTP greeting"), "{text}");
+        assert!(text.contains("implicit-TLS port (465)"), "{text}");
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn implicit_tls_against_a_plaintext_port_says_so() {
+    bounded(|| {
+        let pki = localhost();
+        let server = Server::bind("127.0.0.1:0", server_config(), AcceptAll)
+            .unwrap()
+            .spawn()
+            .unwrap();
+        let config = ClientConfig::new(Host::parse("client.test").unwrap())
+            .with_tls(TlsPolicy::Implicit)
+            .with_timeouts(timeouts(Duration::from_secs(1)));
+        let err = Client::connect_tls(
+            HOST,
+            server.local_addr().port(),
+            config,
+            &pki.client(),
+            CONNECT,
+        )
+        .unwrap_err();
+        expect_tls_error(&err, "the server answered in plaintext");
+        assert!(
+            err.to_string()
+                .contains("is this a STARTTLS port (587/25)? try `starttls`"),
+            "{err}"
+        );
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn tls_misconfiguration_is_refused() {
+    let pki = localhost();
+    // A certificate with neither STARTTLS nor implicit TLS enabled.
+    let err =
+        Server::bind_tls("127.0.0.1:0", server_config(), pki.server(), AcceptAll).unwrap_err();
+    assert!(err.to_string().contains("neither STARTTLS"), "{err}");
+    // A client asked for TLS without TLS settings.
+    let server = Server::bind("127.0.0.1:0", server_config(), AcceptAll)
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let addr = server.local_addr();
+    let err = Client::connect(addr, client_config(TlsPolicy::Implicit), CONNECT).unwrap_err();
+    assert!(matches!(err, Error::TlsNotConfigured { .. }), "{err:?}");
+    let err = Client::connect(addr, client_config(TlsPolicy::Required), CONNECT).unwrap_err();
+    assert!(
+        matches!(err.client_error(), Some(ClientError::StartTlsUnavailable)),
+        "{err:?}"
+    );
+    server.shutdown(Duration::from_secs(1));
+    // A missing certificate file.
+    let err = ServerTls::from_pem_files("no-such-cert.pem", "no-such-key.pem").unwrap_err();
+    assert!(err.to_string().contains("no-such-cert.pem"), "{err}");
+}
