@@ -51,6 +51,15 @@ struct Pki {
 impl Pki {
     /// A CA, and a certificate for `names` signed by it.
     fn new(names: &[&str]) -> Pki {
+        Pki::build(names, false)
+    }
+
+    /// As [`Pki::new`], with a server certificate that expired in 2001.
+    fn expired(names: &[&str]) -> Pki {
+        Pki::build(names, true)
+    }
+
+    fn build(names: &[&str], expired: bool) -> Pki {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -61,10 +70,12 @@ impl Pki {
         let issuer = Issuer::new(ca_params, ca_key);
         let key = KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let leaf = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &issuer)
-            .unwrap();
+        let mut params = CertificateParams::new(names).unwrap();
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        }
+        let leaf = params.signed_by(&key, &issuer).unwrap();
         Pki {
             ca: ca.der().clone(),
             chain: vec![leaf.der().clone()],
@@ -323,6 +334,24 @@ fn a_certificate_for_another_name_is_refused_clearly() {
         )
         .unwrap_err();
         expect_tls_error(&err, "name mismatch");
+        server.shutdown(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn an_expired_certificate_is_refused_clearly() {
+    bounded(|| {
+        let pki = Pki::expired(&["127.0.0.1"]);
+        let (server, _) = start(server_config().with_starttls(true), pki.server());
+        let err = Client::connect_tls(
+            HOST,
+            server.local_addr().port(),
+            client_config(TlsPolicy::Required),
+            &pki.client(),
+            CONNECT,
+        )
+        .unwrap_err();
+        expect_tls_error(&err, "has expired");
         server.shutdown(Duration::from_secs(1));
     });
 }
