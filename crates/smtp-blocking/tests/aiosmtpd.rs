@@ -4,94 +4,26 @@
 //! aiosmtpd must be installed (`python3 -m pip install aiosmtpd`, done by
 //! `tests/run-all.sh`); without it this test fails rather than skips.
 
+mod support;
+
 use smtp_blocking::Client;
-use smtp_proto::{ClientConfig, ClientTimeouts, Envelope, Host, Mailbox, Recipient, TlsPolicy};
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Kills the server when the test ends, even by a failed assertion.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-fn wait_until_listening(addr: SocketAddr, peer: &mut Peer) {
-    let start = Instant::now();
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if let Ok(Some(status)) = peer.0.try_wait() {
-            panic!("aiosmtpd exited before listening: {status}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "aiosmtpd did not listen on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn timeouts(each: Duration) -> ClientTimeouts {
-    ClientTimeouts {
-        greeting: each,
-        ehlo: each,
-        starttls: each,
-        auth: each,
-        mail: each,
-        rcpt: each,
-        data_init: each,
-        data_block: each,
-        data_end: each,
-        quit: each,
-    }
-}
+use smtp_proto::TlsPolicy;
+use std::net::SocketAddr;
+use std::time::Duration;
+use support::{client_config, envelope, free_port, require_aiosmtpd, Aiosmtpd};
 
 #[test]
 fn our_client_delivers_to_aiosmtpd() {
-    let installed = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        installed,
-        "aiosmtpd is not installed: run `python3 -m pip install aiosmtpd` (tests/run-all.sh does)"
-    );
+    require_aiosmtpd();
 
     let port = free_port();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let child = Command::new("python3")
-        .args([
-            "-u",
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut peer = Peer(child);
-    wait_until_listening(addr, &mut peer);
+    let listen = format!("127.0.0.1:{port}");
+    let mut peer = Aiosmtpd::start(addr, ["-u", "-m", "aiosmtpd", "-n", "-l", &listen]);
 
-    let config = ClientConfig::new(Host::parse("client.test").unwrap())
-        .with_tls(TlsPolicy::None)
-        .with_timeouts(timeouts(Duration::from_secs(10)));
+    let config = client_config(TlsPolicy::None);
     let mut client = Client::connect(addr, config, Duration::from_secs(5)).unwrap();
-    let envelope = Envelope::new(Mailbox::parse("sender@example.com").unwrap().into())
-        .with_recipient(Recipient::new(Mailbox::parse("rcpt@example.org").unwrap()));
+    let envelope = envelope();
     let bodies = [
         &b"Subject: first\r\n\r\nHello from mailwire\r\n.a line with a leading dot\r\n"[..],
         b"Subject: second\r\n\r\nThe same connection again\r\n",
@@ -105,12 +37,7 @@ fn our_client_delivers_to_aiosmtpd() {
     client.quit().unwrap();
 
     // The debugging handler printed both messages; stop it and read them.
-    let _ = peer.0.kill();
-    let _ = peer.0.wait();
-    let mut printed = String::new();
-    if let Some(mut stdout) = peer.0.stdout.take() {
-        stdout.read_to_string(&mut printed).unwrap();
-    }
+    let printed = peer.stop();
     assert!(printed.contains("Subject: first"), "{printed}");
     assert!(printed.contains(".a line with a leading dot"), "{printed}");
     assert!(printed.contains("The same connection again"), "{printed}");

@@ -5,39 +5,19 @@
 
 use smtp_blocking::{Client, Connection, Decision, Error, Handler, Message, Server, ServerHandle};
 use smtp_proto::{
-    ClientConfig, ClientError, ClientTimeouts, EnhancedStatus, Envelope, ForwardPath, Host,
-    Mailbox, Phase, RcptParams, Recipient, RecipientStatus, Reply, ReplyCode, ServerConfig,
-    TlsPolicy,
+    ClientConfig, ClientError, EnhancedStatus, Envelope, ForwardPath, Host, Mailbox, Phase,
+    RcptParams, Recipient, RecipientStatus, Reply, ReplyCode, ServerConfig, TlsPolicy,
 };
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::{bounded, client_config, limit, server_config, timeouts, user_secret};
+
 const CONNECT: Duration = Duration::from_secs(5);
-
-/// Runs `test` on its own thread and fails if it takes longer than `limit`.
-fn bounded(limit: Duration, test: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        test();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(()) => thread.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The test panicked: re-raise its panic here.
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {limit:?}"),
-    }
-}
-
-fn limit() -> Duration {
-    Duration::from_secs(30)
-}
 
 fn mailbox(s: &str) -> Mailbox {
     Mailbox::parse(s).unwrap()
@@ -50,29 +30,8 @@ fn envelope(to: &[&str]) -> Envelope {
     )
 }
 
-fn timeouts(each: Duration) -> ClientTimeouts {
-    ClientTimeouts {
-        greeting: each,
-        ehlo: each,
-        starttls: each,
-        auth: each,
-        mail: each,
-        rcpt: each,
-        data_init: each,
-        data_block: each,
-        data_end: each,
-        quit: each,
-    }
-}
-
-fn client_config() -> ClientConfig {
-    ClientConfig::new(Host::parse("client.test").unwrap())
-        .with_tls(TlsPolicy::None)
-        .with_timeouts(timeouts(Duration::from_secs(10)))
-}
-
 fn connect(addr: SocketAddr) -> Client {
-    Client::connect(addr, client_config(), CONNECT).unwrap()
+    Client::connect(addr, client_config(TlsPolicy::None), CONNECT).unwrap()
 }
 
 /// Keeps every message; refuses recipients whose local part is `nobody`.
@@ -117,10 +76,6 @@ impl Handler for Recorder {
     }
 }
 
-fn server_config() -> ServerConfig {
-    ServerConfig::new("mx.test").with_idle_timeout(Duration::from_secs(10))
-}
-
 fn start(config: ServerConfig) -> (ServerHandle, Recorder) {
     let recorder = Recorder::default();
     let server = Server::bind("127.0.0.1:0", config, recorder.clone()).unwrap();
@@ -150,20 +105,21 @@ fn one_message_is_delivered() {
 
 #[test]
 fn the_handler_receives_the_exact_body_bytes_with_bdat() {
-    exact_body_bytes(client_config());
+    exact_body_bytes(client_config(TlsPolicy::None));
 }
 
 #[test]
 fn the_handler_receives_the_exact_body_bytes_with_data() {
     // Without CHUNKING the body goes as dot-stuffed DATA.
-    exact_body_bytes(client_config().with_chunking(false));
+    exact_body_bytes(client_config(TlsPolicy::None).with_chunking(false));
 }
 
 #[test]
 fn without_pipelining_commands_go_one_at_a_time() {
     bounded(limit(), || {
         let (server, recorder) = start(server_config().with_pipelining(false));
-        let mut client = Client::connect(server.local_addr(), client_config(), CONNECT).unwrap();
+        let mut client =
+            Client::connect(server.local_addr(), client_config(TlsPolicy::None), CONNECT).unwrap();
         for i in 0..3 {
             let body = format!("message {i}\r\n");
             client
@@ -210,7 +166,7 @@ fn a_long_body_streams_past_the_first_reply_deadline() {
         let (server, recorder) = start(server_config());
         let mut timeouts = timeouts(Duration::from_secs(10));
         timeouts.data_block = Duration::from_millis(150);
-        let config = client_config().with_timeouts(timeouts);
+        let config = client_config(TlsPolicy::None).with_timeouts(timeouts);
         let mut client = Client::connect(server.local_addr(), config, CONNECT).unwrap();
         let body: Vec<u8> = (0..30_000)
             .flat_map(|i| format!("line {i:06}\r\n").into_bytes())
@@ -423,7 +379,7 @@ fn connecting_to_a_closed_port_fails_quickly_and_clearly() {
             listener.local_addr().unwrap()
         };
         let start = Instant::now();
-        let err = Client::connect(addr, client_config(), CONNECT).unwrap_err();
+        let err = Client::connect(addr, client_config(TlsPolicy::None), CONNECT).unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(2));
         assert!(matches!(err, Error::Connect { .. }), "{err:?}");
         assert_eq!(
@@ -446,7 +402,7 @@ fn a_server_that_never_answers_times_out() {
         });
         let mut timeouts = timeouts(Duration::from_secs(10));
         timeouts.greeting = Duration::from_millis(300);
-        let config = client_config().with_timeouts(timeouts);
+        let config = client_config(TlsPolicy::None).with_timeouts(timeouts);
         let start = Instant::now();
         let err = Client::connect(addr, config, CONNECT).unwrap_err();
         let elapsed = start.elapsed();
@@ -477,7 +433,8 @@ fn connections_over_the_limit_are_refused_with_421() {
             .spawn()
             .unwrap();
         let first = connect(server.local_addr());
-        let err = Client::connect(server.local_addr(), client_config(), CONNECT).unwrap_err();
+        let err = Client::connect(server.local_addr(), client_config(TlsPolicy::None), CONNECT)
+            .unwrap_err();
         match err.client_error() {
             Some(ClientError::ServiceClosing {
                 phase: Phase::Greeting,
@@ -506,7 +463,9 @@ fn shutdown_lets_a_session_finish_within_the_grace_period() {
         });
         std::thread::sleep(Duration::from_millis(200));
         // No new connections once shutdown began.
-        assert!(Client::connect(addr, client_config(), Duration::from_secs(1)).is_err());
+        assert!(
+            Client::connect(addr, client_config(TlsPolicy::None), Duration::from_secs(1)).is_err()
+        );
         // The session already open finishes its work.
         client
             .send(&envelope(&["rcpt@example.org"]), &b"late\r\n"[..])
@@ -543,27 +502,17 @@ struct OneUser;
 
 impl Handler for OneUser {
     fn auth(&self, _: &Connection, request: &smtp_proto::sasl::AuthRequest) -> Decision {
-        if request.username() == "user" && request.verify_password("secret") {
-            Decision::Accept
-        } else {
-            let reply = Reply::new(
-                ReplyCode::AUTH_INVALID,
-                EnhancedStatus::new(5, 7, 8),
-                ["Bad credentials"],
-            )
-            .unwrap();
-            Decision::Reject(reply)
-        }
+        user_secret(request)
     }
 }
 
 fn with_password(password: &str) -> ClientConfig {
-    client_config().with_plaintext_auth(true).with_credentials(
-        smtp_proto::sasl::ClientCredentials::Password {
+    client_config(TlsPolicy::None)
+        .with_plaintext_auth(true)
+        .with_credentials(smtp_proto::sasl::ClientCredentials::Password {
             username: "user".into(),
             password: smtp_proto::Secret::new(password.into()),
-        },
-    )
+        })
 }
 
 #[test]

@@ -4,63 +4,14 @@
 //! against a CA generated at test time (written as PEM to a temporary
 //! directory removed afterwards).
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use smtp_blocking::{Connection, Decision, Handler, Message, Server, ServerTls};
+mod support;
+
+use smtp_blocking::{Server, ServerTls};
 use smtp_proto::ServerConfig;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Message>>>);
-
-impl Handler for Recorder {
-    fn message(&self, _: &Connection, message: &Message) -> Decision {
-        self.0.lock().unwrap().push(message.clone());
-        Decision::Accept
-    }
-}
-
-/// A temporary directory, removed when the test ends.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Writes a CA (`ca.pem`) and a server certificate for 127.0.0.1
-/// (`cert.pem`, `key.pem`) to a new temporary directory.
-fn pki() -> TempDir {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "smtp-blocking-smtplib-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "mailwire test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-    TempDir(dir)
-}
+use std::ffi::OsStr;
+use std::path::Path;
+use std::time::Duration;
+use support::{pem_files, run_smtplib, Recorder};
 
 const SCRIPT: &str = r#"
 import smtplib, ssl, sys
@@ -78,34 +29,16 @@ with s:
     assert refused == {}, refused
 "#;
 
-fn run_smtplib(mode: &str, port: u16, cafile: &Path) {
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg(mode)
-        .arg(port.to_string())
-        .arg(cafile)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("python3 is needed for this test");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("smtplib did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+fn deliver_with_smtplib(mode: &str, port: u16, cafile: &Path) {
+    let port = port.to_string();
+    let args: [&OsStr; 3] = [mode.as_ref(), port.as_ref(), cafile.as_ref()];
+    let status = run_smtplib(SCRIPT, args);
     assert!(status.success(), "smtplib ({mode}) failed: {status}");
 }
 
 #[test]
 fn smtplib_delivers_over_starttls_and_implicit_tls() {
-    let dir = pki();
+    let dir = pem_files("smtp-blocking-smtplib");
     let tls = ServerTls::from_pem_files(dir.0.join("cert.pem"), dir.0.join("key.pem")).unwrap();
     for (mode, tls, config) in [
         (
@@ -123,7 +56,7 @@ fn smtplib_delivers_over_starttls_and_implicit_tls() {
             .unwrap()
             .spawn()
             .unwrap();
-        run_smtplib(mode, server.local_addr().port(), &dir.0.join("ca.pem"));
+        deliver_with_smtplib(mode, server.local_addr().port(), &dir.0.join("ca.pem"));
         server.shutdown(Duration::from_secs(1));
         let messages = recorder.0.lock().unwrap().clone();
         assert_eq!(messages.len(), 1, "{mode}");

@@ -4,42 +4,24 @@
 //! A CA and the server certificates are generated at test time; no key is
 //! stored anywhere. Every test runs under `bounded`.
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use smtp_blocking::{
     AcceptAll, CertificateDer, Client, Connection, Decision, Error, Handler, Message,
     RootCertStore, Server, ServerHandle, ServerTls, TlsSettings,
 };
 use smtp_proto::sasl::{AuthRequest, ClientCredentials};
-use smtp_proto::{
-    ClientConfig, ClientError, ClientTimeouts, EnhancedStatus, Envelope, Host, Mailbox, Mechanism,
-    Recipient, Reply, ReplyCode, Secret, ServerConfig, TlsPolicy,
-};
-use std::sync::mpsc;
+use smtp_proto::{ClientConfig, ClientError, Host, Mechanism, Secret, ServerConfig, TlsPolicy};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod support;
+
+use support::{
+    bounded, client_config, envelope, limit, server_config, test_ca, timeouts, user_secret,
+};
+
 const CONNECT: Duration = Duration::from_secs(5);
 const HOST: &str = "127.0.0.1";
-
-/// Runs `test` on its own thread and fails if it takes longer than 30 s.
-fn bounded(test: impl FnOnce() + Send + 'static) {
-    let limit = Duration::from_secs(30);
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        test();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(()) => thread.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {limit:?}"),
-    }
-}
 
 /// A test CA and a server certificate it issued.
 struct Pki {
@@ -60,26 +42,11 @@ impl Pki {
     }
 
     fn build(names: &[&str], expired: bool) -> Pki {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "mailwire test CA");
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2001, 1, 1);
-        }
-        let leaf = params.signed_by(&key, &issuer).unwrap();
+        let pki = test_ca(names, expired);
         Pki {
-            ca: ca.der().clone(),
-            chain: vec![leaf.der().clone()],
-            key: key.serialize_der(),
+            ca: pki.ca.der().clone(),
+            chain: vec![pki.leaf.der().clone()],
+            key: pki.key.serialize_der(),
         }
     }
 
@@ -99,36 +66,6 @@ fn localhost() -> Pki {
     Pki::new(&["localhost", "127.0.0.1"])
 }
 
-fn timeouts(each: Duration) -> ClientTimeouts {
-    ClientTimeouts {
-        greeting: each,
-        ehlo: each,
-        starttls: each,
-        auth: each,
-        mail: each,
-        rcpt: each,
-        data_init: each,
-        data_block: each,
-        data_end: each,
-        quit: each,
-    }
-}
-
-fn client_config(policy: TlsPolicy) -> ClientConfig {
-    ClientConfig::new(Host::parse("client.test").unwrap())
-        .with_tls(policy)
-        .with_timeouts(timeouts(Duration::from_secs(10)))
-}
-
-fn server_config() -> ServerConfig {
-    ServerConfig::new("mx.test").with_idle_timeout(Duration::from_secs(10))
-}
-
-fn envelope() -> Envelope {
-    Envelope::new(Mailbox::parse("sender@example.com").unwrap().into())
-        .with_recipient(Recipient::new(Mailbox::parse("rcpt@example.org").unwrap()))
-}
-
 /// A message and the user who sent it.
 type Received = (Message, Option<String>);
 
@@ -146,17 +83,7 @@ impl Handler for Recorder {
     }
 
     fn auth(&self, _: &Connection, request: &AuthRequest) -> Decision {
-        if request.username() == "user" && request.verify_password("secret") {
-            Decision::Accept
-        } else {
-            let reply = Reply::new(
-                ReplyCode::AUTH_INVALID,
-                EnhancedStatus::new(5, 7, 8),
-                ["Bad credentials"],
-            )
-            .unwrap();
-            Decision::Reject(reply)
-        }
+        user_secret(request)
     }
 }
 
@@ -164,6 +91,15 @@ fn start(config: ServerConfig, tls: ServerTls) -> (ServerHandle, Recorder) {
     let recorder = Recorder::default();
     let server = Server::bind_tls("127.0.0.1:0", config, tls, recorder.clone()).unwrap();
     (server.spawn().unwrap(), recorder)
+}
+
+/// Connects to `server` on 127.0.0.1 with `config`, trusting `tls`.
+fn connect(
+    server: &ServerHandle,
+    config: ClientConfig,
+    tls: &TlsSettings,
+) -> Result<Client, Error> {
+    Client::connect_tls(HOST, server.local_addr().port(), config, tls, CONNECT)
 }
 
 fn deliver(client: &mut Client) {
@@ -174,7 +110,7 @@ fn deliver(client: &mut Client) {
 
 #[test]
 fn starttls_required_delivers_over_tls() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = localhost();
         let config = server_config().with_starttls(true).with_require_tls(true);
         let (server, recorder) = start(config, pki.server());
@@ -203,7 +139,7 @@ fn starttls_required_delivers_over_tls() {
 
 #[test]
 fn implicit_tls_delivers() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = localhost();
         let (server, recorder) = start(server_config(), pki.server().implicit());
         let port = server.local_addr().port();
@@ -226,15 +162,13 @@ fn implicit_tls_delivers() {
 
 #[test]
 fn opportunistic_uses_tls_when_offered_and_plain_otherwise() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = localhost();
         let (server, _) = start(server_config().with_starttls(true), pki.server());
-        let mut client = Client::connect_tls(
-            HOST,
-            server.local_addr().port(),
+        let mut client = connect(
+            &server,
             client_config(TlsPolicy::Opportunistic),
             &pki.client(),
-            CONNECT,
         )
         .unwrap();
         assert!(client.tls().is_some());
@@ -246,12 +180,10 @@ fn opportunistic_uses_tls_when_offered_and_plain_otherwise() {
             .unwrap()
             .spawn()
             .unwrap();
-        let mut client = Client::connect_tls(
-            HOST,
-            plain.local_addr().port(),
+        let mut client = connect(
+            &plain,
             client_config(TlsPolicy::Opportunistic),
             &pki.client(),
-            CONNECT,
         )
         .unwrap();
         assert!(client.tls().is_none());
@@ -263,7 +195,7 @@ fn opportunistic_uses_tls_when_offered_and_plain_otherwise() {
 
 #[test]
 fn auth_plain_over_starttls() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = localhost();
         // Neither side allows PLAIN over plaintext: AUTH only works after
         // the handshake.
@@ -278,14 +210,7 @@ fn auth_plain_over_starttls() {
             password: Secret::new("secret".into()),
         };
         let config = client_config(TlsPolicy::Required).with_credentials(credentials);
-        let mut client = Client::connect_tls(
-            HOST,
-            server.local_addr().port(),
-            config,
-            &pki.client(),
-            CONNECT,
-        )
-        .unwrap();
+        let mut client = connect(&server, config, &pki.client()).unwrap();
         assert!(client.tls().is_some());
         deliver(&mut client);
         client.quit().unwrap();
@@ -300,73 +225,51 @@ fn expect_tls_error(err: &Error, words: &str) {
     assert!(err.to_string().contains(words), "{err}");
 }
 
+/// Requires STARTTLS of a server with `pki`'s certificate, trusting `tls`,
+/// and expects a TLS error naming `words`; returns the server's recorder.
+fn expect_refused(pki: &Pki, tls: &TlsSettings, words: &str) -> Recorder {
+    let (server, recorder) = start(server_config().with_starttls(true), pki.server());
+    let err = connect(&server, client_config(TlsPolicy::Required), tls).unwrap_err();
+    expect_tls_error(&err, words);
+    server.shutdown(Duration::from_secs(1));
+    recorder
+}
+
 #[test]
 fn an_untrusted_certificate_is_refused_clearly() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = localhost();
-        let (server, recorder) = start(server_config().with_starttls(true), pki.server());
         // The public roots do not know the test CA.
-        let err = Client::connect_tls(
-            HOST,
-            server.local_addr().port(),
-            client_config(TlsPolicy::Required),
-            &TlsSettings::new(),
-            CONNECT,
-        )
-        .unwrap_err();
-        expect_tls_error(&err, "not trusted");
-        server.shutdown(Duration::from_secs(1));
+        let recorder = expect_refused(&pki, &TlsSettings::new(), "not trusted");
         assert!(recorder.messages.lock().unwrap().is_empty());
     });
 }
 
 #[test]
 fn a_certificate_for_another_name_is_refused_clearly() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = Pki::new(&["other.test"]);
-        let (server, _) = start(server_config().with_starttls(true), pki.server());
-        let err = Client::connect_tls(
-            HOST,
-            server.local_addr().port(),
-            client_config(TlsPolicy::Required),
-            &pki.client(),
-            CONNECT,
-        )
-        .unwrap_err();
-        expect_tls_error(&err, "name mismatch");
-        server.shutdown(Duration::from_secs(1));
+        expect_refused(&pki, &pki.client(), "name mismatch");
     });
 }
 
 #[test]
 fn an_expired_certificate_is_refused_clearly() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = Pki::expired(&["127.0.0.1"]);
-        let (server, _) = start(server_config().with_starttls(true), pki.server());
-        let err = Client::connect_tls(
-            HOST,
-            server.local_addr().port(),
-            client_config(TlsPolicy::Required),
-            &pki.client(),
-            CONNECT,
-        )
-        .unwrap_err();
-        expect_tls_error(&err, "has expired");
-        server.shutdown(Duration::from_secs(1));
+        expect_refused(&pki, &pki.client(), "has expired");
     });
 }
 
 #[test]
 fn the_dangerous_switch_accepts_an_untrusted_certificate() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = Pki::new(&["other.test"]);
         let (server, recorder) = start(server_config().with_starttls(true), pki.server());
-        let mut client = Client::connect_tls(
-            HOST,
-            server.local_addr().port(),
+        let mut client = connect(
+            &server,
             client_config(TlsPolicy::Required),
             &TlsSettings::new().dangerous_accept_invalid_certs(),
-            CONNECT,
         )
         .unwrap();
         assert!(client.tls().is_some_and(|t| !t.verified));
@@ -379,20 +282,13 @@ fn the_dangerous_switch_accepts_an_untrusted_certificate() {
 
 #[test]
 fn starttls_against_an_implicit_tls_port_says_so() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = localhost();
         let (server, _) = start(server_config(), pki.server().implicit());
         let config = ClientConfig::new(Host::parse("client.test").unwrap())
             .with_tls(TlsPolicy::Required)
             .with_timeouts(timeouts(Duration::from_secs(1)));
-        let err = Client::connect_tls(
-            HOST,
-            server.local_addr().port(),
-            config,
-            &pki.client(),
-            CONNECT,
-        )
-        .unwrap_err();
+        let err = connect(&server, config, &pki.client()).unwrap_err();
         assert!(matches!(err, Error::NoGreeting { .. }), "{err:?}");
         let text = err.to_string();
         assert!(text.contains("did not send an SMTP greeting"), "{text}");
@@ -403,7 +299,7 @@ fn starttls_against_an_implicit_tls_port_says_so() {
 
 #[test]
 fn implicit_tls_against_a_plaintext_port_says_so() {
-    bounded(|| {
+    bounded(limit(), || {
         let pki = localhost();
         let server = Server::bind("127.0.0.1:0", server_config(), AcceptAll)
             .unwrap()
@@ -412,14 +308,7 @@ fn implicit_tls_against_a_plaintext_port_says_so() {
         let config = ClientConfig::new(Host::parse("client.test").unwrap())
             .with_tls(TlsPolicy::Implicit)
             .with_timeouts(timeouts(Duration::from_secs(1)));
-        let err = Client::connect_tls(
-            HOST,
-            server.local_addr().port(),
-            config,
-            &pki.client(),
-            CONNECT,
-        )
-        .unwrap_err();
+        let err = connect(&server, config, &pki.client()).unwrap_err();
         expect_tls_error(&err, "the server answered in plaintext");
         assert!(
             err.to_string()
