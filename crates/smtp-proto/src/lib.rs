@@ -24,6 +24,11 @@
 //! assert!(reply.is_permanent());
 //! ```
 #![forbid(unsafe_code)]
+// No input may reach a panic: enforced outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 pub mod data;
