@@ -5,7 +5,7 @@ use crate::tls::{Stream, TlsSettings, Upgrade};
 use crate::Error;
 use smtp_proto::{
     Capabilities, ClientConfig, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope,
-    Phase, TlsInfo, TlsPolicy,
+    Phase, TlsInfo, TlsPolicy, WireObserver,
 };
 use std::fmt;
 use std::io::{self, Read};
@@ -14,6 +14,70 @@ use std::time::{Duration, Instant};
 
 /// How much of the body is read and handed to the session at a time.
 const BODY_CHUNK: usize = 64 * 1024;
+
+/// How long [`ClientBuilder::connect`] waits for TCP by default.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The options of a connection before it is opened: see
+/// [`Client::builder`].
+pub struct ClientBuilder {
+    config: ClientConfig,
+    tls: Option<TlsSettings>,
+    connect_timeout: Duration,
+    observer: Option<Box<dyn WireObserver>>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("config", &self.config)
+            .field("tls", &self.tls)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("observed", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// TLS settings for STARTTLS or implicit TLS, as the configuration's
+    /// [`TlsPolicy`] says. Without them only [`TlsPolicy::None`] (or
+    /// `Opportunistic` against a server without STARTTLS) can connect.
+    pub fn tls(mut self, settings: TlsSettings) -> ClientBuilder {
+        self.tls = Some(settings);
+        self
+    }
+
+    /// How long to wait for the TCP connection (each address tried gets
+    /// this long); 30 seconds by default.
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Shows every byte of the dialogue, from the greeting on, to
+    /// `observer`.
+    pub fn observer(mut self, observer: impl WireObserver + 'static) -> ClientBuilder {
+        self.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// Connects to `host` (a name or an IP address; with TLS also the SNI
+    /// name and the name the certificate must be valid for) on `port`, and
+    /// runs the greeting, EHLO, STARTTLS and AUTH as configured.
+    pub fn connect(self, host: &str, port: u16) -> Result<Client, Error> {
+        let upgrade = match &self.tls {
+            Some(settings) => Some(settings.upgrade(host)?),
+            None => None,
+        };
+        Client::open(
+            (host, port),
+            self.config,
+            self.connect_timeout,
+            upgrade,
+            self.observer,
+        )
+    }
+}
 
 /// A connection to an SMTP server, set up (greeting and EHLO done) and ready
 /// to send messages.
@@ -56,7 +120,7 @@ impl Client {
         config: ClientConfig,
         connect_timeout: Duration,
     ) -> Result<Client, Error> {
-        Client::open(addr, config, connect_timeout, None)
+        Client::open(addr, config, connect_timeout, None, None)
     }
 
     /// Connects to `host` (a name or an IP address) on `port`, with TLS as
@@ -85,7 +149,36 @@ impl Client {
         connect_timeout: Duration,
     ) -> Result<Client, Error> {
         let upgrade = tls.upgrade(host)?;
-        Client::open((host, port), config, connect_timeout, Some(upgrade))
+        Client::open((host, port), config, connect_timeout, Some(upgrade), None)
+    }
+
+    /// Sets up a connection with every option: TLS settings, the connect
+    /// timeout, and a [`WireObserver`] that sees the whole dialogue (for
+    /// example a [`Transcript`](smtp_proto::transcript::Transcript)).
+    ///
+    /// ```no_run
+    /// use smtp_blocking::{Client, TlsSettings};
+    /// use smtp_proto::transcript::Transcript;
+    /// use smtp_proto::{ClientConfig, Host, TlsPolicy};
+    /// use std::time::Duration;
+    ///
+    /// let config = ClientConfig::new(Host::parse("client.example").unwrap())
+    ///     .with_tls(TlsPolicy::Implicit);
+    /// let client = Client::builder(config)
+    ///     .tls(TlsSettings::new())
+    ///     .connect_timeout(Duration::from_secs(10))
+    ///     .observer(Transcript::client(|line| eprintln!("{line}")))
+    ///     .connect("smtp.example.com", 465)?;
+    /// client.quit()?;
+    /// # Ok::<(), smtp_blocking::Error>(())
+    /// ```
+    pub fn builder(config: ClientConfig) -> ClientBuilder {
+        ClientBuilder {
+            config,
+            tls: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            observer: None,
+        }
     }
 
     fn open(
@@ -93,6 +186,7 @@ impl Client {
         config: ClientConfig,
         connect_timeout: Duration,
         upgrade: Option<Upgrade>,
+        observer: Option<Box<dyn WireObserver>>,
     ) -> Result<Client, Error> {
         let addrs: Vec<SocketAddr> =
             addr.to_socket_addrs()
@@ -139,6 +233,7 @@ impl Client {
             .map_err(configure)?;
         let mut session = ClientSession::new(config, Instant::now());
         let mut driver = Driver::new(Stream::Plain(stream), peer, None, upgrade);
+        driver.set_observer(observer);
         if implicit {
             driver.start_tls(&mut session, true)?;
         }

@@ -9,7 +9,11 @@
 
 use crate::tls::{Stream, Upgrade};
 use crate::Error;
-use smtp_proto::{ClientEvent, ClientSession, Output, ServerEvent, ServerSession, TlsInfo};
+use smtp_proto::{
+    ClientEvent, ClientSession, Direction, Output, ServerEvent, ServerSession, TlsInfo,
+    WireObserver,
+};
+use std::fmt;
 use std::io::{self, Read as _, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -89,7 +93,6 @@ enum Read {
 }
 
 /// Owns the stream and the read buffer of one connection.
-#[derive(Debug)]
 pub(crate) struct Driver {
     stream: Stream,
     /// How to start TLS when the session asks; `None`: TLS not configured.
@@ -100,6 +103,19 @@ pub(crate) struct Driver {
     /// When `next` last returned [`Next::Idle`].
     last_idle: Instant,
     closed: bool,
+    /// Sees every byte read and written (the plaintext, inside TLS).
+    observer: Option<Box<dyn WireObserver>>,
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver")
+            .field("stream", &self.stream)
+            .field("peer", &self.peer)
+            .field("closed", &self.closed)
+            .field("observed", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Driver {
@@ -119,6 +135,18 @@ impl Driver {
             poll_interval,
             last_idle: Instant::now(),
             closed: false,
+            observer: None,
+        }
+    }
+
+    /// Shows every byte read and written to `observer` from now on.
+    pub(crate) fn set_observer(&mut self, observer: Option<Box<dyn WireObserver>>) {
+        self.observer = observer;
+    }
+
+    fn observe(&mut self, direction: Direction, bytes: &[u8]) {
+        if let Some(observer) = self.observer.as_mut() {
+            observer.observe(direction, self.stream.is_tls(), bytes);
         }
     }
 
@@ -290,6 +318,9 @@ impl Driver {
             }
             Ok(n) => {
                 let bytes = self.buf.get(..n).unwrap_or_default();
+                if let Some(observer) = self.observer.as_mut() {
+                    observer.observe(Direction::Received, self.stream.is_tls(), bytes);
+                }
                 session.feed(Instant::now(), bytes);
                 Ok(Read::Fed)
             }
@@ -311,6 +342,7 @@ impl Driver {
         if self.closed {
             return Ok(());
         }
+        self.observe(Direction::Sent, bytes);
         match self
             .stream
             .write_all(bytes)

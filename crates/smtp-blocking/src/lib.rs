@@ -25,7 +25,7 @@ mod error;
 mod server;
 mod tls;
 
-pub use client::Client;
+pub use client::{Client, ClientBuilder};
 pub use error::Error;
 pub use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub use rustls::RootCertStore;

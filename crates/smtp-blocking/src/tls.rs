@@ -345,6 +345,11 @@ fn gone() -> io::Error {
 }
 
 impl Stream {
+    /// Bytes on this stream travel inside TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Stream::Client(_) | Stream::Server(_))
+    }
+
     fn socket(&self) -> Option<&TcpStream> {
         match self {
             Stream::Plain(s) => Some(s),
@@ -444,7 +449,11 @@ fn info(conn: &rustls::CommonState) -> TlsInfo {
     let cipher = conn
         .negotiated_cipher_suite()
         .map_or_else(|| "unknown".to_owned(), |s| format!("{:?}", s.suite()));
-    TlsInfo::new(protocol, cipher)
+    let chain = conn
+        .peer_certificates()
+        .map(|certs| certs.iter().map(|c| c.as_ref().to_vec()).collect())
+        .unwrap_or_default();
+    TlsInfo::new(protocol, cipher).with_peer_certificates(chain)
 }
 
 fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {

@@ -344,3 +344,66 @@ fn tls_misconfiguration_is_refused() {
     let err = ServerTls::from_pem_files("no-such-cert.pem", "no-such-key.pem").unwrap_err();
     assert!(err.to_string().contains("no-such-cert.pem"), "{err}");
 }
+
+#[test]
+fn builder_observer_sees_a_redacted_dialogue_and_the_certificate_chain() {
+    use smtp_proto::transcript::Transcript;
+    bounded(limit(), || {
+        let pki = localhost();
+        let config = server_config()
+            .with_starttls(true)
+            .with_require_tls(true)
+            .with_auth(vec![Mechanism::Plain])
+            .with_require_auth(true);
+        let (server, recorder) = start(config, pki.server());
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&lines);
+        let credentials = ClientCredentials::Password {
+            username: "user".into(),
+            password: Secret::new("secret".into()),
+        };
+        let mut client =
+            Client::builder(client_config(TlsPolicy::Required).with_credentials(credentials))
+                .tls(pki.client())
+                .connect_timeout(CONNECT)
+                .observer(Transcript::client(move |line| {
+                    sink.lock().unwrap().push(line.to_string())
+                }))
+                .connect(HOST, server.local_addr().port())
+                .unwrap();
+        let tls = client.tls().unwrap().clone();
+        assert_eq!(tls.peer_certificates, vec![pki.chain[0].to_vec()]);
+        deliver(&mut client);
+        client.quit().unwrap();
+        server.shutdown(Duration::from_secs(1));
+        assert_eq!(recorder.messages.lock().unwrap().len(), 1);
+        let lines = lines.lock().unwrap().clone();
+        let position = |wanted: &str| {
+            lines
+                .iter()
+                .position(|l| l.starts_with(wanted))
+                .unwrap_or_else(|| panic!("no line starting {wanted:?} in {lines:#?}"))
+        };
+        // In order: plaintext greeting and STARTTLS, then TLS, AUTH
+        // redacted, the BDAT chunk summarised, QUIT.
+        let order = [
+            position("<-  220 "),
+            position(" -> STARTTLS"),
+            position("=== TLS started"),
+            position(" ~> AUTH "),
+            position("<~  235 "),
+            position("=== BDAT chunk of 30 bytes"),
+            position(" ~> QUIT"),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{lines:#?}");
+        assert!(
+            lines[order[3]].ends_with("[credentials redacted]"),
+            "{lines:#?}"
+        );
+        // Neither the password nor the PLAIN blob (which holds it) shows.
+        let plain = smtp_proto::sasl::encode_base64(b"\0user\0secret");
+        assert!(!lines
+            .iter()
+            .any(|l| l.contains("secret") || l.contains(&plain)));
+    });
+}

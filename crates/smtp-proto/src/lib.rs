@@ -38,6 +38,7 @@ mod parse;
 pub mod sasl;
 mod secret;
 pub mod session;
+pub mod transcript;
 mod types;
 pub mod xtext;
 
@@ -53,6 +54,7 @@ pub use session::{
     CloseReason, DeliveryReport, Envelope, Output, Phase, Recipient, RecipientStatus, ServerConfig,
     ServerEvent, ServerSession, TlsInfo, TlsPolicy, UsageError,
 };
+pub use transcript::{Direction, WireObserver};
 pub use types::*;
 
 #[cfg(test)]

@@ -67,6 +67,9 @@ pub struct TlsInfo {
     pub peer_name: Option<String>,
     /// The peer's certificate chain verified.
     pub verified: bool,
+    /// The certificates the peer presented, DER-encoded, its own first
+    /// (empty when it sent none).
+    pub peer_certificates: Vec<Vec<u8>>,
 }
 
 impl TlsInfo {
@@ -77,12 +80,19 @@ impl TlsInfo {
             cipher: cipher.into(),
             peer_name: None,
             verified: false,
+            peer_certificates: Vec::new(),
         }
     }
 
     /// Sets the peer name.
     pub fn with_peer_name(mut self, name: impl Into<String>) -> TlsInfo {
         self.peer_name = Some(name.into());
+        self
+    }
+
+    /// Records the certificate chain the peer presented (DER, its own first).
+    pub fn with_peer_certificates(mut self, chain: Vec<Vec<u8>>) -> TlsInfo {
+        self.peer_certificates = chain;
         self
     }
 
