@@ -5,6 +5,8 @@
 mod maildir;
 mod send;
 mod serve;
+mod serve_tls;
+mod users;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,0 +1,159 @@
+//! The certificate `mailwire serve` offers: PEM files given by the user, or
+//! a self-signed one generated at start whose certificate (never its key)
+//! is written to a file clients can trust.
+
+use anyhow::Context;
+use smtp_blocking::{CertificateDer, PrivateKeyDer, ServerTls};
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A certificate generated for this run.
+#[derive(Debug)]
+pub(crate) struct SelfSigned {
+    /// The names and addresses it is valid for.
+    pub(crate) names: Vec<String>,
+    /// The certificate, PEM.
+    pub(crate) cert_pem: String,
+    tls: ServerTls,
+}
+
+impl SelfSigned {
+    /// A new key and a certificate for localhost, the loopback addresses,
+    /// `hostname`, the machine's own name and each specific listening
+    /// address.
+    pub(crate) fn generate(hostname: &str, listen: &[SocketAddr]) -> anyhow::Result<SelfSigned> {
+        let names = subject_names(hostname, machine_name().as_deref(), listen);
+        let certified = rcgen::generate_simple_self_signed(names.clone())
+            .context("generating a self-signed certificate")?;
+        let cert_pem = certified.cert.pem();
+        let chain: Vec<CertificateDer<'static>> = vec![certified.cert.der().clone()];
+        let key: PrivateKeyDer<'static> = certified.signing_key.into();
+        let tls = ServerTls::from_der(chain, key)
+            .context("setting up TLS with the self-signed certificate")?;
+        Ok(SelfSigned {
+            names,
+            cert_pem,
+            tls,
+        })
+    }
+
+    /// The server side of TLS with this certificate.
+    pub(crate) fn server_tls(&self) -> ServerTls {
+        self.tls.clone()
+    }
+
+    /// Writes the certificate to `path` (through a temporary file, so a
+    /// reader never sees half of it).
+    pub(crate) fn write_cert(&self, path: &Path) -> anyhow::Result<()> {
+        let tmp = temporary_sibling(path);
+        fs::write(&tmp, self.cert_pem.as_bytes())
+            .and_then(|()| fs::rename(&tmp, path))
+            .with_context(|| format!("writing the certificate to {}", path.display()))
+            .inspect_err(|_| {
+                let _ = fs::remove_file(&tmp);
+            })
+    }
+}
+
+/// Where the self-signed certificate goes unless `--tls-cert-out` says:
+/// beside the Maildir, so it is found where the mail is.
+pub(crate) fn default_cert_path(maildir: &Path) -> PathBuf {
+    let parent = maildir.parent().unwrap_or(Path::new(""));
+    parent.join("mailwire-self-signed.pem")
+}
+
+fn temporary_sibling(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// The names a local client may use to reach the sink, without repeats.
+fn subject_names(hostname: &str, machine: Option<&str>, listen: &[SocketAddr]) -> Vec<String> {
+    let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1", hostname]
+        .iter()
+        .map(|n| (*n).to_owned())
+        .collect();
+    if let Some(machine) = machine {
+        names.push(machine.to_owned());
+    }
+    for addr in listen {
+        if !addr.ip().is_unspecified() {
+            names.push(addr.ip().to_string());
+        }
+    }
+    let mut unique = Vec::new();
+    for name in names {
+        if !unique.contains(&name) {
+            unique.push(name);
+        }
+    }
+    unique
+}
+
+/// The machine's host name, when it is a plausible DNS name.
+fn machine_name() -> Option<String> {
+    let raw = fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())?;
+    let name = raw.trim().to_ascii_lowercase();
+    let plausible = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    plausible.then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cover_loopback_the_host_and_specific_listeners_once() {
+        let listen: Vec<SocketAddr> = vec![
+            "0.0.0.0:25".parse().unwrap(),
+            "192.0.2.7:2525".parse().unwrap(),
+            "127.0.0.1:2465".parse().unwrap(),
+        ];
+        let names = subject_names("mailwire.localhost", Some("box"), &listen);
+        assert_eq!(
+            names,
+            [
+                "localhost",
+                "127.0.0.1",
+                "::1",
+                "mailwire.localhost",
+                "box",
+                "192.0.2.7"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_certificate_is_written_as_pem_without_the_key() {
+        let dir = std::env::temp_dir().join(format!("mailwire-serve-tls-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let generated = SelfSigned::generate("mailwire.localhost", &[]).unwrap();
+        let path = dir.join("cert.pem");
+        generated.write_cert(&path).unwrap();
+        let written = fs::read_to_string(&path).unwrap();
+        assert!(written.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(!written.contains("PRIVATE KEY"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_default_path_sits_beside_the_maildir() {
+        assert_eq!(
+            default_cert_path(Path::new("/srv/mail/inbox")),
+            Path::new("/srv/mail/mailwire-self-signed.pem")
+        );
+        assert_eq!(
+            default_cert_path(Path::new("mailwire-mail")),
+            Path::new("mailwire-self-signed.pem")
+        );
+    }
+}

@@ -1,0 +1,541 @@
+//! `mailwire serve` with TLS (STARTTLS, implicit TLS, PEM files or a
+//! self-signed certificate) and AUTH, driven by our own client.
+//!
+//! Each server listens on port 0 and prints the address it got, so tests
+//! never race for a port. Every child is killed when its guard drops, and
+//! every wait has a deadline.
+
+use smtp_blocking::{Client, Error, TlsSettings};
+use smtp_proto::sasl::ClientCredentials;
+use smtp_proto::{
+    ClientConfig, ClientTimeouts, Envelope, Host, Mailbox, Recipient, Secret, TlsPolicy,
+};
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const LIMIT: Duration = Duration::from_secs(30);
+const STEP: Duration = Duration::from_secs(10);
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> TempDir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "mailwire-serve-{prefix}-{}-{nanos}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Lines a child printed, collected by a reader thread.
+type Lines = Arc<Mutex<Vec<String>>>;
+
+fn collect(stream: impl Read + Send + 'static) -> Lines {
+    let lines: Lines = Arc::default();
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+/// A running `mailwire serve`, killed on drop.
+struct Serve {
+    child: Child,
+    stdout: Lines,
+    stderr: Lines,
+    /// The `--listen` address.
+    plain: SocketAddr,
+    /// The `--tls-listen` address.
+    tls: Option<SocketAddr>,
+    /// Where a self-signed certificate was written.
+    cert: Option<PathBuf>,
+    maildir: PathBuf,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mailwire(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailwire"));
+    cmd.current_dir(dir)
+        .env_remove("MAILWIRE_PASSWORD")
+        .env_remove("MAILWIRE_SERVE_USERS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+impl Serve {
+    /// Starts `mailwire serve --listen 127.0.0.1:0 --maildir DIR/mail args…`
+    /// and waits until every listener is up.
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
+        let maildir = dir.join("mail");
+        let mut cmd = mailwire(dir);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--maildir"])
+            .arg(&maildir)
+            .args(args);
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        let listeners = if args.contains(&"--tls-listen") { 2 } else { 1 };
+        let mut serve = Serve {
+            child,
+            stdout,
+            stderr,
+            plain: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            cert: None,
+            maildir,
+        };
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let printed = serve.stdout.lock().unwrap().clone();
+            let listening: Vec<&String> = printed
+                .iter()
+                .filter(|l| l.starts_with("listening on "))
+                .collect();
+            if listening.len() == listeners {
+                for line in listening {
+                    let addr: SocketAddr = line["listening on ".len()..]
+                        .split(' ')
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    if line.contains("(implicit TLS)") {
+                        serve.tls = Some(addr);
+                    } else {
+                        serve.plain = addr;
+                    }
+                }
+                serve.cert = printed.iter().find_map(|l| {
+                    let (_, rest) = l.split_once(" written to ")?;
+                    let path = rest.split(" (").next()?;
+                    Some(dir.join(path))
+                });
+                return serve;
+            }
+            if let Some(status) = serve.child.try_wait().unwrap() {
+                panic!(
+                    "serve exited ({status}) before listening: {:?}",
+                    serve.stderr.lock().unwrap()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not start: {printed:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stdout holds `n` lines starting with `prefix`.
+    fn wait_lines(&self, prefix: &str, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let found: Vec<String> = self
+                .stdout()
+                .into_iter()
+                .filter(|l| l.starts_with(prefix))
+                .collect();
+            if found.len() >= n {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {n} lines {prefix:?}: {:?}",
+                self.stdout()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stored(&self) -> Vec<Vec<u8>> {
+        let mut names: Vec<PathBuf> = match fs::read_dir(self.maildir.join("new")) {
+            Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names.iter().map(|p| fs::read(p).unwrap()).collect()
+    }
+}
+
+fn timeouts() -> ClientTimeouts {
+    ClientTimeouts {
+        greeting: STEP,
+        ehlo: STEP,
+        starttls: STEP,
+        auth: STEP,
+        mail: STEP,
+        rcpt: STEP,
+        data_init: STEP,
+        data_block: STEP,
+        data_end: STEP,
+        quit: STEP,
+    }
+}
+
+fn config(policy: TlsPolicy) -> ClientConfig {
+    ClientConfig::new(Host::parse("client.test").unwrap())
+        .with_tls(policy)
+        .with_timeouts(timeouts())
+}
+
+fn login(config: ClientConfig, user: &str, password: &str) -> ClientConfig {
+    config.with_credentials(ClientCredentials::Password {
+        username: user.to_owned(),
+        password: Secret::new(password.to_owned()),
+    })
+}
+
+fn envelope() -> Envelope {
+    Envelope::new(Mailbox::parse("sender@example.com").unwrap().into())
+        .with_recipient(Recipient::new(Mailbox::parse("rcpt@example.org").unwrap()))
+}
+
+fn body(subject: &str) -> Vec<u8> {
+    format!("Subject: {subject}\r\nFrom: sender@example.com\r\n\r\nHello.\r\n").into_bytes()
+}
+
+/// Connects with TLS as `config` says, trusting `ca`, as `localhost`.
+fn connect_tls(addr: SocketAddr, config: ClientConfig, ca: &Path) -> Result<Client, Error> {
+    let settings = TlsSettings::new().with_ca_file(ca).unwrap();
+    Client::connect_tls("localhost", addr.port(), config, &settings, STEP)
+}
+
+/// Sends one message and quits.
+fn deliver(mut client: Client, subject: &str) -> Result<(), Error> {
+    client.send(&envelope(), body(subject).as_slice())?;
+    client.quit()
+}
+
+/// Reads replies until one ends (a line with a space after the code).
+fn read_reply(reader: &mut BufReader<TcpStream>) -> String {
+    let mut reply = String::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "connection closed after {reply:?}");
+        reply.push_str(&line);
+        if line.as_bytes().get(3) == Some(&b' ') {
+            return reply;
+        }
+    }
+}
+
+/// What the server says to EHLO on a plain connection.
+fn plain_ehlo(addr: SocketAddr) -> String {
+    let stream = TcpStream::connect_timeout(&addr, STEP).unwrap();
+    stream.set_read_timeout(Some(STEP)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    assert!(read_reply(&mut reader).starts_with("220 "));
+    writer.write_all(b"EHLO raw.test\r\n").unwrap();
+    let ehlo = read_reply(&mut reader);
+    writer.write_all(b"QUIT\r\n").unwrap();
+    ehlo
+}
+
+fn run_to_end(mut cmd: Command) -> (Option<i32>, String) {
+    let mut child = cmd.spawn().unwrap();
+    let stderr = collect(child.stderr.take().unwrap());
+    let _stdout = collect(child.stdout.take().unwrap());
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mailwire did not finish within {LIMIT:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    // Let the reader threads see the end of the pipes.
+    thread::sleep(Duration::from_millis(50));
+    let text = stderr.lock().unwrap().join("\n");
+    (status.code(), text)
+}
+
+#[test]
+fn self_signed_starttls_and_implicit_tls_store_into_one_maildir() {
+    let dir = TempDir::new("selfsigned");
+    let serve = Serve::start(
+        &dir.0,
+        &["--self-signed", "--tls-listen", "127.0.0.1:0"],
+        &[],
+    );
+    let cert = serve
+        .cert
+        .clone()
+        .expect("the certificate's path is printed");
+    let pem = fs::read_to_string(&cert).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert!(!pem.contains("PRIVATE KEY"));
+
+    // STARTTLS on --listen, verified against the written certificate.
+    let client = connect_tls(serve.plain, config(TlsPolicy::Required), &cert).unwrap();
+    assert!(client.tls().is_some_and(|t| t.verified));
+    deliver(client, "over STARTTLS").unwrap();
+    // Implicit TLS on --tls-listen.
+    let client = connect_tls(serve.tls.unwrap(), config(TlsPolicy::Implicit), &cert).unwrap();
+    assert!(client.tls().is_some_and(|t| t.verified));
+    deliver(client, "over implicit TLS").unwrap();
+    // The certificate names 127.0.0.1 too.
+    let settings = TlsSettings::new().with_ca_file(&cert).unwrap();
+    let client = Client::connect_tls(
+        "127.0.0.1",
+        serve.tls.unwrap().port(),
+        config(TlsPolicy::Implicit),
+        &settings,
+        STEP,
+    )
+    .unwrap();
+    client.quit().unwrap();
+
+    let logged = serve.wait_lines("stored ", 2);
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    let stored: Vec<String> = serve
+        .stored()
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    assert_eq!(stored.len(), 2);
+    let implicit = stored
+        .iter()
+        .find(|m| m.contains("Subject: over implicit TLS"))
+        .unwrap();
+    assert!(
+        implicit.starts_with("Received: from client.test ([127.0.0.1])\r\n\tby mailwire.localhost (mailwire) with ESMTPS;\r\n\t"),
+        "{implicit}"
+    );
+    assert!(stored.iter().any(|m| m.contains("Subject: over STARTTLS")));
+    // STARTTLS is offered on the plain listener.
+    assert!(plain_ehlo(serve.plain).contains("STARTTLS"));
+}
+
+#[test]
+fn a_certificate_from_pem_files_serves_starttls() {
+    let dir = TempDir::new("pem");
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.0.join("cert.pem");
+    let key = dir.0.join("key.pem");
+    fs::write(&cert, generated.cert.pem()).unwrap();
+    fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let serve = Serve::start(
+        &dir.0,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(serve.cert.is_none(), "no certificate is written");
+    let client = connect_tls(serve.plain, config(TlsPolicy::Required), &cert).unwrap();
+    deliver(client, "with a given certificate").unwrap();
+    serve.wait_lines("stored ", 1);
+    assert_eq!(serve.stored().len(), 1);
+    // A client that trusts another CA refuses the certificate.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let other_pem = dir.0.join("other.pem");
+    fs::write(&other_pem, other.cert.pem()).unwrap();
+    assert!(connect_tls(serve.plain, config(TlsPolicy::Required), &other_pem).is_err());
+}
+
+#[test]
+fn users_from_a_file_must_authenticate_and_passwords_stay_out_of_the_logs() {
+    let dir = TempDir::new("auth");
+    let users = dir.0.join("users");
+    fs::write(
+        &users,
+        "# test accounts\nalice:correct horse:battery\n\nbob:tr0ub4dor\n",
+    )
+    .unwrap();
+    let serve = Serve::start(
+        &dir.0,
+        &["--self-signed", "--users-file", users.to_str().unwrap()],
+        &[],
+    );
+    let cert = serve.cert.clone().unwrap();
+
+    // Before TLS only CRAM-MD5 is offered; after it, PLAIN and LOGIN too.
+    let ehlo = plain_ehlo(serve.plain);
+    assert!(ehlo.contains("AUTH CRAM-MD5\r\n"), "{ehlo}");
+    let client = connect_tls(serve.plain, config(TlsPolicy::Required), &cert).unwrap();
+    let offered = client.capabilities().auth_mechanisms();
+    for mechanism in ["PLAIN", "LOGIN", "CRAM-MD5"] {
+        assert!(
+            offered.iter().any(|m| m.as_str() == mechanism),
+            "{offered:?}"
+        );
+    }
+    // No credentials: MAIL is refused (530), nothing stored.
+    let mut anonymous = client;
+    let refused = anonymous.send(&envelope(), body("anonymous").as_slice());
+    assert!(
+        matches!(&refused, Err(Error::Rejected { .. })),
+        "{refused:?}"
+    );
+    assert!(format!("{:?}", refused.unwrap_err()).contains("530"));
+    let _ = anonymous.quit();
+
+    // A wrong password fails the session's setup.
+    let wrong = connect_tls(
+        serve.plain,
+        login(config(TlsPolicy::Required), "alice", "wrong-password-x"),
+        &cert,
+    );
+    assert!(wrong.is_err(), "{wrong:?}");
+
+    // The right one (CRAM-MD5, the client's first choice) is accepted.
+    let client = connect_tls(
+        serve.plain,
+        login(
+            config(TlsPolicy::Required),
+            "alice",
+            "correct horse:battery",
+        ),
+        &cert,
+    )
+    .unwrap();
+    deliver(client, "from alice").unwrap();
+    let logged = serve.wait_lines("stored ", 1);
+    assert!(logged[0].ends_with(" user=alice"), "{logged:?}");
+    let stored = serve.stored();
+    assert_eq!(stored.len(), 1);
+    assert!(String::from_utf8_lossy(&stored[0]).contains("with ESMTPA;"));
+
+    let everything = [serve.stdout(), serve.stderr()].concat().join("\n");
+    assert!(
+        everything.contains("failed for user \"alice\""),
+        "{everything}"
+    );
+    for secret in ["correct horse", "wrong-password-x", "tr0ub4dor"] {
+        assert!(!everything.contains(secret), "{everything}");
+    }
+}
+
+#[test]
+fn users_from_the_environment_with_auth_optional_and_plaintext_auth() {
+    let dir = TempDir::new("env");
+    let serve = Serve::start(
+        &dir.0,
+        &["--auth-optional", "--allow-plaintext-auth"],
+        &[("MAILWIRE_SERVE_USERS", "carol:pw-carol,dave:pw-dave")],
+    );
+    // Without TLS, every mechanism is offered when plaintext AUTH is allowed.
+    let ehlo = plain_ehlo(serve.plain);
+    assert!(ehlo.contains("AUTH PLAIN LOGIN CRAM-MD5\r\n"), "{ehlo}");
+    assert!(!ehlo.contains("STARTTLS"), "{ehlo}");
+    // Anonymous mail is accepted with --auth-optional.
+    let client = Client::connect(serve.plain, config(TlsPolicy::None), STEP).unwrap();
+    deliver(client, "anonymous").unwrap();
+    // And an account from the environment can log in without TLS.
+    let client = Client::connect(
+        serve.plain,
+        login(config(TlsPolicy::None), "dave", "pw-dave").with_plaintext_auth(true),
+        STEP,
+    )
+    .unwrap();
+    deliver(client, "from dave").unwrap();
+    let logged = serve.wait_lines("stored ", 2);
+    assert!(!logged[0].contains("user="), "{logged:?}");
+    assert!(logged[1].ends_with(" user=dave"), "{logged:?}");
+    assert_eq!(serve.stored().len(), 2);
+}
+
+#[test]
+fn discard_accepts_over_implicit_tls_and_stores_nothing() {
+    let dir = TempDir::new("discard");
+    let out = dir.0.join("cert-out.pem");
+    let serve = Serve::start(
+        &dir.0,
+        &[
+            "--self-signed",
+            "--tls-cert-out",
+            out.to_str().unwrap(),
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--discard",
+        ],
+        &[],
+    );
+    assert_eq!(serve.cert.as_deref(), Some(out.as_path()));
+    let client = connect_tls(serve.tls.unwrap(), config(TlsPolicy::Implicit), &out).unwrap();
+    deliver(client, "dropped").unwrap();
+    let logged = serve.wait_lines("discarded ", 1);
+    assert!(
+        logged[0].contains("from=<sender@example.com>"),
+        "{logged:?}"
+    );
+    assert!(!serve.maildir.exists());
+}
+
+#[test]
+fn inconsistent_flags_are_usage_errors() {
+    let dir = TempDir::new("usage");
+    let users = dir.0.join("users");
+    fs::write(&users, "erin:hidden-value\nno colon here hidden-value\n").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--tls-listen", "127.0.0.1:0"],
+            "--tls-listen needs a certificate",
+        ),
+        (vec!["--auth-optional"], "need accounts"),
+        (vec!["--tls-cert", "x.pem"], "--tls-key"),
+        (vec!["--tls-cert-out", "x.pem"], "--self-signed"),
+        (vec!["--users-file", users.to_str().unwrap()], "line 2"),
+    ];
+    for (args, expected) in cases {
+        let mut cmd = mailwire(&dir.0);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--maildir", "m"])
+            .args(&args);
+        let (code, stderr) = run_to_end(cmd);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("hidden-value"), "{stderr}");
+    }
+    assert!(!dir.0.join("m").exists());
+}
