@@ -21,15 +21,12 @@
 
 mod client;
 pub(crate) mod driver;
-mod error;
 mod server;
 mod tls;
 
 pub use client::{Client, ClientBuilder};
-pub use error::Error;
-pub use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-pub use rustls::RootCertStore;
-pub use server::{
-    AcceptAll, Connection, Decision, Handler, Limits, Message, Server, ServerHandle, ShutdownHandle,
+pub use server::{AcceptAll, Handler, Server, ServerHandle, ShutdownHandle};
+pub use smtp_adapter::{
+    CertificateDer, Connection, Decision, Error, Limits, Message, PrivateKeyDer, RootCertStore,
+    ServerTls, TlsSettings,
 };
-pub use tls::{ServerTls, TlsSettings};

@@ -3,15 +3,16 @@
 use crate::driver::{Driver, Next};
 use crate::tls::{ServerTls, Stream};
 use crate::Error;
-use smtp_proto::sasl::AuthRequest;
-use smtp_proto::{
-    EnhancedStatus, ForwardPath, Host, MailParams, Mechanism, RcptParams, Reply, ReplyCode,
-    ReversePath, ServerConfig, ServerEvent, ServerSession,
+use smtp_adapter::{
+    ask_handler, check_config, new_server_session, refusal_reply, Connection, Decision, Dispatch,
+    Limits, Message,
 };
+use smtp_proto::sasl::AuthRequest;
+use smtp_proto::{ForwardPath, Host, MailParams, RcptParams, ReversePath, ServerConfig};
 use std::fmt;
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,44 +20,6 @@ use std::time::{Duration, Instant};
 /// How often a connection thread looks for a shutdown request while its
 /// client is quiet.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-/// The application's answer to a decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// The usual positive reply.
-    Accept,
-    /// A positive reply of the application's own (a queue id, say): 2yz,
-    /// or 3yz for [`Handler::data_start`]. A reply of the wrong class is
-    /// replaced by `451 4.3.0`.
-    AcceptWith(Reply),
-    /// A 4yz or 5yz refusal.
-    Reject(Reply),
-}
-
-/// What the server knows about a connection when it asks the handler.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Connection {
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// The name the client gave in an accepted EHLO or HELO.
-    pub helo: Option<Host>,
-    /// The user accepted by AUTH.
-    pub authenticated: Option<String>,
-}
-
-/// A message received whole, handed to [`Handler::message`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Message {
-    /// The sender from MAIL FROM.
-    pub from: ReversePath,
-    /// The accepted recipients, in order.
-    pub recipients: Vec<ForwardPath>,
-    /// The content exactly as the client meant it: un-stuffed DATA or BDAT
-    /// octets, ending with the CRLF before the final dot.
-    pub bytes: Vec<u8>,
-}
 
 /// The application's side of the server: every decision the protocol
 /// leaves open. Each method has a default, so a handler overrides only what
@@ -87,41 +50,18 @@ pub trait Handler: Send + Sync + 'static {
     /// Credentials to check. Refused by default (`535 5.7.8`): accepting
     /// anyone must be a choice, not an accident.
     fn auth(&self, _conn: &Connection, _request: &AuthRequest) -> Decision {
-        Decision::Reject(reply(535, (5, 7, 8), "Authentication credentials invalid"))
+        Decision::auth_invalid()
     }
     /// A connection ended with a socket error (the protocol's own endings
     /// are not errors). Ignored by default.
     fn connection_error(&self, _peer: SocketAddr, _error: &Error) {}
 }
 
-const TOO_MANY: &str = "Too many connections, try again later";
-
 /// The handler that accepts every message and keeps none.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AcceptAll;
 
 impl Handler for AcceptAll {}
-
-/// Server-wide limits of the adapter (the protocol's limits are in
-/// [`ServerConfig`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Limits {
-    /// Connections served at once; more are answered `421 4.7.0` and closed.
-    pub max_connections: usize,
-    /// How long a write to a client may block.
-    pub write_timeout: Duration,
-}
-
-impl Default for Limits {
-    /// 64 connections, 1 minute per write.
-    fn default() -> Self {
-        Limits {
-            max_connections: 64,
-            write_timeout: Duration::from_secs(60),
-        }
-    }
-}
 
 /// A bound SMTP server, not yet accepting.
 ///
@@ -165,12 +105,7 @@ impl Server {
         config: ServerConfig,
         handler: impl Handler,
     ) -> Result<Server, Error> {
-        if config.starttls || config.require_tls {
-            return Err(misconfigured(
-                &addr,
-                "STARTTLS or require_tls is configured, but no certificate was given (use Server::bind_tls)",
-            ));
-        }
+        check_config(&addr, &config, None)?;
         Server::open(addr, config, handler, None)
     }
 
@@ -184,12 +119,7 @@ impl Server {
         tls: ServerTls,
         handler: impl Handler,
     ) -> Result<Server, Error> {
-        if !tls.is_implicit() && !config.starttls {
-            return Err(misconfigured(
-                &addr,
-                "a certificate was given but neither STARTTLS (ServerConfig::with_starttls) nor implicit TLS (ServerTls::implicit) is enabled",
-            ));
-        }
+        check_config(&addr, &config, Some(&tls))?;
         Server::open(addr, config, handler, Some(tls))
     }
 
@@ -462,13 +392,6 @@ impl Drop for Leave<'_> {
     }
 }
 
-/// The transaction the adapter assembles for [`Handler::message`].
-#[derive(Debug, Default)]
-struct Assembly {
-    from: Option<ReversePath>,
-    bytes: Vec<u8>,
-}
-
 fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -490,21 +413,12 @@ fn serve_connection(
     let implicit = tls.as_ref().is_some_and(ServerTls::is_implicit);
     let upgrade = tls.as_ref().map(ServerTls::upgrade);
     let mut driver = Driver::new(Stream::Plain(stream), peer, Some(POLL_INTERVAL), upgrade);
-    let cram_md5 = config.auth_mechanisms.contains(&Mechanism::CramMd5);
-    let mut session = ServerSession::new(config, Instant::now());
-    if cram_md5 {
-        session = session.with_cram_md5_nonce(&cram_md5_nonce());
-    }
+    let mut session = new_server_session(config, Instant::now());
     if implicit {
         // The greeting the session queued goes out over TLS.
         driver.start_tls(&mut session, true)?;
     }
-    let mut conn = Connection {
-        peer,
-        helo: None,
-        authenticated: None,
-    };
-    let mut tx = Assembly::default();
+    let mut dispatch = Dispatch::new(peer);
     loop {
         let event = match driver.next(&mut session)? {
             Next::Event(event) => event,
@@ -517,100 +431,21 @@ fn serve_connection(
             }
             Next::Closed => return Ok(()),
         };
-        let decision = match &event {
-            ServerEvent::Helo { host, extended } => handler.helo(&conn, host, *extended),
-            ServerEvent::MailFrom { from, params } => {
-                let decision = handler.mail_from(&conn, from, params);
-                tx = Assembly {
-                    from: Some(from.clone()),
-                    bytes: Vec::new(),
-                };
-                decision
-            }
-            ServerEvent::RcptTo { to, params } => handler.rcpt_to(&conn, to, params),
-            ServerEvent::DataStart => handler.data_start(&conn),
-            ServerEvent::BodyChunk(bytes) => {
-                tx.bytes.extend_from_slice(bytes);
-                continue;
-            }
-            ServerEvent::MessageEnd { .. } => {
-                let message = Message {
-                    from: tx.from.take().unwrap_or(ReversePath::Null),
-                    recipients: session.recipients().to_vec(),
-                    bytes: std::mem::take(&mut tx.bytes),
-                };
-                handler.message(&conn, &message)
-            }
-            ServerEvent::Auth(request) => handler.auth(&conn, request),
-            ServerEvent::MessageAborted { .. } | ServerEvent::Reset => {
-                tx.bytes = Vec::new();
-                continue;
-            }
-            _ => continue,
+        let Some(question) = dispatch.question(event, &session) else {
+            continue;
         };
-        answer(&mut session, decision);
-        conn.helo = session.helo().cloned();
-        conn.authenticated = session.authenticated().map(str::to_owned);
-    }
-}
-
-fn misconfigured(addr: &dyn fmt::Debug, why: &'static str) -> Error {
-    Error::Bind {
-        addr: format!("{addr:?}"),
-        source: io::Error::new(io::ErrorKind::InvalidInput, why),
-    }
-}
-
-/// Gives the session the handler's decision. A reply of the wrong class
-/// (a 2yz "rejection") is the handler's mistake; the session refuses it and
-/// the client gets a temporary failure instead of a stuck connection.
-fn answer(session: &mut ServerSession, decision: Decision) {
-    let result = match decision {
-        Decision::Accept => session.accept(),
-        Decision::AcceptWith(reply) => session.accept_with(reply),
-        Decision::Reject(reply) => session.reject(reply),
-    };
-    if result.is_err() {
-        let _ = session.reject(reply(451, (4, 3, 0), "Local error in processing"));
+        let decision = ask_handler!(handler, dispatch.connection(), question);
+        dispatch.answer(&mut session, decision);
     }
 }
 
 /// Answers a connection over the limit and closes it. The reply is built by
 /// the core; this is the only write outside a session.
 fn refuse(mut stream: TcpStream, hostname: &str) {
-    let text = format!("{hostname} {TOO_MANY}");
-    let reply = Reply::new(
-        ReplyCode::SERVICE_NOT_AVAILABLE,
-        EnhancedStatus::new(4, 7, 0),
-        [text],
-    )
-    .unwrap_or_else(|_| reply(421, (4, 7, 0), TOO_MANY));
+    let reply = refusal_reply(hostname);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let _ = stream.write_all(&reply.to_bytes());
     let _ = stream.shutdown(std::net::Shutdown::Both);
-}
-
-/// A reply built from constants of this file. They are valid, so the
-/// check cannot fail on any input; the unit test below builds each one.
-fn reply(code: u16, status: (u8, u16, u16), text: &'static str) -> Reply {
-    Reply::new(
-        ReplyCode::new(code).unwrap_or(ReplyCode::SERVICE_NOT_AVAILABLE),
-        EnhancedStatus::new(status.0, status.1, status.2),
-        [text],
-    )
-    .expect("constant reply")
-}
-
-/// A CRAM-MD5 challenge must never repeat (RFC 2195); it need not be secret.
-/// Process id, wall-clock nanoseconds and a counter make it unique without a
-/// random source.
-fn cram_md5_nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{}.{nanos}.{count}", std::process::id())
 }
 
 /// Where to connect to wake a listener bound to an unspecified address.
@@ -623,16 +458,4 @@ fn wake_address(mut addr: SocketAddr) -> SocketAddr {
         addr.set_ip(loopback);
     }
     addr
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constant_replies_are_valid() {
-        assert_eq!(reply(535, (5, 7, 8), "x").code().get(), 535);
-        assert_eq!(reply(451, (4, 3, 0), "x").code().get(), 451);
-        assert_eq!(reply(421, (4, 7, 0), TOO_MANY).code().get(), 421);
-    }
 }

@@ -1,13 +1,14 @@
-//! The one error type of this crate.
+//! The one error type of every adapter.
 
-use smtp_proto::{ClientError, DeliveryReport, RecipientStatus, Reply};
+use smtp_proto::{ClientError, DeliveryReport, Phase, RecipientStatus, Reply};
 use std::io;
 use std::net::SocketAddr;
 
 /// What went wrong, in words a person understands.
 ///
 /// Protocol outcomes come from the core ([`ClientError`]); this type adds the
-/// socket, the address and what the adapter was doing.
+/// socket, the address and what the adapter was doing. Every adapter
+/// (blocking, async-std, smol) returns this same type.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -68,8 +69,8 @@ pub enum Error {
     #[error("could not read the message body: {0}")]
     Body(io::Error),
     /// The session needs TLS but no TLS settings were given (a client made
-    /// with [`Client::connect`](crate::Client::connect) under a policy other
-    /// than `None`, or a server without a certificate).
+    /// with `Client::connect` under a policy other than `None`, or a server
+    /// without a certificate).
     #[error(
         "{peer}: TLS was asked for, but no TLS settings were given (use Client::connect_tls, or TlsPolicy::None)"
     )]
@@ -126,10 +127,39 @@ impl Error {
         }
     }
 
-    pub(crate) fn session(peer: SocketAddr, error: ClientError) -> Error {
+    /// The session's own error, for the connection to `peer`.
+    pub fn session(peer: SocketAddr, error: ClientError) -> Error {
         Error::Session {
             peer,
             error: Box::new(error),
+        }
+    }
+
+    /// The connection ended before the client session was ready.
+    pub fn closed_during_setup(peer: SocketAddr) -> Error {
+        let phase = Phase::Greeting;
+        Error::session(peer, ClientError::ConnectionClosed { phase })
+    }
+
+    /// Silence or bytes that are not a reply where the greeting should be
+    /// become [`Error::NoGreeting`]: a plaintext client on an implicit-TLS
+    /// port, most likely. Other errors pass unchanged.
+    pub fn or_no_greeting(self, implicit: bool) -> Error {
+        match &self {
+            Error::Session { peer, error: e } if !implicit => match **e {
+                ClientError::Timeout {
+                    phase: Phase::Greeting,
+                }
+                | ClientError::BadReply {
+                    phase: Phase::Greeting,
+                    ..
+                } => Error::NoGreeting {
+                    peer: *peer,
+                    error: e.clone(),
+                },
+                _ => self,
+            },
+            _ => self,
         }
     }
 }

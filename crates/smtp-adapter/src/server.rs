@@ -1,0 +1,346 @@
+//! The server's runtime-independent half: the handler's answers, what it
+//! is told, and the mapping from a session event to the question it is
+//! asked (and from its answer back to the session).
+
+use crate::{Error, ServerTls};
+use smtp_proto::sasl::AuthRequest;
+use smtp_proto::{
+    EnhancedStatus, ForwardPath, Host, MailParams, Mechanism, RcptParams, Reply, ReplyCode,
+    ReversePath, ServerConfig, ServerEvent, ServerSession,
+};
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The application's answer to a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The usual positive reply.
+    Accept,
+    /// A positive reply of the application's own (a queue id, say): 2yz,
+    /// or 3yz for the handler's `data_start`. A reply of the wrong class is
+    /// replaced by `451 4.3.0`.
+    AcceptWith(Reply),
+    /// A 4yz or 5yz refusal.
+    Reject(Reply),
+}
+
+impl Decision {
+    /// `535 5.7.8 Authentication credentials invalid`: the handlers'
+    /// default answer to AUTH, so that accepting anyone is a choice.
+    pub fn auth_invalid() -> Decision {
+        Decision::Reject(reply(535, (5, 7, 8), "Authentication credentials invalid"))
+    }
+}
+
+/// What the server knows about a connection when it asks the handler.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Connection {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The name the client gave in an accepted EHLO or HELO.
+    pub helo: Option<Host>,
+    /// The user accepted by AUTH.
+    pub authenticated: Option<String>,
+}
+
+/// A message received whole, handed to the handler's `message`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Message {
+    /// The sender from MAIL FROM.
+    pub from: ReversePath,
+    /// The accepted recipients, in order.
+    pub recipients: Vec<ForwardPath>,
+    /// The content exactly as the client meant it: un-stuffed DATA or BDAT
+    /// octets, ending with the CRLF before the final dot.
+    pub bytes: Vec<u8>,
+}
+
+/// Server-wide limits of the adapter (the protocol's limits, message size
+/// among them, are in [`ServerConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Connections served at once; more are answered `421 4.7.0` and closed.
+    pub max_connections: usize,
+    /// How long a write to a client may block.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 64 connections, 1 minute per write.
+    fn default() -> Self {
+        Limits {
+            max_connections: 64,
+            write_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the handler is asked, one variant per handler method.
+#[derive(Debug)]
+pub enum Question {
+    /// EHLO (`extended`) or HELO.
+    Helo {
+        /// The name the client gave.
+        host: Host,
+        /// EHLO rather than HELO.
+        extended: bool,
+    },
+    /// MAIL FROM.
+    MailFrom {
+        /// The sender.
+        from: ReversePath,
+        /// Its parameters.
+        params: MailParams,
+    },
+    /// RCPT TO.
+    RcptTo {
+        /// The recipient.
+        to: ForwardPath,
+        /// Its parameters.
+        params: RcptParams,
+    },
+    /// DATA (or the first BDAT).
+    DataStart,
+    /// The whole message.
+    Message(Message),
+    /// Credentials to check.
+    Auth(AuthRequest),
+}
+
+/// Calls the handler method that answers a [`Question`]; with a trailing
+/// `await`, awaits it (for async handlers). One mapping for every adapter.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! ask_handler {
+    ($handler:expr, $conn:expr, $question:expr $(, $await:ident)?) => {
+        match $question {
+            $crate::Question::Helo { host, extended } => {
+                $handler.helo($conn, &host, extended)$(.$await)?
+            }
+            $crate::Question::MailFrom { from, params } => {
+                $handler.mail_from($conn, &from, &params)$(.$await)?
+            }
+            $crate::Question::RcptTo { to, params } => {
+                $handler.rcpt_to($conn, &to, &params)$(.$await)?
+            }
+            $crate::Question::DataStart => $handler.data_start($conn)$(.$await)?,
+            $crate::Question::Message(message) => $handler.message($conn, &message)$(.$await)?,
+            $crate::Question::Auth(request) => $handler.auth($conn, &request)$(.$await)?,
+        }
+    };
+}
+
+/// One connection's side of the handler: turns the session's events into
+/// [`Question`]s, assembles each message from its body chunks, and gives
+/// the handler's [`Decision`] to the session.
+#[derive(Debug)]
+pub struct Dispatch {
+    conn: Connection,
+    from: Option<ReversePath>,
+    bytes: Vec<u8>,
+}
+
+impl Dispatch {
+    /// For a connection from `peer`.
+    pub fn new(peer: SocketAddr) -> Dispatch {
+        Dispatch {
+            conn: Connection {
+                peer,
+                helo: None,
+                authenticated: None,
+            },
+            from: None,
+            bytes: Vec::new(),
+        }
+    }
+
+    /// What the handler is told about the connection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The question an event asks, or `None` for an event that needs no
+    /// answer (a body chunk, kept for the message; a reset; TLS started).
+    pub fn question(&mut self, event: ServerEvent, session: &ServerSession) -> Option<Question> {
+        match event {
+            ServerEvent::Helo { host, extended } => Some(Question::Helo { host, extended }),
+            ServerEvent::MailFrom { from, params } => {
+                self.from = Some(from.clone());
+                self.bytes = Vec::new();
+                Some(Question::MailFrom { from, params })
+            }
+            ServerEvent::RcptTo { to, params } => Some(Question::RcptTo { to, params }),
+            ServerEvent::DataStart => Some(Question::DataStart),
+            ServerEvent::BodyChunk(bytes) => {
+                if self.bytes.is_empty() {
+                    self.bytes = bytes;
+                } else {
+                    self.bytes.extend_from_slice(&bytes);
+                }
+                None
+            }
+            ServerEvent::MessageEnd { .. } => Some(Question::Message(Message {
+                from: self.from.take().unwrap_or(ReversePath::Null),
+                recipients: session.recipients().to_vec(),
+                bytes: std::mem::take(&mut self.bytes),
+            })),
+            ServerEvent::Auth(request) => Some(Question::Auth(request)),
+            ServerEvent::MessageAborted { .. } | ServerEvent::Reset => {
+                self.bytes = Vec::new();
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Gives the session the handler's decision. A reply of the wrong class
+    /// (a 2yz "rejection") is the handler's mistake; the session refuses it
+    /// and the client gets a temporary failure instead of a stuck
+    /// connection.
+    pub fn answer(&mut self, session: &mut ServerSession, decision: Decision) {
+        let result = match decision {
+            Decision::Accept => session.accept(),
+            Decision::AcceptWith(reply) => session.accept_with(reply),
+            Decision::Reject(reply) => session.reject(reply),
+        };
+        if result.is_err() {
+            let _ = session.reject(reply(451, (4, 3, 0), "Local error in processing"));
+        }
+        self.conn.helo = session.helo().cloned();
+        self.conn.authenticated = session.authenticated().map(str::to_owned);
+    }
+}
+
+/// A new server session for a connection accepted `now`, with a fresh
+/// CRAM-MD5 challenge when that mechanism is offered.
+pub fn new_server_session(config: Arc<ServerConfig>, now: Instant) -> ServerSession {
+    let cram_md5 = config.auth_mechanisms.contains(&Mechanism::CramMd5);
+    let session = ServerSession::new(config, now);
+    if cram_md5 {
+        session.with_cram_md5_nonce(&cram_md5_nonce())
+    } else {
+        session
+    }
+}
+
+/// Refuses a configuration that cannot work: STARTTLS or `require_tls`
+/// without a certificate, or a certificate with neither STARTTLS nor
+/// implicit TLS enabled. `addr` names the listener in the error.
+pub fn check_config(
+    addr: &dyn fmt::Debug,
+    config: &ServerConfig,
+    tls: Option<&ServerTls>,
+) -> Result<(), Error> {
+    let why = match tls {
+        None if config.starttls || config.require_tls => {
+            "STARTTLS or require_tls is configured, but no certificate was given (use Server::bind_tls)"
+        }
+        Some(tls) if !tls.is_implicit() && !config.starttls => {
+            "a certificate was given but neither STARTTLS (ServerConfig::with_starttls) nor implicit TLS (ServerTls::implicit) is enabled"
+        }
+        _ => return Ok(()),
+    };
+    Err(Error::Bind {
+        addr: format!("{addr:?}"),
+        source: io::Error::new(io::ErrorKind::InvalidInput, why),
+    })
+}
+
+const TOO_MANY: &str = "Too many connections, try again later";
+
+/// The reply to a connection over the limit: `421 4.7.0`, built by the core.
+pub fn refusal_reply(hostname: &str) -> Reply {
+    let text = format!("{hostname} {TOO_MANY}");
+    Reply::new(
+        ReplyCode::SERVICE_NOT_AVAILABLE,
+        EnhancedStatus::new(4, 7, 0),
+        [text],
+    )
+    .unwrap_or_else(|_| reply(421, (4, 7, 0), TOO_MANY))
+}
+
+/// A reply built from constants of this file. They are valid, so the
+/// check cannot fail on any input; the unit test below builds each one.
+fn reply(code: u16, status: (u8, u16, u16), text: &'static str) -> Reply {
+    Reply::new(
+        ReplyCode::new(code).unwrap_or(ReplyCode::SERVICE_NOT_AVAILABLE),
+        EnhancedStatus::new(status.0, status.1, status.2),
+        [text],
+    )
+    .expect("constant reply")
+}
+
+/// A CRAM-MD5 challenge must never repeat (RFC 2195); it need not be secret.
+/// Process id, wall-clock nanoseconds and a counter make it unique without a
+/// random source.
+pub fn cram_md5_nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}.{nanos}.{count}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_replies_are_valid() {
+        assert_eq!(reply(535, (5, 7, 8), "x").code().get(), 535);
+        assert_eq!(reply(451, (4, 3, 0), "x").code().get(), 451);
+        assert_eq!(reply(421, (4, 7, 0), TOO_MANY).code().get(), 421);
+        assert_eq!(refusal_reply("mx.test").code().get(), 421);
+    }
+
+    #[test]
+    fn nonces_do_not_repeat() {
+        assert_ne!(cram_md5_nonce(), cram_md5_nonce());
+    }
+
+    #[test]
+    fn configurations_that_cannot_work_are_refused() {
+        let plain = ServerConfig::new("mx.test");
+        assert!(check_config(&"a", &plain, None).is_ok());
+        let starttls = ServerConfig::new("mx.test").with_starttls(true);
+        let err = check_config(&"a", &starttls, None).unwrap_err();
+        assert!(err.to_string().contains("no certificate"), "{err}");
+    }
+
+    #[test]
+    fn body_chunks_become_one_message() {
+        let config = Arc::new(ServerConfig::new("mx.test"));
+        let session = ServerSession::new(config, Instant::now());
+        let mut dispatch = Dispatch::new(([127, 0, 0, 1], 25).into());
+        let from = ReversePath::Null;
+        let asked = dispatch.question(
+            ServerEvent::MailFrom {
+                from,
+                params: MailParams::default(),
+            },
+            &session,
+        );
+        assert!(matches!(asked, Some(Question::MailFrom { .. })));
+        assert!(dispatch
+            .question(ServerEvent::BodyChunk(b"a\r\n".to_vec()), &session)
+            .is_none());
+        assert!(dispatch
+            .question(ServerEvent::BodyChunk(b"b\r\n".to_vec()), &session)
+            .is_none());
+        let Some(Question::Message(message)) =
+            dispatch.question(ServerEvent::MessageEnd { size: 6 }, &session)
+        else {
+            panic!("no message");
+        };
+        assert_eq!(message.bytes, b"a\r\nb\r\n");
+        assert_eq!(message.from, ReversePath::Null);
+    }
+}

@@ -1,0 +1,48 @@
+//! An async SMTP client, connection pool and server, generic over any
+//! [`futures_io`] `AsyncRead + AsyncWrite` stream, with TLS by
+//! futures-rustls: the part the smol and async-std adapters share.
+//!
+//! Every protocol decision (sequencing, pipelining, limits, timeouts,
+//! replies) is the sans-IO core's ([`smtp_proto`]); this crate moves bytes
+//! between a stream and a session, turns the session's deadlines into
+//! timers, and hands the session's events to the application. What differs
+//! per executor (sockets, timers, spawning) is the [`Runtime`] trait, which
+//! `smtp-smol` and `smtp-async-std` implement; use one of those crates
+//! rather than this one directly.
+//!
+//! - [`Client`]: `connect` (or [`Client::builder`]), then `send` many
+//!   messages over one connection, then `quit`.
+//! - [`Pool`]: connections to one server reused across messages, at most N
+//!   at once, for bulk sending.
+//! - [`Server`]: `bind`, an async [`Handler`] for the decisions, `spawn`
+//!   (or `run`), a connection limit and a graceful shutdown.
+//!
+//! The same types as the blocking adapter, `smtp-blocking`, come from the
+//! shared `smtp-adapter` crate and are re-exported here: [`Error`],
+//! [`TlsSettings`], [`ServerTls`], [`Decision`], [`Connection`],
+//! [`Message`], [`Limits`].
+//!
+//! # Cancellation
+//! Futures of this crate may be dropped at any await point. A dropped
+//! [`Client::send`] leaves that client unusable ([`Client::is_usable`] is
+//! false; its next call closes the connection and fails with
+//! [`Error::Closed`]), and [`Pool`] never puts such a client back: a
+//! half-written command is never followed by another one.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+mod driver;
+mod pool;
+mod runtime;
+mod server;
+mod stream;
+
+pub use client::{Client, ClientBuilder};
+pub use pool::Pool;
+pub use runtime::Runtime;
+pub use server::{AcceptAll, Handler, Server, ServerHandle, ShutdownHandle};
+pub use smtp_adapter::{
+    CertificateDer, Connection, Decision, Error, Limits, Message, PrivateKeyDer, RootCertStore,
+    ServerTls, TlsSettings,
+};

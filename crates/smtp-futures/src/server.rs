@@ -1,0 +1,484 @@
+//! The async SMTP server: an accept loop, one task per connection, up to a
+//! limit, and a graceful shutdown.
+
+use crate::driver::{Driver, Next, StopSignal};
+use crate::runtime::{timeout, Runtime};
+use event_listener::Event;
+use futures_util::AsyncWriteExt as _;
+use smtp_adapter::sasl::AuthRequest;
+use smtp_adapter::{
+    ask_handler, check_config, new_server_session, refusal_reply, Connection, Decision, Dispatch,
+    Error, Limits, Message, ServerTls,
+};
+use smtp_proto::{ForwardPath, Host, MailParams, RcptParams, ReversePath, ServerConfig};
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::marker::PhantomData;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+/// The application's side of the server: every decision the protocol
+/// leaves open, as async methods. Each has a default, so a handler
+/// overrides only what it cares about; the defaults accept everything
+/// except AUTH. Implement the methods with `async fn`.
+///
+/// A connection waits for its handler's answer before it reads on; other
+/// connections go on meanwhile.
+pub trait Handler: Send + Sync + 'static {
+    /// EHLO or HELO.
+    fn helo(
+        &self,
+        _conn: &Connection,
+        _host: &Host,
+        _extended: bool,
+    ) -> impl Future<Output = Decision> + Send {
+        async { Decision::Accept }
+    }
+    /// MAIL FROM.
+    fn mail_from(
+        &self,
+        _conn: &Connection,
+        _from: &ReversePath,
+        _params: &MailParams,
+    ) -> impl Future<Output = Decision> + Send {
+        async { Decision::Accept }
+    }
+    /// RCPT TO.
+    fn rcpt_to(
+        &self,
+        _conn: &Connection,
+        _to: &ForwardPath,
+        _params: &RcptParams,
+    ) -> impl Future<Output = Decision> + Send {
+        async { Decision::Accept }
+    }
+    /// DATA (or the first BDAT), with at least one accepted recipient.
+    fn data_start(&self, _conn: &Connection) -> impl Future<Output = Decision> + Send {
+        async { Decision::Accept }
+    }
+    /// The whole message arrived: store it, then answer with the final reply.
+    fn message(
+        &self,
+        _conn: &Connection,
+        _message: &Message,
+    ) -> impl Future<Output = Decision> + Send {
+        async { Decision::Accept }
+    }
+    /// Credentials to check. Refused by default (`535 5.7.8`): accepting
+    /// anyone must be a choice, not an accident.
+    fn auth(
+        &self,
+        _conn: &Connection,
+        _request: &AuthRequest,
+    ) -> impl Future<Output = Decision> + Send {
+        async { Decision::auth_invalid() }
+    }
+    /// A connection ended with a socket error (the protocol's own endings
+    /// are not errors). Ignored by default.
+    fn connection_error(&self, _peer: SocketAddr, _error: &Error) {}
+}
+
+/// The handler that accepts every message and keeps none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AcceptAll;
+
+impl Handler for AcceptAll {}
+
+/// A bound SMTP server, not yet accepting; generic over the [`Runtime`]
+/// (use the aliases of `smtp-smol` or `smtp-async-std`).
+pub struct Server<R: Runtime, H: Handler> {
+    listener: R::TcpListener,
+    local_addr: SocketAddr,
+    config: Arc<ServerConfig>,
+    handler: Arc<H>,
+    limits: Limits,
+    shared: Arc<Shared>,
+    tls: Option<ServerTls>,
+}
+
+impl<R: Runtime, H: Handler> fmt::Debug for Server<R, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime, H: Handler> Server<R, H> {
+    /// Binds the listening socket (port 0 picks a free one; see
+    /// [`local_addr`](Self::local_addr)). Plain TCP: a configuration with
+    /// `starttls` or `require_tls` is refused (it needs a certificate; see
+    /// [`bind_tls`](Self::bind_tls)).
+    pub fn bind(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        config: ServerConfig,
+        handler: H,
+    ) -> Result<Self, Error> {
+        check_config(&addr, &config, None)?;
+        Server::open(addr, config, handler, None)
+    }
+
+    /// Binds a listener with TLS: STARTTLS (set `config.starttls`, and
+    /// `require_tls` to refuse mail and AUTH before it), or, with
+    /// [`ServerTls::implicit`], a handshake on every accepted connection
+    /// before the greeting (port 465 style).
+    pub fn bind_tls(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        config: ServerConfig,
+        tls: ServerTls,
+        handler: H,
+    ) -> Result<Self, Error> {
+        check_config(&addr, &config, Some(&tls))?;
+        Server::open(addr, config, handler, Some(tls))
+    }
+
+    fn open(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        config: ServerConfig,
+        handler: H,
+        tls: Option<ServerTls>,
+    ) -> Result<Self, Error> {
+        let bind_error = |source| Error::Bind {
+            addr: format!("{addr:?}"),
+            source,
+        };
+        let listener = std::net::TcpListener::bind(&addr).map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let listener = R::listener(listener).map_err(bind_error)?;
+        Ok(Server {
+            listener,
+            local_addr,
+            config: Arc::new(config),
+            handler: Arc::new(handler),
+            limits: Limits::default(),
+            shared: Arc::default(),
+            tls,
+        })
+    }
+
+    /// Sets the adapter's limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the most connections served at once.
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max;
+        self
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops this server from another task.
+    pub fn shutdown_handle(&self) -> ShutdownHandle<R> {
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+            local_addr: self.local_addr,
+            runtime: PhantomData,
+        }
+    }
+
+    /// Accepts connections on a task of its own; the handle stops it.
+    pub fn spawn(self) -> ServerHandle<R> {
+        let handle = self.shutdown_handle();
+        R::spawn(async move {
+            // `run` reports no error: accept failures are retried.
+            let _ = self.run().await;
+        });
+        ServerHandle {
+            handle: Some(handle),
+        }
+    }
+
+    /// Accepts connections until a [`ShutdownHandle`] stops it, then waits
+    /// for the connection tasks to end.
+    pub async fn run(self) -> Result<(), Error> {
+        let shared = &self.shared;
+        loop {
+            let accepted = {
+                let mut accept = pin!(R::accept(&self.listener));
+                let mut stop = pin!(shared.wait_for(|s| s.stopping.load(Ordering::SeqCst)));
+                poll_fn(|cx| {
+                    if stop.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                    accept.as_mut().poll(cx).map(Some)
+                })
+                .await
+            };
+            match accepted {
+                None => break,
+                Some(Ok((socket, peer))) => self.serve(socket, peer),
+                // A client that gave up between SYN and accept, or a full
+                // descriptor table: go on accepting, without spinning.
+                Some(Err(_)) => R::sleep_until(Instant::now() + Duration::from_millis(10)).await,
+            }
+        }
+        drop(self.listener);
+        shared.accepting_done.store(true, Ordering::SeqCst);
+        shared.changed.notify(usize::MAX);
+        shared
+            .wait_for(|s| s.active.load(Ordering::SeqCst) == 0)
+            .await;
+        Ok(())
+    }
+
+    fn serve(&self, socket: R::TcpStream, peer: SocketAddr) {
+        let implicit = self.tls.as_ref().is_some_and(ServerTls::is_implicit);
+        if !self.shared.try_enter(self.limits.max_connections) {
+            let hostname = self.config.hostname.clone();
+            R::spawn(refuse::<R>(socket, hostname, implicit));
+            return;
+        }
+        let leave = Leave(Arc::clone(&self.shared));
+        let tls = self.tls.clone();
+        let config = Arc::clone(&self.config);
+        let handler = Arc::clone(&self.handler);
+        let limits = self.limits;
+        R::spawn(async move {
+            let stop = leave.0.clone();
+            let result =
+                serve_connection::<R, H>(socket, peer, config, tls, &handler, stop, limits).await;
+            if let Err(error) = result {
+                handler.connection_error(peer, &error);
+            }
+            drop(leave);
+        });
+    }
+}
+
+/// Stops a server from another task.
+pub struct ShutdownHandle<R: Runtime> {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    runtime: PhantomData<R>,
+}
+
+impl<R: Runtime> Clone for ShutdownHandle<R> {
+    fn clone(&self) -> Self {
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+            local_addr: self.local_addr,
+            runtime: PhantomData,
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for ShutdownHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("local_addr", &self.local_addr)
+            .field("active", &self.active_connections())
+            .finish()
+    }
+}
+
+impl<R: Runtime> ShutdownHandle<R> {
+    /// Stops accepting at once; lets the connections in progress finish for
+    /// up to `grace`, then tells those still open `421 4.3.2` (the core's
+    /// shutdown reply, which also discards an unfinished transaction) and
+    /// waits for them to close. Returns once every connection task ended.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shared.stop();
+        let idle = self
+            .shared
+            .wait_for(|s| s.active.load(Ordering::SeqCst) == 0);
+        let _ = timeout::<R, _>(Instant::now() + grace, idle).await;
+        self.shared.close();
+        self.shared
+            .wait_for(|s| {
+                s.active.load(Ordering::SeqCst) == 0 && s.accepting_done.load(Ordering::SeqCst)
+            })
+            .await;
+    }
+
+    /// Connections being served now.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::SeqCst)
+    }
+}
+
+/// A server running on a task of its own. Dropping it stops the server
+/// (open connections are told 421 at once) without waiting.
+pub struct ServerHandle<R: Runtime> {
+    handle: Option<ShutdownHandle<R>>,
+}
+
+impl<R: Runtime> fmt::Debug for ServerHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
+
+impl<R: Runtime> ServerHandle<R> {
+    /// A handle that stops the server from elsewhere.
+    pub fn shutdown_handle(&self) -> Option<ShutdownHandle<R>> {
+        self.handle.clone()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle
+            .as_ref()
+            .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |h| h.local_addr)
+    }
+
+    /// Connections being served now.
+    pub fn active_connections(&self) -> usize {
+        self.handle
+            .as_ref()
+            .map_or(0, ShutdownHandle::active_connections)
+    }
+
+    /// Stops the server (see [`ShutdownHandle::shutdown`]) and waits for its
+    /// accept loop and connections to end.
+    pub async fn shutdown(mut self, grace: Duration) {
+        if let Some(handle) = self.handle.take() {
+            handle.shutdown(grace).await;
+        }
+    }
+}
+
+impl<R: Runtime> Drop for ServerHandle<R> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.shared.stop();
+            handle.shared.close();
+        }
+    }
+}
+
+/// What the accept loop, the connection tasks and the handles share.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Connections being served.
+    active: AtomicUsize,
+    /// Stop accepting.
+    stopping: AtomicBool,
+    /// Tell open connections 421.
+    closing: AtomicBool,
+    /// The accept loop ended.
+    accepting_done: AtomicBool,
+    /// Any of the above changed.
+    changed: Event,
+}
+
+impl Shared {
+    fn try_enter(&self, max: usize) -> bool {
+        self.active
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn leave(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        self.changed.notify(usize::MAX);
+    }
+
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.changed.notify(usize::MAX);
+    }
+
+    fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.changed.notify(usize::MAX);
+    }
+
+    /// Completes once `done` holds (checked after every change).
+    async fn wait_for(&self, done: impl Fn(&Shared) -> bool) {
+        loop {
+            if done(self) {
+                return;
+            }
+            let listener = self.changed.listen();
+            if done(self) {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// Brings the connection count down when a connection task ends, even by
+/// a panic in the handler.
+struct Leave(Arc<Shared>);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
+/// Completes when the server starts telling connections 421.
+fn closing_signal(shared: Arc<Shared>) -> StopSignal {
+    Box::pin(async move {
+        shared.wait_for(|s| s.closing.load(Ordering::SeqCst)).await;
+    })
+}
+
+async fn serve_connection<R: Runtime, H: Handler>(
+    socket: R::TcpStream,
+    peer: SocketAddr,
+    config: Arc<ServerConfig>,
+    tls: Option<ServerTls>,
+    handler: &H,
+    shared: Arc<Shared>,
+    limits: Limits,
+) -> Result<(), Error> {
+    R::set_nodelay(&socket).map_err(|source| Error::Io {
+        action: "configuring the connection from",
+        peer,
+        source,
+    })?;
+    let implicit = tls.as_ref().is_some_and(ServerTls::is_implicit);
+    let upgrade = tls.as_ref().map(ServerTls::upgrade);
+    let mut driver = Driver::<R>::new(socket, peer, upgrade, limits.write_timeout);
+    driver.set_stop(closing_signal(shared));
+    let mut session = new_server_session(config, Instant::now());
+    if implicit {
+        // The greeting the session queued goes out over TLS.
+        driver.start_tls(&mut session, true).await?;
+    }
+    let mut dispatch = Dispatch::new(peer);
+    loop {
+        let event = match driver.next(&mut session).await? {
+            Next::Event(event) => event,
+            Next::Stop => {
+                session.shutdown();
+                continue;
+            }
+            Next::Closed => return Ok(()),
+        };
+        let Some(question) = dispatch.question(event, &session) else {
+            continue;
+        };
+        let decision = ask_handler!(handler, dispatch.connection(), question, await);
+        dispatch.answer(&mut session, decision);
+    }
+}
+
+/// Answers a connection over the limit and closes it. The reply is built by
+/// the core; this is the only write outside a session. On an implicit-TLS
+/// port a plaintext reply would read as garbage, so it only closes.
+async fn refuse<R: Runtime>(mut socket: R::TcpStream, hostname: String, implicit: bool) {
+    if !implicit {
+        let reply = refusal_reply(&hostname).to_bytes();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let _ = timeout::<R, _>(deadline, socket.write_all(&reply)).await;
+    }
+    let _ = timeout::<R, _>(Instant::now() + Duration::from_secs(1), socket.close()).await;
+}

@@ -1,0 +1,97 @@
+//! SMTP for the [smol](https://docs.rs/smol) runtime: smol's TCP sockets
+//! (with `TCP_NODELAY`), its timers and its global executor under the
+//! shared async adapter, `smtp-futures`. Everything else (the client, the
+//! pool, the server and its handler, TLS) is `smtp-futures`', re-exported
+//! here with the runtime filled in.
+//!
+//! smol is the runtime we recommend for new code: it is small, maintained,
+//! and async-std's own maintainers point their users to it (async-std is
+//! discontinued upstream; `smtp-async-std` remains for code that already
+//! runs on it).
+//!
+//! ```no_run
+//! use smtp_proto::{ClientConfig, Envelope, Host, Mailbox, Recipient, TlsPolicy};
+//! use std::time::Duration;
+//!
+//! smol::block_on(async {
+//!     let config = ClientConfig::new(Host::parse("client.example").unwrap())
+//!         .with_tls(TlsPolicy::None);
+//!     let addr = "127.0.0.1:2525".parse().unwrap();
+//!     let mut client = smtp_smol::Client::connect(addr, config, Duration::from_secs(10)).await?;
+//!     let envelope = Envelope::new(Mailbox::parse("a@example.com").unwrap().into())
+//!         .with_recipient(Recipient::new(Mailbox::parse("b@example.org").unwrap()));
+//!     let report = client.send(&envelope, &b"Subject: hi\r\n\r\nHello\r\n"[..]).await?;
+//!     println!("queued as {:?}", report.queue_id);
+//!     client.quit().await
+//! })?;
+//! # Ok::<(), smtp_smol::Error>(())
+//! ```
+//!
+//! See `examples/send_and_receive.rs` for a server and a client in one
+//! program.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use smol::net::{TcpListener, TcpStream};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+pub use smtp_futures::{
+    AcceptAll, CertificateDer, Connection, Decision, Error, Handler, Limits, Message,
+    PrivateKeyDer, RootCertStore, ServerTls, TlsSettings,
+};
+
+/// The smol runtime: sockets from `smol::net`, timers from `async-io`,
+/// tasks on smol's global executor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Smol;
+
+impl smtp_futures::Runtime for Smol {
+    type TcpStream = TcpStream;
+    type TcpListener = TcpListener;
+
+    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> + Send {
+        TcpStream::connect(addr)
+    }
+
+    async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        smol::net::resolve((host, port)).await
+    }
+
+    fn set_nodelay(stream: &TcpStream) -> io::Result<()> {
+        stream.set_nodelay(true)
+    }
+
+    fn listener(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        TcpListener::try_from(listener)
+    }
+
+    fn accept(
+        listener: &TcpListener,
+    ) -> impl Future<Output = io::Result<(TcpStream, SocketAddr)>> + Send {
+        listener.accept()
+    }
+
+    async fn sleep_until(deadline: Instant) {
+        smol::Timer::at(deadline).await;
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) {
+        smol::spawn(future).detach();
+    }
+}
+
+/// A client connection on smol: see [`smtp_futures::Client`].
+pub type Client = smtp_futures::Client<Smol>;
+/// The options of a client connection: see [`smtp_futures::ClientBuilder`].
+pub type ClientBuilder = smtp_futures::ClientBuilder<Smol>;
+/// Pooled client connections on smol: see [`smtp_futures::Pool`].
+pub type Pool = smtp_futures::Pool<Smol>;
+/// A server on smol: see [`smtp_futures::Server`].
+pub type Server<H> = smtp_futures::Server<Smol, H>;
+/// A running server: see [`smtp_futures::ServerHandle`].
+pub type ServerHandle = smtp_futures::ServerHandle<Smol>;
+/// Stops a server: see [`smtp_futures::ShutdownHandle`].
+pub type ShutdownHandle = smtp_futures::ShutdownHandle<Smol>;

@@ -1,0 +1,1 @@
+//! Harness for the adapter tests.
