@@ -2,7 +2,10 @@
 //! stores every message it receives in a Maildir.
 #![forbid(unsafe_code)]
 
+mod connect;
 mod maildir;
+mod probe;
+mod providers;
 mod send;
 mod serve;
 mod serve_tls;
@@ -17,6 +20,10 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 pub(crate) const EXIT_CONNECT: u8 = 3;
 /// Exit code when the server refused the message.
 pub(crate) const EXIT_REJECTED: u8 = 4;
+/// Exit code when the login failed (wrong password, app password needed).
+pub(crate) const EXIT_AUTH: u8 = 5;
+/// Exit code when TLS failed (certificate, handshake, STARTTLS missing).
+pub(crate) const EXIT_TLS: u8 = 6;
 /// Exit code of any other failure.
 pub(crate) const EXIT_OTHER: u8 = 1;
 
@@ -46,6 +53,18 @@ impl Failure {
             error: error.into(),
         }
     }
+    pub(crate) fn auth(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_AUTH,
+            error: error.into(),
+        }
+    }
+    pub(crate) fn tls(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_TLS,
+            error: error.into(),
+        }
+    }
     pub(crate) fn other(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             code: EXIT_OTHER,
@@ -58,7 +77,9 @@ impl Failure {
 #[command(
     name = "mailwire",
     version,
-    about = "Send mail, or run a local Maildir sink"
+    about = "Send mail, run a local Maildir sink, or diagnose an SMTP server",
+    after_help = "Exit codes: 0 done, 1 other failure, 2 usage, 3 could not connect or set up \
+                  the session, 4 message refused, 5 login failed, 6 TLS failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -71,6 +92,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Build a message and deliver it (to the embedded local sink when no --server is given).
     Send(Box<send::SendArgs>),
+    /// Connect to a server and report each step: DNS, TCP, greeting, TLS,
+    /// EHLO extensions, AUTH, and optionally a login test.
+    Probe(Box<probe::ProbeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +102,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Send(args) => send::run(*args),
+        Command::Probe(args) => probe::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -85,5 +110,16 @@ fn main() -> ExitCode {
             eprintln!("mailwire: {:#}", failure.error);
             ExitCode::from(failure.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -1,36 +1,24 @@
-//! `mailwire send`: build a message from flags and deliver it.
+//! `mailwire send`: build a message from flags and deliver it (to a server,
+//! a provider preset, or the embedded local sink).
 
+use crate::connect::{self, ConnectArgs, Security, Target};
 use crate::maildir::Maildir;
 use crate::serve::{sink_config, MaildirSink, DEFAULT_MAX_SIZE};
 use crate::Failure;
 use anyhow::{anyhow, Context};
-use clap::{ArgGroup, Args, ValueEnum};
+use clap::{ArgGroup, Args};
 use mime_codec::{Attachment, MessageBuilder, OutgoingMessage};
-use smtp_blocking::{Client, Error, Server, TlsSettings};
-use smtp_proto::sasl::ClientCredentials;
-use smtp_proto::{
-    Body, ClientConfig, ClientError, Envelope, Host, Mailbox, Recipient, Secret, TlsPolicy,
-};
+use smtp_blocking::{Client, Server, TlsSettings};
+use smtp_proto::{Body, Envelope, Mailbox, Recipient, RecipientStatus};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The embedded sink's Maildir, relative to the working directory.
 const LOCAL_MAILDIR: &str = "./mailwire-mail";
 
-/// How the connection to the server is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Security {
-    /// Implicit TLS from the first byte (port 465).
-    Tls,
-    /// Plaintext, then STARTTLS, which must succeed (port 587).
-    Starttls,
-    /// No encryption at all (port 25; local tests).
-    None,
-}
-
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("body").required(true).args(["text", "text_file"])))]
+#[command(group(ArgGroup::new("body").required(true).multiple(true).args(["text", "text_file", "html", "html_file"])))]
+#[command(group(ArgGroup::new("html_body").args(["html", "html_file"])))]
 pub(crate) struct SendArgs {
     /// The sender: `addr@example.com` or `Name <addr@example.com>`.
     #[arg(long)]
@@ -48,34 +36,40 @@ pub(crate) struct SendArgs {
     #[arg(long, default_value = "")]
     subject: String,
     /// The plain-text body.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "text_file")]
     text: Option<String>,
     /// A file holding the plain-text body (UTF-8).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     text_file: Option<PathBuf>,
-    /// An HTML body, sent as an alternative to the text.
-    #[arg(long)]
+    /// An HTML body (an alternative to the text when both are given).
+    #[arg(long, conflicts_with = "html_file")]
     html: Option<String>,
+    /// A file holding the HTML body (UTF-8).
+    #[arg(long, value_name = "FILE")]
+    html_file: Option<PathBuf>,
     /// A file to attach (repeatable).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     attach: Vec<PathBuf>,
+    /// An image (or other part) shown inside the HTML body, which refers to
+    /// it as `cid:FILENAME` (repeatable).
+    #[arg(long, value_name = "FILE", requires = "html_body")]
+    inline: Vec<PathBuf>,
     /// An extra header, `Name: value` (repeatable).
     #[arg(long)]
     header: Vec<String>,
     /// Print the envelope and the message; connect nowhere.
     #[arg(long)]
     dry_run: bool,
-    /// The server, `host` or `host:port`; without it the message goes to the
-    /// embedded local sink and is stored in ./mailwire-mail.
+    /// Show the SMTP dialogue on stderr (AUTH redacted, the body summarised).
+    #[arg(long)]
+    transcript: bool,
+    /// The server, `host` or `host:port`; without it (and without
+    /// --provider) the message goes to the embedded local sink and is
+    /// stored in ./mailwire-mail.
     #[arg(long)]
     server: Option<String>,
-    /// How to secure the connection to --server.
-    #[arg(long, value_enum, default_value_t = Security::Starttls)]
-    security: Security,
-    /// The user to authenticate as; the password is read from the
-    /// MAILWIRE_PASSWORD environment variable.
-    #[arg(long)]
-    user: Option<String>,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 /// Parses `addr` or `Name <addr>`.
@@ -135,26 +129,19 @@ fn build(args: &SendArgs) -> Result<OutgoingMessage, Failure> {
         builder = builder.date(date);
     }
     builder = builder.entropy(entropy());
-    let text = match (&args.text, &args.text_file) {
-        (Some(text), _) => text.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))
-            .map_err(Failure::usage)?,
-        (None, None) => return Err(Failure::usage(anyhow!("give --text or --text-file"))),
-    };
-    builder = builder.text_body(text);
-    if let Some(html) = &args.html {
-        builder = builder.html_body(html.clone());
+    if let Some(text) = text_or_file(&args.text, &args.text_file)? {
+        builder = builder.text_body(text);
+    }
+    if let Some(html) = text_or_file(&args.html, &args.html_file)? {
+        builder = builder.html_body(html);
     }
     for path in &args.attach {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("reading the attachment {}", path.display()))
-            .map_err(Failure::usage)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "attachment".to_owned());
+        let (name, bytes) = read_part(path, "the attachment")?;
         builder = builder.attach(Attachment::new(name, bytes));
+    }
+    for path in &args.inline {
+        let (name, bytes) = read_part(path, "the inline part")?;
+        builder = builder.inline(name.clone(), Attachment::new(name, bytes));
     }
     for header in &args.header {
         let Some((name, value)) = header.split_once(':') else {
@@ -167,6 +154,30 @@ fn build(args: &SendArgs) -> Result<OutgoingMessage, Failure> {
     builder
         .build()
         .map_err(|e| Failure::usage(anyhow!("cannot build the message: {e}")))
+}
+
+/// A body given inline or as a file.
+fn text_or_file(text: &Option<String>, file: &Option<PathBuf>) -> Result<Option<String>, Failure> {
+    match (text, file) {
+        (Some(text), _) => Ok(Some(text.clone())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))
+            .map(Some)
+            .map_err(Failure::usage),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A file's name and bytes, for an attachment or inline part.
+fn read_part(path: &Path, what: &str) -> Result<(String, Vec<u8>), Failure> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("reading {what} {}", path.display()))
+        .map_err(Failure::usage)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "attachment".to_owned());
+    Ok((name, bytes))
 }
 
 fn smtp_envelope(message: &OutgoingMessage) -> Result<Envelope, Failure> {
@@ -185,11 +196,19 @@ fn smtp_envelope(message: &OutgoingMessage) -> Result<Envelope, Failure> {
 }
 
 pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
+    let target = Target::resolve(args.server.as_deref(), &args.connect)?;
     let message = build(&args)?;
     let envelope = smtp_envelope(&message)?;
     let shown = message.envelope().clone();
     let bytes = message.to_vec();
     if args.dry_run {
+        if let Some(target) = &target {
+            eprintln!(
+                "would send to {} ({})",
+                target.address(),
+                target.security.name()
+            );
+        }
         println!("MAIL FROM:<{}>", shown.reverse_path);
         for rcpt in &shown.recipients {
             println!("RCPT TO:<{rcpt}>");
@@ -202,98 +221,28 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    match &args.server {
-        Some(server) => send_remote(&args, server, &envelope, &bytes),
-        None => send_local(&envelope, &bytes),
+    match &target {
+        Some(target) => send_remote(&args, target, &envelope, &bytes),
+        None => send_local(&args, &envelope, &bytes),
     }
-}
-
-fn client_config() -> Result<ClientConfig, Failure> {
-    let helo = Host::parse("localhost").map_err(|e| Failure::other(anyhow!("{e}")))?;
-    Ok(ClientConfig::new(helo))
-}
-
-/// Splits `host[:port]`, with the port defaulting from the security mode.
-fn host_port(server: &str, security: Security) -> Result<(String, u16), Failure> {
-    let default = match security {
-        Security::Tls => 465,
-        Security::Starttls => 587,
-        Security::None => 25,
-    };
-    // A bracketed IPv6 literal, `[::1]:25`.
-    if let Some(rest) = server.strip_prefix('[') {
-        let (host, tail) = rest
-            .split_once(']')
-            .ok_or_else(|| Failure::usage(anyhow!("bad --server {server:?}")))?;
-        let port = match tail.strip_prefix(':') {
-            Some(p) => parse_port(p, server)?,
-            None if tail.is_empty() => default,
-            None => return Err(Failure::usage(anyhow!("bad --server {server:?}"))),
-        };
-        return Ok((host.to_owned(), port));
-    }
-    match server.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => {
-            Ok((host.to_owned(), parse_port(port, server)?))
-        }
-        _ => Ok((server.to_owned(), default)),
-    }
-}
-
-fn parse_port(port: &str, server: &str) -> Result<u16, Failure> {
-    port.parse()
-        .map_err(|_| Failure::usage(anyhow!("bad port in --server {server:?}")))
 }
 
 fn send_remote(
     args: &SendArgs,
-    server: &str,
+    target: &Target,
     envelope: &Envelope,
     bytes: &[u8],
 ) -> Result<(), Failure> {
-    let (host, port) = host_port(server, args.security)?;
-    let mut config = client_config()?;
-    if let Some(user) = &args.user {
-        let password = std::env::var("MAILWIRE_PASSWORD").map_err(|_| {
-            Failure::usage(anyhow!(
-                "--user needs the password in the MAILWIRE_PASSWORD environment variable"
-            ))
-        })?;
-        config = config.with_credentials(ClientCredentials::Password {
-            username: user.clone(),
-            password: Secret::new(password),
-        });
-    }
-    let connected = match args.security {
-        Security::None => Client::connect(
-            (host.as_str(), port),
-            config.with_tls(TlsPolicy::None),
-            CONNECT_TIMEOUT,
-        ),
-        Security::Starttls => Client::connect_tls(
-            &host,
-            port,
-            config.with_tls(TlsPolicy::Required),
-            &TlsSettings::new(),
-            CONNECT_TIMEOUT,
-        ),
-        Security::Tls => Client::connect_tls(
-            &host,
-            port,
-            config.with_tls(TlsPolicy::Implicit),
-            &TlsSettings::new(),
-            CONNECT_TIMEOUT,
-        ),
-    };
-    let mut client = connected
-        .with_context(|| format!("connecting to {host}:{port}"))
-        .map_err(Failure::connect)?;
-    let report = deliver(&mut client, envelope, bytes)?;
+    let credentials = args.connect.credentials(Some(target))?;
+    let config = args.connect.client_config(target.security, credentials)?;
+    let tls = args.connect.tls_settings()?;
+    let mut client = connect::open(target, config, tls, args.connect.timeout(), args.transcript)?;
+    let id = deliver(&mut client, target, envelope, bytes)?;
+    let _ = client.quit();
     println!(
-        "delivered to {host}:{port}{}",
-        report
-            .map(|id| format!(", queued as {id}"))
-            .unwrap_or_default()
+        "delivered to {}{}",
+        target.address(),
+        id.map(|id| format!(", queued as {id}")).unwrap_or_default()
     );
     Ok(())
 }
@@ -301,33 +250,25 @@ fn send_remote(
 /// Sends one message and quits; returns the server's queue id.
 fn deliver(
     client: &mut Client,
+    target: &Target,
     envelope: &Envelope,
     bytes: &[u8],
 ) -> Result<Option<String>, Failure> {
-    let report = client.send(envelope, bytes).map_err(|e| match e {
-        // Refused by the server, or refused before sending because the
-        // server announced it would not take it (SIZE, a missing extension).
-        Error::Rejected { .. } => Failure::rejected(anyhow!(e)),
-        Error::Session { ref error, .. }
-            if matches!(
-                **error,
-                ClientError::MessageTooBig { .. }
-                    | ClientError::ExtensionMissing(_)
-                    | ClientError::Rejected { .. }
-            ) =>
-        {
-            Failure::rejected(anyhow!(e))
+    let report = client
+        .send(envelope, bytes)
+        .map_err(|e| connect::explain(&e, target))?;
+    for (path, status) in &report.recipients {
+        if let RecipientStatus::Rejected(reply) = status {
+            eprintln!(
+                "mailwire: {path} refused: {}",
+                reply.to_string().trim_end().replace("\r\n", " / ")
+            );
         }
-        other => Failure::other(anyhow!(other)),
-    })?;
-    let refused = envelope.recipients.len() - report.accepted().count();
-    if refused > 0 {
-        eprintln!("mailwire: {refused} recipient(s) refused");
     }
     Ok(report.queue_id)
 }
 
-fn send_local(envelope: &Envelope, bytes: &[u8]) -> Result<(), Failure> {
+fn send_local(args: &SendArgs, envelope: &Envelope, bytes: &[u8]) -> Result<(), Failure> {
     let root = Path::new(LOCAL_MAILDIR);
     let maildir = Maildir::create(root).map_err(Failure::other)?;
     let server = Server::bind(
@@ -342,18 +283,29 @@ fn send_local(envelope: &Envelope, bytes: &[u8]) -> Result<(), Failure> {
         .context("starting the embedded sink")
         .map_err(Failure::connect)?;
     let addr = server.local_addr();
-    let result = Client::connect(
-        addr,
-        client_config()?.with_tls(TlsPolicy::None),
-        CONNECT_TIMEOUT,
-    )
-    .context("connecting to the embedded sink")
-    .map_err(Failure::connect)
-    .and_then(|mut client| {
-        let id = deliver(&mut client, envelope, bytes)?;
-        let _ = client.quit();
-        Ok(id)
-    });
+    let target = Target {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        security: Security::None,
+        provider: None,
+    };
+    let result = args
+        .connect
+        .client_config(Security::None, None)
+        .and_then(|config| {
+            connect::open(
+                &target,
+                config,
+                TlsSettings::new(),
+                args.connect.timeout(),
+                args.transcript,
+            )
+        })
+        .and_then(|mut client| {
+            let id = deliver(&mut client, &target, envelope, bytes)?;
+            let _ = client.quit();
+            Ok(id)
+        });
     server.shutdown(Duration::from_secs(1));
     let id = result?.ok_or_else(|| Failure::other(anyhow!("the sink gave no queue id")))?;
     println!("{}", root.join("new").join(id).display());
