@@ -276,6 +276,17 @@ impl Client {
         !self.driver.is_closed() && self.session.is_ready()
     }
 
+    /// Reads, without waiting, what the server sent while the connection
+    /// sat idle (a 421 before an idle timeout, or the end of the stream),
+    /// so that [`is_usable`](Self::is_usable) tells the truth before the
+    /// next message.
+    pub fn take_what_arrived(&mut self) {
+        match self.driver.flush(&mut self.session) {
+            Ok(Some(ClientEvent::Failed(_))) | Err(_) => self.driver.close(),
+            Ok(_) => {}
+        }
+    }
+
     /// Sends one message: the envelope, then the body read from `body` in
     /// chunks of 64 KiB (dot-stuffed or BDAT-framed by the core), then waits
     /// for the final reply.

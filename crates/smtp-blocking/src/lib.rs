@@ -21,10 +21,12 @@
 
 mod client;
 pub(crate) mod driver;
+mod pool;
 mod server;
 mod tls;
 
 pub use client::{Client, ClientBuilder};
+pub use pool::Pool;
 pub use server::{AcceptAll, Handler, Server, ServerHandle, ShutdownHandle};
 pub use smtp_adapter::{
     CertificateDer, Connection, Decision, Error, Limits, Message, PrivateKeyDer, RootCertStore,
