@@ -3,6 +3,9 @@
 //! commands and message contents the way a server would.
 #![forbid(unsafe_code)]
 
+pub mod peers;
+pub mod serve;
+
 use smtp_proto::{
     BdatChunk, Command, DotUnstuffer, LineBuffer, LineConfig, LineStatus, ParseError, ParseOptions,
     UnstufferConfig,
