@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -119,19 +120,28 @@ pub(crate) fn run_timed(
         }
         text
     });
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{what} took longer than {limit:?} and was stopped"));
-            }
-            Ok(None) => thread::sleep(Duration::from_micros(500)),
-            Err(e) => return Err(format!("waiting for {what}: {e}")),
+    // Blocked in wait() on a thread of its own, so that this process takes
+    // no CPU time from the measured pair while they run.
+    let pid = child.id();
+    let (done, finished) = mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let status = child.wait();
+        let _ = done.send(status);
+    });
+    let status = match finished.recv_timeout(limit) {
+        Ok(status) => status.map_err(|e| format!("waiting for {what}: {e}"))?,
+        Err(_) => {
+            // Stopped by its own pid; the waiter then reaps it.
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+            let _ = waiter.join();
+            return Err(format!("{what} took longer than {limit:?} and was stopped"));
         }
     };
     let elapsed = start.elapsed();
+    let _ = waiter.join();
     let errors = reader.join().unwrap_or_default();
     if status.success() {
         Ok(elapsed)
