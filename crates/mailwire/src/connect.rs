@@ -357,18 +357,22 @@ pub(crate) fn explain(error: &Error, target: &Target) -> Failure {
             target.security.name()
         )),
         Error::Tls { reason, .. } => {
-            let advice = if reason.contains("plaintext") {
-                format!(
-                    " — wrong security mode for this port: {} speaks STARTTLS, use --security \
-                     starttls (or port 465 for implicit TLS)",
-                    at
-                )
-            } else if reason.contains("certificate") {
-                " — if this is a private server, give its CA with --ca-file".to_owned()
+            if reason.contains("plaintext") {
+                return Failure::tls(anyhow!(
+                    "wrong security mode for this port: {at} answered in plaintext where a TLS \
+                     handshake should start, so it expects STARTTLS; use --security starttls \
+                     (implicit TLS is usually port 465)"
+                ));
+            }
+            let text = error
+                .to_string()
+                .replace("TlsSettings::with_ca_file", "--ca-file");
+            let advice = if reason.contains("certificate") && !text.contains("--ca-file") {
+                " — if this is a private server, give its CA with --ca-file"
             } else {
-                String::new()
+                ""
             };
-            Failure::tls(anyhow!("{error}{advice}"))
+            Failure::tls(anyhow!("{text}{advice}"))
         }
         Error::TlsConfig { .. } | Error::TlsNotConfigured { .. } => {
             Failure::usage(anyhow!("{error}"))
