@@ -24,11 +24,11 @@ impl SelfSigned {
     /// address.
     pub(crate) fn generate(hostname: &str, listen: &[SocketAddr]) -> anyhow::Result<SelfSigned> {
         let names = subject_names(hostname, machine_name().as_deref(), listen);
-        let certified = rcgen::generate_simple_self_signed(names.clone())
-            .context("generating a self-signed certificate")?;
-        let cert_pem = certified.cert.pem();
-        let chain: Vec<CertificateDer<'static>> = vec![certified.cert.der().clone()];
-        let key: PrivateKeyDer<'static> = certified.signing_key.into();
+        let (cert, signing_key) =
+            certify(&names).context("generating a self-signed certificate")?;
+        let cert_pem = cert.pem();
+        let chain: Vec<CertificateDer<'static>> = vec![cert.der().clone()];
+        let key: PrivateKeyDer<'static> = signing_key.into();
         let tls = ServerTls::from_der(chain, key)
             .context("setting up TLS with the self-signed certificate")?;
         Ok(SelfSigned {
@@ -54,6 +54,31 @@ impl SelfSigned {
                 let _ = fs::remove_file(&tmp);
             })
     }
+}
+
+/// A new key pair and a certificate it signs for `names`, named after the
+/// tool so that a client's certificate viewer says where it came from.
+fn certify(names: &[String]) -> Result<(rcgen::Certificate, rcgen::KeyPair), rcgen::Error> {
+    let key = rcgen::KeyPair::generate()?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec())?;
+    let mut subject = rcgen::DistinguishedName::new();
+    subject.push(rcgen::DnType::CommonName, "mailwire serve (self-signed)");
+    params.distinguished_name = subject;
+    // From yesterday (clocks differ) for 397 days: clients that cap the
+    // lifetime of server certificates accept it.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let day = |offset_days: i64| {
+        mime_codec::DateTime::from_unix(now + offset_days * 86_400, 0)
+            .map(|d| rcgen::date_time_ymd(d.year(), d.month(), d.day()))
+    };
+    if let (Some(from), Some(until)) = (day(-1), day(397)) {
+        params.not_before = from;
+        params.not_after = until;
+    }
+    let cert = params.self_signed(&key)?;
+    Ok((cert, key))
 }
 
 /// Where the self-signed certificate goes unless `--tls-cert-out` says:
