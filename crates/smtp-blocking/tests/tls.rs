@@ -4,7 +4,6 @@
 //! A CA and the server certificates are generated at test time; no key is
 //! stored anywhere. Every test runs under `bounded`.
 
-use rustls::pki_types::PrivatePkcs8KeyDer;
 use smtp_blocking::{
     AcceptAll, CertificateDer, Client, Connection, Decision, Error, Handler, Message,
     RootCertStore, Server, ServerHandle, ServerTls, TlsSettings,
@@ -16,51 +15,10 @@ use std::time::Duration;
 
 mod support;
 
-use support::{
-    bounded, client_config, envelope, limit, server_config, test_ca, timeouts, user_secret,
-};
+use support::{bounded, client_config, envelope, limit, server_config, timeouts, user_secret, Pki};
 
 const CONNECT: Duration = Duration::from_secs(5);
 const HOST: &str = "127.0.0.1";
-
-/// A test CA and a server certificate it issued.
-struct Pki {
-    ca: CertificateDer<'static>,
-    chain: Vec<CertificateDer<'static>>,
-    key: Vec<u8>,
-}
-
-impl Pki {
-    /// A CA, and a certificate for `names` signed by it.
-    fn new(names: &[&str]) -> Pki {
-        Pki::build(names, false)
-    }
-
-    /// As [`Pki::new`], with a server certificate that expired in 2001.
-    fn expired(names: &[&str]) -> Pki {
-        Pki::build(names, true)
-    }
-
-    fn build(names: &[&str], expired: bool) -> Pki {
-        let pki = test_ca(names, expired);
-        Pki {
-            ca: pki.ca.der().clone(),
-            chain: vec![pki.leaf.der().clone()],
-            key: pki.key.serialize_der(),
-        }
-    }
-
-    fn server(&self) -> ServerTls {
-        let key = PrivatePkcs8KeyDer::from(self.key.clone()).into();
-        ServerTls::from_der(self.chain.clone(), key).unwrap()
-    }
-
-    fn client(&self) -> TlsSettings {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca.clone()).unwrap();
-        TlsSettings::new().with_root_store(roots)
-    }
-}
 
 fn localhost() -> Pki {
     Pki::new(&["localhost", "127.0.0.1"])

@@ -5,7 +5,10 @@
 #![allow(dead_code)]
 
 use rcgen::{BasicConstraints, Certificate, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use smtp_blocking::{Connection, Decision, Handler, Message};
+use rustls::pki_types::PrivatePkcs8KeyDer;
+use smtp_blocking::{
+    CertificateDer, Connection, Decision, Handler, Message, RootCertStore, ServerTls, TlsSettings,
+};
 use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{
     ClientConfig, ClientTimeouts, EnhancedStatus, Envelope, Host, Mailbox, Recipient, Reply,
@@ -261,5 +264,44 @@ pub(crate) fn run_smtplib<S: AsRef<OsStr>>(
             panic!("smtplib did not finish in time");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A test CA and a server certificate it issued.
+pub(crate) struct Pki {
+    pub(crate) ca: CertificateDer<'static>,
+    pub(crate) chain: Vec<CertificateDer<'static>>,
+    pub(crate) key: Vec<u8>,
+}
+
+impl Pki {
+    /// A CA, and a certificate for `names` signed by it.
+    pub(crate) fn new(names: &[&str]) -> Pki {
+        Pki::build(names, false)
+    }
+
+    /// As [`Pki::new`], with a server certificate that expired in 2001.
+    pub(crate) fn expired(names: &[&str]) -> Pki {
+        Pki::build(names, true)
+    }
+
+    fn build(names: &[&str], expired: bool) -> Pki {
+        let pki = test_ca(names, expired);
+        Pki {
+            ca: pki.ca.der().clone(),
+            chain: vec![pki.leaf.der().clone()],
+            key: pki.key.serialize_der(),
+        }
+    }
+
+    pub(crate) fn server(&self) -> ServerTls {
+        let key = PrivatePkcs8KeyDer::from(self.key.clone()).into();
+        ServerTls::from_der(self.chain.clone(), key).unwrap()
+    }
+
+    pub(crate) fn client(&self) -> TlsSettings {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca.clone()).unwrap();
+        TlsSettings::new().with_root_store(roots)
     }
 }
