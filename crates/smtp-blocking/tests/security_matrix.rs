@@ -15,9 +15,12 @@ use support::{bounded, client_config, envelope, limit, server_config, user_secre
 
 const CONNECT: Duration = Duration::from_secs(5);
 
+/// A message and the user who sent it.
+type Received = (Message, Option<String>);
+
 /// Keeps each message with the user who sent it.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(Message, Option<String>)>>>);
+struct Recorder(Arc<Mutex<Vec<Received>>>);
 
 impl Handler for Recorder {
     fn message(&self, conn: &Connection, message: &Message) -> Decision {
