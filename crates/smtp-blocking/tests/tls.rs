@@ -5,8 +5,8 @@
 //! stored anywhere. Every test runs under `bounded`.
 
 use smtp_blocking::{
-    AcceptAll, CertificateDer, Client, Connection, Decision, Error, Handler, Message,
-    RootCertStore, Server, ServerHandle, ServerTls, TlsSettings,
+    AcceptAll, Client, Connection, Decision, Error, Handler, Message, Server, ServerHandle,
+    ServerTls, TlsSettings,
 };
 use smtp_proto::sasl::{AuthRequest, ClientCredentials};
 use smtp_proto::{ClientConfig, ClientError, Host, Mechanism, Secret, ServerConfig, TlsPolicy};
