@@ -5,7 +5,7 @@ use crate::tls::{Stream, TlsSettings, Upgrade};
 use crate::Error;
 use smtp_proto::{
     Capabilities, ClientConfig, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope,
-    Phase, TlsInfo, TlsPolicy, WireObserver,
+    TlsInfo, TlsPolicy, WireObserver,
 };
 use std::fmt;
 use std::io::{self, Read};
@@ -238,7 +238,7 @@ impl Client {
             driver.start_tls(&mut session, true)?;
         }
         loop {
-            match next_event(&mut driver, &mut session).map_err(|e| no_greeting(e, implicit))? {
+            match next_event(&mut driver, &mut session).map_err(|e| e.or_no_greeting(implicit))? {
                 Some(ClientEvent::Ready {
                     capabilities, tls, ..
                 }) => {
@@ -250,7 +250,7 @@ impl Client {
                     })
                 }
                 Some(_) => {}
-                None => return Err(closed_during_setup(peer)),
+                None => return Err(Error::closed_during_setup(peer)),
             }
         }
     }
@@ -399,30 +399,4 @@ fn next_event(
             Next::Closed => return Ok(None),
         }
     }
-}
-
-/// Silence or bytes that are not a reply where the greeting should be: a
-/// plaintext client on an implicit-TLS port, most likely.
-fn no_greeting(error: Error, implicit: bool) -> Error {
-    match &error {
-        Error::Session { peer, error: e } if !implicit => match **e {
-            ClientError::Timeout {
-                phase: Phase::Greeting,
-            }
-            | ClientError::BadReply {
-                phase: Phase::Greeting,
-                ..
-            } => Error::NoGreeting {
-                peer: *peer,
-                error: e.clone(),
-            },
-            _ => error,
-        },
-        _ => error,
-    }
-}
-
-fn closed_during_setup(peer: SocketAddr) -> Error {
-    let phase = Phase::Greeting;
-    Error::session(peer, ClientError::ConnectionClosed { phase })
 }

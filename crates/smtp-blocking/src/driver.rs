@@ -9,10 +9,8 @@
 
 use crate::tls::{Stream, Upgrade};
 use crate::Error;
-use smtp_proto::{
-    ClientEvent, ClientSession, Direction, Output, ServerEvent, ServerSession, TlsInfo,
-    WireObserver,
-};
+use smtp_adapter::{is_peer_gone, is_timeout, Session, DEFAULT_HANDSHAKE};
+use smtp_proto::{Direction, Output, WireObserver};
 use std::fmt;
 use std::io::{self, Read as _, Write};
 use std::net::SocketAddr;
@@ -23,51 +21,6 @@ const READ_BUFFER: usize = 64 * 1024;
 
 /// The shortest read timeout: `set_read_timeout` refuses zero.
 const MIN_WAIT: Duration = Duration::from_millis(1);
-
-/// The four inputs and two outputs both sessions share, so that one loop
-/// drives either.
-pub(crate) trait Session {
-    /// What the session tells its application.
-    type Event;
-    fn feed(&mut self, now: Instant, bytes: &[u8]);
-    fn feed_eof(&mut self, now: Instant);
-    fn handle_timeout(&mut self, now: Instant);
-    fn poll_output(&mut self) -> Option<Output<Self::Event>>;
-    fn poll_timeout(&self) -> Option<Instant>;
-    fn tls_established(&mut self, now: Instant, info: TlsInfo);
-}
-
-macro_rules! session_impl {
-    ($session:ty, $event:ty) => {
-        impl Session for $session {
-            type Event = $event;
-            fn feed(&mut self, now: Instant, bytes: &[u8]) {
-                <$session>::feed(self, now, bytes)
-            }
-            fn feed_eof(&mut self, now: Instant) {
-                <$session>::feed_eof(self, now)
-            }
-            fn handle_timeout(&mut self, now: Instant) {
-                <$session>::handle_timeout(self, now)
-            }
-            fn poll_output(&mut self) -> Option<Output<$event>> {
-                <$session>::poll_output(self)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$session>::poll_timeout(self)
-            }
-            fn tls_established(&mut self, now: Instant, info: TlsInfo) {
-                <$session>::tls_established(self, now, info)
-            }
-        }
-    };
-}
-
-session_impl!(ClientSession, ClientEvent);
-session_impl!(ServerSession, ServerEvent);
-
-/// How long a handshake may take when the session set no deadline.
-const DEFAULT_HANDSHAKE: Duration = Duration::from_secs(60);
 
 /// What the driver found next.
 #[derive(Debug)]
@@ -376,21 +329,4 @@ impl Driver {
             source,
         }
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-fn is_peer_gone(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-    )
 }
