@@ -11,7 +11,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -195,11 +195,21 @@ impl Serve {
     }
 }
 
-/// Runs `cmd` to its end (killed past [`LIMIT`]): exit code, stdout, stderr.
-pub(crate) fn run_to_end(mut cmd: Command) -> (Option<i32>, String, String) {
+/// Runs `cmd` to its end (killed past [`LIMIT`]), with what it printed.
+pub(crate) fn run(mut cmd: Command) -> Output {
     let mut child = cmd.spawn().unwrap();
-    let stderr = collect(child.stderr.take().unwrap());
-    let stdout = collect(child.stdout.take().unwrap());
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
     let deadline = Instant::now() + LIMIT;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -212,9 +222,23 @@ pub(crate) fn run_to_end(mut cmd: Command) -> (Option<i32>, String, String) {
         }
         thread::sleep(Duration::from_millis(20));
     };
-    // Let the reader threads see the end of the pipes.
-    thread::sleep(Duration::from_millis(50));
-    let out = stdout.lock().unwrap().join("\n");
-    let err = stderr.lock().unwrap().join("\n");
-    (status.code(), out, err)
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// [`run`], as the exit code, stdout and stderr in text.
+pub(crate) fn run_to_end(cmd: Command) -> (Option<i32>, String, String) {
+    let output = run(cmd);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout)
+            .trim_end()
+            .to_owned(),
+        String::from_utf8_lossy(&output.stderr)
+            .trim_end()
+            .to_owned(),
+    )
 }
