@@ -165,9 +165,15 @@ impl ClientSession {
                 if !tx.pipelined {
                     tx.held.extend_from_slice(&bytes);
                 } else if !bytes.is_empty() {
-                    self.outbox
-                        .transmit_with(|out| write_bdat(&bytes, false, out));
-                    self.expect_reply(Expect::Bdat);
+                    // The newest chunk waits for the next one or the end,
+                    // so the last goes out as `BDAT n LAST` (one reply,
+                    // not two) and at most one chunk is held.
+                    let previous = std::mem::replace(&mut tx.held, bytes);
+                    if !previous.is_empty() {
+                        self.outbox
+                            .transmit_with(|out| write_bdat(&previous, false, out));
+                        self.expect_reply(Expect::Bdat);
+                    }
                 }
             }
         }
