@@ -9,6 +9,7 @@ use smtp_proto::{
     Capabilities, ClientConfig, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope,
     TlsInfo, TlsPolicy, WireObserver,
 };
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
@@ -107,6 +108,9 @@ pub struct Client<R: Runtime> {
     /// A send or quit started and has not finished (its future may have
     /// been dropped).
     busy: bool,
+    /// An event met while the body was being written (the final reply can
+    /// arrive while the last bytes go out), for the send to take next.
+    pending: VecDeque<ClientEvent>,
 }
 
 impl<R: Runtime> fmt::Debug for Client<R> {
@@ -202,6 +206,7 @@ impl<R: Runtime> Client<R> {
                         capabilities,
                         tls,
                         busy: false,
+                        pending: VecDeque::new(),
                     })
                 }
                 Some(_) => {}
@@ -268,7 +273,11 @@ impl<R: Runtime> Client<R> {
         // transaction half done.
         self.busy = true;
         let result = loop {
-            match next_event(&mut self.driver, &mut self.session).await? {
+            let event = match self.pending.pop_front() {
+                Some(event) => Some(event),
+                None => next_event(&mut self.driver, &mut self.session).await?,
+            };
+            match event {
                 Some(ClientEvent::SendBody) => self.stream_body(&mut body).await?,
                 Some(ClientEvent::Delivered(report)) => break Ok(report),
                 Some(ClientEvent::TransactionFailed(report)) => {
@@ -338,14 +347,17 @@ impl<R: Runtime> Client<R> {
         self.write_pending().await
     }
 
-    /// Writes what the session queued; an event met on the way (the session
-    /// failing) ends the send.
+    /// Writes what the session queued. The session failing ends the send;
+    /// another event (the final reply, when it came while the last bytes
+    /// were written) is kept for [`send`](Self::send).
     async fn write_pending(&mut self) -> Result<(), Error> {
         match self.driver.flush(&mut self.session).await? {
             Some(ClientEvent::Failed(error)) => Err(self.fail(error).await),
-            // While a body streams, replies only update the transaction
-            // (a refused BDAT chunk is reported at the end of data).
-            _ => Ok(()),
+            Some(event) => {
+                self.pending.push_back(event);
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
