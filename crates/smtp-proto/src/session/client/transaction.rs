@@ -48,7 +48,9 @@ pub(super) struct Transaction {
     step: Step,
     stuffer: DotStuffer,
     /// BDAT without PIPELINING: the body waits here and goes as one chunk,
-    /// since each BDAT would otherwise need its reply before the next.
+    /// since each BDAT would otherwise need its reply before the next. With
+    /// PIPELINING: the newest chunk, which goes out when the next arrives
+    /// or, with LAST, at the end.
     held: Vec<u8>,
     /// BDAT without BINARYMIME: the last chunk ended with CR.
     pending_cr: bool,
