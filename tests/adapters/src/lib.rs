@@ -6,6 +6,8 @@
 //! pairing; what differs per adapter is only how a server starts and stops
 //! and how a client's future is driven.
 
+pub mod peers;
+
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use smtp_adapter::sasl::{AuthRequest, ClientCredentials};
 use smtp_adapter::{
