@@ -174,3 +174,84 @@ fn construction_is_checked() {
     assert_eq!(ReplyCode::new(559).map(ReplyCode::get), Some(559));
     assert!(ReplyCode::new(560).is_none());
 }
+
+/// Texts around the length kept inline and around the eight-octet steps of
+/// the text scanner read the same through `parse`, `push_line` and `new`.
+#[test]
+fn text_lengths_and_octets_around_the_scanner_steps() {
+    for len in 0..=80 {
+        for (fill, ascii) in [("a", true), ("\t", true), ("é", false)] {
+            let text: String = fill.repeat(len);
+            if text.starts_with(' ') {
+                continue;
+            }
+            let wire = format!("250 {text}\r\n");
+            let parsed = Reply::parse(wire.as_bytes()).unwrap();
+            let built = Reply::new(ReplyCode::OK, None, [text.as_str()]).unwrap();
+            assert_eq!(parsed, built, "{wire:?}");
+            assert_eq!(parsed.lines(), [text.as_str()]);
+            assert!(parsed.text_lines().eq([text.as_str()]));
+            assert_eq!(parsed.line_count(), 1);
+            // An empty text is sent without the space.
+            let canonical = if text.is_empty() { "250\r\n" } else { &wire };
+            assert_eq!(parsed.to_string(), canonical);
+            let pushed = ReplyParser::new()
+                .push_line(&wire.as_bytes()[..wire.len() - 2])
+                .unwrap()
+                .unwrap();
+            assert_eq!(pushed, parsed);
+            assert_eq!(parsed.text().is_ascii(), ascii || len == 0);
+            // A control octet anywhere in the text is refused, as bad text
+            // when its line ends, as a cut-short reply when it does not.
+            for at in 0..=text.len() {
+                if !text.is_char_boundary(at) {
+                    continue;
+                }
+                let bad = format!("250 {}\x01{}\r\n", &text[..at], &text[at..]);
+                assert_eq!(Reply::parse(bad.as_bytes()), Err(ParseError::BadReplyText));
+                let cut = format!("250 {}\x01{}", &text[..at], &text[at..]);
+                assert_eq!(Reply::parse(cut.as_bytes()), Err(ParseError::BadReply));
+            }
+        }
+    }
+}
+
+#[test]
+fn multi_line_text_is_kept_once_and_split_on_demand() {
+    let wire = b"250-mx.example.org greets you\r\n250-PIPELINING\r\n250-\r\n250 SIZE 1000\r\n";
+    let r = Reply::parse(wire).unwrap();
+    assert_eq!(r.line_count(), 4);
+    assert!(r
+        .text_lines()
+        .eq(["mx.example.org greets you", "PIPELINING", "", "SIZE 1000"]));
+    assert_eq!(
+        r.lines(),
+        ["mx.example.org greets you", "PIPELINING", "", "SIZE 1000"]
+    );
+    assert_eq!(r.text(), "mx.example.org greets you PIPELINING  SIZE 1000");
+    assert_eq!(r.to_bytes(), wire);
+    // A clone, and a reply built from the same lines, compare equal.
+    let built = Reply::new(
+        ReplyCode::OK,
+        None,
+        ["mx.example.org greets you", "PIPELINING", "", "SIZE 1000"],
+    )
+    .unwrap();
+    assert_eq!(r.clone(), built);
+    assert_eq!(format!("{r:?}"), format!("{built:?}"));
+    // Bad UTF-8 in a later line is replaced there, as in the first.
+    let r = Reply::parse(b"250-ok\r\n250 caf\xe9\r\n").unwrap();
+    assert_eq!(r.lines(), ["ok", "caf\u{fffd}"]);
+    // A bare LF or CR inside a line is bad text; a reply whose last line has
+    // no CRLF is cut short.
+    assert_eq!(
+        Reply::parse(b"250-a\nb\r\n250 c\r\n"),
+        Err(ParseError::BadReplyText)
+    );
+    assert_eq!(
+        Reply::parse(b"250-a\r\n250 b\rc\r\n"),
+        Err(ParseError::BadReplyText)
+    );
+    assert_eq!(Reply::parse(b"250-a\r\n251 b"), Err(ParseError::BadReply));
+    assert_eq!(Reply::parse(b"250-a\r\n250 b"), Err(ParseError::BadReply));
+}

@@ -315,13 +315,11 @@ impl Capabilities {
         if reply.code() != ReplyCode::OK {
             return Err(ParseError::BadEhloReply);
         }
-        let (first, rest) = reply
-            .lines()
-            .split_first()
-            .ok_or(ParseError::BadEhloReply)?;
+        let mut lines = reply.text_lines();
+        let first = lines.next().ok_or(ParseError::BadEhloReply)?;
         let (name, greeting) = match first.split_once(' ') {
             Some((name, greeting)) => (name, Some(greeting)),
-            None => (first.as_str(), None),
+            None => (first, None),
         };
         if reads_as_status(name) {
             return Err(ParseError::BadEhloReply);
@@ -329,7 +327,7 @@ impl Capabilities {
         Ok(Capabilities {
             server_name: name.to_owned(),
             greeting: greeting.filter(|g| !g.is_empty()).map(str::to_owned),
-            extensions: rest.iter().filter_map(|l| Extension::parse(l)).collect(),
+            extensions: lines.filter_map(Extension::parse).collect(),
         })
     }
 

@@ -3,6 +3,9 @@
 use crate::parse;
 use crate::ParseError;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::num::NonZeroU8;
+use std::sync::OnceLock;
 
 /// A reply code: `%x32-35 %x30-35 %x30-39` (RFC 5321 §4.2).
 ///
@@ -178,15 +181,37 @@ pub enum StatusSubject {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EnhancedStatus {
-    class: u8,
+    class: StatusClass,
     subject: u16,
     detail: u16,
+}
+
+/// The class digit, as a type with three values so that
+/// `Option<EnhancedStatus>` needs no room of its own for `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+enum StatusClass {
+    Success = 2,
+    Transient = 4,
+    Permanent = 5,
+}
+
+impl StatusClass {
+    const fn new(class: u8) -> Option<StatusClass> {
+        match class {
+            2 => Some(StatusClass::Success),
+            4 => Some(StatusClass::Transient),
+            5 => Some(StatusClass::Permanent),
+            _ => None,
+        }
+    }
 }
 
 impl EnhancedStatus {
     /// `class = "2" / "4" / "5"`, `subject = 1*3digit`, `detail = 1*3digit`.
     pub fn new(class: u8, subject: u16, detail: u16) -> Option<EnhancedStatus> {
-        (matches!(class, 2 | 4 | 5) && subject <= 999 && detail <= 999).then_some(EnhancedStatus {
+        let class = StatusClass::new(class)?;
+        (subject <= 999 && detail <= 999).then_some(EnhancedStatus {
             class,
             subject,
             detail,
@@ -194,6 +219,10 @@ impl EnhancedStatus {
     }
 
     pub(crate) const fn new_unchecked(class: u8, subject: u16, detail: u16) -> EnhancedStatus {
+        let class = match StatusClass::new(class) {
+            Some(class) => class,
+            None => StatusClass::Permanent,
+        };
         EnhancedStatus {
             class,
             subject,
@@ -203,7 +232,7 @@ impl EnhancedStatus {
 
     /// 2 (success), 4 (persistent transient failure) or 5 (permanent failure).
     pub fn class(self) -> u8 {
-        self.class
+        self.class as u8
     }
     /// The subject number.
     pub fn subject(self) -> u16 {
@@ -232,7 +261,7 @@ impl EnhancedStatus {
 
 impl fmt::Display for EnhancedStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+        write!(f, "{}.{}.{}", self.class(), self.subject, self.detail)
     }
 }
 
@@ -240,20 +269,139 @@ impl fmt::Display for EnhancedStatus {
 /// lines (without the code or status prefix) that cannot hold CR, LF or other
 /// control characters but HT.
 ///
+/// The text is kept once, its lines joined by LF (which no line can hold), so
+/// a parsed reply costs one allocation however many lines it has.
+/// [`Reply::text_lines`] walks the lines without allocating; [`Reply::lines`]
+/// gives them as a slice, built on first use.
+///
 /// ```
 /// use smtp_proto::{Reply, ReplyCode, EnhancedStatus};
 /// let r = Reply::parse(b"250-mx.example.com\r\n250 2.0.0 OK\r\n").unwrap();
 /// assert_eq!(r.code(), ReplyCode::OK);
 /// assert_eq!(r.lines(), ["mx.example.com", "2.0.0 OK"]);
+/// assert!(r.text_lines().eq(["mx.example.com", "2.0.0 OK"]));
 ///
 /// let r = Reply::new(ReplyCode::new(550).unwrap(), EnhancedStatus::new(5, 1, 1), ["No such user"]).unwrap();
 /// assert_eq!(r.to_string(), "550 5.1.1 No such user\r\n");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Reply {
     code: ReplyCode,
     enhanced: Option<EnhancedStatus>,
-    lines: Vec<String>,
+    /// Every text line, joined by LF.
+    text: Text,
+    /// [`Reply::lines`], built on first use. Boxed so that it takes one
+    /// pointer, not three, while unused (which keeps `Reply` at 56 octets).
+    #[allow(clippy::box_collection)]
+    lines: OnceLock<Box<Vec<String>>>,
+}
+
+/// Reply text up to this many octets is kept inline, without an allocation:
+/// most replies (`250 2.1.0 Ok`, `354 End data with <CR><LF>.<CR><LF>`,
+/// `221 Bye`) are short. The number keeps a [`Reply`] at 56 octets, the size
+/// it had when it held a `Vec` of lines.
+const INLINE: usize = 31;
+
+/// A reply's text: inline when short, else on the heap. Always UTF-8: the
+/// inline form is only ever filled from a `&str` or from ASCII.
+#[derive(Clone)]
+enum Text {
+    /// `len_plus_one` is never zero, which leaves room for the tag.
+    Inline {
+        len_plus_one: NonZeroU8,
+        buf: [u8; INLINE],
+    },
+    Heap(String),
+}
+
+impl Text {
+    /// The first `len` octets of `window` inline (`len <= INLINE`): one
+    /// fixed-size copy when `window` is long enough, the octets after `len`
+    /// then zeroed.
+    #[inline(always)]
+    fn inline(window: &[u8], len: usize) -> Text {
+        let mut buf = [0; INLINE];
+        match window.get(..INLINE) {
+            Some(whole) => {
+                buf.copy_from_slice(whole);
+                for (n, b) in buf.iter_mut().enumerate() {
+                    *b = if n < len { *b } else { 0 };
+                }
+            }
+            None => buf[..len].copy_from_slice(&window[..len]),
+        }
+        let len_plus_one = u8::try_from(len + 1)
+            .ok()
+            .and_then(NonZeroU8::new)
+            .unwrap_or(NonZeroU8::MIN);
+        Text::Inline { len_plus_one, buf }
+    }
+
+    fn from_str(s: &str) -> Text {
+        if s.len() <= INLINE {
+            Text::inline(s.as_bytes(), s.len())
+        } else {
+            Text::Heap(s.to_owned())
+        }
+    }
+
+    fn from_string(s: String) -> Text {
+        if s.len() <= INLINE {
+            Text::inline(s.as_bytes(), s.len())
+        } else {
+            Text::Heap(s)
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline { len_plus_one, buf } => &buf[..usize::from(len_plus_one.get() - 1)],
+            Text::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Filled from UTF-8, so this never fails (and is quick: ASCII is
+            // checked a word at a time).
+            Text::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or(""),
+            Text::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        self.code == other.code
+            && self.enhanced == other.enhanced
+            && self.text.as_bytes() == other.text.as_bytes()
+    }
+}
+
+impl Eq for Reply {}
+
+impl Hash for Reply {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.code.hash(state);
+        self.enhanced.hash(state);
+        self.text.as_bytes().hash(state);
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Lines<'a>(&'a str);
+        impl fmt::Debug for Lines<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.split('\n')).finish()
+            }
+        }
+        f.debug_struct("Reply")
+            .field("code", &self.code)
+            .field("enhanced", &self.enhanced)
+            .field("lines", &Lines(self.text.as_str()))
+            .finish()
+    }
 }
 
 impl Reply {
@@ -269,60 +417,92 @@ impl Reply {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut lines: Vec<String> = lines.into_iter().map(Into::into).collect();
-        if lines.is_empty() {
-            lines.push(String::new());
+        let mut text = String::new();
+        for (n, line) in lines.into_iter().enumerate() {
+            let line: String = line.into();
+            if !parse::reply::is_text(line.as_bytes()) {
+                return Err(ParseError::BadReplyText);
+            }
+            if n > 0 {
+                text.push('\n');
+            }
+            text.push_str(&line);
         }
-        if lines.iter().any(|l| !l.bytes().all(is_text_octet)) {
-            return Err(ParseError::BadReplyText);
-        }
+        let first = text.split('\n').next().unwrap_or("");
         match enhanced {
-            Some(e) if u16::from(e.class) != code.0 / 100 => return Err(ParseError::BadReplyText),
-            None if lines
-                .first()
-                .and_then(|l| parse::reply::enhanced_prefix(l.as_bytes()))
-                .is_some_and(|(e, _)| u16::from(e.class) == code.0 / 100) =>
+            Some(e) if u16::from(e.class()) != code.0 / 100 => {
+                return Err(ParseError::BadReplyText)
+            }
+            None if parse::reply::enhanced_prefix(first.as_bytes())
+                .is_some_and(|(e, _)| u16::from(e.class()) == code.0 / 100) =>
             {
                 return Err(ParseError::BadReplyText)
             }
             _ => {}
         }
-        Ok(Reply {
-            code,
-            enhanced,
-            lines,
-        })
+        Ok(Reply::from_text(code, enhanced, text))
     }
 
+    /// A reply from lines already known to be valid.
     pub(crate) fn new_unchecked(
         code: ReplyCode,
         enhanced: Option<EnhancedStatus>,
         lines: Vec<String>,
     ) -> Reply {
+        Reply::from_text(code, enhanced, lines.join("\n"))
+    }
+
+    /// A reply from its lines joined by LF, already known to be valid.
+    pub(crate) fn from_text(
+        code: ReplyCode,
+        enhanced: Option<EnhancedStatus>,
+        text: String,
+    ) -> Reply {
         Reply {
             code,
             enhanced,
-            lines,
+            text: Text::from_string(text),
+            lines: OnceLock::new(),
+        }
+    }
+
+    /// A reply from ASCII text (the first `len` octets of `window`) short
+    /// enough to be kept inline; `None` when it is longer.
+    #[inline(always)]
+    pub(crate) fn from_ascii_text(
+        code: ReplyCode,
+        enhanced: Option<EnhancedStatus>,
+        window: &[u8],
+        len: usize,
+    ) -> Option<Reply> {
+        if len > INLINE {
+            return None;
+        }
+        Some(Reply {
+            code,
+            enhanced,
+            text: Text::inline(window, len),
+            lines: OnceLock::new(),
+        })
+    }
+
+    /// [`Reply::from_text`] from a borrowed text, copied inline when short.
+    pub(crate) fn from_text_str(
+        code: ReplyCode,
+        enhanced: Option<EnhancedStatus>,
+        text: &str,
+    ) -> Reply {
+        Reply {
+            code,
+            enhanced,
+            text: Text::from_str(text),
+            lines: OnceLock::new(),
         }
     }
 
     /// Parses one complete reply, every line ending in CRLF.
     pub fn parse(bytes: &[u8]) -> Result<Reply, ParseError> {
-        let mut parser = ReplyParser::new();
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let end = find_crlf(rest).ok_or(ParseError::BadReply)?;
-            let (line, after) = (&rest[..end], &rest[end + 2..]);
-            if let Some(reply) = parser.push_line(line)? {
-                return if after.is_empty() {
-                    Ok(reply)
-                } else {
-                    Err(ParseError::BadReply)
-                };
-            }
-            rest = after;
-        }
-        Err(ParseError::BadReply)
+        parse::reply::reply_exact(bytes, ReplyParser::DEFAULT_MAX_LINES)
     }
 
     /// The reply code.
@@ -333,13 +513,23 @@ impl Reply {
     pub fn enhanced(&self) -> Option<EnhancedStatus> {
         self.enhanced
     }
-    /// The text lines, without code or enhanced status.
+    /// The text lines, without code or enhanced status. The slice is built
+    /// on the first call; [`Reply::text_lines`] does not allocate.
     pub fn lines(&self) -> &[String] {
-        &self.lines
+        self.lines
+            .get_or_init(|| Box::new(self.text.as_str().split('\n').map(str::to_owned).collect()))
+    }
+    /// The text lines, without code or enhanced status, in order.
+    pub fn text_lines(&self) -> impl DoubleEndedIterator<Item = &str> + Clone + '_ {
+        self.text.as_str().split('\n')
+    }
+    /// How many lines the reply has (at least one).
+    pub fn line_count(&self) -> usize {
+        1 + self.text.as_bytes().iter().filter(|&&b| b == b'\n').count()
     }
     /// The text lines joined with a space, for messages to people.
     pub fn text(&self) -> String {
-        self.lines.join(" ")
+        self.text.as_str().replace('\n', " ")
     }
     /// The code's category.
     pub fn category(&self) -> Category {
@@ -365,15 +555,16 @@ impl Reply {
     /// Appends the wire form: every line with the code, `-` on all but the
     /// last, the enhanced status repeated on each, CRLF after each.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        out.reserve(self.lines.iter().map(|l| l.len() + 16).sum());
-        let last = self.lines.len().saturating_sub(1);
-        for (n, line) in self.lines.iter().enumerate() {
+        let text = self.text.as_str();
+        out.reserve(text.len() + 16);
+        let mut lines = text.split('\n').peekable();
+        while let Some(line) = lines.next() {
             self.code.write_to(out);
-            let sep = if n == last { b' ' } else { b'-' };
+            let sep = if lines.peek().is_none() { b' ' } else { b'-' };
             match self.enhanced {
                 Some(e) => {
                     out.push(sep);
-                    super::write_decimal(u64::from(e.class), out);
+                    super::write_decimal(u64::from(e.class()), out);
                     out.push(b'.');
                     super::write_decimal(u64::from(e.subject), out);
                     out.push(b'.');
@@ -392,7 +583,7 @@ impl Reply {
 
     /// The wire form as bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.lines.iter().map(String::len).sum::<usize>());
+        let mut out = Vec::with_capacity(16 + self.text.as_bytes().len());
         self.write_to(&mut out);
         out
     }
@@ -404,31 +595,14 @@ impl fmt::Display for Reply {
     }
 }
 
-/// Where the first CRLF starts: the first LF that follows a CR.
-fn find_crlf(bytes: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(n) = memchr::memchr(b'\n', &bytes[from..]) {
-        let lf = from + n;
-        if lf > 0 && bytes[lf - 1] == b'\r' {
-            return Some(lf - 1);
-        }
-        from = lf + 1;
+#[cfg(test)]
+mod size_tests {
+    /// A `Reply` is no bigger than when it held a `Vec` of lines (errors
+    /// that carry two replies stay small).
+    #[test]
+    fn reply_stays_small() {
+        assert!(std::mem::size_of::<super::Reply>() <= 56);
     }
-    None
-}
-
-/// Reply text as a `String`: validated once, and only made lossy when it is
-/// not UTF-8.
-fn text_string(text: &[u8]) -> String {
-    match std::str::from_utf8(text) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(text).into_owned(),
-    }
-}
-
-/// `textstring = 1*(%d09 / %d32-126)`, widened to UTF-8 octets.
-fn is_text_octet(b: u8) -> bool {
-    b == b'\t' || (32..=126).contains(&b) || b >= 0x80
 }
 
 /// Assembles multi-line replies line by line (lines without their CRLF, as
@@ -443,7 +617,7 @@ fn is_text_octet(b: u8) -> bool {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReplyParser {
-    pending: Option<Reply>,
+    pending: Option<parse::reply::Partial>,
     max_lines: usize,
 }
 
@@ -478,60 +652,33 @@ impl ReplyParser {
     /// Takes one line; returns the reply once its last line arrived. After an
     /// error the partial reply is dropped and the parser is idle again.
     pub fn push_line(&mut self, line: &[u8]) -> Result<Option<Reply>, ParseError> {
-        let result = self.push_inner(line);
-        if result.is_err() {
-            self.pending = None;
-        }
-        result
-    }
-
-    fn push_inner(&mut self, line: &[u8]) -> Result<Option<Reply>, ParseError> {
-        // Text is checked and matched as bytes: invalid UTF-8 is only ever
-        // octets >= 0x80, which neither the status prefix nor the text check
-        // looks at, so converting once at the end gives the same reply.
-        let (code, more, text) = parse::reply::reply_line(line)?;
-        let reply = match self.pending.take() {
-            None => {
-                let (enhanced, text) = match parse::reply::enhanced_prefix(text) {
-                    Some((e, rest)) if u16::from(e.class) == code.0 / 100 => (Some(e), rest),
-                    _ => (None, text),
-                };
-                if !text.iter().copied().all(is_text_octet) {
-                    return Err(ParseError::BadReplyText);
+        let more = match &mut self.pending {
+            None => match parse::reply::first_line(line) {
+                Ok((code, enhanced, text, ascii, false)) => {
+                    return Ok(Some(parse::reply::single(
+                        code,
+                        enhanced,
+                        text,
+                        text.len(),
+                        ascii,
+                    )))
                 }
-                let mut lines = Vec::with_capacity(if more { 8 } else { 1 });
-                lines.push(text_string(text));
-                Reply {
-                    code,
-                    enhanced,
-                    lines,
+                Ok((code, enhanced, text, _, true)) => {
+                    let partial = parse::reply::Partial::start(code, enhanced, text, 256);
+                    self.pending = Some(partial);
+                    Ok(true)
                 }
-            }
-            Some(mut reply) => {
-                if reply.code != code {
-                    return Err(ParseError::ReplyCodeMismatch);
-                }
-                if reply.lines.len() >= self.max_lines {
-                    return Err(ParseError::TooManyReplyLines {
-                        limit: self.max_lines,
-                    });
-                }
-                let text = match (reply.enhanced, parse::reply::enhanced_prefix(text)) {
-                    (Some(e), Some((e2, rest))) if e == e2 => rest,
-                    _ => text,
-                };
-                if !text.iter().copied().all(is_text_octet) {
-                    return Err(ParseError::BadReplyText);
-                }
-                reply.lines.push(text_string(text));
-                reply
-            }
+                Err(e) => Err(e),
+            },
+            Some(partial) => partial.next_line(line, self.max_lines),
         };
-        if more {
-            self.pending = Some(reply);
-            Ok(None)
-        } else {
-            Ok(Some(reply))
+        match more {
+            Ok(true) => Ok(None),
+            Ok(false) => Ok(self.pending.take().map(parse::reply::Partial::finish)),
+            Err(e) => {
+                self.pending = None;
+                Err(e)
+            }
         }
     }
 }
