@@ -29,8 +29,8 @@ pub use io::{is_peer_gone, is_timeout};
 pub use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub use rustls::RootCertStore;
 pub use server::{
-    check_config, cram_md5_nonce, new_server_session, refusal_reply, Connection, Decision,
-    Dispatch, Limits, Message, Question,
+    cram_md5_nonce, new_server_session, refusal_reply, Connection, Decision, Dispatch, Limits,
+    Listening, Message, Question,
 };
 pub use session::Session;
 pub use smtp_proto::sasl;

@@ -10,7 +10,7 @@ use smtp_proto::{
 };
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -230,10 +230,49 @@ pub fn new_server_session(config: Arc<ServerConfig>, now: Instant) -> ServerSess
     }
 }
 
-/// Refuses a configuration that cannot work: STARTTLS or `require_tls`
-/// without a certificate, or a certificate with neither STARTTLS nor
-/// implicit TLS enabled. `addr` names the listener in the error.
-pub fn check_config(
+/// A listening socket bound for a server, with the settings it serves
+/// with: what every server adapter starts from.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Listening {
+    /// The bound socket (blocking; async adapters adopt it).
+    pub listener: TcpListener,
+    /// The address it listens on (port 0 resolved).
+    pub local_addr: SocketAddr,
+    /// The protocol's settings.
+    pub config: Arc<ServerConfig>,
+    /// The certificate, for STARTTLS or implicit TLS.
+    pub tls: Option<ServerTls>,
+}
+
+impl Listening {
+    /// Refuses settings that cannot work (STARTTLS or `require_tls` without
+    /// a certificate; a certificate with neither STARTTLS nor implicit TLS
+    /// enabled), then binds `addr`.
+    pub fn bind(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        config: ServerConfig,
+        tls: Option<ServerTls>,
+    ) -> Result<Listening, Error> {
+        check_config(&addr, &config, tls.as_ref())?;
+        let bind_error = |source| Error::Bind {
+            addr: format!("{addr:?}"),
+            source,
+        };
+        let listener = TcpListener::bind(&addr).map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        Ok(Listening {
+            listener,
+            local_addr,
+            config: Arc::new(config),
+            tls,
+        })
+    }
+}
+
+/// Refuses a configuration that cannot work. `addr` names the listener in
+/// the error.
+fn check_config(
     addr: &dyn fmt::Debug,
     config: &ServerConfig,
     tls: Option<&ServerTls>,

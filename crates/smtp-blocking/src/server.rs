@@ -4,8 +4,8 @@ use crate::driver::{Driver, Next};
 use crate::tls::{ServerTls, Stream};
 use crate::Error;
 use smtp_adapter::{
-    ask_handler, check_config, new_server_session, refusal_reply, Connection, Decision, Dispatch,
-    Limits, Message,
+    ask_handler, new_server_session, refusal_reply, Connection, Decision, Dispatch, Limits,
+    Listening, Message,
 };
 use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{ForwardPath, Host, MailParams, RcptParams, ReversePath, ServerConfig};
@@ -105,8 +105,7 @@ impl Server {
         config: ServerConfig,
         handler: impl Handler,
     ) -> Result<Server, Error> {
-        check_config(&addr, &config, None)?;
-        Server::open(addr, config, handler, None)
+        Ok(Server::open(Listening::bind(addr, config, None)?, handler))
     }
 
     /// Binds a listener with TLS: STARTTLS (set `config.starttls`, and
@@ -119,33 +118,22 @@ impl Server {
         tls: ServerTls,
         handler: impl Handler,
     ) -> Result<Server, Error> {
-        check_config(&addr, &config, Some(&tls))?;
-        Server::open(addr, config, handler, Some(tls))
+        Ok(Server::open(
+            Listening::bind(addr, config, Some(tls))?,
+            handler,
+        ))
     }
 
-    fn open(
-        addr: impl ToSocketAddrs + fmt::Debug,
-        config: ServerConfig,
-        handler: impl Handler,
-        tls: Option<ServerTls>,
-    ) -> Result<Server, Error> {
-        let listener = TcpListener::bind(&addr).map_err(|source| Error::Bind {
-            addr: format!("{addr:?}"),
-            source,
-        })?;
-        let local_addr = listener.local_addr().map_err(|source| Error::Bind {
-            addr: format!("{addr:?}"),
-            source,
-        })?;
-        Ok(Server {
-            listener,
-            local_addr,
-            config: Arc::new(config),
+    fn open(bound: Listening, handler: impl Handler) -> Server {
+        Server {
+            listener: bound.listener,
+            local_addr: bound.local_addr,
+            config: bound.config,
             handler: Arc::new(handler),
             limits: Limits::default(),
             shared: Arc::default(),
-            tls,
-        })
+            tls: bound.tls,
+        }
     }
 
     /// Sets the adapter's limits.

@@ -7,8 +7,8 @@ use event_listener::Event;
 use futures_util::AsyncWriteExt as _;
 use smtp_adapter::sasl::AuthRequest;
 use smtp_adapter::{
-    ask_handler, check_config, new_server_session, refusal_reply, Connection, Decision, Dispatch,
-    Error, Limits, Message, ServerTls,
+    ask_handler, new_server_session, refusal_reply, Connection, Decision, Dispatch, Error, Limits,
+    Listening, Message, ServerTls,
 };
 use smtp_proto::{ForwardPath, Host, MailParams, RcptParams, ReversePath, ServerConfig};
 use std::fmt;
@@ -119,8 +119,7 @@ impl<R: Runtime, H: Handler> Server<R, H> {
         config: ServerConfig,
         handler: H,
     ) -> Result<Self, Error> {
-        check_config(&addr, &config, None)?;
-        Server::open(addr, config, handler, None)
+        Server::open(Listening::bind(addr, config, None)?, handler)
     }
 
     /// Binds a listener with TLS: STARTTLS (set `config.starttls`, and
@@ -133,31 +132,23 @@ impl<R: Runtime, H: Handler> Server<R, H> {
         tls: ServerTls,
         handler: H,
     ) -> Result<Self, Error> {
-        check_config(&addr, &config, Some(&tls))?;
-        Server::open(addr, config, handler, Some(tls))
+        Server::open(Listening::bind(addr, config, Some(tls))?, handler)
     }
 
-    fn open(
-        addr: impl ToSocketAddrs + fmt::Debug,
-        config: ServerConfig,
-        handler: H,
-        tls: Option<ServerTls>,
-    ) -> Result<Self, Error> {
-        let bind_error = |source| Error::Bind {
-            addr: format!("{addr:?}"),
+    fn open(bound: Listening, handler: H) -> Result<Self, Error> {
+        let local_addr = bound.local_addr;
+        let listener = R::listener(bound.listener).map_err(|source| Error::Bind {
+            addr: local_addr.to_string(),
             source,
-        };
-        let listener = std::net::TcpListener::bind(&addr).map_err(bind_error)?;
-        let local_addr = listener.local_addr().map_err(bind_error)?;
-        let listener = R::listener(listener).map_err(bind_error)?;
+        })?;
         Ok(Server {
             listener,
             local_addr,
-            config: Arc::new(config),
+            config: bound.config,
             handler: Arc::new(handler),
             limits: Limits::default(),
             shared: Arc::default(),
-            tls,
+            tls: bound.tls,
         })
     }
 
