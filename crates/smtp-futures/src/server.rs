@@ -194,6 +194,7 @@ impl<R: Runtime, H: Handler> Server<R, H> {
     /// for the connection tasks to end.
     pub async fn run(self) -> Result<(), Error> {
         let shared = &self.shared;
+        shared.accepting.store(true, Ordering::SeqCst);
         loop {
             let accepted = {
                 let mut accept = pin!(R::accept(&self.listener));
@@ -287,7 +288,10 @@ impl<R: Runtime> ShutdownHandle<R> {
         self.shared.close();
         self.shared
             .wait_for(|s| {
-                s.active.load(Ordering::SeqCst) == 0 && s.accepting_done.load(Ordering::SeqCst)
+                // A server never run has no accept loop to wait for.
+                let accept_loop_over =
+                    !s.accepting.load(Ordering::SeqCst) || s.accepting_done.load(Ordering::SeqCst);
+                s.active.load(Ordering::SeqCst) == 0 && accept_loop_over
             })
             .await;
     }
@@ -359,6 +363,8 @@ struct Shared {
     stopping: AtomicBool,
     /// Tell open connections 421.
     closing: AtomicBool,
+    /// The accept loop started.
+    accepting: AtomicBool,
     /// The accept loop ended.
     accepting_done: AtomicBool,
     /// Any of the above changed.

@@ -475,3 +475,9 @@ pub fn block_on<T>(kind: Kind, future: impl std::future::Future<Output = T>) -> 
         Kind::Smol | Kind::Blocking => smol::block_on(future),
     }
 }
+
+/// The examples of `docs/adapters.md`, compiled and run as doc tests so
+/// that the guide stays true to the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/adapters.md")]
+pub struct AdaptersGuide;
