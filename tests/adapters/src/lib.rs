@@ -21,7 +21,7 @@ use smtp_proto::{
     TlsPolicy,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -148,15 +148,23 @@ pub struct Pki {
     pub key_pem: String,
 }
 
+/// Each CA gets a name of its own: a client that trusts one must not find
+/// another's certificates issued by a CA of the same name.
+static CA_SERIAL: AtomicUsize = AtomicUsize::new(0);
+
 impl Pki {
     /// Generates a new CA and server certificate.
     pub fn new() -> Pki {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "mailwire adapter test CA");
+        ca_params.distinguished_name.push(
+            DnType::CommonName,
+            format!(
+                "mailwire adapter test CA {}",
+                CA_SERIAL.fetch_add(1, Ordering::Relaxed)
+            ),
+        );
         let ca = ca_params.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca_params, ca_key);
         let key = KeyPair::generate().unwrap();

@@ -7,7 +7,7 @@ use mailwire_adapter_tests::{
     Pki, Security, KINDS,
 };
 use smtp_adapter::Error;
-use smtp_proto::{Envelope, RecipientStatus};
+use smtp_proto::{Envelope, RecipientStatus, TlsPolicy};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -170,6 +170,108 @@ fn a_large_pipelined_group_does_not_deadlock() {
             let report = outcome.results[0].as_ref().expect(&pairing);
             assert_eq!(report.accepted().count(), 2000, "{pairing}");
             assert_eq!(server.recorder.messages()[0].recipients.len(), 2000);
+            server.stop();
+        }
+    });
+}
+
+/// `Opportunistic`: STARTTLS where the server offers it, plaintext where
+/// it does not.
+#[test]
+fn every_pairing_uses_starttls_opportunistically() {
+    bounded(LIMIT, || {
+        let pki = Pki::new();
+        for (client_kind, server_kind) in pairings() {
+            for offered in [true, false] {
+                let pairing =
+                    format!("{client_kind:?} client, {server_kind:?} server, offered {offered}");
+                let server = if offered {
+                    let config = server_config(Security::Plain).with_starttls(true);
+                    start_server(server_kind, config, pki.server(Security::StartTls))
+                } else {
+                    start_server(server_kind, server_config(Security::Plain), None)
+                };
+                let config = client_config(Security::Plain).with_tls(TlsPolicy::Opportunistic);
+                let messages = [(
+                    envelope(&["rcpt@example.org"]),
+                    b"Subject: o\r\n\r\nHi\r\n".to_vec(),
+                )];
+                let outcome = run_client(
+                    client_kind,
+                    server.addr,
+                    config,
+                    Some(pki.client()),
+                    &messages,
+                )
+                .unwrap_or_else(|e| panic!("{pairing}: {e}"));
+                assert_eq!(outcome.tls.is_some(), offered, "{pairing}");
+                assert!(outcome.results[0].is_ok(), "{pairing}");
+                server.stop();
+            }
+        }
+    });
+}
+
+/// The mistakes people make with TLS get the same words from every client:
+/// an untrusted certificate, plaintext on an implicit-TLS port, implicit TLS
+/// on a plaintext port.
+#[test]
+fn every_client_explains_tls_mistakes_alike() {
+    bounded(LIMIT, || {
+        let pki = Pki::new();
+        let stranger = Pki::new();
+        for (client_kind, server_kind) in pairings() {
+            let pairing = format!("{client_kind:?} client, {server_kind:?} server");
+            let messages: [(Envelope, Vec<u8>); 0] = [];
+
+            let server = start_server(
+                server_kind,
+                server_config(Security::StartTls),
+                pki.server(Security::StartTls),
+            );
+            let config = client_config(Security::StartTls);
+            let err = run_client(
+                client_kind,
+                server.addr,
+                config,
+                Some(stranger.client()),
+                &messages,
+            )
+            .expect_err(&pairing);
+            assert!(matches!(err, Error::Tls { .. }), "{pairing}: {err:?}");
+            assert!(err.to_string().contains("not trusted"), "{pairing}: {err}");
+            server.stop();
+
+            let server = start_server(
+                server_kind,
+                server_config(Security::Implicit),
+                pki.server(Security::Implicit),
+            );
+            let mut config = client_config(Security::Plain);
+            config.timeouts.greeting = Duration::from_millis(500);
+            let err =
+                run_client(client_kind, server.addr, config, None, &messages).expect_err(&pairing);
+            assert!(
+                matches!(err, Error::NoGreeting { .. }),
+                "{pairing}: {err:?}"
+            );
+            assert!(
+                err.to_string().contains("implicit-TLS port"),
+                "{pairing}: {err}"
+            );
+            server.stop();
+
+            let server = start_server(server_kind, server_config(Security::Plain), None);
+            let config = client_config(Security::Implicit);
+            let err = run_client(
+                client_kind,
+                server.addr,
+                config,
+                Some(pki.client()),
+                &messages,
+            )
+            .expect_err(&pairing);
+            assert!(err.to_string().contains("plaintext"), "{pairing}: {err}");
             server.stop();
         }
     });
