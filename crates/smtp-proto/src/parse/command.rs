@@ -3,8 +3,8 @@
 use super::host::host;
 use super::params::{mail_parameters, rcpt_parameters};
 use super::path::{forward_path, reverse_path};
-use super::{run, In, NomError, PResult};
-use crate::types::{Command, Mechanism, ParseOptions, SaslResponse, Verb};
+use super::{class, run, Cx, In, NomError, PResult};
+use crate::types::{Command, MailParams, Mechanism, ParseOptions, RcptParams, SaslResponse, Verb};
 use crate::ParseError;
 use nom::bytes::{tag, tag_no_case, take_while, take_while_m_n};
 use nom::combinator::opt;
@@ -25,11 +25,12 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
     let (verb, args) = line.split_at(verb_end);
     let verb = verb_of(verb).ok_or(ParseError::UnknownCommand)?;
     let syntax = ParseError::Syntax(verb);
-    let utf8 = opts.smtputf8;
+    // The line is checked for UTF-8 once; tokens are sliced from it.
+    let cx = Cx::octets(opts.smtputf8, line);
     match verb {
         Verb::Ehlo | Verb::Helo => {
             let host = run(
-                |i| (tag(" "), |i| host(i, utf8)).parse_complete(i),
+                |i| (tag(" "), |i| host(i, &cx)).parse_complete(i),
                 args,
                 syntax.clone(),
             )
@@ -45,12 +46,15 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             })
         }
         Verb::Mail => {
-            let (from, params) = run(
+            // Parameters are filled in place: the value is moved once, into
+            // the command.
+            let mut params = MailParams::default();
+            let from = run(
                 |i| {
                     let (i, _) = path_intro(i, "FROM:", opts)?;
-                    let (i, from) = reverse_path(i, utf8, opts.allow_unbracketed_path)?;
-                    let (i, params) = mail_parameters(i, utf8)?;
-                    Ok((i, (from, params)))
+                    let (i, from) = reverse_path(i, &cx, opts.allow_unbracketed_path)?;
+                    let (i, ()) = mail_parameters(i, &cx, &mut params)?;
+                    Ok((i, from))
                 },
                 args,
                 syntax,
@@ -61,12 +65,13 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             Ok(Command::Mail { from, params })
         }
         Verb::Rcpt => {
-            let (to, params) = run(
+            let mut params = RcptParams::default();
+            let to = run(
                 |i| {
                     let (i, _) = path_intro(i, "TO:", opts)?;
-                    let (i, to) = forward_path(i, utf8, opts.allow_unbracketed_path)?;
-                    let (i, params) = rcpt_parameters(i, utf8)?;
-                    Ok((i, (to, params)))
+                    let (i, to) = forward_path(i, &cx, opts.allow_unbracketed_path)?;
+                    let (i, ()) = rcpt_parameters(i, &cx, &mut params)?;
+                    Ok((i, to))
                 },
                 args,
                 syntax,
@@ -74,7 +79,7 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             Ok(Command::Rcpt { to, params })
         }
         Verb::Bdat => run(bdat_args, args, syntax),
-        Verb::Auth => run(auth_args, args, syntax),
+        Verb::Auth => run(|i| auth_args(i, &cx), args, syntax),
         Verb::Vrfy | Verb::Expn => {
             let text = args
                 .strip_prefix(b" ")
@@ -180,24 +185,24 @@ fn bdat_args(i: In<'_>) -> PResult<'_, Command> {
 
 /// `"AUTH" SP sasl-mech [SP initial-response]`,
 /// `initial-response = base64 / "="` (RFC 4954 §4)
-fn auth_args(i: In<'_>) -> PResult<'_, Command> {
+fn auth_args<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Command> {
     let is_mech = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
-    let (i, (_, mech, response)) = (
-        tag::<_, _, NomError>(" "),
-        take_while_m_n(1, 20, is_mech),
-        opt((tag(" "), take_while_m_n(1, usize::MAX, is_b64))),
-    )
-        .parse_complete(i)?;
-    let mechanism = std::str::from_utf8(mech)
-        .ok()
-        .and_then(|m| Mechanism::parse(m).ok());
+    let (i, (_, mech)) =
+        (tag::<_, _, NomError>(" "), take_while_m_n(1, 20, is_mech)).parse_complete(i)?;
+    let (i, response) = match i.strip_prefix(b" ") {
+        Some(r) => {
+            let n = class::span(r, class::BASE64);
+            if n == 0 {
+                return super::mismatch(r);
+            }
+            (&r[n..], Some(&r[..n]))
+        }
+        None => (i, None),
+    };
+    let mechanism = cx.str_of(mech).and_then(|m| Mechanism::parse(m).ok());
     let response = match response {
         None => Some(None),
-        Some((_, r)) => std::str::from_utf8(r)
-            .ok()
-            .and_then(|r| SaslResponse::new(r).ok())
-            .map(Some),
+        Some(r) => cx.str_of(r).map(|r| Some(SaslResponse::from_validated(r))),
     };
     match (mechanism, response) {
         (Some(mechanism), Some(initial_response)) => Ok((

@@ -1,9 +1,9 @@
 //! Domains and address literals (RFC 5321 §4.1.2, §4.1.3; RFC 6531 §3.3).
 
-use super::{fail, is_utf8_octet, mismatch, In, PResult};
+use super::{class, fail, is_utf8_octet, mismatch, Cx, In, PResult};
 use crate::types::{AddressLiteral, Domain, Host};
 use crate::ParseError;
-use nom::bytes::{tag, take_while, take_while1};
+use nom::bytes::{tag, take_while};
 use nom::Parser;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -16,30 +16,69 @@ fn is_ldh(b: u8) -> bool {
 
 /// `Domain = sub-domain *("." sub-domain)`
 /// `sub-domain = Let-dig [Ldh-str]` / `U-label` (RFC 6531, when `utf8`)
-pub(crate) fn domain(i: In<'_>, utf8: bool) -> PResult<'_, Domain> {
-    if !utf8 && i.first().is_some_and(|&b| is_utf8_octet(b)) {
+///
+/// The domain's octets, found and checked in one pass (label lengths and
+/// hyphens included), and whether any is `%x80-FF`.
+#[inline]
+pub(crate) fn domain_span(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], bool)> {
+    let allowed = if utf8 {
+        class::LDH | class::HIGH
+    } else {
+        class::LDH
+    };
+    let mut end = 0;
+    let mut label_start = 0;
+    let mut high = false;
+    // The first bad label's error; a domain too long overrides it.
+    let mut bad: Option<ParseError> = None;
+    let label_check = |start: usize, end: usize, bad: &mut Option<ParseError>| {
+        if bad.is_some() {
+            return;
+        }
+        let label = &i[start..end];
+        if label.len() > MAX_LABEL {
+            *bad = Some(ParseError::DomainTooLong);
+        } else if label.first().is_none_or(|&b| b == b'-') || label.last() == Some(&b'-') {
+            *bad = Some(ParseError::BadAddress);
+        }
+    };
+    while let Some(&b) = i.get(end) {
+        let c = class::of(b);
+        if c & allowed != 0 {
+            high |= c & class::HIGH != 0;
+        } else if b == b'.' {
+            label_check(label_start, end, &mut bad);
+            label_start = end + 1;
+        } else {
+            break;
+        }
+        end += 1;
+    }
+    if !utf8 && i.get(end).is_some_and(|&b| is_utf8_octet(b)) {
         return fail(ParseError::Utf8NotAllowed);
     }
-    let (rest, raw) = take_while1(|b: u8| is_ldh(b) || b == b'.' || (utf8 && is_utf8_octet(b)))
-        .parse_complete(i)?;
-    if !utf8 && rest.first().is_some_and(|&b| is_utf8_octet(b)) {
-        return fail(ParseError::Utf8NotAllowed);
+    if end == 0 {
+        return mismatch(i);
     }
-    if raw.len() > MAX_DOMAIN {
+    if end > MAX_DOMAIN {
         return fail(ParseError::DomainTooLong);
     }
-    for label in raw.split(|&b| b == b'.') {
-        if label.len() > MAX_LABEL {
-            return fail(ParseError::DomainTooLong);
-        }
-        match (label.first(), label.last()) {
-            (Some(&first), Some(&last)) if first != b'-' && last != b'-' => {}
-            _ => return fail(ParseError::BadAddress),
-        }
+    label_check(label_start, end, &mut bad);
+    if let Some(e) = bad {
+        return fail(e);
     }
-    match std::str::from_utf8(raw) {
-        Ok(s) => Ok((rest, Domain::from_validated(s.to_owned()))),
-        Err(_) => fail(ParseError::BadAddress),
+    if high && std::str::from_utf8(&i[..end]).is_err() {
+        return fail(ParseError::BadAddress);
+    }
+    Ok((&i[end..], (&i[..end], high)))
+}
+
+/// [`domain_span`] as a [`Domain`].
+pub(crate) fn domain<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Domain> {
+    let (rest, (raw, _)) = domain_span(i, cx.utf8)?;
+    match cx.str_of(raw) {
+        Some(s) => Ok((rest, Domain::from_validated(s.to_owned()))),
+        None => fail(ParseError::BadAddress),
     }
 }
 
@@ -100,10 +139,10 @@ fn ipv4_dotnum(s: &[u8]) -> Option<Ipv4Addr> {
 }
 
 /// `Domain / address-literal`, as EHLO and mailboxes use it.
-pub(crate) fn host(i: In<'_>, utf8: bool) -> PResult<'_, Host> {
+pub(crate) fn host<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Host> {
     match i.first() {
         Some(b'[') => address_literal(i).map(|(r, l)| (r, Host::Literal(l))),
-        Some(_) => domain(i, utf8).map(|(r, d)| (r, Host::Domain(d))),
+        Some(_) => domain(i, cx).map(|(r, d)| (r, Host::Domain(d))),
         None => mismatch(i),
     }
 }

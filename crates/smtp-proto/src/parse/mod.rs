@@ -74,3 +74,132 @@ where
 pub(crate) fn is_utf8_octet(b: u8) -> bool {
     b >= 0x80
 }
+
+/// What a parser needs besides its input: whether RFC 6531 UTF-8 is allowed,
+/// and the whole input as `&str` when it is UTF-8. With the latter, a token
+/// becomes `&str` by slicing, so a line is checked for UTF-8 once, not once
+/// per token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cx<'a> {
+    pub(crate) utf8: bool,
+    text: Option<&'a str>,
+}
+
+impl<'a> Cx<'a> {
+    /// For input that arrived as octets: checked for UTF-8 here, once.
+    pub(crate) fn octets(utf8: bool, input: &'a [u8]) -> Cx<'a> {
+        Cx {
+            utf8,
+            text: std::str::from_utf8(input).ok(),
+        }
+    }
+
+    /// For input that is already `&str`.
+    pub(crate) fn text(utf8: bool, input: &'a str) -> Cx<'a> {
+        Cx {
+            utf8,
+            text: Some(input),
+        }
+    }
+
+    /// A token of the input as `&str`; `None` when it is not UTF-8. A token
+    /// that lies inside the checked input is sliced from it (no second
+    /// check); any other is checked.
+    pub(crate) fn str_of(&self, token: &'a [u8]) -> Option<&'a str> {
+        if let Some(text) = self.text {
+            let start = (token.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+            if let Some(s) = start
+                .checked_add(token.len())
+                .and_then(|end| text.get(start..end))
+            {
+                return Some(s);
+            }
+        }
+        std::str::from_utf8(token).ok()
+    }
+}
+
+/// Octet classes of the address and parameter grammars, one table lookup
+/// per octet.
+pub(crate) mod class {
+    /// `Let-dig` / `Ldh-str` octets: ALPHA, DIGIT, `-`.
+    pub(crate) const LDH: u8 = 1;
+    /// `atext` (RFC 5322).
+    pub(crate) const ATEXT: u8 = 2;
+    /// `esmtp-value` octets: `%d33-60 / %d62-126`.
+    pub(crate) const VALUE: u8 = 4;
+    /// `%x80-FF`: UTF-8 under RFC 6531.
+    pub(crate) const HIGH: u8 = 8;
+    /// Base64 octets: ALPHA, DIGIT, `+`, `/`, `=`.
+    pub(crate) const BASE64: u8 = 16;
+    /// `xchar` (RFC 3461): `%d33-42 / %d44-60 / %d62-126`.
+    pub(crate) const XCHAR: u8 = 32;
+
+    const fn build() -> [u8; 256] {
+        let mut t = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            let alnum = c.is_ascii_alphanumeric();
+            let mut k = 0;
+            if alnum || c == b'-' {
+                k |= LDH;
+            }
+            if alnum
+                || matches!(
+                    c,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'/'
+                        | b'='
+                        | b'?'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'{'
+                        | b'|'
+                        | b'}'
+                        | b'~'
+                )
+            {
+                k |= ATEXT;
+            }
+            if matches!(c, 33..=60 | 62..=126) {
+                k |= VALUE;
+            }
+            if c >= 0x80 {
+                k |= HIGH;
+            }
+            if alnum || matches!(c, b'+' | b'/' | b'=') {
+                k |= BASE64;
+            }
+            if matches!(c, 33..=42 | 44..=60 | 62..=126) {
+                k |= XCHAR;
+            }
+            t[b] = k;
+            b += 1;
+        }
+        t
+    }
+
+    /// The class bits of every octet.
+    pub(crate) static TABLE: [u8; 256] = build();
+
+    /// The class bits of `b`.
+    #[inline(always)]
+    pub(crate) fn of(b: u8) -> u8 {
+        TABLE[usize::from(b)]
+    }
+
+    /// How many octets at the start of `i` have one of the `bits`.
+    #[inline(always)]
+    pub(crate) fn span(i: &[u8], bits: u8) -> usize {
+        i.iter().position(|&b| of(b) & bits == 0).unwrap_or(i.len())
+    }
+}

@@ -1,11 +1,9 @@
 //! ESMTP parameters of MAIL and RCPT (RFC 5321 §4.1.2) and their known values.
 
-use super::{fail, is_utf8_octet, In, PResult};
+use super::{class, fail, is_utf8_octet, mismatch, Cx, In, PResult};
 use crate::types::{AuthParam, Body, EsmtpParam, MailParams, Notify, Orcpt, RcptParams, Ret};
 use crate::xtext;
 use crate::ParseError;
-use nom::bytes::take_while1;
-use nom::Parser;
 
 /// `esmtp-value = 1*(%d33-60 / %d62-126)`, plus UTF-8 under RFC 6531.
 pub(crate) fn is_esmtp_value_char(b: u8, utf8: bool) -> bool {
@@ -14,16 +12,29 @@ pub(crate) fn is_esmtp_value_char(b: u8, utf8: bool) -> bool {
 
 /// `esmtp-param = esmtp-keyword ["=" esmtp-value]`
 /// `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`
+#[inline]
 fn esmtp_param(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], Option<&[u8]>)> {
-    let (rest, keyword) =
-        take_while1(|b: u8| b.is_ascii_alphanumeric() || b == b'-').parse_complete(i)?;
-    if keyword.first() == Some(&b'-') {
+    let kw_len = class::span(i, class::LDH);
+    if kw_len == 0 {
+        return mismatch(i);
+    }
+    let (keyword, rest) = i.split_at(kw_len);
+    if keyword[0] == b'-' {
         return fail(ParseError::BadParameter("esmtp-keyword"));
     }
     let Some(rest) = rest.strip_prefix(b"=") else {
         return Ok((rest, (keyword, None)));
     };
-    let (rest, value) = take_while1(|b| is_esmtp_value_char(b, utf8)).parse_complete(rest)?;
+    let allowed = if utf8 {
+        class::VALUE | class::HIGH
+    } else {
+        class::VALUE
+    };
+    let value_len = class::span(rest, allowed);
+    if value_len == 0 {
+        return mismatch(rest);
+    }
+    let (value, rest) = rest.split_at(value_len);
     Ok((rest, (keyword, Some(value))))
 }
 
@@ -66,33 +77,51 @@ fn flag_once(slot: &mut bool, value: Option<&[u8]>, name: &'static str) -> Resul
     Ok(())
 }
 
-fn unknown(keyword: &[u8], value: Option<&[u8]>) -> Result<EsmtpParam, ParseError> {
+fn unknown<'a>(
+    cx: &Cx<'a>,
+    keyword: &'a [u8],
+    value: Option<&'a [u8]>,
+) -> Result<EsmtpParam, ParseError> {
     let bad = ParseError::BadParameter("esmtp-param");
-    let keyword = std::str::from_utf8(keyword).map_err(|_| bad.clone())?;
+    let keyword = cx.str_of(keyword).ok_or(bad.clone())?;
     let value = match value {
-        Some(v) => Some(std::str::from_utf8(v).map_err(|_| bad.clone())?),
+        Some(v) => Some(cx.str_of(v).ok_or(bad)?),
         None => None,
     };
     EsmtpParam::new(keyword, value)
+}
+
+/// An xtext value decoded: checked and copied at once when nothing in it is
+/// encoded (the usual case), else decoded octet by octet.
+fn xtext_value<'a>(cx: &Cx<'a>, v: &'a [u8], param: &'static str) -> Result<String, ParseError> {
+    if class::span(v, class::XCHAR) == v.len() {
+        return cx
+            .str_of(v)
+            .map(str::to_owned)
+            .ok_or(ParseError::BadParameter(param));
+    }
+    xtext::decode_bytes(v, param)
 }
 
 /// `size-value = 1*20DIGIT` (RFC 1870)
 fn size_value(v: Option<&[u8]>) -> Result<u64, ParseError> {
     let bad = ParseError::BadParameter("SIZE");
     let v = v.ok_or(bad.clone())?;
-    if v.is_empty() || v.len() > 20 || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() || v.len() > 20 {
         return Err(bad);
     }
-    std::str::from_utf8(v)
-        .ok()
-        .and_then(|s| s.parse().ok())
+    v.iter()
+        .try_fold(0u64, |n, &d| {
+            let d = d.checked_sub(b'0').filter(|d| *d <= 9)?;
+            n.checked_mul(10)?.checked_add(u64::from(d))
+        })
         .ok_or(bad)
 }
 
 /// `Mail-parameters = esmtp-param *(SP esmtp-param)`, preceded by SP.
-pub(crate) fn mail_parameters(i: In<'_>, utf8: bool) -> PResult<'_, MailParams> {
-    let mut p = MailParams::default();
-    let (rest, ()) = parameters(i, utf8, |kw, v| {
+/// The parameters are set in `p`.
+pub(crate) fn mail_parameters<'a>(i: In<'a>, cx: &Cx<'a>, p: &mut MailParams) -> PResult<'a, ()> {
+    parameters(i, cx.utf8, |kw, v| {
         if kw.eq_ignore_ascii_case(b"SIZE") {
             set_once(&mut p.size, size_value(v)?, "SIZE")
         } else if kw.eq_ignore_ascii_case(b"BODY") {
@@ -116,37 +145,35 @@ pub(crate) fn mail_parameters(i: In<'_>, utf8: bool) -> PResult<'_, MailParams> 
             set_once(&mut p.ret, ret, "RET")
         } else if kw.eq_ignore_ascii_case(b"ENVID") {
             let v = v.ok_or(ParseError::BadParameter("ENVID"))?;
-            let envid = xtext::decode_bytes(v, "ENVID")?;
+            let envid = xtext_value(cx, v, "ENVID")?;
             set_once(&mut p.envid, envid, "ENVID")
         } else if kw.eq_ignore_ascii_case(b"AUTH") {
             let auth = match v {
                 Some(b"<>") => AuthParam::Unknown,
-                Some(v) => AuthParam::Identity(xtext::decode_bytes(v, "AUTH")?),
+                Some(v) => AuthParam::Identity(xtext_value(cx, v, "AUTH")?),
                 None => return Err(ParseError::BadParameter("AUTH")),
             };
             set_once(&mut p.auth, auth, "AUTH")
         } else {
-            p.other.push(unknown(kw, v)?);
+            p.other.push(unknown(cx, kw, v)?);
             Ok(())
         }
-    })?;
-    Ok((rest, p))
+    })
 }
 
 /// `Rcpt-parameters = esmtp-param *(SP esmtp-param)`, preceded by SP.
-pub(crate) fn rcpt_parameters(i: In<'_>, utf8: bool) -> PResult<'_, RcptParams> {
-    let mut p = RcptParams::default();
-    let (rest, ()) = parameters(i, utf8, |kw, v| {
+/// The parameters are set in `p`.
+pub(crate) fn rcpt_parameters<'a>(i: In<'a>, cx: &Cx<'a>, p: &mut RcptParams) -> PResult<'a, ()> {
+    parameters(i, cx.utf8, |kw, v| {
         if kw.eq_ignore_ascii_case(b"NOTIFY") {
             set_once(&mut p.notify, notify_value(v)?, "NOTIFY")
         } else if kw.eq_ignore_ascii_case(b"ORCPT") {
-            set_once(&mut p.orcpt, orcpt_value(v)?, "ORCPT")
+            set_once(&mut p.orcpt, orcpt_value(cx, v)?, "ORCPT")
         } else {
-            p.other.push(unknown(kw, v)?);
+            p.other.push(unknown(cx, kw, v)?);
             Ok(())
         }
-    })?;
-    Ok((rest, p))
+    })
 }
 
 /// `notify-esmtp-value = "NEVER" / 1#notify-list-element`
@@ -178,11 +205,16 @@ fn notify_value(v: Option<&[u8]>) -> Result<Notify, ParseError> {
 
 /// `orcpt-parameter = "ORCPT=" original-recipient-address`
 /// `original-recipient-address = addr-type ";" xtext`
-fn orcpt_value(v: Option<&[u8]>) -> Result<Orcpt, ParseError> {
+fn orcpt_value<'a>(cx: &Cx<'a>, v: Option<&'a [u8]>) -> Result<Orcpt, ParseError> {
     let bad = ParseError::BadParameter("ORCPT");
     let v = v.ok_or(bad.clone())?;
     let semi = v.iter().position(|&b| b == b';').ok_or(bad.clone())?;
-    let addr_type = std::str::from_utf8(&v[..semi]).map_err(|_| bad.clone())?;
-    let address = xtext::decode_bytes(&v[semi + 1..], "ORCPT")?;
-    Orcpt::from_decoded(addr_type, address)
+    let addr_type = cx.str_of(&v[..semi]).ok_or(bad)?;
+    let address = &v[semi + 1..];
+    if class::span(address, class::XCHAR) == address.len() {
+        if let Some(address) = cx.str_of(address) {
+            return Orcpt::from_parts(addr_type, address);
+        }
+    }
+    Orcpt::from_parts(addr_type, &xtext::decode_bytes(address, "ORCPT")?)
 }

@@ -1,15 +1,20 @@
 //! Paths and mailboxes (RFC 5321 §4.1.2; RFC 6531 §3.3 for UTF-8).
 
-use super::host::{domain, host};
-use super::{fail, is_utf8_octet, mismatch, In, PResult};
-use crate::types::{ForwardPath, Mailbox, ReversePath, MAX_LOCAL_PART, MAX_PATH};
+use super::host::{address_literal, domain_span};
+use super::{class, fail, is_utf8_octet, mismatch, Cx, In, PResult};
+use crate::types::{ForwardPath, Host, Mailbox, ReversePath, MAX_LOCAL_PART, MAX_PATH};
 use crate::ParseError;
 use nom::bytes::{tag, tag_no_case};
 use nom::Parser;
 
 /// `atext` of RFC 5322, plus `UTF8-non-ascii` under RFC 6531.
 fn is_atext(b: u8, utf8: bool) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b) || (utf8 && is_utf8_octet(b))
+    let allowed = if utf8 {
+        class::ATEXT | class::HIGH
+    } else {
+        class::ATEXT
+    };
+    class::of(b) & allowed != 0
 }
 
 /// `Dot-string = Atom *("." Atom)`, checked over a whole token.
@@ -19,26 +24,41 @@ pub(crate) fn is_dot_string(s: &[u8], utf8: bool) -> bool {
             .all(|atom| !atom.is_empty() && atom.iter().all(|&b| is_atext(b, utf8)))
 }
 
-/// `Dot-string = Atom *("." Atom)`
-fn dot_string(i: In<'_>, utf8: bool) -> PResult<'_, &[u8]> {
+/// `Dot-string = Atom *("." Atom)`, in one pass: the string and whether it
+/// holds a `%x80-FF` octet.
+#[inline]
+fn dot_string(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], bool)> {
+    let allowed = if utf8 {
+        class::ATEXT | class::HIGH
+    } else {
+        class::ATEXT
+    };
     let mut end = 0;
+    let mut atom_start = 0;
+    let mut high = false;
     loop {
-        let atom = i[end..].iter().take_while(|&&b| is_atext(b, utf8)).count();
-        if !utf8 && i.get(end + atom).is_some_and(|&b| is_utf8_octet(b)) {
-            return fail(ParseError::Utf8NotAllowed);
-        }
-        if atom == 0 {
-            return if end == 0 {
-                mismatch(i)
-            } else {
-                fail(ParseError::BadAddress)
-            };
-        }
-        end += atom;
-        if i.get(end) == Some(&b'.') {
-            end += 1;
-        } else {
-            return Ok((&i[end..], &i[..end]));
+        match i.get(end) {
+            Some(&b) if class::of(b) & allowed != 0 => {
+                high |= b >= 0x80;
+                end += 1;
+            }
+            Some(b'.') if end > atom_start => {
+                end += 1;
+                atom_start = end;
+            }
+            next => {
+                if !utf8 && next.is_some_and(|&b| is_utf8_octet(b)) {
+                    return fail(ParseError::Utf8NotAllowed);
+                }
+                if end == 0 {
+                    return mismatch(i);
+                }
+                // An empty atom: after a dot, or a dot after a dot.
+                if end == atom_start || next == Some(&b'.') {
+                    return fail(ParseError::BadAddress);
+                }
+                return Ok((&i[end..], (&i[..end], high)));
+            }
         }
     }
 }
@@ -47,19 +67,24 @@ fn dot_string(i: In<'_>, utf8: bool) -> PResult<'_, &[u8]> {
 /// `QcontentSMTP = qtextSMTP / quoted-pairSMTP`
 /// `qtextSMTP = %d32-33 / %d35-91 / %d93-126` (and UTF-8 under RFC 6531)
 /// `quoted-pairSMTP = %d92 %d32-126`
-fn quoted_string(i: In<'_>, utf8: bool) -> PResult<'_, &[u8]> {
+fn quoted_string(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], bool)> {
     if i.first() != Some(&b'"') {
         return mismatch(i);
     }
     let mut pos = 1;
+    let mut high = false;
     loop {
         match i.get(pos) {
-            Some(b'"') => return Ok((&i[pos + 1..], &i[..pos + 1])),
+            Some(b'"') => return Ok((&i[pos + 1..], (&i[..pos + 1], high))),
             Some(b'\\') => match i.get(pos + 1) {
                 Some(32..=126) => pos += 2,
                 _ => return fail(ParseError::BadAddress),
             },
-            Some(&b) if (32..=126).contains(&b) || (utf8 && is_utf8_octet(b)) => pos += 1,
+            Some(&b) if (32..=126).contains(&b) => pos += 1,
+            Some(&b) if utf8 && is_utf8_octet(b) => {
+                high = true;
+                pos += 1;
+            }
             Some(&b) if is_utf8_octet(b) => return fail(ParseError::Utf8NotAllowed),
             _ => return fail(ParseError::BadAddress),
         }
@@ -67,8 +92,9 @@ fn quoted_string(i: In<'_>, utf8: bool) -> PResult<'_, &[u8]> {
 }
 
 /// `Local-part = Dot-string / Quoted-string`
-fn local_part(i: In<'_>, utf8: bool) -> PResult<'_, &[u8]> {
-    let (rest, local) = if i.first() == Some(&b'"') {
+#[inline]
+fn local_part(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], bool)> {
+    let (rest, (local, high)) = if i.first() == Some(&b'"') {
         quoted_string(i, utf8)?
     } else {
         dot_string(i, utf8)?
@@ -79,21 +105,33 @@ fn local_part(i: In<'_>, utf8: bool) -> PResult<'_, &[u8]> {
     if local.len() > MAX_LOCAL_PART {
         return fail(ParseError::LocalPartTooLong);
     }
-    Ok((rest, local))
+    Ok((rest, (local, high)))
 }
 
 /// `Mailbox = Local-part "@" ( Domain / address-literal )`
-pub(crate) fn mailbox(i: In<'_>, utf8: bool) -> PResult<'_, Mailbox> {
-    let (rest, local) = local_part(i, utf8)?;
-    let (rest, _) = match tag::<_, _, super::NomError>("@").parse_complete(rest) {
-        Ok(ok) => ok,
-        Err(_) => return fail(ParseError::BadAddress),
-    };
-    let (rest, host) = host(rest, utf8)?;
-    let Ok(local) = std::str::from_utf8(local) else {
+///
+/// Built as one string: the local part, `@`, and the domain as sent (an
+/// address literal in its canonical form).
+pub(crate) fn mailbox<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Mailbox> {
+    let (rest, (local, _)) = local_part(i, cx.utf8)?;
+    let Some(rest) = rest.strip_prefix(b"@") else {
         return fail(ParseError::BadAddress);
     };
-    match Mailbox::from_validated(local.to_owned(), host) {
+    if rest.first() == Some(&b'[') {
+        let (rest, literal) = address_literal(rest)?;
+        let Some(local) = cx.str_of(local) else {
+            return fail(ParseError::BadAddress);
+        };
+        return match Mailbox::from_parts(local, Host::Literal(literal)) {
+            Ok(m) => Ok((rest, m)),
+            Err(e) => fail(e),
+        };
+    }
+    let (rest, (domain, _)) = domain_span(rest, cx.utf8)?;
+    let (Some(local), Some(domain)) = (cx.str_of(local), cx.str_of(domain)) else {
+        return fail(ParseError::BadAddress);
+    };
+    match Mailbox::from_validated_domain(local, domain) {
         Ok(m) => Ok((rest, m)),
         Err(e) => fail(e),
     }
@@ -105,7 +143,7 @@ fn source_route(i: In<'_>, utf8: bool) -> PResult<'_, ()> {
     let mut rest = i;
     loop {
         let (r, _) = tag("@").parse_complete(rest)?;
-        let (r, _) = domain(r, utf8)?;
+        let (r, _) = domain_span(r, utf8)?;
         match r.first() {
             Some(b',') => rest = &r[1..],
             Some(b':') => return Ok((&r[1..], ())),
@@ -115,14 +153,14 @@ fn source_route(i: In<'_>, utf8: bool) -> PResult<'_, ()> {
 }
 
 /// `Path = "<" [ A-d-l ":" ] Mailbox ">"`
-fn path(i: In<'_>, utf8: bool) -> PResult<'_, Mailbox> {
+fn path<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Mailbox> {
     let (rest, _) = tag("<").parse_complete(i)?;
     let rest = if rest.first() == Some(&b'@') {
-        source_route(rest, utf8)?.0
+        source_route(rest, cx.utf8)?.0
     } else {
         rest
     };
-    let (rest, mailbox) = mailbox(rest, utf8)?;
+    let (rest, mailbox) = mailbox(rest, cx)?;
     let Some(rest) = rest.strip_prefix(b">") else {
         return fail(ParseError::BadAddress);
     };
@@ -133,19 +171,23 @@ fn path(i: In<'_>, utf8: bool) -> PResult<'_, Mailbox> {
 }
 
 /// A path, or with `unbracketed` leniency a bare mailbox.
-fn path_or_bare(i: In<'_>, utf8: bool, unbracketed: bool) -> PResult<'_, Mailbox> {
+fn path_or_bare<'a>(i: In<'a>, cx: &Cx<'a>, unbracketed: bool) -> PResult<'a, Mailbox> {
     if i.first() == Some(&b'<') || !unbracketed {
-        return path(i, utf8);
+        return path(i, cx);
     }
-    mailbox(i, utf8)
+    mailbox(i, cx)
 }
 
 /// `Reverse-path = Path / "<>"`
-pub(crate) fn reverse_path(i: In<'_>, utf8: bool, unbracketed: bool) -> PResult<'_, ReversePath> {
-    if let Ok((rest, _)) = tag::<_, _, super::NomError>("<>").parse_complete(i) {
+pub(crate) fn reverse_path<'a>(
+    i: In<'a>,
+    cx: &Cx<'a>,
+    unbracketed: bool,
+) -> PResult<'a, ReversePath> {
+    if let Some(rest) = i.strip_prefix(b"<>") {
         return Ok((rest, ReversePath::Null));
     }
-    match path_or_bare(i, utf8, unbracketed) {
+    match path_or_bare(i, cx, unbracketed) {
         Ok((rest, m)) => Ok((rest, ReversePath::Mailbox(m))),
         Err(nom::Err::Error(_)) => fail(ParseError::BadAddress),
         Err(e) => Err(e),
@@ -153,11 +195,15 @@ pub(crate) fn reverse_path(i: In<'_>, utf8: bool, unbracketed: bool) -> PResult<
 }
 
 /// `( "<Postmaster@" Domain ">" ) / "<Postmaster>" / Forward-path`
-pub(crate) fn forward_path(i: In<'_>, utf8: bool, unbracketed: bool) -> PResult<'_, ForwardPath> {
+pub(crate) fn forward_path<'a>(
+    i: In<'a>,
+    cx: &Cx<'a>,
+    unbracketed: bool,
+) -> PResult<'a, ForwardPath> {
     if let Ok((rest, _)) = tag_no_case::<_, _, super::NomError>("<Postmaster>").parse_complete(i) {
         return Ok((rest, ForwardPath::Postmaster));
     }
-    match path_or_bare(i, utf8, unbracketed) {
+    match path_or_bare(i, cx, unbracketed) {
         Ok((rest, m)) => Ok((rest, ForwardPath::Mailbox(m))),
         Err(nom::Err::Error(_)) => fail(ParseError::BadAddress),
         Err(e) => Err(e),

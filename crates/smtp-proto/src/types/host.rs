@@ -22,8 +22,9 @@ pub struct Domain(String);
 impl Domain {
     /// An ASCII domain.
     pub fn new(domain: &str) -> Result<Self, ParseError> {
+        let cx = parse::Cx::text(false, domain);
         parse::run(
-            |i| parse::host::domain(i, false),
+            |i| parse::host::domain(i, &cx),
             domain.as_bytes(),
             ParseError::BadAddress,
         )
@@ -31,8 +32,9 @@ impl Domain {
 
     /// A domain that may hold UTF-8 labels (only valid where SMTPUTF8 is in force).
     pub fn new_utf8(domain: &str) -> Result<Self, ParseError> {
+        let cx = parse::Cx::text(true, domain);
         parse::run(
-            |i| parse::host::domain(i, true),
+            |i| parse::host::domain(i, &cx),
             domain.as_bytes(),
             ParseError::BadAddress,
         )
@@ -108,8 +110,9 @@ pub enum Host {
 impl Host {
     /// Parses a domain or a bracketed address literal (ASCII only).
     pub fn parse(host: &str) -> Result<Self, ParseError> {
+        let cx = parse::Cx::text(false, host);
         parse::run(
-            |i| parse::host::host(i, false),
+            |i| parse::host::host(i, &cx),
             host.as_bytes(),
             ParseError::BadAddress,
         )

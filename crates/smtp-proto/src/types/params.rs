@@ -109,20 +109,20 @@ impl Notify {
 /// `ORCPT=addr-type;xtext` (RFC 3461 §4.2): the original recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Orcpt {
-    addr_type: String,
-    address: String,
+    /// The address type, then the decoded address (one allocation).
+    text: String,
+    /// Where the address starts in `text`.
+    split: usize,
 }
 
 impl Orcpt {
     /// An original recipient; `addr_type` is an atom such as `rfc822`, `address`
     /// is the decoded value (it is xtext-encoded when sent).
     pub fn new(addr_type: &str, address: &str) -> Result<Self, ParseError> {
-        Orcpt::from_decoded(addr_type, address.to_owned())
+        Orcpt::from_parts(addr_type, address)
     }
 
-    /// [`Orcpt::new`] taking the decoded address by value, so the parser does
-    /// not copy it again.
-    pub(crate) fn from_decoded(addr_type: &str, address: String) -> Result<Self, ParseError> {
+    pub(crate) fn from_parts(addr_type: &str, address: &str) -> Result<Self, ParseError> {
         let valid_type = !addr_type.is_empty()
             && addr_type
                 .bytes()
@@ -130,18 +130,21 @@ impl Orcpt {
         if !valid_type || address.is_empty() {
             return Err(ParseError::BadParameter("ORCPT"));
         }
+        let mut text = String::with_capacity(addr_type.len() + address.len());
+        text.push_str(addr_type);
+        text.push_str(address);
         Ok(Orcpt {
-            addr_type: addr_type.to_owned(),
-            address,
+            text,
+            split: addr_type.len(),
         })
     }
     /// The address type, for example `rfc822`.
     pub fn addr_type(&self) -> &str {
-        &self.addr_type
+        &self.text[..self.split]
     }
     /// The decoded original address.
     pub fn address(&self) -> &str {
-        &self.address
+        &self.text[self.split..]
     }
 }
 
@@ -290,9 +293,9 @@ impl RcptParams {
         }
         if let Some(orcpt) = &self.orcpt {
             out.extend_from_slice(b" ORCPT=");
-            out.extend_from_slice(orcpt.addr_type.as_bytes());
+            out.extend_from_slice(orcpt.addr_type().as_bytes());
             out.push(b';');
-            out.extend_from_slice(xtext::encode(&orcpt.address).as_bytes());
+            out.extend_from_slice(xtext::encode(orcpt.address()).as_bytes());
         }
         for p in &self.other {
             out.push(b' ');

@@ -1,10 +1,12 @@
 //! Mailboxes and the reverse and forward paths of MAIL and RCPT (RFC 5321 §4.1.2).
 
-use super::host::Host;
+use super::host::{Domain, Host};
 use crate::parse;
 use crate::ParseError;
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
 /// Longest local part, in octets (RFC 5321 §4.5.3.1.1).
 pub const MAX_LOCAL_PART: usize = 64;
@@ -27,10 +29,39 @@ pub const MAX_PATH: usize = 256;
 /// assert_eq!(q.to_string(), "\"john doe\"@example.com");
 /// assert_eq!(q.local_part_value(), "john doe");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Mailbox {
-    local: String,
-    domain: Host,
+    /// `local@domain` as sent (an address literal in its canonical form).
+    addr: String,
+    /// Where the `@` between local part and domain is.
+    at: usize,
+    /// [`Mailbox::domain`], read from `addr` on first use (or kept from
+    /// construction).
+    host: OnceLock<Box<Host>>,
+}
+
+impl PartialEq for Mailbox {
+    fn eq(&self, other: &Mailbox) -> bool {
+        self.addr == other.addr && self.at == other.at
+    }
+}
+
+impl Eq for Mailbox {}
+
+impl Hash for Mailbox {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.addr.hash(state);
+        self.at.hash(state);
+    }
+}
+
+impl fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("local", &self.local_part())
+            .field("domain", &self.domain_str())
+            .finish()
+    }
 }
 
 impl Mailbox {
@@ -38,34 +69,31 @@ impl Mailbox {
     /// is not a dot-string) and a host. UTF-8 is allowed; whether it may be sent
     /// is decided by SMTPUTF8 ([`Mailbox::is_ascii`]).
     pub fn new(local_part: &str, domain: Host) -> Result<Self, ParseError> {
-        let local = if parse::path::is_dot_string(local_part.as_bytes(), true) {
-            local_part.to_owned()
-        } else {
-            let mut quoted = String::with_capacity(local_part.len() + 2);
-            quoted.push('"');
-            for c in local_part.chars() {
-                match c {
-                    '"' | '\\' => {
-                        quoted.push('\\');
-                        quoted.push(c);
-                    }
-                    ' '..='~' => quoted.push(c),
-                    c if !c.is_ascii() && !c.is_control() => quoted.push(c),
-                    _ => return Err(ParseError::BadAddress),
+        if parse::path::is_dot_string(local_part.as_bytes(), true) {
+            return Mailbox::from_parts(local_part, domain);
+        }
+        let mut quoted = String::with_capacity(local_part.len() + 2);
+        quoted.push('"');
+        for c in local_part.chars() {
+            match c {
+                '"' | '\\' => {
+                    quoted.push('\\');
+                    quoted.push(c);
                 }
+                ' '..='~' => quoted.push(c),
+                c if !c.is_ascii() && !c.is_control() => quoted.push(c),
+                _ => return Err(ParseError::BadAddress),
             }
-            quoted.push('"');
-            quoted
-        };
-        let mailbox = Mailbox { local, domain };
-        mailbox.check_lengths()?;
-        Ok(mailbox)
+        }
+        quoted.push('"');
+        Mailbox::from_parts(&quoted, domain)
     }
 
     /// Parses `local@domain` (no angle brackets), ASCII only.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let cx = parse::Cx::text(false, s);
         parse::run(
-            |i| parse::path::mailbox(i, false),
+            |i| parse::path::mailbox(i, &cx),
             s.as_bytes(),
             ParseError::BadAddress,
         )
@@ -73,42 +101,59 @@ impl Mailbox {
 
     /// Parses `local@domain`, allowing UTF-8 (RFC 6531).
     pub fn parse_utf8(s: &str) -> Result<Self, ParseError> {
+        let cx = parse::Cx::text(true, s);
         parse::run(
-            |i| parse::path::mailbox(i, true),
+            |i| parse::path::mailbox(i, &cx),
             s.as_bytes(),
             ParseError::BadAddress,
         )
     }
 
-    pub(crate) fn from_validated(local: String, domain: Host) -> Result<Self, ParseError> {
-        let mailbox = Mailbox { local, domain };
-        mailbox.check_lengths()?;
-        Ok(mailbox)
+    /// From a local part in wire form and a host, both valid.
+    pub(crate) fn from_parts(local: &str, host: Host) -> Result<Self, ParseError> {
+        let mut addr = String::with_capacity(local.len() + 1 + host.wire_len());
+        addr.push_str(local);
+        addr.push('@');
+        match &host {
+            Host::Domain(d) => addr.push_str(d.as_str()),
+            Host::Literal(l) => {
+                use std::fmt::Write;
+                let _ = write!(addr, "{l}");
+            }
+        }
+        Mailbox::checked(addr, local.len(), OnceLock::from(Box::new(host)))
     }
 
-    fn check_lengths(&self) -> Result<(), ParseError> {
-        if self.local.len() > MAX_LOCAL_PART {
+    /// From a local part in wire form and a domain, both valid: one
+    /// allocation, the host read from the text when asked for.
+    pub(crate) fn from_validated_domain(local: &str, domain: &str) -> Result<Self, ParseError> {
+        let mut addr = String::with_capacity(local.len() + 1 + domain.len());
+        addr.push_str(local);
+        addr.push('@');
+        addr.push_str(domain);
+        Mailbox::checked(addr, local.len(), OnceLock::new())
+    }
+
+    fn checked(addr: String, at: usize, host: OnceLock<Box<Host>>) -> Result<Self, ParseError> {
+        if at > MAX_LOCAL_PART {
             return Err(ParseError::LocalPartTooLong);
         }
-        if self.wire_len() + 2 > MAX_PATH {
+        if addr.len() + 2 > MAX_PATH {
             return Err(ParseError::PathTooLong);
         }
-        Ok(())
+        Ok(Mailbox { addr, at, host })
     }
 
     /// The local part as sent on the wire (quotes and escapes included).
     pub fn local_part(&self) -> &str {
-        &self.local
+        &self.addr[..self.at]
     }
 
     /// The local part's value: quotes removed and escapes resolved.
     pub fn local_part_value(&self) -> Cow<'_, str> {
-        let Some(inner) = self
-            .local
-            .strip_prefix('"')
-            .and_then(|s| s.strip_suffix('"'))
-        else {
-            return Cow::Borrowed(&self.local);
+        let local = self.local_part();
+        let Some(inner) = local.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
+            return Cow::Borrowed(local);
         };
         let mut value = String::with_capacity(inner.len());
         let mut escaped = false;
@@ -125,33 +170,52 @@ impl Mailbox {
 
     /// The part after `@`.
     pub fn domain(&self) -> &Host {
-        &self.domain
+        self.host.get_or_init(|| {
+            let text = self.domain_str();
+            let literal = text
+                .starts_with('[')
+                .then(|| {
+                    parse::run(
+                        parse::host::address_literal,
+                        text.as_bytes(),
+                        ParseError::BadAddress,
+                    )
+                    .ok()
+                })
+                .flatten();
+            Box::new(match literal {
+                Some(l) => Host::Literal(l),
+                None => Host::Domain(Domain::from_validated(text.to_owned())),
+            })
+        })
+    }
+
+    /// The part after `@` as text (an address literal with its brackets).
+    pub fn domain_str(&self) -> &str {
+        &self.addr[self.at + 1..]
+    }
+
+    /// The whole address, `local@domain`, as sent.
+    pub fn as_str(&self) -> &str {
+        &self.addr
     }
 
     /// True when the mailbox can be sent without SMTPUTF8.
     pub fn is_ascii(&self) -> bool {
-        self.local.is_ascii() && self.domain.is_ascii()
-    }
-
-    fn wire_len(&self) -> usize {
-        self.local.len() + 1 + self.domain.wire_len()
+        self.addr.is_ascii()
     }
 
     pub(crate) fn write_path(&self, out: &mut Vec<u8>) {
+        out.reserve(self.addr.len() + 2);
         out.push(b'<');
-        out.extend_from_slice(self.local.as_bytes());
-        out.push(b'@');
-        match &self.domain {
-            Host::Domain(d) => out.extend_from_slice(d.as_str().as_bytes()),
-            Host::Literal(l) => out.extend_from_slice(l.to_string().as_bytes()),
-        }
+        out.extend_from_slice(self.addr.as_bytes());
         out.push(b'>');
     }
 }
 
 impl fmt::Display for Mailbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.local, self.domain)
+        f.write_str(&self.addr)
     }
 }
 
@@ -165,8 +229,9 @@ impl std::str::FromStr for Mailbox {
 impl std::str::FromStr for Host {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
+        let cx = parse::Cx::text(true, s);
         parse::run(
-            |i| parse::host::host(i, true),
+            |i| parse::host::host(i, &cx),
             s.as_bytes(),
             ParseError::BadAddress,
         )
