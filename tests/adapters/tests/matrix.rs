@@ -276,3 +276,70 @@ fn every_client_explains_tls_mistakes_alike() {
         }
     });
 }
+
+/// A client with a small receive buffer writes 40,000 pipelined RCPT
+/// commands (about 1.6 MB) in one go and reads only afterwards: the
+/// server's replies (about 1 MB) fill that buffer long before the client is
+/// done writing, so the server's writes wait while commands keep coming
+/// (an async server goes on reading them meanwhile). Every reply arrives.
+#[test]
+fn a_client_that_pipelines_without_reading_gets_every_reply() {
+    bounded(LIMIT, || {
+        for server_kind in KINDS {
+            let config = server_config(Security::Plain).with_max_recipients(50_000);
+            let server = start_server(server_kind, config, None);
+            let count = 40_000;
+            let replies = flood(server.addr, count);
+            assert_eq!(
+                replies,
+                count + 2,
+                "{server_kind:?}: MAIL, every RCPT, QUIT"
+            );
+            server.stop();
+        }
+    });
+}
+
+/// Writes EHLO, waits for its reply, then MAIL, `count` RCPTs and QUIT in
+/// one write without reading; then counts the replies to them.
+fn flood(addr: std::net::SocketAddr, count: usize) -> usize {
+    use std::io::{BufRead, BufReader, Write};
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut stream: std::net::TcpStream = socket.into();
+    // A server that stopped reading would leave this write blocked.
+    stream
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap(); // greeting
+    stream.write_all(b"EHLO flood.test\r\n").unwrap();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    }
+    let mut group = b"MAIL FROM:<sender@example.com>\r\n".to_vec();
+    for n in 0..count {
+        group.extend_from_slice(format!("RCPT TO:<recipient-{n:06}@example.org>\r\n").as_bytes());
+    }
+    group.extend_from_slice(b"QUIT\r\n");
+    stream.write_all(&group).unwrap();
+    let mut replies = 0;
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => return replies,
+            Ok(_) if line.as_bytes().get(3) == Some(&b' ') => replies += 1,
+            Ok(_) => {}
+            Err(e) => panic!("after {replies} replies: {e}"),
+        }
+    }
+}
