@@ -186,7 +186,8 @@ impl<R: Runtime, H: Handler> Server<R, H> {
             let _ = self.run().await;
         });
         ServerHandle {
-            handle: Some(handle),
+            handle,
+            stopped: false,
         }
     }
 
@@ -305,7 +306,9 @@ impl<R: Runtime> ShutdownHandle<R> {
 /// A server running on a task of its own. Dropping it stops the server
 /// (open connections are told 421 at once) without waiting.
 pub struct ServerHandle<R: Runtime> {
-    handle: Option<ShutdownHandle<R>>,
+    handle: ShutdownHandle<R>,
+    /// `shutdown` finished: nothing left for `drop` to do.
+    stopped: bool,
 }
 
 impl<R: Runtime> fmt::Debug for ServerHandle<R> {
@@ -318,38 +321,34 @@ impl<R: Runtime> fmt::Debug for ServerHandle<R> {
 
 impl<R: Runtime> ServerHandle<R> {
     /// A handle that stops the server from elsewhere.
-    pub fn shutdown_handle(&self) -> Option<ShutdownHandle<R>> {
+    pub fn shutdown_handle(&self) -> ShutdownHandle<R> {
         self.handle.clone()
     }
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.handle
-            .as_ref()
-            .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |h| h.local_addr)
+        self.handle.local_addr
     }
 
     /// Connections being served now.
     pub fn active_connections(&self) -> usize {
-        self.handle
-            .as_ref()
-            .map_or(0, ShutdownHandle::active_connections)
+        self.handle.active_connections()
     }
 
     /// Stops the server (see [`ShutdownHandle::shutdown`]) and waits for its
     /// accept loop and connections to end.
+    /// Dropped half-way, it stops the server as a dropped handle does.
     pub async fn shutdown(mut self, grace: Duration) {
-        if let Some(handle) = self.handle.take() {
-            handle.shutdown(grace).await;
-        }
+        self.handle.shutdown(grace).await;
+        self.stopped = true;
     }
 }
 
 impl<R: Runtime> Drop for ServerHandle<R> {
     fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            handle.shared.stop();
-            handle.shared.close();
+        if !self.stopped {
+            self.handle.shared.stop();
+            self.handle.shared.close();
         }
     }
 }
