@@ -41,12 +41,10 @@ pub fn total_len(inputs: &[&[u8]]) -> usize {
     inputs.iter().map(|i| i.len()).sum()
 }
 
-/// The line without its CRLF, found the way a server loop finds it.
+/// The line without its CRLF, found the way a server loop finds it (our
+/// `LineBuffer` looks for the LF with `memchr`).
 pub fn line(input: &[u8]) -> &[u8] {
-    let lf = input
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(input.len());
+    let lf = memchr::memchr(b'\n', input).unwrap_or(input.len());
     let line = &input[..lf];
     line.strip_suffix(b"\r").unwrap_or(line)
 }

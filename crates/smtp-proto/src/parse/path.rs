@@ -128,10 +128,12 @@ pub(crate) fn mailbox<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Mailbox> {
         };
     }
     let (rest, (domain, _)) = domain_span(rest, cx.utf8)?;
-    let (Some(local), Some(domain)) = (cx.str_of(local), cx.str_of(domain)) else {
+    // Local part, `@` and domain lie side by side in the input: one copy.
+    let whole = &i[..local.len() + 1 + domain.len()];
+    let Some(whole) = cx.str_of(whole) else {
         return fail(ParseError::BadAddress);
     };
-    match Mailbox::from_validated_domain(local, domain) {
+    match Mailbox::from_validated_text(whole, local.len()) {
         Ok(m) => Ok((rest, m)),
         Err(e) => fail(e),
     }

@@ -145,3 +145,47 @@ fn xtext_round_trips_known_values() {
         assert!(xtext::decode(bad).is_err(), "{bad:?}");
     }
 }
+
+/// A mailbox is kept as one string; its parts are found again on demand,
+/// also when the local part or an address literal holds `@` or `[`.
+#[test]
+fn mailbox_parts_from_one_string() {
+    let cases: [(&str, &str, &str); 6] = [
+        ("a@example.com", "a", "example.com"),
+        ("\"x@y\"@example.com", "\"x@y\"", "example.com"),
+        ("\"[x]@y\"@[192.0.2.1]", "\"[x]@y\"", "[192.0.2.1]"),
+        ("a@[tag:x@y]", "a", "[tag:x@y]"),
+        (
+            "\"p@q\"@[IPv6:2001:db8::1]",
+            "\"p@q\"",
+            "[IPv6:2001:db8::1]",
+        ),
+        ("a.b@sub.example.org", "a.b", "sub.example.org"),
+    ];
+    for (text, local, domain) in cases {
+        let m = Mailbox::parse(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        assert_eq!(m.local_part(), local, "{text}");
+        assert_eq!(m.domain_str(), domain, "{text}");
+        assert_eq!(m.domain().to_string(), domain, "{text}");
+        assert_eq!(m.as_str(), text);
+        assert_eq!(m.to_string(), text);
+        // Built from its parts, it is the same mailbox.
+        let again = Mailbox::new(&m.local_part_value(), m.domain().clone()).unwrap();
+        assert_eq!(again, m, "{text}");
+        assert_eq!(again.domain(), m.domain());
+    }
+    // Address literals are kept in their canonical form.
+    let m = Mailbox::parse("a@[IPv6:2001:DB8:0::1]").unwrap();
+    assert_eq!(m.domain_str(), "[IPv6:2001:db8::1]");
+    assert_eq!(
+        m.domain(),
+        &Host::Literal(AddressLiteral::V6("2001:db8::1".parse().unwrap()))
+    );
+    assert_eq!(m, Mailbox::parse("a@[IPv6:2001:db8::1]").unwrap());
+    // A parsed mailbox reads its host from the text when asked.
+    let m = Mailbox::parse("x@Mail.Example.COM").unwrap();
+    assert_eq!(
+        m.domain(),
+        &Host::Domain(Domain::new("Mail.Example.COM").unwrap())
+    );
+}

@@ -40,20 +40,19 @@ impl Mechanism {
         if !valid {
             return Err(ParseError::BadParameter("SASL mechanism"));
         }
-        // Known names are matched without allocating; only others are upper-cased.
-        const KNOWN: [(&str, Mechanism); 7] = [
-            ("PLAIN", Mechanism::Plain),
-            ("LOGIN", Mechanism::Login),
-            ("CRAM-MD5", Mechanism::CramMd5),
-            ("XOAUTH2", Mechanism::XOAuth2),
-            ("OAUTHBEARER", Mechanism::OAuthBearer),
-            ("SCRAM-SHA-1", Mechanism::ScramSha1),
-            ("SCRAM-SHA-256", Mechanism::ScramSha256),
-        ];
-        Ok(KNOWN
-            .into_iter()
-            .find(|(known, _)| known.eq_ignore_ascii_case(name))
-            .map_or_else(|| Mechanism::Other(name.to_ascii_uppercase()), |(_, m)| m))
+        // Known names are matched by length, then without allocating; only
+        // others are upper-cased.
+        let known = |m: &str, mech: Mechanism| m.eq_ignore_ascii_case(name).then_some(mech);
+        let found = match name.len() {
+            5 => known("PLAIN", Mechanism::Plain).or_else(|| known("LOGIN", Mechanism::Login)),
+            7 => known("XOAUTH2", Mechanism::XOAuth2),
+            8 => known("CRAM-MD5", Mechanism::CramMd5),
+            11 => known("OAUTHBEARER", Mechanism::OAuthBearer)
+                .or_else(|| known("SCRAM-SHA-1", Mechanism::ScramSha1)),
+            13 => known("SCRAM-SHA-256", Mechanism::ScramSha256),
+            _ => None,
+        };
+        Ok(found.unwrap_or_else(|| Mechanism::Other(name.to_ascii_uppercase())))
     }
 
     /// The name as sent.

@@ -32,9 +32,9 @@ pub const MAX_PATH: usize = 256;
 #[derive(Clone)]
 pub struct Mailbox {
     /// `local@domain` as sent (an address literal in its canonical form).
-    addr: String,
-    /// Where the `@` between local part and domain is.
-    at: usize,
+    /// The `@` between the two is found again when needed ([`Mailbox::at`]),
+    /// which keeps a mailbox at 32 octets.
+    addr: Box<str>,
     /// [`Mailbox::domain`], read from `addr` on first use (or kept from
     /// construction).
     host: OnceLock<Box<Host>>,
@@ -42,7 +42,7 @@ pub struct Mailbox {
 
 impl PartialEq for Mailbox {
     fn eq(&self, other: &Mailbox) -> bool {
-        self.addr == other.addr && self.at == other.at
+        self.addr == other.addr
     }
 }
 
@@ -51,7 +51,6 @@ impl Eq for Mailbox {}
 impl Hash for Mailbox {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.addr.hash(state);
-        self.at.hash(state);
     }
 }
 
@@ -121,32 +120,43 @@ impl Mailbox {
                 let _ = write!(addr, "{l}");
             }
         }
-        Mailbox::checked(addr, local.len(), OnceLock::from(Box::new(host)))
+        Mailbox::checked(&addr, local.len(), OnceLock::from(Box::new(host)))
     }
 
-    /// From a local part in wire form and a domain, both valid: one
+    /// From `local@domain` as sent, both parts valid, the `@` at `at`: one
     /// allocation, the host read from the text when asked for.
-    pub(crate) fn from_validated_domain(local: &str, domain: &str) -> Result<Self, ParseError> {
-        let mut addr = String::with_capacity(local.len() + 1 + domain.len());
-        addr.push_str(local);
-        addr.push('@');
-        addr.push_str(domain);
-        Mailbox::checked(addr, local.len(), OnceLock::new())
+    pub(crate) fn from_validated_text(addr: &str, at: usize) -> Result<Self, ParseError> {
+        Mailbox::checked(addr, at, OnceLock::new())
     }
 
-    fn checked(addr: String, at: usize, host: OnceLock<Box<Host>>) -> Result<Self, ParseError> {
+    fn checked(addr: &str, at: usize, host: OnceLock<Box<Host>>) -> Result<Self, ParseError> {
         if at > MAX_LOCAL_PART {
             return Err(ParseError::LocalPartTooLong);
         }
         if addr.len() + 2 > MAX_PATH {
             return Err(ParseError::PathTooLong);
         }
-        Ok(Mailbox { addr, at, host })
+        Ok(Mailbox {
+            addr: Box::from(addr),
+            host,
+        })
+    }
+
+    /// Where the `@` between local part and domain is. A domain holds no
+    /// `@`, so it is the last one; an address literal may (`dcontent`
+    /// allows it) but holds no `[`, so it starts after the last `[`.
+    fn at(&self) -> usize {
+        let end = if self.addr.ends_with(']') {
+            self.addr.rfind('[').unwrap_or(self.addr.len())
+        } else {
+            self.addr.len()
+        };
+        self.addr[..end].rfind('@').unwrap_or(0)
     }
 
     /// The local part as sent on the wire (quotes and escapes included).
     pub fn local_part(&self) -> &str {
-        &self.addr[..self.at]
+        &self.addr[..self.at()]
     }
 
     /// The local part's value: quotes removed and escapes resolved.
@@ -192,7 +202,7 @@ impl Mailbox {
 
     /// The part after `@` as text (an address literal with its brackets).
     pub fn domain_str(&self) -> &str {
-        &self.addr[self.at + 1..]
+        &self.addr[self.at() + 1..]
     }
 
     /// The whole address, `local@domain`, as sent.
