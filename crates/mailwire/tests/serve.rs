@@ -421,6 +421,15 @@ fn users_from_a_file_must_authenticate_and_passwords_stay_out_of_the_logs() {
     assert!(format!("{:?}", refused.unwrap_err()).contains("530"));
     let _ = anonymous.quit();
 
+    // CRAM-MD5 never sends the password, so it works before TLS.
+    let client = Client::connect(
+        serve.plain,
+        login(config(TlsPolicy::None), "bob", "tr0ub4dor"),
+        STEP,
+    )
+    .unwrap();
+    deliver(client, "from bob without TLS").unwrap();
+
     // A wrong password fails the session's setup.
     let wrong = connect_tls(
         serve.plain,
@@ -441,11 +450,14 @@ fn users_from_a_file_must_authenticate_and_passwords_stay_out_of_the_logs() {
     )
     .unwrap();
     deliver(client, "from alice").unwrap();
-    let logged = serve.wait_lines("stored ", 1);
-    assert!(logged[0].ends_with(" user=alice"), "{logged:?}");
+    let logged = serve.wait_lines("stored ", 2);
+    assert!(logged[0].ends_with(" user=bob"), "{logged:?}");
+    assert!(logged[1].ends_with(" user=alice"), "{logged:?}");
     let stored = serve.stored();
-    assert_eq!(stored.len(), 1);
-    assert!(String::from_utf8_lossy(&stored[0]).contains("with ESMTPA;"));
+    assert_eq!(stored.len(), 2);
+    for message in &stored {
+        assert!(String::from_utf8_lossy(message).contains("with ESMTPA;"));
+    }
 
     let everything = [serve.stdout(), serve.stderr()].concat().join("\n");
     assert!(
