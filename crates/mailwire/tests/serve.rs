@@ -2,202 +2,23 @@
 //! self-signed certificate) and AUTH, driven by our own client.
 //!
 //! Each server listens on port 0 and prints the address it got, so tests
-//! never race for a port. Every child is killed when its guard drops, and
-//! every wait has a deadline.
+//! never race for a port (the harness is in `common`).
 
+mod common;
+
+use common::{mailwire, run_to_end, Serve, TempDir};
 use smtp_blocking::{Client, Error, TlsSettings};
 use smtp_proto::sasl::ClientCredentials;
 use smtp_proto::{
     ClientConfig, ClientTimeouts, Envelope, Host, Mailbox, Recipient, Secret, TlsPolicy,
 };
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(10);
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "mailwire-serve-{prefix}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Lines a child printed, collected by a reader thread.
-type Lines = Arc<Mutex<Vec<String>>>;
-
-fn collect(stream: impl Read + Send + 'static) -> Lines {
-    let lines: Lines = Arc::default();
-    let sink = Arc::clone(&lines);
-    thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            sink.lock().unwrap().push(line);
-        }
-    });
-    lines
-}
-
-/// A running `mailwire serve`, killed on drop.
-struct Serve {
-    child: Child,
-    stdout: Lines,
-    stderr: Lines,
-    /// The `--listen` address.
-    plain: SocketAddr,
-    /// The `--tls-listen` address.
-    tls: Option<SocketAddr>,
-    /// Where a self-signed certificate was written.
-    cert: Option<PathBuf>,
-    maildir: PathBuf,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn mailwire(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailwire"));
-    cmd.current_dir(dir)
-        .env_remove("MAILWIRE_PASSWORD")
-        .env_remove("MAILWIRE_SERVE_USERS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-impl Serve {
-    /// Starts `mailwire serve --listen 127.0.0.1:0 --maildir DIR/mail args…`
-    /// and waits until every listener is up.
-    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
-        let maildir = dir.join("mail");
-        let mut cmd = mailwire(dir);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--maildir"])
-            .arg(&maildir)
-            .args(args);
-        for (name, value) in env {
-            cmd.env(name, value);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
-        let listeners = if args.contains(&"--tls-listen") { 2 } else { 1 };
-        let mut serve = Serve {
-            child,
-            stdout,
-            stderr,
-            plain: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            cert: None,
-            maildir,
-        };
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let printed = serve.stdout.lock().unwrap().clone();
-            let listening: Vec<&String> = printed
-                .iter()
-                .filter(|l| l.starts_with("listening on "))
-                .collect();
-            if listening.len() == listeners {
-                for line in listening {
-                    let addr: SocketAddr = line["listening on ".len()..]
-                        .split(' ')
-                        .next()
-                        .unwrap()
-                        .parse()
-                        .unwrap();
-                    if line.contains("(implicit TLS)") {
-                        serve.tls = Some(addr);
-                    } else {
-                        serve.plain = addr;
-                    }
-                }
-                serve.cert = printed.iter().find_map(|l| {
-                    let (_, rest) = l.split_once(" written to ")?;
-                    let path = rest.split(" (").next()?;
-                    Some(dir.join(path))
-                });
-                return serve;
-            }
-            if let Some(status) = serve.child.try_wait().unwrap() {
-                panic!(
-                    "serve exited ({status}) before listening: {:?}",
-                    serve.stderr.lock().unwrap()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not start: {printed:?}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stdout(&self) -> Vec<String> {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    fn stderr(&self) -> Vec<String> {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits until stdout holds `n` lines starting with `prefix`.
-    fn wait_lines(&self, prefix: &str, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let found: Vec<String> = self
-                .stdout()
-                .into_iter()
-                .filter(|l| l.starts_with(prefix))
-                .collect();
-            if found.len() >= n {
-                return found;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {n} lines {prefix:?}: {:?}",
-                self.stdout()
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stored(&self) -> Vec<Vec<u8>> {
-        let mut names: Vec<PathBuf> = match fs::read_dir(self.maildir.join("new")) {
-            Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
-            Err(_) => Vec::new(),
-        };
-        names.sort();
-        names.iter().map(|p| fs::read(p).unwrap()).collect()
-    }
-}
 
 fn timeouts() -> ClientTimeouts {
     ClientTimeouts {
@@ -273,28 +94,6 @@ fn plain_ehlo(addr: SocketAddr) -> String {
     let ehlo = read_reply(&mut reader);
     writer.write_all(b"QUIT\r\n").unwrap();
     ehlo
-}
-
-fn run_to_end(mut cmd: Command) -> (Option<i32>, String) {
-    let mut child = cmd.spawn().unwrap();
-    let stderr = collect(child.stderr.take().unwrap());
-    let _stdout = collect(child.stdout.take().unwrap());
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("mailwire did not finish within {LIMIT:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    // Let the reader threads see the end of the pipes.
-    thread::sleep(Duration::from_millis(50));
-    let text = stderr.lock().unwrap().join("\n");
-    (status.code(), text)
 }
 
 #[test]
@@ -544,7 +343,7 @@ fn inconsistent_flags_are_usage_errors() {
         let mut cmd = mailwire(&dir.0);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--maildir", "m"])
             .args(&args);
-        let (code, stderr) = run_to_end(cmd);
+        let (code, _, stderr) = run_to_end(cmd);
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("hidden-value"), "{stderr}");
