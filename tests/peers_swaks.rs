@@ -41,14 +41,14 @@ fn sent(case: &str) -> Vec<u8> {
 }
 
 /// swaks from swaks@example.com to rcpt@example.org as `swaks.test`, with
-/// the message in a file and `extra` flags; `env` adds `SWAKS_OPT_*`
-/// variables.
+/// the message in a file and `extra` flags; with `ca`, TLS must verify
+/// against that certificate; `env` adds `SWAKS_OPT_*` variables.
 fn swaks(
     serve: &Serve,
-    server: &str,
-    port: u16,
+    (server, port): (&str, u16),
     case: &str,
     extra: &[&str],
+    ca: Option<&Path>,
     env: &[(&str, &str)],
 ) -> (Finished, Vec<u8>) {
     let file = serve.dir.0.join(format!("{case}.eml"));
@@ -60,18 +60,13 @@ fn swaks(
         .arg("--data")
         .arg(format!("@{}", file.display()))
         .args(extra);
+    if let Some(ca) = ca {
+        cmd.args(["--tls-verify", "--tls-ca-path"]).arg(ca);
+    }
     for (name, value) in env {
         cmd.env(name, value);
     }
     (run_bounded(cmd, PEER_LIMIT), sent(case))
-}
-
-fn tls_flags(cert: &Path) -> Vec<String> {
-    vec![
-        "--tls-verify".to_owned(),
-        "--tls-ca-path".to_owned(),
-        cert.display().to_string(),
-    ]
 }
 
 fn port(addr: Option<SocketAddr>) -> u16 {
@@ -82,7 +77,8 @@ fn port(addr: Option<SocketAddr>) -> u16 {
 fn swaks_plain_delivery_is_stored_byte_for_byte() {
     let serve = Serve::start(&[], &[]);
     let before = SystemTime::now();
-    let (run, sent) = swaks(&serve, "127.0.0.1", serve.plain.port(), "plain", &[], &[]);
+    let at = ("127.0.0.1", serve.plain.port());
+    let (run, sent) = swaks(&serve, at, "plain", &[], None, &[]);
     assert!(run.status.success(), "{}", run.printed());
     let stored = serve.wait_stored(1);
     assert_eq!(stored.len(), 1);
@@ -93,14 +89,8 @@ fn swaks_plain_delivery_is_stored_byte_for_byte() {
 fn swaks_pipelines_the_envelope_and_the_message_is_stored() {
     let serve = Serve::start(&[], &[]);
     let before = SystemTime::now();
-    let (run, sent) = swaks(
-        &serve,
-        "127.0.0.1",
-        serve.plain.port(),
-        "pipeline",
-        &["--pipeline"],
-        &[],
-    );
+    let at = ("127.0.0.1", serve.plain.port());
+    let (run, sent) = swaks(&serve, at, "pipeline", &["--pipeline"], None, &[]);
     assert!(run.status.success(), "{}", run.printed());
     // MAIL, RCPT and DATA went out as one group, before any reply to them.
     let out = &run.stdout;
@@ -117,17 +107,8 @@ fn swaks_starttls_verifies_the_self_signed_certificate() {
     let serve = Serve::start(&["--self-signed"], &[]);
     let cert = serve.cert.clone().expect("the certificate's path");
     let before = SystemTime::now();
-    let mut flags = vec!["-tls".to_owned()];
-    flags.extend(tls_flags(&cert));
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let (run, sent) = swaks(
-        &serve,
-        "localhost",
-        serve.plain.port(),
-        "starttls",
-        &flags,
-        &[],
-    );
+    let at = ("localhost", serve.plain.port());
+    let (run, sent) = swaks(&serve, at, "starttls", &["-tls"], Some(&cert), &[]);
     assert!(run.status.success(), "{}", run.printed());
     assert!(run.stdout.contains("<-  220"), "{}", run.printed());
     let stored = serve.wait_stored(1);
@@ -139,17 +120,8 @@ fn swaks_implicit_tls_on_the_tls_listener() {
     let serve = Serve::start(&["--self-signed", "--tls-listen", "127.0.0.1:0"], &[]);
     let cert = serve.cert.clone().unwrap();
     let before = SystemTime::now();
-    let mut flags = vec!["--tlsc".to_owned()];
-    flags.extend(tls_flags(&cert));
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let (run, sent) = swaks(
-        &serve,
-        "localhost",
-        port(serve.tls),
-        "implicit",
-        &flags,
-        &[],
-    );
+    let at = ("localhost", port(serve.tls));
+    let (run, sent) = swaks(&serve, at, "implicit", &["--tlsc"], Some(&cert), &[]);
     assert!(run.status.success(), "{}", run.printed());
     let stored = serve.wait_stored(1);
     assert_stored_exactly(&stored[0], "swaks.test", "ESMTPS", &sent, before);
@@ -164,48 +136,25 @@ fn swaks_auth_plain_after_starttls_and_login_over_implicit_tls() {
     let cert = serve.cert.clone().unwrap();
     let before = SystemTime::now();
 
-    let mut plain = vec!["-tls", "--auth", "PLAIN", "--auth-user", "alice"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<_>>();
-    plain.extend(tls_flags(&cert));
-    let plain: Vec<&str> = plain.iter().map(String::as_str).collect();
+    let at = ("localhost", serve.plain.port());
+    let flags = ["-tls", "--auth", "PLAIN", "--auth-user", "alice"];
     let password = [("SWAKS_OPT_auth_password", "s3cret-alice")];
-    let (run, sent_plain) = swaks(
-        &serve,
-        "localhost",
-        serve.plain.port(),
-        "auth-plain",
-        &plain,
-        &password,
-    );
+    let (run, sent_plain) = swaks(&serve, at, "auth-plain", &flags, Some(&cert), &password);
     assert!(run.status.success(), "{}", run.printed());
     assert!(run.stdout.contains("235 "), "{}", run.printed());
 
-    let mut login = vec!["--tlsc", "--auth", "LOGIN", "--auth-user", "bob"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<_>>();
-    login.extend(tls_flags(&cert));
-    let login: Vec<&str> = login.iter().map(String::as_str).collect();
+    let at = ("localhost", port(serve.tls));
+    let flags = ["--tlsc", "--auth", "LOGIN", "--auth-user", "bob"];
     let password = [("SWAKS_OPT_auth_password", "s3cret-bob")];
-    let (run, sent_login) = swaks(
-        &serve,
-        "localhost",
-        port(serve.tls),
-        "auth-login",
-        &login,
-        &password,
-    );
+    let (run, sent_login) = swaks(&serve, at, "auth-login", &flags, Some(&cert), &password);
     assert!(run.status.success(), "{}", run.printed());
 
     let stored = serve.wait_stored(2);
     let find = |case: &str| {
+        let subject = format!("Subject: swaks interop {case}\r\n");
         stored
             .iter()
-            .find(|m| {
-                String::from_utf8_lossy(m).contains(&format!("Subject: swaks interop {case}\r\n"))
-            })
+            .find(|m| String::from_utf8_lossy(m).contains(&subject))
             .unwrap_or_else(|| panic!("no {case} message"))
     };
     assert_stored_exactly(
@@ -232,44 +181,22 @@ fn swaks_auth_plain_after_starttls_and_login_over_implicit_tls() {
 fn swaks_without_credentials_or_with_a_wrong_password_stores_nothing() {
     let serve = Serve::start(&["--self-signed"], &[("MAILWIRE_SERVE_USERS", USERS)]);
     let cert = serve.cert.clone().unwrap();
-    let mut tls = vec!["-tls".to_owned()];
-    tls.extend(tls_flags(&cert));
-    let tls_only: Vec<&str> = tls.iter().map(String::as_str).collect();
+    let over_tls = ("localhost", serve.plain.port());
     // No AUTH: MAIL is refused (530).
-    let (run, _) = swaks(
-        &serve,
-        "localhost",
-        serve.plain.port(),
-        "anonymous",
-        &tls_only,
-        &[],
-    );
+    let (run, _) = swaks(&serve, over_tls, "anonymous", &["-tls"], Some(&cert), &[]);
     assert!(!run.status.success(), "{}", run.printed());
     assert!(run.stdout.contains("530 5.7.0"), "{}", run.printed());
     // A wrong password: 535.
-    let mut wrong = tls.clone();
-    wrong.extend(["--auth", "PLAIN", "--auth-user", "alice"].map(str::to_owned));
-    let wrong: Vec<&str> = wrong.iter().map(String::as_str).collect();
+    let flags = ["-tls", "--auth", "PLAIN", "--auth-user", "alice"];
     let password = [("SWAKS_OPT_auth_password", "not-the-password")];
-    let (run, _) = swaks(
-        &serve,
-        "localhost",
-        serve.plain.port(),
-        "wrong",
-        &wrong,
-        &password,
-    );
+    let (run, _) = swaks(&serve, over_tls, "wrong", &flags, Some(&cert), &password);
     assert!(!run.status.success(), "{}", run.printed());
     assert!(run.stdout.contains("535 5.7.8"), "{}", run.printed());
     // PLAIN before TLS is not offered (only CRAM-MD5 is).
-    let (run, _) = swaks(
-        &serve,
-        "127.0.0.1",
-        serve.plain.port(),
-        "cleartext",
-        &["--auth", "PLAIN", "--auth-user", "alice"],
-        &[("SWAKS_OPT_auth_password", "s3cret-alice")],
-    );
+    let plain = ("127.0.0.1", serve.plain.port());
+    let flags = ["--auth", "PLAIN", "--auth-user", "alice"];
+    let password = [("SWAKS_OPT_auth_password", "s3cret-alice")];
+    let (run, _) = swaks(&serve, plain, "cleartext", &flags, None, &password);
     assert!(!run.status.success(), "{}", run.printed());
     assert!(serve.stored().is_empty());
     let logs = [serve.stdout(), serve.stderr()].concat().join("\n");
