@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// The first read buffer: small, so that thousands of idle connections
 /// cost little. It doubles while reads fill it, up to [`MAX_READ_BUFFER`].
-const MIN_READ_BUFFER: usize = 4 * 1024;
+const MIN_READ_BUFFER: usize = 1024;
 const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// A future that completes when the connection should wind down (a server
