@@ -1,11 +1,11 @@
-//! Both async clients (async-std and smol) against a server we did not
+//! Every client (blocking, async-std and smol) against a server we did not
 //! write: Python's aiosmtpd, in plain TCP and with STARTTLS required.
 //!
 //! aiosmtpd must be installed (`python3 -m pip install aiosmtpd`, done by
 //! `tests/run-all.sh`); without it these tests fail rather than skip.
 
 use mailwire_adapter_tests::peers::{free_port, require_aiosmtpd, Aiosmtpd, TempDir};
-use mailwire_adapter_tests::{bounded, envelope, run_client, timeouts, Kind, Pki};
+use mailwire_adapter_tests::{bounded, envelope, run_client, timeouts, Pki, KINDS};
 use smtp_adapter::TlsSettings;
 use smtp_proto::{ClientConfig, Host, TlsPolicy};
 use std::ffi::OsStr;
@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(60);
-const ASYNC: [Kind; 2] = [Kind::AsyncStd, Kind::Smol];
 
 fn config(policy: TlsPolicy) -> ClientConfig {
     ClientConfig::new(Host::parse("client.test").unwrap())
@@ -22,10 +21,10 @@ fn config(policy: TlsPolicy) -> ClientConfig {
 }
 
 #[test]
-fn both_async_clients_deliver_to_aiosmtpd() {
+fn every_client_delivers_to_aiosmtpd() {
     bounded(LIMIT, || {
         require_aiosmtpd();
-        for kind in ASYNC {
+        for kind in KINDS {
             let port = free_port();
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let listen = format!("127.0.0.1:{port}");
@@ -78,7 +77,7 @@ time.sleep(60)
 "#;
 
 #[test]
-fn both_async_clients_deliver_to_aiosmtpd_over_starttls() {
+fn every_client_delivers_to_aiosmtpd_over_starttls() {
     bounded(LIMIT, || {
         require_aiosmtpd();
         let pki = Pki::new();
@@ -91,7 +90,7 @@ fn both_async_clients_deliver_to_aiosmtpd_over_starttls() {
         std::fs::write(&ca, &pki.ca_pem).unwrap();
         std::fs::write(&cert, &pki.cert_pem).unwrap();
         std::fs::write(&key, &pki.key_pem).unwrap();
-        for kind in ASYNC {
+        for kind in KINDS {
             let port = free_port();
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let port_arg = port.to_string();
