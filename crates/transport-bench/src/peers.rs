@@ -30,6 +30,11 @@ impl Peer {
         })
     }
 
+    /// Its CPU time so far (all threads).
+    pub(crate) fn cpu(&self) -> Option<Duration> {
+        process_cpu(self.child.id())
+    }
+
     /// An error when the process has already exited.
     pub(crate) fn check_running(&mut self) -> Result<(), String> {
         match self.child.try_wait() {
@@ -82,6 +87,41 @@ fn greet(addr: SocketAddr) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&got).into_owned())
 }
 
+/// The kernel's clock ticks per second for the times in `/proc/*/stat`
+/// (`USER_HZ`, 100 on every Linux architecture this runs on).
+const TICKS_PER_SECOND: u64 = 100;
+
+/// Fields of a `/proc/.../stat` line after the command name, from the
+/// state (field 3) on.
+fn stat_fields(path: &str) -> Option<Vec<u64>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (_, rest) = text.rsplit_once(')')?;
+    Some(
+        rest.split_whitespace()
+            .skip(1)
+            .map(|f| f.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+fn ticks(n: u64) -> Duration {
+    Duration::from_millis(n * 1000 / TICKS_PER_SECOND)
+}
+
+/// CPU time (user and system, all threads) of process `pid` so far.
+pub(crate) fn process_cpu(pid: u32) -> Option<Duration> {
+    let f = stat_fields(&format!("/proc/{pid}/stat"))?;
+    // utime and stime are fields 14 and 15; the list starts at field 4.
+    Some(ticks(f.get(10)? + f.get(11)?))
+}
+
+/// CPU time of this process's children that were waited for.
+fn children_cpu() -> Option<Duration> {
+    let f = stat_fields("/proc/self/stat")?;
+    // cutime and cstime are fields 16 and 17.
+    Some(ticks(f.get(12)? + f.get(13)?))
+}
+
 /// A loopback port that was free a moment ago.
 pub(crate) fn free_port() -> Result<u16, String> {
     TcpListener::bind("127.0.0.1:0")
@@ -97,14 +137,26 @@ pub(crate) fn pinned(cpus: &str, program: &str) -> Command {
     command
 }
 
+/// What a finished sender took.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timed {
+    /// Wall-clock time from spawn to exit.
+    pub(crate) wall: Duration,
+    /// Its CPU time (user and system), when the kernel told.
+    pub(crate) cpu: Option<Duration>,
+}
+
 /// Runs `command` to its end (killing it after `limit`) and returns its
-/// wall-clock time from spawn to exit; an error with its standard error when
-/// it fails.
+/// wall-clock and CPU time; an error with its standard error when it fails.
+///
+/// The CPU time is the growth of this process's "waited-for children"
+/// counters across the run, so no other child may be reaped meanwhile.
 pub(crate) fn run_timed(
     mut command: Command,
     what: &str,
     limit: Duration,
-) -> Result<Duration, String> {
+) -> Result<Timed, String> {
+    let children_before = children_cpu();
     let start = Instant::now();
     let mut child = command
         .stdin(Stdio::null())
@@ -142,9 +194,12 @@ pub(crate) fn run_timed(
     };
     let elapsed = start.elapsed();
     let _ = waiter.join();
+    let cpu = children_cpu()
+        .zip(children_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let errors = reader.join().unwrap_or_default();
     if status.success() {
-        Ok(elapsed)
+        Ok(Timed { wall: elapsed, cpu })
     } else {
         Err(format!("{what} failed ({status}): {}", errors.trim()))
     }
@@ -159,7 +214,19 @@ mod tests {
         let mut ok = Command::new("sh");
         ok.args(["-c", "sleep 0.05"]);
         let took = run_timed(ok, "sleep", Duration::from_secs(5)).unwrap();
-        assert!(took >= Duration::from_millis(50));
+        assert!(took.wall >= Duration::from_millis(50));
+        assert!(took.cpu.is_some());
+
+        // A busy child's CPU time is seen.
+        let mut busy = Command::new("sh");
+        busy.args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"]);
+        let took = run_timed(busy, "busy", Duration::from_secs(30)).unwrap();
+        let cpu = took.cpu.unwrap();
+        assert!(cpu >= Duration::from_millis(20), "{cpu:?}");
+        assert!(
+            cpu <= took.wall + Duration::from_millis(20),
+            "{cpu:?} {took:?}"
+        );
 
         let mut bad = Command::new("sh");
         bad.args(["-c", "echo oops >&2; exit 3"]);
@@ -184,6 +251,7 @@ mod tests {
         sleeper.arg("30");
         let mut peer = Peer::spawn(sleeper, "sleep").unwrap();
         peer.wait_ready(addr, Duration::from_secs(5)).unwrap();
+        assert!(peer.cpu().is_some());
         server.join().unwrap();
         drop(peer);
 

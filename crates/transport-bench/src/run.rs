@@ -2,7 +2,7 @@
 
 use crate::args::Opts;
 use crate::message::{FROM, TO};
-use crate::peers::{free_port, pinned, run_timed, Peer};
+use crate::peers::{free_port, pinned, run_timed, Peer, Timed};
 use crate::stats::{summarize, Summary};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -101,9 +101,20 @@ struct Setup {
     server_cpu: String,
 }
 
-/// One comparison's outcome: per row, its message count and its rates.
+/// One measurement.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    /// Messages per second, wall clock.
+    rate: f64,
+    /// Sender CPU time per message, in microseconds.
+    sender_us: Option<f64>,
+    /// Receiver CPU time per message, in microseconds.
+    receiver_us: Option<f64>,
+}
+
+/// One comparison's outcome: per row, its message count and its samples.
 struct Outcome {
-    rows: Vec<(Row, usize, Vec<f64>)>,
+    rows: Vec<(Row, usize, Vec<Sample>)>,
 }
 
 pub(crate) fn main(args: &[String]) -> Result<(), String> {
@@ -420,18 +431,23 @@ impl Setup {
         }
     }
 
-    /// Sends `count` messages for `row` against a fresh receiver; the
-    /// sender's wall-clock time.
-    fn measure(&self, row: &Row, count: usize) -> Result<Duration, String> {
+    /// Sends `count` messages for `row` against a fresh receiver.
+    fn measure(&self, row: &Row, count: usize) -> Result<Sample, String> {
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut running = self.start_receiver(row.receiver, addr)?;
         let limit = Duration::from_secs_f64((self.secs * 20.0).max(60.0));
-        let took = run_timed(
+        let receiver_before = running.peer.cpu();
+        let Timed { wall, cpu } = run_timed(
             self.sender_command(row, addr, count),
             row.sender.label(),
             limit,
         )?;
+        let receiver_cpu = running
+            .peer
+            .cpu()
+            .zip(receiver_before)
+            .map(|(after, before)| after.saturating_sub(before));
         running.peer.check_running()?;
         if let Some(dir) = &running.maildir {
             let stored = std::fs::read_dir(dir.join("new"))
@@ -444,45 +460,61 @@ impl Setup {
                 ));
             }
         }
-        Ok(took)
+        let per_message = |d: Duration| d.as_secs_f64() * 1e6 / count as f64;
+        Ok(Sample {
+            rate: count as f64 / wall.as_secs_f64(),
+            sender_us: cpu.map(per_message),
+            receiver_us: receiver_cpu.map(per_message),
+        })
     }
 
     /// A message count that takes about `secs` for `row`.
     fn calibrate(&self, row: &Row) -> Result<usize, String> {
         let mut count = if row.size > 10_000 { 100 } else { 500 }.max(row.conns * 10);
         loop {
-            let took = self.measure(row, count)?.as_secs_f64().max(0.001);
+            let rate = self.measure(row, count)?.rate;
+            let took = count as f64 / rate;
             if took >= 0.4 || count >= 50_000_000 {
-                let wanted = (count as f64 / took * self.secs).ceil() as usize;
-                return Ok(wanted.max(row.conns));
+                return Ok(((rate * self.secs).ceil() as usize).max(row.conns));
             }
-            count = ((count as f64) * 0.6 / took).ceil() as usize;
+            count = ((count as f64) * 0.6 / took.max(0.001)).ceil() as usize;
         }
     }
 
-    /// Calibrates every row, then measures them in interleaved rounds.
+    /// Calibrates every row, then measures them in interleaved rounds. A
+    /// run much shorter than `secs` (the machine got faster since the
+    /// calibration) is done again with more messages.
     fn compare(&self, rows: &[Row]) -> Result<Outcome, String> {
         let mut counts = Vec::new();
         for row in rows {
             counts.push(self.calibrate(row)?);
         }
-        let mut rates = vec![Vec::new(); rows.len()];
+        let mut samples = vec![Vec::new(); rows.len()];
         for round in 0..self.repeats {
             for (i, row) in rows.iter().enumerate() {
-                let took = self.measure(row, counts[i])?;
-                let rate = counts[i] as f64 / took.as_secs_f64();
+                let mut sample = self.measure(row, counts[i])?;
+                for _ in 0..2 {
+                    let took = counts[i] as f64 / sample.rate;
+                    if took >= self.secs * 2.0 / 3.0 {
+                        break;
+                    }
+                    counts[i] = (sample.rate * self.secs).ceil() as usize;
+                    sample = self.measure(row, counts[i])?;
+                }
                 eprintln!(
-                    "round {}: {} → {}, {}, {} conn: {} msgs in {:.2} s = {:.0}/s",
+                    "round {}: {} → {}, {}, {} conn: {} msgs in {:.2} s = {:.0}/s, CPU µs/msg sender {} receiver {}",
                     round + 1,
                     row.sender.label(),
                     row.receiver.label(),
                     size_label(row.size),
                     row.conns,
                     counts[i],
-                    took.as_secs_f64(),
-                    rate
+                    counts[i] as f64 / sample.rate,
+                    sample.rate,
+                    fmt_us(sample.sender_us),
+                    fmt_us(sample.receiver_us),
                 );
-                rates[i].push(rate);
+                samples[i].push(sample);
             }
         }
         Ok(Outcome {
@@ -490,11 +522,15 @@ impl Setup {
                 .iter()
                 .copied()
                 .zip(counts)
-                .zip(rates)
+                .zip(samples)
                 .map(|((r, c), v)| (r, c, v))
                 .collect(),
         })
     }
+}
+
+fn fmt_us(us: Option<f64>) -> String {
+    us.map_or_else(|| "n/a".into(), |x| format!("{x:.1}"))
 }
 
 fn fmt_rate(x: f64) -> String {
@@ -518,31 +554,38 @@ fn fmt_summary(s: Option<Summary>, fmt: fn(f64) -> String) -> (String, String) {
 }
 
 impl Outcome {
-    /// A Markdown table: rates and, per row, the per-round ratio to the
-    /// first row (rounds are interleaved, so round r of every row ran
-    /// under the same conditions).
+    /// A Markdown table: rates, CPU per message on each side, and per row
+    /// the per-round ratio to the first row (rounds are interleaved, so
+    /// round r of every row ran under the same conditions).
     fn table(&self) -> String {
         let mut out = String::from(
-            "| sender | receiver | conns | size | msgs per run | msgs/s median | msgs/s range | ratio to row 1, median | ratio range |\n\
-             |---|---|---|---|---|---|---|---|---|\n",
+            "| sender | receiver | conns | size | msgs per run | msgs/s median | msgs/s range | ratio to row 1, median | ratio range | sender CPU µs/msg | receiver CPU µs/msg |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|\n",
         );
-        let reference = self
+        let reference: Vec<f64> = self
             .rows
             .first()
-            .map(|(_, _, v)| v.clone())
+            .map(|(_, _, v)| v.iter().map(|s| s.rate).collect())
             .unwrap_or_default();
-        for (row, count, rates) in &self.rows {
+        for (row, count, samples) in &self.rows {
+            let rates: Vec<f64> = samples.iter().map(|s| s.rate).collect();
             let ratios: Vec<f64> = rates.iter().zip(&reference).map(|(a, b)| a / b).collect();
-            let (median, range) = fmt_summary(summarize(rates), fmt_rate);
+            let cpu = |f: fn(&Sample) -> Option<f64>| {
+                let v: Vec<f64> = samples.iter().filter_map(f).collect();
+                fmt_us(summarize(&v).map(|s| s.median))
+            };
+            let (median, range) = fmt_summary(summarize(&rates), fmt_rate);
             let (ratio, ratio_range) = fmt_summary(summarize(&ratios), |x| format!("{x:.2}"));
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {median} | {range} | {ratio} | {ratio_range} |",
+                "| {} | {} | {} | {} | {} | {median} | {range} | {ratio} | {ratio_range} | {} | {} |",
                 row.sender.label(),
                 row.receiver.label(),
                 row.conns,
                 size_label(row.size),
                 fmt_rate(*count as f64),
+                cpu(|s| s.sender_us),
+                cpu(|s| s.receiver_us),
             );
         }
         out
@@ -575,16 +618,29 @@ mod tests {
             sender: Sender::Ours,
             ..row
         };
+        let sample = |rate, us| Sample {
+            rate,
+            sender_us: Some(us),
+            receiver_us: None,
+        };
         let outcome = Outcome {
             rows: vec![
-                (row, 100, vec![100.0, 200.0, 100.0]),
-                (ours, 100, vec![150.0, 300.0, 100.0]),
+                (
+                    row,
+                    100,
+                    vec![sample(100.0, 1.0), sample(200.0, 1.0), sample(100.0, 1.0)],
+                ),
+                (
+                    ours,
+                    100,
+                    vec![sample(150.0, 3.0), sample(300.0, 2.0), sample(100.0, 9.0)],
+                ),
             ],
         };
         let table = outcome.table();
         let last = table.lines().last().unwrap();
         assert!(
-            last.contains("| 150 | 100–300 | 1.50 | 1.00–1.50 |"),
+            last.contains("| 150 | 100–300 | 1.50 | 1.00–1.50 | 3.0 | n/a |"),
             "{last}"
         );
     }
