@@ -97,3 +97,29 @@ impl Drop for Aiosmtpd {
         let _ = self.0.wait();
     }
 }
+
+/// Runs `python3 -c script args…`; fails if it takes longer than 30 s.
+pub fn run_python<S: AsRef<OsStr>>(
+    script: &str,
+    args: impl IntoIterator<Item = S>,
+) -> std::process::ExitStatus {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("python3 is needed for this test");
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("python3 did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
