@@ -56,6 +56,17 @@ fn main() {
                     &mut black_box(EHLO_REPLY).iter(),
                 ));
             }
+            (g, "ours") if g.starts_with("command-") => {
+                let k: usize = g["command-".len()..].parse().unwrap_or(0);
+                let _ = black_box(smtp_proto::Command::parse(line(black_box(COMMANDS[k]))));
+            }
+            (g, "stalwart") if g.starts_with("command-") => {
+                let k: usize = g["command-".len()..].parse().unwrap_or(0);
+                let _ = black_box(
+                    stalwart_smtp_proto::Request::parse(&mut black_box(COMMANDS[k]).iter())
+                        .map(stalwart_smtp_proto::Request::into_owned),
+                );
+            }
             _ => panic!("usage: profile commands|replies|ehlo ours|stalwart [iterations]"),
         }
     }

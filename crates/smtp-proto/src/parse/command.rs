@@ -25,10 +25,12 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
     let (verb, args) = line.split_at(verb_end);
     let verb = verb_of(verb).ok_or(ParseError::UnknownCommand)?;
     let syntax = ParseError::Syntax(verb);
-    // The line is checked for UTF-8 once; tokens are sliced from it.
-    let cx = Cx::octets(opts.smtputf8, line);
+    // The line is checked for UTF-8 once, by the verbs that take text;
+    // tokens are sliced from it.
+    let cx = || Cx::octets(opts.smtputf8, line);
     match verb {
         Verb::Ehlo | Verb::Helo => {
+            let cx = cx();
             let host = run(
                 |i| (tag(" "), |i| host(i, &cx)).parse_complete(i),
                 args,
@@ -46,6 +48,7 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             })
         }
         Verb::Mail => {
+            let cx = cx();
             // Parameters are filled in place: the value is moved once, into
             // the command.
             let mut params = MailParams::default();
@@ -59,12 +62,14 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
                 args,
                 syntax,
             )?;
-            if from.mailbox().is_some_and(|m| !m.is_ascii()) && !params.smtputf8 {
+            // Without SMTPUTF8 in force, a non-ASCII path was refused already.
+            if cx.utf8 && !params.smtputf8 && from.mailbox().is_some_and(|m| !m.is_ascii()) {
                 return Err(ParseError::Utf8NotAllowed);
             }
             Ok(Command::Mail { from, params })
         }
         Verb::Rcpt => {
+            let cx = cx();
             let mut params = RcptParams::default();
             let to = run(
                 |i| {
@@ -79,7 +84,10 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             Ok(Command::Rcpt { to, params })
         }
         Verb::Bdat => run(bdat_args, args, syntax),
-        Verb::Auth => run(|i| auth_args(i, &cx), args, syntax),
+        Verb::Auth => {
+            let cx = cx();
+            run(|i| auth_args(i, &cx), args, syntax)
+        }
         Verb::Vrfy | Verb::Expn => {
             let text = args
                 .strip_prefix(b" ")

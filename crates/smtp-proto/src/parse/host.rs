@@ -26,34 +26,35 @@ pub(crate) fn domain_span(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], bool)> {
     } else {
         class::LDH
     };
-    let mut end = 0;
     let mut label_start = 0;
-    let mut high = false;
+    // The classes seen, for `%x80-FF`.
+    let mut seen = 0;
     // The first bad label's error; a domain too long overrides it.
     let mut bad: Option<ParseError> = None;
-    let label_check = |start: usize, end: usize, bad: &mut Option<ParseError>| {
+    let label_check = |label: &[u8], bad: &mut Option<ParseError>| {
         if bad.is_some() {
             return;
         }
-        let label = &i[start..end];
         if label.len() > MAX_LABEL {
             *bad = Some(ParseError::DomainTooLong);
         } else if label.first().is_none_or(|&b| b == b'-') || label.last() == Some(&b'-') {
             *bad = Some(ParseError::BadAddress);
         }
     };
-    while let Some(&b) = i.get(end) {
+    let mut end = i.len();
+    for (k, &b) in i.iter().enumerate() {
         let c = class::of(b);
         if c & allowed != 0 {
-            high |= c & class::HIGH != 0;
+            seen |= c;
         } else if b == b'.' {
-            label_check(label_start, end, &mut bad);
-            label_start = end + 1;
+            label_check(&i[label_start.min(k)..k], &mut bad);
+            label_start = k + 1;
         } else {
+            end = k;
             break;
         }
-        end += 1;
     }
+    let high = seen & class::HIGH != 0;
     if !utf8 && i.get(end).is_some_and(|&b| is_utf8_octet(b)) {
         return fail(ParseError::Utf8NotAllowed);
     }
@@ -63,7 +64,7 @@ pub(crate) fn domain_span(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], bool)> {
     if end > MAX_DOMAIN {
         return fail(ParseError::DomainTooLong);
     }
-    label_check(label_start, end, &mut bad);
+    label_check(&i[label_start.min(end)..end], &mut bad);
     if let Some(e) = bad {
         return fail(e);
     }

@@ -91,10 +91,16 @@ fn unknown<'a>(
     EsmtpParam::new(keyword, value)
 }
 
+/// An `esmtp-value` that is xtext with nothing encoded: `xchar` is
+/// `esmtp-value` (already checked) but `+` and non-ASCII octets.
+fn is_plain_xtext(v: &[u8]) -> bool {
+    memchr::memchr(b'+', v).is_none() && v.is_ascii()
+}
+
 /// An xtext value decoded: checked and copied at once when nothing in it is
 /// encoded (the usual case), else decoded octet by octet.
 fn xtext_value<'a>(cx: &Cx<'a>, v: &'a [u8], param: &'static str) -> Result<String, ParseError> {
-    if class::span(v, class::XCHAR) == v.len() {
+    if is_plain_xtext(v) {
         return cx
             .str_of(v)
             .map(str::to_owned)
@@ -211,7 +217,7 @@ fn orcpt_value<'a>(cx: &Cx<'a>, v: Option<&'a [u8]>) -> Result<Orcpt, ParseError
     let semi = v.iter().position(|&b| b == b';').ok_or(bad.clone())?;
     let addr_type = cx.str_of(&v[..semi]).ok_or(bad)?;
     let address = &v[semi + 1..];
-    if class::span(address, class::XCHAR) == address.len() {
+    if is_plain_xtext(address) {
         if let Some(address) = cx.str_of(address) {
             return Orcpt::from_parts(addr_type, address);
         }
