@@ -179,20 +179,8 @@ fn no_smuggled_end_of_data_ever_starts_a_second_transaction() {
     for (index, (name, smuggled)) in SMUGGLED.iter().enumerate() {
         let mut raw = Raw::connect(serve.plain);
         open_transaction(&mut raw);
-        let mut data = format!("Subject: outer {index}\r\n\r\nbefore").into_bytes();
-        data.extend_from_slice(smuggled);
-        data.extend_from_slice(
-            b"MAIL FROM:<evil@example.com>\r\n\
-              RCPT TO:<victim@example.org>\r\n\
-              DATA\r\n\
-              Subject: injected\r\n\
-              \r\n\
-              INJECTED\r\n\
-              .\r\n",
-        );
         // The whole attempt in one write, as a smuggler would send it.
-        data.extend_from_slice(b"QUIT\r\n");
-        raw.write(&data);
+        raw.write(&smuggling_attempt(index, smuggled));
         let replies = raw.replies_until_closed();
         // One answer to the message, then 221: no reply for a second MAIL,
         // RCPT or DATA. The sink's policy refuses bare CR and LF in DATA,
@@ -207,6 +195,61 @@ fn no_smuggled_end_of_data_ever_starts_a_second_transaction() {
     let log = serve.stdout().join("\n");
     assert!(!log.contains("evil@example.com"), "{log}");
     assert!(!log.contains("victim@example.org"), "{log}");
+}
+
+/// One smuggling attempt in one write: a message whose body holds the
+/// look-alike and then a whole injected transaction, then QUIT.
+fn smuggling_attempt(index: usize, smuggled: &[u8]) -> Vec<u8> {
+    let mut data = format!("Subject: outer {index}\r\n\r\nbefore").into_bytes();
+    data.extend_from_slice(smuggled);
+    data.extend_from_slice(
+        b"MAIL FROM:<evil@example.com>\r\n\
+          RCPT TO:<victim@example.org>\r\n\
+          DATA\r\n\
+          Subject: injected\r\n\
+          \r\n\
+          INJECTED\r\n\
+          .\r\n",
+    );
+    data.extend_from_slice(b"QUIT\r\n");
+    data
+}
+
+#[test]
+fn with_lenient_policies_each_attempt_stores_exactly_one_message() {
+    // A sink told to convert or keep bare line endings accepts the outer
+    // message, with the would-be injection inside its body as text, and
+    // still never runs a second transaction.
+    for policy in ["crlf", "keep"] {
+        let serve = Serve::start(&["--bare-line-endings", policy], &[]);
+        for (index, (name, smuggled)) in SMUGGLED.iter().enumerate() {
+            let mut raw = Raw::connect(serve.plain);
+            open_transaction(&mut raw);
+            raw.write(&smuggling_attempt(index, smuggled));
+            let replies = raw.replies_until_closed();
+            // The outer message's 250 and QUIT's 221: nothing for a second
+            // MAIL, RCPT or DATA, whose lines were message text.
+            assert_eq!(replies.len(), 2, "{policy} {name}: {replies:?}");
+            assert_eq!(code(&replies[0]), "250", "{policy} {name}: {replies:?}");
+            assert_eq!(code(&replies[1]), "221", "{policy} {name}: {replies:?}");
+            let stored = serve.wait_stored(index + 1);
+            assert_eq!(stored.len(), index + 1, "{policy} {name}");
+        }
+        let stored = serve.stored();
+        assert_eq!(stored.len(), SMUGGLED.len(), "{policy}");
+        for message in &stored {
+            let text = String::from_utf8_lossy(message);
+            assert!(text.contains("Subject: outer "), "{policy}: {text}");
+            // The injected text is inside the one stored message.
+            assert!(text.contains("INJECTED"), "{policy}: {text}");
+            assert!(!text.contains("Subject: injected\r\n\r\nINJECTED\r\n\r\n"));
+        }
+        // Every stored message came from the real sender to the real
+        // recipient; the injected envelope was never used.
+        let log = serve.stdout().join("\n");
+        assert!(!log.contains("from=<evil@example.com>"), "{log}");
+        assert!(!log.contains("to=<victim@example.org>"), "{log}");
+    }
 }
 
 #[test]

@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 use smtp_blocking::{Connection, Decision, Handler, Message, Server, ServerTls};
 use smtp_proto::sasl::AuthRequest;
-use smtp_proto::{EnhancedStatus, Mechanism, Reply, ReplyCode, ServerConfig};
+use smtp_proto::{BareLineEndingPolicy, EnhancedStatus, Mechanism, Reply, ReplyCode, ServerConfig};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,6 +78,33 @@ pub(crate) struct ServeArgs {
     /// Accept every message and store none.
     #[arg(long)]
     discard: bool,
+    /// What to do with a bare CR or LF (not part of CRLF) inside a message:
+    /// refuse the message (the default, and what defeats SMTP smuggling),
+    /// turn it into CRLF, or keep it. None of them ever ends the message:
+    /// only CR LF "." CR LF does.
+    #[arg(long, value_enum, default_value_t = BareLineEndings::Reject)]
+    bare_line_endings: BareLineEndings,
+}
+
+/// `--bare-line-endings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BareLineEndings {
+    /// Refuse the message with 554 5.6.0.
+    Reject,
+    /// Store CRLF in its place.
+    Crlf,
+    /// Store it as it came.
+    Keep,
+}
+
+impl BareLineEndings {
+    fn policy(self) -> BareLineEndingPolicy {
+        match self {
+            BareLineEndings::Reject => BareLineEndingPolicy::Reject,
+            BareLineEndings::Crlf => BareLineEndingPolicy::ConvertToCrlf,
+            BareLineEndings::Keep => BareLineEndingPolicy::Keep,
+        }
+    }
 }
 
 /// The sink's protocol settings.
@@ -315,7 +342,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         Some(Maildir::create(&args.maildir).map_err(Failure::other)?)
     };
 
-    let mut config = sink_config(args.max_size);
+    let mut config =
+        sink_config(args.max_size).with_bare_line_endings(args.bare_line_endings.policy());
     if !users.is_empty() {
         config = config
             .with_auth(vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5])
