@@ -295,3 +295,27 @@ async fn graceful_shutdown<R: Runtime>() {
 fn shutdown_tells_idle_connections_421_after_the_grace() {
     both_runtimes!(graceful_shutdown);
 }
+
+/// Compiled, never run: the client's, the pool's and the server's futures
+/// can move to another thread (a multi-threaded executor's tasks).
+#[allow(dead_code)]
+fn futures_are_send<R: Runtime>(client: &mut Client<R>, pool: &Pool<R>, server: ServerHandle<R>) {
+    fn send<T: Send>(_: T) {}
+    let (envelope, body) = message(0);
+    send(client.send(&envelope, &body[..]));
+    send(pool.send(&envelope, &body[..]));
+    send(Client::<R>::connect(
+        server.local_addr(),
+        client_config(Security::Plain),
+        CONNECT,
+    ));
+    send(
+        Server::<R, _>::bind(
+            "127.0.0.1:0",
+            server_config(Security::Plain),
+            Recorder::default(),
+        )
+        .map(Server::run),
+    );
+    send(server.shutdown(Duration::ZERO));
+}
