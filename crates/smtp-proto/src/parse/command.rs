@@ -3,10 +3,10 @@
 use super::host::host;
 use super::params::{mail_parameters, rcpt_parameters};
 use super::path::{forward_path, reverse_path};
-use super::{class, run, Cx, In, NomError, PResult};
+use super::{run, Cx, In, NomError, PResult};
 use crate::types::{Command, MailParams, Mechanism, ParseOptions, RcptParams, SaslResponse, Verb};
 use crate::ParseError;
-use nom::bytes::{tag, tag_no_case, take_while, take_while_m_n};
+use nom::bytes::{tag, tag_no_case, take_while_m_n};
 use nom::combinator::opt;
 use nom::Parser;
 
@@ -31,16 +31,14 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
     match verb {
         Verb::Ehlo | Verb::Helo => {
             let cx = cx();
-            let host = run(
-                |i| (tag(" "), |i| host(i, &cx)).parse_complete(i),
-                args,
-                syntax.clone(),
-            )
-            .map(|(_, h)| h)
-            .map_err(|e| match e {
-                ParseError::Utf8NotAllowed => e,
-                _ => syntax,
-            })?;
+            // `SP ( Domain / address-literal )`, and nothing after it.
+            let host = match args.strip_prefix(b" ").map(|i| host(i, &cx)) {
+                Some(Ok(([], host))) => host,
+                Some(Err(nom::Err::Failure(NomError(Some(ParseError::Utf8NotAllowed))))) => {
+                    return Err(ParseError::Utf8NotAllowed)
+                }
+                _ => return Err(syntax),
+            };
             Ok(if verb == Verb::Ehlo {
                 Command::Ehlo(host)
             } else {
@@ -159,12 +157,19 @@ fn verb_of(word: &[u8]) -> Option<Verb> {
 
 /// `SP "FROM:"` / `SP "TO:"`, then spaces when `allow_space_after_colon`.
 fn path_intro<'a>(i: In<'a>, word: &'static str, opts: &ParseOptions) -> PResult<'a, ()> {
-    let (i, _) = (tag(" "), tag_no_case(word)).parse_complete(i)?;
+    let word = word.as_bytes();
+    let Some(rest) = i.strip_prefix(b" ").and_then(|i| {
+        i.get(..word.len())
+            .filter(|w| w.eq_ignore_ascii_case(word))
+            .map(|_| &i[word.len()..])
+    }) else {
+        return super::mismatch(i);
+    };
     if opts.allow_space_after_colon {
-        let (i, _) = take_while(|b| b == b' ').parse_complete(i)?;
-        return Ok((i, ()));
+        let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+        return Ok((&rest[spaces..], ()));
     }
-    Ok((i, ()))
+    Ok((rest, ()))
 }
 
 /// `bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ]`, `chunk-size = 1*DIGIT`,
@@ -192,21 +197,31 @@ fn bdat_args(i: In<'_>) -> PResult<'_, Command> {
 }
 
 /// `"AUTH" SP sasl-mech [SP initial-response]`,
-/// `initial-response = base64 / "="` (RFC 4954 §4)
+/// `initial-response = base64 / "="` (RFC 4954 §4),
+/// `sasl-mech = 1*20(ALPHA / DIGIT / "-" / "_")` (RFC 4422)
+///
+/// Both must reach the end of the line, so each is checked whole, in a
+/// branch-free pass.
 fn auth_args<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Command> {
-    let is_mech = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-    let (i, (_, mech)) =
-        (tag::<_, _, NomError>(" "), take_while_m_n(1, 20, is_mech)).parse_complete(i)?;
-    let (i, response) = match i.strip_prefix(b" ") {
-        Some(r) => {
-            let n = class::span(r, class::BASE64);
-            if n == 0 {
-                return super::mismatch(r);
-            }
-            (&r[n..], Some(&r[..n]))
-        }
+    let Some(i) = i.strip_prefix(b" ") else {
+        return super::mismatch(i);
+    };
+    let (mech, response) = match memchr::memchr(b' ', i) {
+        Some(sp) => (&i[..sp], Some(&i[sp + 1..])),
         None => (i, None),
     };
+    let is_mech = mech.iter().fold(true, |ok, &b| {
+        ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
+    });
+    let is_b64 = |r: &[u8]| {
+        !r.is_empty()
+            && r.iter().fold(true, |ok, &b| {
+                ok & (b.is_ascii_alphanumeric() | (b == b'+') | (b == b'/') | (b == b'='))
+            })
+    };
+    if !(1..=20).contains(&mech.len()) || !is_mech || !response.is_none_or(is_b64) {
+        return super::fail(ParseError::Syntax(Verb::Auth));
+    }
     let mechanism = cx.str_of(mech).and_then(|m| Mechanism::parse(m).ok());
     let response = match response {
         None => Some(None),
@@ -214,7 +229,7 @@ fn auth_args<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Command> {
     };
     match (mechanism, response) {
         (Some(mechanism), Some(initial_response)) => Ok((
-            i,
+            &[],
             Command::Auth {
                 mechanism,
                 initial_response,

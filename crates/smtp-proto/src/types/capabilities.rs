@@ -33,15 +33,8 @@ impl Mechanism {
     /// assert!(Mechanism::parse("BAD NAME").is_err());
     /// ```
     pub fn parse(name: &str) -> Result<Mechanism, ParseError> {
-        let valid = (1..=20).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid {
-            return Err(ParseError::BadParameter("SASL mechanism"));
-        }
         // Known names are matched by length, then without allocating; only
-        // others are upper-cased.
+        // others are checked and upper-cased.
         let known = |m: &str, mech: Mechanism| m.eq_ignore_ascii_case(name).then_some(mech);
         let found = match name.len() {
             5 => known("PLAIN", Mechanism::Plain).or_else(|| known("LOGIN", Mechanism::Login)),
@@ -52,7 +45,17 @@ impl Mechanism {
             13 => known("SCRAM-SHA-256", Mechanism::ScramSha256),
             _ => None,
         };
-        Ok(found.unwrap_or_else(|| Mechanism::Other(name.to_ascii_uppercase())))
+        if let Some(mech) = found {
+            return Ok(mech);
+        }
+        let valid = (1..=20).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(ParseError::BadParameter("SASL mechanism"));
+        }
+        Ok(Mechanism::Other(name.to_ascii_uppercase()))
     }
 
     /// The name as sent.
