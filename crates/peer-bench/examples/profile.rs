@@ -67,6 +67,17 @@ fn main() {
                         .map(stalwart_smtp_proto::Request::into_owned),
                 );
             }
+            (g, "ours") if g.starts_with("reply-") => {
+                let k: usize = g["reply-".len()..].parse().unwrap_or(0);
+                let _ = black_box(smtp_proto::Reply::parse(black_box(REPLIES[k])));
+            }
+            (g, "stalwart") if g.starts_with("reply-") => {
+                let k: usize = g["reply-".len()..].parse().unwrap_or(0);
+                let _ = black_box(
+                    stalwart_smtp_proto::response::parser::ResponseReceiver::default()
+                        .parse(&mut black_box(REPLIES[k]).iter()),
+                );
+            }
             _ => panic!("usage: profile commands|replies|ehlo ours|stalwart [iterations]"),
         }
     }

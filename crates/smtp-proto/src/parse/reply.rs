@@ -76,38 +76,58 @@ struct Scan {
 
 /// Scans reply text for the first octet that `textstring` does not allow
 /// (a control other than HT, which includes CR and LF), eight octets at a
-/// time. `textstring = 1*(%d09 / %d32-126)`, widened to UTF-8 octets.
+/// time; the last eight overlap the word before, so no octet is looked at
+/// alone unless the text is shorter than eight.
+/// `textstring = 1*(%d09 / %d32-126)`, widened to UTF-8 octets.
 #[inline]
 fn scan_text(i: &[u8]) -> Scan {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    if i.len() < 8 {
+        let n = i.iter().position(|&b| !is_text_octet(b)).unwrap_or(i.len());
+        return Scan {
+            stop: n,
+            ascii: i[..n].is_ascii(),
+        };
+    }
+    let word = |at: usize| <[u8; 8]>::try_from(&i[at..at + 8]).map_or(0, u64::from_le_bytes);
+    let last = i.len() - 8;
     let mut high = 0;
     let mut pos = 0;
-    for chunk in i.chunks_exact(8) {
-        let w = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
-        // Non-zero when some octet is below 0x20 or is 0x7F: exact as a test
-        // for "any" (the octets are looked at one by one when it fires).
-        let ctl = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        let del = (w ^ (ONES * 0x7f)).wrapping_sub(ONES) & !(w ^ (ONES * 0x7f)) & HIGH;
-        if ctl | del != 0 {
-            if let Some(n) = chunk.iter().position(|&b| !is_text_octet(b)) {
+    loop {
+        let at = pos.min(last);
+        let w = word(at);
+        // The lowest flagged octet is exactly the first one below 0x20 or
+        // equal to 0x7F (flags above it may be wrong, and are not used).
+        let ctl = w.wrapping_sub(ONES * 0x20) & !w;
+        let del = (w ^ (ONES * 0x7f)).wrapping_sub(ONES) & !(w ^ (ONES * 0x7f));
+        let flags = (ctl | del) & HIGH;
+        if flags != 0 {
+            let first = at + (flags.trailing_zeros() / 8) as usize;
+            if i[first] != b'\t' {
                 return Scan {
-                    stop: pos + n,
-                    ascii: high & HIGH == 0 && chunk[..n].is_ascii(),
+                    stop: first,
+                    ascii: high & HIGH == 0 && i[at..first].is_ascii(),
                 };
             }
+            // HT is allowed (and rare): look on octet by octet from there.
+            let stop = i[first..]
+                .iter()
+                .position(|&b| !is_text_octet(b))
+                .map_or(i.len(), |n| first + n);
+            return Scan {
+                stop,
+                ascii: i[..stop].is_ascii(),
+            };
         }
         high |= w;
-        pos += 8;
-    }
-    let tail = &i[pos..];
-    let n = tail
-        .iter()
-        .position(|&b| !is_text_octet(b))
-        .unwrap_or(tail.len());
-    Scan {
-        stop: pos + n,
-        ascii: high & HIGH == 0 && tail[..n].is_ascii(),
+        if at == last {
+            return Scan {
+                stop: i.len(),
+                ascii: high & HIGH == 0,
+            };
+        }
+        pos = at + 8;
     }
 }
 

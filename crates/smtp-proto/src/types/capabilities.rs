@@ -111,34 +111,49 @@ pub enum Extension {
 }
 
 impl Extension {
+    /// One `ehlo-line`: `ehlo-keyword *( SP ehlo-param )`,
+    /// `ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`,
+    /// `ehlo-param = 1*(%d33-126)`. `None` when the line breaks the grammar.
     fn parse(line: &str) -> Option<Extension> {
-        if line.len() >= 5 && line.is_char_boundary(5) && line[..5].eq_ignore_ascii_case("AUTH=") {
+        let bytes = line.as_bytes();
+        if bytes.len() >= 5 && bytes[..5].eq_ignore_ascii_case(b"AUTH=") {
             return mechanisms(&line[5..]).map(Extension::AuthLegacy);
         }
-        let mut words = line.split(' ');
-        let keyword = words.next()?;
-        let params: Vec<&str> = words.collect();
+        let (keyword, params) = match bytes.iter().position(|&b| b == b' ') {
+            Some(sp) => (&line[..sp], Some(&line[sp + 1..])),
+            None => (line, None),
+        };
         let valid_keyword = keyword
             .as_bytes()
             .first()
             .is_some_and(u8::is_ascii_alphanumeric)
             && keyword
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        let valid_params = params
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| (33..=126).contains(&b)));
+                .all(|b| crate::parse::class::of(b) & crate::parse::class::LDH != 0);
+        // Parameters: single spaces between non-empty runs of %d33-126,
+        // checked in one pass.
+        let valid_params = params.is_none_or(|p| {
+            let mut after_space = true;
+            for &b in p.as_bytes() {
+                match b {
+                    b' ' if !after_space => after_space = true,
+                    33..=126 => after_space = false,
+                    _ => return false,
+                }
+            }
+            !after_space
+        });
         if !valid_keyword || !valid_params {
             return None;
         }
-        let simple = |ext| params.is_empty().then_some(ext);
+        let simple = |ext| params.is_none().then_some(ext);
         let known = match known_keyword(keyword) {
-            "SIZE" => match params.as_slice() {
-                [] => Some(Extension::Size(None)),
-                [n] if n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()) => {
+            "SIZE" => match params {
+                None => Some(Extension::Size(None)),
+                Some(n) if n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()) => {
                     n.parse().ok().map(|n| Extension::Size(Some(n)))
                 }
-                _ => None,
+                Some(_) => None,
             },
             "PIPELINING" => simple(Extension::Pipelining),
             "8BITMIME" => simple(Extension::EightBitMime),
@@ -150,16 +165,17 @@ impl Extension {
             "ENHANCEDSTATUSCODES" => simple(Extension::EnhancedStatusCodes),
             "REQUIRETLS" => simple(Extension::RequireTls),
             // Each param is non-empty and holds no space, as `mechanisms` expects.
-            "AUTH" => params
-                .iter()
-                .map(|m| Mechanism::parse(m).ok())
-                .collect::<Option<Vec<_>>>()
-                .map(Extension::Auth),
+            "AUTH" => match params {
+                None => Some(Extension::Auth(Vec::new())),
+                Some(p) => mechanisms(p).map(Extension::Auth),
+            },
             _ => None,
         };
         Some(known.unwrap_or_else(|| Extension::Other {
             keyword: keyword.to_owned(),
-            params: params.iter().map(|p| (*p).to_owned()).collect(),
+            params: params.map_or_else(Vec::new, |p| {
+                super::split_byte(p, b' ').map(str::to_owned).collect()
+            }),
         }))
     }
 
@@ -201,25 +217,21 @@ impl Extension {
     }
 }
 
-/// The upper-case spelling of a keyword this crate interprets, found without
-/// allocating; `""` for any other keyword.
+/// The upper-case spelling of a keyword this crate interprets, found by
+/// length and without allocating; `""` for any other keyword.
 fn known_keyword(keyword: &str) -> &'static str {
-    const KNOWN: [&str; 11] = [
-        "SIZE",
-        "PIPELINING",
-        "8BITMIME",
-        "SMTPUTF8",
-        "CHUNKING",
-        "BINARYMIME",
-        "STARTTLS",
-        "DSN",
-        "ENHANCEDSTATUSCODES",
-        "REQUIRETLS",
-        "AUTH",
-    ];
-    KNOWN
-        .into_iter()
+    let candidates: &[&'static str] = match keyword.len() {
+        3 => &["DSN"],
+        4 => &["SIZE", "AUTH"],
+        8 => &["8BITMIME", "SMTPUTF8", "CHUNKING", "STARTTLS"],
+        10 => &["PIPELINING", "BINARYMIME", "REQUIRETLS"],
+        19 => &["ENHANCEDSTATUSCODES"],
+        _ => &[],
+    };
+    candidates
+        .iter()
         .find(|k| k.eq_ignore_ascii_case(keyword))
+        .copied()
         .unwrap_or("")
 }
 
@@ -231,10 +243,11 @@ fn reads_as_status(name: &str) -> bool {
 }
 
 fn mechanisms(list: &str) -> Option<Vec<Mechanism>> {
-    list.split(' ')
-        .filter(|m| !m.is_empty())
-        .map(|m| Mechanism::parse(m).ok())
-        .collect()
+    let mut all = Vec::with_capacity(4);
+    for m in super::split_byte(list, b' ').filter(|m| !m.is_empty()) {
+        all.push(Mechanism::parse(m).ok()?);
+    }
+    Some(all)
 }
 
 /// What a server offers, read from its EHLO reply (or built by a server to
@@ -329,7 +342,11 @@ impl Capabilities {
         Ok(Capabilities {
             server_name: name.to_owned(),
             greeting: greeting.filter(|g| !g.is_empty()).map(str::to_owned),
-            extensions: lines.filter_map(Extension::parse).collect(),
+            extensions: {
+                let mut all = Vec::with_capacity(reply.line_count() - 1);
+                all.extend(lines.filter_map(Extension::parse));
+                all
+            },
         })
     }
 

@@ -30,3 +30,48 @@ pub(crate) fn write_decimal(n: u64, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&digits[i..]);
 }
+
+/// `text.split(sep)` for an ASCII `sep`, looking at octets one by one: for
+/// the short pieces of replies and EHLO lines this is quicker than the
+/// vectorized search `str::split` sets up for each piece.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitByte<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+pub(crate) fn split_byte(text: &str, sep: u8) -> SplitByte<'_> {
+    SplitByte {
+        rest: Some(text),
+        sep,
+    }
+}
+
+impl<'a> Iterator for SplitByte<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        // `sep` is ASCII, so both sides of it are char boundaries.
+        match rest.bytes().position(|b| b == self.sep) {
+            Some(n) => {
+                self.rest = rest.get(n + 1..);
+                rest.get(..n)
+            }
+            None => self.rest.take(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for SplitByte<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let rest = self.rest?;
+        match rest.bytes().rposition(|b| b == self.sep) {
+            Some(n) => {
+                self.rest = rest.get(..n);
+                rest.get(n + 1..)
+            }
+            None => self.rest.take(),
+        }
+    }
+}

@@ -521,7 +521,7 @@ impl Reply {
     }
     /// The text lines, without code or enhanced status, in order.
     pub fn text_lines(&self) -> impl DoubleEndedIterator<Item = &str> + Clone + '_ {
-        self.text.as_str().split('\n')
+        super::split_byte(self.text.as_str(), b'\n')
     }
     /// How many lines the reply has (at least one).
     pub fn line_count(&self) -> usize {
