@@ -7,9 +7,9 @@ use proptest::sample::select;
 use smtp_proto::xtext;
 use smtp_proto::{
     AddressLiteral, AuthParam, Body, Capabilities, Command, Domain, EnhancedStatus, EsmtpParam,
-    Extension, ForwardPath, Host, MailParams, Mailbox, Mechanism, Notify, Orcpt, ParseError,
-    ParseOptions, RcptParams, Reply, ReplyCode, ReplyParser, Ret, ReversePath, SaslResponse,
-    TextArg, Verb, MAX_LOCAL_PART, MAX_PATH,
+    Extension, ForwardPath, Host, MailParams, Mailbox, Mechanism, MechanismName, Notify, Orcpt,
+    ParseError, ParseOptions, RcptParams, Reply, ReplyCode, ReplyParser, Ret, ReversePath,
+    SaslResponse, TextArg, Verb, XtextValue, MAX_LOCAL_PART, MAX_PATH,
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -240,8 +240,13 @@ fn esmtp_param(known: &'static [&'static str], utf8: bool) -> impl Strategy<Valu
         "[!-<>-~]{1,16}".boxed()
     };
     (
+        // `EsmtpParam::new` refuses every keyword MAIL or RCPT interprets.
         "[a-zA-Z0-9][a-zA-Z0-9-]{0,12}".prop_filter("unknown keyword", move |k| {
-            !known.iter().any(|kw| kw.eq_ignore_ascii_case(k))
+            !known
+                .iter()
+                .chain(MAIL_KEYWORDS)
+                .chain(RCPT_KEYWORDS)
+                .any(|kw| kw.eq_ignore_ascii_case(k))
         }),
         prop::option::of(value),
     )
@@ -265,8 +270,10 @@ fn mail_params(utf8: bool) -> impl Strategy<Value = MailParams> {
     let auth = prop_oneof![
         Just(AuthParam::Unknown),
         // An identity that is literally `<>` must not read back as unknown.
-        Just(AuthParam::Identity("<>".to_owned())),
-        xtext_value().prop_map(AuthParam::Identity),
+        Just(AuthParam::Identity(
+            XtextValue::new("<>").expect("non-empty")
+        )),
+        xtext_value().prop_map(|v| AuthParam::Identity(XtextValue::new(&v).expect("non-empty"))),
     ];
     (
         prop::option::of(prop_oneof![any::<u64>(), 0u64..100_000_000, Just(u64::MAX)]),
@@ -274,7 +281,7 @@ fn mail_params(utf8: bool) -> impl Strategy<Value = MailParams> {
         any::<bool>(),
         any::<bool>(),
         prop::option::of(select(vec![Ret::Full, Ret::Headers])),
-        prop::option::of(xtext_value()),
+        prop::option::of(xtext_value().prop_map(|v| XtextValue::new(&v).expect("non-empty"))),
         prop::option::of(auth),
         prop::collection::vec(esmtp_param(MAIL_KEYWORDS, utf8), 0..3),
     )
@@ -347,6 +354,10 @@ fn mechanism() -> impl Strategy<Value = Mechanism> {
             Mechanism::ScramSha256,
         ]),
         "[a-zA-Z0-9_-]{1,20}".prop_map(|m| Mechanism::parse(&m).expect("valid mechanism")),
+        // Built by hand: any case, upper-cased on the way in.
+        "[a-zA-Z0-9_-]{1,20}".prop_filter_map("not a name with a variant", |m| {
+            MechanismName::new(&m).ok().map(Mechanism::Other)
+        }),
     ]
 }
 
@@ -933,10 +944,73 @@ fn every_error_maps_to_a_5xx_reply() {
 #[test]
 fn auth_identity_of_angle_brackets_is_not_unknown() {
     let mut params = MailParams::default();
-    params.auth = Some(AuthParam::Identity("<>".to_owned()));
+    params.auth = Some(AuthParam::Identity(XtextValue::new("<>").unwrap()));
     let cmd = Command::Mail {
         from: ReversePath::Null,
         params,
     };
     assert_eq!(Command::parse(&line(&cmd)), Ok(cmd));
+}
+
+// Values that would serialize to something unparsable cannot be built.
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A keyword that MAIL or RCPT interprets, in any case, is refused as an
+    /// unknown parameter (it would read back as the interpreted one).
+    #[test]
+    fn esmtp_param_refuses_interpreted_keywords(
+        k in select(MAIL_KEYWORDS.iter().chain(RCPT_KEYWORDS).copied().collect::<Vec<_>>()),
+        flips in prop::collection::vec(any::<bool>(), 12),
+        value in prop::option::of("[!-<>-~]{1,8}"),
+    ) {
+        let k: String = k
+            .chars()
+            .zip(flips.iter().chain(std::iter::repeat(&false)))
+            .map(|(c, &f)| if f { c.to_ascii_lowercase() } else { c })
+            .collect();
+        prop_assert!(EsmtpParam::new(&k, value.as_deref()).is_err(), "{}", k);
+    }
+
+    /// A mechanism name is accepted in any case and kept in upper case; one
+    /// with a variant of its own, or that breaks `sasl-mech`, is refused.
+    /// What is accepted is sent and read back as itself.
+    #[test]
+    fn mechanism_names_round_trip(name in prop_oneof![
+        "[a-zA-Z0-9_-]{1,20}",
+        "[a-zA-Z0-9_ =-]{0,24}",
+        select(vec!["plain", "Login", "cram-md5", "SCRAM-SHA-256", "xoauth2"]).prop_map(str::to_owned),
+    ]) {
+        match MechanismName::new(&name) {
+            Ok(n) => {
+                prop_assert_eq!(n.as_str(), name.to_ascii_uppercase());
+                let cmd = Command::Auth { mechanism: Mechanism::Other(n), initial_response: None };
+                prop_assert_eq!(Command::parse(&line(&cmd)), Ok(cmd));
+            }
+            Err(_) => prop_assert!(
+                !matches!(Mechanism::parse(&name), Ok(Mechanism::Other(_))),
+                "{:?} refused but parses as another mechanism", name
+            ),
+        }
+    }
+
+    /// An ENVID or AUTH= identity is any text but the empty one, and goes
+    /// through xtext and back unchanged.
+    #[test]
+    fn xtext_values_round_trip(text in prop_oneof![Just(String::new()), xtext_value(), any::<String>()]) {
+        match XtextValue::new(&text) {
+            Ok(v) => {
+                prop_assert_eq!(v.as_str(), text.as_str());
+                let mut params = MailParams::default();
+                params.envid = Some(v.clone());
+                params.auth = Some(AuthParam::Identity(v));
+                let cmd = Command::Mail { from: ReversePath::Null, params };
+                prop_assert_eq!(Command::parse(&line(&cmd)), Ok(cmd));
+            }
+            Err(e) => {
+                prop_assert!(text.is_empty());
+                prop_assert_eq!(e, ParseError::BadParameter("xtext"));
+            }
+        }
+    }
 }

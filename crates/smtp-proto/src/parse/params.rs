@@ -1,7 +1,9 @@
 //! ESMTP parameters of MAIL and RCPT (RFC 5321 §4.1.2) and their known values.
 
 use super::{class, fail, is_utf8_octet, mismatch, Cx, In, PResult};
-use crate::types::{AuthParam, Body, EsmtpParam, MailParams, Notify, Orcpt, RcptParams, Ret};
+use crate::types::{
+    AuthParam, Body, EsmtpParam, MailParams, Notify, Orcpt, RcptParams, Ret, XtextValue,
+};
 use crate::xtext;
 use crate::ParseError;
 
@@ -88,7 +90,7 @@ fn unknown<'a>(
         Some(v) => Some(cx.str_of(v).ok_or(bad)?),
         None => None,
     };
-    EsmtpParam::new(keyword, value)
+    EsmtpParam::from_parsed(keyword, value)
 }
 
 /// An `esmtp-value` that is xtext with nothing encoded: `xchar` is
@@ -151,12 +153,16 @@ pub(crate) fn mail_parameters<'a>(i: In<'a>, cx: &Cx<'a>, p: &mut MailParams) ->
             set_once(&mut p.ret, ret, "RET")
         } else if kw.eq_ignore_ascii_case(b"ENVID") {
             let v = v.ok_or(ParseError::BadParameter("ENVID"))?;
-            let envid = xtext_value(cx, v, "ENVID")?;
+            let envid = XtextValue::from_string(xtext_value(cx, v, "ENVID")?)
+                .map_err(|_| ParseError::BadParameter("ENVID"))?;
             set_once(&mut p.envid, envid, "ENVID")
         } else if kw.eq_ignore_ascii_case(b"AUTH") {
             let auth = match v {
                 Some(b"<>") => AuthParam::Unknown,
-                Some(v) => AuthParam::Identity(xtext_value(cx, v, "AUTH")?),
+                Some(v) => AuthParam::Identity(
+                    XtextValue::from_string(xtext_value(cx, v, "AUTH")?)
+                        .map_err(|_| ParseError::BadParameter("AUTH"))?,
+                ),
                 None => return Err(ParseError::BadParameter("AUTH")),
             };
             set_once(&mut p.auth, auth, "AUTH")

@@ -105,8 +105,10 @@ fn mail_from() {
     params.smtputf8 = true;
     params.requiretls = true;
     params.ret = Some(Ret::Headers);
-    params.envid = Some("QQ314159 x+y=z".into());
-    params.auth = Some(AuthParam::Identity("e+mc2@example.com".into()));
+    params.envid = Some(XtextValue::new("QQ314159 x+y=z").unwrap());
+    params.auth = Some(AuthParam::Identity(
+        XtextValue::new("e+mc2@example.com").unwrap(),
+    ));
     params.other = vec![
         EsmtpParam::new("MT-PRIORITY", Some("3")).unwrap(),
         EsmtpParam::new("HOLDFOR", None).unwrap(),
@@ -356,7 +358,7 @@ fn auth() {
     kat(
         "AUTH EXTERNAL =",
         Command::Auth {
-            mechanism: Mechanism::Other("EXTERNAL".into()),
+            mechanism: Mechanism::Other(MechanismName::new("EXTERNAL").unwrap()),
             initial_response: Some(SaslResponse::empty()),
         },
     );

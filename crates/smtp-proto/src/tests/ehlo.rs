@@ -23,9 +23,9 @@ fn gmail_like_reply() {
             Mechanism::Login,
             Mechanism::Plain,
             Mechanism::XOAuth2,
-            Mechanism::Other("PLAIN-CLIENTTOKEN".into()),
+            Mechanism::Other(MechanismName::new("PLAIN-CLIENTTOKEN").unwrap()),
             Mechanism::OAuthBearer,
-            Mechanism::Other("XOAUTH".into()),
+            Mechanism::Other(MechanismName::new("XOAUTH").unwrap()),
         ]
     );
 }

@@ -20,8 +20,51 @@ pub enum Mechanism {
     ScramSha1,
     /// `SCRAM-SHA-256` (RFC 7677)
     ScramSha256,
-    /// Any other mechanism, upper-cased.
-    Other(String),
+    /// Any other mechanism (upper case; never one of the names above).
+    Other(MechanismName),
+}
+
+/// The name of a SASL mechanism that [`Mechanism`] has no variant for:
+/// 1 to 20 of `A-Z 0-9 - _`, upper case, and none of the names that have a
+/// variant, so that it is sent and read back as the same [`Mechanism`].
+///
+/// ```
+/// use smtp_proto::{Mechanism, MechanismName};
+/// let ntlm = MechanismName::new("ntlm").unwrap();
+/// assert_eq!(ntlm.as_str(), "NTLM");
+/// assert_eq!(Mechanism::parse("NTLM").unwrap(), Mechanism::Other(ntlm));
+/// assert!(MechanismName::new("PLAIN").is_err()); // that is Mechanism::Plain
+/// assert!(MechanismName::new("BAD NAME").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MechanismName(String);
+
+impl MechanismName {
+    /// Checks and upper-cases a mechanism name.
+    pub fn new(name: &str) -> Result<MechanismName, ParseError> {
+        match Mechanism::parse(name)? {
+            Mechanism::Other(name) => Ok(name),
+            _ => Err(ParseError::BadParameter("SASL mechanism")),
+        }
+    }
+
+    /// The name, upper case.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for MechanismName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for MechanismName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 impl Mechanism {
@@ -55,7 +98,7 @@ impl Mechanism {
         if !valid {
             return Err(ParseError::BadParameter("SASL mechanism"));
         }
-        Ok(Mechanism::Other(name.to_ascii_uppercase()))
+        Ok(Mechanism::Other(MechanismName(name.to_ascii_uppercase())))
     }
 
     /// The name as sent.
@@ -68,7 +111,7 @@ impl Mechanism {
             Mechanism::OAuthBearer => "OAUTHBEARER",
             Mechanism::ScramSha1 => "SCRAM-SHA-1",
             Mechanism::ScramSha256 => "SCRAM-SHA-256",
-            Mechanism::Other(s) => s,
+            Mechanism::Other(s) => s.as_str(),
         }
     }
 }

@@ -8,10 +8,12 @@ mod params;
 mod path;
 mod reply;
 
-pub use capabilities::{Capabilities, Extension, Mechanism};
+pub use capabilities::{Capabilities, Extension, Mechanism, MechanismName};
 pub use command::{Command, ParseOptions, SaslResponse, TextArg, Verb};
 pub use host::{AddressLiteral, Domain, Host};
-pub use params::{AuthParam, Body, EsmtpParam, MailParams, Notify, Orcpt, RcptParams, Ret};
+pub use params::{
+    AuthParam, Body, EsmtpParam, MailParams, Notify, Orcpt, RcptParams, Ret, XtextValue,
+};
 pub use path::{ForwardPath, Mailbox, ReversePath, MAX_LOCAL_PART, MAX_PATH};
 pub use reply::{Category, EnhancedStatus, Reply, ReplyCode, ReplyParser, StatusSubject};
 

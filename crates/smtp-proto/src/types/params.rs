@@ -154,8 +154,78 @@ pub enum AuthParam {
     /// `AUTH=<>`: the submitter is not known or not trusted.
     Unknown,
     /// The decoded identity (xtext-encoded when sent).
-    Identity(String),
+    Identity(XtextValue),
 }
+
+/// The decoded value of an xtext parameter (RFC 3461 §4): an `ENVID=` or an
+/// `AUTH=` identity. Any text but the empty one (`ENVID=` and `AUTH=` need a
+/// value); it is xtext-encoded when sent.
+///
+/// ```
+/// use smtp_proto::XtextValue;
+/// assert_eq!(XtextValue::new("a+b c").unwrap(), "a+b c");
+/// assert!(XtextValue::new("").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct XtextValue(String);
+
+impl XtextValue {
+    /// Any non-empty text.
+    pub fn new(value: &str) -> Result<XtextValue, ParseError> {
+        XtextValue::from_string(value.to_owned())
+    }
+
+    pub(crate) fn from_string(value: String) -> Result<XtextValue, ParseError> {
+        if value.is_empty() {
+            return Err(ParseError::BadParameter("xtext"));
+        }
+        Ok(XtextValue(value))
+    }
+
+    /// The decoded text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for XtextValue {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for XtextValue {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for XtextValue {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Display for XtextValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Keywords that MAIL or RCPT interpret: an [`EsmtpParam`] built by hand
+/// cannot use them (it would read back as the interpreted parameter).
+const INTERPRETED: [&str; 9] = [
+    "SIZE",
+    "BODY",
+    "SMTPUTF8",
+    "REQUIRETLS",
+    "RET",
+    "ENVID",
+    "AUTH",
+    "NOTIFY",
+    "ORCPT",
+];
 
 /// An ESMTP parameter that this crate does not interpret, kept as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -166,7 +236,18 @@ pub struct EsmtpParam {
 
 impl EsmtpParam {
     /// `esmtp-keyword ["=" esmtp-value]`; the value may hold UTF-8 (RFC 6531).
+    /// A keyword that MAIL or RCPT interprets (`SIZE`, `NOTIFY`, ...) is
+    /// refused: set the field of [`MailParams`] or [`RcptParams`] instead.
     pub fn new(keyword: &str, value: Option<&str>) -> Result<Self, ParseError> {
+        if INTERPRETED.iter().any(|k| k.eq_ignore_ascii_case(keyword)) {
+            return Err(ParseError::BadParameter("esmtp-param"));
+        }
+        EsmtpParam::from_parsed(keyword, value)
+    }
+
+    /// [`EsmtpParam::new`] for the parser, which keeps a keyword one verb
+    /// interprets when it comes with the other (`NOTIFY` on MAIL).
+    pub(crate) fn from_parsed(keyword: &str, value: Option<&str>) -> Result<Self, ParseError> {
         let kw_ok = keyword
             .as_bytes()
             .first()
@@ -220,7 +301,7 @@ pub struct MailParams {
     /// `RET=` (RFC 3461).
     pub ret: Option<Ret>,
     /// `ENVID=` decoded (RFC 3461); xtext-encoded when sent.
-    pub envid: Option<String>,
+    pub envid: Option<XtextValue>,
     /// `AUTH=` (RFC 4954).
     pub auth: Option<AuthParam>,
     /// Every other parameter, as sent.
@@ -258,7 +339,9 @@ impl MailParams {
             Some(AuthParam::Unknown) => out.extend_from_slice(b" AUTH=<>"),
             // `<>` alone means unknown, so an identity spelled that way has its
             // first octet hex-encoded (xtext allows `+XX` for any octet).
-            Some(AuthParam::Identity(id)) if id == "<>" => out.extend_from_slice(b" AUTH=+3C>"),
+            Some(AuthParam::Identity(id)) if id.as_str() == "<>" => {
+                out.extend_from_slice(b" AUTH=+3C>")
+            }
             Some(AuthParam::Identity(id)) => {
                 out.extend_from_slice(b" AUTH=");
                 out.extend_from_slice(xtext::encode(id).as_bytes());

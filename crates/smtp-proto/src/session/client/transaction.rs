@@ -245,7 +245,11 @@ impl ClientSession {
                 return Err(ClientError::ExtensionMissing("DSN"));
             }
             params.ret = envelope.dsn_ret;
-            params.envid = envelope.dsn_envid.clone();
+            // An empty ENVID cannot be sent (`ENVID=` needs a value): none is.
+            params.envid = envelope
+                .dsn_envid
+                .as_deref()
+                .and_then(|e| crate::XtextValue::new(e).ok());
         }
         if envelope.requiretls {
             if !caps.requiretls() || !self.tls_active {
