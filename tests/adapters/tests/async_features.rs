@@ -159,6 +159,37 @@ fn a_pool_discards_the_connection_of_a_dropped_send() {
     both_runtimes!(cancelled_pool);
 }
 
+async fn pool_after_idle_close<R: Runtime>() {
+    // The server drops connections idle for 300 ms (with a 421).
+    let config = server_config(Security::Plain).with_idle_timeout(Duration::from_millis(300));
+    let recorder = Recorder::default();
+    let server = Server::<R, _>::bind("127.0.0.1:0", config, recorder.clone())
+        .unwrap()
+        .spawn();
+    let pool = Pool::<R>::new(
+        "127.0.0.1",
+        server.local_addr().port(),
+        client_config(Security::Plain),
+        1,
+    );
+    let (envelope, body) = message(1);
+    pool.send(&envelope, &body[..]).await.unwrap();
+    assert_eq!(pool.idle_connections(), 1);
+    R::sleep_until(Instant::now() + Duration::from_millis(800)).await;
+    // The pooled connection is gone; the pool notices and opens another.
+    let (envelope, body) = message(2);
+    pool.send(&envelope, &body[..]).await.unwrap();
+    assert_eq!(recorder.messages().len(), 2);
+    assert_eq!(recorder.connections(), 2);
+    pool.close().await;
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[test]
+fn a_pool_replaces_a_connection_the_server_closed_while_idle() {
+    both_runtimes!(pool_after_idle_close);
+}
+
 type Seen = Arc<Mutex<Vec<(Direction, bool, Vec<u8>)>>>;
 
 async fn observed<R: Runtime>() {
