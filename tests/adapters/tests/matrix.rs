@@ -144,33 +144,38 @@ fn every_pairing_delivers_with_data_one_command_at_a_time() {
     });
 }
 
-/// 2,000 recipients in one pipelined group: the client writes about 60 KiB
-/// of commands while the server writes 2,000 replies. Neither side may wait
-/// on the other's full buffer.
+/// 2,000 recipients in one pipelined group: the client writes about 90 KiB
+/// of commands while the server writes 2,000 replies, in plain TCP and
+/// inside TLS. Neither side may wait on the other's full buffer.
 #[test]
 fn a_large_pipelined_group_does_not_deadlock() {
     bounded(LIMIT, || {
+        let pki = Pki::new();
         let recipients: Vec<String> = (0..2000)
             .map(|n| format!("recipient-number-{n:05}@example.org"))
             .collect();
         let names: Vec<&str> = recipients.iter().map(String::as_str).collect();
-        for (client_kind, server_kind) in pairings() {
-            let pairing = format!("{client_kind:?} client, {server_kind:?} server");
-            let config = server_config(Security::Plain).with_max_recipients(5000);
-            let server = start_server(server_kind, config, None);
-            let messages = [(envelope(&names), b"Subject: many\r\n\r\nHi\r\n".to_vec())];
-            let outcome = run_client(
-                client_kind,
-                server.addr,
-                client_config(Security::Plain),
-                None,
-                &messages,
-            )
-            .unwrap_or_else(|e| panic!("{pairing}: {e}"));
-            let report = outcome.results[0].as_ref().expect(&pairing);
-            assert_eq!(report.accepted().count(), 2000, "{pairing}");
-            assert_eq!(server.recorder.messages()[0].recipients.len(), 2000);
-            server.stop();
+        for security in [Security::Plain, Security::StartTls] {
+            for (client_kind, server_kind) in pairings() {
+                let pairing =
+                    format!("{client_kind:?} client, {server_kind:?} server, {security:?}");
+                let config = server_config(security).with_max_recipients(5000);
+                let server = start_server(server_kind, config, pki.server(security));
+                let messages = [(envelope(&names), b"Subject: many\r\n\r\nHi\r\n".to_vec())];
+                let tls = (security != Security::Plain).then(|| pki.client());
+                let outcome = run_client(
+                    client_kind,
+                    server.addr,
+                    client_config(security),
+                    tls,
+                    &messages,
+                )
+                .unwrap_or_else(|e| panic!("{pairing}: {e}"));
+                let report = outcome.results[0].as_ref().expect(&pairing);
+                assert_eq!(report.accepted().count(), 2000, "{pairing}");
+                assert_eq!(server.recorder.messages()[0].recipients.len(), 2000);
+                server.stop();
+            }
         }
     });
 }
