@@ -17,7 +17,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 /// value.
 pub trait Runtime: Send + Sync + 'static {
     /// A connected TCP stream.
-    type TcpStream: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static;
+    type TcpStream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// A listening TCP socket.
     type TcpListener: Send + Sync + 'static;
 
