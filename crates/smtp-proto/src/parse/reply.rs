@@ -70,7 +70,8 @@ pub(crate) fn enhanced_prefix(text: &[u8]) -> Option<(EnhancedStatus, &[u8])> {
 struct Scan {
     /// Where the first octet that is not text is (the length when none is).
     stop: usize,
-    /// No octet up to `stop` is >= 0x80.
+    /// No octet up to `stop` is >= 0x80 (looked at only when asked for:
+    /// always false otherwise).
     ascii: bool,
 }
 
@@ -80,14 +81,14 @@ struct Scan {
 /// alone unless the text is shorter than eight.
 /// `textstring = 1*(%d09 / %d32-126)`, widened to UTF-8 octets.
 #[inline]
-fn scan_text(i: &[u8]) -> Scan {
+fn scan_text<const ASCII: bool>(i: &[u8]) -> Scan {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     if i.len() < 8 {
         let n = i.iter().position(|&b| !is_text_octet(b)).unwrap_or(i.len());
         return Scan {
             stop: n,
-            ascii: i[..n].is_ascii(),
+            ascii: ASCII && i[..n].is_ascii(),
         };
     }
     let word = |at: usize| <[u8; 8]>::try_from(&i[at..at + 8]).map_or(0, u64::from_le_bytes);
@@ -107,7 +108,7 @@ fn scan_text(i: &[u8]) -> Scan {
             if i[first] != b'\t' {
                 return Scan {
                     stop: first,
-                    ascii: high & HIGH == 0 && i[at..first].is_ascii(),
+                    ascii: ASCII && high & HIGH == 0 && i[at..first].is_ascii(),
                 };
             }
             // HT is allowed (and rare): look on octet by octet from there.
@@ -117,14 +118,14 @@ fn scan_text(i: &[u8]) -> Scan {
                 .map_or(i.len(), |n| first + n);
             return Scan {
                 stop,
-                ascii: i[..stop].is_ascii(),
+                ascii: ASCII && i[..stop].is_ascii(),
             };
         }
         high |= w;
         if at == last {
             return Scan {
                 stop: i.len(),
-                ascii: high & HIGH == 0,
+                ascii: ASCII && high & HIGH == 0,
             };
         }
         pos = at + 8;
@@ -139,7 +140,7 @@ fn is_text_octet(b: u8) -> bool {
 /// `textstring` (widened to UTF-8 octets) over a whole line's text: no CR,
 /// LF or other control but HT.
 pub(crate) fn is_text(text: &[u8]) -> bool {
-    scan_text(text).stop == text.len()
+    scan_text::<false>(text).stop == text.len()
 }
 
 /// Where the first CRLF starts: the first LF that follows a CR.
@@ -194,7 +195,7 @@ pub(crate) type FirstLine<'a> = (ReplyCode, Option<EnhancedStatus>, &'a [u8], bo
 pub(crate) fn first_line(line: &[u8]) -> Result<FirstLine<'_>, ParseError> {
     let (code, more, text) = reply_line(line)?;
     let (enhanced, text) = first_status(code, text);
-    let scan = scan_text(text);
+    let scan = scan_text::<true>(text);
     if scan.stop != text.len() {
         return Err(ParseError::BadReplyText);
     }
@@ -313,8 +314,8 @@ fn line_head(i: In<'_>) -> Result<(ReplyCode, bool, usize), ParseError> {
 /// CRLF. A control octet before the CRLF is bad text when a CRLF follows
 /// somewhere (the line reaches that far), else the reply is cut short.
 #[inline]
-fn line_text(i: In<'_>) -> Result<(&[u8], bool, In<'_>), ParseError> {
-    let scan = scan_text(i);
+fn line_text<const ASCII: bool>(i: In<'_>) -> Result<(&[u8], bool, In<'_>), ParseError> {
+    let scan = scan_text::<ASCII>(i);
     match i.get(scan.stop..scan.stop + 2) {
         Some(b"\r\n") => Ok((&i[..scan.stop], scan.ascii, &i[scan.stop + 2..])),
         _ if find_crlf(&i[scan.stop..]).is_some() => Err(ParseError::BadReplyText),
@@ -330,7 +331,7 @@ fn line_text(i: In<'_>) -> Result<(&[u8], bool, In<'_>), ParseError> {
 #[inline]
 pub(crate) fn reply_exact(i: In<'_>, max_lines: usize) -> Result<Reply, ParseError> {
     let (code, mut more, start) = line_head(i)?;
-    let (text, ascii, mut rest) = line_text(&i[start..])?;
+    let (text, ascii, mut rest) = line_text::<true>(&i[start..])?;
     let (enhanced, text) = first_status(code, text);
     if !more {
         if !rest.is_empty() {
@@ -341,8 +342,19 @@ pub(crate) fn reply_exact(i: In<'_>, max_lines: usize) -> Result<Reply, ParseErr
         return Ok(single(code, enhanced, window, text.len(), ascii));
     }
     let mut partial = Partial::start(code, enhanced, text, i.len());
+    let digits = &i[..3];
     while more {
-        let (code, next, start) = line_head(rest)?;
+        // A continuation line usually repeats the code's three digits, which
+        // are then compared, not read again.
+        let (code, next, start) = match rest {
+            [a, b, c, sep, ..] if [*a, *b, *c] == digits => match (sep, rest.get(4)) {
+                (b' ', _) => (partial.code, false, 4),
+                (b'-', _) => (partial.code, true, 4),
+                (b'\r', Some(b'\n')) => (partial.code, false, 3),
+                _ => return Err(ParseError::BadReply),
+            },
+            _ => line_head(rest)?,
+        };
         if let Err(e) = partial.check_next(code, max_lines) {
             // A line is only looked at once its CRLF is there.
             return Err(match find_crlf(rest) {
@@ -350,7 +362,7 @@ pub(crate) fn reply_exact(i: In<'_>, max_lines: usize) -> Result<Reply, ParseErr
                 None => ParseError::BadReply,
             });
         }
-        let (text, _, after) = line_text(&rest[start..])?;
+        let (text, _, after) = line_text::<false>(&rest[start..])?;
         partial.push_text(next_status(partial.enhanced, text));
         (more, rest) = (next, after);
     }
