@@ -44,3 +44,13 @@ pub(super) fn rejects(line: &str, options: &ParseOptions, error: ParseError) {
         "{line:?}"
     );
 }
+
+/// Sizes the parsers' speed depends on: a `Command` of at most 128 octets is
+/// moved inline rather than through `memcpy`, and a mailbox is one pointer
+/// to its text plus the lazily built host.
+#[test]
+fn value_sizes() {
+    assert!(std::mem::size_of::<Command>() <= 128);
+    assert!(std::mem::size_of::<Result<Command, ParseError>>() <= 128);
+    assert!(std::mem::size_of::<crate::Mailbox>() <= 32);
+}
