@@ -138,6 +138,31 @@ impl LineBuffer {
     /// incomplete trailing line is never kept beyond the cap. Complete lines
     /// that the caller has not drained yet stay buffered.
     pub fn push(&mut self, bytes: &[u8]) {
+        self.push_uncapped(bytes);
+        self.bound_tail();
+    }
+
+    /// Appends received bytes like [`push`](Self::push), but keeps an
+    /// incomplete trailing line whole, however long.
+    ///
+    /// For a server, whose input may hold BDAT chunk octets behind the
+    /// command (pipelined, or arriving while a decision is pending): they
+    /// are not a line and must not be cut; [`take_buffered`](Self::take_buffered)
+    /// hands them to the chunk. The caller bounds memory: an over-long line
+    /// is still reported (and dropped) by [`next_line`](Self::next_line), so
+    /// only input pushed while the caller does not read lines accumulates.
+    ///
+    /// ```
+    /// use smtp_proto::framing::{LineBuffer, LineConfig, LineStatus};
+    ///
+    /// let mut lines = LineBuffer::new(LineConfig::COMMAND);
+    /// let mut input = b"BDAT 600 LAST\r\n".to_vec();
+    /// input.extend_from_slice(&[b'x'; 600]);
+    /// lines.push_uncapped(&input);
+    /// assert_eq!(lines.next_line(), LineStatus::Line(b"BDAT 600 LAST"));
+    /// assert_eq!(lines.take_buffered().len(), 600);
+    /// ```
+    pub fn push_uncapped(&mut self, bytes: &[u8]) {
         self.compact();
         let mut bytes = bytes;
         if self.skip != Skip::Nothing {
@@ -152,7 +177,6 @@ impl LineBuffer {
             bytes = bytes.get(lf + 1..).unwrap_or_default();
         }
         self.buf.extend_from_slice(bytes);
-        self.bound_tail();
     }
 
     /// Returns the next complete line, or why there is none.

@@ -740,3 +740,47 @@ fn bdat_payload_is_not_early_talking() {
     assert_eq!(h.bodies(), b"abc");
     assert!(!h.closed);
 }
+
+#[test]
+fn an_oversized_bdat_chunk_split_across_reads_is_answered_552() {
+    // The chunk goes over the limit in its first read and ends in a later
+    // one: the 552 must come when it ends, whatever the split.
+    let mut message = b"BDAT 5000\r\n".to_vec();
+    message.extend(std::iter::repeat_n(b'x', 5000));
+    message.extend_from_slice(b"BDAT 0 LAST\r\n");
+    for split in [1, 11, 500, 1011, 4096, 5010, 5011, 5012] {
+        let mut h = Harness::new(config().with_max_message_size(Some(1000)));
+        h.feed(b"EHLO c.example\r\n");
+        h.feed(b"MAIL FROM:<a@b.example>\r\n");
+        h.feed(b"RCPT TO:<c@d.example>\r\n");
+        let mut answer = h.feed(&message[..split]);
+        answer += &h.feed(&message[split..]);
+        assert_eq!(
+            answer,
+            "552 5.3.4 Message size exceeds fixed maximum message size\r\n\
+             503 5.5.1 An earlier BDAT failed; send RSET\r\n",
+            "split at {split}"
+        );
+        assert!(h.bodies().len() <= 1000, "split at {split}");
+    }
+}
+
+#[test]
+fn a_pipelined_binary_bdat_chunk_behind_pending_decisions_arrives_whole() {
+    // MAIL, RCPT and a 2000-octet chunk without a single LF in one read:
+    // the chunk waits behind the MAIL and RCPT decisions and must reach the
+    // message whole (no line cap may cut it).
+    let mut h = Harness::new(config());
+    h.feed(b"EHLO c.example\r\n");
+    let mut input = b"MAIL FROM:<a@b.example> BODY=BINARYMIME\r\nRCPT TO:<c@d.example>\r\n\
+                      BDAT 2000 LAST\r\n"
+        .to_vec();
+    let body: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8 | 0x80).collect();
+    input.extend_from_slice(&body);
+    let answer = h.feed(&input);
+    assert_eq!(
+        answer,
+        "250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n250 2.0.0 Message accepted\r\n"
+    );
+    assert_eq!(h.bodies(), body);
+}

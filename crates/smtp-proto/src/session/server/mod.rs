@@ -203,7 +203,8 @@ impl ServerSession {
         } else {
             bytes
         };
-        self.lines.push(rest);
+        // Uncapped: octets behind a BDAT command are chunk data, not a line.
+        self.lines.push_uncapped(rest);
         if self.pending.is_some() && self.lines.buffered().len() > self.config.max_pending_input {
             let reply = replies::input_overflow(&self.hostname);
             return self.close_with(&reply, CloseReason::InputOverflow);
@@ -486,7 +487,7 @@ impl ServerSession {
                 let buffered = self.lines.take_buffered();
                 let consumed = buffered.len() - self.feed_body(&buffered).len();
                 self.lines
-                    .push(buffered.get(consumed..).unwrap_or_default());
+                    .push_uncapped(buffered.get(consumed..).unwrap_or_default());
             }
             (Pending::MessageEnd, _) => self.tx = None,
             (Pending::Auth(user), true) => self.authenticated = Some(user),
@@ -743,7 +744,7 @@ impl ServerSession {
         let buffered = self.lines.take_buffered();
         let consumed = buffered.len() - self.feed_body(&buffered).len();
         self.lines
-            .push(buffered.get(consumed..).unwrap_or_default());
+            .push_uncapped(buffered.get(consumed..).unwrap_or_default());
     }
 
     /// Feeds message content in DATA or BDAT mode; returns what follows it.
