@@ -112,7 +112,7 @@ fn swaks_starttls_verifies_the_self_signed_certificate() {
     assert!(run.status.success(), "{}", run.printed());
     assert!(run.stdout.contains("<-  220"), "{}", run.printed());
     let stored = serve.wait_stored(1);
-    assert_stored_exactly(&stored[0], "swaks.test", "ESMTP", &sent, before);
+    assert_stored_exactly(&stored[0], "swaks.test", "ESMTPS", &sent, before);
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn swaks_auth_plain_after_starttls_and_login_over_implicit_tls() {
     assert_stored_exactly(
         find("auth-plain"),
         "swaks.test",
-        "ESMTPA",
+        "ESMTPSA",
         &sent_plain,
         before,
     );

@@ -121,8 +121,6 @@ pub(crate) struct MaildirSink {
     maildir: Option<Arc<Maildir>>,
     log: bool,
     users: Arc<Users>,
-    /// Every connection of this listener is under TLS from the start.
-    implicit_tls: bool,
 }
 
 impl MaildirSink {
@@ -133,7 +131,6 @@ impl MaildirSink {
             maildir: maildir.map(Arc::new),
             log,
             users: Arc::new(Users::new()),
-            implicit_tls: false,
         }
     }
 
@@ -143,18 +140,10 @@ impl MaildirSink {
         self
     }
 
-    /// The same sink for an implicit-TLS listener.
-    fn for_implicit_tls(&self) -> MaildirSink {
-        MaildirSink {
-            implicit_tls: true,
-            ..self.clone()
-        }
-    }
-
-    /// RFC 3848's protocol name for the `with` clause. A STARTTLS upgrade
-    /// is not visible to the handler, so only implicit TLS adds the `S`.
+    /// RFC 3848's protocol name for the `with` clause: `S` for TLS (implicit
+    /// or STARTTLS), `A` for an authenticated client.
     fn protocol(&self, conn: &Connection) -> &'static str {
-        match (self.implicit_tls, conn.authenticated.is_some()) {
+        match (conn.tls.is_some(), conn.authenticated.is_some()) {
             (false, false) => "ESMTP",
             (false, true) => "ESMTPA",
             (true, false) => "ESMTPS",
@@ -366,14 +355,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     .map_err(Failure::connect)?;
     let implicit = match (&args.tls_listen, &tls) {
         (Some(addr), Some(tls)) => Some(
-            Server::bind_tls(
-                addr.as_str(),
-                config,
-                tls.clone().implicit(),
-                sink.for_implicit_tls(),
-            )
-            .with_context(|| format!("listening on {addr}"))
-            .map_err(Failure::connect)?,
+            Server::bind_tls(addr.as_str(), config, tls.clone().implicit(), sink.clone())
+                .with_context(|| format!("listening on {addr}"))
+                .map_err(Failure::connect)?,
         ),
         _ => None,
     };

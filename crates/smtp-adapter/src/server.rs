@@ -6,7 +6,7 @@ use crate::{Error, ServerTls};
 use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{
     EnhancedStatus, ForwardPath, Host, MailParams, Mechanism, RcptParams, Reply, ReplyCode,
-    ReversePath, ServerConfig, ServerEvent, ServerSession,
+    ReversePath, ServerConfig, ServerEvent, ServerSession, TlsInfo,
 };
 use std::fmt;
 use std::io;
@@ -46,6 +46,9 @@ pub struct Connection {
     pub helo: Option<Host>,
     /// The user accepted by AUTH.
     pub authenticated: Option<String>,
+    /// The TLS handshake's outcome, once the connection is encrypted
+    /// (STARTTLS or implicit TLS).
+    pub tls: Option<TlsInfo>,
 }
 
 /// A message received whole, handed to the handler's `message`.
@@ -155,6 +158,7 @@ impl Dispatch {
                 peer,
                 helo: None,
                 authenticated: None,
+                tls: None,
             },
             from: None,
             bytes: Vec::new(),
@@ -169,6 +173,9 @@ impl Dispatch {
     /// The question an event asks, or `None` for an event that needs no
     /// answer (a body chunk, kept for the message; a reset; TLS started).
     pub fn question(&mut self, event: ServerEvent, session: &ServerSession) -> Option<Question> {
+        if self.conn.tls.is_none() {
+            self.conn.tls = session.tls_info().cloned();
+        }
         match event {
             ServerEvent::Helo { host, extended } => Some(Question::Helo { host, extended }),
             ServerEvent::MailFrom { from, params } => {
