@@ -4,6 +4,9 @@
 //! - [`TlsSettings`] and [`ServerTls`]: how the client checks certificates
 //!   and what the server presents, built into rustls configurations
 //!   ([`Upgrade`]), plus the words for a failed handshake.
+//! - [`ClientBuilder`] and [`ConnectOptions`]: a connection's options
+//!   (TLS, connect timeout, wire observer); each adapter adds only how to
+//!   open it ([`Connect`]).
 //! - [`Error`]: one error type, worded for people, for every adapter.
 //! - The server's decisions: [`Decision`], [`Connection`], [`Message`],
 //!   [`Limits`], and [`Dispatch`], which turns each
@@ -18,12 +21,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 mod error;
 mod io;
 mod server;
 mod session;
 mod tls;
 
+pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
 pub use error::Error;
 pub use io::{is_peer_gone, is_timeout};
 pub use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -3,6 +3,7 @@
 use crate::driver::{Driver, Next};
 use crate::tls::{Stream, TlsSettings, Upgrade};
 use crate::Error;
+use smtp_adapter::{Connect, ConnectOptions};
 use smtp_proto::{
     Capabilities, ClientConfig, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope,
     TlsInfo, TlsPolicy, WireObserver,
@@ -15,69 +16,28 @@ use std::time::{Duration, Instant};
 /// How much of the body is read and handed to the session at a time.
 const BODY_CHUNK: usize = 64 * 1024;
 
-/// How long [`ClientBuilder::connect`] waits for TCP by default.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Opens blocking connections for [`ClientBuilder`].
+#[derive(Debug)]
+pub struct Blocking;
 
-/// The options of a connection before it is opened: see
-/// [`Client::builder`].
-pub struct ClientBuilder {
-    config: ClientConfig,
-    tls: Option<TlsSettings>,
-    connect_timeout: Duration,
-    observer: Option<Box<dyn WireObserver>>,
-}
+impl Connect for Blocking {
+    type Output = Result<Client, Error>;
 
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("config", &self.config)
-            .field("tls", &self.tls)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("observed", &self.observer.is_some())
-            .finish()
-    }
-}
-
-impl ClientBuilder {
-    /// TLS settings for STARTTLS or implicit TLS, as the configuration's
-    /// [`TlsPolicy`] says. Without them only [`TlsPolicy::None`] (or
-    /// `Opportunistic` against a server without STARTTLS) can connect.
-    pub fn tls(mut self, settings: TlsSettings) -> ClientBuilder {
-        self.tls = Some(settings);
-        self
-    }
-
-    /// How long to wait for the TCP connection (each address tried gets
-    /// this long); 30 seconds by default.
-    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Shows every byte of the dialogue, from the greeting on, to
-    /// `observer`.
-    pub fn observer(mut self, observer: impl WireObserver + 'static) -> ClientBuilder {
-        self.observer = Some(Box::new(observer));
-        self
-    }
-
-    /// Connects to `host` (a name or an IP address; with TLS also the SNI
-    /// name and the name the certificate must be valid for) on `port`, and
-    /// runs the greeting, EHLO, STARTTLS and AUTH as configured.
-    pub fn connect(self, host: &str, port: u16) -> Result<Client, Error> {
-        let upgrade = match &self.tls {
-            Some(settings) => Some(settings.upgrade(host)?),
-            None => None,
-        };
+    fn connect(options: ConnectOptions, host: &str, port: u16) -> Result<Client, Error> {
+        let upgrade = options.upgrade(host)?;
         Client::open(
             (host, port),
-            self.config,
-            self.connect_timeout,
+            options.config,
+            options.connect_timeout,
             upgrade,
-            self.observer,
+            options.observer,
         )
     }
 }
+
+/// The options of a connection before it is opened: see
+/// [`Client::builder`].
+pub type ClientBuilder = smtp_adapter::ClientBuilder<Blocking>;
 
 /// A connection to an SMTP server, set up (greeting and EHLO done) and ready
 /// to send messages.
@@ -173,12 +133,7 @@ impl Client {
     /// # Ok::<(), smtp_blocking::Error>(())
     /// ```
     pub fn builder(config: ClientConfig) -> ClientBuilder {
-        ClientBuilder {
-            config,
-            tls: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            observer: None,
-        }
+        ClientBuilder::new(config)
     }
 
     fn open(

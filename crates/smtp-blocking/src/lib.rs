@@ -25,7 +25,7 @@ mod pool;
 mod server;
 mod tls;
 
-pub use client::{Client, ClientBuilder};
+pub use client::{Blocking, Client, ClientBuilder};
 pub use pool::Pool;
 pub use server::{AcceptAll, Handler, Server, ServerHandle, ShutdownHandle};
 pub use smtp_adapter::{

@@ -4,87 +4,56 @@ use crate::driver::{Driver, Next};
 use crate::runtime::{timeout, Runtime};
 use futures_io::AsyncRead;
 use futures_util::AsyncReadExt as _;
-use smtp_adapter::{Error, TlsSettings, Upgrade};
+use smtp_adapter::{Connect, ConnectOptions, Error, TlsSettings, Upgrade};
 use smtp_proto::{
     Capabilities, ClientConfig, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope,
     TlsInfo, TlsPolicy, WireObserver,
 };
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 /// How much of the body is read and handed to the session at a time.
 const BODY_CHUNK: usize = 64 * 1024;
 
-/// How long [`ClientBuilder::connect`] waits for TCP by default.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Opens connections on the runtime `R` for [`ClientBuilder`]: the future
+/// it returns owns everything it needs.
+pub struct Connector<R: Runtime>(PhantomData<fn() -> R>);
+
+impl<R: Runtime> fmt::Debug for Connector<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Connector")
+    }
+}
+
+impl<R: Runtime> Connect for Connector<R> {
+    type Output = Pin<Box<dyn Future<Output = Result<Client<R>, Error>> + Send>>;
+
+    fn connect(options: ConnectOptions, host: &str, port: u16) -> Self::Output {
+        let host = host.to_owned();
+        Box::pin(async move {
+            let upgrade = options.upgrade(&host)?;
+            let addrs = resolve::<R>(&host, port).await?;
+            Client::open(
+                &addrs,
+                options.config,
+                options.connect_timeout,
+                upgrade,
+                options.observer,
+            )
+            .await
+        })
+    }
+}
 
 /// The options of a connection before it is opened: see
-/// [`Client::builder`].
-pub struct ClientBuilder<R: Runtime> {
-    config: ClientConfig,
-    tls: Option<TlsSettings>,
-    connect_timeout: Duration,
-    observer: Option<Box<dyn WireObserver>>,
-    runtime: PhantomData<R>,
-}
-
-impl<R: Runtime> fmt::Debug for ClientBuilder<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("config", &self.config)
-            .field("tls", &self.tls)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("observed", &self.observer.is_some())
-            .finish()
-    }
-}
-
-impl<R: Runtime> ClientBuilder<R> {
-    /// TLS settings for STARTTLS or implicit TLS, as the configuration's
-    /// [`TlsPolicy`] says. Without them only [`TlsPolicy::None`] (or
-    /// `Opportunistic` against a server without STARTTLS) can connect.
-    pub fn tls(mut self, settings: TlsSettings) -> Self {
-        self.tls = Some(settings);
-        self
-    }
-
-    /// How long to wait for the TCP connection (each address tried gets
-    /// this long); 30 seconds by default.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Shows every byte of the dialogue, from the greeting on, to
-    /// `observer`.
-    pub fn observer(mut self, observer: impl WireObserver + 'static) -> Self {
-        self.observer = Some(Box::new(observer));
-        self
-    }
-
-    /// Connects to `host` (a name or an IP address; with TLS also the SNI
-    /// name and the name the certificate must be valid for) on `port`, and
-    /// runs the greeting, EHLO, STARTTLS and AUTH as configured.
-    pub async fn connect(self, host: &str, port: u16) -> Result<Client<R>, Error> {
-        let upgrade = match &self.tls {
-            Some(settings) => Some(settings.upgrade(host)?),
-            None => None,
-        };
-        let addrs = resolve::<R>(host, port).await?;
-        Client::open(
-            &addrs,
-            self.config,
-            self.connect_timeout,
-            upgrade,
-            self.observer,
-        )
-        .await
-    }
-}
+/// [`Client::builder`]. `connect` returns a future.
+pub type ClientBuilder<R> = smtp_adapter::ClientBuilder<Connector<R>>;
 
 /// A connection to an SMTP server, set up (greeting and EHLO done) and ready
 /// to send messages; generic over the [`Runtime`] (use the aliases of
@@ -158,13 +127,7 @@ impl<R: Runtime> Client<R> {
     /// Sets up a connection with every option: TLS settings, the connect
     /// timeout, and a [`WireObserver`] that sees the whole dialogue.
     pub fn builder(config: ClientConfig) -> ClientBuilder<R> {
-        ClientBuilder {
-            config,
-            tls: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            observer: None,
-            runtime: PhantomData,
-        }
+        ClientBuilder::new(config)
     }
 
     async fn open(

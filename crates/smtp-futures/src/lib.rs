@@ -38,7 +38,7 @@ mod runtime;
 mod server;
 mod stream;
 
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, Connector};
 pub use pool::Pool;
 pub use runtime::Runtime;
 pub use server::{AcceptAll, Handler, Server, ServerHandle, ShutdownHandle};
