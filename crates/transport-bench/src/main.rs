@@ -28,12 +28,15 @@ const USAGE: &str = "\
 usage:
   loopback [run] [--mailwire PATH] [--secs S] [--repeats N] [--groups LIST]
                  [--cpus CLIENT,SERVER]... [--postfix-dir DIR] [--maildir-base DIR]
+                 [--candidate PATH]
   loopback send --client ours|lettre --addr IP:PORT --size BYTES --conns N --count N
   loopback serve --server blocking --addr IP:PORT
 
 run: groups are client, server, maildir (default: all); --cpus may be given
 more than once (default 0,0: both sides on CPU 0); the mailwire binary comes
-from --mailwire or the MAILWIRE_BIN environment variable.";
+from --mailwire or the MAILWIRE_BIN environment variable; --candidate is
+another build of this program whose client gets a row of its own (to measure
+a change to smtp-blocking's client against the current one).";
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();

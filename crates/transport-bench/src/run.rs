@@ -17,6 +17,9 @@ enum Sender {
     SmtpSource,
     /// `smtp_blocking::Client`, one per thread.
     Ours,
+    /// The same, from another build of this program (`--candidate`): to
+    /// measure a change to the client against the current one.
+    Candidate,
     /// lettre's `SmtpTransport` with a pool, shared by the threads.
     Lettre,
 }
@@ -58,6 +61,7 @@ impl Sender {
         match self {
             Sender::SmtpSource => "smtp-source",
             Sender::Ours => "**ours** (smtp-blocking Client)",
+            Sender::Candidate => "candidate build of ours",
             Sender::Lettre => "lettre SmtpTransport (pool)",
         }
     }
@@ -92,6 +96,8 @@ struct Setup {
     mailwire: Option<PathBuf>,
     postfix_dir: PathBuf,
     this: PathBuf,
+    /// Another build of this program whose client is measured too.
+    candidate: Option<PathBuf>,
     maildir_base: PathBuf,
     tmpfs_base: Option<PathBuf>,
     eatmydata: bool,
@@ -127,6 +133,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         "cpus",
         "postfix-dir",
         "maildir-base",
+        "candidate",
     ])?;
     let mailwire = opts
         .get("mailwire")
@@ -171,6 +178,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         mailwire,
         postfix_dir,
         this,
+        candidate: opts.get("candidate").map(PathBuf::from),
         maildir_base: opts
             .get("maildir-base")
             .map_or_else(std::env::temp_dir, PathBuf::from),
@@ -229,8 +237,16 @@ fn comparisons(group: &str, setup: &Setup) -> Result<Vec<(String, Vec<Row>)>, St
                         vec![
                             row(Sender::SmtpSource, Receiver::SmtpSink, size, conns),
                             row(Sender::Ours, Receiver::SmtpSink, size, conns),
-                            row(Sender::Lettre, Receiver::SmtpSink, size, conns),
-                        ],
+                        ]
+                        .into_iter()
+                        .chain(
+                            setup
+                                .candidate
+                                .is_some()
+                                .then(|| row(Sender::Candidate, Receiver::SmtpSink, size, conns)),
+                        )
+                        .chain([row(Sender::Lettre, Receiver::SmtpSink, size, conns)])
+                        .collect(),
                     ));
                 }
             }
@@ -414,13 +430,17 @@ impl Setup {
                     .arg(addr.to_string());
                 c
             }
-            Sender::Ours | Sender::Lettre => {
-                let client = if row.sender == Sender::Ours {
-                    "ours"
-                } else {
+            Sender::Ours | Sender::Candidate | Sender::Lettre => {
+                let client = if row.sender == Sender::Lettre {
                     "lettre"
+                } else {
+                    "ours"
                 };
-                let mut c = pinned(cpu, &self.this.display().to_string());
+                let program = match (&self.candidate, row.sender) {
+                    (Some(candidate), Sender::Candidate) => candidate,
+                    _ => &self.this,
+                };
+                let mut c = pinned(cpu, &program.display().to_string());
                 c.args(["send", "--client", client])
                     .args(["--addr", &addr.to_string()])
                     .args(["--size", &row.size.to_string()])
