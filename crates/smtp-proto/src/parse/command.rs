@@ -4,7 +4,10 @@ use super::host::host;
 use super::params::{mail_parameters, rcpt_parameters};
 use super::path::{forward_path, reverse_path};
 use super::{run, Cx, In, NomError, PResult};
-use crate::types::{Command, MailParams, Mechanism, ParseOptions, RcptParams, SaslResponse, Verb};
+use crate::types::{
+    Command, ForwardPath, MailParams, Mechanism, ParseOptions, RcptParams, ReversePath,
+    SaslResponse, Verb,
+};
 use crate::ParseError;
 use nom::bytes::{tag, tag_no_case, take_while_m_n};
 use nom::combinator::opt;
@@ -47,14 +50,20 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
         }
         Verb::Mail => {
             let cx = cx();
-            // Parameters are filled in place: the value is moved once, into
-            // the command.
-            let mut params = MailParams::default();
-            let from = run(
+            // The command is built first and its parameters filled in place,
+            // so it is written once, where it is returned.
+            let mut cmd = Command::Mail {
+                from: ReversePath::Null,
+                params: MailParams::default(),
+            };
+            let Command::Mail { from, params } = &mut cmd else {
+                return Err(syntax);
+            };
+            *from = run(
                 |i| {
                     let (i, _) = path_intro(i, "FROM:", opts)?;
                     let (i, from) = reverse_path(i, &cx, opts.allow_unbracketed_path)?;
-                    let (i, ()) = mail_parameters(i, &cx, &mut params)?;
+                    let (i, ()) = mail_parameters(i, &cx, params)?;
                     Ok((i, from))
                 },
                 args,
@@ -64,22 +73,28 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             if cx.utf8 && !params.smtputf8 && from.mailbox().is_some_and(|m| !m.is_ascii()) {
                 return Err(ParseError::Utf8NotAllowed);
             }
-            Ok(Command::Mail { from, params })
+            Ok(cmd)
         }
         Verb::Rcpt => {
             let cx = cx();
-            let mut params = RcptParams::default();
-            let to = run(
+            let mut cmd = Command::Rcpt {
+                to: ForwardPath::Postmaster,
+                params: RcptParams::default(),
+            };
+            let Command::Rcpt { to, params } = &mut cmd else {
+                return Err(syntax);
+            };
+            *to = run(
                 |i| {
                     let (i, _) = path_intro(i, "TO:", opts)?;
                     let (i, to) = forward_path(i, &cx, opts.allow_unbracketed_path)?;
-                    let (i, ()) = rcpt_parameters(i, &cx, &mut params)?;
+                    let (i, ()) = rcpt_parameters(i, &cx, params)?;
                     Ok((i, to))
                 },
                 args,
                 syntax,
             )?;
-            Ok(Command::Rcpt { to, params })
+            Ok(cmd)
         }
         Verb::Bdat => run(bdat_args, args, syntax),
         Verb::Auth => {
