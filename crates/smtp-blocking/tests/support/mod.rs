@@ -1,6 +1,6 @@
 //! Harness shared by the tests of this directory: a time-bounded runner,
-//! client and server settings, a test CA, temporary directories, and the
-//! Python peers (aiosmtpd, smtplib).
+//! client and server settings, and a test CA. (The real-peer tests of every
+//! adapter, this one included, are in `tests/adapters`.)
 
 #![allow(dead_code)]
 
@@ -14,14 +14,9 @@ use smtp_proto::{
     ClientConfig, ClientTimeouts, EnhancedStatus, Envelope, Host, Mailbox, Recipient, Reply,
     ReplyCode, ServerConfig, TlsPolicy,
 };
-use std::ffi::OsStr;
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The time a test may take under `bounded`.
 pub(crate) fn limit() -> Duration {
@@ -107,12 +102,6 @@ pub(crate) fn user_secret(request: &AuthRequest) -> Decision {
     }
 }
 
-/// A port on 127.0.0.1 that nothing listens on (right now).
-pub(crate) fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// A test CA and a certificate for `names` it issued.
 pub(crate) struct TestCa {
     pub(crate) ca: Certificate,
@@ -140,131 +129,6 @@ pub(crate) fn test_ca(names: &[&str], expired: bool) -> TestCa {
     }
     let leaf = params.signed_by(&key, &issuer).unwrap();
     TestCa { ca, leaf, key }
-}
-
-/// A temporary directory, removed when the test ends.
-pub(crate) struct TempDir(pub(crate) PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A new temporary directory named after `prefix`, the process and the time.
-pub(crate) fn temp_dir(prefix: &str) -> TempDir {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
-/// Writes a test CA (`ca.pem`) and a certificate for localhost and
-/// 127.0.0.1 (`cert.pem`, `key.pem`) to a new temporary directory.
-pub(crate) fn pem_files(prefix: &str) -> TempDir {
-    let pki = test_ca(&["localhost", "127.0.0.1"], false);
-    let dir = temp_dir(prefix);
-    std::fs::write(dir.0.join("ca.pem"), pki.ca.pem()).unwrap();
-    std::fs::write(dir.0.join("cert.pem"), pki.leaf.pem()).unwrap();
-    std::fs::write(dir.0.join("key.pem"), pki.key.serialize_pem()).unwrap();
-    dir
-}
-
-/// Fails the test unless Python's aiosmtpd can be imported.
-pub(crate) fn require_aiosmtpd() {
-    let installed = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        installed,
-        "aiosmtpd is not installed: run `python3 -m pip install aiosmtpd` (tests/run-all.sh does)"
-    );
-}
-
-/// A running aiosmtpd (python3 with the given arguments); killed on drop,
-/// even by a failed assertion.
-pub(crate) struct Aiosmtpd(Child);
-
-impl Aiosmtpd {
-    /// Starts `python3 args…` and waits until it listens on `addr`.
-    pub(crate) fn start<S: AsRef<OsStr>>(
-        addr: SocketAddr,
-        args: impl IntoIterator<Item = S>,
-    ) -> Aiosmtpd {
-        let child = Command::new("python3")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut peer = Aiosmtpd(child);
-        peer.wait_until_listening(addr);
-        peer
-    }
-
-    fn wait_until_listening(&mut self, addr: SocketAddr) {
-        let start = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = self.0.try_wait() {
-                panic!("aiosmtpd exited before listening: {status}");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "aiosmtpd did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Stops the server and returns what it printed.
-    pub(crate) fn stop(&mut self) -> String {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let mut printed = String::new();
-        if let Some(mut stdout) = self.0.stdout.take() {
-            stdout.read_to_string(&mut printed).unwrap();
-        }
-        printed
-    }
-}
-
-impl Drop for Aiosmtpd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs `python3 -c script args…` and fails if it takes longer than 30 s.
-pub(crate) fn run_smtplib<S: AsRef<OsStr>>(
-    script: &str,
-    args: impl IntoIterator<Item = S>,
-) -> ExitStatus {
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("python3 is needed for this test");
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("smtplib did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A test CA and a server certificate it issued.
