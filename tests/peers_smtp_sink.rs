@@ -1,5 +1,5 @@
-//! Our client (`smtp_blocking::Client`) against Postfix's `smtp-sink`, a
-//! server we did not write. smtp-sink ends its EHLO reply with an empty
+//! Our clients (`smtp_blocking::Client`, and every adapter's client in
+//! one test) against Postfix's `smtp-sink`, a server we did not write. smtp-sink ends its EHLO reply with an empty
 //! `250 ` line and offers neither SIZE nor STARTTLS: the client must cope
 //! with both. With `-d`, smtp-sink writes each transaction to a file, so
 //! the tests see what it received.
@@ -156,4 +156,30 @@ fn a_refused_recipient_leaves_the_connection_usable() {
     let again = client.send(&envelope(3), message(3).as_slice());
     assert!(matches!(again, Err(Error::Rejected { .. })), "{again:?}");
     client.quit().unwrap();
+}
+
+#[test]
+fn every_adapters_client_delivers_to_smtp_sink() {
+    use mailwire_adapter_tests::{run_client, KINDS};
+    for kind in KINDS {
+        let dir = dump_dir();
+        let sink = sink_with_dump(&dir);
+        let messages: Vec<_> = (0..5).map(|n| (envelope(n), message(n))).collect();
+        let outcome = run_client(kind, sink.addr, config(TlsPolicy::None), None, &messages)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert!(outcome.tls.is_none());
+        for result in &outcome.results {
+            let report = result.as_ref().unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            assert_eq!(report.accepted().count(), 1, "{kind:?}");
+        }
+        let files = dumped(&dir.0, messages.len());
+        assert_eq!(files.len(), messages.len(), "{kind:?}");
+        for n in 0..messages.len() {
+            let content = String::from_utf8(message(n)).unwrap().replace("\r\n", "\n");
+            assert!(
+                files.iter().any(|f| f.contains(&content)),
+                "{kind:?}: message {n} missing"
+            );
+        }
+    }
 }
