@@ -48,4 +48,3 @@ pub fn line(input: &[u8]) -> &[u8] {
     let line = &input[..lf];
     line.strip_suffix(b"\r").unwrap_or(line)
 }
-

@@ -49,7 +49,8 @@ fn main() {
             }
             ("ehlo", "ours") => {
                 let reply = smtp_proto::Reply::parse(black_box(EHLO_REPLY));
-                let _ = black_box(reply.and_then(|r| smtp_proto::Capabilities::from_ehlo_reply(&r)));
+                let _ =
+                    black_box(reply.and_then(|r| smtp_proto::Capabilities::from_ehlo_reply(&r)));
             }
             ("ehlo", "stalwart") => {
                 let _ = black_box(stalwart_smtp_proto::EhloResponse::parse(
