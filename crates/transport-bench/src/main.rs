@@ -29,10 +29,11 @@ usage:
   loopback [run] [--mailwire PATH] [--secs S] [--repeats N] [--groups LIST]
                  [--cpus CLIENT,SERVER]... [--postfix-dir DIR] [--maildir-base DIR]
                  [--candidate PATH]
-  loopback send --client ours|lettre --addr IP:PORT --size BYTES --conns N --count N
-  loopback serve --server blocking --addr IP:PORT
+  loopback send --client CLIENT --addr IP:PORT --size BYTES --conns N --count N
+  loopback serve --server blocking|smol|async-std --addr IP:PORT
 
-run: groups are client, server, maildir (default: all); --cpus may be given
+CLIENT: ours, lettre, smol-pool, smol-clients, async-std-pool, async-std-clients.
+run: groups are client, server, maildir, async (default: all); --cpus may be given
 more than once (default 0,0: both sides on CPU 0); the mailwire binary comes
 from --mailwire or the MAILWIRE_BIN environment variable; --candidate is
 another build of this program whose client gets a row of its own (to measure

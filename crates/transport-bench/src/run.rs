@@ -22,6 +22,28 @@ enum Sender {
     Candidate,
     /// lettre's `SmtpTransport` with a pool, shared by the threads.
     Lettre,
+    /// An async adapter's `Pool` (smol or async-std), `conns` connections
+    /// fed by as many concurrent loops on one executor thread.
+    AsyncPool(Runtime),
+    /// `conns` async clients with a connection each, on one executor
+    /// thread.
+    AsyncClients(Runtime),
+}
+
+/// Which async adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runtime {
+    Smol,
+    AsyncStd,
+}
+
+impl Runtime {
+    fn name(self) -> &'static str {
+        match self {
+            Runtime::Smol => "smol",
+            Runtime::AsyncStd => "async-std",
+        }
+    }
 }
 
 /// Where a Maildir lives and whether its fsyncs happen.
@@ -46,6 +68,8 @@ enum Receiver {
     MailwireMaildir(Store),
     /// `smtp_blocking::Server` with `AcceptAll`, no logging (this binary).
     BlockingDiscard,
+    /// An async adapter's `Server` with `AcceptAll` (this binary).
+    AsyncDiscard(Runtime),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +87,10 @@ impl Sender {
             Sender::Ours => "**ours** (smtp-blocking Client)",
             Sender::Candidate => "candidate build of ours",
             Sender::Lettre => "lettre SmtpTransport (pool)",
+            Sender::AsyncPool(Runtime::Smol) => "**smtp-smol Pool**",
+            Sender::AsyncPool(Runtime::AsyncStd) => "**smtp-async-std Pool**",
+            Sender::AsyncClients(Runtime::Smol) => "smtp-smol Clients, one per connection",
+            Sender::AsyncClients(Runtime::AsyncStd) => "smtp-async-std Clients, one per connection",
         }
     }
 }
@@ -78,6 +106,8 @@ impl Receiver {
             }
             Receiver::MailwireMaildir(Store::Tmpfs) => "mailwire serve, Maildir on tmpfs",
             Receiver::BlockingDiscard => "smtp-blocking Server, AcceptAll, no log",
+            Receiver::AsyncDiscard(Runtime::Smol) => "**smtp-smol Server**, AcceptAll",
+            Receiver::AsyncDiscard(Runtime::AsyncStd) => "**smtp-async-std Server**, AcceptAll",
         }
     }
 }
@@ -141,7 +171,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         .or_else(|| std::env::var_os("MAILWIRE_BIN").map(PathBuf::from));
     let groups: Vec<String> = opts
         .get("groups")
-        .unwrap_or("client,server,maildir")
+        .unwrap_or("client,server,maildir,async")
         .split(',')
         .map(str::to_owned)
         .collect();
@@ -158,6 +188,14 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             .collect::<Result<_, _>>()?
     };
     let needs_mailwire = groups.iter().any(|g| g == "server" || g == "maildir");
+    if let Some(unknown) = groups
+        .iter()
+        .find(|g| !["client", "server", "maildir", "async"].contains(&g.as_str()))
+    {
+        return Err(format!(
+            "unknown group {unknown:?} (client, server, maildir, async)"
+        ));
+    }
     if needs_mailwire && mailwire.as_deref().is_none_or(|p| !p.is_file()) {
         return Err("the server and maildir groups need the mailwire binary: \
              --mailwire PATH or MAILWIRE_BIN (cargo build --release -p mailwire)"
@@ -298,7 +336,62 @@ fn comparisons(group: &str, setup: &Setup) -> Result<Vec<(String, Vec<Row>)>, St
                 ));
             }
         }
-        other => return Err(format!("unknown group {other:?} (client, server, maildir)")),
+        "async" => {
+            for size in [2_000, 100_000] {
+                let conns = 10;
+                let mut rows = vec![
+                    row(Sender::SmtpSource, Receiver::SmtpSink, size, conns),
+                    row(Sender::Ours, Receiver::SmtpSink, size, conns),
+                ];
+                for runtime in [Runtime::Smol, Runtime::AsyncStd] {
+                    rows.push(row(
+                        Sender::AsyncPool(runtime),
+                        Receiver::SmtpSink,
+                        size,
+                        conns,
+                    ));
+                    rows.push(row(
+                        Sender::AsyncClients(runtime),
+                        Receiver::SmtpSink,
+                        size,
+                        conns,
+                    ));
+                }
+                out.push((
+                    format!(
+                        "Async clients → smtp-sink, {}, {conns} connections",
+                        size_label(size)
+                    ),
+                    rows,
+                ));
+            }
+            for conns in [1, 10] {
+                out.push((
+                    format!("smtp-source → async servers, 2 KB, {conns} session(s)"),
+                    vec![
+                        row(Sender::SmtpSource, Receiver::SmtpSink, 2_000, conns),
+                        row(Sender::SmtpSource, Receiver::BlockingDiscard, 2_000, conns),
+                        row(
+                            Sender::SmtpSource,
+                            Receiver::AsyncDiscard(Runtime::Smol),
+                            2_000,
+                            conns,
+                        ),
+                        row(
+                            Sender::SmtpSource,
+                            Receiver::AsyncDiscard(Runtime::AsyncStd),
+                            2_000,
+                            conns,
+                        ),
+                    ],
+                ));
+            }
+        }
+        other => {
+            return Err(format!(
+                "unknown group {other:?} (client, server, maildir, async)"
+            ))
+        }
     }
     Ok(out)
 }
@@ -411,6 +504,11 @@ impl Setup {
                 c.args(["serve", "--server", "blocking", "--addr", &listen]);
                 c
             }
+            Receiver::AsyncDiscard(runtime) => {
+                let mut c = pinned(cpu, &self.this.display().to_string());
+                c.args(["serve", "--server", runtime.name(), "--addr", &listen]);
+                c
+            }
         };
         let mut peer = Peer::spawn(command, receiver.label())?;
         peer.wait_ready(addr, Duration::from_secs(10))?;
@@ -430,18 +528,23 @@ impl Setup {
                     .arg(addr.to_string());
                 c
             }
-            Sender::Ours | Sender::Candidate | Sender::Lettre => {
-                let client = if row.sender == Sender::Lettre {
-                    "lettre"
-                } else {
-                    "ours"
+            Sender::Ours
+            | Sender::Candidate
+            | Sender::Lettre
+            | Sender::AsyncPool(_)
+            | Sender::AsyncClients(_) => {
+                let client = match row.sender {
+                    Sender::Lettre => "lettre".to_owned(),
+                    Sender::AsyncPool(runtime) => format!("{}-pool", runtime.name()),
+                    Sender::AsyncClients(runtime) => format!("{}-clients", runtime.name()),
+                    _ => "ours".to_owned(),
                 };
                 let program = match (&self.candidate, row.sender) {
                     (Some(candidate), Sender::Candidate) => candidate,
                     _ => &self.this,
                 };
                 let mut c = pinned(cpu, &program.display().to_string());
-                c.args(["send", "--client", client])
+                c.args(["send", "--client", &client])
                     .args(["--addr", &addr.to_string()])
                     .args(["--size", &row.size.to_string()])
                     .args(["--conns", &row.conns.to_string()])

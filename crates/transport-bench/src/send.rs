@@ -27,7 +27,18 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     match client {
         "ours" => ours(addr, &bytes, conns, count),
         "lettre" => lettre(addr, &bytes, conns, count),
-        other => Err(format!("unknown client {other:?} (ours, lettre)")),
+        "smol-pool" => smol::block_on(pool::<smtp_smol::Smol>(addr, &bytes, conns, count)),
+        "smol-clients" => smol::block_on(clients::<smtp_smol::Smol>(addr, &bytes, conns, count)),
+        "async-std-pool" => {
+            async_std::task::block_on(pool::<smtp_async_std::AsyncStd>(addr, &bytes, conns, count))
+        }
+        "async-std-clients" => async_std::task::block_on(clients::<smtp_async_std::AsyncStd>(
+            addr, &bytes, conns, count,
+        )),
+        other => Err(format!(
+            "unknown client {other:?} (ours, lettre, smol-pool, smol-clients, \
+             async-std-pool, async-std-clients)"
+        )),
     }
 }
 
@@ -61,18 +72,86 @@ fn on_threads(
     })
 }
 
+/// The envelope every one of our clients sends.
+fn envelope(size: usize) -> Result<smtp_proto::Envelope, String> {
+    use smtp_proto::{Envelope, Mailbox, Recipient};
+    let mailbox = |s: &str| Mailbox::parse(s).map_err(|e| format!("address {s:?}: {e}"));
+    Ok(Envelope::new(mailbox(FROM)?.into())
+        .with_recipient(Recipient::new(mailbox(TO)?))
+        .with_size(size as u64))
+}
+
+fn client_config() -> Result<smtp_proto::ClientConfig, String> {
+    let helo = smtp_proto::Host::parse("localhost").map_err(|e| e.to_string())?;
+    Ok(smtp_proto::ClientConfig::new(helo).with_tls(smtp_proto::TlsPolicy::None))
+}
+
+/// An async adapter's pool of `conns` connections, fed by `conns`
+/// concurrent loops on one executor thread.
+async fn pool<R: smtp_futures::Runtime>(
+    addr: SocketAddr,
+    bytes: &[u8],
+    conns: usize,
+    count: usize,
+) -> Result<(), String> {
+    let envelope = envelope(bytes.len())?;
+    let pool =
+        smtp_futures::Pool::<R>::new(&addr.ip().to_string(), addr.port(), client_config()?, conns)
+            .with_connect_timeout(CONNECT_TIMEOUT);
+    let loops = (0..conns).map(|i| {
+        let (pool, envelope) = (&pool, &envelope);
+        async move {
+            for _ in 0..share(count, conns, i) {
+                pool.send(envelope, bytes)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<(), String>(())
+        }
+    });
+    let results = futures_util::future::join_all(loops).await;
+    pool.close().await;
+    results.into_iter().collect()
+}
+
+/// `conns` async clients, each with its own connection, concurrently on
+/// one executor thread.
+async fn clients<R: smtp_futures::Runtime>(
+    addr: SocketAddr,
+    bytes: &[u8],
+    conns: usize,
+    count: usize,
+) -> Result<(), String> {
+    let envelope = envelope(bytes.len())?;
+    let config = client_config()?;
+    let loops = (0..conns).map(|i| {
+        let (envelope, config) = (&envelope, config.clone());
+        async move {
+            let mut client = smtp_futures::Client::<R>::connect(addr, config, CONNECT_TIMEOUT)
+                .await
+                .map_err(|e| e.to_string())?;
+            for _ in 0..share(count, conns, i) {
+                client
+                    .send(envelope, bytes)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            client.quit().await.map_err(|e| e.to_string())
+        }
+    });
+    futures_util::future::join_all(loops)
+        .await
+        .into_iter()
+        .collect()
+}
+
 fn ours(addr: SocketAddr, bytes: &[u8], conns: usize, count: usize) -> Result<(), String> {
     use smtp_blocking::Client;
-    use smtp_proto::{ClientConfig, Envelope, Host, Mailbox, Recipient, TlsPolicy};
-    let mailbox = |s: &str| Mailbox::parse(s).map_err(|e| format!("address {s:?}: {e}"));
-    let envelope = Envelope::new(mailbox(FROM)?.into())
-        .with_recipient(Recipient::new(mailbox(TO)?))
-        .with_size(bytes.len() as u64);
-    let helo = Host::parse("localhost").map_err(|e| e.to_string())?;
+    let envelope = envelope(bytes.len())?;
+    let config = client_config()?;
     on_threads(conns, count, |n| {
-        let config = ClientConfig::new(helo.clone()).with_tls(TlsPolicy::None);
         let mut client =
-            Client::connect(addr, config, CONNECT_TIMEOUT).map_err(|e| e.to_string())?;
+            Client::connect(addr, config.clone(), CONNECT_TIMEOUT).map_err(|e| e.to_string())?;
         for _ in 0..n {
             client.send(&envelope, bytes).map_err(|e| e.to_string())?;
         }

@@ -10,7 +10,11 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     let addr = opts.required("addr")?;
     match opts.required("server")? {
         "blocking" => blocking(addr),
-        other => Err(format!("unknown server {other:?} (blocking)")),
+        "smol" => smol::block_on(run_async::<smtp_smol::Smol>(addr)),
+        "async-std" => async_std::task::block_on(run_async::<smtp_async_std::AsyncStd>(addr)),
+        other => Err(format!(
+            "unknown server {other:?} (blocking, smol, async-std)"
+        )),
     }
 }
 
@@ -24,4 +28,12 @@ fn blocking(addr: &str) -> Result<(), String> {
     let server = smtp_blocking::Server::bind(addr, config(), smtp_blocking::AcceptAll)
         .map_err(|e| e.to_string())?;
     server.run().map_err(|e| e.to_string())
+}
+
+/// An async adapter's server: one task per connection on the runtime's
+/// executor, the accept loop on this thread.
+async fn run_async<R: smtp_futures::Runtime>(addr: &str) -> Result<(), String> {
+    let server = smtp_futures::Server::<R, _>::bind(addr, config(), smtp_futures::AcceptAll)
+        .map_err(|e| e.to_string())?;
+    server.run().await.map_err(|e| e.to_string())
 }
