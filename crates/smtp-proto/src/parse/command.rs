@@ -28,9 +28,9 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
     let (verb, args) = line.split_at(verb_end);
     let verb = verb_of(verb).ok_or(ParseError::UnknownCommand)?;
     let syntax = ParseError::Syntax(verb);
-    // The line is checked for UTF-8 once, by the verbs that take text;
-    // tokens are sliced from it.
-    let cx = || Cx::octets(opts.smtputf8, line);
+    // The arguments are checked for UTF-8 once, by the verbs that take
+    // text; tokens are sliced from them.
+    let cx = || Cx::octets(opts.smtputf8, args);
     match verb {
         Verb::Ehlo | Verb::Helo => {
             let cx = cx();

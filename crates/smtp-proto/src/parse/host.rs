@@ -18,43 +18,26 @@ fn is_ldh(b: u8) -> bool {
 /// `sub-domain = Let-dig [Ldh-str]` / `U-label` (RFC 6531, when `utf8`)
 ///
 /// The domain's octets, found and checked in one pass (label lengths and
-/// hyphens included), and whether any is `%x80-FF`.
+/// hyphens included), and whether any is `%x80-FF`. Each label is one tight
+/// table scan; its length and hyphens are checked at its end.
 #[inline]
 pub(crate) fn domain_span(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], bool)> {
-    let allowed = if utf8 {
-        class::LDH | class::HIGH
-    } else {
-        class::LDH
-    };
-    let mut label_start = 0;
-    // The classes seen, for `%x80-FF`.
-    let mut seen = 0;
+    let allowed = class::with_utf8(class::LDH, utf8);
     // The first bad label's error; a domain too long overrides it.
     let mut bad: Option<ParseError> = None;
-    let label_check = |label: &[u8], bad: &mut Option<ParseError>| {
-        if bad.is_some() {
-            return;
+    let mut end = 0;
+    loop {
+        let label = &i[end..];
+        let len = class::span(label, allowed);
+        if bad.is_none() {
+            bad = label_error(&label[..len]);
         }
-        if label.len() > MAX_LABEL {
-            *bad = Some(ParseError::DomainTooLong);
-        } else if label.first().is_none_or(|&b| b == b'-') || label.last() == Some(&b'-') {
-            *bad = Some(ParseError::BadAddress);
-        }
-    };
-    let mut end = i.len();
-    for (k, &b) in i.iter().enumerate() {
-        let c = class::of(b);
-        if c & allowed != 0 {
-            seen |= c;
-        } else if b == b'.' {
-            label_check(&i[label_start.min(k)..k], &mut bad);
-            label_start = k + 1;
-        } else {
-            end = k;
-            break;
+        end += len;
+        match i.get(end) {
+            Some(b'.') => end += 1,
+            _ => break,
         }
     }
-    let high = seen & class::HIGH != 0;
     if !utf8 && i.get(end).is_some_and(|&b| is_utf8_octet(b)) {
         return fail(ParseError::Utf8NotAllowed);
     }
@@ -64,14 +47,26 @@ pub(crate) fn domain_span(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], bool)> {
     if end > MAX_DOMAIN {
         return fail(ParseError::DomainTooLong);
     }
-    label_check(&i[label_start.min(end)..end], &mut bad);
     if let Some(e) = bad {
         return fail(e);
     }
-    if high && std::str::from_utf8(&i[..end]).is_err() {
+    let domain = &i[..end];
+    let high = utf8 && !domain.is_ascii();
+    if high && std::str::from_utf8(domain).is_err() {
         return fail(ParseError::BadAddress);
     }
-    Ok((&i[end..], (&i[..end], high)))
+    Ok((&i[end..], (domain, high)))
+}
+
+/// What is wrong with one label, if anything: longer than 63 octets, empty,
+/// or a hyphen first or last.
+#[inline(always)]
+fn label_error(label: &[u8]) -> Option<ParseError> {
+    match (label.first(), label.last()) {
+        _ if label.len() > MAX_LABEL => Some(ParseError::DomainTooLong),
+        (Some(&first), Some(&last)) if first != b'-' && last != b'-' => None,
+        _ => Some(ParseError::BadAddress),
+    }
 }
 
 /// [`domain_span`] as a [`Domain`].

@@ -188,6 +188,17 @@ pub(crate) mod class {
         t
     }
 
+    /// `bits`, and when `utf8` also [`HIGH`] (RFC 6531 adds `%x80-FF` to
+    /// atoms, labels and values).
+    #[inline(always)]
+    pub(crate) fn with_utf8(bits: u8, utf8: bool) -> u8 {
+        if utf8 {
+            bits | HIGH
+        } else {
+            bits
+        }
+    }
+
     /// The class bits of every octet.
     pub(crate) static TABLE: [u8; 256] = build();
 

@@ -27,11 +27,7 @@ fn esmtp_param(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], Option<&[u8]>)> {
     let Some(rest) = rest.strip_prefix(b"=") else {
         return Ok((rest, (keyword, None)));
     };
-    let allowed = if utf8 {
-        class::VALUE | class::HIGH
-    } else {
-        class::VALUE
-    };
+    let allowed = class::with_utf8(class::VALUE, utf8);
     let value_len = class::span(rest, allowed);
     if value_len == 0 {
         return mismatch(rest);

@@ -9,11 +9,7 @@ use nom::Parser;
 
 /// `atext` of RFC 5322, plus `UTF8-non-ascii` under RFC 6531.
 fn is_atext(b: u8, utf8: bool) -> bool {
-    let allowed = if utf8 {
-        class::ATEXT | class::HIGH
-    } else {
-        class::ATEXT
-    };
+    let allowed = class::with_utf8(class::ATEXT, utf8);
     class::of(b) & allowed != 0
 }
 
@@ -28,39 +24,30 @@ pub(crate) fn is_dot_string(s: &[u8], utf8: bool) -> bool {
 /// holds a `%x80-FF` octet.
 #[inline]
 fn dot_string(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], bool)> {
-    let allowed = if utf8 {
-        class::ATEXT | class::HIGH
-    } else {
-        class::ATEXT
-    };
+    let allowed = class::with_utf8(class::ATEXT, utf8);
     let mut end = 0;
-    let mut atom_start = 0;
-    let mut high = false;
-    loop {
+    // Each atom is one tight table scan; a dot continues the string only
+    // after a non-empty atom.
+    let last = loop {
+        let len = class::span(&i[end..], allowed);
+        end += len;
         match i.get(end) {
-            Some(&b) if class::of(b) & allowed != 0 => {
-                high |= b >= 0x80;
-                end += 1;
-            }
-            Some(b'.') if end > atom_start => {
-                end += 1;
-                atom_start = end;
-            }
-            next => {
-                if !utf8 && next.is_some_and(|&b| is_utf8_octet(b)) {
-                    return fail(ParseError::Utf8NotAllowed);
-                }
-                if end == 0 {
-                    return mismatch(i);
-                }
-                // An empty atom: after a dot, or a dot after a dot.
-                if end == atom_start || next == Some(&b'.') {
-                    return fail(ParseError::BadAddress);
-                }
-                return Ok((&i[end..], (&i[..end], high)));
-            }
+            Some(b'.') if len > 0 => end += 1,
+            _ => break len,
         }
+    };
+    if !utf8 && i.get(end).is_some_and(|&b| is_utf8_octet(b)) {
+        return fail(ParseError::Utf8NotAllowed);
     }
+    if end == 0 {
+        return mismatch(i);
+    }
+    // An empty atom: after a dot, or a dot after a dot.
+    if last == 0 {
+        return fail(ParseError::BadAddress);
+    }
+    let s = &i[..end];
+    Ok((&i[end..], (s, utf8 && !s.is_ascii())))
 }
 
 /// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE`
