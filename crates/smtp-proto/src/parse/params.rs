@@ -12,10 +12,17 @@ pub(crate) fn is_esmtp_value_char(b: u8, utf8: bool) -> bool {
     matches!(b, 33..=60 | 62..=126) || (utf8 && is_utf8_octet(b))
 }
 
+/// A parameter's keyword, value, and whether the value is plain xtext.
+type Param<'a> = (&'a [u8], Option<&'a [u8]>, bool);
+
 /// `esmtp-param = esmtp-keyword ["=" esmtp-value]`
 /// `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`
+///
+/// Also says whether the value is xtext with nothing encoded (all `xchar`:
+/// no `+`, all ASCII), found by the same scan: the value is first spanned
+/// over `xchar` octets, then over any `esmtp-value` octet.
 #[inline]
-fn esmtp_param(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], Option<&[u8]>)> {
+fn esmtp_param(i: In<'_>, utf8: bool) -> PResult<'_, Param<'_>> {
     let kw_len = class::span(i, class::LDH);
     if kw_len == 0 {
         return mismatch(i);
@@ -25,35 +32,64 @@ fn esmtp_param(i: In<'_>, utf8: bool) -> PResult<'_, (&[u8], Option<&[u8]>)> {
         return fail(ParseError::BadParameter("esmtp-keyword"));
     }
     let Some(rest) = rest.strip_prefix(b"=") else {
-        return Ok((rest, (keyword, None)));
+        return Ok((rest, (keyword, None, true)));
     };
     let allowed = class::with_utf8(class::VALUE, utf8);
-    let value_len = class::span(rest, allowed);
+    let plain_len = class::span(rest, class::XCHAR);
+    let value_len = plain_len + class::span(&rest[plain_len..], allowed);
     if value_len == 0 {
         return mismatch(rest);
     }
     let (value, rest) = rest.split_at(value_len);
-    Ok((rest, (keyword, Some(value))))
+    Ok((rest, (keyword, Some(value), value_len == plain_len)))
 }
 
 /// `*( SP esmtp-param )`, calling `each` for every parameter.
 fn parameters<'a>(
     mut i: In<'a>,
     utf8: bool,
-    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ParseError>,
+    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>, bool) -> Result<(), ParseError>,
 ) -> PResult<'a, ()> {
     while let Some(rest) = i.strip_prefix(b" ") {
-        let (rest, (keyword, value)) = match esmtp_param(rest, utf8) {
+        let (rest, (keyword, value, plain)) = match esmtp_param(rest, utf8) {
             Ok(ok) => ok,
             Err(nom::Err::Error(_)) => return fail(ParseError::BadParameter("esmtp-param")),
             Err(e) => return Err(e),
         };
-        if let Err(e) = each(keyword, value) {
+        if let Err(e) = each(keyword, value, plain) {
             return fail(e);
         }
         i = rest;
     }
     Ok((i, ()))
+}
+
+/// `token` is `upper` (upper-case letters, digits and `-`) in any case,
+/// compared as two overlapping words rather than octet by octet.
+///
+/// Only for tokens already checked as `esmtp-keyword` or `esmtp-value`
+/// octets: those hold no control octet, so folding bit 0x20 cannot make one
+/// equal a digit or `-`, and no `%x80-FF` octet folds into ASCII.
+#[inline(always)]
+fn is_word<const N: usize>(token: &[u8], upper: &[u8; N]) -> bool {
+    if token.len() != N {
+        return false;
+    }
+    if N >= 8 {
+        let words = |s: &[u8]| {
+            let fold = |w: &[u8; 8]| u64::from_le_bytes(*w) | 0x2020_2020_2020_2020;
+            (s.first_chunk().map(fold), s.last_chunk().map(fold))
+        };
+        words(token) == words(upper)
+    } else if N >= 4 {
+        let words = |s: &[u8]| {
+            let fold = |w: &[u8; 4]| u32::from_le_bytes(*w) | 0x2020_2020;
+            (s.first_chunk().map(fold), s.last_chunk().map(fold))
+        };
+        words(token) == words(upper)
+    } else {
+        token.eq_ignore_ascii_case(upper)
+    }
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), ParseError> {
@@ -89,16 +125,16 @@ fn unknown<'a>(
     EsmtpParam::from_parsed(keyword, value)
 }
 
-/// An `esmtp-value` that is xtext with nothing encoded: `xchar` is
-/// `esmtp-value` (already checked) but `+` and non-ASCII octets.
-fn is_plain_xtext(v: &[u8]) -> bool {
-    memchr::memchr(b'+', v).is_none() && v.is_ascii()
-}
-
-/// An xtext value decoded: checked and copied at once when nothing in it is
-/// encoded (the usual case), else decoded octet by octet.
-fn xtext_value<'a>(cx: &Cx<'a>, v: &'a [u8], param: &'static str) -> Result<String, ParseError> {
-    if is_plain_xtext(v) {
+/// An xtext value decoded: copied at once when nothing in it is encoded
+/// (`plain`, the usual case: `xchar` is `esmtp-value`, already checked, but
+/// `+` and non-ASCII octets), else decoded octet by octet.
+fn xtext_value<'a>(
+    cx: &Cx<'a>,
+    v: &'a [u8],
+    plain: bool,
+    param: &'static str,
+) -> Result<String, ParseError> {
+    if plain {
         return cx
             .str_of(v)
             .map(str::to_owned)
@@ -125,38 +161,38 @@ fn size_value(v: Option<&[u8]>) -> Result<u64, ParseError> {
 /// `Mail-parameters = esmtp-param *(SP esmtp-param)`, preceded by SP.
 /// The parameters are set in `p`.
 pub(crate) fn mail_parameters<'a>(i: In<'a>, cx: &Cx<'a>, p: &mut MailParams) -> PResult<'a, ()> {
-    parameters(i, cx.utf8, |kw, v| {
-        if kw.eq_ignore_ascii_case(b"SIZE") {
+    parameters(i, cx.utf8, |kw, v, plain| {
+        if is_word(kw, b"SIZE") {
             set_once(&mut p.size, size_value(v)?, "SIZE")
-        } else if kw.eq_ignore_ascii_case(b"BODY") {
+        } else if is_word(kw, b"BODY") {
             let body = match v {
-                Some(v) if v.eq_ignore_ascii_case(b"7BIT") => Body::SevenBit,
-                Some(v) if v.eq_ignore_ascii_case(b"8BITMIME") => Body::EightBitMime,
-                Some(v) if v.eq_ignore_ascii_case(b"BINARYMIME") => Body::BinaryMime,
+                Some(v) if is_word(v, b"7BIT") => Body::SevenBit,
+                Some(v) if is_word(v, b"8BITMIME") => Body::EightBitMime,
+                Some(v) if is_word(v, b"BINARYMIME") => Body::BinaryMime,
                 _ => return Err(ParseError::BadParameter("BODY")),
             };
             set_once(&mut p.body, body, "BODY")
-        } else if kw.eq_ignore_ascii_case(b"SMTPUTF8") {
+        } else if is_word(kw, b"SMTPUTF8") {
             flag_once(&mut p.smtputf8, v, "SMTPUTF8")
-        } else if kw.eq_ignore_ascii_case(b"REQUIRETLS") {
+        } else if is_word(kw, b"REQUIRETLS") {
             flag_once(&mut p.requiretls, v, "REQUIRETLS")
-        } else if kw.eq_ignore_ascii_case(b"RET") {
+        } else if is_word(kw, b"RET") {
             let ret = match v {
-                Some(v) if v.eq_ignore_ascii_case(b"FULL") => Ret::Full,
-                Some(v) if v.eq_ignore_ascii_case(b"HDRS") => Ret::Headers,
+                Some(v) if is_word(v, b"FULL") => Ret::Full,
+                Some(v) if is_word(v, b"HDRS") => Ret::Headers,
                 _ => return Err(ParseError::BadParameter("RET")),
             };
             set_once(&mut p.ret, ret, "RET")
-        } else if kw.eq_ignore_ascii_case(b"ENVID") {
+        } else if is_word(kw, b"ENVID") {
             let v = v.ok_or(ParseError::BadParameter("ENVID"))?;
-            let envid = XtextValue::from_string(xtext_value(cx, v, "ENVID")?)
+            let envid = XtextValue::from_string(xtext_value(cx, v, plain, "ENVID")?)
                 .map_err(|_| ParseError::BadParameter("ENVID"))?;
             set_once(&mut p.envid, envid, "ENVID")
-        } else if kw.eq_ignore_ascii_case(b"AUTH") {
+        } else if is_word(kw, b"AUTH") {
             let auth = match v {
                 Some(b"<>") => AuthParam::Unknown,
                 Some(v) => AuthParam::Identity(
-                    XtextValue::from_string(xtext_value(cx, v, "AUTH")?)
+                    XtextValue::from_string(xtext_value(cx, v, plain, "AUTH")?)
                         .map_err(|_| ParseError::BadParameter("AUTH"))?,
                 ),
                 None => return Err(ParseError::BadParameter("AUTH")),
@@ -172,11 +208,11 @@ pub(crate) fn mail_parameters<'a>(i: In<'a>, cx: &Cx<'a>, p: &mut MailParams) ->
 /// `Rcpt-parameters = esmtp-param *(SP esmtp-param)`, preceded by SP.
 /// The parameters are set in `p`.
 pub(crate) fn rcpt_parameters<'a>(i: In<'a>, cx: &Cx<'a>, p: &mut RcptParams) -> PResult<'a, ()> {
-    parameters(i, cx.utf8, |kw, v| {
-        if kw.eq_ignore_ascii_case(b"NOTIFY") {
+    parameters(i, cx.utf8, |kw, v, plain| {
+        if is_word(kw, b"NOTIFY") {
             set_once(&mut p.notify, notify_value(v)?, "NOTIFY")
-        } else if kw.eq_ignore_ascii_case(b"ORCPT") {
-            set_once(&mut p.orcpt, orcpt_value(cx, v)?, "ORCPT")
+        } else if is_word(kw, b"ORCPT") {
+            set_once(&mut p.orcpt, orcpt_value(cx, v, plain)?, "ORCPT")
         } else {
             p.other.push(unknown(cx, kw, v)?);
             Ok(())
@@ -189,16 +225,16 @@ pub(crate) fn rcpt_parameters<'a>(i: In<'a>, cx: &Cx<'a>, p: &mut RcptParams) ->
 fn notify_value(v: Option<&[u8]>) -> Result<Notify, ParseError> {
     let bad = ParseError::BadParameter("NOTIFY");
     let v = v.ok_or(bad.clone())?;
-    if v.eq_ignore_ascii_case(b"NEVER") {
+    if is_word(v, b"NEVER") {
         return Ok(Notify::NEVER);
     }
     let (mut s, mut f, mut d) = (false, false, false);
     for item in v.split(|&b| b == b',') {
-        let slot = if item.eq_ignore_ascii_case(b"SUCCESS") {
+        let slot = if is_word(item, b"SUCCESS") {
             &mut s
-        } else if item.eq_ignore_ascii_case(b"FAILURE") {
+        } else if is_word(item, b"FAILURE") {
             &mut f
-        } else if item.eq_ignore_ascii_case(b"DELAY") {
+        } else if is_word(item, b"DELAY") {
             &mut d
         } else {
             return Err(bad);
@@ -213,13 +249,16 @@ fn notify_value(v: Option<&[u8]>) -> Result<Notify, ParseError> {
 
 /// `orcpt-parameter = "ORCPT=" original-recipient-address`
 /// `original-recipient-address = addr-type ";" xtext`
-fn orcpt_value<'a>(cx: &Cx<'a>, v: Option<&'a [u8]>) -> Result<Orcpt, ParseError> {
+///
+/// `plain`: the whole value is xtext with nothing encoded, so the address
+/// is too.
+fn orcpt_value<'a>(cx: &Cx<'a>, v: Option<&'a [u8]>, plain: bool) -> Result<Orcpt, ParseError> {
     let bad = ParseError::BadParameter("ORCPT");
     let v = v.ok_or(bad.clone())?;
     let semi = v.iter().position(|&b| b == b';').ok_or(bad.clone())?;
     let addr_type = cx.str_of(&v[..semi]).ok_or(bad)?;
     let address = &v[semi + 1..];
-    if is_plain_xtext(address) {
+    if plain {
         if let Some(address) = cx.str_of(address) {
             return Orcpt::from_parts(addr_type, address);
         }
