@@ -142,30 +142,48 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
 }
 
 /// The verb, case-insensitively. Every verb but STARTTLS has four letters, so
-/// one upper-cased array match finds it (this runs for every command line).
+/// one word compare finds it (this runs for every command line): clearing
+/// bit 0x20 upper-cases a letter, and only a letter's two cases clear to
+/// the same octet, so no other octet can match a verb's letters.
 fn verb_of(word: &[u8]) -> Option<Verb> {
     if word.len() == 8 {
         return word
             .eq_ignore_ascii_case(b"STARTTLS")
             .then_some(Verb::StartTls);
     }
+    const fn w(verb: &[u8; 4]) -> u32 {
+        u32::from_le_bytes(*verb)
+    }
+    const EHLO: u32 = w(b"EHLO");
+    const HELO: u32 = w(b"HELO");
+    const MAIL: u32 = w(b"MAIL");
+    const RCPT: u32 = w(b"RCPT");
+    const DATA: u32 = w(b"DATA");
+    const BDAT: u32 = w(b"BDAT");
+    const RSET: u32 = w(b"RSET");
+    const VRFY: u32 = w(b"VRFY");
+    const EXPN: u32 = w(b"EXPN");
+    const HELP: u32 = w(b"HELP");
+    const NOOP: u32 = w(b"NOOP");
+    const QUIT: u32 = w(b"QUIT");
+    const AUTH: u32 = w(b"AUTH");
     let &[a, b, c, d] = word else {
         return None;
     };
-    Some(match [a, b, c, d].map(|x| x.to_ascii_uppercase()) {
-        [b'E', b'H', b'L', b'O'] => Verb::Ehlo,
-        [b'H', b'E', b'L', b'O'] => Verb::Helo,
-        [b'M', b'A', b'I', b'L'] => Verb::Mail,
-        [b'R', b'C', b'P', b'T'] => Verb::Rcpt,
-        [b'D', b'A', b'T', b'A'] => Verb::Data,
-        [b'B', b'D', b'A', b'T'] => Verb::Bdat,
-        [b'R', b'S', b'E', b'T'] => Verb::Rset,
-        [b'V', b'R', b'F', b'Y'] => Verb::Vrfy,
-        [b'E', b'X', b'P', b'N'] => Verb::Expn,
-        [b'H', b'E', b'L', b'P'] => Verb::Help,
-        [b'N', b'O', b'O', b'P'] => Verb::Noop,
-        [b'Q', b'U', b'I', b'T'] => Verb::Quit,
-        [b'A', b'U', b'T', b'H'] => Verb::Auth,
+    Some(match w(&[a, b, c, d]) & !0x2020_2020 {
+        EHLO => Verb::Ehlo,
+        HELO => Verb::Helo,
+        MAIL => Verb::Mail,
+        RCPT => Verb::Rcpt,
+        DATA => Verb::Data,
+        BDAT => Verb::Bdat,
+        RSET => Verb::Rset,
+        VRFY => Verb::Vrfy,
+        EXPN => Verb::Expn,
+        HELP => Verb::Help,
+        NOOP => Verb::Noop,
+        QUIT => Verb::Quit,
+        AUTH => Verb::Auth,
         _ => return None,
     })
 }

@@ -4,7 +4,7 @@ use super::host::{address_literal, domain_span};
 use super::{class, fail, is_utf8_octet, mismatch, Cx, In, PResult};
 use crate::types::{ForwardPath, Host, Mailbox, ReversePath, MAX_LOCAL_PART, MAX_PATH};
 use crate::ParseError;
-use nom::bytes::{tag, tag_no_case};
+use nom::bytes::tag;
 use nom::Parser;
 
 /// `atext` of RFC 5322, plus `UTF8-non-ascii` under RFC 6531.
@@ -189,8 +189,11 @@ pub(crate) fn forward_path<'a>(
     cx: &Cx<'a>,
     unbracketed: bool,
 ) -> PResult<'a, ForwardPath> {
-    if let Ok((rest, _)) = tag_no_case::<_, _, super::NomError>("<Postmaster>").parse_complete(i) {
-        return Ok((rest, ForwardPath::Postmaster));
+    const POSTMASTER: &[u8] = b"<Postmaster>";
+    if let Some((head, rest)) = i.split_at_checked(POSTMASTER.len()) {
+        if head.eq_ignore_ascii_case(POSTMASTER) {
+            return Ok((rest, ForwardPath::Postmaster));
+        }
     }
     match path_or_bare(i, cx, unbracketed) {
         Ok((rest, m)) => Ok((rest, ForwardPath::Mailbox(m))),
