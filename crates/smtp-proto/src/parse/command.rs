@@ -24,7 +24,15 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
     } else {
         line
     };
-    let verb_end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    // Most verbs have four letters: a space (or the end) after four octets
+    // ends the verb without a search. A space inside those four cannot
+    // match a verb either way (the verb compare refuses it), so the error
+    // is the same as with a search.
+    let verb_end = match line.get(4) {
+        Some(b' ') => 4,
+        None if line.len() == 4 => 4,
+        _ => line.iter().position(|&b| b == b' ').unwrap_or(line.len()),
+    };
     let (verb, args) = line.split_at(verb_end);
     let verb = verb_of(verb).ok_or(ParseError::UnknownCommand)?;
     let syntax = ParseError::Syntax(verb);
