@@ -119,6 +119,35 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// `token` is `upper` (upper-case letters, digits and `-`) in any case,
+/// compared as two overlapping words rather than octet by octet.
+///
+/// Only for tokens already checked to hold no control octet (such as
+/// `esmtp-keyword`, `esmtp-value` or `sasl-mech` octets): folding bit 0x20
+/// then cannot make one equal a digit, `-` or `_`, and no `%x80-FF` octet
+/// folds into ASCII.
+#[inline(always)]
+pub(crate) fn is_word<const N: usize>(token: &[u8], upper: &[u8; N]) -> bool {
+    if token.len() != N {
+        return false;
+    }
+    if N >= 8 {
+        let words = |s: &[u8]| {
+            let fold = |w: &[u8; 8]| u64::from_le_bytes(*w) | 0x2020_2020_2020_2020;
+            (s.first_chunk().map(fold), s.last_chunk().map(fold))
+        };
+        words(token) == words(upper)
+    } else if N >= 4 {
+        let words = |s: &[u8]| {
+            let fold = |w: &[u8; 4]| u32::from_le_bytes(*w) | 0x2020_2020;
+            (s.first_chunk().map(fold), s.last_chunk().map(fold))
+        };
+        words(token) == words(upper)
+    } else {
+        token.eq_ignore_ascii_case(upper)
+    }
+}
+
 /// Octet classes of the address and parameter grammars, one table lookup
 /// per octet.
 pub(crate) mod class {

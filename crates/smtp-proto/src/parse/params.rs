@@ -1,6 +1,6 @@
 //! ESMTP parameters of MAIL and RCPT (RFC 5321 §4.1.2) and their known values.
 
-use super::{class, fail, is_utf8_octet, mismatch, Cx, In, PResult};
+use super::{class, fail, is_utf8_octet, is_word, mismatch, Cx, In, PResult};
 use crate::types::{
     AuthParam, Body, EsmtpParam, MailParams, Notify, Orcpt, RcptParams, Ret, XtextValue,
 };
@@ -62,34 +62,6 @@ fn parameters<'a>(
         i = rest;
     }
     Ok((i, ()))
-}
-
-/// `token` is `upper` (upper-case letters, digits and `-`) in any case,
-/// compared as two overlapping words rather than octet by octet.
-///
-/// Only for tokens already checked as `esmtp-keyword` or `esmtp-value`
-/// octets: those hold no control octet, so folding bit 0x20 cannot make one
-/// equal a digit or `-`, and no `%x80-FF` octet folds into ASCII.
-#[inline(always)]
-fn is_word<const N: usize>(token: &[u8], upper: &[u8; N]) -> bool {
-    if token.len() != N {
-        return false;
-    }
-    if N >= 8 {
-        let words = |s: &[u8]| {
-            let fold = |w: &[u8; 8]| u64::from_le_bytes(*w) | 0x2020_2020_2020_2020;
-            (s.first_chunk().map(fold), s.last_chunk().map(fold))
-        };
-        words(token) == words(upper)
-    } else if N >= 4 {
-        let words = |s: &[u8]| {
-            let fold = |w: &[u8; 4]| u32::from_le_bytes(*w) | 0x2020_2020;
-            (s.first_chunk().map(fold), s.last_chunk().map(fold))
-        };
-        words(token) == words(upper)
-    } else {
-        token.eq_ignore_ascii_case(upper)
-    }
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), ParseError> {

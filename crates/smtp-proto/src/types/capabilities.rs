@@ -1,6 +1,7 @@
 //! EHLO capabilities (RFC 5321 §4.1.1.1 and the extensions' RFCs).
 
 use super::reply::{Reply, ReplyCode};
+use crate::parse::is_word;
 use crate::ParseError;
 
 /// A SASL mechanism name (RFC 4422 `sasl-mech = 1*20(ALPHA/DIGIT/"-"/"_")`).
@@ -76,29 +77,37 @@ impl Mechanism {
     /// assert!(Mechanism::parse("BAD NAME").is_err());
     /// ```
     pub fn parse(name: &str) -> Result<Mechanism, ParseError> {
-        // Known names are matched by length, then without allocating; only
-        // others are checked and upper-cased.
-        let known = |m: &str, mech: Mechanism| m.eq_ignore_ascii_case(name).then_some(mech);
+        Mechanism::from_name(name.as_bytes()).ok_or(ParseError::BadParameter("SASL mechanism"))
+    }
+
+    /// A mechanism from its name's octets, `None` when that is not
+    /// `sasl-mech = 1*20(ALPHA / DIGIT / "-" / "_")`. Known names are
+    /// matched by length, then with one word compare (safe once the octets
+    /// are checked); only others are upper-cased into a new string.
+    pub(crate) fn from_name(name: &[u8]) -> Option<Mechanism> {
+        let valid = (1..=20).contains(&name.len())
+            && name.iter().fold(true, |ok, &b| {
+                ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
+            });
+        if !valid {
+            return None;
+        }
         let found = match name.len() {
-            5 => known("PLAIN", Mechanism::Plain).or_else(|| known("LOGIN", Mechanism::Login)),
-            7 => known("XOAUTH2", Mechanism::XOAuth2),
-            8 => known("CRAM-MD5", Mechanism::CramMd5),
-            11 => known("OAUTHBEARER", Mechanism::OAuthBearer)
-                .or_else(|| known("SCRAM-SHA-1", Mechanism::ScramSha1)),
-            13 => known("SCRAM-SHA-256", Mechanism::ScramSha256),
+            5 if is_word(name, b"PLAIN") => Some(Mechanism::Plain),
+            5 if is_word(name, b"LOGIN") => Some(Mechanism::Login),
+            7 if is_word(name, b"XOAUTH2") => Some(Mechanism::XOAuth2),
+            8 if is_word(name, b"CRAM-MD5") => Some(Mechanism::CramMd5),
+            11 if is_word(name, b"OAUTHBEARER") => Some(Mechanism::OAuthBearer),
+            11 if is_word(name, b"SCRAM-SHA-1") => Some(Mechanism::ScramSha1),
+            13 if is_word(name, b"SCRAM-SHA-256") => Some(Mechanism::ScramSha256),
             _ => None,
         };
-        if let Some(mech) = found {
-            return Ok(mech);
+        if found.is_some() {
+            return found;
         }
-        let valid = (1..=20).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid {
-            return Err(ParseError::BadParameter("SASL mechanism"));
-        }
-        Ok(Mechanism::Other(MechanismName(name.to_ascii_uppercase())))
+        String::from_utf8(name.to_ascii_uppercase())
+            .ok()
+            .map(|n| Mechanism::Other(MechanismName(n)))
     }
 
     /// The name as sent.
