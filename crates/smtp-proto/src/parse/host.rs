@@ -73,7 +73,7 @@ fn label_error(label: &[u8]) -> Option<ParseError> {
 pub(crate) fn domain<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Domain> {
     let (rest, (raw, _)) = domain_span(i, cx.utf8)?;
     match cx.str_of(raw) {
-        Some(s) => Ok((rest, Domain::from_validated(s.to_owned()))),
+        Some(s) => Ok((rest, Domain::from_validated(s))),
         None => fail(ParseError::BadAddress),
     }
 }

@@ -53,4 +53,57 @@ fn value_sizes() {
     assert!(std::mem::size_of::<Command>() <= 128);
     assert!(std::mem::size_of::<Result<Command, ParseError>>() <= 128);
     assert!(std::mem::size_of::<crate::Mailbox>() <= 32);
+    // Short texts inline: no bigger than the `String` (or `String` and
+    // offset) they replaced, but for the ORCPT, which grew by one word.
+    assert!(std::mem::size_of::<crate::Domain>() <= 24);
+    assert!(std::mem::size_of::<crate::Orcpt>() <= 40);
+    assert!(std::mem::size_of::<crate::SaslResponse>() <= 64);
+}
+
+/// Inline and boxed short texts read back the same, compare by their text,
+/// and switch form exactly past the inline size.
+#[test]
+fn small_texts_inline_and_boxed() {
+    use crate::types::SmallStr;
+    for text in [
+        "",
+        "a",
+        "éé",
+        "twenty-three octets ab.",
+        "twenty-four octets abc.d",
+    ] {
+        let small = SmallStr::<23>::new(text);
+        assert_eq!(small.as_str(), text);
+        assert_eq!(
+            matches!(small, SmallStr::Inline { .. }),
+            text.len() <= 23,
+            "{text:?}"
+        );
+        assert!(small == SmallStr::<23>::new(text));
+    }
+    let joined = SmallStr::<4>::concat("ab", "é");
+    assert_eq!(joined.as_str(), "abé");
+    assert!(matches!(joined, SmallStr::Inline { .. }));
+    assert_eq!(SmallStr::<4>::concat("ab", "cde").as_str(), "abcde");
+
+    // Through the public types, on both sides of the inline size.
+    for name in ["example.com", "a-rather-long-subdomain.example.com"] {
+        let d = crate::Domain::new(name).unwrap();
+        assert_eq!(d.as_str(), name);
+        assert_eq!(d, crate::Domain::new(name).unwrap());
+        assert_eq!(format!("{d:?}"), format!("Domain({name:?})"));
+    }
+    for address in ["bob@example.org", "someone.with.a.long.name@example.org"] {
+        let o = crate::Orcpt::new("rfc822", address).unwrap();
+        assert_eq!((o.addr_type(), o.address()), ("rfc822", address));
+        assert_eq!(o, crate::Orcpt::new("rfc822", address).unwrap());
+        assert_ne!(
+            o,
+            crate::Orcpt::new("rfc82", &format!("2{address}")).unwrap()
+        );
+    }
+    let long = "QUJD".repeat(20);
+    for b64 in ["=", "AGFsaWNlAHNlY3JldA==", long.as_str()] {
+        assert_eq!(crate::SaslResponse::new(b64).unwrap().expose_base64(), b64);
+    }
 }

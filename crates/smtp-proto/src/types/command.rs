@@ -4,6 +4,7 @@ use super::capabilities::Mechanism;
 use super::host::Host;
 use super::params::{MailParams, RcptParams};
 use super::path::{ForwardPath, ReversePath};
+use super::SmallStr;
 use crate::parse;
 use crate::{ParseError, Secret};
 use std::fmt;
@@ -116,7 +117,11 @@ impl TextArg {
 /// An AUTH initial response or SASL response: base64 text, or `=` for an
 /// empty response (RFC 4954 §4). Redacted in `Debug`: it often holds a password.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaslResponse(Secret<String>);
+pub struct SaslResponse(Secret<SmallStr<SASL_INLINE>>);
+
+/// SASL responses up to this many octets are kept inline, without an
+/// allocation (a PLAIN initial response with a short name and password).
+const SASL_INLINE: usize = 63;
 
 impl SaslResponse {
     /// Wraps base64 text (`A-Z a-z 0-9 + / =`), or `=` alone for empty.
@@ -126,26 +131,26 @@ impl SaslResponse {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
         if ok {
-            Ok(SaslResponse(Secret::new(base64.to_owned())))
+            Ok(SaslResponse(Secret::new(SmallStr::new(base64))))
         } else {
             Err(ParseError::BadParameter("SASL response"))
         }
     }
     /// Base64 text the parser already checked.
     pub(crate) fn from_validated(base64: &str) -> SaslResponse {
-        SaslResponse(Secret::new(base64.to_owned()))
+        SaslResponse(Secret::new(SmallStr::new(base64)))
     }
     /// The empty response, `=`.
     pub fn empty() -> SaslResponse {
-        SaslResponse(Secret::new("=".to_owned()))
+        SaslResponse(Secret::new(SmallStr::new("=")))
     }
     /// True for `=`.
     pub fn is_empty(&self) -> bool {
-        self.0.expose() == "="
+        self.0.expose().as_str() == "="
     }
     /// The base64 text as sent (`=` for empty). Reveals the secret.
     pub fn expose_base64(&self) -> &str {
-        self.0.expose()
+        self.0.expose().as_str()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Domains and address literals (RFC 5321 §4.1.2, §4.1.3; RFC 6531 U-labels).
 
+use super::SmallStr;
 use crate::parse;
 use crate::ParseError;
 use std::fmt;
@@ -16,8 +17,40 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// assert!(Domain::new("例え.jp").is_err());
 /// assert!(Domain::new_utf8("例え.jp").is_ok());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Domain(String);
+#[derive(Clone)]
+pub struct Domain(SmallStr<23>);
+
+impl PartialEq for Domain {
+    fn eq(&self, other: &Domain) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Domain {}
+
+impl PartialOrd for Domain {
+    fn partial_cmp(&self, other: &Domain) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Domain {
+    fn cmp(&self, other: &Domain) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for Domain {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Domain").field(&self.as_str()).finish()
+    }
+}
 
 impl Domain {
     /// An ASCII domain.
@@ -40,24 +73,24 @@ impl Domain {
         )
     }
 
-    pub(crate) fn from_validated(s: String) -> Self {
-        Domain(s)
+    pub(crate) fn from_validated(s: &str) -> Self {
+        Domain(SmallStr::new(s))
     }
 
     /// The domain as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// True when every label is ASCII.
     pub fn is_ascii(&self) -> bool {
-        self.0.is_ascii()
+        self.as_str().is_ascii()
     }
 }
 
 impl fmt::Display for Domain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

@@ -3,6 +3,7 @@
 //! SMTPUTF8 (RFC 6531), RET/ENVID/NOTIFY/ORCPT (RFC 3461), AUTH (RFC 4954),
 //! REQUIRETLS (RFC 8689).
 
+use super::SmallStr;
 use crate::parse;
 use crate::xtext;
 use crate::ParseError;
@@ -107,12 +108,37 @@ impl Notify {
 }
 
 /// `ORCPT=addr-type;xtext` (RFC 3461 §4.2): the original recipient.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Orcpt {
-    /// The address type, then the decoded address (one allocation).
-    text: String,
+    /// The address type, then the decoded address: inline when short, else
+    /// one allocation.
+    text: SmallStr<31>,
     /// Where the address starts in `text`.
     split: usize,
+}
+
+impl PartialEq for Orcpt {
+    fn eq(&self, other: &Orcpt) -> bool {
+        self.split == other.split && self.text.as_str() == other.text.as_str()
+    }
+}
+
+impl Eq for Orcpt {}
+
+impl std::hash::Hash for Orcpt {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.as_str().hash(state);
+        self.split.hash(state);
+    }
+}
+
+impl std::fmt::Debug for Orcpt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orcpt")
+            .field("addr_type", &self.addr_type())
+            .field("address", &self.address())
+            .finish()
+    }
 }
 
 impl Orcpt {
@@ -130,9 +156,7 @@ impl Orcpt {
         if !valid_type || address.is_empty() {
             return Err(ParseError::BadParameter("ORCPT"));
         }
-        let mut text = String::with_capacity(addr_type.len() + address.len());
-        text.push_str(addr_type);
-        text.push_str(address);
+        let text = SmallStr::concat(addr_type, address);
         Ok(Orcpt {
             text,
             split: addr_type.len(),
@@ -140,11 +164,11 @@ impl Orcpt {
     }
     /// The address type, for example `rfc822`.
     pub fn addr_type(&self) -> &str {
-        &self.text[..self.split]
+        self.text.as_str().get(..self.split).unwrap_or_default()
     }
     /// The decoded original address.
     pub fn address(&self) -> &str {
-        &self.text[self.split..]
+        self.text.as_str().get(self.split..).unwrap_or_default()
     }
 }
 

@@ -195,7 +195,7 @@ impl Mailbox {
                 .flatten();
             Box::new(match literal {
                 Some(l) => Host::Literal(l),
-                None => Host::Domain(Domain::from_validated(text.to_owned())),
+                None => Host::Domain(Domain::from_validated(text)),
             })
         })
     }
