@@ -163,6 +163,8 @@ pub(crate) mod class {
     pub(crate) const BASE64: u8 = 16;
     /// `xchar` (RFC 3461): `%d33-42 / %d44-60 / %d62-126`.
     pub(crate) const XCHAR: u8 = 32;
+    /// `sasl-mech` octets (RFC 4422): ALPHA, DIGIT, `-`, `_`.
+    pub(crate) const SASL_MECH: u8 = 64;
 
     const fn build() -> [u8; 256] {
         let mut t = [0u8; 256];
@@ -210,6 +212,9 @@ pub(crate) mod class {
             }
             if matches!(c, 33..=42 | 44..=60 | 62..=126) {
                 k |= XCHAR;
+            }
+            if alnum || c == b'-' || c == b'_' {
+                k |= SASL_MECH;
             }
             t[b] = k;
             b += 1;

@@ -201,13 +201,17 @@ fn notify_value(v: Option<&[u8]>) -> Result<Notify, ParseError> {
         return Ok(Notify::NEVER);
     }
     let (mut s, mut f, mut d) = (false, false, false);
-    for item in v.split(|&b| b == b',') {
-        let slot = if is_word(item, b"SUCCESS") {
-            &mut s
-        } else if is_word(item, b"FAILURE") {
-            &mut f
-        } else if is_word(item, b"DELAY") {
-            &mut d
+    // Each element is matched where it starts, then a comma or the end must
+    // follow: no separate search for the commas.
+    let mut rest = v;
+    loop {
+        let starts = |word: &[u8; 7]| rest.get(..7).is_some_and(|w| is_word(w, word));
+        let (slot, len) = if starts(b"SUCCESS") {
+            (&mut s, 7)
+        } else if starts(b"FAILURE") {
+            (&mut f, 7)
+        } else if rest.get(..5).is_some_and(|w| is_word(w, b"DELAY")) {
+            (&mut d, 5)
         } else {
             return Err(bad);
         };
@@ -215,6 +219,11 @@ fn notify_value(v: Option<&[u8]>) -> Result<Notify, ParseError> {
             return Err(bad);
         }
         *slot = true;
+        match rest.get(len) {
+            None => break,
+            Some(b',') => rest = &rest[len + 1..],
+            Some(_) => return Err(bad),
+        }
     }
     Notify::on(s, f, d).ok_or(bad)
 }

@@ -1,7 +1,7 @@
 //! EHLO capabilities (RFC 5321 §4.1.1.1 and the extensions' RFCs).
 
 use super::reply::{Reply, ReplyCode};
-use crate::parse::is_word;
+use crate::parse::{class, is_word};
 use crate::ParseError;
 
 /// A SASL mechanism name (RFC 4422 `sasl-mech = 1*20(ALPHA/DIGIT/"-"/"_")`).
@@ -85,10 +85,8 @@ impl Mechanism {
     /// matched by length, then with one word compare (safe once the octets
     /// are checked); only others are upper-cased into a new string.
     pub(crate) fn from_name(name: &[u8]) -> Option<Mechanism> {
-        let valid = (1..=20).contains(&name.len())
-            && name.iter().fold(true, |ok, &b| {
-                ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
-            });
+        let valid =
+            (1..=20).contains(&name.len()) && class::span(name, class::SASL_MECH) == name.len();
         if !valid {
             return None;
         }
