@@ -229,10 +229,35 @@ fn rcpt_to() {
     for bad in [
         "RCPT TO:<b@c.d> NOTIFY=NEVER,SUCCESS",
         "RCPT TO:<b@c.d> NOTIFY=SUCCESS,SUCCESS",
-        "RCPT TO:<b@c.d> NOTIFY=",
+        "RCPT TO:<b@c.d> NOTIFY=SUCCESS,",
+        "RCPT TO:<b@c.d> NOTIFY=,SUCCESS",
+        "RCPT TO:<b@c.d> NOTIFY=SUCCESSFAILURE",
+        "RCPT TO:<b@c.d> NOTIFY=SUCCESS,,DELAY",
+        "RCPT TO:<b@c.d> NOTIFY=DELAYED",
+        "RCPT TO:<b@c.d> NOTIFY=SUCCES",
     ] {
-        assert!(Command::parse(bad.as_bytes()).is_err(), "{bad}");
+        assert_eq!(
+            Command::parse(bad.as_bytes()),
+            Err(ParseError::BadParameter("NOTIFY")),
+            "{bad}"
+        );
     }
+    assert!(Command::parse(b"RCPT TO:<b@c.d> NOTIFY=").is_err());
+    // Any order, any case.
+    let mut all = RcptParams::default();
+    all.notify = Notify::on(true, true, true);
+    kat_canonical(
+        "RCPT TO:<b@c.d> NOTIFY=delay,Success,FAILURE",
+        &STRICT,
+        "RCPT TO:<b@c.d> NOTIFY=SUCCESS,FAILURE,DELAY",
+    );
+    assert_eq!(
+        Command::parse(b"RCPT TO:<b@c.d> NOTIFY=delay,Success,FAILURE"),
+        Ok(Command::Rcpt {
+            to: mbox("b@c.d").into(),
+            params: all,
+        })
+    );
     rejects(
         "RCPT TO:<b@c.d> ORCPT=rfc822",
         &STRICT,
