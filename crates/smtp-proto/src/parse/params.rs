@@ -122,6 +122,14 @@ fn size_value(v: Option<&[u8]>) -> Result<u64, ParseError> {
     if v.is_empty() || v.len() > 20 {
         return Err(bad);
     }
+    // Up to 19 digits cannot overflow: no checked arithmetic.
+    if v.len() <= 19 {
+        let digits = v.iter().try_fold(0u64, |n, &d| {
+            let d = d.wrapping_sub(b'0');
+            (d <= 9).then_some(n * 10 + u64::from(d))
+        });
+        return digits.ok_or(bad);
+    }
     v.iter()
         .try_fold(0u64, |n, &d| {
             let d = d.checked_sub(b'0').filter(|d| *d <= 9)?;

@@ -145,6 +145,24 @@ fn mail_parameter_errors() {
         "MAIL FROM:<a@b.c> SIZE=123456789012345678901",
         ParseError::BadParameter("SIZE"),
     );
+    // Either side of 19 digits (read without overflow checks) and of
+    // u64::MAX (20 digits, read with them).
+    for (size, value) in [
+        ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+        ("18446744073709551615", Some(u64::MAX)),
+        ("18446744073709551616", None),
+        ("99999999999999999999", None),
+        ("123456789012345678x", None),
+        ("1234567890123456789x", None),
+        ("00000000000000000001", Some(1)),
+    ] {
+        let line = format!("MAIL FROM:<a@b.c> SIZE={size}");
+        match (Command::parse(line.as_bytes()), value) {
+            (Ok(Command::Mail { params, .. }), Some(v)) => assert_eq!(params.size, Some(v)),
+            (Err(e), None) => assert_eq!(e, ParseError::BadParameter("SIZE"), "{line}"),
+            (other, _) => panic!("{line}: {other:?}"),
+        }
+    }
     bad(
         "MAIL FROM:<a@b.c> BODY=9BIT",
         ParseError::BadParameter("BODY"),

@@ -260,11 +260,13 @@ impl ParseOptions {
 
 impl Command {
     /// Parses one command line (without its CRLF) with strict options.
+    #[inline]
     pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         parse::command::command(line, &ParseOptions::strict())
     }
 
     /// Parses one command line (without its CRLF) with the given options.
+    #[inline]
     pub fn parse_with(line: &[u8], options: &ParseOptions) -> Result<Command, ParseError> {
         parse::command::command(line, options)
     }
