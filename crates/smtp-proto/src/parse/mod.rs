@@ -247,4 +247,41 @@ pub(crate) mod class {
     pub(crate) fn span(i: &[u8], bits: u8) -> usize {
         i.iter().position(|&b| of(b) & bits == 0).unwrap_or(i.len())
     }
+
+    /// Bit 7 of every octet of a word.
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    /// Bits 0 to 6 of every octet of a word.
+    const LOWS: u64 = !HIGHS;
+    /// 1 in every octet of a word.
+    const ONES: u64 = 0x0101_0101_0101_0101;
+
+    /// Bit 7 set in each octet of the little-endian word `w` that is not
+    /// [`XCHAR`] (`%d33-42 / %d44-60 / %d62-126`). Each test is exact per
+    /// octet: the sums of 7-bit octets stay below 0x100, so no carry
+    /// crosses into the next octet.
+    #[inline(always)]
+    fn not_xchar(w: u64) -> u64 {
+        let low = w & LOWS;
+        let from_33 = low + ONES * (0x80 - 33);
+        // 0x80 - 127 = 1.
+        let from_127 = low + ONES;
+        let not_plus = (low ^ (ONES * u64::from(b'+'))) + LOWS;
+        let not_equals = (low ^ (ONES * u64::from(b'='))) + LOWS;
+        !(from_33 & !from_127 & not_plus & not_equals & !w) & HIGHS
+    }
+
+    /// [`span`] over [`XCHAR`], eight octets at a time (the value scan of
+    /// every parameter starts with it); the last few octets by the table.
+    #[inline(always)]
+    pub(crate) fn span_xchar(i: &[u8]) -> usize {
+        let mut rest = i;
+        while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+            let bad = not_xchar(u64::from_le_bytes(*word));
+            if bad != 0 {
+                return i.len() - rest.len() + (bad.trailing_zeros() / 8) as usize;
+            }
+            rest = tail;
+        }
+        i.len() - rest.len() + span(rest, XCHAR)
+    }
 }

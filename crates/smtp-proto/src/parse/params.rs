@@ -21,7 +21,7 @@ type Param<'a> = (&'a [u8], Option<&'a [u8]>, bool);
 /// Also says whether the value is xtext with nothing encoded (all `xchar`:
 /// no `+`, all ASCII), found by the same scan: the value is first spanned
 /// over `xchar` octets, then over any `esmtp-value` octet.
-#[inline]
+#[inline(always)]
 fn esmtp_param(i: In<'_>, utf8: bool) -> PResult<'_, Param<'_>> {
     let kw_len = class::span(i, class::LDH);
     if kw_len == 0 {
@@ -35,7 +35,7 @@ fn esmtp_param(i: In<'_>, utf8: bool) -> PResult<'_, Param<'_>> {
         return Ok((rest, (keyword, None, true)));
     };
     let allowed = class::with_utf8(class::VALUE, utf8);
-    let plain_len = class::span(rest, class::XCHAR);
+    let plain_len = class::span_xchar(rest);
     let value_len = plain_len + class::span(&rest[plain_len..], allowed);
     if value_len == 0 {
         return mismatch(rest);
