@@ -87,6 +87,7 @@ pub(crate) struct Cx<'a> {
 
 impl<'a> Cx<'a> {
     /// For input that arrived as octets: checked for UTF-8 here, once.
+    #[inline]
     pub(crate) fn octets(utf8: bool, input: &'a [u8]) -> Cx<'a> {
         Cx {
             utf8,
@@ -105,6 +106,7 @@ impl<'a> Cx<'a> {
     /// A token of the input as `&str`; `None` when it is not UTF-8. A token
     /// that lies inside the checked input is sliced from it (no second
     /// check); any other is checked.
+    #[inline]
     pub(crate) fn str_of(&self, token: &'a [u8]) -> Option<&'a str> {
         if let Some(text) = self.text {
             let start = (token.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);

@@ -143,7 +143,9 @@ fn source_route(i: In<'_>, utf8: bool) -> PResult<'_, ()> {
 
 /// `Path = "<" [ A-d-l ":" ] Mailbox ">"`
 fn path<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Mailbox> {
-    let (rest, _) = tag("<").parse_complete(i)?;
+    let Some(rest) = i.strip_prefix(b"<") else {
+        return mismatch(i);
+    };
     let rest = if rest.first() == Some(&b'@') {
         source_route(rest, cx.utf8)?.0
     } else {

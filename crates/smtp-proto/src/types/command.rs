@@ -137,6 +137,7 @@ impl SaslResponse {
         }
     }
     /// Base64 text the parser already checked.
+    #[inline]
     pub(crate) fn from_validated(base64: &str) -> SaslResponse {
         SaslResponse(Secret::new(SmallStr::new(base64)))
     }

@@ -73,6 +73,7 @@ impl Domain {
         )
     }
 
+    #[inline]
     pub(crate) fn from_validated(s: &str) -> Self {
         Domain(SmallStr::new(s))
     }

@@ -57,11 +57,13 @@ impl<const N: usize> PartialEq for SmallStr<N> {
 impl<const N: usize> Eq for SmallStr<N> {}
 
 impl<const N: usize> SmallStr<N> {
+    #[inline]
     pub(crate) fn new(s: &str) -> SmallStr<N> {
         SmallStr::concat(s, "")
     }
 
     /// `a` then `b` (two UTF-8 texts side by side are UTF-8).
+    #[inline]
     pub(crate) fn concat(a: &str, b: &str) -> SmallStr<N> {
         let len = a.len() + b.len();
         let len_plus_one = u8::try_from(len + 1)

@@ -148,6 +148,7 @@ impl Orcpt {
         Orcpt::from_parts(addr_type, address)
     }
 
+    #[inline]
     pub(crate) fn from_parts(addr_type: &str, address: &str) -> Result<Self, ParseError> {
         let valid_type = !addr_type.is_empty()
             && addr_type

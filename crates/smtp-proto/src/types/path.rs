@@ -125,10 +125,12 @@ impl Mailbox {
 
     /// From `local@domain` as sent, both parts valid, the `@` at `at`: one
     /// allocation, the host read from the text when asked for.
+    #[inline]
     pub(crate) fn from_validated_text(addr: &str, at: usize) -> Result<Self, ParseError> {
         Mailbox::checked(addr, at, OnceLock::new())
     }
 
+    #[inline]
     fn checked(addr: &str, at: usize, host: OnceLock<Box<Host>>) -> Result<Self, ParseError> {
         if at > MAX_LOCAL_PART {
             return Err(ParseError::LocalPartTooLong);
