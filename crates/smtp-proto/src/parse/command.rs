@@ -67,7 +67,7 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             let Command::Mail { from, params } = &mut cmd else {
                 return Err(syntax);
             };
-            *from = run(
+            let parsed = run(
                 |i| {
                     let (i, _) = path_intro(i, "FROM:", opts)?;
                     let (i, from) = reverse_path(i, &cx, opts.allow_unbracketed_path)?;
@@ -77,6 +77,8 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
                 args,
                 syntax,
             )?;
+            // The placeholder owns nothing: no drop call for it.
+            std::mem::forget(std::mem::replace(from, parsed));
             // Without SMTPUTF8 in force, a non-ASCII path was refused already.
             if cx.utf8 && !params.smtputf8 && from.mailbox().is_some_and(|m| !m.is_ascii()) {
                 return Err(ParseError::Utf8NotAllowed);
@@ -92,7 +94,7 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             let Command::Rcpt { to, params } = &mut cmd else {
                 return Err(syntax);
             };
-            *to = run(
+            let parsed = run(
                 |i| {
                     let (i, _) = path_intro(i, "TO:", opts)?;
                     let (i, to) = forward_path(i, &cx, opts.allow_unbracketed_path)?;
@@ -102,6 +104,8 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
                 args,
                 syntax,
             )?;
+            // The placeholder owns nothing: no drop call for it.
+            std::mem::forget(std::mem::replace(to, parsed));
             Ok(cmd)
         }
         Verb::Bdat => run(bdat_args, args, syntax),

@@ -162,6 +162,7 @@ fn path<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Mailbox> {
 }
 
 /// A path, or with `unbracketed` leniency a bare mailbox.
+#[inline]
 fn path_or_bare<'a>(i: In<'a>, cx: &Cx<'a>, unbracketed: bool) -> PResult<'a, Mailbox> {
     if i.first() == Some(&b'<') || !unbracketed {
         return path(i, cx);
