@@ -236,7 +236,7 @@ impl Client {
     /// so that [`is_usable`](Self::is_usable) tells the truth before the
     /// next message.
     pub fn take_what_arrived(&mut self) {
-        match self.driver.flush(&mut self.session) {
+        match self.driver.take_arrived(&mut self.session) {
             Ok(Some(ClientEvent::Failed(_))) | Err(_) => self.driver.close(),
             Ok(_) => {}
         }
@@ -293,26 +293,42 @@ impl Client {
         Ok(())
     }
 
+    /// Streams the body one chunk ahead: a chunk is written once the next
+    /// read returned more, so the last chunk and the end of data leave in
+    /// one write (a small message is one write in all).
     fn stream_body(&mut self, body: &mut impl Read) -> Result<(), Error> {
-        let mut chunk = vec![0; BODY_CHUNK];
+        let mut current = vec![0; BODY_CHUNK];
+        let mut next = vec![0; BODY_CHUNK];
+        let mut len = self.read_body(body, &mut current)?;
+        while len > 0 {
+            let next_len = self.read_body(body, &mut next)?;
+            let bytes = current.get(..len).unwrap_or_default();
+            self.session
+                .send_body(bytes)
+                .map_err(|error| self.fail(error))?;
+            if next_len > 0 {
+                self.write_pending()?;
+            }
+            std::mem::swap(&mut current, &mut next);
+            len = next_len;
+        }
+        self.session.end_body().map_err(|error| self.fail(error))?;
+        self.write_pending()
+    }
+
+    /// One read of the body (0 at its end); a failed read closes the
+    /// connection, since SMTP cannot abandon a body half sent.
+    fn read_body(&mut self, body: &mut impl Read, buf: &mut [u8]) -> Result<usize, Error> {
         loop {
-            let n = match body.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
+            match body.read(buf) {
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.driver.close();
                     return Err(Error::Body(e));
                 }
-            };
-            let bytes = chunk.get(..n).unwrap_or_default();
-            self.session
-                .send_body(bytes)
-                .map_err(|error| self.fail(error))?;
-            self.write_pending()?;
+            }
         }
-        self.session.end_body().map_err(|error| self.fail(error))?;
-        self.write_pending()
     }
 
     /// Writes what the session queued; an event met on the way (the session

@@ -22,6 +22,16 @@ const READ_BUFFER: usize = 64 * 1024;
 /// The shortest read timeout: `set_read_timeout` refuses zero.
 const MIN_WAIT: Duration = Duration::from_millis(1);
 
+/// The longest single wait for a reply. A deadline further away is waited
+/// for in steps of this length, so the socket's read timeout keeps one
+/// value (and is set once) instead of a new one before every read.
+const MAX_STEP: Duration = Duration::from_secs(1);
+
+/// How much may be written without reading before replies that already
+/// arrived are looked for: about a socket buffer, the most a peer can send
+/// back before it blocks on us.
+const UNREAD_LIMIT: usize = 256 * 1024;
+
 /// What the driver found next.
 #[derive(Debug)]
 pub(crate) enum Next<E> {
@@ -58,6 +68,10 @@ pub(crate) struct Driver {
     closed: bool,
     /// Sees every byte read and written (the plaintext, inside TLS).
     observer: Option<Box<dyn WireObserver>>,
+    /// The socket's read timeout as last set (`None`: not known).
+    read_timeout: Option<Option<Duration>>,
+    /// Octets written since the last read.
+    unread: usize,
 }
 
 impl fmt::Debug for Driver {
@@ -89,6 +103,8 @@ impl Driver {
             last_idle: Instant::now(),
             closed: false,
             observer: None,
+            read_timeout: None,
+            unread: 0,
         }
     }
 
@@ -145,15 +161,17 @@ impl Driver {
             // session is told that time is up.
             let mut wait = deadline.map(|d| d.saturating_duration_since(now));
             let mut capped = false;
+            let mut stepped = false;
             if let Some(tick) = self.poll_interval {
                 if wait.is_none_or(|w| w > tick) {
                     wait = Some(tick);
                     capped = true;
                 }
+            } else if wait.is_some_and(|w| w > MAX_STEP) {
+                wait = Some(MAX_STEP);
+                stepped = true;
             }
-            self.stream
-                .set_read_timeout(wait.map(|w| w.max(MIN_WAIT)))
-                .map_err(|e| self.io_error("setting a read timeout on", e))?;
+            self.set_read_timeout(wait.map(|w| w.max(MIN_WAIT)))?;
             match self.read_into(session)? {
                 Read::Fed => {}
                 // The session closes on EOF; if it did not, reading again
@@ -169,6 +187,8 @@ impl Driver {
                     self.last_idle = Instant::now();
                     return Ok(Next::Idle);
                 }
+                // One step of a longer wait: the deadline is still ahead.
+                Read::Nothing if stepped => {}
                 Read::Nothing => {
                     timed_out_at = deadline;
                     session.handle_timeout(Instant::now());
@@ -177,13 +197,44 @@ impl Driver {
         }
     }
 
+    /// Sets the socket's read timeout, unless it already has that value.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        if self.read_timeout == Some(timeout) {
+            return Ok(());
+        }
+        self.stream
+            .set_read_timeout(timeout)
+            .map_err(|e| self.io_error("setting a read timeout on", e))?;
+        self.read_timeout = Some(timeout);
+        Ok(())
+    }
+
     /// Writes what the session has to send now, without waiting for the
     /// peer: used while streaming a body, so the session never holds more
     /// than one chunk. Replies that already arrived are read first (see
     /// [`receive_ready`](Self::receive_ready)). An event met on the way is
     /// returned; a close is left for [`next`](Self::next) to report.
     pub(crate) fn flush<S: Session>(&mut self, session: &mut S) -> Result<Option<S::Event>, Error> {
+        // Only after much was written without reading can replies have
+        // piled up; looking every time costs three system calls a chunk.
+        if self.unread >= UNREAD_LIMIT {
+            self.receive_ready(session)?;
+        }
+        self.drain_event(session)
+    }
+
+    /// Reads what already arrived (without waiting) and carries out the
+    /// session's outputs: for a connection that sat idle, where the server
+    /// may have said 421 or closed.
+    pub(crate) fn take_arrived<S: Session>(
+        &mut self,
+        session: &mut S,
+    ) -> Result<Option<S::Event>, Error> {
         self.receive_ready(session)?;
+        self.drain_event(session)
+    }
+
+    fn drain_event<S: Session>(&mut self, session: &mut S) -> Result<Option<S::Event>, Error> {
         match self.drain(session)? {
             Some(Next::Event(event)) => Ok(Some(event)),
             _ => Ok(None),
@@ -247,6 +298,8 @@ impl Driver {
             .poll_timeout()
             .filter(|&d| d > now)
             .unwrap_or(now + DEFAULT_HANDSHAKE);
+        // The handshake sets read timeouts of its own.
+        self.read_timeout = None;
         match self.stream.start_tls(&upgrade, deadline, implicit) {
             Ok(info) => {
                 session.tls_established(Instant::now(), info);
@@ -270,6 +323,7 @@ impl Driver {
                 Ok(Read::Ended)
             }
             Ok(n) => {
+                self.unread = 0;
                 let bytes = self.buf.get(..n).unwrap_or_default();
                 if let Some(observer) = self.observer.as_mut() {
                     observer.observe(Direction::Received, self.stream.is_tls(), bytes);
@@ -296,6 +350,7 @@ impl Driver {
             return Ok(());
         }
         self.observe(Direction::Sent, bytes);
+        self.unread = self.unread.saturating_add(bytes.len());
         match self
             .stream
             .write_all(bytes)
