@@ -151,9 +151,7 @@ impl Orcpt {
     #[inline]
     pub(crate) fn from_parts(addr_type: &str, address: &str) -> Result<Self, ParseError> {
         let valid_type = !addr_type.is_empty()
-            && addr_type
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            && parse::class::span(addr_type.as_bytes(), parse::class::LDH) == addr_type.len();
         if !valid_type || address.is_empty() {
             return Err(ParseError::BadParameter("ORCPT"));
         }
