@@ -67,6 +67,8 @@ pub struct Client {
     session: ClientSession,
     capabilities: Capabilities,
     tls: Option<TlsInfo>,
+    /// The two body buffers of `stream_body`, kept for the next message.
+    buffers: [Vec<u8>; 2],
 }
 
 impl Client {
@@ -202,6 +204,7 @@ impl Client {
                         session,
                         capabilities,
                         tls,
+                        buffers: [Vec::new(), Vec::new()],
                     })
                 }
                 Some(_) => {}
@@ -297,11 +300,23 @@ impl Client {
     /// read returned more, so the last chunk and the end of data leave in
     /// one write (a small message is one write in all).
     fn stream_body(&mut self, body: &mut impl Read) -> Result<(), Error> {
-        let mut current = vec![0; BODY_CHUNK];
-        let mut next = vec![0; BODY_CHUNK];
-        let mut len = self.read_body(body, &mut current)?;
+        let [mut current, mut next] = std::mem::take(&mut self.buffers);
+        current.resize(BODY_CHUNK, 0);
+        next.resize(BODY_CHUNK, 0);
+        let result = self.stream_chunks(body, &mut current, &mut next);
+        self.buffers = [current, next];
+        result
+    }
+
+    fn stream_chunks(
+        &mut self,
+        body: &mut impl Read,
+        current: &mut Vec<u8>,
+        next: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let mut len = self.read_body(body, current)?;
         while len > 0 {
-            let next_len = self.read_body(body, &mut next)?;
+            let next_len = self.read_body(body, next)?;
             let bytes = current.get(..len).unwrap_or_default();
             self.session
                 .send_body(bytes)
@@ -309,7 +324,7 @@ impl Client {
             if next_len > 0 {
                 self.write_pending()?;
             }
-            std::mem::swap(&mut current, &mut next);
+            std::mem::swap(current, next);
             len = next_len;
         }
         self.session.end_body().map_err(|error| self.fail(error))?;
