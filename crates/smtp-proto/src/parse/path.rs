@@ -171,6 +171,7 @@ fn path_or_bare<'a>(i: In<'a>, cx: &Cx<'a>, unbracketed: bool) -> PResult<'a, Ma
 }
 
 /// `Reverse-path = Path / "<>"`
+#[inline]
 pub(crate) fn reverse_path<'a>(
     i: In<'a>,
     cx: &Cx<'a>,
@@ -187,6 +188,7 @@ pub(crate) fn reverse_path<'a>(
 }
 
 /// `( "<Postmaster@" Domain ">" ) / "<Postmaster>" / Forward-path`
+#[inline]
 pub(crate) fn forward_path<'a>(
     i: In<'a>,
     cx: &Cx<'a>,
