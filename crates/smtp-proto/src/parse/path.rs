@@ -195,9 +195,12 @@ pub(crate) fn forward_path<'a>(
     unbracketed: bool,
 ) -> PResult<'a, ForwardPath> {
     const POSTMASTER: &[u8] = b"<Postmaster>";
-    if let Some((head, rest)) = i.split_at_checked(POSTMASTER.len()) {
-        if head.eq_ignore_ascii_case(POSTMASTER) {
-            return Ok((rest, ForwardPath::Postmaster));
+    // Most paths are not `<Postmaster>`: the octet after `<` tells.
+    if i.get(1).is_some_and(|&b| b | 0x20 == b'p') {
+        if let Some((head, rest)) = i.split_at_checked(POSTMASTER.len()) {
+            if head.eq_ignore_ascii_case(POSTMASTER) {
+                return Ok((rest, ForwardPath::Postmaster));
+            }
         }
     }
     match path_or_bare(i, cx, unbracketed) {
