@@ -111,7 +111,7 @@ pub(crate) fn command(line: &[u8], opts: &ParseOptions) -> Result<Command, Parse
         Verb::Bdat => run(bdat_args, args, syntax),
         Verb::Auth => {
             let cx = cx();
-            run(|i| auth_args(i, &cx), args, syntax)
+            auth_args(args, &cx).ok_or(syntax)
         }
         Verb::Vrfy | Verb::Expn => {
             let text = args
@@ -246,11 +246,10 @@ fn bdat_args(i: In<'_>) -> PResult<'_, Command> {
 /// `sasl-mech = 1*20(ALPHA / DIGIT / "-" / "_")` (RFC 4422)
 ///
 /// Both must reach the end of the line, so each is checked whole, in a
-/// branch-free pass.
-fn auth_args<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Command> {
-    let Some(i) = i.strip_prefix(b" ") else {
-        return super::mismatch(i);
-    };
+/// branch-free pass. `None` for any error: the caller's one AUTH syntax
+/// error (the command is returned directly, not through nom's result).
+fn auth_args<'a>(i: In<'a>, cx: &Cx<'a>) -> Option<Command> {
+    let i = i.strip_prefix(b" ")?;
     // A mechanism name is short: a plain search finds its end faster than
     // memchr's set-up.
     let (mech, response) = match i.iter().position(|&b| b == b' ') {
@@ -263,22 +262,16 @@ fn auth_args<'a>(i: In<'a>, cx: &Cx<'a>) -> PResult<'a, Command> {
                 ok & (b.is_ascii_alphanumeric() | (b == b'+') | (b == b'/') | (b == b'='))
             })
     };
-    let mechanism = Mechanism::from_name(mech);
-    if mechanism.is_none() || !response.is_none_or(is_b64) {
-        return super::fail(ParseError::Syntax(Verb::Auth));
+    let mechanism = Mechanism::from_name(mech)?;
+    if !response.is_none_or(is_b64) {
+        return None;
     }
-    let response = match response {
-        None => Some(None),
-        Some(r) => cx.str_of(r).map(|r| Some(SaslResponse::from_validated(r))),
+    let initial_response = match response {
+        None => None,
+        Some(r) => Some(SaslResponse::from_validated(cx.str_of(r)?)),
     };
-    match (mechanism, response) {
-        (Some(mechanism), Some(initial_response)) => Ok((
-            &[],
-            Command::Auth {
-                mechanism,
-                initial_response,
-            },
-        )),
-        _ => super::fail(ParseError::Syntax(Verb::Auth)),
-    }
+    Some(Command::Auth {
+        mechanism,
+        initial_response,
+    })
 }
