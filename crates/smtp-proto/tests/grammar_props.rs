@@ -7,9 +7,9 @@ use proptest::sample::select;
 use smtp_proto::xtext;
 use smtp_proto::{
     AddressLiteral, AuthParam, Body, Capabilities, Command, Domain, EnhancedStatus, EsmtpParam,
-    Extension, ForwardPath, Host, MailParams, Mailbox, Mechanism, MechanismName, Notify, Orcpt,
-    ParseError, ParseOptions, RcptParams, Reply, ReplyCode, ReplyParser, Ret, ReversePath,
-    SaslResponse, TextArg, Verb, XtextValue, MAX_LOCAL_PART, MAX_PATH,
+    Extension, ForwardPath, GeneralLiteral, Host, MailParams, Mailbox, Mechanism, MechanismName,
+    Notify, Orcpt, ParseError, ParseOptions, RcptParams, Reply, ReplyCode, ReplyParser, Ret,
+    ReversePath, SaslResponse, TextArg, Verb, XtextValue, MAX_LOCAL_PART, MAX_PATH,
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -96,8 +96,9 @@ fn address_literal() -> impl Strategy<Value = AddressLiteral> {
         (0u16..4, any::<u16>())
             .prop_map(|(a, b)| AddressLiteral::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, a, b))),
         // dcontent = %d33-90 / %d94-126
-        (general_tag(), "[!-Z^-~]{1,20}")
-            .prop_map(|(tag, content)| AddressLiteral::General { tag, content }),
+        (general_tag(), "[!-Z^-~]{1,20}").prop_map(|(tag, content)| AddressLiteral::General(
+            GeneralLiteral::new(&tag, &content).expect("the strategy makes valid literals")
+        )),
     ]
 }
 
@@ -1010,6 +1011,29 @@ proptest! {
             Err(e) => {
                 prop_assert!(text.is_empty());
                 prop_assert_eq!(e, ParseError::BadParameter("xtext"));
+            }
+        }
+    }
+}
+
+proptest! {
+    /// Whatever `GeneralLiteral::new` accepts reads back as itself, and a
+    /// tag and content it refuses never parse as that tag and content.
+    #[test]
+    fn general_literals_that_can_be_built_read_back(
+        tag in "[A-Za-z0-9:\\-\\]]{0,8}",
+        content in "[ -~]{0,8}",
+    ) {
+        match GeneralLiteral::new(&tag, &content) {
+            Ok(lit) => {
+                let lit = AddressLiteral::General(lit);
+                prop_assert_eq!(AddressLiteral::parse(&lit.to_string()), Ok(lit));
+            }
+            Err(_) => {
+                let parsed = AddressLiteral::parse(&format!("[{tag}:{content}]"));
+                let same = matches!(&parsed, Ok(AddressLiteral::General(lit))
+                    if lit.tag() == tag && lit.content() == content);
+                prop_assert!(!same, "{parsed:?}");
             }
         }
     }

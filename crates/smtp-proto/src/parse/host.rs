@@ -1,7 +1,7 @@
 //! Domains and address literals (RFC 5321 §4.1.2, §4.1.3; RFC 6531 §3.3).
 
 use super::{class, fail, is_utf8_octet, mismatch, Cx, In, PResult};
-use crate::types::{AddressLiteral, Domain, Host};
+use crate::types::{AddressLiteral, Domain, GeneralLiteral, Host};
 use crate::ParseError;
 use nom::bytes::{tag, take_while};
 use nom::Parser;
@@ -99,21 +99,26 @@ fn literal_body(inner: &[u8]) -> Option<AddressLiteral> {
         return ipv4_dotnum(inner).map(AddressLiteral::V4);
     };
     let (tag, content) = (&inner[..colon], &inner[colon + 1..]);
-    if tag.is_empty() || content.is_empty() || !tag.iter().all(|&b| is_ldh(b)) {
+    if tag.eq_ignore_ascii_case(b"IPv6") {
+        let content = std::str::from_utf8(content).ok()?;
+        return content.parse::<Ipv6Addr>().ok().map(AddressLiteral::V6);
+    }
+    general_literal(tag, content).map(AddressLiteral::General)
+}
+
+/// `General-address-literal = Standardized-tag ":" 1*dcontent`, where the
+/// tag is an `Ldh-str` (no hyphen last) and not `IPv6`.
+pub(crate) fn general_literal(tag: &[u8], content: &[u8]) -> Option<GeneralLiteral> {
+    let tag_ok = !tag.is_empty()
+        && tag.iter().all(|&b| is_ldh(b))
+        && tag.last() != Some(&b'-')
+        && !tag.eq_ignore_ascii_case(b"IPv6");
+    if !tag_ok || content.is_empty() || !content.iter().all(|&b| is_dcontent(b)) {
         return None;
     }
     let tag = std::str::from_utf8(tag).ok()?;
     let content = std::str::from_utf8(content).ok()?;
-    if tag.eq_ignore_ascii_case("IPv6") {
-        return content.parse::<Ipv6Addr>().ok().map(AddressLiteral::V6);
-    }
-    if tag.ends_with('-') {
-        return None;
-    }
-    Some(AddressLiteral::General {
-        tag: tag.to_owned(),
-        content: content.to_owned(),
-    })
+    Some(GeneralLiteral::from_checked(tag, content))
 }
 
 /// `IPv4-address-literal = Snum 3("." Snum)`, `Snum = 1*3DIGIT` (0-255)

@@ -51,10 +51,9 @@ fn address_literals() {
     );
     assert_eq!(
         AddressLiteral::parse("[x-tag:some.content]"),
-        Ok(AddressLiteral::General {
-            tag: "x-tag".into(),
-            content: "some.content".into()
-        })
+        Ok(AddressLiteral::General(
+            GeneralLiteral::new("x-tag", "some.content").unwrap()
+        ))
     );
     for bad in [
         "192.0.2.1",

@@ -103,12 +103,53 @@ pub enum AddressLiteral {
     /// `[IPv6:2001:db8::1]`
     V6(Ipv6Addr),
     /// `[tag:content]`, a general address literal kept as sent.
-    General {
-        /// The standardized tag (an LDH string).
-        tag: String,
-        /// The content after the colon (`dcontent` octets).
-        content: String,
-    },
+    General(GeneralLiteral),
+}
+
+/// A general address literal, `[tag:content]` (RFC 5321 §4.1.3), checked
+/// so that it always reads back: the tag a non-empty LDH string that does
+/// not end with a hyphen and is not `IPv6`, the content non-empty
+/// `dcontent` octets (printable ASCII but `[`, `\` and `]`).
+///
+/// ```
+/// use smtp_proto::{AddressLiteral, GeneralLiteral};
+///
+/// let lit = GeneralLiteral::new("x-tag", "some.content").unwrap();
+/// assert_eq!(AddressLiteral::General(lit.clone()).to_string(), "[x-tag:some.content]");
+/// assert_eq!(AddressLiteral::parse("[x-tag:some.content]"), Ok(AddressLiteral::General(lit)));
+/// assert!(GeneralLiteral::new("", "x").is_err());
+/// assert!(GeneralLiteral::new("tag", "a]b").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GeneralLiteral {
+    tag: String,
+    content: String,
+}
+
+impl GeneralLiteral {
+    /// Checks and builds `[tag:content]`.
+    pub fn new(tag: &str, content: &str) -> Result<GeneralLiteral, ParseError> {
+        parse::host::general_literal(tag.as_bytes(), content.as_bytes())
+            .ok_or(ParseError::BadAddress)
+    }
+
+    /// For the parser, which checked both parts.
+    pub(crate) fn from_checked(tag: &str, content: &str) -> GeneralLiteral {
+        GeneralLiteral {
+            tag: tag.to_owned(),
+            content: content.to_owned(),
+        }
+    }
+
+    /// The standardized tag (an LDH string).
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// The content after the colon.
+    pub fn content(&self) -> &str {
+        &self.content
+    }
 }
 
 impl AddressLiteral {
@@ -127,7 +168,7 @@ impl fmt::Display for AddressLiteral {
         match self {
             AddressLiteral::V4(ip) => write!(f, "[{ip}]"),
             AddressLiteral::V6(ip) => write!(f, "[IPv6:{ip}]"),
-            AddressLiteral::General { tag, content } => write!(f, "[{tag}:{content}]"),
+            AddressLiteral::General(lit) => write!(f, "[{}:{}]", lit.tag, lit.content),
         }
     }
 }

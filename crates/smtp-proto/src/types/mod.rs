@@ -10,7 +10,7 @@ mod reply;
 
 pub use capabilities::{Capabilities, Extension, Mechanism, MechanismName};
 pub use command::{Command, ParseOptions, SaslResponse, TextArg, Verb};
-pub use host::{AddressLiteral, Domain, Host};
+pub use host::{AddressLiteral, Domain, GeneralLiteral, Host};
 pub use params::{
     AuthParam, Body, EsmtpParam, MailParams, Notify, Orcpt, RcptParams, Ret, XtextValue,
 };
