@@ -19,6 +19,11 @@
 //! above it) re-export what their users need; this crate is rarely named
 //! directly.
 #![forbid(unsafe_code)]
+// No input may reach a panic: enforced outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 mod client;

@@ -312,15 +312,16 @@ pub fn refusal_reply(hostname: &str) -> Reply {
     .unwrap_or_else(|_| reply(421, (4, 7, 0), TOO_MANY))
 }
 
-/// A reply built from constants of this file. They are valid, so the
-/// check cannot fail on any input; the unit test below builds each one.
+/// A reply built from constants of this file. They are valid (the unit test
+/// below builds each one); were one not, the bare code still goes out.
 fn reply(code: u16, status: (u8, u16, u16), text: &'static str) -> Reply {
+    let code = ReplyCode::new(code).unwrap_or(ReplyCode::SERVICE_NOT_AVAILABLE);
     Reply::new(
-        ReplyCode::new(code).unwrap_or(ReplyCode::SERVICE_NOT_AVAILABLE),
+        code,
         EnhancedStatus::new(status.0, status.1, status.2),
         [text],
     )
-    .expect("constant reply")
+    .unwrap_or_else(|_| Reply::bare(code))
 }
 
 /// A CRAM-MD5 challenge must never repeat (RFC 2195); it need not be secret.
@@ -341,6 +342,15 @@ mod tests {
 
     #[test]
     fn constant_replies_are_valid() {
+        // Each is built whole, not the bare-code fallback.
+        for r in [
+            reply(535, (5, 7, 8), "x"),
+            reply(451, (4, 3, 0), "x"),
+            reply(421, (4, 7, 0), TOO_MANY),
+            refusal_reply("mx.test"),
+        ] {
+            assert!(r.enhanced().is_some(), "{r:?}");
+        }
         assert_eq!(reply(535, (5, 7, 8), "x").code().get(), 535);
         assert_eq!(reply(451, (4, 3, 0), "x").code().get(), 451);
         assert_eq!(reply(421, (4, 7, 0), TOO_MANY).code().get(), 421);

@@ -32,6 +32,11 @@
 //! See `examples/send_and_receive.rs` for a server and a client in one
 //! program.
 #![forbid(unsafe_code)]
+// No input may reach a panic: enforced outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 use async_std::net::{TcpListener, TcpStream, ToSocketAddrs as _};

@@ -17,6 +17,11 @@
 //! roots by default, a CA file or root store for private CAs, SNI from the
 //! host name), the server a [`ServerTls`] (certificate chain and key).
 #![forbid(unsafe_code)]
+// No input may reach a panic: enforced outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 mod client;

@@ -29,6 +29,11 @@
 //! [`Error::Closed`]), and [`Pool`] never puts such a client back: a
 //! half-written command is never followed by another one.
 #![forbid(unsafe_code)]
+// No input may reach a panic: enforced outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 mod client;

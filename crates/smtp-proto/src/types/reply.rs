@@ -444,6 +444,17 @@ impl Reply {
         Ok(Reply::from_text(code, enhanced, text))
     }
 
+    /// A reply with only its code and one empty text line: always valid,
+    /// for a fallback where building the full reply failed.
+    ///
+    /// ```
+    /// use smtp_proto::{Reply, ReplyCode};
+    /// assert_eq!(Reply::bare(ReplyCode::OK).to_bytes(), b"250\r\n");
+    /// ```
+    pub fn bare(code: ReplyCode) -> Reply {
+        Reply::from_text(code, None, String::new())
+    }
+
     /// A reply from lines already known to be valid.
     pub(crate) fn new_unchecked(
         code: ReplyCode,
