@@ -122,11 +122,8 @@ pub struct Transcript<F: FnMut(TranscriptLine<'_>) + Send> {
     /// Which side's `Sent` is the client's.
     local_is_client: bool,
     show_body: bool,
-    client: Vec<u8>,
-    server: Vec<u8>,
-    /// The current line overflowed: the rest of it is dropped.
-    client_cut: bool,
-    server_cut: bool,
+    client: Partial,
+    server: Partial,
     state: ClientState,
     /// AUTH is under way: client lines are credentials.
     in_auth: bool,
@@ -165,10 +162,8 @@ impl<F: FnMut(TranscriptLine<'_>) + Send> Transcript<F> {
             sink,
             local_is_client,
             show_body: false,
-            client: Vec::new(),
-            server: Vec::new(),
-            client_cut: false,
-            server_cut: false,
+            client: Partial::default(),
+            server: Partial::default(),
             state: ClientState::Commands,
             in_auth: false,
             pending: 0,
@@ -203,22 +198,12 @@ impl<F: FnMut(TranscriptLine<'_>) + Send> Transcript<F> {
                 }
                 continue;
             }
-            match bytes.iter().position(|&b| b == b'\n') {
-                Some(end) => {
-                    let (line, rest) = bytes.split_at(end + 1);
-                    push_bounded(&mut self.client, &mut self.client_cut, line);
-                    let line = std::mem::take(&mut self.client);
-                    let cut = std::mem::replace(&mut self.client_cut, false);
-                    self.client_line(&line, cut);
-                    self.client = line;
-                    self.client.clear();
-                    bytes = rest;
-                }
-                None => {
-                    push_bounded(&mut self.client, &mut self.client_cut, bytes);
-                    bytes = &[];
-                }
-            }
+            let Some(rest) = self.client.fill(bytes) else {
+                break;
+            };
+            let (line, cut) = self.client.take();
+            self.client_line(&line, cut);
+            bytes = rest;
         }
     }
 
@@ -291,17 +276,11 @@ impl<F: FnMut(TranscriptLine<'_>) + Send> Transcript<F> {
     }
 
     fn server_bytes(&mut self, mut bytes: &[u8]) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-            let (line, rest) = bytes.split_at(end + 1);
-            push_bounded(&mut self.server, &mut self.server_cut, line);
-            let line = std::mem::take(&mut self.server);
-            let cut = std::mem::replace(&mut self.server_cut, false);
+        while let Some(rest) = self.server.fill(bytes) {
+            let (line, cut) = self.server.take();
             self.server_line(&line, cut);
-            self.server = line;
-            self.server.clear();
             bytes = rest;
         }
-        push_bounded(&mut self.server, &mut self.server_cut, bytes);
     }
 
     fn server_line(&mut self, raw: &[u8], cut: bool) {
@@ -353,24 +332,58 @@ impl<F: FnMut(TranscriptLine<'_>) + Send> Drop for Transcript<F> {
     /// Shows what was left without a line ending (a peer that stopped
     /// mid-line), so that nothing seen is lost from the transcript.
     fn drop(&mut self) {
-        if !self.server.is_empty() {
-            let text = shown(&std::mem::take(&mut self.server), self.server_cut);
-            self.emit(Speaker::Server, &format!("{text} [no line ending]"));
+        if !self.server.bytes.is_empty() {
+            let (line, cut) = self.server.take();
+            self.emit(
+                Speaker::Server,
+                &format!("{} [no line ending]", shown(&line, cut)),
+            );
         }
-        if !self.client.is_empty() && !self.in_auth {
-            let text = shown(&std::mem::take(&mut self.client), self.client_cut);
-            self.emit(Speaker::Client, &format!("{text} [no line ending]"));
+        if !self.client.bytes.is_empty() && !self.in_auth {
+            let (line, cut) = self.client.take();
+            self.emit(
+                Speaker::Client,
+                &format!("{} [no line ending]", shown(&line, cut)),
+            );
         }
     }
 }
 
-/// Appends to a line buffer without letting it grow past what is shown.
-fn push_bounded(buf: &mut Vec<u8>, cut: &mut bool, bytes: &[u8]) {
-    let room = (MAX_SHOWN + 2).saturating_sub(buf.len());
-    if bytes.len() > room {
-        *cut = true;
+/// One direction's line being put together, kept no longer than what is
+/// shown.
+#[derive(Debug, Default)]
+struct Partial {
+    bytes: Vec<u8>,
+    /// The line overflowed: the rest of it is dropped.
+    cut: bool,
+}
+
+impl Partial {
+    /// Takes `input` up to and including its first LF. When that completes
+    /// the line, returns what follows it; `None` when all of `input` went
+    /// into the still unfinished line.
+    fn fill<'a>(&mut self, input: &'a [u8]) -> Option<&'a [u8]> {
+        let end = input.iter().position(|&b| b == b'\n');
+        let (line, rest) = match end {
+            Some(end) => input.split_at(end + 1),
+            None => (input, &[][..]),
+        };
+        let room = (MAX_SHOWN + 2).saturating_sub(self.bytes.len());
+        if line.len() > room {
+            self.cut = true;
+        }
+        self.bytes
+            .extend_from_slice(line.get(..room.min(line.len())).unwrap_or_default());
+        end.map(|_| rest)
     }
-    buf.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+
+    /// The line so far and whether it was cut; the next starts empty.
+    fn take(&mut self) -> (Vec<u8>, bool) {
+        (
+            std::mem::take(&mut self.bytes),
+            std::mem::replace(&mut self.cut, false),
+        )
+    }
 }
 
 fn strip_eol(line: &[u8]) -> &[u8] {
