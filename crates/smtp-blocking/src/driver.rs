@@ -113,12 +113,6 @@ impl Driver {
         self.observer = observer;
     }
 
-    fn observe(&mut self, direction: Direction, bytes: &[u8]) {
-        if let Some(observer) = self.observer.as_mut() {
-            observer.observe(direction, self.stream.is_tls(), bytes);
-        }
-    }
-
     /// The address of the other end.
     pub(crate) fn peer(&self) -> SocketAddr {
         self.peer
@@ -325,9 +319,12 @@ impl Driver {
             Ok(n) => {
                 self.unread = 0;
                 let bytes = self.buf.get(..n).unwrap_or_default();
-                if let Some(observer) = self.observer.as_mut() {
-                    observer.observe(Direction::Received, self.stream.is_tls(), bytes);
-                }
+                observe(
+                    &mut self.observer,
+                    self.stream.is_tls(),
+                    Direction::Received,
+                    bytes,
+                );
                 session.feed(Instant::now(), bytes);
                 Ok(Read::Fed)
             }
@@ -349,7 +346,12 @@ impl Driver {
         if self.closed {
             return Ok(());
         }
-        self.observe(Direction::Sent, bytes);
+        observe(
+            &mut self.observer,
+            self.stream.is_tls(),
+            Direction::Sent,
+            bytes,
+        );
         self.unread = self.unread.saturating_add(bytes.len());
         match self
             .stream
@@ -383,5 +385,18 @@ impl Driver {
             peer: self.peer,
             source,
         }
+    }
+}
+
+/// Shows bytes to the observer, if there is one. (A function of the two
+/// fields, so that a read can show bytes still borrowed from the buffer.)
+fn observe(
+    observer: &mut Option<Box<dyn WireObserver>>,
+    tls: bool,
+    direction: Direction,
+    bytes: &[u8],
+) {
+    if let Some(observer) = observer.as_mut() {
+        observer.observe(direction, tls, bytes);
     }
 }
