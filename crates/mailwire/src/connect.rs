@@ -7,7 +7,7 @@ use crate::providers::{self, Provider};
 use crate::Failure;
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
-use smtp_blocking::{Client, Error, TlsSettings};
+use smtp_blocking::{Client, Error, TlsFailure, TlsSettings};
 use smtp_proto::sasl::ClientCredentials;
 use smtp_proto::transcript::Transcript;
 use smtp_proto::{AuthFailure, ClientConfig, ClientError, Host, Phase, Reply, Secret, TlsPolicy};
@@ -356,8 +356,8 @@ pub(crate) fn explain(error: &Error, target: &Target) -> Failure {
             target.port,
             target.security.name()
         )),
-        Error::Tls { reason, .. } => {
-            if reason.contains("plaintext") {
+        Error::Tls { kind, .. } => {
+            if *kind == TlsFailure::NotTls {
                 return Failure::tls(anyhow!(
                     "wrong security mode for this port: {at} answered in plaintext where a TLS \
                      handshake should start, so it expects STARTTLS; use --security starttls \
@@ -367,7 +367,7 @@ pub(crate) fn explain(error: &Error, target: &Target) -> Failure {
             let text = error
                 .to_string()
                 .replace("TlsSettings::with_ca_file", "--ca-file");
-            let advice = if reason.contains("certificate") && !text.contains("--ca-file") {
+            let advice = if *kind == TlsFailure::Certificate && !text.contains("--ca-file") {
                 " — if this is a private server, give its CA with --ca-file"
             } else {
                 ""

@@ -7,7 +7,7 @@ use crate::connect::{self, ConnectArgs, Security, Target};
 use crate::Failure;
 use anyhow::anyhow;
 use clap::Args;
-use smtp_blocking::{Client, Error};
+use smtp_blocking::{Client, Error, TlsFailure};
 use smtp_proto::transcript::{Speaker, Transcript};
 use smtp_proto::{Capabilities, ClientConfig, TlsInfo};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -180,8 +180,13 @@ fn session(
         }
         Err(error) => {
             let f = connect::explain(&error, target);
-            let certificate =
-                matches!(&error, Error::Tls { reason, .. } if reason.contains("certificate"));
+            let certificate = matches!(
+                &error,
+                Error::Tls {
+                    kind: TlsFailure::Certificate,
+                    ..
+                }
+            );
             let phase = match f.code {
                 crate::EXIT_TLS => "TLS",
                 crate::EXIT_AUTH => "AUTH",

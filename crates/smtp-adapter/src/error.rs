@@ -1,5 +1,6 @@
 //! The one error type of every adapter.
 
+use crate::TlsFailure;
 use smtp_proto::{ClientError, DeliveryReport, Phase, RecipientStatus, Reply};
 use std::io;
 use std::net::SocketAddr;
@@ -84,6 +85,8 @@ pub enum Error {
     Tls {
         /// The other end.
         peer: SocketAddr,
+        /// What kind of failure, for a program choosing what to suggest.
+        kind: TlsFailure,
         /// Why, in words.
         reason: String,
     },

@@ -46,5 +46,5 @@ pub use session::Session;
 pub use smtp_proto::sasl;
 pub use tls::{
     client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, tls_info,
-    ServerTls, TlsSettings, Upgrade, DEFAULT_HANDSHAKE, SERVER_HANDSHAKE_LIMIT,
+    ServerTls, TlsFailure, TlsSettings, Upgrade, DEFAULT_HANDSHAKE, SERVER_HANDSHAKE_LIMIT,
 };

@@ -335,52 +335,86 @@ fn describe_io(e: &io::Error) -> Option<String> {
 /// Why the client's handshake failed, in words: an untrusted, expired or
 /// mismatched certificate, a plaintext server on an implicit-TLS
 /// connection, a timeout. `implicit`: TLS before any SMTP (port 465 style).
-pub fn describe_client_failure(e: &io::Error, name: &ServerName<'_>, implicit: bool) -> String {
+pub fn describe_client_failure(
+    e: &io::Error,
+    name: &ServerName<'_>,
+    implicit: bool,
+) -> (TlsFailure, String) {
     let name = name.to_str();
-    match rustls_error(e) {
-        Some(rustls::Error::InvalidCertificate(cert)) => match cert {
-            CertificateError::UnknownIssuer => {
-                "the server's certificate is not trusted: it was not \
-                 issued by a known certificate authority (give its CA with \
-                 TlsSettings::with_ca_file)"
-                    .into()
-            }
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                format!("the server's certificate is not valid for the name {name} (name mismatch)")
-            }
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                "the server's certificate has expired".into()
-            }
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "the server's certificate is not valid yet (check the clock)".into()
-            }
-            CertificateError::Revoked => "the server's certificate was revoked".into(),
-            other => format!("the server's certificate was refused: {other:?}"),
-        },
+    let reason = match rustls_error(e) {
+        Some(rustls::Error::InvalidCertificate(cert)) => {
+            return (TlsFailure::Certificate, certificate_words(cert, &name))
+        }
         Some(rustls::Error::InvalidMessage(_)) if implicit => {
-            "the server answered in plaintext: is this a STARTTLS port (587/25)? try `starttls`"
-                .into()
+            return (
+                TlsFailure::NotTls,
+                "the server answered in plaintext: is this a STARTTLS port (587/25)? try \
+                 `starttls`"
+                    .into(),
+            )
         }
         Some(rustls::Error::AlertReceived(alert)) => {
             format!("the server refused the handshake (alert {alert:?})")
         }
         Some(other) => format!("TLS error: {other}"),
         None => describe_io(e).unwrap_or_else(|| e.to_string()),
+    };
+    (TlsFailure::Other, reason)
+}
+
+/// Why the server's certificate was refused, in words.
+fn certificate_words(cert: &CertificateError, name: &str) -> String {
+    match cert {
+        CertificateError::UnknownIssuer => "the server's certificate is not trusted: it was not \
+                 issued by a known certificate authority (give its CA with \
+                 TlsSettings::with_ca_file)"
+            .into(),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            format!("the server's certificate is not valid for the name {name} (name mismatch)")
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "the server's certificate has expired".into()
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "the server's certificate is not valid yet (check the clock)".into()
+        }
+        CertificateError::Revoked => "the server's certificate was revoked".into(),
+        other => format!("the server's certificate was refused: {other:?}"),
     }
 }
 
-/// Why the server's handshake failed, in words.
-pub fn describe_server_failure(e: &io::Error) -> String {
+/// Why the server's handshake failed: its kind, and in words.
+pub fn describe_server_failure(e: &io::Error) -> (TlsFailure, String) {
     match rustls_error(e) {
-        Some(rustls::Error::AlertReceived(alert)) => {
-            format!("the client refused the handshake (alert {alert:?}); does it trust our certificate?")
-        }
-        Some(rustls::Error::InvalidMessage(_)) => {
-            "the client did not speak TLS (plaintext on an implicit-TLS port?)".into()
-        }
-        Some(other) => format!("TLS error: {other}"),
-        None => describe_io(e).unwrap_or_else(|| e.to_string()),
+        Some(rustls::Error::AlertReceived(alert)) => (
+            TlsFailure::Other,
+            format!("the client refused the handshake (alert {alert:?}); does it trust our certificate?"),
+        ),
+        Some(rustls::Error::InvalidMessage(_)) => (
+            TlsFailure::NotTls,
+            "the client did not speak TLS (plaintext on an implicit-TLS port?)".into(),
+        ),
+        Some(other) => (TlsFailure::Other, format!("TLS error: {other}")),
+        None => (
+            TlsFailure::Other,
+            describe_io(e).unwrap_or_else(|| e.to_string()),
+        ),
     }
+}
+
+/// What kind of handshake failure, for a program choosing what to suggest
+/// (the words are in [`Error::Tls`](crate::Error::Tls)'s `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The peer's certificate was refused: untrusted, expired, not yet
+    /// valid, revoked, or not valid for the name.
+    Certificate,
+    /// The peer did not speak TLS: it answered in plaintext, most likely
+    /// the wrong security mode for the port.
+    NotTls,
+    /// Anything else: an alert, a timeout, the connection lost.
+    Other,
 }
 
 /// What the client's finished handshake tells, with the name checked and

@@ -47,7 +47,7 @@ use std::time::Instant;
 
 pub use smtp_futures::{
     AcceptAll, CertificateDer, Connection, Decision, Error, Handler, Limits, Message,
-    PrivateKeyDer, RootCertStore, ServerTls, TlsSettings,
+    PrivateKeyDer, RootCertStore, ServerTls, TlsFailure, TlsSettings,
 };
 
 /// The async-std runtime: sockets from `async_std::net`, its timers, tasks

@@ -299,10 +299,10 @@ impl Driver {
                 session.tls_established(Instant::now(), info);
                 Ok(())
             }
-            Err(reason) => {
+            Err((kind, reason)) => {
                 session.feed_eof(Instant::now());
                 self.close();
-                Err(Error::Tls { peer, reason })
+                Err(Error::Tls { peer, kind, reason })
             }
         }
     }

@@ -35,5 +35,5 @@ pub use pool::Pool;
 pub use server::{AcceptAll, Handler, Server, ServerHandle, ShutdownHandle};
 pub use smtp_adapter::{
     CertificateDer, Connection, Decision, Error, Limits, Message, PrivateKeyDer, RootCertStore,
-    ServerTls, TlsSettings,
+    ServerTls, TlsFailure, TlsSettings,
 };

@@ -4,7 +4,7 @@
 
 use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use smtp_adapter::{
-    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info,
+    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, TlsFailure,
     SERVER_HANDSHAKE_LIMIT,
 };
 pub(crate) use smtp_adapter::{ServerTls, TlsSettings, Upgrade};
@@ -125,15 +125,18 @@ impl Stream {
 
     /// Turns the plain stream into a TLS one and completes the handshake by
     /// `deadline`. On failure the stream is [`Stream::Gone`] and the
-    /// reason is in words.
+    /// failure's kind and reason are returned.
     pub(crate) fn start_tls(
         &mut self,
         upgrade: &Upgrade,
         deadline: Instant,
         implicit: bool,
-    ) -> Result<TlsInfo, String> {
+    ) -> Result<TlsInfo, (TlsFailure, String)> {
         let Stream::Plain(mut socket) = std::mem::replace(self, Stream::Gone) else {
-            return Err("TLS is already in use on this connection".into());
+            return Err((
+                TlsFailure::Other,
+                "TLS is already in use on this connection".into(),
+            ));
         };
         match upgrade {
             Upgrade::Client {
@@ -142,7 +145,7 @@ impl Stream {
                 verified,
             } => {
                 let mut conn = ClientConnection::new(Arc::clone(config), name.clone())
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| (TlsFailure::Other, e.to_string()))?;
                 if let Err(e) = handshake!(conn, socket, deadline) {
                     let _ = socket.shutdown(Shutdown::Both);
                     return Err(describe_client_failure(&e, name, implicit));
@@ -152,8 +155,8 @@ impl Stream {
                 Ok(info)
             }
             Upgrade::Server(config) => {
-                let mut conn =
-                    ServerConnection::new(Arc::clone(config)).map_err(|e| e.to_string())?;
+                let mut conn = ServerConnection::new(Arc::clone(config))
+                    .map_err(|e| (TlsFailure::Other, e.to_string()))?;
                 let deadline = deadline.min(Instant::now() + SERVER_HANDSHAKE_LIMIT);
                 if let Err(e) = handshake!(conn, socket, deadline) {
                     let _ = socket.shutdown(Shutdown::Both);

@@ -306,10 +306,10 @@ impl<R: Runtime> Driver<R> {
                 session.tls_established(Instant::now(), info);
                 Ok(())
             }
-            Err(reason) => {
+            Err((kind, reason)) => {
                 session.feed_eof(Instant::now());
                 self.close().await;
-                Err(Error::Tls { peer, reason })
+                Err(Error::Tls { peer, kind, reason })
             }
         }
     }

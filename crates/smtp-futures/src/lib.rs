@@ -49,5 +49,5 @@ pub use runtime::Runtime;
 pub use server::{AcceptAll, Handler, Server, ServerHandle, ShutdownHandle};
 pub use smtp_adapter::{
     CertificateDer, Connection, Decision, Error, Limits, Message, PrivateKeyDer, RootCertStore,
-    ServerTls, TlsSettings,
+    ServerTls, TlsFailure, TlsSettings,
 };

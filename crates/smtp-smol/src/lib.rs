@@ -45,7 +45,7 @@ use std::time::Instant;
 
 pub use smtp_futures::{
     AcceptAll, CertificateDer, Connection, Decision, Error, Handler, Limits, Message,
-    PrivateKeyDer, RootCertStore, ServerTls, TlsSettings,
+    PrivateKeyDer, RootCertStore, ServerTls, TlsFailure, TlsSettings,
 };
 
 /// The smol runtime: sockets from `smol::net`, timers from `async-io`,
