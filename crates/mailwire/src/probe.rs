@@ -300,19 +300,13 @@ fn report_tls(tls: &TlsInfo, target: &Target) {
 }
 
 fn ip_text(bytes: &[u8]) -> String {
-    match bytes.len() {
-        4 => {
-            let mut a = [0u8; 4];
-            a.copy_from_slice(bytes);
-            std::net::Ipv4Addr::from(a).to_string()
-        }
-        16 => {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(bytes);
-            std::net::Ipv6Addr::from(a).to_string()
-        }
-        _ => format!("{bytes:?}"),
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return std::net::Ipv4Addr::from(v4).to_string();
     }
+    if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+        return std::net::Ipv6Addr::from(v6).to_string();
+    }
+    format!("{bytes:?}")
 }
 
 fn report_ehlo(caps: &Capabilities, tls: bool) {

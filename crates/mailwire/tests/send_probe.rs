@@ -50,6 +50,23 @@ fn send(
     run_to_end(cmd)
 }
 
+/// `mailwire send` from a@b.example to c@d.example with the text "x", plus
+/// `args`.
+fn minimal_send(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = mailwire(dir);
+    cmd.args([
+        "send",
+        "--from",
+        "a@b.example",
+        "--to",
+        "c@d.example",
+        "--text",
+        "x",
+    ])
+    .args(args);
+    run_to_end(cmd)
+}
+
 fn cert_path(serve: &Serve) -> String {
     serve
         .cert
@@ -189,38 +206,14 @@ fn usage_errors_are_exit_code_2() {
     let (code, _, err) = send(&dir.0, addr, &["--user", "someone"], None);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("MAILWIRE_PASSWORD"), "{err}");
-    let mut cmd = mailwire(&dir.0);
-    cmd.args([
-        "send",
-        "--provider",
-        "nosuch",
-        "--from",
-        "a@b.example",
-        "--to",
-        "c@d.example",
-        "--text",
-        "x",
-    ]);
-    let (code, _, err) = run_to_end(cmd);
+    let (code, _, err) = minimal_send(&dir.0, &["--provider", "nosuch"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("gmail, outlook, qq, 163, 126, yahoo, icloud"),
         "{err}"
     );
     // A password is never a flag.
-    let mut cmd = mailwire(&dir.0);
-    cmd.args([
-        "send",
-        "--from",
-        "a@b.example",
-        "--to",
-        "c@d.example",
-        "--text",
-        "x",
-        "--password",
-        "hunter2",
-    ]);
-    let (code, _, _) = run_to_end(cmd);
+    let (code, _, _) = minimal_send(&dir.0, &["--password", "hunter2"]);
     assert_eq!(code, Some(2));
 }
 
@@ -255,20 +248,7 @@ fn dry_run_with_a_provider_shows_its_server_and_an_inline_image() {
     assert!(out.contains("multipart/related"), "{out}");
     assert!(out.contains("Content-ID: <logo.png>"), "{out}");
     // --inline needs an HTML body to refer to it.
-    let mut cmd = mailwire(&dir.0);
-    cmd.args([
-        "send",
-        "--from",
-        "a@b.example",
-        "--to",
-        "c@d.example",
-        "--text",
-        "x",
-        "--inline",
-        "logo.png",
-        "--dry-run",
-    ]);
-    let (code, _, _) = run_to_end(cmd);
+    let (code, _, _) = minimal_send(&dir.0, &["--inline", "logo.png", "--dry-run"]);
     assert_eq!(code, Some(2));
 }
 
