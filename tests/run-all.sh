@@ -19,10 +19,10 @@ root=$(pwd)
 apt_updated=""
 apt_install() {
   if [ -z "$apt_updated" ]; then
-    apt-get update -qq
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
     apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # Installs Debian packages that are not installed yet (by exact package name).
