@@ -3,6 +3,8 @@
 //! - [`schedule`]: the pure scheduler (retry with backoff and jitter,
 //!   maximum age, reading replies, per-destination concurrency, token
 //!   buckets, daily quotas). Time is an argument; nothing in it does I/O.
+//! - [`spool`]: the durable queue: the [`Spool`] trait, SQLite and
+//!   PostgreSQL backends.
 //! - [`Timestamp`]: time as a value.
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -12,6 +14,8 @@
 #![warn(missing_docs)]
 
 pub mod schedule;
+pub mod spool;
 mod time;
 
+pub use spool::{open, Spool, SpoolError};
 pub use time::Timestamp;
