@@ -5,6 +5,10 @@
 //!   buckets, daily quotas). Time is an argument; nothing in it does I/O.
 //! - [`spool`]: the durable queue: the [`Spool`] trait, SQLite and
 //!   PostgreSQL backends.
+//! - [`engine`]: the delivery engine over a [`engine::Transport`].
+//! - [`smtp`]: the SMTP transport (relay or direct MX) over smtp-blocking;
+//!   [`route`]: the pure MX routing decision.
+//! - [`bounce`]: RFC 3464 delivery status notifications.
 //! - [`Timestamp`]: time as a value.
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -13,7 +17,11 @@
 )]
 #![warn(missing_docs)]
 
+pub mod bounce;
+pub mod engine;
+pub mod route;
 pub mod schedule;
+pub mod smtp;
 pub mod spool;
 mod time;
 
