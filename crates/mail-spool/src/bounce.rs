@@ -41,7 +41,11 @@ pub struct Report<'a> {
 
 /// The bounce to send, or `None` when the sender is `<>` (a bounce is never
 /// bounced: RFC 5321 §4.5.5) or nothing failed.
-pub fn build(report: &Report<'_>, failed: &[FailedRecipient], now: Timestamp) -> Option<NewMessage> {
+pub fn build(
+    report: &Report<'_>,
+    failed: &[FailedRecipient],
+    now: Timestamp,
+) -> Option<NewMessage> {
     if report.sender.is_empty() || failed.is_empty() {
         return None;
     }
@@ -49,11 +53,16 @@ pub fn build(report: &Report<'_>, failed: &[FailedRecipient], now: Timestamp) ->
     let boundary = format!("=_mwdsn{:x}{}", now.0, report.queue_id);
     let date = rfc5322(now);
     let mut out = String::with_capacity(2048);
-    out.push_str(&format!("From: Mail Delivery System <MAILER-DAEMON@{mta}>\r\n"));
+    out.push_str(&format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{mta}>\r\n"
+    ));
     out.push_str(&format!("To: <{}>\r\n", ascii(report.sender)));
     out.push_str("Subject: Undelivered Mail Returned to Sender\r\n");
     out.push_str(&format!("Date: {date}\r\n"));
-    out.push_str(&format!("Message-ID: <dsn.{}.{}@{mta}>\r\n", report.queue_id, now.0));
+    out.push_str(&format!(
+        "Message-ID: <dsn.{}.{}@{mta}>\r\n",
+        report.queue_id, now.0
+    ));
     out.push_str("Auto-Submitted: auto-replied\r\n");
     out.push_str("MIME-Version: 1.0\r\n");
     out.push_str(&format!(
@@ -61,36 +70,62 @@ pub fn build(report: &Report<'_>, failed: &[FailedRecipient], now: Timestamp) ->
     ));
     out.push_str("This is a MIME-encapsulated delivery status notification.\r\n\r\n");
 
-    out.push_str(&format!("--{boundary}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"));
+    out.push_str(&format!(
+        "--{boundary}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+    ));
     out.push_str(&format!(
         "Your message (queue id {}) could not be delivered to {} recipient(s):\r\n\r\n",
         report.queue_id,
         failed.len()
     ));
     for f in failed {
-        let why = if f.expired { "gave up after retrying" } else { "refused" };
-        out.push_str(&format!("  <{}>: {why}: {}\r\n", ascii(&f.address), wrap(&ascii(&f.diagnostic))));
+        let why = if f.expired {
+            "gave up after retrying"
+        } else {
+            "refused"
+        };
+        out.push_str(&format!(
+            "  <{}>: {why}: {}\r\n",
+            ascii(&f.address),
+            wrap(&ascii(&f.diagnostic))
+        ));
     }
     out.push_str("\r\n");
 
-    out.push_str(&format!("--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"));
+    out.push_str(&format!(
+        "--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"
+    ));
     out.push_str(&format!("Reporting-MTA: dns; {mta}\r\n"));
     out.push_str(&format!("Arrival-Date: {}\r\n", rfc5322(report.arrival)));
     for f in failed {
         out.push_str("\r\n");
-        out.push_str(&format!("Final-Recipient: rfc822; {}\r\n", ascii(&f.address)));
+        out.push_str(&format!(
+            "Final-Recipient: rfc822; {}\r\n",
+            ascii(&f.address)
+        ));
         out.push_str("Action: failed\r\n");
         out.push_str(&format!("Status: {}\r\n", status_of(f)));
-        if f.diagnostic.get(..3).is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit())) {
-            out.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", wrap(&ascii(&f.diagnostic))));
+        if f.diagnostic
+            .get(..3)
+            .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()))
+        {
+            out.push_str(&format!(
+                "Diagnostic-Code: smtp; {}\r\n",
+                wrap(&ascii(&f.diagnostic))
+            ));
         } else {
-            out.push_str(&format!("Diagnostic-Code: x-mailwire; {}\r\n", wrap(&ascii(&f.diagnostic))));
+            out.push_str(&format!(
+                "Diagnostic-Code: x-mailwire; {}\r\n",
+                wrap(&ascii(&f.diagnostic))
+            ));
         }
         out.push_str(&format!("Last-Attempt-Date: {date}\r\n"));
     }
     out.push_str("\r\n");
 
-    out.push_str(&format!("--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"));
+    out.push_str(&format!(
+        "--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+    ));
     let headers = header_block(report.original);
     out.push_str(&headers);
     if !headers.ends_with("\r\n") {
@@ -126,7 +161,9 @@ fn is_enhanced(w: &str) -> bool {
     let parts: Vec<&str> = w.split('.').collect();
     parts.len() == 3
         && matches!(parts[0], "2" | "4" | "5")
-        && parts[1..].iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[1..]
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The original's header block (up to the blank line), CRLF, bounded.
@@ -143,7 +180,11 @@ fn header_block(original: &[u8]) -> String {
     if end > MAX_HEADERS {
         lines.pop();
     }
-    let mut out = lines.into_iter().filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\r\n");
+    let mut out = lines
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\r\n");
     out.push_str("\r\n");
     out
 }
@@ -201,34 +242,67 @@ mod tests {
     fn a_bounce_is_an_rfc_3464_report_with_the_original_headers() {
         let original = b"From: app@sender.example\r\nSubject: Hello\r\nMessage-ID: <1@x>\r\n\r\nsecret body\r\n";
         let failed = [
-            FailedRecipient { address: "nobody@dest.example".into(), diagnostic: "550 5.1.1 No such user".into(), expired: false },
-            FailedRecipient { address: "slow@dest.example".into(), diagnostic: "451 try later".into(), expired: true },
+            FailedRecipient {
+                address: "nobody@dest.example".into(),
+                diagnostic: "550 5.1.1 No such user".into(),
+                expired: false,
+            },
+            FailedRecipient {
+                address: "slow@dest.example".into(),
+                diagnostic: "451 try later".into(),
+                expired: true,
+            },
         ];
-        let bounce = build(&report(original), &failed, Timestamp::from_secs(1_796_540_000)).unwrap();
+        let bounce = build(
+            &report(original),
+            &failed,
+            Timestamp::from_secs(1_796_540_000),
+        )
+        .unwrap();
         assert_eq!(bounce.sender, "");
         assert_eq!(bounce.recipients, ["app@sender.example"]);
         let text = String::from_utf8(bounce.body.clone()).unwrap();
-        assert!(!text.contains("secret body"), "only the headers are returned");
+        assert!(
+            !text.contains("secret body"),
+            "only the headers are returned"
+        );
         let parsed = mime_codec::Message::parse(&bounce.body);
         let ct = parsed.root().content_type();
-        assert_eq!((ct.media_type.as_str(), ct.subtype.as_str()), ("multipart", "report"));
-        assert!(ct.params.iter().any(|(k, v)| k == "report-type" && v == "delivery-status"));
+        assert_eq!(
+            (ct.media_type.as_str(), ct.subtype.as_str()),
+            ("multipart", "report")
+        );
+        assert!(ct
+            .params
+            .iter()
+            .any(|(k, v)| k == "report-type" && v == "delivery-status"));
         let parts = parsed.root().parts();
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[1].content_type().subtype, "delivery-status");
         let status = String::from_utf8_lossy(parts[1].raw_body()).into_owned();
         assert!(status.contains("Reporting-MTA: dns; mx.sender.example\r\n"));
-        assert!(status.contains("Final-Recipient: rfc822; nobody@dest.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"));
+        assert!(status.contains(
+            "Final-Recipient: rfc822; nobody@dest.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        ));
         assert!(status.contains("Diagnostic-Code: smtp; 550 5.1.1 No such user\r\n"));
-        assert!(status.contains("Final-Recipient: rfc822; slow@dest.example\r\nAction: failed\r\nStatus: 4.4.7\r\n"));
+        assert!(status.contains(
+            "Final-Recipient: rfc822; slow@dest.example\r\nAction: failed\r\nStatus: 4.4.7\r\n"
+        ));
         assert_eq!(parts[2].content_type().subtype, "rfc822-headers");
         assert!(String::from_utf8_lossy(parts[2].raw_body()).contains("Subject: Hello\r\n"));
-        assert_eq!(parsed.header("Auto-Submitted").as_deref(), Some("auto-replied"));
+        assert_eq!(
+            parsed.header("Auto-Submitted").as_deref(),
+            Some("auto-replied")
+        );
     }
 
     #[test]
     fn a_bounce_is_never_bounced() {
-        let failed = [FailedRecipient { address: "a@b.example".into(), diagnostic: "550 no".into(), expired: false }];
+        let failed = [FailedRecipient {
+            address: "a@b.example".into(),
+            diagnostic: "550 no".into(),
+            expired: false,
+        }];
         let mut r = report(b"Subject: x\r\n\r\n");
         r.sender = "";
         assert!(build(&r, &failed, Timestamp(0)).is_none());

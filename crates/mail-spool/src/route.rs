@@ -56,12 +56,20 @@ pub fn plan_mx(domain: &str, resolver: &dyn MxResolver) -> MxPlan {
     let records = match resolver.mx(domain) {
         Lookup::Found(records) if !records.is_empty() => records,
         Lookup::Found(_) | Lookup::NoRecords => vec![(0, domain.to_owned())],
-        Lookup::NoDomain => return MxPlan::Fail(format!("550 5.1.2 the domain {domain} does not exist (DNS NXDOMAIN)")),
-        Lookup::Temporary(why) => return MxPlan::Retry(format!("451 4.4.3 MX lookup for {domain} failed: {why}")),
+        Lookup::NoDomain => {
+            return MxPlan::Fail(format!(
+                "550 5.1.2 the domain {domain} does not exist (DNS NXDOMAIN)"
+            ))
+        }
+        Lookup::Temporary(why) => {
+            return MxPlan::Retry(format!("451 4.4.3 MX lookup for {domain} failed: {why}"))
+        }
     };
     let is_null = |(_, host): &(u16, String)| host.trim_end_matches('.').is_empty();
     if records.iter().any(is_null) {
-        return MxPlan::Fail(format!("556 5.1.10 {domain} accepts no mail (null MX, RFC 7505)"));
+        return MxPlan::Fail(format!(
+            "556 5.1.10 {domain} accepts no mail (null MX, RFC 7505)"
+        ));
     }
     let mut records = records;
     records.sort_by_key(|(pref, _)| *pref);
@@ -73,7 +81,9 @@ pub fn plan_mx(domain: &str, resolver: &dyn MxResolver) -> MxPlan {
             continue;
         }
         match resolver.addresses(&name) {
-            Lookup::Found(addresses) if !addresses.is_empty() => hosts.push(MxHost { name, addresses }),
+            Lookup::Found(addresses) if !addresses.is_empty() => {
+                hosts.push(MxHost { name, addresses })
+            }
             Lookup::Temporary(why) => temporary.push(format!("{name}: {why}")),
             _ => {}
         }
@@ -82,7 +92,10 @@ pub fn plan_mx(domain: &str, resolver: &dyn MxResolver) -> MxPlan {
         return MxPlan::Hosts(hosts);
     }
     if !temporary.is_empty() {
-        return MxPlan::Retry(format!("451 4.4.3 address lookup failed: {}", temporary.join("; ")));
+        return MxPlan::Retry(format!(
+            "451 4.4.3 address lookup failed: {}",
+            temporary.join("; ")
+        ));
     }
     MxPlan::Fail(format!("550 5.4.4 no MX host of {domain} has an address"))
 }
@@ -114,10 +127,19 @@ mod tests {
     #[test]
     fn preference_order_skips_hosts_without_addresses() {
         let mut t = Table::default();
-        t.mx.insert("d.example", Lookup::Found(vec![(20, "b.d.example.".into()), (10, "a.d.example".into()), (5, "gone.d.example".into())]));
+        t.mx.insert(
+            "d.example",
+            Lookup::Found(vec![
+                (20, "b.d.example.".into()),
+                (10, "a.d.example".into()),
+                (5, "gone.d.example".into()),
+            ]),
+        );
         t.a.insert("a.d.example", Lookup::Found(vec![ip("192.0.2.1")]));
         t.a.insert("b.d.example", Lookup::Found(vec![ip("2001:db8::2")]));
-        let MxPlan::Hosts(hosts) = plan_mx("d.example", &t) else { panic!() };
+        let MxPlan::Hosts(hosts) = plan_mx("d.example", &t) else {
+            panic!()
+        };
         let names: Vec<_> = hosts.iter().map(|h| h.name.as_str()).collect();
         assert_eq!(names, ["a.d.example", "b.d.example"]);
     }
@@ -129,7 +151,10 @@ mod tests {
         t.a.insert("plain.example", Lookup::Found(vec![ip("192.0.2.9")]));
         assert_eq!(
             plan_mx("plain.example", &t),
-            MxPlan::Hosts(vec![MxHost { name: "plain.example".into(), addresses: vec![ip("192.0.2.9")] }])
+            MxPlan::Hosts(vec![MxHost {
+                name: "plain.example".into(),
+                addresses: vec![ip("192.0.2.9")]
+            }])
         );
     }
 
@@ -138,11 +163,19 @@ mod tests {
         let mut t = Table::default();
         t.mx.insert("null.example", Lookup::Found(vec![(0, ".".into())]));
         t.mx.insert("flaky.example", Lookup::Temporary("timed out".into()));
-        t.mx.insert("noaddr.example", Lookup::Found(vec![(10, "mx.noaddr.example".into())]));
-        t.mx.insert("slowaddr.example", Lookup::Found(vec![(10, "mx.slowaddr.example".into())]));
+        t.mx.insert(
+            "noaddr.example",
+            Lookup::Found(vec![(10, "mx.noaddr.example".into())]),
+        );
+        t.mx.insert(
+            "slowaddr.example",
+            Lookup::Found(vec![(10, "mx.slowaddr.example".into())]),
+        );
         t.a.insert("mx.slowaddr.example", Lookup::Temporary("SERVFAIL".into()));
         assert!(matches!(plan_mx("null.example", &t), MxPlan::Fail(r) if r.contains("RFC 7505")));
-        assert!(matches!(plan_mx("missing.example", &t), MxPlan::Fail(r) if r.contains("does not exist")));
+        assert!(
+            matches!(plan_mx("missing.example", &t), MxPlan::Fail(r) if r.contains("does not exist"))
+        );
         assert!(matches!(plan_mx("flaky.example", &t), MxPlan::Retry(_)));
         assert!(matches!(plan_mx("noaddr.example", &t), MxPlan::Fail(_)));
         assert!(matches!(plan_mx("slowaddr.example", &t), MxPlan::Retry(_)));

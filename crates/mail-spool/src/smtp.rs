@@ -54,13 +54,19 @@ pub enum Route {
 impl fmt::Debug for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Route::Relay { host, port, config, .. } => f
+            Route::Relay {
+                host, port, config, ..
+            } => f
                 .debug_struct("Relay")
                 .field("host", host)
                 .field("port", port)
                 .field("tls", &config.tls)
                 .finish_non_exhaustive(),
-            Route::Mx { port, require_verified_tls, .. } => f
+            Route::Mx {
+                port,
+                require_verified_tls,
+                ..
+            } => f
                 .debug_struct("Mx")
                 .field("port", port)
                 .field("require_verified_tls", require_verified_tls)
@@ -85,7 +91,11 @@ impl SmtpTransport {
             Route::Relay { .. } => RetryPolicy::RELAY,
             Route::Mx { .. } => RetryPolicy::MX,
         };
-        SmtpTransport { route, retry, connect_timeout: Duration::from_secs(30) }
+        SmtpTransport {
+            route,
+            retry,
+            connect_timeout: Duration::from_secs(30),
+        }
     }
 
     /// Another retry policy.
@@ -116,7 +126,10 @@ impl Transport for SmtpTransport {
     }
 
     fn worker(&self) -> SmtpWorker {
-        SmtpWorker { transport: self.clone(), connections: HashMap::new() }
+        SmtpWorker {
+            transport: self.clone(),
+            connections: HashMap::new(),
+        }
     }
 }
 
@@ -131,19 +144,34 @@ impl SmtpWorker {
     fn connect(&self, destination: &str) -> Result<Client, Attempt> {
         let timeout = self.transport.connect_timeout;
         match &self.transport.route {
-            Route::Relay { host, port, config, tls } => {
+            Route::Relay {
+                host,
+                port,
+                config,
+                tls,
+            } => {
                 let mut builder = Client::builder(config.clone()).connect_timeout(timeout);
                 if let Some(tls) = tls {
                     builder = builder.tls(tls.clone());
                 }
                 builder.connect(host, *port).map_err(|e| from_error(1, &e))
             }
-            Route::Mx { resolver, port, config, verified_tls, require_verified_tls } => {
-                let strict = require_verified_tls.iter().any(|d| d.eq_ignore_ascii_case(destination));
+            Route::Mx {
+                resolver,
+                port,
+                config,
+                verified_tls,
+                require_verified_tls,
+            } => {
+                let strict = require_verified_tls
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(destination));
                 let hosts = match plan_mx(destination, resolver.as_ref()) {
                     MxPlan::Hosts(hosts) => hosts,
                     MxPlan::Fail(reason) => return Err(Attempt::all(1, Verdict::Fail, reason)),
-                    MxPlan::Retry(reason) => return Err(Attempt::all(1, Verdict::BackOffDestination, reason)),
+                    MxPlan::Retry(reason) => {
+                        return Err(Attempt::all(1, Verdict::BackOffDestination, reason))
+                    }
                 };
                 let mut tried = Vec::new();
                 for host in hosts {
@@ -152,7 +180,11 @@ impl SmtpWorker {
                     let targets: Vec<String> = if strict || host.addresses.is_empty() {
                         vec![host.name.clone()]
                     } else {
-                        host.addresses.iter().take(2).map(|a| a.to_string()).collect()
+                        host.addresses
+                            .iter()
+                            .take(2)
+                            .map(|a| a.to_string())
+                            .collect()
                     };
                     for target in targets {
                         let mut config = config.clone();
@@ -163,7 +195,8 @@ impl SmtpWorker {
                             // Opportunistic (RFC 7435): encrypted when
                             // offered, the certificate not checked, as MTAs do.
                             config.tls = TlsPolicy::Opportunistic;
-                            Client::builder(config).tls(TlsSettings::new().dangerous_accept_invalid_certs())
+                            Client::builder(config)
+                                .tls(TlsSettings::new().dangerous_accept_invalid_certs())
                         };
                         match builder.connect_timeout(timeout).connect(&target, *port) {
                             Ok(client) => return Ok(client),
@@ -176,7 +209,10 @@ impl SmtpWorker {
                 Err(Attempt::all(
                     1,
                     Verdict::BackOffDestination,
-                    format!("no MX host of {destination} took the connection: {}", tried.join("; ")),
+                    format!(
+                        "no MX host of {destination} took the connection: {}",
+                        tried.join("; ")
+                    ),
                 ))
             }
         }
@@ -184,7 +220,13 @@ impl SmtpWorker {
 }
 
 impl TransportWorker for SmtpWorker {
-    fn attempt(&mut self, destination: &str, sender: &str, recipients: &[String], body: &[u8]) -> Attempt {
+    fn attempt(
+        &mut self,
+        destination: &str,
+        sender: &str,
+        recipients: &[String],
+        body: &[u8],
+    ) -> Attempt {
         // Addresses the spool holds but SMTP cannot say fail on their own.
         let mut verdicts: Vec<Option<(Verdict, String)>> = vec![None; recipients.len()];
         let mut envelope = match reverse_path(sender) {
@@ -216,13 +258,23 @@ impl TransportWorker for SmtpWorker {
                 } else {
                     match self.connect(destination) {
                         Ok(c) => c,
-                        Err(a) => return merge(verdicts, Attempt::all(sent.len(), a.destination, a.recipients[0].1.clone())),
+                        Err(a) => {
+                            return merge(
+                                verdicts,
+                                Attempt::all(sent.len(), a.destination, a.recipients[0].1.clone()),
+                            )
+                        }
                     }
                 }
             }
             None => match self.connect(destination) {
                 Ok(c) => c,
-                Err(a) => return merge(verdicts, Attempt::all(sent.len(), a.destination, a.recipients[0].1.clone())),
+                Err(a) => {
+                    return merge(
+                        verdicts,
+                        Attempt::all(sent.len(), a.destination, a.recipients[0].1.clone()),
+                    )
+                }
             },
         };
         let result = client.send(&envelope, body);
@@ -255,7 +307,11 @@ fn merge(mut verdicts: Vec<Option<(Verdict, String)>>, attempt: Attempt) -> Atte
                 .unwrap_or((Verdict::Retry, "no answer for this recipient".into()))
         })
         .collect();
-    Attempt { recipients, destination: attempt.destination, remote_id: attempt.remote_id }
+    Attempt {
+        recipients,
+        destination: attempt.destination,
+        remote_id: attempt.remote_id,
+    }
 }
 
 fn reverse_path(sender: &str) -> Result<ReversePath, String> {
@@ -271,8 +327,12 @@ fn mailbox(address: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("{address:?} is not a valid address: {e}"))
 }
 
+/// A reply as one line: `550 5.1.1 No such user`.
 fn words(reply: &Reply) -> String {
-    format!("{} {}", reply.code().get(), reply.text())
+    match reply.enhanced() {
+        Some(status) => format!("{} {status} {}", reply.code().get(), reply.text()),
+        None => format!("{} {}", reply.code().get(), reply.text()),
+    }
 }
 
 fn reply_verdict(reply: &Reply) -> Verdict {
@@ -287,7 +347,11 @@ fn from_report(report: &DeliveryReport, n: usize) -> Attempt {
         .as_ref()
         .filter(|r| !r.is_positive())
         .or(report.mail_reply.as_ref().filter(|r| !r.is_positive()));
-    let final_words = report.final_reply.as_ref().map(words).unwrap_or_else(|| "250".into());
+    let final_words = report
+        .final_reply
+        .as_ref()
+        .map(words)
+        .unwrap_or_else(|| "250".into());
     let mut destination = Verdict::Delivered;
     let recipients: Vec<(Verdict, String)> = report
         .recipients
@@ -296,17 +360,33 @@ fn from_report(report: &DeliveryReport, n: usize) -> Attempt {
             (RecipientStatus::Rejected(reply), _) => (reply_verdict(reply), words(reply)),
             (_, Some(reply)) => (reply_verdict(reply), words(reply)),
             (RecipientStatus::Accepted(_), None) => (Verdict::Delivered, final_words.clone()),
-            (_, None) => (Verdict::Retry, "the server did not answer for this recipient".into()),
+            (_, None) => (
+                Verdict::Retry,
+                "the server did not answer for this recipient".into(),
+            ),
         })
         .collect();
     if let Some(reply) = deciding {
         destination = reply_verdict(reply);
-    } else if recipients.iter().any(|(v, _)| *v == Verdict::BackOffDestination) {
+    } else if recipients
+        .iter()
+        .any(|(v, _)| *v == Verdict::BackOffDestination)
+    {
         destination = Verdict::BackOffDestination;
     }
     let mut recipients = recipients;
-    recipients.resize(n, (Verdict::Retry, "the server did not answer for this recipient".into()));
-    Attempt { recipients, destination, remote_id: report.queue_id.clone() }
+    recipients.resize(
+        n,
+        (
+            Verdict::Retry,
+            "the server did not answer for this recipient".into(),
+        ),
+    );
+    Attempt {
+        recipients,
+        destination,
+        remote_id: report.queue_id.clone(),
+    }
 }
 
 /// An attempt that ended in an error.
@@ -328,20 +408,31 @@ fn from_error(n: usize, error: &Error) -> Attempt {
 
 fn from_client_error(n: usize, core: &ClientError, words_of_error: String) -> Attempt {
     match core {
-        ClientError::ServiceClosing { .. } => Attempt::all(n, Verdict::BackOffDestination, words_of_error),
-        ClientError::Rejected { reply, .. } => Attempt::all(n, reply_verdict(reply), words_of_error),
-        ClientError::StartTlsUnavailable
-        | ClientError::StartTlsRefused(_)
-        | ClientError::PlaintextAfterStartTls => Attempt::failure(n, ConnectionFailure::Tls, words_of_error),
-        // A login problem is the sender's to fix: keep the mail and wait.
-        ClientError::AuthFailed { kind: AuthFailure::Temporary, .. } => Attempt::all(n, Verdict::Retry, words_of_error),
-        ClientError::AuthFailed { .. } | ClientError::AuthUnavailable { .. } | ClientError::AuthNeedsTls => {
+        ClientError::ServiceClosing { .. } => {
             Attempt::all(n, Verdict::BackOffDestination, words_of_error)
         }
+        ClientError::Rejected { reply, .. } => {
+            Attempt::all(n, reply_verdict(reply), words_of_error)
+        }
+        ClientError::StartTlsUnavailable
+        | ClientError::StartTlsRefused(_)
+        | ClientError::PlaintextAfterStartTls => {
+            Attempt::failure(n, ConnectionFailure::Tls, words_of_error)
+        }
+        // A login problem is the sender's to fix: keep the mail and wait.
+        ClientError::AuthFailed {
+            kind: AuthFailure::Temporary,
+            ..
+        } => Attempt::all(n, Verdict::Retry, words_of_error),
+        ClientError::AuthFailed { .. }
+        | ClientError::AuthUnavailable { .. }
+        | ClientError::AuthNeedsTls => Attempt::all(n, Verdict::BackOffDestination, words_of_error),
         ClientError::ExtensionMissing(_) | ClientError::MessageTooBig { .. } => {
             Attempt::all(n, Verdict::Fail, words_of_error)
         }
-        ClientError::Timeout { .. } => Attempt::failure(n, ConnectionFailure::Timeout, words_of_error),
+        ClientError::Timeout { .. } => {
+            Attempt::failure(n, ConnectionFailure::Timeout, words_of_error)
+        }
         _ => Attempt::failure(n, ConnectionFailure::Dropped, words_of_error),
     }
 }

@@ -50,8 +50,14 @@ impl Metrics {
     pub fn count(&self, outcome: &'static str, destination: &str, n: u64) {
         let mut inner = self.lock();
         let known = inner.outcomes.len() < MAX_DESTINATIONS
-            || inner.outcomes.contains_key(&(outcome, destination.to_owned()));
-        let label = if known { destination.to_owned() } else { "other".to_owned() };
+            || inner
+                .outcomes
+                .contains_key(&(outcome, destination.to_owned()));
+        let label = if known {
+            destination.to_owned()
+        } else {
+            "other".to_owned()
+        };
         *inner.outcomes.entry((outcome, label)).or_default() += n;
     }
 
@@ -91,13 +97,19 @@ impl Metrics {
             out.push_str("# HELP mailwire_queue_recipients Recipients in the spool by state.\n");
             out.push_str("# TYPE mailwire_queue_recipients gauge\n");
             for (state, n) in RecipientState::ALL.iter().zip(stats.recipients) {
-                let _ = writeln!(out, "mailwire_queue_recipients{{state=\"{}\"}} {n}", state.name());
+                let _ = writeln!(
+                    out,
+                    "mailwire_queue_recipients{{state=\"{}\"}} {n}",
+                    state.name()
+                );
             }
             out.push_str("# HELP mailwire_queue_messages Messages in the spool.\n");
             out.push_str("# TYPE mailwire_queue_messages gauge\n");
             let _ = writeln!(out, "mailwire_queue_messages {}", stats.messages);
         }
-        out.push_str("# HELP mailwire_deliveries_total Recipients by attempt outcome and destination.\n");
+        out.push_str(
+            "# HELP mailwire_deliveries_total Recipients by attempt outcome and destination.\n",
+        );
         out.push_str("# TYPE mailwire_deliveries_total counter\n");
         for ((outcome, destination), n) in &inner.outcomes {
             let _ = writeln!(
@@ -109,21 +121,35 @@ impl Metrics {
         out.push_str("# HELP mailwire_attempt_duration_seconds Time of one delivery attempt.\n");
         out.push_str("# TYPE mailwire_attempt_duration_seconds histogram\n");
         for (bound, n) in BUCKETS.iter().zip(inner.latency_buckets) {
-            let _ = writeln!(out, "mailwire_attempt_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "mailwire_attempt_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
+            );
         }
         let _ = writeln!(
             out,
             "mailwire_attempt_duration_seconds_bucket{{le=\"+Inf\"}} {}",
             inner.latency_count
         );
-        let _ = writeln!(out, "mailwire_attempt_duration_seconds_sum {}", inner.latency_sum);
-        let _ = writeln!(out, "mailwire_attempt_duration_seconds_count {}", inner.latency_count);
+        let _ = writeln!(
+            out,
+            "mailwire_attempt_duration_seconds_sum {}",
+            inner.latency_sum
+        );
+        let _ = writeln!(
+            out,
+            "mailwire_attempt_duration_seconds_count {}",
+            inner.latency_count
+        );
         out
     }
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -136,14 +162,27 @@ mod tests {
         m.count("delivered", "example.org", 3);
         m.count("failed", "we\"ird", 1);
         m.observe_attempt(Duration::from_millis(20));
-        let stats = SpoolStats { messages: 2, recipients: [1, 0, 1, 3, 1], oldest_waiting: None };
+        let stats = SpoolStats {
+            messages: 2,
+            recipients: [1, 0, 1, 3, 1],
+            oldest_waiting: None,
+        };
         let text = m.render(Some(&stats));
-        assert!(text.contains("mailwire_deliveries_total{outcome=\"delivered\",destination=\"example.org\"} 3\n"));
+        assert!(text.contains(
+            "mailwire_deliveries_total{outcome=\"delivered\",destination=\"example.org\"} 3\n"
+        ));
         assert!(text.contains("destination=\"we\\\"ird\"} 1\n"));
         assert!(text.contains("mailwire_attempt_duration_seconds_bucket{le=\"0.01\"} 0\n"));
         assert!(text.contains("mailwire_attempt_duration_seconds_bucket{le=\"0.025\"} 1\n"));
         assert!(text.contains("mailwire_queue_recipients{state=\"deferred\"} 1\n"));
-        assert_eq!(m.totals(), Totals { delivered: 3, deferred: 0, failed: 1 });
+        assert_eq!(
+            m.totals(),
+            Totals {
+                delivered: 3,
+                deferred: 0,
+                failed: 1
+            }
+        );
     }
 
     #[test]
@@ -153,7 +192,12 @@ mod tests {
             m.count("delivered", &format!("d{n}.example"), 1);
         }
         let text = m.render(None);
-        assert!(text.lines().filter(|l| l.starts_with("mailwire_deliveries_total")).count() <= MAX_DESTINATIONS + 1);
+        assert!(
+            text.lines()
+                .filter(|l| l.starts_with("mailwire_deliveries_total"))
+                .count()
+                <= MAX_DESTINATIONS + 1
+        );
         assert_eq!(m.totals().delivered, 5000);
     }
 }

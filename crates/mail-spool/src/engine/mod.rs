@@ -14,7 +14,9 @@ pub use metrics::{Metrics, Totals};
 pub use transport::{Attempt, Transport, TransportWorker};
 
 use crate::bounce::{self, FailedRecipient, Report};
-use crate::schedule::{Admission, DestinationPolicy, Jitter, Retry, RetryPolicy, Scheduler, Verdict};
+use crate::schedule::{
+    Admission, DestinationPolicy, Jitter, Retry, RetryPolicy, Scheduler, Verdict,
+};
 use crate::spool::{Claimed, ClaimedRecipient, NewMessage, Outcome, Settlement, Spool, SpoolError};
 use crate::time::Timestamp;
 use std::collections::{HashMap, VecDeque};
@@ -161,12 +163,16 @@ impl Engine {
                 metrics: Arc::clone(&self.metrics),
                 retry: transport.retry_policy(),
                 reporting_mta: self.config.reporting_mta.clone(),
-                jitter: JitterSource(self.config.seed ^ (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                jitter: JitterSource(
+                    self.config.seed ^ (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                ),
             };
             let handle = thread::Builder::new()
                 .name(format!("deliver-{n}"))
                 .spawn(move || ctx.run())
-                .map_err(|e| SpoolError::Unavailable(format!("cannot start a delivery thread: {e}")))?;
+                .map_err(|e| {
+                    SpoolError::Unavailable(format!("cannot start a delivery thread: {e}"))
+                })?;
             handles.push(handle);
         }
         drop(done_tx);
@@ -211,7 +217,11 @@ impl Engine {
             let stop = self.stop.load(Ordering::Relaxed);
             if stop && stopping_since.is_none() {
                 stopping_since = Some(Instant::now());
-                tracing::info!(in_flight, waiting = waiting_count, "stopping: finishing attempts in flight");
+                tracing::info!(
+                    in_flight,
+                    waiting = waiting_count,
+                    "stopping: finishing attempts in flight"
+                );
             }
             let now = Timestamp::now();
             // Claim while there is room.
@@ -231,11 +241,14 @@ impl Engine {
                         }
                     }
                     for (destination, recipients) in groups {
-                        waiting.entry(destination.clone()).or_default().push_back(Job {
-                            destination,
-                            claimed: Arc::clone(&c),
-                            recipients,
-                        });
+                        waiting
+                            .entry(destination.clone())
+                            .or_default()
+                            .push_back(Job {
+                                destination,
+                                claimed: Arc::clone(&c),
+                                recipients,
+                            });
                         waiting_count += 1;
                     }
                 }
@@ -250,12 +263,23 @@ impl Engine {
                                 waiting_count -= 1;
                                 in_flight += 1;
                                 if jobs.send(job).is_err() {
-                                    return Err(SpoolError::Unavailable("the delivery threads ended".into()));
+                                    return Err(SpoolError::Unavailable(
+                                        "the delivery threads ended".into(),
+                                    ));
                                 }
                             }
                             Admission::Wait(until) => {
                                 waiting_count -= 1;
-                                postpone(&job, &retry, now, until, &mut pending, &mut bounces, &self.config, &self.metrics);
+                                postpone(
+                                    &job,
+                                    &retry,
+                                    now,
+                                    until,
+                                    &mut pending,
+                                    &mut bounces,
+                                    &self.config,
+                                    &self.metrics,
+                                );
                             }
                             Admission::Busy => {
                                 queue.push_front(job);
@@ -342,7 +366,12 @@ impl Engine {
         pending: &mut Vec<Settlement>,
         bounces: &mut Vec<NewMessage>,
     ) {
-        scheduler.finish(&done.destination, Timestamp::now(), done.verdict, jitter.next());
+        scheduler.finish(
+            &done.destination,
+            Timestamp::now(),
+            done.verdict,
+            jitter.next(),
+        );
         pending.extend(done.settlements);
         bounces.extend(done.bounces);
     }
@@ -371,7 +400,10 @@ fn postpone(
                     lease: r.lease,
                     outcome: Outcome::Deferred {
                         until: t,
-                        reply: format!("waiting for {} (rate limit, quota or a rest after 421) until {t}", job.destination),
+                        reply: format!(
+                            "waiting for {} (rate limit, quota or a rest after 421) until {t}",
+                            job.destination
+                        ),
                         attempted: false,
                     },
                 });
@@ -381,9 +413,20 @@ fn postpone(
             metrics.count("failed", &job.destination, job.recipients.len() as u64);
             let mut failed = Vec::new();
             for r in &job.recipients {
-                let reply = format!("expired: not delivered within {} days", retry.max_age.as_secs() / 86_400);
-                failed.push(FailedRecipient { address: r.address.clone(), diagnostic: reply.clone(), expired: true });
-                pending.push(Settlement { recipient: r.id, lease: r.lease, outcome: Outcome::Failed { reply } });
+                let reply = format!(
+                    "expired: not delivered within {} days",
+                    retry.max_age.as_secs() / 86_400
+                );
+                failed.push(FailedRecipient {
+                    address: r.address.clone(),
+                    diagnostic: reply.clone(),
+                    expired: true,
+                });
+                pending.push(Settlement {
+                    recipient: r.id,
+                    lease: r.lease,
+                    outcome: Outcome::Failed { reply },
+                });
             }
             // The body is not at hand here; the bounce carries no headers.
             let report = Report {
@@ -437,33 +480,75 @@ impl<T: Transport> WorkerContext<T> {
         let addresses: Vec<String> = job.recipients.iter().map(|r| r.address.clone()).collect();
         let started = Instant::now();
         let (attempt, body) = match self.spool.body(job.claimed.message) {
-            Ok(body) => (worker.attempt(&job.destination, &job.claimed.sender, &addresses, &body), body),
+            Ok(body) => (
+                worker.attempt(&job.destination, &job.claimed.sender, &addresses, &body),
+                body,
+            ),
             Err(SpoolError::NotFound(id)) => (
-                Attempt::all(addresses.len(), Verdict::Fail, format!("the spool has no body for message {id} (deleted or damaged)")),
+                Attempt::all(
+                    addresses.len(),
+                    Verdict::Fail,
+                    format!("the spool has no body for message {id} (deleted or damaged)"),
+                ),
                 Vec::new(),
             ),
-            Err(e) => (Attempt::all(addresses.len(), Verdict::Retry, format!("reading the message from the spool: {e}")), Vec::new()),
+            Err(e) => (
+                Attempt::all(
+                    addresses.len(),
+                    Verdict::Retry,
+                    format!("reading the message from the spool: {e}"),
+                ),
+                Vec::new(),
+            ),
         };
         self.metrics.observe_attempt(started.elapsed());
         let now = Timestamp::now();
         let mut settlements = Vec::with_capacity(job.recipients.len());
         let mut failed = Vec::new();
-        for (r, (verdict, reply)) in job.recipients.iter().zip(attempt.recipients.iter().chain(std::iter::repeat(&(
-            Verdict::Retry,
-            "the transport gave no answer for this recipient".to_owned(),
-        )))) {
+        for (r, (verdict, reply)) in
+            job.recipients
+                .iter()
+                .zip(attempt.recipients.iter().chain(std::iter::repeat(&(
+                    Verdict::Retry,
+                    "the transport gave no answer for this recipient".to_owned(),
+                ))))
+        {
             let outcome = match verdict {
-                Verdict::Delivered => Outcome::Delivered { reply: reply.clone(), remote_id: attempt.remote_id.clone() },
+                Verdict::Delivered => Outcome::Delivered {
+                    reply: reply.clone(),
+                    remote_id: attempt.remote_id.clone(),
+                },
                 Verdict::Fail => {
-                    failed.push(FailedRecipient { address: r.address.clone(), diagnostic: reply.clone(), expired: false });
-                    Outcome::Failed { reply: reply.clone() }
+                    failed.push(FailedRecipient {
+                        address: r.address.clone(),
+                        diagnostic: reply.clone(),
+                        expired: false,
+                    });
+                    Outcome::Failed {
+                        reply: reply.clone(),
+                    }
                 }
                 Verdict::Retry | Verdict::BackOffDestination => {
-                    match self.retry.next(r.failures.saturating_add(1), job.claimed.queued_at, now, self.jitter.next()) {
-                        Retry::At(until) => Outcome::Deferred { until, reply: reply.clone(), attempted: true },
+                    match self.retry.next(
+                        r.failures.saturating_add(1),
+                        job.claimed.queued_at,
+                        now,
+                        self.jitter.next(),
+                    ) {
+                        Retry::At(until) => Outcome::Deferred {
+                            until,
+                            reply: reply.clone(),
+                            attempted: true,
+                        },
                         Retry::GiveUp => {
-                            failed.push(FailedRecipient { address: r.address.clone(), diagnostic: reply.clone(), expired: true });
-                            Outcome::Failed { reply: format!("expired after retrying; last: {reply}") }
+                            failed.push(FailedRecipient {
+                                address: r.address.clone(),
+                                diagnostic: reply.clone(),
+                                expired: true,
+                            });
+                            Outcome::Failed {
+                                reply: format!("expired after retrying; last: {reply}"),
+                            }
                         }
                     }
                 }
@@ -475,7 +560,11 @@ impl<T: Transport> WorkerContext<T> {
             };
             self.metrics.count(label, &job.destination, 1);
             tracing::debug!(queue_id = %job.claimed.message, recipient = %r.address, outcome = label, reply = %reply, "attempt");
-            settlements.push(Settlement { recipient: r.id, lease: r.lease, outcome });
+            settlements.push(Settlement {
+                recipient: r.id,
+                lease: r.lease,
+                outcome,
+            });
         }
         let report = Report {
             reporting_mta: &self.reporting_mta,
@@ -485,6 +574,11 @@ impl<T: Transport> WorkerContext<T> {
             queue_id: &job.claimed.message.to_string(),
         };
         let bounces = bounce::build(&report, &failed, now).into_iter().collect();
-        Done { destination: job.destination, verdict: attempt.destination, settlements, bounces }
+        Done {
+            destination: job.destination,
+            verdict: attempt.destination,
+            settlements,
+            bounces,
+        }
     }
 }

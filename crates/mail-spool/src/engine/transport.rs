@@ -62,7 +62,13 @@ pub trait Transport: Send + Sync {
 pub trait TransportWorker: Send {
     /// Delivers `body` from `sender` (empty for `<>`) to `recipients`, all
     /// at `destination`.
-    fn attempt(&mut self, destination: &str, sender: &str, recipients: &[String], body: &[u8]) -> Attempt;
+    fn attempt(
+        &mut self,
+        destination: &str,
+        sender: &str,
+        recipients: &[String],
+        body: &[u8],
+    ) -> Attempt;
 
     /// Closes idle connections (QUIT), at stop or when idle.
     fn close_idle(&mut self);
