@@ -70,6 +70,13 @@ pub(crate) struct SendArgs {
     server: Option<String>,
     #[command(flatten)]
     connect: ConnectArgs,
+    /// Put the message in the spool and print its queue id once it is on
+    /// disk; `mailwire deliver` sends it.
+    #[arg(long)]
+    queue: bool,
+    /// The spool for --queue (implies it) [default: ./mailwire-spool].
+    #[arg(long, value_name = "URL")]
+    spool: Option<String>,
 }
 
 /// Parses `addr` or `Name <addr>`.
@@ -220,6 +227,10 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
             println!();
         }
         return Ok(());
+    }
+    if args.queue || args.spool.is_some() {
+        let url = args.spool.as_deref().unwrap_or(crate::queue::DEFAULT_SPOOL);
+        return crate::queue::enqueue(url, &shown.reverse_path, &shown.recipients, bytes);
     }
     match &target {
         Some(target) => send_remote(&args, target, &envelope, &bytes),
