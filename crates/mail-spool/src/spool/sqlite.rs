@@ -14,8 +14,9 @@ use crate::time::Timestamp;
 use rusqlite::{
     params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
 };
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 const SCHEMA: &str = "
@@ -84,6 +85,25 @@ pub struct SqliteSpool {
     conn: Mutex<Connection>,
     durable_enqueue: bool,
     path: PathBuf,
+    group: GroupCommit,
+}
+
+/// Group commit: concurrent enqueues share one transaction and one fsync.
+/// The first caller to find no commit running becomes the leader and
+/// commits everything queued meanwhile, repeatedly, until nothing waits;
+/// the others sleep until their result is in.
+#[derive(Debug, Default)]
+struct GroupCommit {
+    state: Mutex<GroupState>,
+    done: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GroupState {
+    next_ticket: u64,
+    waiting: Vec<(u64, Vec<NewMessage>)>,
+    results: HashMap<u64, Result<Vec<Enqueued>, SpoolError>>,
+    leader: bool,
 }
 
 /// An SQLite error in the spool's words.
@@ -168,12 +188,74 @@ impl SqliteSpool {
             conn: Mutex::new(conn),
             durable_enqueue: options.durable_enqueue,
             path,
+            group: GroupCommit::default(),
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn group_state(&self) -> MutexGuard<'_, GroupState> {
+        self.group.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Enqueues through the group commit (see [`GroupCommit`]).
+    fn enqueue_grouped(&self, messages: &[NewMessage], now: Timestamp) -> Result<Vec<Enqueued>, SpoolError> {
+        let mut state = self.group_state();
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.waiting.push((ticket, messages.to_vec()));
+        if state.leader {
+            loop {
+                if let Some(result) = state.results.remove(&ticket) {
+                    return result;
+                }
+                state = self.group.done.wait(state).unwrap_or_else(|p| p.into_inner());
+                if !state.leader && !state.results.contains_key(&ticket) {
+                    // The leader left before taking this batch: lead.
+                    break;
+                }
+            }
+        }
+        state.leader = true;
+        loop {
+            let batch = std::mem::take(&mut state.waiting);
+            if batch.is_empty() {
+                break;
+            }
+            drop(state);
+            let outcome = self.write(self.durable_enqueue, |tx| {
+                let mut each = Vec::with_capacity(batch.len());
+                for (ticket, messages) in &batch {
+                    each.push((*ticket, insert_messages(tx, messages, now)?));
+                }
+                Ok(each)
+            });
+            state = self.group_state();
+            match outcome {
+                Ok(each) => {
+                    for (ticket, ids) in each {
+                        state.results.insert(ticket, Ok(ids));
+                    }
+                }
+                Err(e) => {
+                    // One failure fails the whole transaction: each caller
+                    // hears why; none of their messages is half queued.
+                    for (ticket, _) in &batch {
+                        state.results.insert(*ticket, Err(e.same()));
+                    }
+                }
+            }
+            self.group.done.notify_all();
+        }
+        state.leader = false;
+        self.group.done.notify_all();
+        match state.results.remove(&ticket) {
+            Some(result) => result,
+            None => Err(SpoolError::Database("the group commit lost a result".into())),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -295,9 +377,7 @@ impl Spool for SqliteSpool {
         for m in messages {
             m.validate()?;
         }
-        self.write(self.durable_enqueue, |tx| {
-            insert_messages(tx, messages, now)
-        })
+        self.enqueue_grouped(messages, now)
     }
 
     fn claim(

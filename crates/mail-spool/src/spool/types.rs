@@ -298,6 +298,18 @@ pub enum SpoolError {
 }
 
 impl SpoolError {
+    /// The same error again (for each caller sharing a failed group commit).
+    pub fn same(&self) -> SpoolError {
+        match self {
+            SpoolError::Full(s) => SpoolError::Full(s.clone()),
+            SpoolError::Corrupt(s) => SpoolError::Corrupt(s.clone()),
+            SpoolError::Unavailable(s) => SpoolError::Unavailable(s.clone()),
+            SpoolError::NotFound(id) => SpoolError::NotFound(*id),
+            SpoolError::InvalidMessage(s) => SpoolError::InvalidMessage(s.clone()),
+            SpoolError::Database(s) => SpoolError::Database(s.clone()),
+        }
+    }
+
     /// True when trying again later may succeed (a full disk, a database
     /// that went away), false for damage and bad input.
     pub fn is_transient(&self) -> bool {
