@@ -15,7 +15,9 @@
 use mail_spool::engine::{Engine, EngineConfig};
 use mail_spool::schedule::RetryPolicy;
 use mail_spool::smtp::{Route, SmtpTransport};
-use mail_spool::spool::{NewMessage, Outcome, RecipientState, Settlement, SqliteOptions, SqliteSpool};
+use mail_spool::spool::{
+    NewMessage, Outcome, RecipientState, Settlement, SqliteOptions, SqliteSpool,
+};
 use mail_spool::{Spool, Timestamp};
 use smtp_proto::{ClientConfig, Host, TlsPolicy};
 use std::io::Write;
@@ -25,24 +27,40 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 fn message(n: usize) -> NewMessage {
-    let mut body = format!("From: bench@sender.test\r\nTo: user{n}@dest.test\r\nSubject: bench {n}\r\n\r\n").into_bytes();
+    let mut body =
+        format!("From: bench@sender.test\r\nTo: user{n}@dest.test\r\nSubject: bench {n}\r\n\r\n")
+            .into_bytes();
     while body.len() < 2048 - 2 {
-        body.extend_from_slice(b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrst\r\n");
+        body.extend_from_slice(
+            b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrst\r\n",
+        );
     }
     body.truncate(2046);
     body.extend_from_slice(b"\r\n");
-    NewMessage { sender: "bench@sender.test".into(), recipients: vec![format!("user{n}@dest.test")], body, dedup_key: None }
+    NewMessage {
+        sender: "bench@sender.test".into(),
+        recipients: vec![format!("user{n}@dest.test")],
+        body,
+        dedup_key: None,
+    }
 }
 
 fn rate(what: &str, n: usize, took: Duration) {
-    println!("{what}: {n} in {:.3} s = {:.0}/s", took.as_secs_f64(), n as f64 / took.as_secs_f64());
+    println!(
+        "{what}: {n} in {:.3} s = {:.0}/s",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
 }
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:")
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -66,14 +84,22 @@ fn enqueue_threads(spool: &Arc<SqliteSpool>, n: usize, threads: usize) -> Durati
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| panic!("see the usage in the source"));
+    let arg = |i: usize| {
+        args.get(i)
+            .cloned()
+            .unwrap_or_else(|| panic!("see the usage in the source"))
+    };
     let num = |i: usize| arg(i).parse::<usize>().unwrap();
     let dir = arg(1);
     match arg(0).as_str() {
         "enqueue" => {
             let spool = Arc::new(SqliteSpool::open(&dir, SqliteOptions::default()).unwrap());
             let took = enqueue_threads(&spool, num(2), num(3));
-            rate(&format!("durable enqueue, {} threads", num(3)), num(2), took);
+            rate(
+                &format!("durable enqueue, {} threads", num(3)),
+                num(2),
+                took,
+            );
         }
         "batch" => {
             let spool = SqliteSpool::open(&dir, SqliteOptions::default()).unwrap();
@@ -83,7 +109,11 @@ fn main() {
             for chunk in all.chunks(batch) {
                 spool.enqueue_batch(chunk, Timestamp::now()).unwrap();
             }
-            rate(&format!("durable enqueue, {batch} per commit"), n, start.elapsed());
+            rate(
+                &format!("durable enqueue, {batch} per commit"),
+                n,
+                start.elapsed(),
+            );
         }
         "files" => {
             // The alternative design: each body in its own file, fsynced,
@@ -101,7 +131,10 @@ fn main() {
                 f.write_all(&m.body).unwrap();
                 f.sync_all().unwrap();
                 dir_handle.sync_all().unwrap();
-                let index = NewMessage { body: path.to_string_lossy().into_owned().into_bytes(), ..m };
+                let index = NewMessage {
+                    body: path.to_string_lossy().into_owned().into_bytes(),
+                    ..m
+                };
                 spool.enqueue(&index, Timestamp::now()).unwrap();
             }
             rate("durable enqueue, bodies as files", n, start.elapsed());
@@ -111,9 +144,15 @@ fn main() {
             let sink = arg(4);
             let (host, port) = sink.rsplit_once(':').unwrap();
             let spool = Arc::new(SqliteSpool::open(&dir, SqliteOptions::default()).unwrap());
-            let config = ClientConfig::new(Host::parse("bench.test").unwrap()).with_tls(TlsPolicy::None);
-            let transport = SmtpTransport::new(Route::Relay { host: host.into(), port: port.parse().unwrap(), config, tls: None })
-                .with_retry(RetryPolicy::RELAY);
+            let config =
+                ClientConfig::new(Host::parse("bench.test").unwrap()).with_tls(TlsPolicy::None);
+            let transport = SmtpTransport::new(Route::Relay {
+                host: host.into(),
+                port: port.parse().unwrap(),
+                config,
+                tls: None,
+            })
+            .with_retry(RetryPolicy::RELAY);
             let mut cfg = EngineConfig::new("bench");
             cfg.workers = conns;
             cfg.destinations.max_attempts = conns as u32;
@@ -124,14 +163,23 @@ fn main() {
             let start = Instant::now();
             let worker = thread::spawn(move || runner.run(Arc::new(transport)).unwrap());
             let injected = enqueue_threads(&spool, n, conns);
-            let delivered = |s: &SqliteSpool| s.stats().unwrap().recipients[RecipientState::ALL.iter().position(|x| *x == RecipientState::Delivered).unwrap()];
+            let delivered = |s: &SqliteSpool| {
+                s.stats().unwrap().recipients[RecipientState::ALL
+                    .iter()
+                    .position(|x| *x == RecipientState::Delivered)
+                    .unwrap()]
+            };
             while delivered(&spool) < n as u64 {
                 thread::sleep(Duration::from_millis(5));
             }
             let took = start.elapsed();
             stop.store(true, Ordering::Relaxed);
             worker.join().unwrap();
-            rate(&format!("injection alone ({conns} threads, concurrent with delivery)"), n, injected);
+            rate(
+                &format!("injection alone ({conns} threads, concurrent with delivery)"),
+                n,
+                injected,
+            );
             rate(&format!("end to end, {conns} connections"), n, took);
         }
         "fill" => {
@@ -144,7 +192,10 @@ fn main() {
                 let t = Instant::now();
                 spool.enqueue_batch(&batch, Timestamp::now()).unwrap();
                 if done % 100_000 == 0 {
-                    println!("at {done}: {:.1} µs per message in this batch", t.elapsed().as_micros() as f64 / batch.len() as f64);
+                    println!(
+                        "at {done}: {:.1} µs per message in this batch",
+                        t.elapsed().as_micros() as f64 / batch.len() as f64
+                    );
                 }
                 done += batch.len();
             }
@@ -157,11 +208,20 @@ fn main() {
             let start = Instant::now();
             let mut n = 0;
             for _ in 0..rounds {
-                let claimed = spool.claim("bench", Timestamp::now(), Duration::from_secs(300), 256).unwrap();
+                let claimed = spool
+                    .claim("bench", Timestamp::now(), Duration::from_secs(300), 256)
+                    .unwrap();
                 let settle: Vec<Settlement> = claimed
                     .iter()
                     .flat_map(|c| &c.recipients)
-                    .map(|r| Settlement { recipient: r.id, lease: r.lease, outcome: Outcome::Delivered { reply: "250 ok".into(), remote_id: None } })
+                    .map(|r| Settlement {
+                        recipient: r.id,
+                        lease: r.lease,
+                        outcome: Outcome::Delivered {
+                            reply: "250 ok".into(),
+                            remote_id: None,
+                        },
+                    })
                     .collect();
                 for c in &claimed {
                     let _ = spool.body(c.message).unwrap();
@@ -169,7 +229,11 @@ fn main() {
                 n += settle.len();
                 spool.settle(&settle, &[], Timestamp::now()).unwrap();
             }
-            rate("claim + read body + settle, 256 per round", n, start.elapsed());
+            rate(
+                "claim + read body + settle, 256 per round",
+                n,
+                start.elapsed(),
+            );
             println!("RSS: {} MiB", rss_kib() / 1024);
         }
         other => panic!("unknown command {other}"),

@@ -92,3 +92,37 @@ fn a_full_spool_refuses_new_mail_and_keeps_the_old() {
         .enqueue(&message(1, &["a@b.example"]), Timestamp(2))
         .unwrap();
 }
+
+#[test]
+fn concurrent_enqueues_share_commits_and_each_gets_its_own_id() {
+    let dir = TempDir::new("group");
+    let spool = std::sync::Arc::new(SqliteSpool::open(&dir.0, SqliteOptions::default()).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let spool = std::sync::Arc::clone(&spool);
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|n| {
+                        spool
+                            .enqueue(&message(t * 100 + n, &["a@b.example"]), Timestamp(1))
+                            .unwrap()
+                            .id
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 400);
+    for id in ids {
+        let body = spool.body(id).unwrap();
+        let detail = spool.show(id).unwrap();
+        assert!(String::from_utf8_lossy(&body)
+            .contains(&detail.summary.sender[3..detail.summary.sender.find('@').unwrap()]));
+    }
+}

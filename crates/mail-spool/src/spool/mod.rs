@@ -13,9 +13,11 @@
 //! - [`settle`](Spool::settle) records outcomes and enqueues the bounces
 //!   they cause in the same transaction.
 
+mod postgres;
 mod sqlite;
 mod types;
 
+pub use self::postgres::PostgresSpool;
 pub use sqlite::{SqliteOptions, SqliteSpool};
 pub use types::*;
 
@@ -108,9 +110,7 @@ pub trait Spool: Send + Sync {
 /// directory holding `spool.db`).
 pub fn open(url: &str) -> Result<Box<dyn Spool>, SpoolError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(SpoolError::Unavailable(
-            "the PostgreSQL spool is not built into this version".into(),
-        ));
+        return Ok(Box::new(PostgresSpool::connect(url)?));
     }
     let path = url.strip_prefix("sqlite:").unwrap_or(url);
     Ok(Box::new(SqliteSpool::open(path, SqliteOptions::default())?))

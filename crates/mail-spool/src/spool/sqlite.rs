@@ -202,7 +202,11 @@ impl SqliteSpool {
     }
 
     /// Enqueues through the group commit (see [`GroupCommit`]).
-    fn enqueue_grouped(&self, messages: &[NewMessage], now: Timestamp) -> Result<Vec<Enqueued>, SpoolError> {
+    fn enqueue_grouped(
+        &self,
+        messages: &[NewMessage],
+        now: Timestamp,
+    ) -> Result<Vec<Enqueued>, SpoolError> {
         let mut state = self.group_state();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
@@ -212,7 +216,11 @@ impl SqliteSpool {
                 if let Some(result) = state.results.remove(&ticket) {
                     return result;
                 }
-                state = self.group.done.wait(state).unwrap_or_else(|p| p.into_inner());
+                state = self
+                    .group
+                    .done
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner());
                 if !state.leader && !state.results.contains_key(&ticket) {
                     // The leader left before taking this batch: lead.
                     break;
@@ -254,7 +262,9 @@ impl SqliteSpool {
         self.group.done.notify_all();
         match state.results.remove(&ticket) {
             Some(result) => result,
-            None => Err(SpoolError::Database("the group commit lost a result".into())),
+            None => Err(SpoolError::Database(
+                "the group commit lost a result".into(),
+            )),
         }
     }
 
