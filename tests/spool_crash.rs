@@ -4,7 +4,7 @@
 //! at least once; duplicates (a message delivered, then the worker killed
 //! before it recorded so) are counted and reported.
 
-use mail_spool::spool::{NewMessage, RecipientState, SqliteOptions, SqliteSpool};
+use mail_spool::spool::{NewMessage, PostgresSpool, RecipientState, SqliteOptions, SqliteSpool};
 use mail_spool::{Spool, Timestamp};
 use mailwire_tests::peers::{free_port, require, wait_greeting};
 use mailwire_tests::serve::{mailwire_binary, TempDir};
@@ -73,7 +73,7 @@ fn arrivals(dump: &Path) -> BTreeMap<usize, usize> {
     seen
 }
 
-fn deliver(spool: &Path, port: u16, until_idle: bool) -> Child {
+fn deliver(spool: &str, port: u16, until_idle: bool) -> Child {
     let mut cmd = Command::new(mailwire_binary());
     cmd.arg("deliver")
         .arg("--spool")
@@ -110,7 +110,7 @@ impl Moments {
     }
 }
 
-fn delivered(spool: &SqliteSpool) -> u64 {
+fn delivered(spool: &dyn Spool) -> u64 {
     spool.stats().unwrap().recipients[RecipientState::ALL
         .iter()
         .position(|s| *s == RecipientState::Delivered)
@@ -123,6 +123,7 @@ fn killing_the_worker_at_random_moments_loses_nothing() {
     let spool_dir = dir.0.join("spool");
     let dump = dir.0.join("dump");
     let spool = SqliteSpool::open(&spool_dir, SqliteOptions::default()).unwrap();
+    let spool_url = spool_dir.display().to_string();
     let messages: Vec<NewMessage> = (0..MESSAGES)
         .map(|n| NewMessage {
             sender: "app@sender.test".into(),
@@ -146,7 +147,7 @@ fn killing_the_worker_at_random_moments_loses_nothing() {
     let mut kills = 0;
     // Kill and restart while work remains, for at most 20 seconds.
     while started.elapsed() < Duration::from_secs(20) && delivered(&spool) < MESSAGES as u64 {
-        let mut worker = deliver(&spool_dir, port, false);
+        let mut worker = deliver(&spool_url, port, false);
         thread::sleep(Duration::from_millis(moments.next_ms(100, 700)));
         worker.kill().unwrap(); // SIGKILL
         worker.wait().unwrap();
@@ -161,7 +162,7 @@ fn killing_the_worker_at_random_moments_loses_nothing() {
             spool.stats()
         );
         thread::sleep(Duration::from_secs(LEASE_SECS) + Duration::from_millis(100));
-        let status = deliver(&spool_dir, port, true).wait().unwrap();
+        let status = deliver(&spool_url, port, true).wait().unwrap();
         assert!(
             status.success(),
             "mailwire deliver --until-idle failed: {status}"
@@ -196,4 +197,97 @@ fn killing_the_worker_at_random_moments_loses_nothing() {
             .unwrap()],
         0
     );
+}
+
+fn postgres_database(name: &str) -> String {
+    let url = std::env::var("MAILWIRE_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!("MAILWIRE_TEST_POSTGRES_URL is not set: run the tests with tests/run-all.sh, which starts PostgreSQL")
+    });
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls)
+        .expect("connecting to the test PostgreSQL");
+    let db = format!("crash_{name}_{}", std::process::id());
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    format!("{base}/{db}")
+}
+
+/// Two workers on one PostgreSQL spool race for the queue while one or the
+/// other is killed at random moments: nothing lost, duplicates counted.
+#[test]
+fn two_workers_on_postgres_killed_at_random_lose_nothing() {
+    const N: usize = 2000;
+    let dir = TempDir::new("crash-pg");
+    let dump = dir.0.join("dump");
+    let url = postgres_database("two");
+    let spool = PostgresSpool::connect(&url).unwrap();
+    let messages: Vec<NewMessage> = (0..N)
+        .map(|n| NewMessage {
+            sender: "app@sender.test".into(),
+            recipients: vec![format!("user{n}@dest.test")],
+            body: format!("Subject: {n}\r\nX-Seq: {n}\r\n\r\n{}\r\n", "y".repeat(1500))
+                .into_bytes(),
+            dedup_key: None,
+        })
+        .collect();
+    for chunk in messages.chunks(500) {
+        spool.enqueue_batch(chunk, Timestamp::now()).unwrap();
+    }
+    let port = free_port();
+    let _sink = sink(port, &dump);
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(11);
+    let mut moments = Moments(seed);
+    let started = Instant::now();
+    let mut workers = [deliver(&url, port, false), deliver(&url, port, false)];
+    let mut kills = 0;
+    while started.elapsed() < Duration::from_secs(20) && delivered(&spool) < N as u64 {
+        thread::sleep(Duration::from_millis(moments.next_ms(100, 600)));
+        let victim = kills % 2;
+        workers[victim].kill().unwrap();
+        workers[victim].wait().unwrap();
+        workers[victim] = deliver(&url, port, false);
+        kills += 1;
+    }
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    let finish_by = Instant::now() + Duration::from_secs(40);
+    while delivered(&spool) < N as u64 {
+        assert!(
+            Instant::now() < finish_by,
+            "the last run did not finish: {:?}",
+            spool.stats()
+        );
+        thread::sleep(Duration::from_secs(LEASE_SECS) + Duration::from_millis(100));
+        let status = deliver(&url, port, true).wait().unwrap();
+        assert!(
+            status.success(),
+            "mailwire deliver --until-idle failed: {status}"
+        );
+    }
+    let seen = arrivals(&dump);
+    let lost: Vec<usize> = (0..N).filter(|n| !seen.contains_key(n)).collect();
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    println!(
+        "postgres crash test (seed {seed}): {kills} kills, two workers, {N} messages, {} arrived, {duplicates} duplicates ({:.2}%), {} lost, {:?}",
+        seen.len(),
+        duplicates as f64 * 100.0 / N as f64,
+        lost.len(),
+        started.elapsed()
+    );
+    assert!(
+        lost.is_empty(),
+        "lost {} messages (seed {seed}): {:?}",
+        lost.len(),
+        &lost[..lost.len().min(20)]
+    );
+    assert!(kills >= 3, "killed only {kills} times (seed {seed})");
 }
