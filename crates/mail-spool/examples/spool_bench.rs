@@ -2,14 +2,14 @@
 //! "Spool and delivery"). Needs Postfix's smtp-sink for `deliver`.
 //!
 //! ```text
-//! spool_bench enqueue  DIR N THREADS        durable enqueues, one message per call
+//! spool_bench enqueue  URL N THREADS        durable enqueues, one message per call
 //! spool_bench batch    DIR N BATCH          durable enqueues, BATCH messages per commit
-//! spool_bench deliver  DIR N CONNS SINK     enqueue N (THREADS=CONNS) while CONNS workers deliver to SINK
+//! spool_bench deliver  URL N CONNS SINK     enqueue N (THREADS=CONNS) while CONNS workers deliver to SINK
 //! spool_bench fill     DIR N                queue N messages (batches of 10,000), no delivery
 //! spool_bench claim    DIR ROUNDS           time claim+settle rounds on a filled spool
 //! spool_bench files    DIR N                the same durable enqueue with bodies as fsynced files
 //! ```
-//! Bodies are 2 KB. Times are wall-clock, printed as messages per second.
+//! URL is a directory (SQLite) or a `postgres://` URL. Bodies are 2 KB. Times are wall-clock, printed as messages per second.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use mail_spool::engine::{Engine, EngineConfig};
@@ -64,11 +64,19 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn enqueue_threads(spool: &Arc<SqliteSpool>, n: usize, threads: usize) -> Duration {
+/// Injecting threads share one handle on the embedded spool (as the
+/// sessions of one submission server would, so their commits are grouped);
+/// on PostgreSQL each has its own connection, as separate processes would.
+fn enqueue_threads(url: &str, n: usize, threads: usize) -> Duration {
+    let shared: Arc<dyn Spool> = Arc::from(mail_spool::open(url).unwrap());
+    let handles: Vec<Arc<dyn Spool>> = (0..threads)
+        .map(|_| if url.starts_with("postgres") { Arc::from(mail_spool::open(url).unwrap()) } else { Arc::clone(&shared) })
+        .collect();
     let start = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let spool = Arc::clone(spool);
+    let handles: Vec<_> = handles
+        .into_iter()
+        .enumerate()
+        .map(|(t, spool)| {
             thread::spawn(move || {
                 for i in (t..n).step_by(threads) {
                     spool.enqueue(&message(i), Timestamp::now()).unwrap();
@@ -93,8 +101,7 @@ fn main() {
     let dir = arg(1);
     match arg(0).as_str() {
         "enqueue" => {
-            let spool = Arc::new(SqliteSpool::open(&dir, SqliteOptions::default()).unwrap());
-            let took = enqueue_threads(&spool, num(2), num(3));
+            let took = enqueue_threads(&dir, num(2), num(3));
             rate(
                 &format!("durable enqueue, {} threads", num(3)),
                 num(2),
@@ -143,7 +150,7 @@ fn main() {
             let (n, conns) = (num(2), num(3));
             let sink = arg(4);
             let (host, port) = sink.rsplit_once(':').unwrap();
-            let spool = Arc::new(SqliteSpool::open(&dir, SqliteOptions::default()).unwrap());
+            let spool: Arc<dyn Spool> = Arc::from(mail_spool::open(&dir).unwrap());
             let config =
                 ClientConfig::new(Host::parse("bench.test").unwrap()).with_tls(TlsPolicy::None);
             let transport = SmtpTransport::new(Route::Relay {
@@ -157,13 +164,13 @@ fn main() {
             cfg.workers = conns;
             cfg.destinations.max_attempts = conns as u32;
             cfg.idle_poll = Duration::from_millis(5);
-            let engine = Arc::new(Engine::new(spool.clone() as Arc<dyn Spool>, cfg));
+            let engine = Arc::new(Engine::new(Arc::clone(&spool), cfg));
             let stop = engine.stop_handle();
             let runner = Arc::clone(&engine);
             let start = Instant::now();
             let worker = thread::spawn(move || runner.run(Arc::new(transport)).unwrap());
-            let injected = enqueue_threads(&spool, n, conns);
-            let delivered = |s: &SqliteSpool| {
+            let injected = enqueue_threads(&dir, n, conns);
+            let delivered = |s: &Arc<dyn Spool>| {
                 s.stats().unwrap().recipients[RecipientState::ALL
                     .iter()
                     .position(|x| *x == RecipientState::Delivered)

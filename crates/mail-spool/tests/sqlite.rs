@@ -126,3 +126,23 @@ fn concurrent_enqueues_share_commits_and_each_gets_its_own_id() {
             .contains(&detail.summary.sender[3..detail.summary.sender.find('@').unwrap()]));
     }
 }
+
+#[test]
+fn processes_opening_one_new_spool_at_once_all_succeed() {
+    let dir = TempDir::new("open-race");
+    let path = dir.0.clone();
+    let threads: Vec<_> = (0..8)
+        .map(|n| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let spool = SqliteSpool::open(&path, SqliteOptions::default()).unwrap();
+                spool.enqueue(&message(n, &["a@b.example"]), Timestamp(1)).unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let spool = SqliteSpool::open(&path, SqliteOptions::default()).unwrap();
+    assert_eq!(spool.stats().unwrap().messages, 8);
+}

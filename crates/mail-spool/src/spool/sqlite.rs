@@ -148,7 +148,12 @@ impl SqliteSpool {
         let conn = Connection::open(&path).map_err(sql_error)?;
         conn.busy_timeout(options.busy_timeout).map_err(sql_error)?;
         let setup = |conn: &Connection| -> rusqlite::Result<()> {
-            conn.pragma_update(None, "journal_mode", "WAL")?;
+            // Changing the journal mode takes an exclusive lock that the busy
+            // handler does not wait for: only when it is not WAL already.
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+            }
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
             if let Some(pages) = options.max_pages {
@@ -161,7 +166,24 @@ impl SqliteSpool {
             conn.execute_batch(SCHEMA)?;
             Ok(())
         };
-        setup(&conn).map_err(sql_error)?;
+        // Several processes opening one new spool at once (a deliver
+        // starting while scripts queue) race for that lock: try again
+        // until the busy timeout.
+        let deadline = std::time::Instant::now() + options.busy_timeout;
+        loop {
+            match setup(&conn) {
+                Ok(()) => break,
+                Err(e)
+                    if matches!(
+                        e.sqlite_error_code(),
+                        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(sql_error(e)),
+            }
+        }
         let format: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
                 r.get(0)
