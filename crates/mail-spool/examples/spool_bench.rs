@@ -70,7 +70,13 @@ fn rss_kib() -> u64 {
 fn enqueue_threads(url: &str, n: usize, threads: usize) -> Duration {
     let shared: Arc<dyn Spool> = Arc::from(mail_spool::open(url).unwrap());
     let handles: Vec<Arc<dyn Spool>> = (0..threads)
-        .map(|_| if url.starts_with("postgres") { Arc::from(mail_spool::open(url).unwrap()) } else { Arc::clone(&shared) })
+        .map(|_| {
+            if url.starts_with("postgres") {
+                Arc::from(mail_spool::open(url).unwrap())
+            } else {
+                Arc::clone(&shared)
+            }
+        })
         .collect();
     let start = Instant::now();
     let handles: Vec<_> = handles

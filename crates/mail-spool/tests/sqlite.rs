@@ -136,7 +136,9 @@ fn processes_opening_one_new_spool_at_once_all_succeed() {
             let path = path.clone();
             std::thread::spawn(move || {
                 let spool = SqliteSpool::open(&path, SqliteOptions::default()).unwrap();
-                spool.enqueue(&message(n, &["a@b.example"]), Timestamp(1)).unwrap();
+                spool
+                    .enqueue(&message(n, &["a@b.example"]), Timestamp(1))
+                    .unwrap();
             })
         })
         .collect();

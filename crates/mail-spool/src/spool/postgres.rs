@@ -117,8 +117,13 @@ impl PostgresSpool {
         self.client.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs `f` in a transaction. `durable` ones (enqueues, settlements
+    /// that queue bounces) wait for the WAL flush at commit; the others
+    /// (claims, outcomes) do not, since losing them to a crash of the
+    /// server only makes a recipient due again: a duplicate, never a loss.
     fn write<T>(
         &self,
+        durable: bool,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, SpoolError>,
     ) -> Result<T, SpoolError> {
         let mut client = self.lock();
@@ -127,6 +132,10 @@ impl PostgresSpool {
             *client = Client::connect(&self.url, NoTls).map_err(pg_error)?;
         }
         let mut tx = client.transaction().map_err(pg_error)?;
+        if !durable {
+            tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+                .map_err(pg_error)?;
+        }
         let value = f(&mut tx)?;
         tx.commit().map_err(pg_error)?;
         Ok(value)
@@ -219,7 +228,7 @@ impl Spool for PostgresSpool {
         for m in messages {
             m.validate()?;
         }
-        self.write(|tx| insert(tx, messages, now))
+        self.write(true, |tx| insert(tx, messages, now))
     }
 
     fn claim(
@@ -231,7 +240,7 @@ impl Spool for PostgresSpool {
     ) -> Result<Vec<Claimed>, SpoolError> {
         let until = (now + lease).0;
         let limit = i64::try_from(max_recipients).unwrap_or(i64::MAX);
-        self.write(|tx| {
+        self.write(false, |tx| {
             let rows = tx
                 .query(
                     "WITH due AS (SELECT id FROM mailwire_recipients WHERE due IS NOT NULL AND due <= $1 \
@@ -291,7 +300,7 @@ impl Spool for PostgresSpool {
         bounces: &[NewMessage],
         now: Timestamp,
     ) -> Result<(), SpoolError> {
-        self.write(|tx| {
+        self.write(!bounces.is_empty(), |tx| {
             let delivered = tx
                 .prepare(
                     "UPDATE mailwire_recipients SET state = 3, due = NULL, owner = NULL, last_reply = $2, remote_id = $3, updated = $4 \
@@ -327,7 +336,7 @@ impl Spool for PostgresSpool {
     }
 
     fn release(&self, owner: &str, now: Timestamp) -> Result<u64, SpoolError> {
-        self.write(|tx| {
+        self.write(false, |tx| {
             let n = tx
                 .execute(
                     "UPDATE mailwire_recipients SET state = CASE WHEN failures > 0 THEN 2 ELSE 0 END, due = $2, owner = NULL, updated = $2 \
@@ -429,7 +438,7 @@ impl Spool for PostgresSpool {
     }
 
     fn retry(&self, message: Option<MessageId>, now: Timestamp) -> Result<u64, SpoolError> {
-        self.write(|tx| {
+        self.write(false, |tx| {
             let n = match message {
                 Some(id) => tx.execute(
                     "UPDATE mailwire_recipients SET due = $2 WHERE message_id = $1 AND state IN (0, 2)",
@@ -449,7 +458,7 @@ impl Spool for PostgresSpool {
     }
 
     fn delete(&self, message: MessageId) -> Result<(), SpoolError> {
-        self.write(|tx| {
+        self.write(false, |tx| {
             match tx
                 .execute("DELETE FROM mailwire_messages WHERE id = $1", &[&message.0])
                 .map_err(pg_error)?
@@ -461,7 +470,7 @@ impl Spool for PostgresSpool {
     }
 
     fn purge_finished(&self) -> Result<u64, SpoolError> {
-        self.write(|tx| {
+        self.write(false, |tx| {
             tx.execute(
                 "DELETE FROM mailwire_messages m WHERE NOT EXISTS \
                  (SELECT 1 FROM mailwire_recipients r WHERE r.message_id = m.id AND r.state NOT IN (3, 4))",
