@@ -2,6 +2,7 @@
 //! stores every message it receives in a Maildir.
 #![forbid(unsafe_code)]
 
+mod body;
 mod connect;
 mod maildir;
 mod probe;

@@ -1,15 +1,17 @@
 //! `mailwire send`: build a message from flags and deliver it (to a server,
 //! a provider preset, or the embedded local sink).
 
+use crate::body::{file_attachment, FileErrors, MessageReader};
 use crate::connect::{self, ConnectArgs, Security, Target};
 use crate::maildir::Maildir;
 use crate::serve::{sink_config, MaildirSink, DEFAULT_MAX_SIZE};
 use crate::Failure;
 use anyhow::{anyhow, Context};
 use clap::{ArgGroup, Args};
-use mime_codec::{Attachment, MessageBuilder, OutgoingMessage};
+use mime_codec::{MessageBuilder, OutgoingMessage};
 use smtp_blocking::{Client, Server, TlsSettings};
 use smtp_proto::{Body, Envelope, Mailbox, Recipient, RecipientStatus};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -108,7 +110,10 @@ fn entropy() -> [u8; 16] {
     bytes
 }
 
-fn build(args: &SendArgs) -> Result<OutgoingMessage, Failure> {
+/// The message, its attachments streamed from their files; a file that
+/// fails while the message is written is reported through the
+/// [`FileErrors`].
+fn build(args: &SendArgs, errors: &FileErrors) -> Result<OutgoingMessage, Failure> {
     let mut builder = MessageBuilder::new()
         .from(header_mailbox(&args.from)?)
         .subject(args.subject.clone());
@@ -136,12 +141,11 @@ fn build(args: &SendArgs) -> Result<OutgoingMessage, Failure> {
         builder = builder.html_body(html);
     }
     for path in &args.attach {
-        let (name, bytes) = read_part(path, "the attachment")?;
-        builder = builder.attach(Attachment::new(name, bytes));
+        builder = builder.attach(open_part(path, "the attachment", errors)?);
     }
     for path in &args.inline {
-        let (name, bytes) = read_part(path, "the inline part")?;
-        builder = builder.inline(name.clone(), Attachment::new(name, bytes));
+        let name = part_name(path);
+        builder = builder.inline(name, open_part(path, "the inline part", errors)?);
     }
     for header in &args.header {
         let Some((name, value)) = header.split_once(':') else {
@@ -168,16 +172,22 @@ fn text_or_file(text: &Option<String>, file: &Option<PathBuf>) -> Result<Option<
     }
 }
 
-/// A file's name and bytes, for an attachment or inline part.
-fn read_part(path: &Path, what: &str) -> Result<(String, Vec<u8>), Failure> {
-    let bytes = std::fs::read(path)
+/// An attachment or inline part streamed from its file.
+fn open_part(
+    path: &Path,
+    what: &str,
+    errors: &FileErrors,
+) -> Result<mime_codec::Attachment, Failure> {
+    file_attachment(path, errors)
         .with_context(|| format!("reading {what} {}", path.display()))
-        .map_err(Failure::usage)?;
-    let name = path
-        .file_name()
+        .map_err(Failure::usage)
+}
+
+/// The name a part is known by: its file's name.
+fn part_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "attachment".to_owned());
-    Ok((name, bytes))
+        .unwrap_or_else(|| "attachment".to_owned())
 }
 
 fn smtp_envelope(message: &OutgoingMessage) -> Result<Envelope, Failure> {
@@ -197,10 +207,11 @@ fn smtp_envelope(message: &OutgoingMessage) -> Result<Envelope, Failure> {
 
 pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     let target = Target::resolve(args.server.as_deref(), &args.connect)?;
-    let message = build(&args)?;
+    let errors = FileErrors::default();
+    let message = build(&args, &errors)?;
     let envelope = smtp_envelope(&message)?;
     let shown = message.envelope().clone();
-    let bytes = message.to_vec();
+    let mut body = MessageReader::new(message, errors);
     if args.dry_run {
         if let Some(target) = &target {
             eprintln!(
@@ -209,21 +220,49 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
                 target.security.name()
             );
         }
-        println!("MAIL FROM:<{}>", shown.reverse_path);
+        let mut out = std::io::stdout().lock();
+        let mut head = format!("MAIL FROM:<{}>\n", shown.reverse_path);
         for rcpt in &shown.recipients {
-            println!("RCPT TO:<{rcpt}>");
+            head.push_str(&format!("RCPT TO:<{rcpt}>\n"));
         }
-        println!();
-        let text = String::from_utf8_lossy(&bytes);
-        print!("{text}");
-        if !text.ends_with('\n') {
-            println!();
-        }
-        return Ok(());
+        head.push('\n');
+        return out
+            .write_all(head.as_bytes())
+            .and_then(|()| copy_message(&mut body, &mut out))
+            .and_then(|()| out.flush())
+            .or_else(quiet_on_closed_pipe);
     }
     match &target {
-        Some(target) => send_remote(&args, target, &envelope, &bytes),
-        None => send_local(&args, &envelope, &bytes),
+        Some(target) => send_remote(&args, target, &envelope, &mut body),
+        None => send_local(&args, &envelope, &mut body),
+    }
+}
+
+/// Copies the message to `out` a chunk at a time, ending with a newline.
+fn copy_message(body: &mut MessageReader, out: &mut impl Write) -> std::io::Result<()> {
+    let mut buf = vec![0; 64 * 1024];
+    let mut last = b'\n';
+    loop {
+        let n = body.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])?;
+        last = buf[n - 1];
+    }
+    if last != b'\n' {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// A reader that went away (`| head`) is not a failure of ours; any other
+/// write or file error is.
+fn quiet_on_closed_pipe(error: std::io::Error) -> Result<(), Failure> {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(Failure::other(anyhow!("writing the message: {error}")))
     }
 }
 
@@ -231,13 +270,13 @@ fn send_remote(
     args: &SendArgs,
     target: &Target,
     envelope: &Envelope,
-    bytes: &[u8],
+    body: &mut MessageReader,
 ) -> Result<(), Failure> {
     let credentials = args.connect.credentials(Some(target))?;
     let config = args.connect.client_config(target.security, credentials)?;
     let tls = args.connect.tls_settings()?;
     let mut client = connect::open(target, config, tls, args.connect.timeout(), args.transcript)?;
-    let id = deliver(&mut client, target, envelope, bytes)?;
+    let id = deliver(&mut client, target, envelope, body)?;
     let _ = client.quit();
     println!(
         "delivered to {}{}",
@@ -252,10 +291,10 @@ fn deliver(
     client: &mut Client,
     target: &Target,
     envelope: &Envelope,
-    bytes: &[u8],
+    body: &mut MessageReader,
 ) -> Result<Option<String>, Failure> {
     let report = client
-        .send(envelope, bytes)
+        .send(envelope, body)
         .map_err(|e| connect::explain(&e, target))?;
     for (path, status) in &report.recipients {
         if let RecipientStatus::Rejected(reply) = status {
@@ -268,7 +307,11 @@ fn deliver(
     Ok(report.queue_id)
 }
 
-fn send_local(args: &SendArgs, envelope: &Envelope, bytes: &[u8]) -> Result<(), Failure> {
+fn send_local(
+    args: &SendArgs,
+    envelope: &Envelope,
+    body: &mut MessageReader,
+) -> Result<(), Failure> {
     let root = Path::new(LOCAL_MAILDIR);
     let maildir = Maildir::create(root).map_err(Failure::other)?;
     let server = Server::bind(
@@ -302,7 +345,7 @@ fn send_local(args: &SendArgs, envelope: &Envelope, bytes: &[u8]) -> Result<(), 
             )
         })
         .and_then(|mut client| {
-            let id = deliver(&mut client, &target, envelope, bytes)?;
+            let id = deliver(&mut client, &target, envelope, body)?;
             let _ = client.quit();
             Ok(id)
         });
