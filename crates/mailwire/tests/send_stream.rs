@@ -35,3 +35,27 @@ fn an_attachment_larger_than_the_allowed_heap_is_streamed_whole() {
     let body = seen.body_bytes[0];
     assert!(body > 64_000_000 && body < 66_000_000, "{body}");
 }
+
+#[test]
+fn dry_run_into_a_pipe_closed_early_ends_quietly() {
+    use std::io::Read;
+    let dir = TempDir::new("send-dry-pipe");
+    let file = dir.0.join("one-mb.bin");
+    std::fs::write(&file, vec![1; 1_000_000]).unwrap();
+    let mut cmd = common::mailwire(&dir.0);
+    cmd.args(["send", "--from", "a@b.example", "--to", "c@d.example"])
+        .args(["--text", "x", "--dry-run", "--attach"])
+        .arg(&file);
+    let mut child = cmd.spawn().unwrap();
+    // Read the first line, as `| head -1` would, and close the pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert!(first.starts_with(b"MAIL FROM:<a@b.example>"));
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}
