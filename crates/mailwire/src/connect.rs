@@ -90,9 +90,14 @@ pub(crate) struct ConnectArgs {
     /// variable (needs --user).
     #[arg(long, value_name = "VAR", requires = "user")]
     pub(crate) oauth_token_env: Option<String>,
-    /// Also trust the CA certificates in this PEM file (a private relay).
+    /// Also trust the certificates in this PEM file, beside the public
+    /// roots: a private CA, or the server's own self-signed certificate.
     #[arg(long, value_name = "FILE")]
     pub(crate) ca_file: Option<PathBuf>,
+    /// Trust only the certificates in this PEM file (the public roots are
+    /// not used).
+    #[arg(long, value_name = "FILE", conflicts_with = "ca_file")]
+    pub(crate) ca_file_only: Option<PathBuf>,
     /// DANGEROUS: do not check the server's certificate (anyone on the path
     /// can then read the mail and the password).
     #[arg(long)]
@@ -114,6 +119,9 @@ pub(crate) struct Target {
     pub(crate) security: Security,
     /// The provider, by preset or recognised from the host name.
     pub(crate) provider: Option<&'static Provider>,
+    /// Certificates to trust were given (--ca-file or --ca-file-only): the
+    /// advice after a refused certificate is then not to give them.
+    pub(crate) ca_given: bool,
 }
 
 impl Target {
@@ -143,6 +151,7 @@ impl Target {
                 port,
                 security,
                 provider: Some(provider),
+                ca_given: args.ca_given(),
             }));
         }
         let Some(server) = server else {
@@ -160,6 +169,7 @@ impl Target {
             host,
             port,
             security,
+            ca_given: args.ca_given(),
         }))
     }
 
@@ -201,12 +211,21 @@ impl ConnectArgs {
         Duration::from_secs(self.timeout.max(1))
     }
 
+    fn ca_given(&self) -> bool {
+        self.ca_file.is_some() || self.ca_file_only.is_some()
+    }
+
     /// The TLS trust settings.
     pub(crate) fn tls_settings(&self) -> Result<TlsSettings, Failure> {
         let mut settings = TlsSettings::new();
         if let Some(path) = &self.ca_file {
             settings = settings
                 .with_ca_file(path)
+                .map_err(|e| Failure::usage(anyhow!(e)))?;
+        }
+        if let Some(path) = &self.ca_file_only {
+            settings = settings
+                .with_ca_file_only(path)
                 .map_err(|e| Failure::usage(anyhow!(e)))?;
         }
         if self.dangerous_accept_invalid_certs {
@@ -364,15 +383,7 @@ pub(crate) fn explain(error: &Error, target: &Target) -> Failure {
                      (implicit TLS is usually port 465)"
                 ));
             }
-            let text = error
-                .to_string()
-                .replace("TlsSettings::with_ca_file", "--ca-file");
-            let advice = if *kind == TlsFailure::Certificate && !text.contains("--ca-file") {
-                " — if this is a private server, give its CA with --ca-file"
-            } else {
-                ""
-            };
-            Failure::tls(anyhow!("{text}{advice}"))
+            Failure::tls(anyhow!("{error}: {}", tls_advice(*kind, target)))
         }
         Error::TlsConfig { .. } | Error::TlsNotConfigured { .. } => {
             Failure::usage(anyhow!("{error}"))
@@ -417,6 +428,50 @@ pub(crate) fn explain(error: &Error, target: &Target) -> Failure {
         },
         Error::Rejected { .. } => Failure::rejected(anyhow!("{error}")),
         _ => Failure::other(anyhow!("{error}")),
+    }
+}
+
+/// What to do about a failed handshake, never the flag already given.
+fn tls_advice(kind: TlsFailure, target: &Target) -> String {
+    let host = &target.host;
+    let look = format!(
+        "see what it sends with `mailwire probe {} --security {}`",
+        target.address(),
+        match target.security {
+            Security::Tls => "tls",
+            _ => "starttls",
+        }
+    );
+    match kind {
+        TlsFailure::Untrusted if target.ca_given => format!(
+            "the file given with --ca-file holds neither the certificate the server presents \
+             nor the CA that issued it (an intermediate CA missing from the server's chain, \
+             or the wrong file); {look}"
+        ),
+        TlsFailure::Untrusted => format!(
+            "if this is a private server, give its CA certificate (or its own self-signed \
+             certificate) with --ca-file; {look}"
+        ),
+        TlsFailure::NameMismatch => format!(
+            "connect by a name the certificate carries (`mailwire probe` lists them) instead \
+             of {host}, or have the server's certificate reissued for {host}"
+        ),
+        TlsFailure::Expired => "check this machine's date and time (`date -u`); if they are \
+             right, the server's administrator must renew the certificate"
+            .to_owned(),
+        TlsFailure::Certificate => format!(
+            "the server's administrator must fix its certificate; {look}"
+        ),
+        TlsFailure::Incompatible => "the server speaks only old TLS (1.0/1.1) or old \
+             ciphers, which this tool refuses; ask for the server to be upgraded"
+            .to_owned(),
+        TlsFailure::Refused => format!("{look}; the server's log says why"),
+        TlsFailure::Interrupted => format!(
+            "a firewall or filter may cut TLS on port {}, or the server is overloaded; try \
+             again, or try the other mode (465 implicit TLS, 587 STARTTLS)",
+            target.port
+        ),
+        _ => look,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::connect::{self, ConnectArgs, Security, Target};
 use crate::Failure;
 use anyhow::anyhow;
 use clap::Args;
-use smtp_blocking::{Client, Error, TlsFailure};
+use smtp_blocking::{Client, Error};
 use smtp_proto::transcript::{Speaker, Transcript};
 use smtp_proto::{Capabilities, ClientConfig, TlsInfo};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -182,10 +182,7 @@ fn session(
             let f = connect::explain(&error, target);
             let certificate = matches!(
                 &error,
-                Error::Tls {
-                    kind: TlsFailure::Certificate,
-                    ..
-                }
+                Error::Tls { kind, .. } if kind.is_certificate()
             );
             let phase = match f.code {
                 crate::EXIT_TLS => "TLS",

@@ -331,6 +331,7 @@ fn send_local(
         port: addr.port(),
         security: Security::None,
         provider: None,
+        ca_given: false,
     };
     let result = args
         .connect
