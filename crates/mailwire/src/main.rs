@@ -108,7 +108,13 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("mailwire: {:#}", failure.error);
+            // The error may quote the server: its text is escaped.
+            let text = format!("{:#}", failure.error);
+            let lines: Vec<_> = text
+                .split('\n')
+                .map(smtp_proto::transcript::escape_control)
+                .collect();
+            eprintln!("mailwire: {}", lines.join("\n"));
             ExitCode::from(failure.code)
         }
     }

@@ -8,7 +8,7 @@ use crate::Failure;
 use anyhow::anyhow;
 use clap::Args;
 use smtp_blocking::{Client, Error};
-use smtp_proto::transcript::{Speaker, Transcript};
+use smtp_proto::transcript::{escape_control, Speaker, Transcript};
 use smtp_proto::{Capabilities, ClientConfig, TlsInfo};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
@@ -27,14 +27,17 @@ pub(crate) struct ProbeArgs {
 }
 
 /// Prints one step's outcome.
+/// Prints one step's outcome. What the server sent (its greeting, names,
+/// certificate fields, replies inside errors) may hold terminal control
+/// sequences: they are escaped.
 fn step(ok: bool, name: &str, detail: impl AsRef<str>) {
     let mark = if ok { " ok " } else { "FAIL" };
-    println!("[{mark}] {name:<9} {}", detail.as_ref());
+    println!("[{mark}] {name:<9} {}", escape_control(detail.as_ref()));
 }
 
 /// Prints an indented detail line under a step.
 fn more(detail: impl AsRef<str>) {
-    println!("            {}", detail.as_ref());
+    println!("            {}", escape_control(detail.as_ref()));
 }
 
 fn millis(d: Duration) -> String {

@@ -10,6 +10,7 @@ use anyhow::{anyhow, Context};
 use clap::{ArgGroup, Args};
 use mime_codec::{MessageBuilder, OutgoingMessage};
 use smtp_blocking::{Client, Server, TlsSettings};
+use smtp_proto::transcript::escape_control;
 use smtp_proto::{Body, Envelope, Mailbox, Recipient, RecipientStatus};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -298,10 +299,8 @@ fn deliver(
         .map_err(|e| connect::explain(&e, target))?;
     for (path, status) in &report.recipients {
         if let RecipientStatus::Rejected(reply) = status {
-            eprintln!(
-                "mailwire: {path} refused: {}",
-                reply.to_string().trim_end().replace("\r\n", " / ")
-            );
+            let text = reply.to_string().trim_end().replace("\r\n", " / ");
+            eprintln!("mailwire: {path} refused: {}", escape_control(&text));
         }
     }
     Ok(report.queue_id)
