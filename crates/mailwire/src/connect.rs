@@ -98,6 +98,11 @@ pub(crate) struct ConnectArgs {
     /// not used).
     #[arg(long, value_name = "FILE", conflicts_with = "ca_file")]
     pub(crate) ca_file_only: Option<PathBuf>,
+    /// Log in even over an unencrypted connection: with --security none, or
+    /// when opportunistic STARTTLS did not happen (which someone on the path
+    /// can cause). Without it, no credentials cross a plaintext connection.
+    #[arg(long)]
+    pub(crate) allow_plaintext_auth: bool,
     /// DANGEROUS: do not check the server's certificate (anyone on the path
     /// can then read the mail and the password).
     #[arg(long)]
@@ -311,7 +316,7 @@ impl ConnectArgs {
         if let Some(credentials) = credentials {
             config = config.with_credentials(credentials);
         }
-        Ok(config)
+        Ok(config.with_plaintext_auth(self.allow_plaintext_auth))
     }
 }
 
@@ -401,8 +406,12 @@ pub(crate) fn explain(error: &Error, target: &Target) -> Failure {
                     reply_code(reply)
                 ))
             }
-            ClientError::AuthUnavailable { .. } | ClientError::AuthNeedsTls => {
-                Failure::auth(anyhow!("{at}: {e}"))
+            ClientError::AuthUnavailable { .. } => Failure::auth(anyhow!("{at}: {e}")),
+            ClientError::AuthNeedsTls | ClientError::StartTlsMissingForAuth => {
+                Failure::tls(anyhow!(
+                    "{at}: {e}; use --security starttls (587) or tls (465) to insist on \
+                     encryption, or --allow-plaintext-auth if this network is trusted"
+                ))
             }
             ClientError::StartTlsUnavailable
             | ClientError::StartTlsRefused(_)

@@ -45,3 +45,49 @@ fn probe_and_transcript_escape_terminal_control_characters() {
     assert!(!err.contains('\x1b') && !out.contains('\x1b'), "{err:?}");
     assert!(err.contains("\\u{202e}"), "{err}");
 }
+
+/// A port-25 server with its STARTTLS stripped: it offers logins but no
+/// encryption.
+fn stripped() -> FakeServer {
+    FakeServer::start("220 mx ESMTP\r\n", |line| {
+        let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        Some(match verb.as_str() {
+            "EHLO" => "250-mx\r\n250 AUTH CRAM-MD5 PLAIN LOGIN\r\n".into(),
+            "AUTH" => "334 PDEyMzQ1QG14Pg==\r\n".into(),
+            "QUIT" => "221 bye\r\n".into(),
+            _ => "535 5.7.8 no\r\n".into(),
+        })
+    })
+}
+
+fn send_with_login(dir: &TempDir, server: &FakeServer, extra: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = mailwire(&dir.0);
+    cmd.args(["send", "--from", "a@b.example", "--to", "c@d.example"])
+        .args(["--text", "x", "--security", "starttls-opportunistic"])
+        .args(["--user", "me", "--server", &server.addr.to_string()])
+        .args(extra)
+        .env("MAILWIRE_PASSWORD", "hunter2");
+    let (code, _, err) = run_to_end(cmd);
+    (code, err)
+}
+
+#[test]
+fn no_credentials_cross_a_connection_whose_starttls_was_stripped() {
+    let dir = TempDir::new("stripped");
+    let server = stripped();
+    let (code, err) = send_with_login(&dir, &server, &[]);
+    let seen = server.finish();
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("STARTTLS was wanted"), "{err}");
+    assert!(err.contains("--allow-plaintext-auth"), "{err}");
+    assert!(
+        !seen.lines.iter().any(|l| l.to_ascii_uppercase().starts_with("AUTH")),
+        "{seen:?}"
+    );
+    // Allowed explicitly, the login goes ahead (CRAM-MD5 first).
+    let server = stripped();
+    let (code, err) = send_with_login(&dir, &server, &["--allow-plaintext-auth"]);
+    let seen = server.finish();
+    assert_eq!(code, Some(5), "{err}");
+    assert!(seen.lines.iter().any(|l| l == "AUTH CRAM-MD5"), "{seen:?}");
+}

@@ -402,6 +402,44 @@ fn long_initial_response_waits_for_334() {
 }
 
 #[test]
+fn a_stripped_starttls_sends_no_credentials_of_any_mechanism() {
+    let t0 = Instant::now();
+    for (mechanisms, creds) in [
+        ("CRAM-MD5", password()),
+        ("PLAIN LOGIN", password()),
+        ("XOAUTH2", oauth("tok")),
+    ] {
+        // The attacker removed STARTTLS from the EHLO reply.
+        let ehlo = format!("220 mx\r\n250-mx\r\n250 AUTH {mechanisms}\r\n");
+        let config = config()
+            .with_tls(TlsPolicy::Opportunistic)
+            .with_credentials(creds.clone());
+        let mut s = ClientSession::new(config.clone(), t0);
+        s.feed(t0, ehlo.as_bytes());
+        let outs = drain(&mut s);
+        assert_eq!(failure(&outs), ClientError::StartTlsMissingForAuth);
+        assert!(!sent(&outs).contains("AUTH"), "{mechanisms}");
+        // A refused STARTTLS is the same.
+        let mut s = ClientSession::new(config.clone(), t0);
+        s.feed(
+            t0,
+            format!("220 mx\r\n250-mx\r\n250-STARTTLS\r\n250 AUTH {mechanisms}\r\n").as_bytes(),
+        );
+        assert!(sent(&drain(&mut s)).ends_with("STARTTLS\r\n"));
+        s.feed(t0, b"454 4.7.0 TLS not available\r\n");
+        let outs = drain(&mut s);
+        assert_eq!(failure(&outs), ClientError::StartTlsMissingForAuth);
+        assert!(!sent(&outs).contains("AUTH"), "{mechanisms}");
+        // Allowed explicitly, CRAM-MD5 goes ahead.
+        if mechanisms == "CRAM-MD5" {
+            let mut s = ClientSession::new(config.with_plaintext_auth(true), t0);
+            s.feed(t0, ehlo.as_bytes());
+            assert!(sent(&drain(&mut s)).ends_with("AUTH CRAM-MD5\r\n"));
+        }
+    }
+}
+
+#[test]
 fn auth_over_plaintext_needs_permission() {
     let t0 = Instant::now();
     let mut s = ClientSession::new(config().with_credentials(password()), t0);
