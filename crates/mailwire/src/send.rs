@@ -277,8 +277,11 @@ fn send_remote(
     let config = args.connect.client_config(target.security, credentials)?;
     let tls = args.connect.tls_settings()?;
     let mut client = connect::open(target, config, tls, args.connect.timeout(), args.transcript)?;
-    let id = deliver(&mut client, target, envelope, body)?;
+    let result = deliver(&mut client, target, envelope, body);
+    // QUIT after a refusal too (RFC 5321 §4.1.1.10); a session that ended
+    // with an error has said it already.
     let _ = client.quit();
+    let id = result?;
     println!(
         "delivered to {}{}",
         target.address(),
@@ -345,9 +348,9 @@ fn send_local(
             )
         })
         .and_then(|mut client| {
-            let id = deliver(&mut client, &target, envelope, body)?;
+            let result = deliver(&mut client, &target, envelope, body);
             let _ = client.quit();
-            Ok(id)
+            result
         });
     server.shutdown(Duration::from_secs(1));
     let id = result?.ok_or_else(|| Failure::other(anyhow!("the sink gave no queue id")))?;

@@ -91,3 +91,40 @@ fn no_credentials_cross_a_connection_whose_starttls_was_stripped() {
     assert_eq!(code, Some(5), "{err}");
     assert!(seen.lines.iter().any(|l| l == "AUTH CRAM-MD5"), "{seen:?}");
 }
+
+#[test]
+fn every_error_ends_with_quit() {
+    let dir = TempDir::new("quit");
+    // A refused sender (the connection stays usable), a refused login, and
+    // a server that does not offer the STARTTLS required.
+    let refusals: [(&str, &[&str], i32); 3] = [
+        ("250 mx\r\n", &["--security", "none"], 4),
+        (
+            "250-mx\r\n250 AUTH PLAIN\r\n",
+            &["--security", "none", "--user", "me", "--allow-plaintext-auth"],
+            5,
+        ),
+        ("250 mx\r\n", &["--security", "starttls"], 6),
+    ];
+    for (ehlo, args, exit) in refusals {
+        let ehlo = ehlo.to_owned();
+        let server = FakeServer::start("220 mx ESMTP\r\n", move |line| {
+            let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            Some(match verb.as_str() {
+                "EHLO" => ehlo.clone(),
+                "AUTH" => "535 5.7.8 bad credentials\r\n".into(),
+                "QUIT" => "221 bye\r\n".into(),
+                _ => "550 5.7.1 not from you\r\n".into(),
+            })
+        });
+        let mut cmd = mailwire(&dir.0);
+        cmd.args(["send", "--from", "a@b.example", "--to", "c@d.example"])
+            .args(["--text", "x", "--server", &server.addr.to_string()])
+            .args(args)
+            .env("MAILWIRE_PASSWORD", "pw");
+        let (code, _, err) = run_to_end(cmd);
+        let seen = server.finish();
+        assert_eq!(code, Some(exit), "{err}");
+        assert_eq!(seen.lines.last().map(String::as_str), Some("QUIT"), "{args:?} {seen:?}");
+    }
+}

@@ -311,17 +311,20 @@ pub(crate) fn certificate_words(
             TlsFailure::NameMismatch,
             format!("{whose} is not valid for the name {name} (name mismatch)"),
         ),
-        C::NotValidForNameContext { presented, .. } => (
-            TlsFailure::NameMismatch,
-            format!(
-                "{whose} is not valid for the name {name}: it names {}",
-                if presented.is_empty() {
-                    "nothing usable".to_owned()
-                } else {
-                    presented.join(", ")
-                }
-            ),
-        ),
+        C::NotValidForNameContext { presented, .. } => {
+            let names: Vec<&str> = presented.iter().filter_map(|p| presented_name(p)).collect();
+            (
+                TlsFailure::NameMismatch,
+                format!(
+                    "{whose} is not valid for the name {name} (name mismatch): it names {}",
+                    if names.is_empty() {
+                        "no usable name".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            )
+        }
         C::Expired | C::ExpiredContext { .. } => (
             TlsFailure::Expired,
             format!("{whose} has expired (or this machine's clock is wrong)"),
@@ -377,6 +380,21 @@ pub(crate) fn certificate_words(
             format!("{whose} is signed with an algorithm this side does not accept"),
         ),
     }
+}
+
+/// A name as webpki lists it (`DnsName("mx.example")`,
+/// `IpAddress(192.0.2.1)`) as the name alone; names that are neither
+/// (a directory name, an unsupported kind) are left out.
+fn presented_name(listed: &str) -> Option<&str> {
+    let inner = |prefix: &str| {
+        listed
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(')'))
+            .map(|n| n.trim_matches('"'))
+    };
+    inner("DnsName(")
+        .or_else(|| inner("IpAddress("))
+        .or_else(|| inner("UniformResourceIdentifier("))
 }
 
 /// webpki's own kinds that rustls passes on as `Other`.
@@ -531,6 +549,25 @@ mod tests {
             let (_, text) = client(error);
             assert_words(&text);
         }
+    }
+
+    #[test]
+    fn the_names_a_certificate_carries_are_listed_plainly() {
+        let (kind, text) = client(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from("mx.example").unwrap(),
+                presented: vec![
+                    r#"DnsName("other.example")"#.into(),
+                    "IpAddress(192.0.2.1)".into(),
+                    "DirectoryName".into(),
+                ],
+            },
+        ));
+        assert_eq!(kind, TlsFailure::NameMismatch);
+        assert!(
+            text.ends_with("it names other.example, 192.0.2.1"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -227,8 +227,47 @@ fn starttls_required_but_not_offered() {
         b"220 mx.example\r\n250-mx.example\r\n250 PIPELINING\r\n",
     );
     let outs = drain(&mut s);
-    assert_eq!(sent(&outs), "EHLO client.example\r\n");
+    // RFC 5321 §4.1.1.10: QUIT before closing, after an error too.
+    assert_eq!(sent(&outs), "EHLO client.example\r\nQUIT\r\n");
     assert_eq!(failure(&outs), ClientError::StartTlsUnavailable);
+}
+
+#[test]
+fn every_error_with_the_server_still_listening_ends_with_quit() {
+    let t0 = Instant::now();
+    // A refused greeting, a refused EHLO and HELO, a failed login, a
+    // timeout: QUIT, then the failure, then Close.
+    let cases: [(&[u8], ClientConfig); 4] = [
+        (b"554 5.3.2 go away\r\n", config()),
+        (b"220 mx\r\n550 no\r\n", config()),
+        (
+            b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n535 5.7.8 no\r\n",
+            config()
+                .with_credentials(password())
+                .with_plaintext_auth(true),
+        ),
+        (b"220 mx\r\n250 mx\r\nxx garbage\r\n", config()),
+    ];
+    for (wire, config) in cases {
+        let mut s = ClientSession::new(config, t0);
+        s.feed(t0, wire);
+        let outs = drain(&mut s);
+        assert!(sent(&outs).ends_with("QUIT\r\n"), "{outs:?}");
+        let _ = failure(&outs);
+    }
+    let mut s = ClientSession::new(config(), t0);
+    s.feed(t0, b"220 mx\r\n");
+    drain(&mut s);
+    s.handle_timeout(t0 + std::time::Duration::from_secs(3600));
+    let outs = drain(&mut s);
+    assert_eq!(sent(&outs), "QUIT\r\n");
+    assert!(matches!(failure(&outs), ClientError::Timeout { .. }));
+    // A server that is gone gets nothing.
+    let mut s = ClientSession::new(config(), t0);
+    s.feed(t0, b"220 mx\r\n");
+    drain(&mut s);
+    s.feed_eof(t0);
+    assert_eq!(sent(&drain(&mut s)), "");
 }
 
 #[test]
