@@ -41,13 +41,13 @@ pub(crate) struct SendArgs {
     /// The plain-text body.
     #[arg(long, conflicts_with = "text_file")]
     text: Option<String>,
-    /// A file holding the plain-text body (UTF-8).
+    /// A file holding the plain-text body (UTF-8, or see --charset).
     #[arg(long, value_name = "FILE")]
     text_file: Option<PathBuf>,
     /// An HTML body (an alternative to the text when both are given).
     #[arg(long, conflicts_with = "html_file")]
     html: Option<String>,
-    /// A file holding the HTML body (UTF-8).
+    /// A file holding the HTML body (UTF-8, or see --charset).
     #[arg(long, value_name = "FILE")]
     html_file: Option<PathBuf>,
     /// A file to attach (repeatable).
@@ -57,6 +57,28 @@ pub(crate) struct SendArgs {
     /// it as `cid:FILENAME` (repeatable).
     #[arg(long, value_name = "FILE", requires = "html_body")]
     inline: Vec<PathBuf>,
+    /// Where replies should go: `addr` or `Name <addr>` (repeatable).
+    #[arg(long)]
+    reply_to: Vec<String>,
+    /// The Message-ID, `<id@domain>` (brackets optional); by default one is
+    /// made from the clock and the sender's domain.
+    #[arg(long, value_name = "ID")]
+    message_id: Option<String>,
+    /// The Date: an RFC 5322 date (`Tue, 1 Jul 2025 10:00:00 +0800`) or
+    /// `@UNIX-SECONDS`; by default now.
+    #[arg(long)]
+    date: Option<String>,
+    /// The Message-ID this message answers (repeatable); also added to
+    /// References unless --references is given.
+    #[arg(long, value_name = "ID")]
+    in_reply_to: Vec<String>,
+    /// A Message-ID of the thread, oldest first (repeatable).
+    #[arg(long, value_name = "ID")]
+    references: Vec<String>,
+    /// The character set of --text-file and --html-file (gbk, big5,
+    /// shift_jis, iso-8859-1, windows-1252, ...); UTF-8 by default.
+    #[arg(long, value_name = "CHARSET")]
+    charset: Option<String>,
     /// An extra header, `Name: value` (repeatable).
     #[arg(long)]
     header: Vec<String>,
@@ -81,22 +103,59 @@ fn header_mailbox(s: &str) -> Result<mime_codec::Mailbox, Failure> {
     let parsed = match (s.rfind('<'), s.ends_with('>')) {
         (Some(open), true) => {
             let name = s[..open].trim().trim_matches('"');
-            let addr = &s[open + 1..s.len() - 1];
+            let addr = ascii_domain(&s[open + 1..s.len() - 1])?;
             if name.is_empty() {
                 mime_codec::Mailbox::address_only(addr)
             } else {
                 mime_codec::Mailbox::new(name, addr)
             }
         }
-        _ => mime_codec::Mailbox::address_only(s),
+        _ => mime_codec::Mailbox::address_only(ascii_domain(s)?),
     };
     parsed.map_err(|e| Failure::usage(anyhow!("bad address {s:?}: {e}")))
 }
 
+/// An address with an ASCII local part keeps to ASCII: its domain as the
+/// IDNA A-label (`user@xn--bcher-kva.example`), which every server takes,
+/// with or without SMTPUTF8. A non-ASCII local part has no ASCII form and
+/// stays as it is (the message then needs SMTPUTF8).
+fn ascii_domain(addr: &str) -> Result<String, Failure> {
+    let Some((local, domain)) = addr.rsplit_once('@') else {
+        return Ok(addr.to_owned());
+    };
+    if !local.is_ascii() || domain.is_ascii() {
+        return Ok(addr.to_owned());
+    }
+    let ascii = idna::domain_to_ascii(domain).map_err(|_| {
+        Failure::usage(anyhow!(
+            "bad domain {domain:?} in {addr:?}: not a valid internationalized domain name"
+        ))
+    })?;
+    Ok(format!("{local}@{ascii}"))
+}
+
 fn smtp_mailbox(s: &str) -> Result<Mailbox, Failure> {
-    Mailbox::parse(s)
-        .or_else(|_| Mailbox::parse_utf8(s))
+    let s = ascii_domain(s)?;
+    Mailbox::parse(&s)
+        .or_else(|_| Mailbox::parse_utf8(&s))
         .map_err(|e| Failure::usage(anyhow!("bad envelope address {s:?}: {e}")))
+}
+
+/// `--date`: RFC 5322 or `@UNIX-SECONDS`.
+fn parse_date(text: &str) -> Result<mime_codec::DateTime, Failure> {
+    let parsed = match text.trim().strip_prefix('@') {
+        Some(secs) => secs
+            .parse::<i64>()
+            .ok()
+            .and_then(|s| mime_codec::DateTime::from_unix(s, 0)),
+        None => mime_codec::DateTime::parse(text),
+    };
+    parsed.ok_or_else(|| {
+        Failure::usage(anyhow!(
+            "bad --date {text:?}: give an RFC 5322 date such as \"Tue, 1 Jul 2025 10:00:00 \
+             +0800\", or @UNIX-SECONDS"
+        ))
+    })
 }
 
 /// 16 bytes for the Message-ID from the clock and the process id.
@@ -127,18 +186,44 @@ fn build(args: &SendArgs, errors: &FileErrors) -> Result<OutgoingMessage, Failur
     for bcc in &args.bcc {
         builder = builder.bcc(header_mailbox(bcc)?);
     }
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    if let Some(date) = mime_codec::DateTime::from_unix(secs, 0) {
+    for reply_to in &args.reply_to {
+        builder = builder.reply_to(header_mailbox(reply_to)?);
+    }
+    let date = match &args.date {
+        Some(text) => Some(parse_date(text)?),
+        None => {
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .unwrap_or(0);
+            mime_codec::DateTime::from_unix(secs, 0)
+        }
+    };
+    if let Some(date) = date {
         builder = builder.date(date);
     }
     builder = builder.entropy(entropy());
-    if let Some(text) = text_or_file(&args.text, &args.text_file)? {
+    if let Some(id) = &args.message_id {
+        builder = builder.message_id(id.clone());
+    }
+    for id in &args.in_reply_to {
+        builder = builder.in_reply_to(id.clone());
+    }
+    // A reply's References are its parent's, then the parent (RFC 5322
+    // §3.6.4); given only the parent, that is the parent.
+    let references = if args.references.is_empty() {
+        &args.in_reply_to
+    } else {
+        &args.references
+    };
+    for id in references {
+        builder = builder.references(id.clone());
+    }
+    let charset = args.charset.as_deref();
+    if let Some(text) = text_or_file(&args.text, &args.text_file, charset)? {
         builder = builder.text_body(text);
     }
-    if let Some(html) = text_or_file(&args.html, &args.html_file)? {
+    if let Some(html) = text_or_file(&args.html, &args.html_file, charset)? {
         builder = builder.html_body(html);
     }
     for path in &args.attach {
@@ -154,6 +239,25 @@ fn build(args: &SendArgs, errors: &FileErrors) -> Result<OutgoingMessage, Failur
                 "--header {header:?} is not `Name: value`"
             )));
         };
+        let flag = match name.trim().to_ascii_lowercase().as_str() {
+            "message-id" => Some("--message-id"),
+            "date" => Some("--date"),
+            "reply-to" => Some("--reply-to"),
+            "in-reply-to" => Some("--in-reply-to"),
+            "references" => Some("--references"),
+            "subject" => Some("--subject"),
+            "from" => Some("--from"),
+            "to" => Some("--to"),
+            "cc" => Some("--cc"),
+            "bcc" => Some("--bcc"),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            return Err(Failure::usage(anyhow!(
+                "--header {:?}: use {flag} instead",
+                name.trim()
+            )));
+        }
         builder = builder.header(name.trim(), value.trim());
     }
     builder
@@ -161,16 +265,39 @@ fn build(args: &SendArgs, errors: &FileErrors) -> Result<OutgoingMessage, Failur
         .map_err(|e| Failure::usage(anyhow!("cannot build the message: {e}")))
 }
 
-/// A body given inline or as a file.
-fn text_or_file(text: &Option<String>, file: &Option<PathBuf>) -> Result<Option<String>, Failure> {
-    match (text, file) {
-        (Some(text), _) => Ok(Some(text.clone())),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))
-            .map(Some)
-            .map_err(Failure::usage),
-        (None, None) => Ok(None),
+/// A body given inline or as a file (UTF-8, or read in `charset`).
+fn text_or_file(
+    text: &Option<String>,
+    file: &Option<PathBuf>,
+    charset: Option<&str>,
+) -> Result<Option<String>, Failure> {
+    let (None, Some(path)) = (text, file) else {
+        return Ok(text.clone());
+    };
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(Failure::usage)?;
+    let label = charset.unwrap_or("utf-8");
+    if mime_codec::charset::lookup(label).is_none() {
+        return Err(Failure::usage(anyhow!(
+            "unknown --charset {label:?}: give one such as utf-8, gbk, gb18030, big5, \
+             shift_jis, euc-kr, iso-8859-1 or windows-1252"
+        )));
     }
+    let decoded = mime_codec::charset::decode(&bytes, Some(label));
+    if decoded.status != mime_codec::CharsetStatus::Exact {
+        let hint = if charset.is_none() {
+            "; if it is in another character set, say which with --charset"
+        } else {
+            ""
+        };
+        return Err(Failure::usage(anyhow!(
+            "{} is not valid {}{hint}",
+            path.display(),
+            decoded.charset
+        )));
+    }
+    Ok(Some(decoded.text.into_owned()))
 }
 
 /// An attachment or inline part streamed from its file.
@@ -334,6 +461,7 @@ fn send_local(
         security: Security::None,
         provider: None,
         ca_given: false,
+        user_given: false,
     };
     let result = args
         .connect
