@@ -60,7 +60,10 @@ impl Iterator for FileChunks {
         buf.truncate(filled);
         let len = filled as u64;
         if len > self.left {
-            return self.fail(io::ErrorKind::InvalidData, "it grew while being sent".into());
+            return self.fail(
+                io::ErrorKind::InvalidData,
+                "it grew while being sent".into(),
+            );
         }
         self.left -= len;
         if filled == 0 {

@@ -3,13 +3,14 @@
 //! transcript, and the translation of a failure into plain words and an
 //! exit code.
 
+use crate::greeting::{self, Connected};
 use crate::providers::{self, Provider};
 use crate::Failure;
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
 use smtp_blocking::{Client, Error, TlsFailure, TlsSettings};
 use smtp_proto::sasl::ClientCredentials;
-use smtp_proto::transcript::Transcript;
+use smtp_proto::transcript::{Transcript, WireObserver};
 use smtp_proto::{AuthFailure, ClientConfig, ClientError, Host, Phase, Reply, Secret, TlsPolicy};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -111,9 +112,9 @@ pub(crate) struct ConnectArgs {
     /// message body (the body keeps RFC 5321's limits).
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub(crate) timeout: u64,
-    /// The name to give in EHLO.
-    #[arg(long, default_value = "localhost")]
-    pub(crate) helo: String,
+    /// The name to give in EHLO; by default this machine's host name.
+    #[arg(long)]
+    pub(crate) helo: Option<String>,
 }
 
 /// Where to connect, resolved from the flags.
@@ -127,6 +128,8 @@ pub(crate) struct Target {
     /// Certificates to trust were given (--ca-file or --ca-file-only): the
     /// advice after a refused certificate is then not to give them.
     pub(crate) ca_given: bool,
+    /// --user was given: the advice after a 530 is then not to give it.
+    pub(crate) user_given: bool,
 }
 
 impl Target {
@@ -157,6 +160,7 @@ impl Target {
                 security,
                 provider: Some(provider),
                 ca_given: args.ca_given(),
+                user_given: args.user.is_some(),
             }));
         }
         let Some(server) = server else {
@@ -175,6 +179,7 @@ impl Target {
             port,
             security,
             ca_given: args.ca_given(),
+            user_given: args.user.is_some(),
         }))
     }
 
@@ -294,8 +299,11 @@ impl ConnectArgs {
         security: Security,
         credentials: Option<ClientCredentials>,
     ) -> Result<ClientConfig, Failure> {
-        let helo = Host::parse(&self.helo)
-            .map_err(|e| Failure::usage(anyhow!("bad --helo {:?}: {e}", self.helo)))?;
+        let helo = match &self.helo {
+            Some(name) => Host::parse(name)
+                .map_err(|e| Failure::usage(anyhow!("bad --helo {name:?}: {e}")))?,
+            None => machine_name()?,
+        };
         let mut config = ClientConfig::new(helo).with_tls(security.policy());
         // The setup and envelope steps wait --timeout; the body and its
         // final reply keep RFC 5321's longer limits (a big message takes
@@ -320,6 +328,15 @@ impl ConnectArgs {
     }
 }
 
+/// This machine's host name, as other clients say in EHLO; `localhost`
+/// when it has none that is a valid domain.
+fn machine_name() -> Result<Host, Failure> {
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
+    Host::parse(name.trim_end_matches('.'))
+        .or_else(|_| Host::parse("localhost"))
+        .map_err(|e| Failure::other(anyhow!("no name for EHLO: {e}; give one with --helo")))
+}
+
 /// Opens a session to `target` (greeting, EHLO, TLS, AUTH as configured),
 /// with the dialogue on stderr when `transcript` is set.
 pub(crate) fn open(
@@ -336,13 +353,16 @@ pub(crate) fn open(
             target.security.name()
         );
     }
-    let mut builder = Client::builder(config).tls(tls).connect_timeout(timeout);
-    if transcript {
-        builder = builder.observer(Transcript::client(|line| eprintln!("{line}")));
+    let builder = Client::builder(config).tls(tls).connect_timeout(timeout);
+    let observer: Option<Box<dyn WireObserver>> = if transcript {
+        Some(Box::new(Transcript::client(|line| eprintln!("{line}"))))
+    } else {
+        None
+    };
+    match greeting::connect(builder, observer, target) {
+        Connected::Done(result) => result.map_err(|e| explain(&e, target)),
+        Connected::ImplicitTls(failure) => Err(failure),
     }
-    builder
-        .connect(&target.host, target.port)
-        .map_err(|e| explain(&e, target))
 }
 
 /// Turns a client error into words for a person (with the provider's hint
@@ -401,8 +421,15 @@ pub(crate) fn explain(error: &Error, target: &Target) -> Failure {
                     }
                     other => other.explanation().to_owned(),
                 };
+                let said = reply.text();
+                let said = said.trim();
+                let said = if said.is_empty() {
+                    String::new()
+                } else {
+                    format!(", saying \"{said}\"")
+                };
                 Failure::auth(anyhow!(
-                    "the server at {at} rejected the login ({}): {why}",
+                    "the server at {at} rejected the login ({}{said}): {why}",
                     reply_code(reply)
                 ))
             }
@@ -435,7 +462,20 @@ pub(crate) fn explain(error: &Error, target: &Target) -> Failure {
             | ClientError::Rejected { .. } => Failure::rejected(anyhow!("{error}")),
             _ => Failure::other(anyhow!("{error}")),
         },
-        Error::Rejected { .. } => Failure::rejected(anyhow!("{error}")),
+        Error::Rejected { report, .. } => match report.mail_reply.as_ref() {
+            Some(reply) if reply.code().get() == 530 => {
+                let advice = if reply.text().to_ascii_uppercase().contains("STARTTLS") {
+                    "it wants TLS first: use --security starttls (587) or tls (465)"
+                } else if target.user_given {
+                    "it wants a login first, and the one given did not satisfy it"
+                } else {
+                    "it wants a login first: give --user NAME (the password comes from \
+                     MAILWIRE_PASSWORD or a prompt)"
+                };
+                Failure::rejected(anyhow!("{error}: {advice}"))
+            }
+            _ => Failure::rejected(anyhow!("{error}")),
+        },
         _ => Failure::other(anyhow!("{error}")),
     }
 }
@@ -468,9 +508,9 @@ fn tls_advice(kind: TlsFailure, target: &Target) -> String {
         TlsFailure::Expired => "check this machine's date and time (`date -u`); if they are \
              right, the server's administrator must renew the certificate"
             .to_owned(),
-        TlsFailure::Certificate => format!(
-            "the server's administrator must fix its certificate; {look}"
-        ),
+        TlsFailure::Certificate => {
+            format!("the server's administrator must fix its certificate; {look}")
+        }
         TlsFailure::Incompatible => "the server speaks only old TLS (1.0/1.1) or old \
              ciphers, which this tool refuses; ask for the server to be upgraded"
             .to_owned(),
@@ -556,8 +596,9 @@ mod tests {
         let text = failure.error.to_string();
         assert!(
             text.starts_with(
-                "the server at smtp.qq.com:465 rejected the login (535 5.7.8): QQ Mail needs an \
-                 authorization code (授权码), not the account password"
+                "the server at smtp.qq.com:465 rejected the login (535 5.7.8, saying \"Error: \
+                 authentication failed\"): QQ Mail needs an authorization code (授权码), not \
+                 the account password"
             ),
             "{text}"
         );

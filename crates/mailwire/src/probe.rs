@@ -4,6 +4,7 @@
 //! and fix.
 
 use crate::connect::{self, ConnectArgs, Security, Target};
+use crate::greeting::{self, Connected};
 use crate::Failure;
 use anyhow::anyhow;
 use clap::Args;
@@ -99,10 +100,7 @@ fn dns(target: &Target) -> Result<Vec<SocketAddr>, Failure> {
             step(false, "DNS", format!("{}: {e}", target.host));
             more("cause: the name does not resolve (a typo, or no network / DNS here)");
             more("fix: check the server name; try `getent hosts NAME`");
-            Err(Failure::connect(anyhow!(
-                "could not resolve {}: {e}",
-                target.host
-            )))
+            Err(Failure::connect(anyhow!("could not resolve {}: {e}", target.host)).shown())
         }
     }
 }
@@ -126,12 +124,12 @@ fn tcp(target: &Target, addrs: &[SocketAddr], timeout: Duration) -> Result<(), F
     }
     let Some((addr, source)) = last else {
         step(false, "TCP", "no address to connect to");
-        return Err(Failure::connect(anyhow!("{} has no address", target.host)));
+        return Err(Failure::connect(anyhow!("{} has no address", target.host)).shown());
     };
     let error = Error::Connect { addr, source };
     let failure = connect::explain(&error, target);
     step(false, "TCP", format!("{:#}", failure.error));
-    Err(failure)
+    Err(failure.shown())
 }
 
 /// What the observer saw: (speaker, text) lines.
@@ -142,22 +140,22 @@ fn observed(
     target: &Target,
     config: ClientConfig,
     tls: smtp_blocking::TlsSettings,
-) -> (Result<Client, Error>, Vec<(Speaker, String)>) {
+) -> (Connected, Vec<(Speaker, String)>) {
     let seen: Seen = Arc::default();
     let sink = Arc::clone(&seen);
     let show = args.transcript;
-    let result = Client::builder(config)
+    let builder = Client::builder(config)
         .tls(tls)
-        .connect_timeout(args.connect.timeout())
-        .observer(Transcript::client(move |line| {
-            if show {
-                eprintln!("{line}");
-            }
-            if let Ok(mut seen) = sink.lock() {
-                seen.push((line.speaker, line.text.to_owned()));
-            }
-        }))
-        .connect(&target.host, target.port);
+        .connect_timeout(args.connect.timeout());
+    let transcript = Transcript::client(move |line| {
+        if show {
+            eprintln!("{line}");
+        }
+        if let Ok(mut seen) = sink.lock() {
+            seen.push((line.speaker, line.text.to_owned()));
+        }
+    });
+    let result = greeting::connect(builder, Some(Box::new(transcript)), target);
     // The transcript flushes a partial line when dropped, with the client.
     let lines = seen.lock().map(|s| s.clone()).unwrap_or_default();
     (result, lines)
@@ -173,9 +171,16 @@ fn session(
     let config = args.connect.client_config(target.security, None)?;
     let tls = args.connect.tls_settings()?;
     let started = Instant::now();
-    let (result, lines) = observed(args, target, config.clone(), tls);
+    let (connected, lines) = observed(args, target, config.clone(), tls);
     let elapsed = started.elapsed();
     greeting(&lines);
+    let result = match connected {
+        Connected::Done(result) => result,
+        Connected::ImplicitTls(f) => {
+            step(false, "greeting", format!("{:#}", f.error));
+            return Err(f.shown());
+        }
+    };
     match result {
         Ok(client) => {
             report_session(&client, target, elapsed);
@@ -193,6 +198,7 @@ fn session(
                 _ => "SMTP",
             };
             step(false, phase, format!("{:#}", f.error));
+            let f = f.shown();
             if !certificate {
                 ehlo_from_lines(&lines);
                 return Err(f);
@@ -205,12 +211,12 @@ fn session(
                 .dangerous_accept_invalid_certs();
             let (retry, _) = observed(args, target, config, tls);
             match retry {
-                Ok(client) => {
+                Connected::Done(Ok(client)) => {
                     more("looked again without verifying, to show the certificate:");
                     report_session(&client, target, started.elapsed());
                     Ok(Some(client))
                 }
-                Err(_) => Ok(None),
+                _ => Ok(None),
             }
         }
     }
@@ -365,7 +371,14 @@ fn login(args: &ProbeArgs, target: &Target) -> Result<(), Failure> {
     let credentials = args.connect.credentials(Some(target))?;
     let config = args.connect.client_config(target.security, credentials)?;
     let tls = args.connect.tls_settings()?;
-    let (result, _) = observed(args, target, config, tls);
+    let (connected, _) = observed(args, target, config, tls);
+    let result = match connected {
+        Connected::Done(result) => result,
+        Connected::ImplicitTls(f) => {
+            step(false, "login", format!("{:#}", f.error));
+            return Err(f.shown());
+        }
+    };
     match result {
         Ok(client) => {
             let user = args.connect.user.as_deref().unwrap_or_default();
@@ -376,7 +389,7 @@ fn login(args: &ProbeArgs, target: &Target) -> Result<(), Failure> {
         Err(error) => {
             let f = connect::explain(&error, target);
             step(false, "login", format!("{:#}", f.error));
-            Err(f)
+            Err(f.shown())
         }
     }
 }

@@ -164,10 +164,9 @@ fn serve_stores_what_send_delivers_over_smtp() {
     let files = new_messages(&maildir);
     assert_eq!(files.len(), 1, "{files:?}");
     let stored = text(&fs::read(&files[0]).unwrap());
-    assert!(
-        stored.starts_with("Received: from localhost ([127.0.0.1])"),
-        "{stored}"
-    );
+    // The client names itself by this machine's host name.
+    assert!(stored.starts_with("Received: from "), "{stored}");
+    assert!(stored.contains("([127.0.0.1])"), "{stored}");
     assert!(stored.contains("Subject: Over the wire"), "{stored}");
     assert!(stored.contains("Delivered by SMTP"), "{stored}");
     // The queue id the client reports is the stored file's name.

@@ -81,7 +81,10 @@ fn no_credentials_cross_a_connection_whose_starttls_was_stripped() {
     assert!(err.contains("STARTTLS was wanted"), "{err}");
     assert!(err.contains("--allow-plaintext-auth"), "{err}");
     assert!(
-        !seen.lines.iter().any(|l| l.to_ascii_uppercase().starts_with("AUTH")),
+        !seen
+            .lines
+            .iter()
+            .any(|l| l.to_ascii_uppercase().starts_with("AUTH")),
         "{seen:?}"
     );
     // Allowed explicitly, the login goes ahead (CRAM-MD5 first).
@@ -101,7 +104,13 @@ fn every_error_ends_with_quit() {
         ("250 mx\r\n", &["--security", "none"], 4),
         (
             "250-mx\r\n250 AUTH PLAIN\r\n",
-            &["--security", "none", "--user", "me", "--allow-plaintext-auth"],
+            &[
+                "--security",
+                "none",
+                "--user",
+                "me",
+                "--allow-plaintext-auth",
+            ],
             5,
         ),
         ("250 mx\r\n", &["--security", "starttls"], 6),
@@ -125,6 +134,10 @@ fn every_error_ends_with_quit() {
         let (code, _, err) = run_to_end(cmd);
         let seen = server.finish();
         assert_eq!(code, Some(exit), "{err}");
-        assert_eq!(seen.lines.last().map(String::as_str), Some("QUIT"), "{args:?} {seen:?}");
+        assert_eq!(
+            seen.lines.last().map(String::as_str),
+            Some("QUIT"),
+            "{args:?} {seen:?}"
+        );
     }
 }

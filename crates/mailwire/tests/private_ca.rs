@@ -113,8 +113,21 @@ fn a_leaf_signed_by_a_private_ca_is_trusted_by_the_cas_certificate() {
     openssl(
         &dir.0,
         &[
-            "x509", "-req", "-in", "leaf.csr", "-CA", &ca_s, "-CAkey", &ca_key_s,
-            "-CAcreateserial", "-out", "leaf.pem", "-days", "30", "-extfile", "leaf.ext",
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            &ca_s,
+            "-CAkey",
+            &ca_key_s,
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "30",
+            "-extfile",
+            "leaf.ext",
         ],
     );
     let serve = serve_with(&dir, &dir.0.join("leaf.pem"), &dir.0.join("leaf.key"));

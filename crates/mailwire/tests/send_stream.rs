@@ -53,7 +53,12 @@ fn dry_run_into_a_pipe_closed_early_ends_quietly() {
     stdout.read_exact(&mut first).unwrap();
     drop(stdout);
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(first.starts_with(b"MAIL FROM:<a@b.example>"));
     assert!(!err.contains("panicked"), "{err}");
