@@ -47,7 +47,7 @@ pub use server::{
 pub use session::Session;
 pub use smtp_proto::sasl;
 pub use tls::{
-    client_tls_info, server_tls_info, tls_info, ServerTls, TlsSettings, Upgrade,
-    DEFAULT_HANDSHAKE, SERVER_HANDSHAKE_LIMIT,
+    client_tls_info, server_tls_info, tls_info, ServerTls, TlsSettings, Upgrade, DEFAULT_HANDSHAKE,
+    SERVER_HANDSHAKE_LIMIT,
 };
 pub use tls_failure::{describe_client_failure, describe_server_failure, TlsFailure};

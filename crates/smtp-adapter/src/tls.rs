@@ -3,8 +3,8 @@
 //! tells, and a failed one's reason in words. The handshake itself is the
 //! adapter's: it owns the socket.
 
-use crate::Error;
 use crate::verifier::PinnedOrWebPki;
+use crate::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;

@@ -255,10 +255,9 @@ fn alert_words(alert: AlertDescription, name: &str, peer: &str) -> (TlsFailure, 
             TlsFailure::Refused,
             "it had an internal error; try again later".into(),
         ),
-        A::UserCanceled | A::CloseNotify => (
-            TlsFailure::Interrupted,
-            "it cancelled the handshake".into(),
-        ),
+        A::UserCanceled | A::CloseNotify => {
+            (TlsFailure::Interrupted, "it cancelled the handshake".into())
+        }
         A::NoApplicationProtocol => (
             TlsFailure::Incompatible,
             "it shares no application protocol (ALPN) with this side".into(),
@@ -483,9 +482,9 @@ mod tests {
     #[test]
     fn a_ca_certificate_used_as_the_servers_own_is_explained_in_words() {
         let other = OtherError(Arc::new(webpki::Error::CaUsedAsEndEntity));
-        let (kind, text) = client(rustls::Error::InvalidCertificate(
-            CertificateError::Other(other),
-        ));
+        let (kind, text) = client(rustls::Error::InvalidCertificate(CertificateError::Other(
+            other,
+        )));
         assert_eq!(kind, TlsFailure::Untrusted);
         assert!(text.contains("CA:TRUE"), "{text}");
         assert!(!text.contains("CaUsedAsEndEntity"), "{text}");
@@ -530,7 +529,10 @@ mod tests {
         for code in 0..=255u8 {
             let (_, text) = client(rustls::Error::AlertReceived(AlertDescription::from(code)));
             assert_words(&text);
-            assert!(text.starts_with("the server refused the handshake: "), "{text}");
+            assert!(
+                text.starts_with("the server refused the handshake: "),
+                "{text}"
+            );
         }
         let (kind, text) = client(rustls::Error::AlertReceived(
             AlertDescription::ProtocolVersion,
@@ -577,7 +579,10 @@ mod tests {
             rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
         );
         let name = ServerName::try_from("mx.example").unwrap();
-        assert_eq!(describe_client_failure(&e, &name, true).0, TlsFailure::NotTls);
+        assert_eq!(
+            describe_client_failure(&e, &name, true).0,
+            TlsFailure::NotTls
+        );
         let closed = io::Error::from(io::ErrorKind::UnexpectedEof);
         assert_eq!(
             describe_client_failure(&closed, &name, false).0,

@@ -409,8 +409,10 @@ impl Partial {
 /// assert_eq!(escape_control("plain text"), "plain text");
 /// ```
 pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char =
-        |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
     if !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -532,7 +534,10 @@ mod tests {
                 "220 \x1b]0;pwned\x07 mx\u{202e}gnp.exe\u{85}\r\n".as_bytes(),
             )],
         );
-        assert_eq!(lines, ["<-  220 \\x1b]0;pwned\\x07 mx\\u{202e}gnp.exe\\u{85}"]);
+        assert_eq!(
+            lines,
+            ["<-  220 \\x1b]0;pwned\\x07 mx\\u{202e}gnp.exe\\u{85}"]
+        );
         assert!(!lines[0].chars().any(char::is_control));
     }
 
