@@ -39,7 +39,7 @@ impl WireObserver for Heard {
 /// What [`connect`] found.
 pub(crate) enum Connected {
     /// The connection's own outcome.
-    Done(Result<Client, Error>),
+    Done(Box<Result<Client, Error>>),
     /// The server kept silent and speaks implicit TLS: the mode is wrong.
     ImplicitTls(Failure),
 }
@@ -58,7 +58,7 @@ pub(crate) fn connect(
         inner: observer,
     });
     if target.security == Security::Tls {
-        return Connected::Done(builder.connect(&target.host, target.port));
+        return Connected::Done(Box::new(builder.connect(&target.host, target.port)));
     }
     let (tx, rx) = mpsc::channel();
     let (host, port) = (target.host.clone(), target.port);
@@ -68,9 +68,9 @@ pub(crate) fn connect(
         let _ = tx.send(builder.connect(&host, port));
     });
     match rx.recv_timeout(SILENCE) {
-        Ok(result) => return Connected::Done(result),
+        Ok(result) => return Connected::Done(Box::new(result)),
         Err(mpsc::RecvTimeoutError::Disconnected) => {
-            return Connected::Done(Err(Error::closed_during_setup(unknown_peer())))
+            return Connected::Done(Box::new(Err(Error::closed_during_setup(unknown_peer()))))
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {}
     }
@@ -82,10 +82,10 @@ pub(crate) fn connect(
             target.address()
         )));
     }
-    Connected::Done(
+    Connected::Done(Box::new(
         rx.recv()
             .unwrap_or_else(|_| Err(Error::closed_during_setup(unknown_peer()))),
-    )
+    ))
 }
 
 fn unknown_peer() -> std::net::SocketAddr {

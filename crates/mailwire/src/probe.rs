@@ -175,7 +175,7 @@ fn session(
     let elapsed = started.elapsed();
     greeting(&lines);
     let result = match connected {
-        Connected::Done(result) => result,
+        Connected::Done(result) => *result,
         Connected::ImplicitTls(f) => {
             step(false, "greeting", format!("{:#}", f.error));
             return Err(f.shown());
@@ -209,14 +209,16 @@ fn session(
                 .connect
                 .tls_settings()?
                 .dangerous_accept_invalid_certs();
-            let (retry, _) = observed(args, target, config, tls);
-            match retry {
-                Connected::Done(Ok(client)) => {
+            let (Connected::Done(retry), _) = observed(args, target, config, tls) else {
+                return Ok(None);
+            };
+            match *retry {
+                Ok(client) => {
                     more("looked again without verifying, to show the certificate:");
                     report_session(&client, target, started.elapsed());
                     Ok(Some(client))
                 }
-                _ => Ok(None),
+                Err(_) => Ok(None),
             }
         }
     }
@@ -373,7 +375,7 @@ fn login(args: &ProbeArgs, target: &Target) -> Result<(), Failure> {
     let tls = args.connect.tls_settings()?;
     let (connected, _) = observed(args, target, config, tls);
     let result = match connected {
-        Connected::Done(result) => result,
+        Connected::Done(result) => *result,
         Connected::ImplicitTls(f) => {
             step(false, "login", format!("{:#}", f.error));
             return Err(f.shown());

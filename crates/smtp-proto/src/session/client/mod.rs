@@ -406,7 +406,6 @@ impl ClientSession {
                 | ClientError::PlaintextAfterStartTls
         ) && self.stage != Stage::Handshake
             && self.stage != Stage::Quitting
-            && !(self.config.tls == TlsPolicy::Implicit && !self.tls_active)
             && !self.transactions.iter().any(Transaction::in_body)
     }
 
