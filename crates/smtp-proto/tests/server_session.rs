@@ -463,8 +463,14 @@ fn auth_plain_login_and_cram_md5() {
         "503 5.5.1 Already authenticated\r\n"
     );
 
-    // LOGIN, with a wrong password.
-    let mut h = Harness::new(auth_config().with_plaintext_auth(true));
+    // LOGIN, with a wrong password. (Failures without delay or limit here;
+    // server_bounds.rs holds what they cost.)
+    let mut h = Harness::new(
+        auth_config()
+            .with_plaintext_auth(true)
+            .with_auth_failure_delay(Duration::ZERO)
+            .without_max_auth_failures(),
+    );
     h.policy = Box::new(check_password);
     h.feed(b"EHLO c.example\r\n");
     assert_eq!(h.feed(b"AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
