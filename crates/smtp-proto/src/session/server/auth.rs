@@ -23,6 +23,13 @@ impl Held {
     pub(super) fn until(&self) -> Option<Instant> {
         self.until
     }
+
+    /// The delay runs from `now`, unless its start is known already.
+    pub(super) fn start(&mut self, now: Instant) {
+        if self.until.is_none() {
+            self.until = Some(now + self.delay);
+        }
+    }
 }
 
 impl ServerSession {
@@ -123,11 +130,7 @@ impl ServerSession {
         self.errors += 1;
         let failures = self.auth_failures;
         self.outbox.event(ServerEvent::AuthFailed { failures });
-        let close = if self
-            .config
-            .max_auth_failures
-            .is_some_and(|n| failures >= n)
-        {
+        let close = if self.config.max_auth_failures.is_some_and(|n| failures >= n) {
             Some(CloseReason::TooManyAuthFailures)
         } else if self.errors >= self.config.max_errors {
             Some(CloseReason::TooManyErrors)
@@ -164,7 +167,7 @@ impl ServerSession {
             return;
         };
         match held.until {
-            None => held.until = Some(now + held.delay),
+            None => held.start(now),
             Some(until) if now >= until => {
                 let lines_before = self.lines_read;
                 self.rearm = false;

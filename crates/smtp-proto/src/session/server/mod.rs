@@ -230,6 +230,11 @@ impl ServerSession {
                 CloseReason::StartTlsViolation,
             );
         }
+        if let Some(held) = &mut self.held {
+            // Input is a time after the failure: the delay runs from here
+            // if its start was not known yet.
+            held.start(now);
+        }
         let lines_before = self.lines_read;
         let rest = if !self.is_waiting() && self.in_body() {
             self.feed_body(bytes)
@@ -553,8 +558,8 @@ impl ServerSession {
         self.timers.set_line(open, new_line, self.now);
         // Between BDAT chunks the body is still under way: tiny chunks must
         // not reset the rate window.
-        let body = self.pending.is_none()
-            && (self.in_body() || self.tx.as_ref().is_some_and(|t| t.bdat));
+        let body =
+            self.pending.is_none() && (self.in_body() || self.tx.as_ref().is_some_and(|t| t.bdat));
         self.timers.set_body(body, self.now);
     }
 
@@ -574,6 +579,8 @@ impl ServerSession {
 
     fn close_with(&mut self, reply: &Reply, reason: CloseReason) {
         self.send(reply);
+        // Nothing received after the end is ever read: drop it now.
+        drop(self.lines.take_buffered());
         self.mode = Mode::Closed;
         self.pending = None;
         self.held = None;
