@@ -310,9 +310,16 @@ mod tests {
     #[test]
     fn decoding_stops_at_the_final_padding() {
         // A mailing-list footer after the data: RFC 2045 section 6.8 lets the decoder stop.
-        let (data, damage) = decode_checked(b"aGVsbG8=\r\n\r\nTo unsubscribe, write to list@example.org\r\n");
+        let (data, damage) =
+            decode_checked(b"aGVsbG8=\r\n\r\nTo unsubscribe, write to list@example.org\r\n");
         assert_eq!(data, b"hello");
-        assert_eq!(damage, Damage { after_padding: true, ..Damage::default() });
+        assert_eq!(
+            damage,
+            Damage {
+                after_padding: true,
+                ..Damage::default()
+            }
+        );
         // The same on a line with junk, and when the padding is split over two lines.
         let (data, damage) = decode_checked(b"aGk*=aGVsbG8=");
         assert_eq!(data, b"hi");
@@ -326,7 +333,10 @@ mod tests {
         assert_eq!(data, b"hel");
         assert!(damage.junk && !damage.after_padding);
         // Whitespace after the padding is no damage; a stray last character is.
-        assert_eq!(decode_checked(b"aGVsbG8=\r\n\r\n"), (b"hello".to_vec(), Damage::default()));
+        assert_eq!(
+            decode_checked(b"aGVsbG8=\r\n\r\n"),
+            (b"hello".to_vec(), Damage::default())
+        );
         assert!(decode_checked(b"aGVsbG8").1 == Damage::default());
         assert!(decode_checked(b"aGVsb").1.stray_character);
     }

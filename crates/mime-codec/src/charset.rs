@@ -226,7 +226,10 @@ mod tests {
         assert_eq!(be.status, CharsetStatus::Exact);
         let le = decode(b"\xff\xfeh\x00i\x00", Some("UTF-16"));
         assert_eq!((le.text.as_ref(), le.charset), ("hi", "UTF-16LE"));
-        assert_eq!(decode_fragment(b"\xfe\xff\x00h\x00i", Some("utf-16")).text, "hi");
+        assert_eq!(
+            decode_fragment(b"\xfe\xff\x00h\x00i", Some("utf-16")).text,
+            "hi"
+        );
         // Without a mark, the label decides.
         assert_eq!(decode(b"\x00h\x00i", Some("utf-16be")).text, "hi");
         assert_eq!(decode(b"h\x00i\x00", Some("utf-16le")).text, "hi");

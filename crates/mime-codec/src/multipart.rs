@@ -8,6 +8,8 @@ pub(crate) struct Split<'a> {
     pub(crate) epilogue: &'a [u8],
     /// Whether the closing delimiter `--boundary--` was found.
     pub(crate) closed: bool,
+    /// Whether the part limit stopped the split early.
+    pub(crate) truncated: bool,
 }
 
 /// Cuts `body` at lines that hold `--boundary` (or `--boundary--`), optionally followed by
@@ -23,6 +25,7 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
     // Where the content after the previous delimiter line starts.
     let mut content_start = 0;
     let mut search = 0;
+    let mut truncated = false;
     while search < body.len() {
         let Some(found) = finder.find(&body[search..]) else {
             break;
@@ -67,9 +70,11 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
                 parts,
                 epilogue: &body[line_end..],
                 closed: true,
+                truncated: false,
             };
         }
         if parts.len() + 1 >= max_parts {
+            truncated = true;
             break;
         }
     }
@@ -80,6 +85,7 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
             parts,
             epilogue: &[],
             closed: false,
+            truncated,
         },
         Some(p) => {
             // A missing closing delimiter: the last part runs to the end.
@@ -89,6 +95,7 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
                 parts,
                 epilogue: &[],
                 closed: false,
+                truncated,
             }
         }
     }
