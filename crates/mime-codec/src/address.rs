@@ -355,9 +355,9 @@ fn addr_spec_text(tokens: &[(Token<'_>, bool)]) -> String {
     s
 }
 
-/// Parses an address list: mailboxes with or without display names, groups, comments (a comment
-/// names a bare address when nothing else does), quoted strings, RFC 2047 display names, obsolete
-/// source routes and empty list members. Entries that hold no address are skipped. Never fails.
+/// Parses an address list: mailboxes with or without display names, groups, comments (skipped:
+/// `a@b.example (Ann)` has no display name, as RFC 5322 and Python's `email` read it), quoted
+/// strings, RFC 2047 display names, obsolete source routes and empty list members. Entries that hold no address are skipped. Never fails.
 ///
 /// A missing comma between addresses is repaired: `a@x.example b@y.example` gives two
 /// mailboxes, and `Name Surname name@b.example` gives one named `Name Surname`. Every mailbox
@@ -463,15 +463,8 @@ fn entry_mailboxes(seg: &[(Token<'_>, bool)]) -> (Vec<Mailbox>, bool) {
                 if let Some(pos) = inner.iter().position(|t| t.0 == Token::Special(b':')) {
                     inner = &inner[pos + 1..];
                 }
-                let mut name = phrase_text(&seg[phrase_start..i]);
+                let name = phrase_text(&seg[phrase_start..i]);
                 let after = (close + 1).min(seg.len());
-                let comments = seg[after..]
-                    .iter()
-                    .take_while(|t| matches!(t.0, Token::Comment(_)))
-                    .count();
-                if name.is_empty() {
-                    name = comment_text(&seg[after..after + comments]);
-                }
                 if !inner.is_empty() {
                     let (l, r) = match inner.iter().position(|t| t.0 == Token::Special(b'@')) {
                         Some(at) => addr_spec_bounds(inner, 0, at),
@@ -482,7 +475,7 @@ fn entry_mailboxes(seg: &[(Token<'_>, bool)]) -> (Vec<Mailbox>, bool) {
                     extra |= stray;
                     push(name, addr_spec_text(&inner[l..r]), &mut out);
                 }
-                i = after + comments;
+                i = after;
                 phrase_start = i;
             }
             Token::Special(b'@') => {
@@ -490,16 +483,11 @@ fn entry_mailboxes(seg: &[(Token<'_>, bool)]) -> (Vec<Mailbox>, bool) {
                 // whitespace, as in `"john".doe`), and the domain after it; comments between
                 // are skipped.
                 let (l, r) = addr_spec_bounds(seg, phrase_start, i);
-                let comments = seg[r..]
-                    .iter()
-                    .take_while(|t| matches!(t.0, Token::Comment(_)))
-                    .count();
-                let mut name = phrase_text(&seg[phrase_start..l]);
-                if name.is_empty() {
-                    name = comment_text(&seg[l..r + comments]);
-                }
+                // A comment after a bare address (`a@b (Name)`) is not a display name (RFC
+                // 5322 gives comments no meaning; Python's `email` reads none either).
+                let name = phrase_text(&seg[phrase_start..l]);
                 push(name, addr_spec_text(&seg[l..r]), &mut out);
-                i = r + comments;
+                i = r;
                 phrase_start = i;
             }
             _ => i += 1,
@@ -534,16 +522,6 @@ fn addr_spec_bounds(seg: &[(Token<'_>, bool)], from: usize, at: usize) -> (usize
         r += 1;
     }
     (l, r)
-}
-
-fn comment_text(tokens: &[(Token<'_>, bool)]) -> String {
-    tokens
-        .iter()
-        .find_map(|(t, _)| match t {
-            Token::Comment(c) if !c.is_empty() => Some(crate::rfc2047::decode(c).into_owned()),
-            _ => None,
-        })
-        .unwrap_or_default()
 }
 
 /// A mailbox from parsed pieces, or `None` when the address is not one [`Mailbox::address_only`]
@@ -592,7 +570,7 @@ mod tests {
         assert_eq!(
             mb(&l),
             [
-                (Some("John Smith"), "john@example.com"),
+                (None, "john@example.com"),
                 (Some("Pete"), "pete@silly.test")
             ]
         );
@@ -656,7 +634,7 @@ mod tests {
             [
                 (Some("A"), "a@x.example"),
                 (Some("B"), "b@y.example"),
-                (Some("Cee"), "c@z.example"),
+                (None, "c@z.example"),
                 (None, "d@z.example")
             ]
         );

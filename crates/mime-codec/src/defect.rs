@@ -16,9 +16,13 @@
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Defect {
-    /// Header lines without a colon (or a continuation line before the first field) were
-    /// skipped; the count says how many. A leading mbox `From ` line is not counted.
+    /// Header lines were skipped: a continuation line before the first field, or an mbox
+    /// `From ` line after it (one at the very start is expected and not counted). The count
+    /// says how many.
     SkippedHeaderLines(usize),
+    /// A line that is neither a field nor a continuation ended the header section without the
+    /// empty line; the body starts at that line (as Python's `email` reads it).
+    MissingHeaderBodySeparator,
     /// A part had more header fields than [`ParseLimits::max_headers`](crate::ParseLimits); the
     /// count says how many were dropped.
     TooManyHeaders(usize),

@@ -64,8 +64,11 @@ pub(crate) struct HeaderSection<'a> {
     pub(crate) headers: Vec<Header<'a>>,
     /// Where the body starts.
     pub(crate) body_start: usize,
-    /// Lines skipped because they hold no field (a leading mbox `From ` line not counted).
+    /// Lines skipped: a continuation line before the first field, or an mbox `From ` line
+    /// after it (one at the start is expected and not counted).
     pub(crate) skipped_lines: usize,
+    /// Whether the body started at a line that is not a field, with no empty line before it.
+    pub(crate) missing_separator: bool,
     /// Fields dropped beyond the limit.
     pub(crate) dropped: usize,
 }
@@ -79,6 +82,7 @@ pub(crate) fn parse_headers(input: &[u8], max_headers: usize) -> HeaderSection<'
         headers: Vec::new(),
         body_start: input.len(),
         skipped_lines: 0,
+        missing_separator: false,
         dropped: 0,
     };
     let mut pos = 0;
@@ -119,8 +123,19 @@ pub(crate) fn parse_headers(input: &[u8], max_headers: usize) -> HeaderSection<'
                     current = Some((name, pos + colon + 1));
                     value_end = content_end;
                 }
-                None if pos == 0 && line.starts_with(b"From ") => {}
-                None => section.skipped_lines += 1,
+                // An mbox envelope line: expected first, skipped anywhere.
+                None if line.starts_with(b"From ") => {
+                    if pos > 0 {
+                        section.skipped_lines += 1;
+                    }
+                }
+                // Neither a field nor a continuation: the sender left out the empty line, and
+                // the body starts here (as Python's `email` reads it).
+                None => {
+                    section.missing_separator = true;
+                    section.body_start = pos;
+                    return section;
+                }
             }
         }
         pos = next;
@@ -180,14 +195,21 @@ mod tests {
     #[test]
     fn tolerates_bare_lf_junk_and_missing_blank_line() {
         let input =
-            b"From sender@example.com Mon Jan 1\nSubject : x\n\tcontinued\njunk line\n\nbody\n";
+            b"From sender@example.com Mon Jan 1\nSubject : x\n\tcontinued\nFrom x\n\nbody\n";
         let s = parse_headers(input, 100);
         assert_eq!(s.headers.len(), 1);
         assert_eq!(s.headers[0].name(), "Subject");
         assert_eq!(s.headers[0].unfolded(), "x\tcontinued");
         assert_eq!(&input[s.body_start..], b"body\n");
-        // The mbox line is expected; the junk line is not.
+        // The first mbox line is expected; the second is not.
         assert_eq!(s.skipped_lines, 1);
+        assert!(!s.missing_separator);
+        // A line that is not a field starts the body.
+        let input = b"Subject: x\nthis is body text\nX: y\n\nmore\n";
+        let s = parse_headers(input, 100);
+        assert_eq!(s.headers.len(), 1);
+        assert_eq!(&input[s.body_start..], b"this is body text\nX: y\n\nmore\n");
+        assert!(s.missing_separator);
         let s = parse_headers(b" lost continuation\r\nA: 1\r\nB: 2", 100);
         assert_eq!(s.headers.len(), 2);
         assert_eq!(s.body_start, 30);

@@ -47,7 +47,10 @@ pub enum Body<'a> {
         /// Whether the closing boundary was present (a missing one is tolerated).
         closed: bool,
     },
-    /// A `message/rfc822` (or `message/global`) part, parsed as a message.
+    /// A `message/*` part parsed as a message: `message/rfc822` and `message/global`, and the
+    /// types whose body is a header section (`message/external-body`,
+    /// `message/disposition-notification`, ...); not `message/delivery-status`, whose body is
+    /// several blocks of fields (RFC 3464).
     Message(Box<Message<'a>>),
     /// A `message/rfc822` (or `message/global`) part that arrived base64- or
     /// quoted-printable-encoded (RFC 2046 section 5.2.1 forbids this, but mailers send it): the
@@ -567,6 +570,9 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
     if section.skipped_lines > 0 {
         defects.push(Defect::SkippedHeaderLines(section.skipped_lines));
     }
+    if section.missing_separator {
+        defects.push(Defect::MissingHeaderBodySeparator);
+    }
     if section.dropped > 0 {
         defects.push(Defect::TooManyHeaders(section.dropped));
     }
@@ -619,8 +625,11 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
         TransferEncoding::SevenBit | TransferEncoding::EightBit | TransferEncoding::Binary
     );
     let deeper = depth < ctx.limits.max_depth;
-    let is_message = content_type.media_type == "message"
-        && matches!(content_type.subtype.as_str(), "rfc822" | "global");
+    // Every message/* body but delivery-status (blocks of fields, RFC 3464) is a message or
+    // reads as one: external-body and disposition-notification hold a header section.
+    let is_message =
+        content_type.media_type == "message" && content_type.subtype != "delivery-status";
+    let is_full_message = matches!(content_type.subtype.as_str(), "rfc822" | "global");
     if !deeper && (content_type.media_type == "multipart" || is_message) {
         defects.push(Defect::NestingTooDeep);
     }
@@ -660,10 +669,12 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
             _ if identity => Body::Message(Box::new(Message {
                 root: parse_part(raw_body, depth + 1, false, ctx),
             })),
-            TransferEncoding::Base64 => {
+            TransferEncoding::Base64 if is_full_message => {
                 Body::EncodedMessage(crate::base64::decode_lenient(raw_body))
             }
-            TransferEncoding::QuotedPrintable => Body::EncodedMessage(crate::qp::decode(raw_body)),
+            TransferEncoding::QuotedPrintable if is_full_message => {
+                Body::EncodedMessage(crate::qp::decode(raw_body))
+            }
             _ => Body::Single,
         }
     } else {

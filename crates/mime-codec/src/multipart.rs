@@ -60,6 +60,10 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
         let end = end.max(content_start);
         match preamble {
             None => preamble = Some(&body[..end]),
+            // A delimiter line right after another (not even a line break between) holds no
+            // part; Python's `email` reads none, and neither do we. Before the closing
+            // delimiter it is kept, so that `--b` `--b--` is still one empty part.
+            Some(_) if pos == content_start && !closing => {}
             Some(_) => parts.push(&body[content_start..end]),
         }
         content_start = line_end;
@@ -88,8 +92,14 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
             truncated,
         },
         Some(p) => {
-            // A missing closing delimiter: the last part runs to the end.
-            parts.push(&body[content_start.min(body.len())..]);
+            // A missing closing delimiter: the last part runs to the end, less the line break
+            // that would have come before the delimiter (as Python's `email` reads it).
+            let mut last = &body[content_start.min(body.len())..];
+            if !truncated {
+                last = last.strip_suffix(b"\n").unwrap_or(last);
+                last = last.strip_suffix(b"\r").unwrap_or(last);
+            }
+            parts.push(last);
             Split {
                 preamble: p,
                 parts,
@@ -117,7 +127,7 @@ mod tests {
 
     #[test]
     fn missing_close_longer_boundary_and_bare_lf() {
-        let body = b"--b\n\none\n--bx\nstill one\n--b\n\ntwo";
+        let body = b"--b\n\none\n--bx\nstill one\n--b\n\ntwo\r\n";
         let s = split(body, b"b", 100);
         assert_eq!(s.preamble, b"");
         assert_eq!(s.parts, [&b"\none\n--bx\nstill one"[..], b"\ntwo"]);
@@ -134,7 +144,9 @@ mod tests {
     #[test]
     fn empty_parts_and_limits() {
         let s = split(b"--b\r\n--b\r\n--b--", b"b", 100);
-        assert_eq!(s.parts, [&b""[..], b""]);
+        assert_eq!(s.parts, [&b""[..]]);
+        let s = split(b"--b\r\n\r\n--b\r\n--b\r\nx\r\n--b--", b"b", 100);
+        assert_eq!(s.parts, [&b""[..], b"x"]);
         let s = split(b"--b\r\n1\r\n--b\r\n2\r\n--b\r\n3\r\n--b--", b"b", 2);
         assert_eq!(s.parts.len(), 2);
         let s = split(b"no delimiters", b"b", 10);

@@ -139,7 +139,10 @@ fn obsolete_message_ids_are_normalised() {
          \n",
     );
     let m = Message::parse(&raw);
-    assert_eq!(m.message_id().as_deref(), Some("1234.5678@mail.example.com"));
+    assert_eq!(
+        m.message_id().as_deref(),
+        Some("1234.5678@mail.example.com")
+    );
     assert_eq!(m.in_reply_to(), ["a@b.example", "c@d.example"]);
     assert_eq!(m.references(), ["x@y.example", "z@w.example"]);
 }
@@ -171,7 +174,9 @@ fn an_invalid_media_type_keeps_its_file_name() {
     assert!(m.root().parts()[0].content_type_declared());
     assert_eq!(
         m.defects(),
-        [Defect::InvalidContentType("BINARY;name=\"report.xls\"".into())]
+        [Defect::InvalidContentType(
+            "BINARY;name=\"report.xls\"".into()
+        )]
     );
     // No header at all: defaulted, and no defect.
     let m = Message::parse(b"Subject: x\r\n\r\nhi");
@@ -234,11 +239,11 @@ fn every_leaf_part_including_nested_messages() {
          --outer--\n",
     );
     let m = Message::parse(&raw);
-    let leaves: Vec<String> = m
-        .leaf_parts()
-        .map(|p| p.content_type().essence())
-        .collect();
-    assert_eq!(leaves, ["text/plain", "text/html", "text/plain", "image/png"]);
+    let leaves: Vec<String> = m.leaf_parts().map(|p| p.content_type().essence()).collect();
+    assert_eq!(
+        leaves,
+        ["text/plain", "text/html", "text/plain", "image/png"]
+    );
     let names: Vec<_> = m.leaf_parts().filter_map(|p| p.file_name()).collect();
     assert_eq!(names, ["dot.png"]);
     assert!(m.defects().is_empty(), "{:?}", m.defects());
@@ -248,10 +253,13 @@ fn every_leaf_part_including_nested_messages() {
 fn structural_defects_are_listed_in_tree_order() {
     let raw = crlf(
         "From sender@example.com Mon Dec  5 09:00:00 2022\n\
+         \tcontinuation before any field\n\
          Subject: broken\n\
-         this line has no colon\n\
          Content-Type: multipart/mixed; boundary=b\n\
          \n\
+         --b\n\
+         Content-Type: text/plain\n\
+         no empty line after the fields\n\
          --b\n\
          Content-Type: multipart/alternative\n\
          \n\
@@ -266,17 +274,23 @@ fn structural_defects_are_listed_in_tree_order() {
          aGk*\n",
     );
     let m = Message::parse(&raw);
+    assert_eq!(m.subject().as_deref(), Some("broken"));
     assert_eq!(
         m.defects(),
         [
             Defect::SkippedHeaderLines(1),
             Defect::MissingClosingBoundary,
+            Defect::MissingHeaderBodySeparator,
             Defect::MissingBoundaryParameter,
             Defect::BoundaryNotFound,
             Defect::Base64InvalidCharacters,
         ]
     );
-    assert_eq!(m.root().parts()[2].decoded().as_ref(), b"hi");
+    assert_eq!(
+        m.text_body().unwrap().text,
+        "no empty line after the fields"
+    );
+    assert_eq!(m.root().parts()[3].decoded().as_ref(), b"hi");
 }
 
 #[test]
