@@ -2,12 +2,9 @@
 //! stores every message it receives in a Maildir.
 #![forbid(unsafe_code)]
 
-mod body;
 mod connect;
-mod greeting;
 mod maildir;
 mod probe;
-mod providers;
 mod send;
 mod serve;
 mod serve_tls;

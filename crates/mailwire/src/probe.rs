@@ -3,14 +3,14 @@
 //! test when a user is given), explaining each failure with its likely cause
 //! and fix.
 
-use crate::connect::{self, ConnectArgs, Security, Target};
-use crate::greeting::{self, Connected};
+use crate::connect::{self, ConnectArgs};
 use crate::Failure;
 use anyhow::anyhow;
 use clap::Args;
+use mailer::{Context, MailerBuilder, Security};
 use smtp_blocking::{Client, Error};
 use smtp_proto::transcript::{escape_control, Speaker, Transcript};
-use smtp_proto::{Capabilities, ClientConfig, TlsInfo};
+use smtp_proto::{Capabilities, TlsInfo};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -46,21 +46,27 @@ fn millis(d: Duration) -> String {
 }
 
 pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
-    let target = Target::resolve(args.server.as_deref(), &args.connect)?
+    let where_to = args
+        .connect
+        .target(args.server.as_deref())?
         .ok_or_else(|| Failure::usage(anyhow!("give a server or --provider")))?;
+    let plain = args
+        .connect
+        .configure(where_to, args.server.as_deref(), false, false)?;
+    let target = connect::build(plain.clone())?.context().clone();
     println!(
         "Probing {} with {}{}",
         target.address(),
         target.security.name(),
         target
             .provider
-            .map(|p| format!(" ({})", p.display))
+            .map(|p| format!(" ({})", p.settings().display))
             .unwrap_or_default()
     );
     let addrs = dns(&target)?;
     tcp(&target, &addrs, args.connect.timeout())?;
     let mut failure = None;
-    let session = session(&args, &target, &mut failure)?;
+    let session = session(&args, &plain, &target, &mut failure)?;
     if let Some(client) = session {
         let _ = client.quit();
     }
@@ -78,7 +84,7 @@ pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
     }
 }
 
-fn dns(target: &Target) -> Result<Vec<SocketAddr>, Failure> {
+fn dns(target: &Context) -> Result<Vec<SocketAddr>, Failure> {
     let started = Instant::now();
     match (target.host.as_str(), target.port).to_socket_addrs() {
         Ok(addrs) => {
@@ -105,7 +111,7 @@ fn dns(target: &Target) -> Result<Vec<SocketAddr>, Failure> {
     }
 }
 
-fn tcp(target: &Target, addrs: &[SocketAddr], timeout: Duration) -> Result<(), Failure> {
+fn tcp(target: &Context, addrs: &[SocketAddr], timeout: Duration) -> Result<(), Failure> {
     let mut last = None;
     for addr in addrs {
         let started = Instant::now();
@@ -126,8 +132,8 @@ fn tcp(target: &Target, addrs: &[SocketAddr], timeout: Duration) -> Result<(), F
         step(false, "TCP", "no address to connect to");
         return Err(Failure::connect(anyhow!("{} has no address", target.host)).shown());
     };
-    let error = Error::Connect { addr, source };
-    let failure = connect::explain(&error, target);
+    let error = mailer::Error::from(Error::Connect { addr, source });
+    let failure = connect::failure(&error, target);
     step(false, "TCP", format!("{:#}", failure.error));
     Err(failure.shown())
 }
@@ -136,26 +142,23 @@ fn tcp(target: &Target, addrs: &[SocketAddr], timeout: Duration) -> Result<(), F
 type Seen = Arc<Mutex<Vec<(Speaker, String)>>>;
 
 fn observed(
-    args: &ProbeArgs,
-    target: &Target,
-    config: ClientConfig,
-    tls: smtp_blocking::TlsSettings,
-) -> (Connected, Vec<(Speaker, String)>) {
+    show: bool,
+    builder: MailerBuilder,
+) -> (Result<Client, mailer::Error>, Vec<(Speaker, String)>) {
     let seen: Seen = Arc::default();
     let sink = Arc::clone(&seen);
-    let show = args.transcript;
-    let builder = Client::builder(config)
-        .tls(tls)
-        .connect_timeout(args.connect.timeout());
-    let transcript = Transcript::client(move |line| {
-        if show {
-            eprintln!("{line}");
-        }
-        if let Ok(mut seen) = sink.lock() {
-            seen.push((line.speaker, line.text.to_owned()));
-        }
+    let builder = builder.observer(move || {
+        let sink = Arc::clone(&sink);
+        Box::new(Transcript::client(move |line| {
+            if show {
+                eprintln!("{line}");
+            }
+            if let Ok(mut seen) = sink.lock() {
+                seen.push((line.speaker, line.text.to_owned()));
+            }
+        }))
     });
-    let result = greeting::connect(builder, Some(Box::new(transcript)), target);
+    let result = builder.build().and_then(|mailer| mailer.connect());
     // The transcript flushes a partial line when dropped, with the client.
     let lines = seen.lock().map(|s| s.clone()).unwrap_or_default();
     (result, lines)
@@ -165,36 +168,30 @@ fn observed(
 /// verify is reported, then looked at anyway over an unverified connection.
 fn session(
     args: &ProbeArgs,
-    target: &Target,
+    plain: &MailerBuilder,
+    target: &Context,
     failure: &mut Option<Failure>,
 ) -> Result<Option<Client>, Failure> {
-    let config = args.connect.client_config(target.security, None)?;
-    let tls = args.connect.tls_settings()?;
     let started = Instant::now();
-    let (connected, lines) = observed(args, target, config.clone(), tls);
+    let (result, lines) = observed(args.transcript, plain.clone());
     let elapsed = started.elapsed();
     greeting(&lines);
-    let result = match connected {
-        Connected::Done(result) => *result,
-        Connected::ImplicitTls(f) => {
-            step(false, "greeting", format!("{:#}", f.error));
-            return Err(f.shown());
-        }
-    };
     match result {
         Ok(client) => {
             report_session(&client, target, elapsed);
             Ok(Some(client))
         }
         Err(error) => {
-            let f = connect::explain(&error, target);
+            let f = connect::failure(&error, target);
             let certificate = matches!(
                 &error,
-                Error::Tls { kind, .. } if kind.is_certificate()
+                mailer::Error::Transport(e)
+                    if matches!(e.as_ref(), Error::Tls { kind, .. } if kind.is_certificate())
             );
             let phase = match f.code {
                 crate::EXIT_TLS => "TLS",
                 crate::EXIT_AUTH => "AUTH",
+                _ if matches!(error, mailer::Error::ImplicitTlsPort { .. }) => "greeting",
                 _ => "SMTP",
             };
             step(false, phase, format!("{:#}", f.error));
@@ -205,14 +202,10 @@ fn session(
             }
             failure.get_or_insert(f);
             // Look at the certificate anyway, without trusting it.
-            let tls = args
-                .connect
-                .tls_settings()?
-                .dangerous_accept_invalid_certs();
-            let (Connected::Done(retry), _) = observed(args, target, config, tls) else {
-                return Ok(None);
-            };
-            match *retry {
+            let unverified = plain
+                .clone()
+                .tls(mailer::TlsSettings::new().dangerous_accept_invalid_certs());
+            match observed(args.transcript, unverified).0 {
                 Ok(client) => {
                     more("looked again without verifying, to show the certificate:");
                     report_session(&client, target, started.elapsed());
@@ -235,7 +228,7 @@ fn greeting(lines: &[(Speaker, String)]) {
     }
 }
 
-fn report_session(client: &Client, target: &Target, elapsed: Duration) {
+fn report_session(client: &Client, target: &Context, elapsed: Duration) {
     if let Some(tls) = client.tls() {
         report_tls(tls, target);
     } else if target.security != Security::None {
@@ -250,7 +243,7 @@ fn report_session(client: &Client, target: &Target, elapsed: Duration) {
     more(format!("session set up in {}", millis(elapsed)));
 }
 
-fn report_tls(tls: &TlsInfo, target: &Target) {
+fn report_tls(tls: &TlsInfo, target: &Context) {
     step(
         tls.verified,
         "TLS",
@@ -369,19 +362,15 @@ fn ehlo_from_lines(lines: &[(Speaker, String)]) {
     }
 }
 
-fn login(args: &ProbeArgs, target: &Target) -> Result<(), Failure> {
-    let credentials = args.connect.credentials(Some(target))?;
-    let config = args.connect.client_config(target.security, credentials)?;
-    let tls = args.connect.tls_settings()?;
-    let (connected, _) = observed(args, target, config, tls);
-    let result = match connected {
-        Connected::Done(result) => *result,
-        Connected::ImplicitTls(f) => {
-            step(false, "login", format!("{:#}", f.error));
-            return Err(f.shown());
-        }
-    };
-    match result {
+fn login(args: &ProbeArgs, target: &Context) -> Result<(), Failure> {
+    let where_to = args
+        .connect
+        .target(args.server.as_deref())?
+        .ok_or_else(|| Failure::usage(anyhow!("give a server or --provider")))?;
+    let builder = args
+        .connect
+        .configure(where_to, args.server.as_deref(), true, false)?;
+    match observed(args.transcript, builder).0 {
         Ok(client) => {
             let user = args.connect.user.as_deref().unwrap_or_default();
             step(true, "login", format!("{user} logged in"));
@@ -389,7 +378,7 @@ fn login(args: &ProbeArgs, target: &Target) -> Result<(), Failure> {
             Ok(())
         }
         Err(error) => {
-            let f = connect::explain(&error, target);
+            let f = connect::failure(&error, target);
             step(false, "login", format!("{:#}", f.error));
             Err(f.shown())
         }

@@ -1,17 +1,17 @@
 //! `mailwire send`: build a message from flags and deliver it (to a server,
 //! a provider preset, or the embedded local sink).
 
-use crate::body::{file_attachment, FileErrors, MessageReader};
-use crate::connect::{self, ConnectArgs, Security, Target};
+use crate::connect::{self, ConnectArgs};
 use crate::maildir::Maildir;
 use crate::serve::{sink_config, MaildirSink, DEFAULT_MAX_SIZE};
 use crate::Failure;
 use anyhow::{anyhow, Context};
 use clap::{ArgGroup, Args};
+use mailer::{FileAttachments, Mailer, MessageReader};
 use mime_codec::{MessageBuilder, OutgoingMessage};
-use smtp_blocking::{Client, Server, TlsSettings};
+use smtp_blocking::Server;
 use smtp_proto::transcript::escape_control;
-use smtp_proto::{Body, Envelope, Mailbox, Recipient, RecipientStatus};
+use smtp_proto::{Envelope, RecipientStatus};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -115,30 +115,10 @@ fn header_mailbox(s: &str) -> Result<mime_codec::Mailbox, Failure> {
     parsed.map_err(|e| Failure::usage(anyhow!("bad address {s:?}: {e}")))
 }
 
-/// An address with an ASCII local part keeps to ASCII: its domain as the
-/// IDNA A-label (`user@xn--bcher-kva.example`), which every server takes,
-/// with or without SMTPUTF8. A non-ASCII local part has no ASCII form and
-/// stays as it is (the message then needs SMTPUTF8).
+/// An address with an ASCII local part keeps to ASCII (its domain as the
+/// IDNA A-label), as in the envelope.
 fn ascii_domain(addr: &str) -> Result<String, Failure> {
-    let Some((local, domain)) = addr.rsplit_once('@') else {
-        return Ok(addr.to_owned());
-    };
-    if !local.is_ascii() || domain.is_ascii() {
-        return Ok(addr.to_owned());
-    }
-    let ascii = idna::domain_to_ascii(domain).map_err(|_| {
-        Failure::usage(anyhow!(
-            "bad domain {domain:?} in {addr:?}: not a valid internationalized domain name"
-        ))
-    })?;
-    Ok(format!("{local}@{ascii}"))
-}
-
-fn smtp_mailbox(s: &str) -> Result<Mailbox, Failure> {
-    let s = ascii_domain(s)?;
-    Mailbox::parse(&s)
-        .or_else(|_| Mailbox::parse_utf8(&s))
-        .map_err(|e| Failure::usage(anyhow!("bad envelope address {s:?}: {e}")))
+    mailer::ascii_domain(addr).map_err(|e| Failure::usage(anyhow!("{e}")))
 }
 
 /// `--date`: RFC 5322 or `@UNIX-SECONDS`.
@@ -173,7 +153,7 @@ fn entropy() -> [u8; 16] {
 /// The message, its attachments streamed from their files; a file that
 /// fails while the message is written is reported through the
 /// [`FileErrors`].
-fn build(args: &SendArgs, errors: &FileErrors) -> Result<OutgoingMessage, Failure> {
+fn build(args: &SendArgs, files: &FileAttachments) -> Result<OutgoingMessage, Failure> {
     let mut builder = MessageBuilder::new()
         .from(header_mailbox(&args.from)?)
         .subject(args.subject.clone());
@@ -227,11 +207,11 @@ fn build(args: &SendArgs, errors: &FileErrors) -> Result<OutgoingMessage, Failur
         builder = builder.html_body(html);
     }
     for path in &args.attach {
-        builder = builder.attach(open_part(path, "the attachment", errors)?);
+        builder = builder.attach(open_part(path, "the attachment", files)?);
     }
     for path in &args.inline {
         let name = part_name(path);
-        builder = builder.inline(name, open_part(path, "the inline part", errors)?);
+        builder = builder.inline(name, open_part(path, "the inline part", files)?);
     }
     for header in &args.header {
         let Some((name, value)) = header.split_once(':') else {
@@ -304,9 +284,10 @@ fn text_or_file(
 fn open_part(
     path: &Path,
     what: &str,
-    errors: &FileErrors,
+    files: &FileAttachments,
 ) -> Result<mime_codec::Attachment, Failure> {
-    file_attachment(path, errors)
+    files
+        .open(path)
         .with_context(|| format!("reading {what} {}", path.display()))
         .map_err(Failure::usage)
 }
@@ -318,50 +299,46 @@ fn part_name(path: &Path) -> String {
         .unwrap_or_else(|| "attachment".to_owned())
 }
 
-fn smtp_envelope(message: &OutgoingMessage) -> Result<Envelope, Failure> {
-    let source = message.envelope();
-    let mut envelope = Envelope::new(smtp_mailbox(&source.reverse_path)?.into());
-    for rcpt in &source.recipients {
-        envelope = envelope.with_recipient(Recipient::new(smtp_mailbox(rcpt)?));
-    }
-    if let Some(size) = message.size() {
-        envelope = envelope.with_size(size);
-    }
-    if message.needs_8bitmime() {
-        envelope = envelope.with_body(Body::EightBitMime);
-    }
-    Ok(envelope)
-}
-
 pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
-    let target = Target::resolve(args.server.as_deref(), &args.connect)?;
-    let errors = FileErrors::default();
-    let message = build(&args, &errors)?;
-    let envelope = smtp_envelope(&message)?;
-    let shown = message.envelope().clone();
-    let mut body = MessageReader::new(message, errors);
+    let target = args.connect.target(args.server.as_deref())?;
+    let files = FileAttachments::default();
+    let message = build(&args, &files)?;
+    let envelope = mailer::envelope(&message).map_err(|e| Failure::usage(anyhow!("{e}")))?;
+    let mut body = files.reader(message);
     if args.dry_run {
-        if let Some(target) = &target {
+        if let Some(target) = target {
+            let context = connect::build(target)?.context().clone();
             eprintln!(
                 "would send to {} ({})",
-                target.address(),
-                target.security.name()
+                context.address(),
+                context.security.name()
             );
         }
+        // The envelope as the core's encoder writes it, CR left out.
+        let commands = mailer::envelope_commands(&envelope);
+        let head = String::from_utf8_lossy(&commands).replace("\r\n", "\n");
         let mut out = std::io::stdout().lock();
-        let mut head = format!("MAIL FROM:<{}>\n", shown.reverse_path);
-        for rcpt in &shown.recipients {
-            head.push_str(&format!("RCPT TO:<{rcpt}>\n"));
-        }
-        head.push('\n');
         return out
             .write_all(head.as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| copy_message(&mut body, &mut out))
             .and_then(|()| out.flush())
             .or_else(quiet_on_closed_pipe);
     }
-    match &target {
-        Some(target) => send_remote(&args, target, &envelope, &mut body),
+    match target {
+        Some(target) => {
+            let builder =
+                args.connect
+                    .configure(target, args.server.as_deref(), true, args.transcript)?;
+            let mailer = connect::build(builder)?;
+            let id = deliver(&mailer, &envelope, &mut body, args.transcript)?;
+            println!(
+                "delivered to {}{}",
+                mailer.context().address(),
+                id.map(|id| format!(", queued as {id}")).unwrap_or_default()
+            );
+            Ok(())
+        }
         None => send_local(&args, &envelope, &mut body),
     }
 }
@@ -394,39 +371,25 @@ fn quiet_on_closed_pipe(error: std::io::Error) -> Result<(), Failure> {
     }
 }
 
-fn send_remote(
-    args: &SendArgs,
-    target: &Target,
-    envelope: &Envelope,
-    body: &mut MessageReader,
-) -> Result<(), Failure> {
-    let credentials = args.connect.credentials(Some(target))?;
-    let config = args.connect.client_config(target.security, credentials)?;
-    let tls = args.connect.tls_settings()?;
-    let mut client = connect::open(target, config, tls, args.connect.timeout(), args.transcript)?;
-    let result = deliver(&mut client, target, envelope, body);
-    // QUIT after a refusal too (RFC 5321 §4.1.1.10); a session that ended
-    // with an error has said it already.
-    let _ = client.quit();
-    let id = result?;
-    println!(
-        "delivered to {}{}",
-        target.address(),
-        id.map(|id| format!(", queued as {id}")).unwrap_or_default()
-    );
-    Ok(())
-}
-
-/// Sends one message and quits; returns the server's queue id.
+/// Sends one message over one connection (QUIT after it, refused or
+/// not); returns the server's queue id. Each refused recipient is shown.
 fn deliver(
-    client: &mut Client,
-    target: &Target,
+    mailer: &Mailer,
     envelope: &Envelope,
     body: &mut MessageReader,
+    transcript: bool,
 ) -> Result<Option<String>, Failure> {
-    let report = client
-        .send(envelope, body)
-        .map_err(|e| connect::explain(&e, target))?;
+    if transcript {
+        let context = mailer.context();
+        eprintln!(
+            "=== Trying {} ({})...",
+            context.address(),
+            context.security.name()
+        );
+    }
+    let report = mailer
+        .send_body(envelope, body)
+        .map_err(|e| connect::failure(&e, mailer.context()))?;
     for (path, status) in &report.recipients {
         if let RecipientStatus::Rejected(reply) = status {
             let text = reply.to_string().trim_end().replace("\r\n", " / ");
@@ -454,32 +417,12 @@ fn send_local(
         .spawn()
         .context("starting the embedded sink")
         .map_err(Failure::connect)?;
-    let addr = server.local_addr();
-    let target = Target {
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        security: Security::None,
-        provider: None,
-        ca_given: false,
-        user_given: false,
-    };
+    let port = server.local_addr().port();
     let result = args
         .connect
-        .client_config(Security::None, None)
-        .and_then(|config| {
-            connect::open(
-                &target,
-                config,
-                TlsSettings::new(),
-                args.connect.timeout(),
-                args.transcript,
-            )
-        })
-        .and_then(|mut client| {
-            let result = deliver(&mut client, &target, envelope, body);
-            let _ = client.quit();
-            result
-        });
+        .configure(Mailer::local(port), None, false, args.transcript)
+        .and_then(connect::build)
+        .and_then(|mailer| deliver(&mailer, envelope, body, args.transcript));
     server.shutdown(Duration::from_secs(1));
     let id = result?.ok_or_else(|| Failure::other(anyhow!("the sink gave no queue id")))?;
     println!("{}", root.join("new").join(id).display());

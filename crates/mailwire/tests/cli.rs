@@ -105,10 +105,13 @@ fn dry_run_prints_the_envelope_and_the_message_and_connects_nowhere() {
     let output = run(cmd);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let printed = text(&output.stdout);
-    assert!(
-        printed.starts_with("MAIL FROM:<me@example.com>\n"),
-        "{printed}"
-    );
+    // The envelope as the core's encoder writes it, SIZE included: the
+    // message's exact length.
+    let (envelope, message) = printed.split_once("\n\n").unwrap();
+    // (A message that does not end with a line break gets one on screen.)
+    let len = message.len() - usize::from(!message.ends_with("\r\n"));
+    let size = format!("MAIL FROM:<me@example.com> SIZE={len}\n");
+    assert!(envelope.starts_with(size.trim_end()), "{printed}");
     assert!(printed.contains("RCPT TO:<you@example.com>\n"), "{printed}");
     assert!(
         printed.contains("RCPT TO:<hidden@example.org>\n"),

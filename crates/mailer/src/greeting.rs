@@ -3,10 +3,9 @@
 //! first byte (implicit TLS, port 465 style), the user is told so at once
 //! instead of after the whole greeting timeout.
 
-use crate::connect::{Security, Target};
-use crate::Failure;
-use anyhow::anyhow;
-use smtp_blocking::{Client, ClientBuilder, Error, TlsSettings};
+use crate::explain::{Context, Error};
+use crate::provider::Security;
+use smtp_blocking::{Client, ClientBuilder, TlsSettings};
 use smtp_proto::transcript::{Direction, WireObserver};
 use smtp_proto::{ClientConfig, Host, TlsPolicy};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,29 +35,21 @@ impl WireObserver for Heard {
     }
 }
 
-/// What [`connect`] found.
-pub(crate) enum Connected {
-    /// The connection's own outcome.
-    Done(Box<Result<Client, Error>>),
-    /// The server kept silent and speaks implicit TLS: the mode is wrong.
-    ImplicitTls(Failure),
-}
-
 /// Connects with `builder` (`observer` sees the dialogue); when the
 /// security mode starts in plaintext and the server stays silent, finds out
 /// whether the port speaks implicit TLS.
 pub(crate) fn connect(
     builder: ClientBuilder,
     observer: Option<Box<dyn WireObserver>>,
-    target: &Target,
-) -> Connected {
+    target: &Context,
+) -> Result<Client, Error> {
     let heard = Arc::new(AtomicBool::new(false));
     let builder = builder.observer(Heard {
         heard: Arc::clone(&heard),
         inner: observer,
     });
     if target.security == Security::Tls {
-        return Connected::Done(Box::new(builder.connect(&target.host, target.port)));
+        return Ok(builder.connect(&target.host, target.port)?);
     }
     let (tx, rx) = mpsc::channel();
     let (host, port) = (target.host.clone(), target.port);
@@ -68,24 +59,21 @@ pub(crate) fn connect(
         let _ = tx.send(builder.connect(&host, port));
     });
     match rx.recv_timeout(SILENCE) {
-        Ok(result) => return Connected::Done(Box::new(result)),
+        Ok(result) => return Ok(result?),
         Err(mpsc::RecvTimeoutError::Disconnected) => {
-            return Connected::Done(Box::new(Err(Error::closed_during_setup(unknown_peer()))))
+            return Err(smtp_blocking::Error::closed_during_setup(unknown_peer()).into())
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {}
     }
     if !heard.load(Ordering::SeqCst) && speaks_implicit_tls(target) {
-        return Connected::ImplicitTls(Failure::connect(anyhow!(
-            "wrong security mode for this port: {} sent no greeting in plaintext because it \
-             speaks TLS from the first byte (implicit TLS, usually port 465); use --security \
-             tls",
-            target.address()
-        )));
+        return Err(Error::ImplicitTlsPort {
+            address: target.address(),
+        });
     }
-    Connected::Done(Box::new(
-        rx.recv()
-            .unwrap_or_else(|_| Err(Error::closed_during_setup(unknown_peer()))),
-    ))
+    match rx.recv() {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(smtp_blocking::Error::closed_during_setup(unknown_peer()).into()),
+    }
 }
 
 fn unknown_peer() -> std::net::SocketAddr {
@@ -94,7 +82,7 @@ fn unknown_peer() -> std::net::SocketAddr {
 
 /// A TLS handshake on a second connection succeeds (the certificate is not
 /// checked: nothing but EHLO and QUIT crosses it).
-fn speaks_implicit_tls(target: &Target) -> bool {
+fn speaks_implicit_tls(target: &Context) -> bool {
     let Ok(name) = Host::parse("localhost") else {
         return false;
     };
@@ -113,7 +101,10 @@ fn speaks_implicit_tls(target: &Target) -> bool {
         }
         // The handshake itself failed, or no connection: not implicit TLS.
         Err(
-            Error::Tls { .. } | Error::Connect { .. } | Error::Resolve { .. } | Error::Io { .. },
+            smtp_blocking::Error::Tls { .. }
+            | smtp_blocking::Error::Connect { .. }
+            | smtp_blocking::Error::Resolve { .. }
+            | smtp_blocking::Error::Io { .. },
         ) => false,
         // The handshake passed; what failed came after it.
         Err(_) => true,
