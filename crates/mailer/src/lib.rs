@@ -13,6 +13,8 @@ mod greeting;
 mod mailer;
 mod provider;
 mod sink;
+#[cfg(feature = "smol")]
+mod smol;
 mod stream;
 
 pub use envelope::{ascii_domain, envelope, envelope_commands, mailbox};

@@ -245,6 +245,16 @@ impl Mailer {
     /// configured), for a caller that wants the adapter's client itself
     /// (its capabilities, its TLS details).
     pub fn connect(&self) -> Result<Client, Error> {
+        let builder = Client::builder(self.client_config()?)
+            .tls(self.tls.clone())
+            .connect_timeout(self.timeout);
+        let observer = self.observer.as_ref().map(|make| make());
+        crate::greeting::connect(builder, observer, &self.context)
+    }
+
+    /// The session's configuration: EHLO name, TLS policy, timeouts and
+    /// credentials (a token fetched now).
+    pub(crate) fn client_config(&self) -> Result<ClientConfig, Error> {
         let mut config = ClientConfig::new(self.helo.clone())
             .with_tls(self.context.security.policy())
             .with_plaintext_auth(self.allow_plaintext_auth);
@@ -263,22 +273,28 @@ impl Mailer {
         if let Some(credentials) = &self.credentials {
             config = config.with_credentials(credentials.resolve()?);
         }
-        let builder = Client::builder(config)
-            .tls(self.tls.clone())
-            .connect_timeout(self.timeout);
-        let observer = self.observer.as_ref().map(|make| make());
-        crate::greeting::connect(builder, observer, &self.context)
+        Ok(config)
+    }
+
+    #[cfg(feature = "smol")]
+    pub(crate) fn tls_settings(&self) -> &TlsSettings {
+        &self.tls
+    }
+
+    #[cfg(feature = "smol")]
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    #[cfg(feature = "smol")]
+    pub(crate) fn make_observer(&self) -> Option<Box<dyn WireObserver>> {
+        self.observer.as_ref().map(|make| make())
     }
 
     /// A pool of at most `max_connections` connections shared by threads.
     /// Credentials are resolved now: an OAuth2 token is fetched once.
     pub fn pool(&self, max_connections: usize) -> Result<MailerPool, Error> {
-        let mut config = ClientConfig::new(self.helo.clone())
-            .with_tls(self.context.security.policy())
-            .with_plaintext_auth(self.allow_plaintext_auth);
-        if let Some(credentials) = &self.credentials {
-            config = config.with_credentials(credentials.resolve()?);
-        }
+        let config = self.client_config()?;
         let pool = smtp_blocking::Pool::new(
             &self.context.host,
             self.context.port,
