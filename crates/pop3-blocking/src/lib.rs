@@ -109,6 +109,12 @@ impl ServerOptions {
         self
     }
 
+    /// Sets how long a client may leave sent bytes unread.
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
     /// Sets the connection limit.
     pub fn with_max_connections(mut self, n: usize) -> Self {
         self.max_connections = n;
