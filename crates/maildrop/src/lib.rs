@@ -288,7 +288,11 @@ mod tests {
         fs::create_dir(dir.0.join("cur/subdir")).unwrap();
         dir.put("new/has space", b"x");
         let drop = Maildrop::scan(&dir.0).unwrap();
-        let listed: Vec<(&str, u64)> = drop.messages().iter().map(|m| (m.uid(), m.size())).collect();
+        let listed: Vec<(&str, u64)> = drop
+            .messages()
+            .iter()
+            .map(|m| (m.uid(), m.size()))
+            .collect();
         assert_eq!(
             listed,
             [
@@ -352,7 +356,10 @@ mod tests {
         let left = Maildrop::scan(&dir.0).unwrap();
         assert_eq!(left.messages().len(), 1);
         assert_eq!(left.messages()[0].uid(), "2.M2.host");
-        assert!(matches!(drop.delete(&[7]), Err(DeleteError::NoSuchMessage(7))));
+        assert!(matches!(
+            drop.delete(&[7]),
+            Err(DeleteError::NoSuchMessage(7))
+        ));
     }
 
     #[test]

@@ -3,9 +3,7 @@
 use crate::transport::Transport;
 use crate::Shared;
 use maildrop::Maildrop;
-use pop3_proto::{
-    Event, MessageInfo, Output, Pop3Session, Response, ResponseCode, Uid,
-};
+use pop3_proto::{Event, MessageInfo, Output, Pop3Session, Response, ResponseCode, Uid};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -56,12 +54,17 @@ pub(crate) fn serve(stream: TcpStream, shared: &Shared) {
         let Some(tls) = shared.options.tls.clone() else {
             return;
         };
-        match conn.transport.upgrade(tls, shared.options.handshake_timeout) {
+        match conn
+            .transport
+            .upgrade(tls, shared.options.handshake_timeout)
+        {
             Ok(info) => conn.session.tls_established(Instant::now(), info),
             Err(_) => return,
         }
     }
-    let _ = conn.transport.set_write_timeout(shared.options.write_timeout);
+    let _ = conn
+        .transport
+        .set_write_timeout(shared.options.write_timeout);
     if conn.run().is_err() {
         conn.session.feed_eof(Instant::now());
         // Drain so the maildrop is released without deleting anything.
@@ -95,7 +98,9 @@ impl Connection<'_> {
             self.transport.set_read_timeout(wait)?;
             match self.transport.read(&mut buf) {
                 Ok(0) => self.session.feed_eof(Instant::now()),
-                Ok(n) => self.session.feed(Instant::now(), buf.get(..n).unwrap_or_default()),
+                Ok(n) => self
+                    .session
+                    .feed(Instant::now(), buf.get(..n).unwrap_or_default()),
                 Err(e) if is_timeout(&e) => {
                     let now = Instant::now();
                     if self.session.poll_timeout().is_some_and(|d| d <= now) {
@@ -123,7 +128,9 @@ impl Connection<'_> {
                     let info = self
                         .transport
                         .upgrade(tls, self.shared.options.handshake_timeout)?;
-                    let _ = self.transport.set_write_timeout(self.shared.options.write_timeout);
+                    let _ = self
+                        .transport
+                        .set_write_timeout(self.shared.options.write_timeout);
                     self.session.tls_established(Instant::now(), info);
                 }
                 Output::Close => {
@@ -178,7 +185,9 @@ impl Connection<'_> {
     fn lock(&mut self, root: PathBuf) -> Result<Vec<MessageInfo>, Response> {
         {
             let Ok(mut locked) = self.shared.locked.lock() else {
-                return Err(Response::err("lock table unavailable").with_code(ResponseCode::SysTemp));
+                return Err(
+                    Response::err("lock table unavailable").with_code(ResponseCode::SysTemp)
+                );
             };
             if !locked.insert(root.clone()) {
                 return Err(Response::err("maildrop already in use").with_code(ResponseCode::InUse));
@@ -230,7 +239,10 @@ impl Connection<'_> {
                 } else {
                     Response::err("cannot read the message").with_code(ResponseCode::SysTemp)
                 };
-                return self.session.fail_message(response).map_err(io::Error::other);
+                return self
+                    .session
+                    .fail_message(response)
+                    .map_err(io::Error::other);
             }
         };
         while self.session.wants_more() {
@@ -261,5 +273,8 @@ impl Connection<'_> {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }

@@ -235,8 +235,8 @@ impl Pop3Server {
 
 fn refuse(mut stream: TcpStream) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let response =
-        pop3_proto::Response::err("too many connections").with_code(pop3_proto::ResponseCode::SysTemp);
+    let response = pop3_proto::Response::err("too many connections")
+        .with_code(pop3_proto::ResponseCode::SysTemp);
     let _ = stream.write_all(&response.to_bytes());
 }
 

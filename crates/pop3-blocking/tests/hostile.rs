@@ -46,10 +46,16 @@ fn a_client_that_never_reads_is_dropped() {
     );
     // What did reach the socket is a truncated response, never a final dot.
     let mut received = Vec::new();
-    client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let _ = client.read_to_end(&mut received);
     // Loopback buffers hold megabytes, so part of it did arrive.
-    assert!(received.len() < (24 << 20), "{} octets arrived", received.len());
+    assert!(
+        received.len() < (24 << 20),
+        "{} octets arrived",
+        received.len()
+    );
     assert!(!received.ends_with(b"\r\n.\r\n"));
     server.shutdown();
 }
@@ -64,7 +70,10 @@ fn connections_past_the_limit_are_refused() {
     assert!(line(&mut first).starts_with("+OK pop.test POP3 server ready"));
     let second = TcpStream::connect(server.local_addr().unwrap()).unwrap();
     let mut second = BufReader::new(second);
-    assert_eq!(line(&mut second), "-ERR [SYS/TEMP] too many connections\r\n");
+    assert_eq!(
+        line(&mut second),
+        "-ERR [SYS/TEMP] too many connections\r\n"
+    );
     server.shutdown();
 }
 
@@ -79,13 +88,18 @@ fn shutdown_ends_sessions_without_deleting() {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     line(&mut reader);
-    writer.write_all(b"USER alice\r\nPASS secret\r\nDELE 1\r\n").unwrap();
+    writer
+        .write_all(b"USER alice\r\nPASS secret\r\nDELE 1\r\n")
+        .unwrap();
     line(&mut reader);
     line(&mut reader);
     assert_eq!(line(&mut reader), "+OK message 1 deleted\r\n");
     let started = Instant::now();
     server.shutdown();
-    assert_eq!(line(&mut reader), "-ERR [SYS/TEMP] server shutting down\r\n");
+    assert_eq!(
+        line(&mut reader),
+        "-ERR [SYS/TEMP] server shutting down\r\n"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(maildir.join("new/1.M1.x").exists());
 }

@@ -34,7 +34,7 @@ fn twenty_megabytes_streamed_with_bounded_memory() {
         let mut written = 0;
         let mut n = 0u64;
         while written < SIZE {
-            let line = if n % 7 == 0 {
+            let line = if n.is_multiple_of(7) {
                 format!(".line {n} starts with a dot and must be stuffed\r\n")
             } else {
                 format!("line {n} of a long message, plain text padding padding\r\n")
@@ -85,6 +85,9 @@ print(len(got))
     // The message is 20 MiB; the server holds one 64 KiB chunk, its stuffed
     // copy and TLS buffers per connection. 4 MiB leaves room for thread
     // stacks and allocator slack, far below the message.
-    assert!(growth_kib < 4 * 1024, "resident set grew by {growth_kib} KiB");
+    assert!(
+        growth_kib < 4 * 1024,
+        "resident set grew by {growth_kib} KiB"
+    );
     server.shutdown();
 }

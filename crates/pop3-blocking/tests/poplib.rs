@@ -97,7 +97,10 @@ fn poplib_stls_uidl_top_retr_dele_quit() {
     assert!(out.contains("uidl 1 1700000000.M1P1.test\n"), "{out}");
     assert!(out.contains("uidl 2 1700000001.M2P1.test\n"), "{out}");
     assert!(out.contains("uidl 3 1700000002.M3P1.test\n"), "{out}");
-    assert!(out.contains("quit +OK pop.test POP3 server signing off (2 messages left)"), "{out}");
+    assert!(
+        out.contains("quit +OK pop.test POP3 server signing off (2 messages left)"),
+        "{out}"
+    );
     for (i, (_, body)) in messages().iter().enumerate() {
         let got = fs::read(dir.0.join(format!("retr-{}", i + 1))).unwrap();
         assert_eq!(&got, body, "message {} byte for byte", i + 1);
@@ -166,6 +169,9 @@ print("ok")
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(server.connections(), 0);
-    assert_eq!(maildrop::Maildrop::scan(&maildir).unwrap().messages().len(), 3);
+    assert_eq!(
+        maildrop::Maildrop::scan(&maildir).unwrap().messages().len(),
+        3
+    );
     server.shutdown();
 }

@@ -286,10 +286,7 @@ impl Command {
         if line.is_empty() {
             return Err(ParseError::Empty);
         }
-        let keyword_len = line
-            .iter()
-            .position(|&b| b == b' ')
-            .unwrap_or(line.len());
+        let keyword_len = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
         let (keyword, rest) = line.split_at(keyword_len);
         if !(3..=4).contains(&keyword.len()) || !keyword.iter().all(u8::is_ascii_alphabetic) {
             return Err(ParseError::UnknownCommand);
@@ -426,7 +423,11 @@ mod tests {
     #[test]
     fn known_answers() {
         let cases: Vec<(&[u8], Command, &[u8])> = vec![
-            (b"USER alice", Command::User(arg("alice")), b"USER alice\r\n"),
+            (
+                b"USER alice",
+                Command::User(arg("alice")),
+                b"USER alice\r\n",
+            ),
             (b"user a b", Command::User(arg("a b")), b"USER a b\r\n"),
             (
                 b"PASS se cret",
@@ -471,7 +472,11 @@ mod tests {
             (b"LIST 2", Command::List(Some(2)), b"LIST 2\r\n"),
             (b"RETR 1", Command::Retr(1), b"RETR 1\r\n"),
             (b"RETR 007", Command::Retr(7), b"RETR 7\r\n"),
-            (b"DELE 4294967295", Command::Dele(u32::MAX), b"DELE 4294967295\r\n"),
+            (
+                b"DELE 4294967295",
+                Command::Dele(u32::MAX),
+                b"DELE 4294967295\r\n",
+            ),
             (b"NOOP", Command::Noop, b"NOOP\r\n"),
             (b"RSET", Command::Rset, b"RSET\r\n"),
             (b"QuIt", Command::Quit, b"QUIT\r\n"),

@@ -33,7 +33,7 @@ pub use command::{Argument, Command, ParseError, MAX_ARGUMENT};
 pub use message::MessageStream;
 pub use response::{Response, ResponseCode};
 pub use session::{
-    CloseReason, Credentials, Deletion, Event, InvalidUid, MessageInfo, Pop3Config, Pop3Session, Uid,
-    UsageError,
+    CloseReason, Credentials, Deletion, Event, InvalidUid, MessageInfo, Pop3Config, Pop3Session,
+    Uid, UsageError,
 };
 pub use smtp_proto::{Output, Secret, TlsInfo};

@@ -165,8 +165,14 @@ mod tests {
             (0, b"From: a\r\nSubject: b\r\n\r\n.\r\n"),
             (1, b"From: a\r\nSubject: b\r\n\r\nline1\r\n.\r\n"),
             (2, b"From: a\r\nSubject: b\r\n\r\nline1\r\n..line2\r\n.\r\n"),
-            (3, b"From: a\r\nSubject: b\r\n\r\nline1\r\n..line2\r\nline3\r\n.\r\n"),
-            (99, b"From: a\r\nSubject: b\r\n\r\nline1\r\n..line2\r\nline3\r\n.\r\n"),
+            (
+                3,
+                b"From: a\r\nSubject: b\r\n\r\nline1\r\n..line2\r\nline3\r\n.\r\n",
+            ),
+            (
+                99,
+                b"From: a\r\nSubject: b\r\n\r\nline1\r\n..line2\r\nline3\r\n.\r\n",
+            ),
         ];
         for (n, want) in cases {
             assert_eq!(stream(Some(*n), &[MSG]), *want, "TOP {n}");
@@ -175,7 +181,10 @@ mod tests {
 
     #[test]
     fn top_of_a_message_without_body() {
-        assert_eq!(stream(Some(0), &[b"Subject: x\r\n"]), b"Subject: x\r\n.\r\n");
+        assert_eq!(
+            stream(Some(0), &[b"Subject: x\r\n"]),
+            b"Subject: x\r\n.\r\n"
+        );
         assert_eq!(stream(Some(5), &[b"Subject: x"]), b"Subject: x\r\n.\r\n");
     }
 

@@ -193,7 +193,10 @@ mod tests {
         let cases: Vec<(Response, &[u8])> = vec![
             (Response::ok("2 320"), b"+OK 2 320\r\n"),
             (Response::ok(""), b"+OK\r\n"),
-            (Response::err("no such message"), b"-ERR no such message\r\n"),
+            (
+                Response::err("no such message"),
+                b"-ERR no such message\r\n",
+            ),
             (
                 Response::err("maildrop locked").with_code(ResponseCode::InUse),
                 b"-ERR [IN-USE] maildrop locked\r\n",

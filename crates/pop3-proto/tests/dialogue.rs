@@ -88,7 +88,10 @@ fn authorization_state_errors() {
         ("STAT", "-ERR command not valid in this state\r\n"),
         ("NOOP", "-ERR command not valid in this state\r\n"),
         ("PASS x", "-ERR USER first\r\n"),
-        ("APOP a c4c9334bac560ecc979e58001b3e22fb", "-ERR APOP not available\r\n"),
+        (
+            "APOP a c4c9334bac560ecc979e58001b3e22fb",
+            "-ERR APOP not available\r\n",
+        ),
         ("XYZZY", "-ERR unknown command\r\n"),
         ("RETR", "-ERR missing argument\r\n"),
         ("AUTH CRAM-MD5", "-ERR unsupported SASL mechanism\r\n"),
@@ -103,7 +106,10 @@ fn authorization_state_errors() {
 fn quit_in_authorization_deletes_nothing() {
     let mut h = Harness::plaintext();
     h.take();
-    assert_eq!(h.cmd("QUIT"), "+OK pop.example.com POP3 server signing off\r\n");
+    assert_eq!(
+        h.cmd("QUIT"),
+        "+OK pop.example.com POP3 server signing off\r\n"
+    );
     assert!(!h.events.iter().any(|e| matches!(e, Event::Update { .. })));
     assert!(h.session.is_closed());
 }
@@ -186,7 +192,11 @@ fn plaintext_during_handshake_is_refused() {
 
 #[test]
 fn tls_forgets_user() {
-    let mut h = Harness::new(Pop3Config::new("pop.example.com").with_stls(true).with_plaintext_auth(true));
+    let mut h = Harness::new(
+        Pop3Config::new("pop.example.com")
+            .with_stls(true)
+            .with_plaintext_auth(true),
+    );
     h.take();
     h.cmd("USER alice");
     h.cmd("STLS");
@@ -214,8 +224,14 @@ fn sasl_plain_with_initial_response_and_continuation() {
     assert_eq!(h.cmd("*"), "-ERR authentication cancelled\r\n");
     assert_eq!(h.cmd("AUTH PLAIN"), "+ \r\n");
     assert_eq!(h.cmd("not base64!"), "-ERR invalid base64\r\n");
-    assert_eq!(h.cmd("AUTH PLAIN bm8gbnVscw=="), "-ERR malformed SASL response\r\n");
-    assert_eq!(h.cmd("AUTH"), "+OK SASL mechanisms follow\r\nPLAIN\r\n.\r\n");
+    assert_eq!(
+        h.cmd("AUTH PLAIN bm8gbnVscw=="),
+        "-ERR malformed SASL response\r\n"
+    );
+    assert_eq!(
+        h.cmd("AUTH"),
+        "+OK SASL mechanisms follow\r\nPLAIN\r\n.\r\n"
+    );
 }
 
 #[test]
@@ -233,9 +249,9 @@ fn apop_with_the_rfc_example() {
             _ => {}
         }
     }
-    assert!(String::from_utf8(sent)
-        .unwrap()
-        .starts_with("+OK pop.example.com POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"));
+    assert!(String::from_utf8(sent).unwrap().starts_with(
+        "+OK pop.example.com POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"
+    ));
     let creds = login.unwrap();
     assert_eq!(creds.username(), "mrose");
     assert!(creds.verify_password("tanstaaf"));
@@ -319,7 +335,10 @@ fn long_lines_are_refused_and_framing_resumes() {
     let huge = "x".repeat(20_000);
     assert_eq!(h.cmd(&huge), "-ERR line too long\r\n");
     assert_eq!(h.cmd("USER alice"), "+OK send PASS\r\n");
-    assert_eq!(h.cmd("BARE\nNOOP"), "-ERR lines must end with CRLF\r\n-ERR command not valid in this state\r\n");
+    assert_eq!(
+        h.cmd("BARE\nNOOP"),
+        "-ERR lines must end with CRLF\r\n-ERR command not valid in this state\r\n"
+    );
 }
 
 #[test]
@@ -386,7 +405,10 @@ fn top_stops_asking_for_bytes() {
     h.chunk = 16;
     h.login();
     let r = h.cmd("TOP 1 1");
-    assert_eq!(r, "+OK top of message follows\r\nSubject: x\r\n\r\nline\r\n.\r\n");
+    assert_eq!(
+        r,
+        "+OK top of message follows\r\nSubject: x\r\n\r\nline\r\n.\r\n"
+    );
 }
 
 #[test]
@@ -411,7 +433,7 @@ fn failing_a_message_before_and_after_the_first_chunk() {
     let config = Pop3Config::new("h").with_plaintext_auth(true);
     let mut s = Pop3Session::new(config, t0);
     let mut out = Vec::new();
-    let mut poll = |s: &mut Pop3Session, out: &mut Vec<u8>| {
+    let poll = |s: &mut Pop3Session, out: &mut Vec<u8>| {
         let mut events = Vec::new();
         while let Some(o) = s.poll_output() {
             match o {

@@ -70,7 +70,9 @@ pub fn tls(ca_file: &Path) -> Arc<rustls::ServerConfig> {
 
 /// One account, alice / `secret`, whose mail is `maildir`.
 pub fn alice(maildir: PathBuf) -> impl Fn(&Credentials) -> Option<PathBuf> + Send + Sync + 'static {
-    move |c: &Credentials| (c.username() == "alice" && c.verify_password("secret")).then(|| maildir.clone())
+    move |c: &Credentials| {
+        (c.username() == "alice" && c.verify_password("secret")).then(|| maildir.clone())
+    }
 }
 
 pub fn start(options: ServerOptions, maildir: PathBuf) -> RunningServer {
@@ -88,7 +90,10 @@ pub fn config() -> Pop3Config {
 /// after `limit`.
 pub fn python(script: &str, env: &[(&str, String)], limit: Duration) -> String {
     let mut cmd = Command::new("python3");
-    cmd.arg("-c").arg(script).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg("-c")
+        .arg(script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }

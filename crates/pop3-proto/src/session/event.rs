@@ -159,11 +159,7 @@ impl Credentials {
                 let mut md5 = Md5::new();
                 md5.update(timestamp.as_bytes());
                 md5.update(password.as_bytes());
-                let expected: String = md5
-                    .finalize()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let expected: String = md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
                 constant_time_eq(
                     expected.as_bytes(),
                     digest.expose().to_ascii_lowercase().as_bytes(),
@@ -199,8 +195,7 @@ pub struct InvalidUid;
 impl Uid {
     /// Validates a unique id.
     pub fn new(text: &str) -> Result<Uid, InvalidUid> {
-        if text.is_empty() || text.len() > 70 || !text.bytes().all(|b| (0x21..=0x7e).contains(&b))
-        {
+        if text.is_empty() || text.len() > 70 || !text.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
             return Err(InvalidUid);
         }
         Ok(Uid(text.to_owned()))

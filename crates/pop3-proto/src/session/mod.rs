@@ -4,7 +4,9 @@ mod config;
 mod event;
 
 pub use config::Pop3Config;
-pub use event::{CloseReason, Credentials, Deletion, Event, InvalidUid, MessageInfo, Uid, UsageError};
+pub use event::{
+    CloseReason, Credentials, Deletion, Event, InvalidUid, MessageInfo, Uid, UsageError,
+};
 
 use crate::command::{Argument, Command, ParseError};
 use crate::message::MessageStream;
@@ -233,7 +235,8 @@ impl Pop3Session {
         if (self.pending.is_some() || self.held.is_some())
             && self.lines.buffered().len() > self.config.max_pending_input
         {
-            let response = Response::err("too much input while busy").with_code(ResponseCode::SysTemp);
+            let response =
+                Response::err("too much input while busy").with_code(ResponseCode::SysTemp);
             return self.close_with(&response, CloseReason::InputOverflow);
         }
         self.run();
@@ -248,7 +251,8 @@ impl Pop3Session {
         self.state = State::Closed;
         self.pending = None;
         self.held = None;
-        self.out.push_back(Output::Event(Event::Closed(CloseReason::PeerClosed)));
+        self.out
+            .push_back(Output::Event(Event::Closed(CloseReason::PeerClosed)));
         self.out.push_back(Output::Close);
     }
 
@@ -372,7 +376,11 @@ impl Pop3Session {
     /// back for `auth_failure_delay`; after `max_auth_failures` refusals the
     /// session closes.
     pub fn reject_login(&mut self) -> Result<(), UsageError> {
-        if self.pending.take_if(|p| matches!(p, Pending::Login(_))).is_none() {
+        if self
+            .pending
+            .take_if(|p| matches!(p, Pending::Login(_)))
+            .is_none()
+        {
             return Err(UsageError::NotPending);
         }
         self.auth_failures += 1;
@@ -393,7 +401,11 @@ impl Pop3Session {
     /// maildrop is locked by another session, or `[SYS/TEMP]`. A positive
     /// response is sent as `-ERR` with the same text.
     pub fn reject_login_with(&mut self, response: Response) -> Result<(), UsageError> {
-        if self.pending.take_if(|p| matches!(p, Pending::Login(_))).is_none() {
+        if self
+            .pending
+            .take_if(|p| matches!(p, Pending::Login(_)))
+            .is_none()
+        {
             return Err(UsageError::NotPending);
         }
         self.state = State::Authorization;
@@ -455,7 +467,9 @@ impl Pop3Session {
     /// way out is [`shutdown`](Self::shutdown).
     pub fn fail_message(&mut self, response: Response) -> Result<(), UsageError> {
         match &self.pending {
-            Some(Pending::Retrieve { started: true, .. }) => return Err(UsageError::AlreadyStarted),
+            Some(Pending::Retrieve { started: true, .. }) => {
+                return Err(UsageError::AlreadyStarted)
+            }
             Some(Pending::Retrieve { .. }) => {}
             _ => return Err(UsageError::NotPending),
         }
@@ -467,7 +481,11 @@ impl Pop3Session {
 
     /// The marked messages are gone and the maildrop released: `+OK`, close.
     pub fn accept_update(&mut self) -> Result<(), UsageError> {
-        if self.pending.take_if(|p| matches!(p, Pending::Update)).is_none() {
+        if self
+            .pending
+            .take_if(|p| matches!(p, Pending::Update))
+            .is_none()
+        {
             return Err(UsageError::NotPending);
         }
         let left = self.messages.iter().filter(|e| !e.deleted).count();
@@ -482,11 +500,15 @@ impl Pop3Session {
     /// Some marked messages could not be removed: `-ERR [SYS/TEMP]`, close
     /// (RFC 1939 §6).
     pub fn reject_update(&mut self) -> Result<(), UsageError> {
-        if self.pending.take_if(|p| matches!(p, Pending::Update)).is_none() {
+        if self
+            .pending
+            .take_if(|p| matches!(p, Pending::Update))
+            .is_none()
+        {
             return Err(UsageError::NotPending);
         }
-        let response = Response::err("some deleted messages not removed")
-            .with_code(ResponseCode::SysTemp);
+        let response =
+            Response::err("some deleted messages not removed").with_code(ResponseCode::SysTemp);
         self.close_with(&response, CloseReason::Quit);
         Ok(())
     }
@@ -501,7 +523,8 @@ impl Pop3Session {
         if matches!(self.pending, Some(Pending::Retrieve { started: true, .. })) {
             self.state = State::Closed;
             self.pending = None;
-            self.out.push_back(Output::Event(Event::Closed(CloseReason::Shutdown)));
+            self.out
+                .push_back(Output::Event(Event::Closed(CloseReason::Shutdown)));
             self.out.push_back(Output::Close);
             return;
         }
@@ -570,7 +593,10 @@ impl Pop3Session {
         self.send(response);
         self.errors += 1;
         if self.errors >= self.config.max_errors {
-            self.close_with(&Response::err("too many errors"), CloseReason::TooManyErrors);
+            self.close_with(
+                &Response::err("too many errors"),
+                CloseReason::TooManyErrors,
+            );
         }
     }
 
@@ -642,7 +668,10 @@ impl Pop3Session {
                 self.sasl_response(&line);
                 continue;
             }
-            let is_auth = line.len() >= 5 && line.get(..5).is_some_and(|k| k.eq_ignore_ascii_case(b"AUTH "));
+            let is_auth = line.len() >= 5
+                && line
+                    .get(..5)
+                    .is_some_and(|k| k.eq_ignore_ascii_case(b"AUTH "));
             if !is_auth && line.len() + 2 > self.config.max_command_line {
                 self.error(&Response::err("line too long"));
                 continue;

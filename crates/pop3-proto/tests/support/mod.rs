@@ -123,8 +123,8 @@ impl Harness {
                     let listing = self.listing();
                     self.session.accept_login(listing).unwrap();
                 } else if creds.username() == "locked" {
-                    let r = Response::err("maildrop busy")
-                        .with_code(pop3_proto::ResponseCode::InUse);
+                    let r =
+                        Response::err("maildrop busy").with_code(pop3_proto::ResponseCode::InUse);
                     self.session.reject_login_with(r).unwrap();
                 } else {
                     self.session.reject_login().unwrap();
