@@ -200,7 +200,7 @@ impl Pop3Session {
             messages: Vec::new(),
             errors: 0,
             auth_failures: 0,
-            deadline: Some(now + config.idle_timeout),
+            deadline: now.checked_add(config.idle_timeout),
             rearm: false,
             last_now: now,
             held: None,
@@ -224,7 +224,7 @@ impl Pop3Session {
         }
         self.last_now = now;
         self.rearm = false;
-        self.deadline = Some(now + self.config.idle_timeout);
+        self.deadline = now.checked_add(self.config.idle_timeout);
         if matches!(self.state, State::TlsHandshake) {
             return self.close_with(
                 &Response::err("plaintext during TLS negotiation"),
@@ -268,7 +268,7 @@ impl Pop3Session {
             }
             let close = held.close;
             self.held = None;
-            self.deadline = Some(now + self.config.idle_timeout);
+            self.deadline = now.checked_add(self.config.idle_timeout);
             let refused = Response::err("invalid credentials").with_code(ResponseCode::Auth);
             if close {
                 return self.close_with(&refused, CloseReason::TooManyAuthFailures);
@@ -283,7 +283,7 @@ impl Pop3Session {
             // The application answered since the last input: the client's
             // idle time starts now, not when it last spoke.
             self.rearm = false;
-            self.deadline = Some(now + self.config.idle_timeout);
+            self.deadline = now.checked_add(self.config.idle_timeout);
             return;
         }
         if self.deadline.is_some_and(|d| now >= d) {
@@ -306,7 +306,7 @@ impl Pop3Session {
         self.user = None;
         self.state = State::Authorization;
         self.tls = Some(info.clone());
-        self.deadline = Some(now + self.config.idle_timeout);
+        self.deadline = now.checked_add(self.config.idle_timeout);
         self.out.push_back(Output::Event(Event::TlsStarted(info)));
         self.run();
     }
@@ -386,10 +386,16 @@ impl Pop3Session {
         self.auth_failures += 1;
         let close = self.auth_failures >= self.config.max_auth_failures;
         self.state = State::Authorization;
-        self.held = Some(Held {
-            until: self.last_now + self.config.auth_failure_delay,
-            close,
-        });
+        // A delay too large for an Instant is cut to a day.
+        let until = self
+            .last_now
+            .checked_add(self.config.auth_failure_delay)
+            .or_else(|| {
+                self.last_now
+                    .checked_add(std::time::Duration::from_secs(86_400))
+            })
+            .unwrap_or(self.last_now);
+        self.held = Some(Held { until, close });
         if self.config.auth_failure_delay.is_zero() {
             self.handle_timeout(self.last_now);
         }
@@ -625,7 +631,7 @@ impl Pop3Session {
         self.messages
             .iter()
             .filter(|e| !e.deleted)
-            .fold((0, 0), |(n, s), e| (n + 1, s + e.info.size))
+            .fold((0, 0), |(n, s), e| (n + 1, s.saturating_add(e.info.size)))
     }
 
     /// Index of message number `n` if it exists and is not deleted.
