@@ -36,6 +36,11 @@ fn a_client_that_never_reads_is_dropped() {
         .with_write_timeout(Duration::from_millis(500));
     let server = start(options, maildir);
     let mut client = TcpStream::connect(server.local_addr().unwrap()).unwrap();
+    // The greeting proves the server accepted (and counts) the connection.
+    let mut greeting = [0u8; 32];
+    client.read_exact(&mut greeting).unwrap();
+    assert_eq!(&greeting, b"+OK pop.test POP3 server ready\r\n");
+    assert_eq!(server.connections(), 1);
     client
         .write_all(b"USER alice\r\nPASS secret\r\nRETR 1\r\n")
         .unwrap();
