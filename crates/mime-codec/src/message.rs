@@ -264,9 +264,9 @@ impl<'a> Message<'a> {
 /// The obsolete forms are normalised (RFC 5322 section 4.5.4): comments and whitespace inside
 /// and around `<...>` are dropped, so `<id (comment) @ host>` gives `id@host`.
 fn msg_ids(v: &str) -> Vec<String> {
-    let v = strip_comments(v);
+    let v = crate::content_type::strip_comments(v);
     let mut out = Vec::new();
-    let mut rest = v.as_str();
+    let mut rest = v.as_ref();
     while let Some(open) = rest.find('<') {
         let Some(close) = rest[open..].find('>') else {
             break;
@@ -282,34 +282,6 @@ fn msg_ids(v: &str) -> Vec<String> {
     }
     if out.is_empty() {
         out.extend(v.split_whitespace().map(str::to_owned));
-    }
-    out
-}
-
-/// Removes `(comments)` outside quoted strings, honouring nesting and backslash escapes.
-fn strip_comments(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut depth = 0usize;
-    let mut quoted = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if depth > 0 => {
-                chars.next();
-            }
-            '\\' if quoted => {
-                out.push(c);
-                out.extend(chars.next());
-            }
-            '"' if depth == 0 => {
-                quoted = !quoted;
-                out.push(c);
-            }
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
     }
     out
 }
