@@ -13,8 +13,11 @@ PY
 python_email_data_dir=$(python_email_data || true)
 if [ -z "$python_email_data_dir" ]; then
   python_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  if apt-cache show "libpython${python_version}-testsuite" >/dev/null 2>&1; then
-    need_packages "libpython${python_version}-testsuite"
+  testsuite="libpython${python_version}-testsuite"
+  # Install it only where the distribution has it (a fresh machine may have no package lists).
+  if apt-cache show "$testsuite" >/dev/null 2>&1 \
+    || { apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null 2>&1 && apt-cache show "$testsuite" >/dev/null 2>&1; }; then
+    need_packages "$testsuite"
   fi
   python_email_data_dir=$(python_email_data || true)
   # A python3 that is not Debian's (pyenv, say) does not see Debian's copy; use it directly.

@@ -357,7 +357,8 @@ fn addr_spec_text(tokens: &[(Token<'_>, bool)]) -> String {
 
 /// Parses an address list: mailboxes with or without display names, groups, comments (skipped:
 /// `a@b.example (Ann)` has no display name, as RFC 5322 and Python's `email` read it), quoted
-/// strings, RFC 2047 display names, obsolete source routes and empty list members. Entries that hold no address are skipped. Never fails.
+/// strings, RFC 2047 display names, obsolete source routes and empty list members. Entries that
+/// hold no address are skipped. Never fails.
 ///
 /// A missing comma between addresses is repaired: `a@x.example b@y.example` gives two
 /// mailboxes, and `Name Surname name@b.example` gives one named `Name Surname`. Every mailbox

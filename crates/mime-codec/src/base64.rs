@@ -182,7 +182,7 @@ pub(crate) fn decode_checked(input: &[u8]) -> (Vec<u8>, Damage) {
             continue;
         }
         // Fast path: a clean line of whole groups, as every sane encoder writes.
-        if quad.is_empty() && pads == 0 && line.len() % 4 == 0 {
+        if quad.is_empty() && pads == 0 && line.len().is_multiple_of(4) {
             let need = line.len() / 4 * 3;
             if out.len() - n < need {
                 out.resize(n + need, 0);
@@ -223,7 +223,7 @@ pub(crate) fn decode_checked(input: &[u8]) -> (Vec<u8>, Damage) {
                 _ => damage.junk = true,
             }
         }
-        if quad.len() % 4 == 0 {
+        if quad.len().is_multiple_of(4) {
             flush(&mut quad, &mut out, &mut n);
         }
     }

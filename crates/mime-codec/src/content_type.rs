@@ -192,7 +192,7 @@ pub(crate) fn is_token(b: u8) -> bool {
 }
 
 /// Removes `(comments)` outside quoted strings; nesting and escapes are honoured.
-fn strip_comments(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn strip_comments(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('(') {
         return std::borrow::Cow::Borrowed(s);
     }

@@ -52,6 +52,10 @@ pub enum Body<'a> {
     /// `message/disposition-notification`, ...); not `message/delivery-status`, whose body is
     /// several blocks of fields (RFC 3464).
     Message(Box<Message<'a>>),
+    /// A `message/delivery-status` part (RFC 3464): its blocks of fields, the per-message
+    /// fields first and then one block per recipient, each read as a part whose headers are the
+    /// fields (as Python's `email` reads them). See [`Part::status_groups`].
+    DeliveryStatus(Vec<Part<'a>>),
     /// A `message/rfc822` (or `message/global`) part that arrived base64- or
     /// quoted-printable-encoded (RFC 2046 section 5.2.1 forbids this, but mailers send it): the
     /// decoded message bytes. The tree borrows from the input and cannot also borrow from a
@@ -206,7 +210,9 @@ impl<'a> Message<'a> {
         while let Some(p) = stack.pop() {
             out.extend(p.defects());
             match &p.body {
-                Body::Multipart { parts, .. } => stack.extend(parts.iter().rev()),
+                Body::Multipart { parts, .. } | Body::DeliveryStatus(parts) => {
+                    stack.extend(parts.iter().rev());
+                }
                 Body::Message(m) => stack.push(&m.root),
                 _ => {}
             }
@@ -264,9 +270,9 @@ impl<'a> Message<'a> {
 /// The obsolete forms are normalised (RFC 5322 section 4.5.4): comments and whitespace inside
 /// and around `<...>` are dropped, so `<id (comment) @ host>` gives `id@host`.
 fn msg_ids(v: &str) -> Vec<String> {
-    let v = strip_comments(v);
+    let v = crate::content_type::strip_comments(v);
     let mut out = Vec::new();
-    let mut rest = v.as_str();
+    let mut rest = v.as_ref();
     while let Some(open) = rest.find('<') {
         let Some(close) = rest[open..].find('>') else {
             break;
@@ -286,34 +292,6 @@ fn msg_ids(v: &str) -> Vec<String> {
     out
 }
 
-/// Removes `(comments)` outside quoted strings, honouring nesting and backslash escapes.
-fn strip_comments(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut depth = 0usize;
-    let mut quoted = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if depth > 0 => {
-                chars.next();
-            }
-            '\\' if quoted => {
-                out.push(c);
-                out.extend(chars.next());
-            }
-            '"' if depth == 0 => {
-                quoted = !quoted;
-                out.push(c);
-            }
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
 /// The leaf parts of a tree, descending into nested messages; see [`Message::leaf_parts`].
 #[derive(Debug, Clone)]
 pub struct LeafParts<'m, 'a> {
@@ -328,7 +306,7 @@ impl<'m, 'a> Iterator for LeafParts<'m, 'a> {
             match &p.body {
                 Body::Multipart { parts, .. } => self.stack.extend(parts.iter().rev()),
                 Body::Message(m) => self.stack.push(&m.root),
-                Body::Single | Body::EncodedMessage(_) => return Some(p),
+                Body::Single | Body::EncodedMessage(_) | Body::DeliveryStatus(_) => return Some(p),
             }
         }
         None
@@ -493,6 +471,25 @@ impl<'a> Part<'a> {
             .filter(|c| !c.is_empty())
     }
 
+    /// The blocks of fields of a `message/delivery-status` part (empty for every other part):
+    /// the per-message fields, then one block per recipient (RFC 3464 section 2.1).
+    ///
+    /// ```
+    /// let raw = b"Content-Type: message/delivery-status\r\n\r\n\
+    ///             Reporting-MTA: dns; mx.example.org\r\n\r\n\
+    ///             Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n";
+    /// let m = mime_codec::Message::parse(raw);
+    /// let groups = m.root().status_groups();
+    /// assert_eq!(groups.len(), 2);
+    /// assert_eq!(groups[1].header("Status").as_deref(), Some("5.1.1"));
+    /// ```
+    pub fn status_groups(&self) -> &[Part<'a>] {
+        match &self.body {
+            Body::DeliveryStatus(groups) => groups,
+            _ => &[],
+        }
+    }
+
     /// The nested message of a `message/rfc822` part.
     pub fn message(&self) -> Option<&Message<'a>> {
         match &self.body {
@@ -524,7 +521,7 @@ impl<'a> Part<'a> {
         match self.body {
             Body::Multipart { .. } => return Role::Container,
             Body::Message(_) | Body::EncodedMessage(_) => return Role::Attachment,
-            Body::Single => {}
+            Body::Single | Body::DeliveryStatus(_) => {}
         }
         let disposition = self.disposition.as_ref().map(|d| d.kind.as_str());
         if disposition == Some("attachment") {
@@ -664,6 +661,16 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
                 Body::Single
             }
         }
+    } else if content_type.is("message", "delivery-status") && identity && deeper {
+        let mut groups = Vec::new();
+        for block in status_blocks(raw_body) {
+            if ctx.parts >= ctx.limits.max_parts {
+                defects.push(Defect::TooManyParts);
+                break;
+            }
+            groups.push(parse_part(block, depth + 1, false, ctx));
+        }
+        Body::DeliveryStatus(groups)
     } else if is_message && deeper && ctx.parts < ctx.limits.max_parts {
         match encoding {
             _ if identity => Body::Message(Box::new(Message {
@@ -699,5 +706,34 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
         raw_body,
         body,
         nested_limits,
+    }
+}
+
+/// Cuts a delivery-status body into its blocks of fields at empty lines, as Python's `email`
+/// does: each block runs to the next empty line; an empty line at the very end closes the last
+/// block rather than starting one.
+fn status_blocks(body: &[u8]) -> Vec<&[u8]> {
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    loop {
+        let line_end = memchr::memchr(b'\n', &body[pos..]).map(|i| pos + i + 1);
+        let line = &body[pos..line_end.unwrap_or(body.len())];
+        if matches!(line, b"\n" | b"\r\n") {
+            blocks.push(&body[start..pos]);
+            pos += line.len();
+            start = pos;
+            if pos >= body.len() {
+                return blocks;
+            }
+            continue;
+        }
+        match line_end {
+            Some(e) if e < body.len() => pos = e,
+            _ => {
+                blocks.push(&body[start..]);
+                return blocks;
+            }
+        }
     }
 }

@@ -151,7 +151,9 @@ fn python_readings(files: &[PathBuf]) -> BTreeMap<PathBuf, Reading> {
 fn walk<'m, 'a>(p: &'m Part<'a>, out: &mut Vec<&'m Part<'a>>) {
     out.push(p);
     match p.body() {
-        Body::Multipart { parts, .. } => parts.iter().for_each(|c| walk(c, out)),
+        Body::Multipart { parts, .. } | Body::DeliveryStatus(parts) => {
+            parts.iter().for_each(|c| walk(c, out));
+        }
         Body::Message(m) => walk(m.root(), out),
         _ => {}
     }

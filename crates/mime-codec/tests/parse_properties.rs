@@ -158,4 +158,37 @@ proptest! {
         prop_assert_eq!(a.defects(), b.defects());
         prop_assert_eq!(a.leaf_parts().count(), names.len());
     }
+
+    /// The blocks of a delivery-status body come back as field groups with the same fields,
+    /// whatever the line endings.
+    #[test]
+    fn delivery_status_groups_keep_their_fields(
+        groups in prop::collection::vec(prop::collection::vec(("[A-Z][a-z-]{0,10}", "[ -~]{0,20}"), 1..4), 1..5),
+        crlf in any::<bool>(),
+    ) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut raw = format!("Content-Type: message/delivery-status{nl}{nl}");
+        let body: Vec<String> = groups
+            .iter()
+            .map(|g| g.iter().map(|(n, v)| format!("{n}: {v}{nl}")).collect::<String>())
+            .collect();
+        raw.push_str(&body.join(nl));
+        let m = Message::parse(raw.as_bytes());
+        let got: Vec<Vec<(String, String)>> = m
+            .root()
+            .status_groups()
+            .iter()
+            .map(|p| {
+                p.headers()
+                    .iter()
+                    .map(|h| (h.name().to_owned(), h.unfolded().into_owned()))
+                    .collect()
+            })
+            .collect();
+        let want: Vec<Vec<(String, String)>> = groups
+            .iter()
+            .map(|g| g.iter().map(|(n, v)| (n.clone(), v.trim().to_owned())).collect())
+            .collect();
+        prop_assert_eq!(got, want);
+    }
 }

@@ -311,3 +311,57 @@ fn limits_are_reported_as_defects() {
     let m = Message::parse_with(b"A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", limits);
     assert_eq!(m.defects(), [Defect::TooManyHeaders(2)]);
 }
+
+#[test]
+fn delivery_status_blocks_are_read_as_field_groups() {
+    let raw = crlf(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\n\
+         Subject: Undelivered Mail Returned to Sender\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=r\n\
+         \n\
+         --r\n\
+         Content-Type: text/plain\n\
+         \n\
+         Your message could not be delivered.\n\
+         --r\n\
+         Content-Type: message/delivery-status\n\
+         \n\
+         Reporting-MTA: dns; mx.example.org\n\
+         Arrival-Date: Mon, 5 Dec 2022 09:15:00 +0100\n\
+         \n\
+         Final-Recipient: rfc822; gone@example.net\n\
+         Action: failed\n\
+         Status: 5.1.1\n\
+         \n\
+         Final-Recipient: rfc822; full@example.net\n\
+         Action: delayed\n\
+         Status: 4.2.2\n\
+         \n\
+         --r--\n",
+    );
+    let m = Message::parse(&raw);
+    let dsn = &m.root().parts()[1];
+    let groups = dsn.status_groups();
+    assert_eq!(groups.len(), 3);
+    assert_eq!(
+        groups[0].header("Reporting-MTA").as_deref(),
+        Some("dns; mx.example.org")
+    );
+    let statuses: Vec<_> = groups[1..]
+        .iter()
+        .map(|g| g.header("Status").unwrap().into_owned())
+        .collect();
+    assert_eq!(statuses, ["5.1.1", "4.2.2"]);
+    // Still one part to the helpers: the report is an attachment, the text is the body.
+    assert_eq!(m.attachments().len(), 1);
+    assert_eq!(
+        m.attachments()[0].content_type().essence(),
+        "message/delivery-status"
+    );
+    assert_eq!(
+        m.text_body().unwrap().text,
+        "Your message could not be delivered."
+    );
+    assert_eq!(m.leaf_parts().count(), 2);
+    assert!(m.defects().is_empty(), "{:?}", m.defects());
+}
