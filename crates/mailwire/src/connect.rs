@@ -269,9 +269,20 @@ pub(crate) fn build(builder: MailerBuilder) -> Result<Mailer, Failure> {
     builder.build().map_err(|e| Failure::usage(anyhow!("{e}")))
 }
 
+/// The same inside `probe`, which need not suggest itself.
+pub(crate) const PROBE_WORDS: Words = Words {
+    probe: None,
+    ..CLI_WORDS
+};
+
 /// A library failure as words naming the flags, with its exit code.
 pub(crate) fn failure(error: &mailer::Error, context: &Context) -> Failure {
-    let text = anyhow!("{}", error.explain(context, &CLI_WORDS));
+    failure_in(error, context, &CLI_WORDS)
+}
+
+/// [`failure`], naming options with `words`.
+pub(crate) fn failure_in(error: &mailer::Error, context: &Context, words: &Words) -> Failure {
+    let text = anyhow!("{}", error.explain(context, words));
     match error.kind() {
         ErrorKind::Usage => Failure::usage(text),
         ErrorKind::Connect => Failure::connect(text),

@@ -133,7 +133,7 @@ fn tcp(target: &Context, addrs: &[SocketAddr], timeout: Duration) -> Result<(), 
         return Err(Failure::connect(anyhow!("{} has no address", target.host)).shown());
     };
     let error = mailer::Error::from(Error::Connect { addr, source });
-    let failure = connect::failure(&error, target);
+    let failure = connect::failure_in(&error, target, &connect::PROBE_WORDS);
     step(false, "TCP", format!("{:#}", failure.error));
     Err(failure.shown())
 }
@@ -182,7 +182,7 @@ fn session(
             Ok(Some(client))
         }
         Err(error) => {
-            let f = connect::failure(&error, target);
+            let f = connect::failure_in(&error, target, &connect::PROBE_WORDS);
             let certificate = matches!(
                 &error,
                 mailer::Error::Transport(e)
@@ -378,7 +378,7 @@ fn login(args: &ProbeArgs, target: &Context) -> Result<(), Failure> {
             Ok(())
         }
         Err(error) => {
-            let f = connect::failure(&error, target);
+            let f = connect::failure_in(&error, target, &connect::PROBE_WORDS);
             step(false, "login", format!("{:#}", f.error));
             Err(f.shown())
         }
