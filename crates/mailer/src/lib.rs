@@ -12,9 +12,9 @@ mod explain;
 mod greeting;
 mod mailer;
 mod provider;
+#[cfg(feature = "async")]
+mod runtime;
 mod sink;
-#[cfg(feature = "smol")]
-mod smol;
 mod stream;
 
 pub use envelope::{ascii_domain, envelope, envelope_commands, mailbox};
@@ -24,6 +24,12 @@ pub use mailer::{
 };
 pub use provider::{Provider, ProviderSettings, Security};
 pub use sink::LocalSink;
+/// The async-std runtime, for [`Mailer::send_on`].
+#[cfg(feature = "async-std")]
+pub use smtp_async_std::AsyncStd;
 pub use smtp_blocking::TlsSettings;
 pub use smtp_proto::{DeliveryReport, RecipientStatus};
+/// The smol runtime, for [`Mailer::send_on`].
+#[cfg(feature = "smol")]
+pub use smtp_smol::Smol;
 pub use stream::{FileAttachments, MessageReader};

@@ -276,17 +276,17 @@ impl Mailer {
         Ok(config)
     }
 
-    #[cfg(feature = "smol")]
+    #[cfg(feature = "async")]
     pub(crate) fn tls_settings(&self) -> &TlsSettings {
         &self.tls
     }
 
-    #[cfg(feature = "smol")]
+    #[cfg(feature = "async")]
     pub(crate) fn connect_timeout(&self) -> Duration {
         self.timeout
     }
 
-    #[cfg(feature = "smol")]
+    #[cfg(feature = "async")]
     pub(crate) fn make_observer(&self) -> Option<Box<dyn WireObserver>> {
         self.observer.as_ref().map(|make| make())
     }

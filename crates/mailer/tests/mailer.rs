@@ -172,3 +172,14 @@ fn envelopes_need_smtputf8_only_for_non_ascii_local_parts() {
         "{commands}"
     );
 }
+
+#[cfg(feature = "async-std")]
+#[test]
+fn send_on_async_std_delivers_through_the_sink() {
+    let sink = mailer::LocalSink::start().unwrap();
+    let mailer = sink.mailer().build().unwrap();
+    // async-std's sockets and timers run on async-io, which smol's
+    // block_on drives.
+    let report = smol::block_on(mailer.send_on::<mailer::AsyncStd>(message("async-std"))).unwrap();
+    assert_eq!(report.recipients.len(), 1);
+}
