@@ -24,6 +24,10 @@ use std::time::Duration;
 /// Where mail goes.
 #[derive(Clone)]
 pub enum Route {
+    /// Everything through the front door's [`mailer::Mailer`]: a provider
+    /// preset or a server, with the TLS, timeouts and credentials it was
+    /// built with.
+    Mailer(Arc<mailer::Mailer>),
     /// Everything through one server.
     Relay {
         /// Its host name (also the TLS name).
@@ -54,6 +58,7 @@ pub enum Route {
 impl fmt::Debug for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Route::Mailer(m) => f.debug_tuple("Mailer").field(m).finish(),
             Route::Relay {
                 host, port, config, ..
             } => f
@@ -88,7 +93,7 @@ impl SmtpTransport {
     /// ([`RetryPolicy::RELAY`] or [`RetryPolicy::MX`]).
     pub fn new(route: Route) -> SmtpTransport {
         let retry = match route {
-            Route::Relay { .. } => RetryPolicy::RELAY,
+            Route::Relay { .. } | Route::Mailer(_) => RetryPolicy::RELAY,
             Route::Mx { .. } => RetryPolicy::MX,
         };
         SmtpTransport {
@@ -116,6 +121,7 @@ impl Transport for SmtpTransport {
 
     fn destination(&self, domain: &str) -> String {
         match &self.route {
+            Route::Mailer(m) => m.context().address(),
             Route::Relay { host, port, .. } => format!("{host}:{port}"),
             Route::Mx { .. } => domain.to_owned(),
         }
@@ -144,6 +150,7 @@ impl SmtpWorker {
     fn connect(&self, destination: &str) -> Result<Client, Attempt> {
         let timeout = self.transport.connect_timeout;
         match &self.transport.route {
+            Route::Mailer(m) => m.connect().map_err(|e| from_mailer_error(1, &e)),
             Route::Relay {
                 host,
                 port,
@@ -386,6 +393,16 @@ fn from_report(report: &DeliveryReport, n: usize) -> Attempt {
         recipients,
         destination,
         remote_id: report.queue_id.clone(),
+    }
+}
+
+/// The front door's error: the adapter's as usual; a setting, a token or
+/// an address the front door refused keeps the mail and rests the
+/// destination until someone fixes it.
+fn from_mailer_error(n: usize, error: &mailer::Error) -> Attempt {
+    match error {
+        mailer::Error::Transport(e) => from_error(n, e),
+        other => Attempt::all(n, Verdict::BackOffDestination, other.to_string()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! stopped (SIGINT or SIGTERM stop it gracefully: attempts in flight
 //! finish, the rest is handed back), with Prometheus metrics on request.
 
-use crate::connect::{ConnectArgs, Target};
+use crate::connect::{self, ConnectArgs};
 use crate::queue::{spool_failure, SpoolArgs};
 use crate::Failure;
 use anyhow::{anyhow, Context};
@@ -147,20 +147,17 @@ fn owner_name(given: &Option<String>) -> String {
 impl DeliveryArgs {
     /// The engine's configuration and the transport these flags describe.
     pub(crate) fn build(&self) -> Result<(EngineConfig, SmtpTransport), Failure> {
-        let target = Target::resolve(self.server.as_deref(), &self.connect)?.ok_or_else(|| {
+        let target = self.connect.target(self.server.as_deref())?.ok_or_else(|| {
             Failure::usage(anyhow!(
                 "give the relay with --server HOST[:PORT] or --provider NAME (direct MX delivery is not in this build)"
             ))
         })?;
-        let credentials = self.connect.credentials(Some(&target))?;
-        let config = self.connect.client_config(target.security, credentials)?;
-        let tls = self.connect.tls_settings()?;
-        let route = Route::Relay {
-            host: target.host.clone(),
-            port: target.port,
-            config,
-            tls: Some(tls),
-        };
+        let builder = self
+            .connect
+            .configure(target, self.server.as_deref(), true, false)?;
+        let mailer = connect::build(builder)?;
+        let provider = mailer.context().provider;
+        let route = Route::Mailer(Arc::new(mailer));
         let mut retry = RetryPolicy::RELAY;
         if let Some(secs) = self.max_age {
             retry.max_age = Duration::from_secs(secs);
@@ -180,9 +177,8 @@ impl DeliveryArgs {
         engine.workers = self.workers.max(1);
         engine.lease = Duration::from_secs(self.lease.max(1));
         engine.reporting_mta = self.reporting_mta.clone();
-        let mut limits = target
-            .provider
-            .map(|p| provider_limits(p.name))
+        let mut limits = provider
+            .map(|p| provider_limits(p.settings().name))
             .unwrap_or_default();
         let overrides = [
             (&mut limits.per_second, self.per_second),
