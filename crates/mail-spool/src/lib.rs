@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod bounce;
+mod dns;
 pub mod engine;
 pub mod route;
 pub mod schedule;

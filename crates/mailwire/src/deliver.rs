@@ -22,10 +22,21 @@ use std::time::Duration;
 #[derive(Debug, Clone, Args)]
 pub(crate) struct DeliveryArgs {
     /// Relay every message through this server (`host[:port]`), or use
-    /// --provider. (Direct delivery to each domain's MX hosts needs the
-    /// DNS support this build does not include yet.)
+    /// --provider; without either, deliver straight to each recipient
+    /// domain's MX hosts.
     #[arg(long)]
     server: Option<String>,
+    /// The DNS server for MX and address lookups (`host:port`) [default:
+    /// the system's resolver].
+    #[arg(long, value_name = "ADDR")]
+    dns: Option<std::net::SocketAddr>,
+    /// The port of the MX hosts (25; another only for tests).
+    #[arg(long, value_name = "PORT", default_value_t = 25)]
+    mx_port: u16,
+    /// A domain whose MX hosts must offer STARTTLS with a certificate that
+    /// verifies (repeatable); its mail waits otherwise.
+    #[arg(long, value_name = "DOMAIN")]
+    require_tls: Vec<String>,
     #[command(flatten)]
     connect: ConnectArgs,
     /// Delivery threads.
@@ -145,20 +156,60 @@ fn owner_name(given: &Option<String>) -> String {
 }
 
 impl DeliveryArgs {
+    /// Direct delivery: MX lookups through mail-dns, opportunistic
+    /// STARTTLS, verified TLS for the --require-tls domains.
+    fn mx_route(&self) -> Result<Route, Failure> {
+        let resolver = match self.dns {
+            Some(server) => mail_dns::Resolver::with_server(server),
+            None => mail_dns::Resolver::system(),
+        }
+        .map_err(|e| Failure::usage(anyhow!("DNS: {e}")))?;
+        let helo = self.connect.helo_name();
+        let host = smtp_proto::Host::parse(&helo)
+            .map_err(|e| Failure::usage(anyhow!("bad --helo {helo:?}: {e}")))?;
+        let mut config = smtp_proto::ClientConfig::new(host);
+        let each = self.connect.timeout();
+        let t = &mut config.timeouts;
+        for step in [
+            &mut t.greeting,
+            &mut t.ehlo,
+            &mut t.starttls,
+            &mut t.mail,
+            &mut t.rcpt,
+            &mut t.quit,
+        ] {
+            *step = each;
+        }
+        Ok(Route::Mx {
+            resolver: Arc::new(resolver),
+            port: self.mx_port,
+            config,
+            verified_tls: smtp_blocking::TlsSettings::new(),
+            require_verified_tls: self
+                .require_tls
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+        })
+    }
+
     /// The engine's configuration and the transport these flags describe.
     pub(crate) fn build(&self) -> Result<(EngineConfig, SmtpTransport), Failure> {
-        let target = self.connect.target(self.server.as_deref())?.ok_or_else(|| {
-            Failure::usage(anyhow!(
-                "give the relay with --server HOST[:PORT] or --provider NAME (direct MX delivery is not in this build)"
-            ))
-        })?;
-        let builder = self
-            .connect
-            .configure(target, self.server.as_deref(), true, false)?;
-        let mailer = connect::build(builder)?;
-        let provider = mailer.context().provider;
-        let route = Route::Mailer(Arc::new(mailer));
-        let mut retry = RetryPolicy::RELAY;
+        let (route, provider, mut retry) = match self.connect.target(self.server.as_deref())? {
+            Some(target) => {
+                let builder =
+                    self.connect
+                        .configure(target, self.server.as_deref(), true, false)?;
+                let mailer = connect::build(builder)?;
+                let provider = mailer.context().provider;
+                (
+                    Route::Mailer(Arc::new(mailer)),
+                    provider,
+                    RetryPolicy::RELAY,
+                )
+            }
+            None => (self.mx_route()?, None, RetryPolicy::MX),
+        };
         if let Some(secs) = self.max_age {
             retry.max_age = Duration::from_secs(secs);
         }
