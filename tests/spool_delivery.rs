@@ -4,7 +4,7 @@
 //! SQLite spool and the real SMTP client, with retry times shortened.
 
 use mail_spool::engine::{Engine, EngineConfig};
-use mail_spool::schedule::{DestinationPolicy, RetryPolicy};
+use mail_spool::schedule::RetryPolicy;
 use mail_spool::smtp::{Route, SmtpTransport};
 use mail_spool::spool::{MessageId, NewMessage, RecipientState, SqliteOptions, SqliteSpool};
 use mail_spool::{Spool, Timestamp};
@@ -265,8 +265,8 @@ fn a_hard_reject_fails_the_recipient_and_bounces_to_the_sender() {
         "{text}"
     );
     assert!(
-        text.contains("Subject: message 1"),
-        "the original headers come back: {text}"
+        text.contains("\r\nSubject: message 1\r\nX-Seq: 1\r\n"),
+        "the original headers come back, line by line: {text}"
     );
 }
 

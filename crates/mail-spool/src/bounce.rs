@@ -174,18 +174,19 @@ fn header_block(original: &[u8]) -> String {
         .map(|p| p + 2)
         .unwrap_or(original.len());
     let block = &original[..end.min(MAX_HEADERS)];
-    let text = ascii(&String::from_utf8_lossy(block));
-    // Normalise bare LF and drop a partial last line cut by the bound.
+    let text = String::from_utf8_lossy(block);
+    // Lines first (bare LF counts), then each made 7-bit and cut under
+    // the 998-octet line limit; a partial last line cut by the bound goes.
     let mut lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
     if end > MAX_HEADERS {
         lines.pop();
     }
-    let mut out = lines
-        .into_iter()
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\r\n");
-    out.push_str("\r\n");
+    let mut out = String::new();
+    for line in lines.into_iter().filter(|l| !l.is_empty()) {
+        let line = ascii(line);
+        out.push_str(line.get(..990).unwrap_or(&line));
+        out.push_str("\r\n");
+    }
     out
 }
 
@@ -288,7 +289,7 @@ mod tests {
         assert!(status.contains(
             "Final-Recipient: rfc822; slow@dest.example\r\nAction: failed\r\nStatus: 4.4.7\r\n"
         ));
-        assert_eq!(parts[2].content_type().subtype, "rfc822-headers");
+        assert_eq!(parts[2].content_type().subtype, "rfc822-headers", "{text}");
         assert!(String::from_utf8_lossy(parts[2].raw_body()).contains("Subject: Hello\r\n"));
         assert_eq!(
             parsed.header("Auto-Submitted").as_deref(),

@@ -80,6 +80,10 @@ struct Job {
     destination: String,
     claimed: Arc<Claimed>,
     recipients: Vec<ClaimedRecipient>,
+    /// When it was claimed: a job that waits for a free slot longer than
+    /// half its lease is handed back, so its lease never expires while it
+    /// waits here (which would let a second claim deliver it twice).
+    at: Instant,
 }
 
 /// A worker's report back to the dispatcher.
@@ -248,6 +252,7 @@ impl Engine {
                                 destination,
                                 claimed: Arc::clone(&c),
                                 recipients,
+                                at: Instant::now(),
                             });
                         waiting_count += 1;
                     }
@@ -275,6 +280,19 @@ impl Engine {
                                     &retry,
                                     now,
                                     until,
+                                    &mut pending,
+                                    &mut bounces,
+                                    &self.config,
+                                    &self.metrics,
+                                );
+                            }
+                            Admission::Busy if job.at.elapsed() > cfg.lease / 2 => {
+                                waiting_count -= 1;
+                                postpone(
+                                    &job,
+                                    &retry,
+                                    now,
+                                    now,
                                     &mut pending,
                                     &mut bounces,
                                     &self.config,
