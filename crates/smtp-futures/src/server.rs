@@ -5,88 +5,20 @@ use crate::driver::{Driver, Next, StopSignal};
 use crate::runtime::{timeout, Runtime};
 use event_listener::Event;
 use futures_util::AsyncWriteExt as _;
-use smtp_adapter::sasl::AuthRequest;
+use smtp_adapter::asynchronous::{end_connection, handle_event, Handler};
 use smtp_adapter::{
-    ask_handler, new_server_session, refusal_reply, Connection, Decision, Dispatch, Error, Limits,
-    Listening, Message, ServerTls,
+    new_server_session, refusal_reply, Admission, Dispatch, Error, Limits, Listening, ServerTls,
 };
-use smtp_proto::{ForwardPath, Host, MailParams, RcptParams, ReversePath, ServerConfig};
+use smtp_proto::ServerConfig;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::{Duration, Instant};
-
-/// The application's side of the server: every decision the protocol
-/// leaves open, as async methods. Each has a default, so a handler
-/// overrides only what it cares about; the defaults accept everything
-/// except AUTH. Implement the methods with `async fn`.
-///
-/// A connection waits for its handler's answer before it reads on; other
-/// connections go on meanwhile.
-pub trait Handler: Send + Sync + 'static {
-    /// EHLO or HELO.
-    fn helo(
-        &self,
-        _conn: &Connection,
-        _host: &Host,
-        _extended: bool,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// MAIL FROM.
-    fn mail_from(
-        &self,
-        _conn: &Connection,
-        _from: &ReversePath,
-        _params: &MailParams,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// RCPT TO.
-    fn rcpt_to(
-        &self,
-        _conn: &Connection,
-        _to: &ForwardPath,
-        _params: &RcptParams,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// DATA (or the first BDAT), with at least one accepted recipient.
-    fn data_start(&self, _conn: &Connection) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// The whole message arrived: store it, then answer with the final reply.
-    fn message(
-        &self,
-        _conn: &Connection,
-        _message: &Message,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// Credentials to check. Refused by default (`535 5.7.8`): accepting
-    /// anyone must be a choice, not an accident.
-    fn auth(
-        &self,
-        _conn: &Connection,
-        _request: &AuthRequest,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::auth_invalid() }
-    }
-    /// A connection ended with a socket error (the protocol's own endings
-    /// are not errors). Ignored by default.
-    fn connection_error(&self, _peer: SocketAddr, _error: &Error) {}
-}
-
-/// The handler that accepts every message and keeps none.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AcceptAll;
-
-impl Handler for AcceptAll {}
 
 /// A bound SMTP server, not yet accepting; generic over the [`Runtime`]
 /// (use the aliases of `smtp-smol` or `smtp-async-std`).
@@ -220,19 +152,19 @@ impl<R: Runtime, H: Handler> Server<R, H> {
         shared.accepting_done.store(true, Ordering::SeqCst);
         shared.changed.notify(usize::MAX);
         shared
-            .wait_for(|s| s.active.load(Ordering::SeqCst) == 0)
+            .wait_for(|s| s.active() == 0)
             .await;
         Ok(())
     }
 
     fn serve(&self, socket: R::TcpStream, peer: SocketAddr) {
         let implicit = self.tls.as_ref().is_some_and(ServerTls::is_implicit);
-        if !self.shared.try_enter(self.limits.max_connections) {
+        if !self.shared.try_enter(peer, &self.limits) {
             let hostname = self.config.hostname.clone();
             R::spawn(refuse::<R>(socket, hostname, implicit));
             return;
         }
-        let leave = Leave(Arc::clone(&self.shared));
+        let leave = Leave(Arc::clone(&self.shared), peer);
         let tls = self.tls.clone();
         let config = Arc::clone(&self.config);
         let handler = Arc::clone(&self.handler);
@@ -284,7 +216,7 @@ impl<R: Runtime> ShutdownHandle<R> {
         self.shared.stop();
         let idle = self
             .shared
-            .wait_for(|s| s.active.load(Ordering::SeqCst) == 0);
+            .wait_for(|s| s.active() == 0);
         let _ = timeout::<R, _>(Instant::now() + grace, idle).await;
         self.shared.close();
         self.shared
@@ -292,14 +224,14 @@ impl<R: Runtime> ShutdownHandle<R> {
                 // A server never run has no accept loop to wait for.
                 let accept_loop_over =
                     !s.accepting.load(Ordering::SeqCst) || s.accepting_done.load(Ordering::SeqCst);
-                s.active.load(Ordering::SeqCst) == 0 && accept_loop_over
+                s.active() == 0 && accept_loop_over
             })
             .await;
     }
 
     /// Connections being served now.
     pub fn active_connections(&self) -> usize {
-        self.shared.active.load(Ordering::SeqCst)
+        self.shared.active()
     }
 }
 
@@ -356,8 +288,8 @@ impl<R: Runtime> Drop for ServerHandle<R> {
 /// What the accept loop, the connection tasks and the handles share.
 #[derive(Debug, Default)]
 struct Shared {
-    /// Connections being served.
-    active: AtomicUsize,
+    /// Connections being served, in all and per client address.
+    admission: Mutex<Admission>,
     /// Stop accepting.
     stopping: AtomicBool,
     /// Tell open connections 421.
@@ -371,16 +303,24 @@ struct Shared {
 }
 
 impl Shared {
-    fn try_enter(&self, max: usize) -> bool {
-        self.active
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .is_ok()
+    fn lock(&self) -> MutexGuard<'_, Admission> {
+        // A task that panicked holding the lock left plain counters, which
+        // are still right. The lock is never held across an await.
+        self.admission
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn leave(&self) {
-        self.active.fetch_sub(1, Ordering::SeqCst);
+    fn active(&self) -> usize {
+        self.lock().active()
+    }
+
+    fn try_enter(&self, peer: SocketAddr, limits: &Limits) -> bool {
+        self.lock().try_enter(peer.ip(), limits).is_ok()
+    }
+
+    fn leave(&self, peer: SocketAddr) {
+        self.lock().leave(peer.ip());
         self.changed.notify(usize::MAX);
     }
 
@@ -411,11 +351,11 @@ impl Shared {
 
 /// Brings the connection count down when a connection task ends, even by
 /// a panic in the handler.
-struct Leave(Arc<Shared>);
+struct Leave(Arc<Shared>, SocketAddr);
 
 impl Drop for Leave {
     fn drop(&mut self) {
-        self.0.leave();
+        self.0.leave(self.1);
     }
 }
 
@@ -450,21 +390,21 @@ async fn serve_connection<R: Runtime, H: Handler>(
         driver.start_tls(&mut session, true).await?;
     }
     let mut dispatch = Dispatch::new(peer);
-    loop {
-        let event = match driver.next(&mut session).await? {
-            Next::Event(event) => event,
-            Next::Stop => {
+    let result = loop {
+        let event = match driver.next(&mut session).await {
+            Ok(Next::Event(event)) => event,
+            Ok(Next::Stop) => {
                 session.shutdown();
                 continue;
             }
-            Next::Closed => return Ok(()),
+            Ok(Next::Closed) => break Ok(()),
+            Err(error) => break Err(error),
         };
-        let Some(question) = dispatch.question(event, &session) else {
-            continue;
-        };
-        let decision = ask_handler!(handler, dispatch.connection(), question, await);
-        dispatch.answer(&mut session, decision);
-    }
+        handle_event(handler, &mut dispatch, &mut session, event).await;
+    };
+    // A message still open when the connection ended is deleted.
+    end_connection(&mut dispatch).await;
+    result
 }
 
 /// Answers a connection over the limit and closes it. The reply is built by
