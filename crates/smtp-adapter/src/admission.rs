@@ -108,7 +108,10 @@ mod tests {
         let limits = limits(2, 2);
         let mut admission = Admission::default();
         for last in 1..=2u8 {
-            assert_eq!(admission.try_enter([192, 0, 2, last].into(), &limits), Ok(()));
+            assert_eq!(
+                admission.try_enter([192, 0, 2, last].into(), &limits),
+                Ok(())
+            );
         }
         assert_eq!(
             admission.try_enter([192, 0, 2, 3].into(), &limits),

@@ -165,6 +165,12 @@ impl<S> Dispatch<S> {
         }
     }
 
+    /// No message is being received.
+    #[doc(hidden)]
+    pub fn is_idle(&self) -> bool {
+        matches!(self.body, Body::None)
+    }
+
     /// The handler opened a sink for the message.
     #[doc(hidden)]
     pub fn open(&mut self, sink: S) {

@@ -20,8 +20,12 @@ macro_rules! output {
 
 /// A default method body in either form.
 macro_rules! body {
-    (blocking, $e:expr) => { $e };
-    (async, $e:expr) => { async move { $e } };
+    (blocking, $e:expr) => {
+        $e
+    };
+    (async, $e:expr) => {
+        async move { $e }
+    };
 }
 
 /// Writes the handler API for one form: `blocking` (plain methods) or
@@ -81,10 +85,11 @@ macro_rules! handler_api {
             ) -> output!($mode, Decision) {
                 body!($mode, Decision::Accept)
             }
-            /// DATA (or the first BDAT), with at least one accepted
-            /// recipient: open the sink for the message (the client is
-            /// then told to go ahead), or refuse it with a 4yz or 5yz
-            /// reply.
+            /// A message is about to arrive, with at least one accepted
+            /// recipient: open its sink, or refuse it with a 4yz or 5yz
+            /// reply. After DATA, the client is told to go ahead (354) or
+            /// given the refusal; BDAT waits for no answer, so it is asked
+            /// at the first chunk and a refusal answers the last one.
             fn data_start(
                 &self,
                 conn: &Connection,
@@ -173,6 +178,18 @@ macro_rules! handler_api {
             event: ServerEvent,
         ) {
             dispatch.observe(session);
+            // BDAT asks no DataStart: the sink opens with the first chunk
+            // (or at the end of an empty message), and a refusal from
+            // `data_start` answers the end of the message.
+            if matches!(event, ServerEvent::BodyChunk(_) | ServerEvent::MessageEnd { .. })
+                && dispatch.is_idle()
+            {
+                let transaction = dispatch.transaction(session);
+                match handler.data_start(dispatch.connection(), &transaction) $($aw)* {
+                    Ok(sink) => dispatch.open(sink),
+                    Err(reply) => drop(dispatch.fail(reply)),
+                }
+            }
             let decision = match event {
                 ServerEvent::Helo { host, extended } => {
                     handler.helo(dispatch.connection(), &host, extended) $($aw)*
@@ -243,4 +260,120 @@ pub mod blocking {
 /// futures (implement them with `async fn`).
 pub mod asynchronous {
     handler_api!(async, [async], [.await]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blocking::{end_connection, handle_event, Handler, Sink};
+    use crate::{Connection, Decision, Dispatch, Transaction};
+    use smtp_proto::{Output, Reply, ServerConfig, ServerSession};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    /// What the sinks were told, in order.
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    struct Logger(Log);
+    struct LogSink(Log, Option<Reply>);
+
+    impl Handler for Logger {
+        type Sink = LogSink;
+        fn data_start(&self, _: &Connection, tx: &Transaction) -> Result<LogSink, Reply> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("start {}", tx.recipients.len()));
+            Ok(LogSink(Arc::clone(&self.0), None))
+        }
+    }
+
+    impl Sink for LogSink {
+        fn write(&mut self, chunk: &[u8]) -> Result<(), Reply> {
+            let text = String::from_utf8_lossy(chunk).into_owned();
+            self.0.lock().unwrap().push(format!("chunk {text:?}"));
+            match &self.1 {
+                Some(reply) if text.contains("FAIL") => Err(reply.clone()),
+                _ => Ok(()),
+            }
+        }
+        fn finish(self) -> Decision {
+            self.0.lock().unwrap().push("finish".into());
+            Decision::Accept
+        }
+        fn abort(self) {
+            self.0.lock().unwrap().push("abort".into());
+        }
+    }
+
+    /// Feeds the envelope a line at a time (EHLO must end its group), then
+    /// `input` in pieces of `step` octets; returns what the sinks were told
+    /// and what was sent.
+    fn run(envelope: &[u8], input: &[u8], step: usize) -> (Vec<String>, String) {
+        let log = Log::default();
+        let handler = Logger(Arc::clone(&log));
+        let now = Instant::now();
+        let config = ServerConfig::new("mx.test").with_chunking(true);
+        let mut session = ServerSession::new(config, now);
+        let mut dispatch = Dispatch::new(([127, 0, 0, 1], 25).into());
+        let mut sent = Vec::new();
+        let mut drain = |session: &mut ServerSession, dispatch: &mut Dispatch<LogSink>| {
+            while let Some(out) = session.poll_output() {
+                match out {
+                    Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
+                    Output::Event(event) => handle_event(&handler, dispatch, session, event),
+                    _ => {}
+                }
+            }
+        };
+        drain(&mut session, &mut dispatch);
+        for line in envelope.split_inclusive(|&b| b == b'\n') {
+            session.feed(now, line);
+            drain(&mut session, &mut dispatch);
+        }
+        for piece in input.chunks(step) {
+            session.feed(now, piece);
+            drain(&mut session, &mut dispatch);
+        }
+        session.feed_eof(now);
+        drain(&mut session, &mut dispatch);
+        end_connection(&mut dispatch);
+        let log = log.lock().unwrap().clone();
+        (log, String::from_utf8(sent).unwrap())
+    }
+
+    const ENVELOPE: &[u8] = b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n";
+
+    #[test]
+    fn chunks_reach_the_sink_in_order_as_they_arrive_then_finish() {
+        let envelope = [ENVELOPE, b"DATA\r\n"].concat();
+        let input = b"one\r\ntwo\r\n.\r\nQUIT\r\n";
+        for step in [1, 7, input.len()] {
+            let (log, sent) = run(&envelope, input, step);
+            assert_eq!(
+                log.first().map(String::as_str),
+                Some("start 1"),
+                "{log:?} {sent}"
+            );
+            assert_eq!(log.last().map(String::as_str), Some("finish"), "{log:?}");
+            let body: String = log
+                .iter()
+                .filter_map(|l| l.strip_prefix("chunk "))
+                .map(|c| c.trim_matches('"').replace("\\r\\n", "\r\n"))
+                .collect();
+            assert_eq!(body, "one\r\ntwo\r\n", "step {step}: {log:?}");
+            assert!(sent.contains("250 2.0.0"), "{sent}");
+        }
+    }
+
+    #[test]
+    fn a_reset_or_a_lost_connection_aborts_the_open_message() {
+        let (log, _) = run(ENVELOPE, b"BDAT 5\r\nhello", 4);
+        assert_eq!(log.last().map(String::as_str), Some("abort"), "{log:?}");
+        assert!(!log.iter().any(|l| l == "finish"), "{log:?}");
+        let (log, _) = run(ENVELOPE, b"BDAT 10\r\nhello", 100);
+        assert_eq!(log.last().map(String::as_str), Some("abort"), "{log:?}");
+        let (log, _) = run(ENVELOPE, b"BDAT 5\r\nhelloRSET\r\n", 100);
+        assert_eq!(log.last().map(String::as_str), Some("abort"), "{log:?}");
+        assert_eq!(log.iter().filter(|l| *l == "abort").count(), 1, "{log:?}");
+    }
 }

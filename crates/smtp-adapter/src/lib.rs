@@ -43,20 +43,20 @@ mod session;
 mod throttle;
 mod tls;
 
+pub use admission::{client_key, Admission, Refusal};
 pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
+pub use dispatch::{Collect, Discard, Dispatch, Ending, Message, Transaction};
 pub use error::Error;
+pub use handler::{asynchronous, blocking};
 pub use io::{is_peer_gone, is_timeout};
 pub use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub use rustls::RootCertStore;
-pub use admission::{client_key, Admission, Refusal};
-pub use dispatch::{Collect, Discard, Dispatch, Ending, Message, Transaction};
-pub use handler::{asynchronous, blocking};
 pub use server::{
     cram_md5_nonce, new_server_session, refusal_reply, Connection, Decision, Limits, Listening,
 };
-pub use throttle::{AuthThrottle, Penalty};
 pub use session::Session;
 pub use smtp_proto::sasl;
+pub use throttle::{AuthThrottle, Penalty};
 pub use tls::{
     client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, tls_info,
     ServerTls, TlsFailure, TlsSettings, Upgrade, DEFAULT_HANDSHAKE, SERVER_HANDSHAKE_LIMIT,

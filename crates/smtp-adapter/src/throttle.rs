@@ -157,7 +157,11 @@ mod tests {
         let t0 = Instant::now();
         let mut throttle = AuthThrottle::new(3, Duration::from_secs(600));
         let delays: Vec<Duration> = (0..3)
-            .map(|i| throttle.record_failure(A.into(), t0 + Duration::from_secs(i)).delay)
+            .map(|i| {
+                throttle
+                    .record_failure(A.into(), t0 + Duration::from_secs(i))
+                    .delay
+            })
             .collect();
         assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
         assert!(throttle.is_blocked(A.into(), t0 + Duration::from_secs(5)));
@@ -172,7 +176,11 @@ mod tests {
         let t0 = Instant::now();
         let mut throttle = AuthThrottle::new(1000, Duration::from_secs(600));
         let logs: Vec<Option<u32>> = (0..100)
-            .map(|i| throttle.record_failure(A.into(), t0 + Duration::from_millis(i * 100)).log)
+            .map(|i| {
+                throttle
+                    .record_failure(A.into(), t0 + Duration::from_millis(i * 100))
+                    .log
+            })
             .collect();
         assert_eq!(logs.iter().flatten().count(), 1, "{logs:?}");
         assert_eq!(logs[0], Some(1));

@@ -9,7 +9,8 @@
 //! Try it with `swaks --server 127.0.0.1:2525 --to you@example.org`, or with
 //! this crate's `send` example.
 
-use smtp_blocking::{Connection, Decision, Handler, Message, Server};
+use smtp_blocking::{Collect, Transaction};
+use smtp_blocking::{Connection, Decision, Handler, Server};
 use smtp_proto::{EnhancedStatus, ForwardPath, RcptParams, Reply, ReplyCode, ServerConfig};
 use std::time::Duration;
 
@@ -36,16 +37,22 @@ impl Handler for OneDomain {
         }
     }
 
-    fn message(&self, conn: &Connection, message: &Message) -> Decision {
-        let to: Vec<String> = message.recipients.iter().map(ToString::to_string).collect();
-        println!(
-            "{}: {} -> {}, {} bytes",
-            conn.peer,
-            message.from,
-            to.join(", "),
-            message.bytes.len()
-        );
-        Decision::Accept
+    type Sink = Collect;
+
+    fn data_start(&self, conn: &Connection, transaction: &Transaction) -> Result<Collect, Reply> {
+        let conn = conn.clone();
+        Ok(Collect::new(transaction, move |message| {
+            let message = &message;
+            let to: Vec<String> = message.recipients.iter().map(ToString::to_string).collect();
+            println!(
+                "{}: {} -> {}, {} bytes",
+                conn.peer,
+                message.from,
+                to.join(", "),
+                message.bytes.len()
+            );
+            Decision::Accept
+        }))
     }
 }
 
