@@ -5,22 +5,33 @@
 //! address, both into the same Maildir. With accounts configured, AUTH is
 //! offered and required.
 
-use crate::maildir::Maildir;
+use crate::maildir::{Delivery, Maildir};
 use crate::serve_tls::{default_cert_path, SelfSigned};
 use crate::users::{Users, USERS_ENV};
 use crate::Failure;
 use anyhow::{anyhow, Context};
 use clap::Args;
-use smtp_blocking::{Connection, Decision, Handler, Message, Server, ServerTls};
+use smtp_blocking::{
+    AuthThrottle, Connection, Decision, Handler, Limits, Server, ServerTls, Sink, Transaction,
+};
 use smtp_proto::sasl::AuthRequest;
-use smtp_proto::{BareLineEndingPolicy, EnhancedStatus, Mechanism, Reply, ReplyCode, ServerConfig};
+use smtp_proto::{
+    BareLineEndingPolicy, EnhancedStatus, Host, Mechanism, Reply, ReplyCode, ServerConfig,
+};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The default limit on a message's size: 25 MiB.
 pub(crate) const DEFAULT_MAX_SIZE: u64 = 25 * 1024 * 1024;
+
+/// How long an address that used up its AUTH failures stays refused.
+const AUTH_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Each AUTH failure from an address is answered this much later than the
+/// one before, up to [`AUTH_MAX_DELAY`].
+const AUTH_DELAY_STEP: Duration = Duration::from_millis(250);
+const AUTH_MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// The name the sink gives itself in its greeting and `Received:` lines.
 const HOSTNAME: &str = "mailwire.localhost";
@@ -84,6 +95,18 @@ pub(crate) struct ServeArgs {
     /// only CR LF "." CR LF does.
     #[arg(long, value_enum, default_value_t = BareLineEndings::Reject)]
     bare_line_endings: BareLineEndings,
+    /// Connections served at once (per listener); more are answered 421.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Connections served at once from one client address (IPv6: one /64),
+    /// so that one client cannot take every slot.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_ip: u32,
+    /// Failed AUTH attempts allowed from one client address (across its
+    /// connections) before its AUTH is refused for 15 minutes; each failure
+    /// is answered more slowly than the one before.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    auth_max_failures: u32,
 }
 
 /// `--bare-line-endings`.
@@ -114,13 +137,15 @@ pub(crate) fn sink_config(max_size: u64) -> ServerConfig {
         .with_idle_timeout(Duration::from_secs(300))
 }
 
-/// Stores each message in a Maildir (or discards it), logs one line per
-/// message, and checks AUTH against the configured accounts.
+/// Stores each message in a Maildir (or discards it), streamed as it
+/// arrives; logs one line per message; checks AUTH against the configured
+/// accounts, with failures throttled per client address.
 #[derive(Debug, Clone)]
 pub(crate) struct MaildirSink {
     maildir: Option<Arc<Maildir>>,
     log: bool,
     users: Arc<Users>,
+    throttle: Arc<Mutex<AuthThrottle>>,
 }
 
 impl MaildirSink {
@@ -131,6 +156,7 @@ impl MaildirSink {
             maildir: maildir.map(Arc::new),
             log,
             users: Arc::new(Users::new()),
+            throttle: Arc::new(Mutex::new(AuthThrottle::default())),
         }
     }
 
@@ -140,31 +166,74 @@ impl MaildirSink {
         self
     }
 
-    /// RFC 3848's protocol name for the `with` clause: `S` for TLS (implicit
-    /// or STARTTLS), `A` for an authenticated client.
-    fn protocol(&self, conn: &Connection) -> &'static str {
-        match (conn.tls.is_some(), conn.authenticated.is_some()) {
-            (false, false) => "ESMTP",
-            (false, true) => "ESMTPA",
-            (true, false) => "ESMTPS",
-            (true, true) => "ESMTPSA",
-        }
+    /// Refuses AUTH from an address after this many failures.
+    fn with_auth_throttle(mut self, throttle: AuthThrottle) -> MaildirSink {
+        self.throttle = Arc::new(Mutex::new(throttle));
+        self
     }
 
-    fn received_line(&self, conn: &Connection) -> String {
-        let helo = conn
-            .helo
-            .as_ref()
-            .map_or_else(|| "unknown".to_owned(), ToString::to_string);
-        let date = mime_codec::DateTime::from_unix(now_secs(), 0)
-            .map(|d| d.to_string())
-            .unwrap_or_default();
-        format!(
-            "Received: from {helo} ([{}])\r\n\tby {HOSTNAME} (mailwire) with {};\r\n\t{date}\r\n",
-            conn.peer.ip(),
-            self.protocol(conn)
-        )
+    fn throttle(&self) -> std::sync::MutexGuard<'_, AuthThrottle> {
+        self.throttle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// RFC 3848's protocol name for the `with` clause (`S` for TLS, implicit or
+/// STARTTLS; `A` for an authenticated client), in RFC 6531's UTF8SMTP form
+/// for a transaction that asked for SMTPUTF8.
+fn protocol(conn: &Connection, smtputf8: bool) -> &'static str {
+    match (smtputf8, conn.tls.is_some(), conn.authenticated.is_some()) {
+        (false, false, false) => "ESMTP",
+        (false, false, true) => "ESMTPA",
+        (false, true, false) => "ESMTPS",
+        (false, true, true) => "ESMTPSA",
+        (true, false, false) => "UTF8SMTP",
+        (true, false, true) => "UTF8SMTPA",
+        (true, true, false) => "UTF8SMTPS",
+        (true, true, true) => "UTF8SMTPSA",
+    }
+}
+
+/// The client's EHLO name as the `Received:` line may show it: letters,
+/// digits, `-`, `.` (and, for an address literal, `[`, `:` and `]`) are
+/// kept; anything else, a parenthesis, a bidirectional override (U+202E),
+/// a control (U+0085), becomes `?`. Non-ASCII letters are kept only for an
+/// SMTPUTF8 message, whose header may carry UTF-8.
+fn received_name(host: &Host, smtputf8: bool) -> String {
+    let literal = matches!(host, Host::Literal(_));
+    host.to_string()
+        .chars()
+        .map(|c| {
+            let letter = if smtputf8 {
+                c.is_alphanumeric()
+            } else {
+                c.is_ascii_alphanumeric()
+            };
+            let kept =
+                letter || matches!(c, '-' | '.') || (literal && matches!(c, '[' | ']' | ':'));
+            if kept {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+fn received_line(conn: &Connection, smtputf8: bool) -> String {
+    let helo = conn
+        .helo
+        .as_ref()
+        .map_or_else(|| "unknown".to_owned(), |h| received_name(h, smtputf8));
+    let date = mime_codec::DateTime::from_unix(now_secs(), 0)
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    format!(
+        "Received: from {helo} ([{}])\r\n\tby {HOSTNAME} (mailwire) with {};\r\n\t{date}\r\n",
+        conn.peer.ip(),
+        protocol(conn, smtputf8)
+    )
 }
 
 fn now_secs() -> i64 {
@@ -174,86 +243,178 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-fn reply(code: ReplyCode, status: (u8, u16, u16), text: String) -> Option<Reply> {
+fn reply(code: ReplyCode, status: (u8, u16, u16), text: &str) -> Reply {
     Reply::new(
         code,
         EnhancedStatus::new(status.0, status.1, status.2),
         [text],
     )
-    .ok()
+    .unwrap_or_else(|_| Reply::bare(code))
 }
 
-/// ` user=NAME` for the log when the client authenticated.
-fn user_field(conn: &Connection) -> String {
-    conn.authenticated
+/// `451 4.3.0`: the message could not be stored.
+fn store_failed() -> Reply {
+    reply(
+        ReplyCode::LOCAL_ERROR,
+        (4, 3, 0),
+        "Could not store the message, try again later",
+    )
+}
+
+/// A value a client chose, for a log line: in double quotes, with `"`, `\`,
+/// controls and invisible formatting characters escaped, so that it can
+/// neither end its field nor forge another one.
+pub(crate) fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}') =>
+            {
+                out.push_str(&c.escape_unicode().to_string());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The fields every log line of a message carries.
+fn message_fields(conn: &Connection, transaction: &Transaction, size: u64) -> String {
+    let to: Vec<String> = transaction
+        .recipients
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let user = conn
+        .authenticated
         .as_deref()
-        .map_or_else(String::new, |u| format!(" user={}", u.escape_debug()))
+        .map_or_else(String::new, |u| format!(" user={}", quote(u)));
+    format!(
+        "from={} to={} size={size}{user} client={}",
+        quote(&transaction.from.to_string()),
+        quote(&to.join(",")),
+        conn.peer.ip()
+    )
 }
 
-impl Handler for MaildirSink {
-    fn message(&self, conn: &Connection, message: &Message) -> Decision {
-        let recipients: Vec<String> = message.recipients.iter().map(|r| r.to_string()).collect();
-        let Some(maildir) = &self.maildir else {
-            if self.log {
-                println!(
-                    "discarded from={} to={} size={}{}",
-                    message.from,
-                    recipients.join(","),
-                    message.bytes.len(),
-                    user_field(conn)
-                );
+/// One message on its way into the Maildir (or to nowhere, discarding).
+#[derive(Debug)]
+pub(crate) struct Storing {
+    delivery: Option<Delivery>,
+    size: u64,
+    /// What the log line says, when one is written.
+    log: Option<(Connection, Transaction)>,
+}
+
+impl Sink for Storing {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), Reply> {
+        self.size += chunk.len() as u64;
+        let Some(delivery) = &mut self.delivery else {
+            return Ok(());
+        };
+        delivery.write(chunk).map_err(|error| {
+            eprintln!("mailwire: storing a message failed: {error:#}");
+            store_failed()
+        })
+    }
+
+    fn finish(self) -> Decision {
+        let fields = |log: &Option<(Connection, Transaction)>| {
+            log.as_ref()
+                .map(|(conn, tx)| message_fields(conn, tx, self.size))
+        };
+        let Some(delivery) = self.delivery else {
+            if let Some(fields) = fields(&self.log) {
+                println!("discarded {fields}");
             }
             return Decision::Accept;
         };
-        match maildir.deliver(self.received_line(conn).as_bytes(), &message.bytes) {
+        match delivery.commit() {
             Ok(name) => {
-                if self.log {
-                    println!(
-                        "stored {name} from={} to={} size={}{}",
-                        message.from,
-                        recipients.join(","),
-                        message.bytes.len(),
-                        user_field(conn)
-                    );
+                if let Some(fields) = fields(&self.log) {
+                    println!("stored {name} {fields}");
                 }
-                match reply(ReplyCode::OK, (2, 0, 0), format!("Ok: queued as {name}")) {
-                    Some(r) => Decision::AcceptWith(r),
-                    None => Decision::Accept,
-                }
+                Decision::AcceptWith(reply(
+                    ReplyCode::OK,
+                    (2, 0, 0),
+                    &format!("Ok: queued as {name}"),
+                ))
             }
             Err(error) => {
                 eprintln!("mailwire: storing a message failed: {error:#}");
-                match reply(
-                    ReplyCode::LOCAL_ERROR,
-                    (4, 3, 0),
-                    "Could not store the message, try again later".to_owned(),
-                ) {
-                    Some(r) => Decision::Reject(r),
-                    None => Decision::Accept,
-                }
+                Decision::Reject(store_failed())
             }
         }
     }
 
+    fn abort(self) {
+        if let Some(delivery) = self.delivery {
+            delivery.abort();
+        }
+    }
+}
+
+impl Handler for MaildirSink {
+    type Sink = Storing;
+
+    fn data_start(&self, conn: &Connection, transaction: &Transaction) -> Result<Storing, Reply> {
+        let log = self.log.then(|| (conn.clone(), transaction.clone()));
+        let Some(maildir) = &self.maildir else {
+            return Ok(Storing {
+                delivery: None,
+                size: 0,
+                log,
+            });
+        };
+        let received = received_line(conn, transaction.params.smtputf8);
+        let delivery = maildir
+            .begin()
+            .and_then(|mut delivery| {
+                delivery.write(received.as_bytes())?;
+                Ok(delivery)
+            })
+            .map_err(|error| {
+                eprintln!("mailwire: storing a message failed: {error:#}");
+                store_failed()
+            })?;
+        Ok(Storing {
+            delivery: Some(delivery),
+            size: 0,
+            log,
+        })
+    }
+
     fn auth(&self, conn: &Connection, request: &AuthRequest) -> Decision {
+        let ip = conn.peer.ip();
+        if self.throttle().is_blocked(ip, Instant::now()) {
+            // Refused without looking at the credentials; counted, so the
+            // address stays refused while it keeps trying.
+            self.throttle().record_failure(ip, Instant::now());
+            return Decision::Reject(reply(
+                ReplyCode::new(454).unwrap_or(ReplyCode::LOCAL_ERROR),
+                (4, 7, 0),
+                "Too many authentication failures, try again later",
+            ));
+        }
         if !self.users.is_empty() && self.users.check(request) {
             return Decision::Accept;
         }
-        // The user name only: a password never reaches a log.
-        eprintln!(
-            "mailwire: AUTH {} failed for user {:?} from {}",
-            request.mechanism().as_str(),
-            request.username(),
-            conn.peer.ip()
-        );
-        match reply(
-            ReplyCode::AUTH_INVALID,
-            (5, 7, 8),
-            "Authentication credentials invalid".to_owned(),
-        ) {
-            Some(r) => Decision::Reject(r),
-            None => Decision::Accept,
+        let penalty = self.throttle().record_failure(ip, Instant::now());
+        if let Some(failures) = penalty.log {
+            // The user name only: a password never reaches a log.
+            eprintln!(
+                "mailwire: AUTH {} failed for user={} client={ip} failures={failures}",
+                request.mechanism().as_str(),
+                quote(request.username()),
+            );
         }
+        std::thread::sleep(penalty.delay);
+        Decision::auth_invalid()
     }
 }
 
@@ -340,7 +501,15 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             .with_plaintext_auth(args.allow_plaintext_auth);
     }
     let auth_note = auth_summary(&users, &args, tls.is_some());
-    let sink = MaildirSink::new(maildir, true).with_users(users);
+    let sink = MaildirSink::new(maildir, true)
+        .with_users(users)
+        .with_auth_throttle(
+            AuthThrottle::new(args.auth_max_failures, AUTH_WINDOW)
+                .with_delay(AUTH_DELAY_STEP, AUTH_MAX_DELAY),
+        );
+    let mut limits = Limits::default();
+    limits.max_connections = args.max_connections as usize;
+    limits.max_connections_per_ip = args.max_connections_per_ip as usize;
 
     let main = match &tls {
         Some(tls) => Server::bind_tls(
@@ -352,12 +521,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         None => Server::bind(args.listen.as_str(), config.clone(), sink.clone()),
     }
     .with_context(|| format!("listening on {}", args.listen))
-    .map_err(Failure::connect)?;
+    .map_err(Failure::connect)?
+    .with_limits(limits);
     let implicit = match (&args.tls_listen, &tls) {
         (Some(addr), Some(tls)) => Some(
             Server::bind_tls(addr.as_str(), config, tls.clone().implicit(), sink.clone())
                 .with_context(|| format!("listening on {addr}"))
-                .map_err(Failure::connect)?,
+                .map_err(Failure::connect)?
+                .with_limits(limits),
         ),
         _ => None,
     };

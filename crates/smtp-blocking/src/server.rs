@@ -103,6 +103,13 @@ impl<H: Handler> Server<H> {
         self
     }
 
+    /// Sets the most connections served at once from one client address
+    /// (IPv6: one /64).
+    pub fn with_max_connections_per_ip(mut self, max: usize) -> Server<H> {
+        self.limits.max_connections_per_ip = max;
+        self
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

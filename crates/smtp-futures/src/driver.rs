@@ -366,7 +366,8 @@ impl<R: Runtime> Driver<R> {
                 let Driver { stream, buf, .. } = &mut *self;
                 // Never more than the bound in one read.
                 let room = buf.len().min(READ_WHILE_WRITING - read_meanwhile);
-                match Pin::new(&mut *stream).poll_read(cx, buf.get_mut(..room).unwrap_or_default()) {
+                match Pin::new(&mut *stream).poll_read(cx, buf.get_mut(..room).unwrap_or_default())
+                {
                     Poll::Ready(result) => {
                         if let Ok(n) = &result {
                             read_meanwhile += *n;

@@ -96,6 +96,13 @@ impl<R: Runtime, H: Handler> Server<R, H> {
         self
     }
 
+    /// Sets the most connections served at once from one client address
+    /// (IPv6: one /64).
+    pub fn with_max_connections_per_ip(mut self, max: usize) -> Self {
+        self.limits.max_connections_per_ip = max;
+        self
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -151,9 +158,7 @@ impl<R: Runtime, H: Handler> Server<R, H> {
         drop(self.listener);
         shared.accepting_done.store(true, Ordering::SeqCst);
         shared.changed.notify(usize::MAX);
-        shared
-            .wait_for(|s| s.active() == 0)
-            .await;
+        shared.wait_for(|s| s.active() == 0).await;
         Ok(())
     }
 
@@ -214,9 +219,7 @@ impl<R: Runtime> ShutdownHandle<R> {
     /// waits for them to close. Returns once every connection task ended.
     pub async fn shutdown(&self, grace: Duration) {
         self.shared.stop();
-        let idle = self
-            .shared
-            .wait_for(|s| s.active() == 0);
+        let idle = self.shared.wait_for(|s| s.active() == 0);
         let _ = timeout::<R, _>(Instant::now() + grace, idle).await;
         self.shared.close();
         self.shared

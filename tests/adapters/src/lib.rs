@@ -11,8 +11,8 @@ pub mod peers;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use smtp_adapter::sasl::{AuthRequest, ClientCredentials};
 use smtp_adapter::{
-    CertificateDer, Collect, Connection, Decision, Error, Message, PrivateKeyDer, RootCertStore,
-    ServerTls, TlsSettings, Transaction,
+    CertificateDer, Collect, Connection, Decision, Error, Limits, Message, PrivateKeyDer,
+    RootCertStore, ServerTls, TlsSettings, Transaction,
 };
 use smtp_futures::Runtime;
 use smtp_proto::{
@@ -414,6 +414,17 @@ pub fn start_server_with(
     tls: Option<ServerTls>,
     recorder: Recorder,
 ) -> RunningServer {
+    start_server_limited(kind, config, tls, recorder, Limits::default())
+}
+
+/// [`start_server_with`] under the adapter's `limits`.
+pub fn start_server_limited(
+    kind: Kind,
+    config: ServerConfig,
+    tls: Option<ServerTls>,
+    recorder: Recorder,
+    limits: Limits,
+) -> RunningServer {
     let handler = recorder.clone();
     let addr = "127.0.0.1:0";
     let (addr, stop): (SocketAddr, Box<dyn FnOnce() + Send>) = match kind {
@@ -422,7 +433,8 @@ pub fn start_server_with(
                 Some(tls) => smtp_blocking::Server::bind_tls(addr, config, tls, handler),
                 None => smtp_blocking::Server::bind(addr, config, handler),
             }
-            .unwrap();
+            .unwrap()
+            .with_limits(limits);
             let handle = server.spawn().unwrap();
             (
                 handle.local_addr(),
@@ -434,7 +446,8 @@ pub fn start_server_with(
                 Some(tls) => smtp_async_std::Server::bind_tls(addr, config, tls, handler),
                 None => smtp_async_std::Server::bind(addr, config, handler),
             }
-            .unwrap();
+            .unwrap()
+            .with_limits(limits);
             let handle = server.spawn();
             (
                 handle.local_addr(),
@@ -446,7 +459,8 @@ pub fn start_server_with(
                 Some(tls) => smtp_smol::Server::bind_tls(addr, config, tls, handler),
                 None => smtp_smol::Server::bind(addr, config, handler),
             }
-            .unwrap();
+            .unwrap()
+            .with_limits(limits);
             let handle = server.spawn();
             (
                 handle.local_addr(),
