@@ -201,9 +201,16 @@ fn protocol(conn: &Connection, smtputf8: bool) -> &'static str {
 /// a control (U+0085), becomes `?`. Non-ASCII letters are kept only for an
 /// SMTPUTF8 message, whose header may carry UTF-8.
 fn received_name(host: &Host, smtputf8: bool) -> String {
-    let literal = matches!(host, Host::Literal(_));
-    host.to_string()
-        .chars()
+    sanitize_name(
+        &host.to_string(),
+        matches!(host, Host::Literal(_)),
+        smtputf8,
+    )
+}
+
+/// [`received_name`] on text: each character kept or replaced by `?`.
+fn sanitize_name(name: &str, literal: bool, smtputf8: bool) -> String {
+    name.chars()
         .map(|c| {
             let letter = if smtputf8 {
                 c.is_alphanumeric()
@@ -585,4 +592,86 @@ fn auth_summary(users: &Users, args: &ServeArgs, tls: bool) -> Option<String> {
         "AUTH {need} for {} account(s): {when}",
         users.len()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Reads back a [`quote`]d value; `None` if it is not well formed.
+    fn unquote(quoted: &str) -> Option<String> {
+        let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return None,
+                '\\' => match chars.next()? {
+                    'u' => {
+                        let rest: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                        let hex = rest.strip_prefix('{')?;
+                        out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
+                    }
+                    c => out.push(c),
+                },
+                c => out.push(c),
+            }
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn quoting_keeps_a_forged_field_inside_its_value() {
+        let from = "<\"x> to=<boss@corp> user=root x\"@evil.example>";
+        let quoted = quote(from);
+        assert_eq!(
+            quoted,
+            r#""<\"x> to=<boss@corp> user=root x\"@evil.example>""#
+        );
+        assert_eq!(quote("a\u{202e}b\nc"), r#""a\u{202e}b\u{a}c""#);
+    }
+
+    #[test]
+    fn the_protocol_name_follows_rfc_3848_and_rfc_6531() {
+        let mut conn = Connection::new(([127, 0, 0, 1], 25).into());
+        assert_eq!(protocol(&conn, false), "ESMTP");
+        assert_eq!(protocol(&conn, true), "UTF8SMTP");
+        conn.authenticated = Some("u".into());
+        assert_eq!(protocol(&conn, false), "ESMTPA");
+        assert_eq!(protocol(&conn, true), "UTF8SMTPA");
+    }
+
+    #[test]
+    fn hostile_ehlo_names_are_sanitized_for_received() {
+        let literal = Host::parse("[X:)by(trusted.example;]").unwrap();
+        assert_eq!(received_name(&literal, false), "[X:?by?trusted.example?]");
+        let v6 = Host::parse("[IPv6:2001:db8::1]").unwrap();
+        assert_eq!(received_name(&v6, false), "[IPv6:2001:db8::1]");
+        let plain = Host::parse("client.example").unwrap();
+        assert_eq!(received_name(&plain, false), "client.example");
+    }
+
+    proptest! {
+        #[test]
+        fn quote_round_trips_and_never_leaves_a_bare_quote_or_control(value in any::<String>()) {
+            let quoted = quote(&value);
+            prop_assert_eq!(unquote(&quoted), Some(value));
+            prop_assert!(!quoted.chars().any(char::is_control));
+        }
+
+        #[test]
+        fn sanitized_names_keep_only_safe_characters_one_for_one(
+            name in any::<String>(),
+            literal in any::<bool>(),
+            smtputf8 in any::<bool>(),
+        ) {
+            let clean = sanitize_name(&name, literal, smtputf8);
+            prop_assert_eq!(clean.chars().count(), name.chars().count());
+            for c in clean.chars() {
+                let letter = if smtputf8 { c.is_alphanumeric() } else { c.is_ascii_alphanumeric() };
+                prop_assert!(letter || "-.?".contains(c) || (literal && "[]:".contains(c)), "{:?}", c);
+            }
+        }
+    }
 }

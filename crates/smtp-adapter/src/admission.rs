@@ -136,3 +136,40 @@ mod tests {
         assert_eq!(client_key(mapped), IpAddr::from([192, 0, 2, 1]));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any order of arrivals and departures keeps the counts true and
+        /// within both limits.
+        #[test]
+        fn counts_stay_true_and_within_the_limits(
+            steps in proptest::collection::vec((any::<bool>(), 0u8..6), 0..200),
+            all in 1usize..8,
+            per_ip in 1usize..4,
+        ) {
+            let mut limits = Limits::default();
+            limits.max_connections = all;
+            limits.max_connections_per_ip = per_ip;
+            let mut admission = Admission::default();
+            let mut open: Vec<IpAddr> = Vec::new();
+            for (enter, last) in steps {
+                let ip = IpAddr::from([192, 0, 2, last]);
+                if enter {
+                    if admission.try_enter(ip, &limits).is_ok() {
+                        open.push(ip);
+                    }
+                } else if let Some(i) = open.iter().position(|&o| o == ip) {
+                    open.swap_remove(i);
+                    admission.leave(ip);
+                }
+                prop_assert_eq!(admission.active(), open.len());
+                prop_assert!(open.len() <= all);
+                prop_assert!(open.iter().all(|a| open.iter().filter(|b| *b == a).count() <= per_ip));
+            }
+        }
+    }
+}

@@ -120,12 +120,7 @@ impl<S> Dispatch<S> {
     /// For a connection from `peer`.
     pub fn new(peer: SocketAddr) -> Dispatch<S> {
         Dispatch {
-            conn: Connection {
-                peer,
-                helo: None,
-                authenticated: None,
-                tls: None,
-            },
+            conn: Connection::new(peer),
             from: None,
             body: Body::None,
         }

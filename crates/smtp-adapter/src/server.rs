@@ -48,6 +48,19 @@ pub struct Connection {
     pub tls: Option<TlsInfo>,
 }
 
+impl Connection {
+    /// A connection from `peer` that has said nothing yet (for tests of a
+    /// handler; the server builds its own).
+    pub fn new(peer: SocketAddr) -> Connection {
+        Connection {
+            peer,
+            helo: None,
+            authenticated: None,
+            tls: None,
+        }
+    }
+}
+
 /// Server-wide limits of the adapter (the protocol's limits, message size
 /// among them, are in [`ServerConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

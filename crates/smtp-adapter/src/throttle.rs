@@ -125,8 +125,9 @@ impl AuthThrottle {
             .copied()
     }
 
-    /// Makes room: expired records go; if none had expired, the one whose
-    /// last failure is oldest.
+    /// Makes room: expired records go; if too few had expired, the tenth
+    /// whose last failure is oldest (a batch, so that a flood of new
+    /// addresses costs one scan per tenth of the table, not per address).
     fn forget_oldest(&mut self, now: Instant) {
         let window = self.window;
         self.clients
@@ -134,14 +135,11 @@ impl AuthThrottle {
         if self.clients.len() < self.max_tracked {
             return;
         }
-        let oldest = self
-            .clients
-            .iter()
-            .min_by_key(|(_, r)| r.last_failure)
-            .map(|(ip, _)| *ip);
-        if let Some(ip) = oldest {
-            self.clients.remove(&ip);
-        }
+        let mut times: Vec<Instant> = self.clients.values().map(|r| r.last_failure).collect();
+        let nth = times.len() / 10;
+        let (_, cutoff, _) = times.select_nth_unstable(nth);
+        let cutoff = *cutoff;
+        self.clients.retain(|_, r| r.last_failure > cutoff);
     }
 }
 
