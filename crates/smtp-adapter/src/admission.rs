@@ -79,10 +79,11 @@ mod tests {
     use super::*;
 
     fn limits(all: usize, per_ip: usize) -> Limits {
-        let mut limits = Limits::default();
-        limits.max_connections = all;
-        limits.max_connections_per_ip = per_ip;
-        limits
+        Limits {
+            max_connections: all,
+            max_connections_per_ip: per_ip,
+            ..Limits::default()
+        }
     }
 
     #[test]
@@ -151,9 +152,11 @@ mod properties {
             all in 1usize..8,
             per_ip in 1usize..4,
         ) {
-            let mut limits = Limits::default();
-            limits.max_connections = all;
-            limits.max_connections_per_ip = per_ip;
+            let limits = Limits {
+                max_connections: all,
+                max_connections_per_ip: per_ip,
+                ..Limits::default()
+            };
             let mut admission = Admission::default();
             let mut open: Vec<IpAddr> = Vec::new();
             for (enter, last) in steps {

@@ -135,6 +135,8 @@ macro_rules! handler_api {
             fn finish(self) -> output!($mode, Decision) {
                 body!($mode, Decision::Accept)
             }
+            // The blocking form's body is a bare `()`.
+            #[allow(clippy::unused_unit)]
             fn abort(self) -> output!($mode, ()) {
                 body!($mode, ())
             }
@@ -148,6 +150,8 @@ macro_rules! handler_api {
             fn finish(self) -> output!($mode, Decision) {
                 body!($mode, Collect::finish(self))
             }
+            // The blocking form's body is a bare `()`.
+            #[allow(clippy::unused_unit)]
             fn abort(self) -> output!($mode, ()) {
                 body!($mode, ())
             }
