@@ -18,9 +18,10 @@ use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{
     BareLineEndingPolicy, EnhancedStatus, Host, Mechanism, Reply, ReplyCode, ServerConfig,
 };
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The default limit on a message's size: 25 MiB.
@@ -28,10 +29,6 @@ pub(crate) const DEFAULT_MAX_SIZE: u64 = 25 * 1024 * 1024;
 
 /// How long an address that used up its AUTH failures stays refused.
 const AUTH_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Each AUTH failure from an address is answered this much later than the
-/// one before, up to [`AUTH_MAX_DELAY`].
-const AUTH_DELAY_STEP: Duration = Duration::from_millis(250);
-const AUTH_MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// The name the sink gives itself in its greeting and `Received:` lines.
 const HOSTNAME: &str = "mailwire.localhost";
@@ -102,11 +99,20 @@ pub(crate) struct ServeArgs {
     /// so that one client cannot take every slot.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections_per_ip: u32,
-    /// Failed AUTH attempts allowed from one client address (across its
-    /// connections) before its AUTH is refused for 15 minutes; each failure
-    /// is answered more slowly than the one before.
+    /// Failed AUTH attempts allowed from one client address, across its
+    /// connections, before its AUTH is refused until 15 minutes pass without
+    /// a failure. (Each connection also delays its failed AUTH replies,
+    /// 2 s, then 4 s, and closes after 3.)
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
-    auth_max_failures: u32,
+    auth_failures_per_ip: u32,
+    /// A command line must be complete this many seconds after its first
+    /// byte (a client trickling a byte a second is closed); 0: no bound.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    command_timeout: u64,
+    /// The longest a connection may last, in seconds, whatever it does;
+    /// 0: no bound.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    session_lifetime: u64,
 }
 
 /// `--bare-line-endings`.
@@ -146,6 +152,9 @@ pub(crate) struct MaildirSink {
     log: bool,
     users: Arc<Users>,
     throttle: Arc<Mutex<AuthThrottle>>,
+    /// The user name of each connection's refused AUTH, until the failure
+    /// it causes is logged (at once: the session reports it right after).
+    refused_users: Arc<Mutex<HashMap<SocketAddr, String>>>,
 }
 
 impl MaildirSink {
@@ -157,6 +166,7 @@ impl MaildirSink {
             log,
             users: Arc::new(Users::new()),
             throttle: Arc::new(Mutex::new(AuthThrottle::default())),
+            refused_users: Arc::default(),
         }
     }
 
@@ -172,26 +182,16 @@ impl MaildirSink {
         self
     }
 
-    fn throttle(&self) -> std::sync::MutexGuard<'_, AuthThrottle> {
-        self.throttle
+    fn refused_users(&self) -> MutexGuard<'_, HashMap<SocketAddr, String>> {
+        self.refused_users
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
 
-/// RFC 3848's protocol name for the `with` clause (`S` for TLS, implicit or
-/// STARTTLS; `A` for an authenticated client), in RFC 6531's UTF8SMTP form
-/// for a transaction that asked for SMTPUTF8.
-fn protocol(conn: &Connection, smtputf8: bool) -> &'static str {
-    match (smtputf8, conn.tls.is_some(), conn.authenticated.is_some()) {
-        (false, false, false) => "ESMTP",
-        (false, false, true) => "ESMTPA",
-        (false, true, false) => "ESMTPS",
-        (false, true, true) => "ESMTPSA",
-        (true, false, false) => "UTF8SMTP",
-        (true, false, true) => "UTF8SMTPA",
-        (true, true, false) => "UTF8SMTPS",
-        (true, true, true) => "UTF8SMTPSA",
+    fn throttle(&self) -> MutexGuard<'_, AuthThrottle> {
+        self.throttle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -228,7 +228,10 @@ fn sanitize_name(name: &str, literal: bool, smtputf8: bool) -> String {
         .collect()
 }
 
-fn received_line(conn: &Connection, smtputf8: bool) -> String {
+/// The `Received:` field for a message of `transaction`; its `with` clause
+/// is the session's own protocol name (RFC 3848, RFC 6531).
+fn received_line(conn: &Connection, transaction: &Transaction) -> String {
+    let smtputf8 = transaction.params.smtputf8;
     let helo = conn
         .helo
         .as_ref()
@@ -239,7 +242,7 @@ fn received_line(conn: &Connection, smtputf8: bool) -> String {
     format!(
         "Received: from {helo} ([{}])\r\n\tby {HOSTNAME} (mailwire) with {};\r\n\t{date}\r\n",
         conn.peer.ip(),
-        protocol(conn, smtputf8)
+        transaction.protocol
     )
 }
 
@@ -378,7 +381,7 @@ impl Handler for MaildirSink {
                 log,
             });
         };
-        let received = received_line(conn, transaction.params.smtputf8);
+        let received = received_line(conn, transaction);
         let delivery = maildir
             .begin()
             .and_then(|mut delivery| {
@@ -397,11 +400,8 @@ impl Handler for MaildirSink {
     }
 
     fn auth(&self, conn: &Connection, request: &AuthRequest) -> Decision {
-        let ip = conn.peer.ip();
-        if self.throttle().is_blocked(ip, Instant::now()) {
-            // Refused without looking at the credentials; counted, so the
-            // address stays refused while it keeps trying.
-            self.throttle().record_failure(ip, Instant::now());
+        if self.throttle().is_blocked(conn.peer.ip(), Instant::now()) {
+            // Refused without looking at the credentials.
             return Decision::Reject(reply(
                 ReplyCode::new(454).unwrap_or(ReplyCode::LOCAL_ERROR),
                 (4, 7, 0),
@@ -411,17 +411,28 @@ impl Handler for MaildirSink {
         if !self.users.is_empty() && self.users.check(request) {
             return Decision::Accept;
         }
-        let penalty = self.throttle().record_failure(ip, Instant::now());
-        if let Some(failures) = penalty.log {
-            // The user name only: a password never reaches a log.
-            eprintln!(
-                "mailwire: AUTH {} failed for user={} client={ip} failures={failures}",
-                request.mechanism().as_str(),
-                quote(request.username()),
-            );
+        // The user name only: a password never reaches a log.
+        let mut refused = self.refused_users();
+        if refused.len() >= 10_000 {
+            refused.clear();
         }
-        std::thread::sleep(penalty.delay);
+        refused.insert(conn.peer, request.username().to_owned());
         Decision::auth_invalid()
+    }
+
+    fn auth_failed(&self, conn: &Connection, _failures: usize) {
+        let ip = conn.peer.ip();
+        // A cancelled or garbled exchange named no user.
+        let user = self.refused_users().remove(&conn.peer).unwrap_or_default();
+        // Counted across connections; the session itself delays its reply
+        // and closes after a few.
+        let Some(failures) = self.throttle().record_failure(ip, Instant::now()) else {
+            return;
+        };
+        eprintln!(
+            "mailwire: AUTH failed for user={} client={ip} failures={failures}",
+            quote(&user)
+        );
     }
 }
 
@@ -501,6 +512,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
 
     let mut config =
         sink_config(args.max_size).with_bare_line_endings(args.bare_line_endings.policy());
+    config.command_timeout = seconds(args.command_timeout);
+    config.session_lifetime = seconds(args.session_lifetime);
     if !users.is_empty() {
         config = config
             .with_auth(vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5])
@@ -510,10 +523,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let auth_note = auth_summary(&users, &args, tls.is_some());
     let sink = MaildirSink::new(maildir, true)
         .with_users(users)
-        .with_auth_throttle(
-            AuthThrottle::new(args.auth_max_failures, AUTH_WINDOW)
-                .with_delay(AUTH_DELAY_STEP, AUTH_MAX_DELAY),
-        );
+        .with_auth_throttle(AuthThrottle::new(args.auth_failures_per_ip, AUTH_WINDOW));
     let mut limits = Limits::default();
     limits.max_connections = args.max_connections as usize;
     limits.max_connections_per_ip = args.max_connections_per_ip as usize;
@@ -569,6 +579,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         None => None,
     };
     main.run().context("serving").map_err(Failure::other)
+}
+
+/// A bound in seconds; 0 for none.
+fn seconds(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 /// One line on what AUTH asks of clients, or none without accounts.
@@ -630,16 +645,6 @@ mod tests {
             r#""<\"x> to=<boss@corp> user=root x\"@evil.example>""#
         );
         assert_eq!(quote("a\u{202e}b\nc"), r#""a\u{202e}b\u{a}c""#);
-    }
-
-    #[test]
-    fn the_protocol_name_follows_rfc_3848_and_rfc_6531() {
-        let mut conn = Connection::new(([127, 0, 0, 1], 25).into());
-        assert_eq!(protocol(&conn, false), "ESMTP");
-        assert_eq!(protocol(&conn, true), "UTF8SMTP");
-        conn.authenticated = Some("u".into());
-        assert_eq!(protocol(&conn, false), "ESMTPA");
-        assert_eq!(protocol(&conn, true), "UTF8SMTPA");
     }
 
     #[test]

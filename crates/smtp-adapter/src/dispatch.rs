@@ -18,6 +18,11 @@ pub struct Transaction {
     pub params: MailParams,
     /// The accepted recipients, in order.
     pub recipients: Vec<ForwardPath>,
+    /// The protocol's name for a `Received:` field's `with` clause, from
+    /// the session: `ESMTP`, `ESMTPS`, `ESMTPA`, `ESMTPSA` (RFC 3848),
+    /// `UTF8SMTP...` for an SMTPUTF8 transaction (RFC 6531), `SMTP` after
+    /// HELO.
+    pub protocol: &'static str,
 }
 
 /// A message received whole, handed over by [`Collect`].
@@ -157,6 +162,7 @@ impl<S> Dispatch<S> {
             from,
             params,
             recipients: session.recipients().to_vec(),
+            protocol: session.protocol_name(),
         }
     }
 

@@ -104,6 +104,13 @@ macro_rules! handler_api {
             ) -> output!($mode, Decision) {
                 body!($mode, Decision::auth_invalid())
             }
+            /// An AUTH attempt failed (refused by `auth`, or cancelled or
+            /// garbled by the client); `failures` counts this session's,
+            /// this one included. The session itself delays the reply and
+            /// closes after its `max_auth_failures`; this is where to log
+            /// and to count failures per client address across connections
+            /// (see `AuthThrottle`). Ignored by default.
+            fn auth_failed(&self, _conn: &Connection, _failures: usize) {}
             /// A connection ended with a socket error (the protocol's own
             /// endings are not errors). Ignored by default.
             fn connection_error(&self, _peer: SocketAddr, _error: &Error) {}
@@ -231,6 +238,12 @@ macro_rules! handler_api {
                 ServerEvent::Auth(request) => {
                     handler.auth(dispatch.connection(), &request) $($aw)*
                 }
+                ServerEvent::AuthFailed { failures } => {
+                    handler.auth_failed(dispatch.connection(), failures);
+                    return;
+                }
+                // Told to no one: TLS state is read from the session.
+                ServerEvent::TlsStarted(_) => return,
                 // The message (if any) is dropped: RSET, a new EHLO,
                 // STARTTLS, a message the session refused, the end.
                 _ => {

@@ -56,7 +56,7 @@ pub use server::{
 };
 pub use session::Session;
 pub use smtp_proto::sasl;
-pub use throttle::{AuthThrottle, Penalty};
+pub use throttle::AuthThrottle;
 pub use tls::{
     client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, tls_info,
     ServerTls, TlsFailure, TlsSettings, Upgrade, DEFAULT_HANDSHAKE, SERVER_HANDSHAKE_LIMIT,

@@ -1,7 +1,8 @@
 //! AUTH failures counted per client address across connections, so that
-//! a password guesser who reconnects after each refusal is slowed down and
-//! then refused, and its log lines are rate-limited. Deterministic: time
-//! is an argument.
+//! a password guesser who reconnects after each refusal is refused, and its
+//! log lines are rate-limited. (Each session delays its own failed AUTH
+//! replies and closes after a few: see `ServerConfig::auth_failure_delay`.)
+//! Deterministic: time is an argument.
 
 use crate::admission::client_key;
 use std::collections::HashMap;
@@ -14,8 +15,6 @@ use std::time::{Duration, Instant};
 pub struct AuthThrottle {
     max_failures: u32,
     window: Duration,
-    step: Duration,
-    max_delay: Duration,
     log_interval: Duration,
     max_tracked: usize,
     clients: HashMap<IpAddr, Record>,
@@ -29,27 +28,13 @@ struct Record {
     unlogged: u32,
 }
 
-/// What to do after a failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Penalty {
-    /// Wait this long before answering the failure.
-    pub delay: Duration,
-    /// Write a log line now; it stands for this many failures (the ones not
-    /// logged since the last line, this one included). `None`: stay quiet.
-    pub log: Option<u32>,
-}
-
 impl Default for AuthThrottle {
-    /// 5 failures per address in 15 minutes; each failure waits 1 s more
-    /// than the last, up to 5 s; one log line per address a minute; 10,000
-    /// addresses remembered.
+    /// 5 failures per address, refused until 15 minutes pass without one;
+    /// one log line per address a minute; 10,000 addresses remembered.
     fn default() -> Self {
         AuthThrottle {
             max_failures: 5,
             window: Duration::from_secs(15 * 60),
-            step: Duration::from_secs(1),
-            max_delay: Duration::from_secs(5),
             log_interval: Duration::from_secs(60),
             max_tracked: 10_000,
             clients: HashMap::new(),
@@ -68,13 +53,6 @@ impl AuthThrottle {
         }
     }
 
-    /// Each failure waits `step` longer than the one before, up to `max`.
-    pub fn with_delay(mut self, step: Duration, max: Duration) -> AuthThrottle {
-        self.step = step;
-        self.max_delay = max;
-        self
-    }
-
     /// True while `ip` has used up its failures: refuse its AUTH without
     /// looking at the credentials.
     pub fn is_blocked(&self, ip: IpAddr, now: Instant) -> bool {
@@ -82,8 +60,10 @@ impl AuthThrottle {
             .is_some_and(|record| record.failures >= self.max_failures)
     }
 
-    /// Counts a failed attempt from `ip` at `now`.
-    pub fn record_failure(&mut self, ip: IpAddr, now: Instant) -> Penalty {
+    /// Counts a failed attempt from `ip` at `now`. Returns `Some(n)` when a
+    /// log line is due (at most one per address and minute): it stands for
+    /// the `n` failures not logged since the last one, this one included.
+    pub fn record_failure(&mut self, ip: IpAddr, now: Instant) -> Option<u32> {
         let key = client_key(ip);
         let fresh = Record {
             failures: 0,
@@ -106,11 +86,7 @@ impl AuthThrottle {
             std::mem::take(&mut record.unlogged)
         });
         self.clients.insert(key, record);
-        let delay = self
-            .step
-            .saturating_mul(record.failures)
-            .min(self.max_delay);
-        Penalty { delay, log }
+        log
     }
 
     /// Addresses remembered now.
@@ -183,7 +159,7 @@ mod tests {
         assert_eq!(logs.iter().flatten().count(), 1, "{logs:?}");
         assert_eq!(logs[0], Some(1));
         let later = throttle.record_failure(A.into(), t0 + Duration::from_secs(61));
-        assert_eq!(later.log, Some(100));
+        assert_eq!(later, Some(100));
     }
 
     #[test]

@@ -47,7 +47,7 @@ use std::time::Instant;
 
 pub use smtp_futures::{
     AcceptAll, AuthThrottle, CertificateDer, Collect, Connection, Decision, Discard, Error,
-    Handler, Limits, Message, Penalty, PrivateKeyDer, RootCertStore, ServerTls, Sink, TlsFailure,
+    Handler, Limits, Message, PrivateKeyDer, RootCertStore, ServerTls, Sink, TlsFailure,
     TlsSettings, Transaction,
 };
 

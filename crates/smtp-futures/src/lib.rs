@@ -53,5 +53,5 @@ pub use server::{Server, ServerHandle, ShutdownHandle};
 pub use smtp_adapter::asynchronous::{AcceptAll, Handler, Sink};
 pub use smtp_adapter::{
     AuthThrottle, CertificateDer, Collect, Connection, Decision, Discard, Error, Limits, Message,
-    Penalty, PrivateKeyDer, RootCertStore, ServerTls, TlsFailure, TlsSettings, Transaction,
+    PrivateKeyDer, RootCertStore, ServerTls, TlsFailure, TlsSettings, Transaction,
 };
