@@ -127,17 +127,13 @@ mod tests {
     const B: [u8; 4] = [192, 0, 2, 2];
 
     #[test]
-    fn failures_slow_down_then_block_the_address_across_connections() {
+    fn failures_block_the_address_across_connections() {
         let t0 = Instant::now();
         let mut throttle = AuthThrottle::new(3, Duration::from_secs(600));
-        let delays: Vec<Duration> = (0..3)
-            .map(|i| {
-                throttle
-                    .record_failure(A.into(), t0 + Duration::from_secs(i))
-                    .delay
-            })
-            .collect();
-        assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
+        for i in 0..3 {
+            assert!(!throttle.is_blocked(A.into(), t0 + Duration::from_secs(i)));
+            throttle.record_failure(A.into(), t0 + Duration::from_secs(i));
+        }
         assert!(throttle.is_blocked(A.into(), t0 + Duration::from_secs(5)));
         assert!(!throttle.is_blocked(B.into(), t0 + Duration::from_secs(5)));
         // The window runs from the last failure.
@@ -150,11 +146,7 @@ mod tests {
         let t0 = Instant::now();
         let mut throttle = AuthThrottle::new(1000, Duration::from_secs(600));
         let logs: Vec<Option<u32>> = (0..100)
-            .map(|i| {
-                throttle
-                    .record_failure(A.into(), t0 + Duration::from_millis(i * 100))
-                    .log
-            })
+            .map(|i| throttle.record_failure(A.into(), t0 + Duration::from_millis(i * 100)))
             .collect();
         assert_eq!(logs.iter().flatten().count(), 1, "{logs:?}");
         assert_eq!(logs[0], Some(1));
