@@ -149,7 +149,7 @@ def hostile(mailwire, work):
         proc.terminate()
         proc.wait()
     print(f"| `mailwire serve`, 64 clients trickling inside a 20 MB BDAT chunk + one "
-          f"`BDAT 999999999999 LAST` ({taken >> 20} MiB taken before it was closed) "
+          f"`BDAT 999999999999 LAST` ({taken >> 10} KiB taken before it was closed) "
           f"| {idle / 1024:.1f} | {peak / 1024:.1f} |")
 
 

@@ -47,6 +47,18 @@ impl Raw {
         }
     }
 
+    /// EHLO, MAIL FROM and one RCPT TO, each accepted.
+    fn envelope(&mut self) {
+        for line in [
+            &b"EHLO raw.test\r\n"[..],
+            b"MAIL FROM:<a@example.com>\r\n",
+            b"RCPT TO:<b@example.org>\r\n",
+        ] {
+            let reply = self.send(line);
+            assert!(reply.starts_with("250"), "{reply}");
+        }
+    }
+
     fn send(&mut self, bytes: &[u8]) -> String {
         self.writer.write_all(bytes).unwrap();
         self.reply()
@@ -218,11 +230,7 @@ fn a_large_message_streams_to_disk_without_growing_memory() {
     let pid = serve.child.id();
     let baseline = peak_rss_kib(pid);
     let mut raw = Raw::connect(serve.plain);
-    assert!(raw.send(b"EHLO raw.test\r\n").starts_with("250"));
-    assert!(raw
-        .send(b"MAIL FROM:<a@example.com>\r\n")
-        .starts_with("250"));
-    assert!(raw.send(b"RCPT TO:<b@example.org>\r\n").starts_with("250"));
+    raw.envelope();
     let size = 64 << 20;
     let header = b"Subject: big\r\n\r\n";
     raw.writer
@@ -268,11 +276,7 @@ fn a_huge_bdat_and_trickling_clients_cost_no_memory() {
     let mut trickling = Vec::new();
     for _ in 0..15 {
         let mut raw = Raw::connect(serve.plain);
-        assert!(raw.send(b"EHLO raw.test\r\n").starts_with("250"));
-        assert!(raw
-            .send(b"MAIL FROM:<a@example.com>\r\n")
-            .starts_with("250"));
-        assert!(raw.send(b"RCPT TO:<b@example.org>\r\n").starts_with("250"));
+        raw.envelope();
         assert_eq!(bdat(&mut raw, 20_000_000, 1 << 20), 1 << 20);
         trickling.push(raw);
     }
@@ -280,11 +284,7 @@ fn a_huge_bdat_and_trickling_clients_cost_no_memory() {
     // refused at once for its size, a bounded part read and dropped, then
     // the connection is closed.
     let mut huge = Raw::connect(serve.plain);
-    assert!(huge.send(b"EHLO raw.test\r\n").starts_with("250"));
-    assert!(huge
-        .send(b"MAIL FROM:<a@example.com>\r\n")
-        .starts_with("250"));
-    assert!(huge.send(b"RCPT TO:<b@example.org>\r\n").starts_with("250"));
+    huge.envelope();
     let taken = bdat(&mut huge, 999_999_999_999, 40 << 20);
     assert!(taken < 40 << 20, "the server read all {taken} octets");
     for raw in &mut trickling {
