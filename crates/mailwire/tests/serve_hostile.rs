@@ -350,3 +350,22 @@ fn the_per_address_connection_limit_flag_refuses_the_next_connection() {
     let reply = String::from_utf8_lossy(&buf[..n]);
     assert!(reply.starts_with("421 4.7.0"), "{reply}");
 }
+
+#[test]
+fn a_busy_session_is_closed_at_the_session_lifetime_flag() {
+    let dir = TempDir::new("lifetime");
+    let serve = Serve::start(&dir.0, &["--session-lifetime", "1"], &[]);
+    let mut raw = Raw::connect(serve.plain);
+    let started = Instant::now();
+    assert!(raw.send(b"EHLO raw.test\r\n").starts_with("250"));
+    // Never idle: a NOOP every 200 ms.
+    let reply = loop {
+        let reply = raw.send(b"NOOP\r\n");
+        if !reply.starts_with("250") {
+            break reply;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never closed");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(reply.starts_with("421 4.4.2"), "{reply}");
+}
