@@ -42,6 +42,8 @@ mod server;
 mod session;
 mod throttle;
 mod tls;
+mod tls_failure;
+mod verifier;
 
 pub use admission::{client_key, Admission, Refusal};
 pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
@@ -58,6 +60,7 @@ pub use session::Session;
 pub use smtp_proto::sasl;
 pub use throttle::AuthThrottle;
 pub use tls::{
-    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, tls_info,
-    ServerTls, TlsFailure, TlsSettings, Upgrade, DEFAULT_HANDSHAKE, SERVER_HANDSHAKE_LIMIT,
+    client_tls_info, server_tls_info, tls_info, ServerTls, TlsSettings, Upgrade, DEFAULT_HANDSHAKE,
+    SERVER_HANDSHAKE_LIMIT,
 };
+pub use tls_failure::{describe_client_failure, describe_server_failure, TlsFailure};
