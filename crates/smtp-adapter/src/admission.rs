@@ -4,7 +4,8 @@
 
 use crate::server::Limits;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, MutexGuard};
 
 /// The connections being served, in all and per client address. An IPv6
 /// client is counted by its /64, the block one host usually holds.
@@ -55,6 +56,39 @@ impl Admission {
     /// Connections being served.
     pub fn active(&self) -> usize {
         self.active
+    }
+}
+
+/// An [`Admission`] behind a lock, shared by a server's accept loop and its
+/// connections (threads or tasks; the lock is never held across a wait
+/// other than a condition variable's).
+#[derive(Debug, Default)]
+pub struct SharedAdmission(Mutex<Admission>);
+
+impl SharedAdmission {
+    /// The counts, locked. A thread that panicked holding the lock left
+    /// plain counters, which are still right.
+    pub fn lock(&self) -> MutexGuard<'_, Admission> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts a new connection from `peer`, unless a limit is reached.
+    pub fn try_enter(&self, peer: SocketAddr, limits: &Limits) -> bool {
+        self.lock().try_enter(peer.ip(), limits).is_ok()
+    }
+
+    /// A connection from `peer` ended; returns the connections left.
+    pub fn leave(&self, peer: SocketAddr) -> usize {
+        let mut admission = self.lock();
+        admission.leave(peer.ip());
+        admission.active()
+    }
+
+    /// Connections being served.
+    pub fn active(&self) -> usize {
+        self.lock().active()
     }
 }
 

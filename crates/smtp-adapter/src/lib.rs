@@ -45,7 +45,7 @@ mod tls;
 mod tls_failure;
 mod verifier;
 
-pub use admission::{client_key, Admission, Refusal};
+pub use admission::{client_key, Admission, Refusal, SharedAdmission};
 pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
 pub use dispatch::{Collect, Discard, Dispatch, Ending, Message, Transaction};
 pub use error::Error;

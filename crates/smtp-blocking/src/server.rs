@@ -4,13 +4,15 @@ use crate::driver::{Driver, Next};
 use crate::tls::{ServerTls, Stream};
 use crate::Error;
 use smtp_adapter::blocking::{end_connection, handle_event, Handler};
-use smtp_adapter::{new_server_session, refusal_reply, Admission, Dispatch, Limits, Listening};
+use smtp_adapter::{
+    new_server_session, refusal_reply, Dispatch, Limits, Listening, SharedAdmission,
+};
 use smtp_proto::ServerConfig;
 use std::fmt;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -227,7 +229,7 @@ impl ShutdownHandle {
 
     /// Connections being served now.
     pub fn active_connections(&self) -> usize {
-        self.shared.lock().active()
+        self.shared.active.active()
     }
 }
 
@@ -277,7 +279,7 @@ impl Drop for ServerHandle {
 #[derive(Debug, Default)]
 struct Shared {
     /// Connections being served, in all and per client address.
-    active: Mutex<Admission>,
+    active: SharedAdmission,
     idle: Condvar,
     /// Stop accepting.
     stopping: AtomicBool,
@@ -286,20 +288,13 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Admission> {
-        // A thread that panicked holding the lock left plain counters,
-        // which are still right.
-        self.active
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     fn try_enter(&self, peer: SocketAddr, limits: &Limits) -> bool {
-        self.lock().try_enter(peer.ip(), limits).is_ok()
+        self.active.try_enter(peer, limits)
     }
 
     fn leave(&self, peer: SocketAddr) {
-        let mut active = self.lock();
+        // Under the lock the waiters wait with, so none misses the wake-up.
+        let mut active = self.active.lock();
         active.leave(peer.ip());
         if active.active() == 0 {
             self.idle.notify_all();
@@ -309,7 +304,7 @@ impl Shared {
     /// Waits until no connection is served, at most `limit`; true when idle.
     fn wait_idle(&self, limit: Option<Duration>) -> bool {
         let until = limit.map(|l| Instant::now() + l);
-        let mut active = self.lock();
+        let mut active = self.active.lock();
         while active.active() > 0 {
             let wait = match until {
                 Some(until) => match until.checked_duration_since(Instant::now()) {

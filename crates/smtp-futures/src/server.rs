@@ -7,7 +7,8 @@ use event_listener::Event;
 use futures_util::AsyncWriteExt as _;
 use smtp_adapter::asynchronous::{end_connection, handle_event, Handler};
 use smtp_adapter::{
-    new_server_session, refusal_reply, Admission, Dispatch, Error, Limits, Listening, ServerTls,
+    new_server_session, refusal_reply, Dispatch, Error, Limits, Listening, ServerTls,
+    SharedAdmission,
 };
 use smtp_proto::ServerConfig;
 use std::fmt;
@@ -16,7 +17,7 @@ use std::marker::PhantomData;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -292,7 +293,7 @@ impl<R: Runtime> Drop for ServerHandle<R> {
 #[derive(Debug, Default)]
 struct Shared {
     /// Connections being served, in all and per client address.
-    admission: Mutex<Admission>,
+    admission: SharedAdmission,
     /// Stop accepting.
     stopping: AtomicBool,
     /// Tell open connections 421.
@@ -306,24 +307,16 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Admission> {
-        // A task that panicked holding the lock left plain counters, which
-        // are still right. The lock is never held across an await.
-        self.admission
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     fn active(&self) -> usize {
-        self.lock().active()
+        self.admission.active()
     }
 
     fn try_enter(&self, peer: SocketAddr, limits: &Limits) -> bool {
-        self.lock().try_enter(peer.ip(), limits).is_ok()
+        self.admission.try_enter(peer, limits)
     }
 
     fn leave(&self, peer: SocketAddr) {
-        self.lock().leave(peer.ip());
+        self.admission.leave(peer);
         self.changed.notify(usize::MAX);
     }
 
