@@ -7,6 +7,7 @@ mod maildir;
 mod probe;
 mod send;
 mod serve;
+mod serve_pop3;
 mod serve_tls;
 mod users;
 
