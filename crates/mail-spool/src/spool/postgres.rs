@@ -131,14 +131,24 @@ impl PostgresSpool {
             // The server went away and came back: one new connection.
             *client = Client::connect(&self.url, NoTls).map_err(pg_error)?;
         }
-        let mut tx = client.transaction().map_err(pg_error)?;
-        if !durable {
-            tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
-                .map_err(pg_error)?;
+        let result = (|| {
+            let mut tx = client.transaction().map_err(pg_error)?;
+            if !durable {
+                tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+                    .map_err(pg_error)?;
+            }
+            let value = f(&mut tx)?;
+            tx.commit().map_err(pg_error)?;
+            Ok(value)
+        })();
+        if let Err(SpoolError::Unavailable(_)) = &result {
+            // The connection may be dead without knowing it yet: the next
+            // call gets a fresh one when the server answers again.
+            if let Ok(fresh) = Client::connect(&self.url, NoTls) {
+                *client = fresh;
+            }
         }
-        let value = f(&mut tx)?;
-        tx.commit().map_err(pg_error)?;
-        Ok(value)
+        result
     }
 }
 
