@@ -158,8 +158,7 @@ fn entropy() -> [u8; 16] {
 }
 
 /// The message, its attachments streamed from their files; a file that
-/// fails while the message is written is reported through the
-/// [`FileErrors`].
+/// fails while the message is written is reported through `files`.
 fn build(args: &SendArgs, files: &FileAttachments) -> Result<OutgoingMessage, Failure> {
     let mut builder = MessageBuilder::new()
         .from(header_mailbox(&args.from)?)
