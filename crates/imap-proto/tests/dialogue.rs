@@ -1,0 +1,198 @@
+//! Whole dialogues against the in-memory store with a virtual clock.
+
+use imap_proto::{Event, ImapConfig, ImapSession, MemoryStore, Output};
+use proptest::prelude::*;
+use std::time::{Duration, Instant};
+
+struct Run {
+    session: ImapSession,
+    store: MemoryStore,
+    now: Instant,
+    sent: Vec<u8>,
+    closed: bool,
+}
+
+impl Run {
+    fn new(config: ImapConfig) -> Run {
+        let now = Instant::now();
+        let mut store = MemoryStore::default();
+        store.deliver("INBOX", b"From: Ann <ann@example.com>\r\nTo: bob@example.org\r\nSubject: first\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nHello one\r\n");
+        store.deliver("INBOX", b"From: Carl <carl@example.net>\r\nSubject: second\r\n\r\nHello two, longer body\r\n");
+        let session = ImapSession::new(config, now);
+        let mut run = Run { session, store, now, sent: Vec::new(), closed: false };
+        run.drain();
+        run
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.session.poll_output() {
+            match out {
+                Output::Transmit(b) => self.sent.extend_from_slice(&b),
+                Output::Event(Event::Login(c)) => {
+                    if c.password.expose() == "secret" {
+                        self.session.accept_login().unwrap();
+                    } else {
+                        self.session.reject_login().unwrap();
+                    }
+                    self.session.feed(self.now, b"", &mut self.store);
+                }
+                Output::Close => self.closed = true,
+                _ => {}
+            }
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> String {
+        self.sent.clear();
+        self.session.feed(self.now, bytes, &mut self.store);
+        self.drain();
+        String::from_utf8_lossy(&self.sent).into_owned()
+    }
+
+    fn advance(&mut self, by: Duration) -> String {
+        self.sent.clear();
+        self.now += by;
+        if self.session.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.session.handle_timeout(self.now, &mut self.store);
+        }
+        self.drain();
+        String::from_utf8_lossy(&self.sent).into_owned()
+    }
+}
+
+fn plain() -> ImapConfig {
+    ImapConfig::new("imap.test").with_plaintext_auth(true)
+}
+
+#[test]
+fn login_select_fetch_store_expunge() {
+    let mut r = Run::new(plain());
+    assert!(r.send(b"a LOGIN alice secret\r\n").starts_with("a OK [CAPABILITY IMAP4rev1"));
+    let sel = r.send(b"b SELECT INBOX\r\n");
+    assert!(sel.contains("* 2 EXISTS\r\n* 2 RECENT\r\n"), "{sel}");
+    assert!(sel.contains("* OK [UIDVALIDITY 1]") && sel.contains("* OK [UIDNEXT 3]"));
+    assert!(sel.ends_with("b OK [READ-WRITE] SELECT completed\r\n"));
+    let f = r.send(b"c FETCH 1 (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY[TEXT]<0.5>)\r\n");
+    assert_eq!(
+        f,
+        "* 1 FETCH (FLAGS (\\Seen \\Recent) UID 1 RFC822.SIZE 117 BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: first\r\n\r\n BODY[TEXT]<0> {5}\r\nHello)\r\nc OK FETCH completed\r\n"
+    );
+    let s = r.send(b"d UID STORE 2 +FLAGS (\\Deleted \\Flagged)\r\n");
+    assert_eq!(s, "* 2 FETCH (FLAGS (\\Flagged \\Deleted \\Recent) UID 2)\r\nd OK STORE completed\r\n");
+    assert_eq!(r.send(b"e SEARCH FLAGGED\r\n"), "* SEARCH 2\r\ne OK SEARCH completed\r\n");
+    assert_eq!(r.send(b"e2 UID SEARCH FROM carl NOT SEEN\r\n"), "* SEARCH 2\r\ne2 OK SEARCH completed\r\n");
+    assert_eq!(r.send(b"e3 SEARCH OR SUBJECT first LARGER 1000\r\n"), "* SEARCH 1\r\ne3 OK SEARCH completed\r\n");
+    assert_eq!(r.send(b"f EXPUNGE\r\n"), "* 2 EXPUNGE\r\nf OK EXPUNGE completed\r\n");
+    assert!(r.send(b"g LOGOUT\r\n").starts_with("* BYE"));
+    assert!(r.closed);
+}
+
+#[test]
+fn literals_append_and_idle() {
+    let mut r = Run::new(plain());
+    r.send(b"a LOGIN {5}\r\n");
+    assert_eq!(String::from_utf8_lossy(&r.sent), "+ Ready for literal data\r\n");
+    assert!(r.send(b"alice secret\r\n").starts_with("a OK"));
+    r.send(b"b SELECT INBOX\r\n");
+    // LITERAL+: no continuation request.
+    let msg = b"Subject: new\r\n\r\nbody\r\n";
+    let out = r.send(format!("c APPEND INBOX (\\Seen) {{{}+}}\r\n", msg.len()).as_bytes());
+    assert_eq!(out, "");
+    let out = r.send(&[msg.as_slice(), b"\r\n"].concat());
+    assert_eq!(out, "* 3 EXISTS\r\n* 3 RECENT\r\nc OK [APPENDUID 1 3] APPEND completed\r\n");
+    assert_eq!(r.send(b"d IDLE\r\n"), "+ idling\r\n");
+    r.store.deliver("INBOX", b"Subject: pushed\r\n\r\nx\r\n");
+    assert_eq!(r.advance(Duration::from_secs(1)), "");
+    assert_eq!(r.advance(Duration::from_secs(1)), "* 4 EXISTS\r\n* 4 RECENT\r\n");
+    assert_eq!(r.send(b"DONE\r\n"), "d OK IDLE terminated\r\n");
+}
+
+#[test]
+fn bounds_refuse_and_close() {
+    // Plaintext login refused without TLS by default.
+    let mut r = Run::new(ImapConfig::new("imap.test"));
+    assert!(r.send(b"a CAPABILITY\r\n").contains("LOGINDISABLED"));
+    assert!(r.send(b"b LOGIN alice secret\r\n").starts_with("b NO [PRIVACYREQUIRED]"));
+    // Oversized synchronizing literal refused before the data.
+    let mut r = Run::new(plain().with_max_literal(100));
+    assert_eq!(r.send(b"a LOGIN {1000}\r\n"), "a NO [TOOBIG] literal too large\r\n");
+    assert_eq!(r.send(b"b NOOP\r\n"), "b OK NOOP completed\r\n");
+    assert!(r.send(b"c SELECT INBOX\r\n").starts_with("c BAD"), "not logged in");
+    // A line over the cap ends the session.
+    let mut r = Run::new(plain().with_max_line(100));
+    assert!(r.send(&[b'x'; 200]).contains("* BYE line too long"));
+    assert!(r.closed);
+    // Three wrong passwords, each answered after the delay, then BYE.
+    let mut r = Run::new(plain());
+    for i in 0..3 {
+        assert_eq!(r.send(format!("t{i} LOGIN alice wrong\r\n").as_bytes()), "");
+        let out = r.advance(Duration::from_secs(2));
+        assert!(out.starts_with(&format!("t{i} NO [AUTHENTICATIONFAILED]")), "{out}");
+    }
+    assert!(r.closed);
+    // Errors before BYE.
+    let mut r = Run::new(plain());
+    let mut all = String::new();
+    for _ in 0..10 {
+        all.push_str(&r.send(b"x BOGUS\r\n"));
+    }
+    assert!(all.ends_with("* BYE too many errors\r\n"), "{all}");
+    // Autologout after 30 minutes.
+    let mut r = Run::new(plain());
+    assert_eq!(r.advance(Duration::from_secs(29 * 60)), "");
+    assert!(r.advance(Duration::from_secs(61)).contains("* BYE autologout"));
+}
+
+#[test]
+fn folders_copy_move_status() {
+    let mut r = Run::new(plain());
+    r.send(b"a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+    assert!(r.send(b"b CREATE Archive\r\n").starts_with("b OK"));
+    let list = r.send(b"c LIST \"\" *\r\n");
+    assert_eq!(list, "* LIST (\\HasNoChildren) \".\" \"Archive\"\r\n* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\nc OK LIST completed\r\n");
+    r.send(b"d SELECT INBOX\r\n");
+    assert_eq!(r.send(b"e COPY 1 Archive\r\n"), "e OK [COPYUID 2 1 1] COPY completed\r\n");
+    assert_eq!(r.send(b"f UID MOVE 2 Archive\r\n"), "* OK [COPYUID 2 2 2] moved\r\n* 2 EXPUNGE\r\nf OK MOVE completed\r\n");
+    assert_eq!(
+        r.send(b"g STATUS Archive (MESSAGES UIDNEXT UIDVALIDITY UNSEEN)\r\n"),
+        "* STATUS \"Archive\" (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 2 UNSEEN 2)\r\ng OK STATUS completed\r\n"
+    );
+    assert!(r.send(b"h RENAME Archive Old\r\n").starts_with("h OK"));
+    assert!(r.send(b"i DELETE Old\r\n").starts_with("i OK"));
+    assert!(r.send(b"j SELECT Old\r\n").starts_with("j NO [NONEXISTENT]"));
+}
+
+fn transcript(chunks: &[&[u8]]) -> String {
+    let mut r = Run::new(plain());
+    let mut all = String::new();
+    for c in chunks {
+        all.push_str(&r.send(c));
+    }
+    all
+}
+
+const SCRIPT: &[u8] = b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE BODY[])\r\nd APPEND INBOX {5+}\r\nhello\r\ne UID SEARCH ALL\r\nf STORE 1 FLAGS (\\Answered)\r\ng LOGOUT\r\n";
+
+proptest! {
+    #[test]
+    fn chunking_does_not_change_the_dialogue(cuts in proptest::collection::vec(0usize..SCRIPT.len(), 0..12)) {
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut chunks = Vec::new();
+        let mut last = 0;
+        for c in cuts {
+            chunks.push(&SCRIPT[last..c]);
+            last = c;
+        }
+        chunks.push(&SCRIPT[last..]);
+        prop_assert_eq!(transcript(&chunks), transcript(&[SCRIPT]));
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics(input in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let mut r = Run::new(plain());
+        r.send(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n");
+        r.send(&input);
+    }
+}
