@@ -141,7 +141,7 @@ struct Held {
 ///     }
 /// }
 /// let text = String::from_utf8(sent).unwrap();
-/// assert!(text.contains("* 1 FETCH (FLAGS (\\Seen) BODY[] {22}\r\nSubject: hi\r\n\r\nHello\r\n)"));
+/// assert!(text.contains("* 1 FETCH (FLAGS (\\Seen \\Recent) BODY[] {22}\r\nSubject: hi\r\n\r\nHello\r\n)"));
 /// ```
 #[derive(Debug)]
 pub struct ImapSession {
