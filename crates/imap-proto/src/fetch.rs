@@ -281,8 +281,10 @@ fn params(out: &mut Vec<u8>, params: &[(String, String)]) {
     out.push(b')');
 }
 
+/// Text lines of a body: line breaks, plus a last line without one.
 fn lines(body: &[u8]) -> usize {
-    body.iter().filter(|&&b| b == b'\n').count()
+    let breaks = body.iter().filter(|&&b| b == b'\n').count();
+    breaks + usize::from(body.last().is_some_and(|&b| b != b'\n'))
 }
 
 /// BODY (`extended` false) or BODYSTRUCTURE (`extended` true), RFC 3501 §7.4.2.
@@ -403,7 +405,7 @@ mod tests {
         let mut out = Vec::new();
         body_structure(&mut out, Message::parse(MULTI).root(), false, 0);
         let s = String::from_utf8(out).unwrap();
-        assert!(s.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 1)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 28 (NIL \"inner\""), "{s}");
+        assert!(s.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 2)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 28 (NIL \"inner\""), "{s}");
         assert!(s.ends_with(" \"MIXED\")"), "{s}");
     }
 
