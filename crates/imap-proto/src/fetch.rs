@@ -61,7 +61,11 @@ fn path_of(part: &Option<PartPath>) -> Vec<u32> {
 
 /// The header block that HEADER / HEADER.FIELDS / TEXT of a path refer to:
 /// the message's for no path, the nested message's for a message/rfc822 part.
-fn header_and_text<'a>(input: &'a [u8], msg: &Message<'a>, path: &[u32]) -> Option<(&'a [u8], &'a [u8])> {
+fn header_and_text<'a>(
+    input: &'a [u8],
+    msg: &Message<'a>,
+    path: &[u32],
+) -> Option<(&'a [u8], &'a [u8])> {
     if path.is_empty() {
         return Some((message_header(input, msg), msg.root().raw_body()));
     }
@@ -103,7 +107,10 @@ pub(crate) fn section_bytes(input: &[u8], section: &Option<Section<'_>>) -> Opti
         Section::Part(p) => {
             let path = path_of(&Some(p.clone()));
             let part = part_at(&msg, &path)?;
-            if path.len() == 1 && !matches!(msg.root().body(), Body::Multipart { .. }) && msg.root().message().is_none() {
+            if path.len() == 1
+                && !matches!(msg.root().body(), Body::Multipart { .. })
+                && msg.root().message().is_none()
+            {
                 return Some(msg.root().raw_body().to_vec());
             }
             Some(part.raw_body().to_vec())
@@ -113,7 +120,11 @@ pub(crate) fn section_bytes(input: &[u8], section: &Option<Section<'_>>) -> Opti
         Section::HeaderFields(p, names) | Section::HeaderFieldsNot(p, names) => {
             let (block, _) = header_and_text(input, &msg, &path_of(p))?;
             let names: Vec<Vec<u8>> = names.as_ref().iter().map(|n| n.as_ref().to_vec()).collect();
-            Some(filter_fields(block, &names, matches!(section, Section::HeaderFieldsNot(..))))
+            Some(filter_fields(
+                block,
+                &names,
+                matches!(section, Section::HeaderFieldsNot(..)),
+            ))
         }
         Section::Mime(p) => {
             let part = part_at(&msg, &path_of(&Some(p.clone())))?;
@@ -126,7 +137,11 @@ pub(crate) fn section_bytes(input: &[u8], section: &Option<Section<'_>>) -> Opti
 /// The section as it is echoed in the response, `BODY[` and `]` excluded.
 pub(crate) fn section_label(section: &Option<Section<'_>>) -> String {
     fn path(p: &Option<PartPath>) -> String {
-        path_of(p).iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+        path_of(p)
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(".")
     }
     fn join(p: &Option<PartPath>, what: &str) -> String {
         let p = path(p);
@@ -142,7 +157,11 @@ pub(crate) fn section_label(section: &Option<Section<'_>>) -> String {
             .map(|n| {
                 let mut out = Vec::new();
                 let raw = n.as_ref();
-                if !raw.is_empty() && raw.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b)) {
+                if !raw.is_empty()
+                    && raw
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
+                {
                     out.extend_from_slice(raw);
                 } else {
                     wire::string(&mut out, raw);
@@ -158,8 +177,12 @@ pub(crate) fn section_label(section: &Option<Section<'_>>) -> String {
         Some(Section::Header(p)) => join(p, "HEADER"),
         Some(Section::Text(p)) => join(p, "TEXT"),
         Some(Section::Mime(p)) => join(&Some(p.clone()), "MIME"),
-        Some(Section::HeaderFields(p, n)) => join(p, &format!("HEADER.FIELDS ({})", names(n.as_ref()))),
-        Some(Section::HeaderFieldsNot(p, n)) => join(p, &format!("HEADER.FIELDS.NOT ({})", names(n.as_ref()))),
+        Some(Section::HeaderFields(p, n)) => {
+            join(p, &format!("HEADER.FIELDS ({})", names(n.as_ref())))
+        }
+        Some(Section::HeaderFieldsNot(p, n)) => {
+            join(p, &format!("HEADER.FIELDS.NOT ({})", names(n.as_ref())))
+        }
     }
 }
 
@@ -179,7 +202,10 @@ fn encode_word(s: &str) -> String {
     let mut b64 = String::new();
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in s.as_bytes().chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 let c = T[((n >> (18 - 6 * i)) & 63) as usize];
@@ -217,7 +243,7 @@ fn address_list(out: &mut Vec<u8>, list: &[Address]) {
 
 fn mailbox(out: &mut Vec<u8>, m: &mime_codec::Mailbox) {
     out.push(b'(');
-    wire::nstring(out, m.name().map(|n| encode_word(n)).as_deref().map(str::as_bytes));
+    wire::nstring(out, m.name().map(encode_word).as_deref().map(str::as_bytes));
     out.extend_from_slice(b" NIL ");
     let addr = m.address();
     let (local, domain) = match addr.rsplit_once('@') {
@@ -247,7 +273,14 @@ pub(crate) fn envelope(out: &mut Vec<u8>, msg: &Message<'_>) {
     out.push(b' ');
     field(out, "Subject");
     let from = addresses(h, "From");
-    for (name, fallback) in [("From", None), ("Sender", Some(&from)), ("Reply-To", Some(&from)), ("To", None), ("Cc", None), ("Bcc", None)] {
+    for (name, fallback) in [
+        ("From", None),
+        ("Sender", Some(&from)),
+        ("Reply-To", Some(&from)),
+        ("To", None),
+        ("Cc", None),
+        ("Bcc", None),
+    ] {
         out.push(b' ');
         let mut list = addresses(h, name);
         if list.is_empty() {
@@ -313,11 +346,22 @@ pub(crate) fn body_structure(out: &mut Vec<u8>, part: &Part<'_>, extended: bool,
     out.push(b' ');
     params(out, &ct.params);
     out.push(b' ');
-    wire::nstring(out, raw_field(part.headers(), "Content-ID").as_deref().map(str::as_bytes));
+    wire::nstring(
+        out,
+        raw_field(part.headers(), "Content-ID")
+            .as_deref()
+            .map(str::as_bytes),
+    );
     out.push(b' ');
-    wire::nstring(out, raw_field(part.headers(), "Content-Description").as_deref().map(str::as_bytes));
+    wire::nstring(
+        out,
+        raw_field(part.headers(), "Content-Description")
+            .as_deref()
+            .map(str::as_bytes),
+    );
     out.push(b' ');
-    let encoding = raw_field(part.headers(), "Content-Transfer-Encoding").unwrap_or_else(|| "7bit".into());
+    let encoding =
+        raw_field(part.headers(), "Content-Transfer-Encoding").unwrap_or_else(|| "7bit".into());
     wire::string(out, encoding.to_ascii_uppercase().as_bytes());
     let body = part.raw_body();
     out.extend_from_slice(format!(" {}", body.len()).as_bytes());
@@ -332,7 +376,12 @@ pub(crate) fn body_structure(out: &mut Vec<u8>, part: &Part<'_>, extended: bool,
     }
     if extended {
         out.extend_from_slice(b" ");
-        wire::nstring(out, raw_field(part.headers(), "Content-MD5").as_deref().map(str::as_bytes));
+        wire::nstring(
+            out,
+            raw_field(part.headers(), "Content-MD5")
+                .as_deref()
+                .map(str::as_bytes),
+        );
         out.push(b' ');
         disposition(out, part);
         out.extend_from_slice(b" NIL NIL");
@@ -412,7 +461,11 @@ mod tests {
     #[test]
     fn header_fields_filter() {
         let names = vec![b"subject".to_vec(), b"TO".to_vec()];
-        let got = filter_fields(b"To: a\r\n b\r\nFrom: c\r\nSubject: d\r\n\r\n", &names, false);
+        let got = filter_fields(
+            b"To: a\r\n b\r\nFrom: c\r\nSubject: d\r\n\r\n",
+            &names,
+            false,
+        );
         assert_eq!(got, b"To: a\r\n b\r\nSubject: d\r\n\r\n");
         let got = filter_fields(b"To: a\r\nFrom: c\r\n\r\n", &names, true);
         assert_eq!(got, b"From: c\r\n\r\n");

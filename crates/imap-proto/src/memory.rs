@@ -12,7 +12,11 @@ struct Folder {
 
 impl Folder {
     fn new(uid_validity: u32) -> Folder {
-        Folder { uid_validity, uid_next: 1, messages: Vec::new() }
+        Folder {
+            uid_validity,
+            uid_next: 1,
+            messages: Vec::new(),
+        }
     }
 }
 
@@ -29,7 +33,11 @@ impl Default for MemoryStore {
     fn default() -> Self {
         let mut folders = BTreeMap::new();
         folders.insert("INBOX".to_owned(), Folder::new(1));
-        MemoryStore { folders, next_validity: 2, now_seconds: 1_700_000_000 }
+        MemoryStore {
+            folders,
+            next_validity: 2,
+            now_seconds: 1_700_000_000,
+        }
     }
 }
 
@@ -45,16 +53,27 @@ impl MemoryStore {
     /// Delivers a message as new mail (`\Recent`); returns its UID.
     pub fn deliver(&mut self, folder: &str, message: &[u8]) -> u32 {
         let now = self.now_seconds;
-        let f = self.folders.entry(key(folder)).or_insert_with(|| Folder::new(1));
+        let f = self
+            .folders
+            .entry(key(folder))
+            .or_insert_with(|| Folder::new(1));
         let uid = f.uid_next;
         f.uid_next += 1;
-        let meta = MessageMeta { uid, flags: Flags::EMPTY, size: message.len() as u64, internal_date: now, recent: true };
+        let meta = MessageMeta {
+            uid,
+            flags: Flags::EMPTY,
+            size: message.len() as u64,
+            internal_date: now,
+            recent: true,
+        };
         f.messages.push((meta, message.to_vec()));
         uid
     }
 
     fn folder(&mut self, name: &str) -> Result<&mut Folder, StoreError> {
-        self.folders.get_mut(&key(name)).ok_or(StoreError::NoSuchFolder)
+        self.folders
+            .get_mut(&key(name))
+            .ok_or(StoreError::NoSuchFolder)
     }
 }
 
@@ -87,7 +106,10 @@ impl Mailstore for MemoryStore {
         if key(name) == "INBOX" {
             return Err(StoreError::NotAllowed("INBOX cannot be deleted".into()));
         }
-        self.folders.remove(&key(name)).map(|_| ()).ok_or(StoreError::NoSuchFolder)
+        self.folders
+            .remove(&key(name))
+            .map(|_| ())
+            .ok_or(StoreError::NoSuchFolder)
     }
     fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
         if !valid_name(to) || key(to) == "INBOX" {
@@ -96,7 +118,10 @@ impl Mailstore for MemoryStore {
         if self.folders.contains_key(&key(to)) {
             return Err(StoreError::AlreadyExists);
         }
-        let f = self.folders.remove(&key(from)).ok_or(StoreError::NoSuchFolder)?;
+        let f = self
+            .folders
+            .remove(&key(from))
+            .ok_or(StoreError::NoSuchFolder)?;
         self.folders.insert(key(to), f);
         Ok(())
     }
@@ -116,11 +141,19 @@ impl Mailstore for MemoryStore {
     }
     fn read(&mut self, folder: &str, uid: u32) -> Result<Vec<u8>, StoreError> {
         let f = self.folder(folder)?;
-        f.messages.iter().find(|(m, _)| m.uid == uid).map(|(_, b)| b.clone()).ok_or(StoreError::NoSuchMessage)
+        f.messages
+            .iter()
+            .find(|(m, _)| m.uid == uid)
+            .map(|(_, b)| b.clone())
+            .ok_or(StoreError::NoSuchMessage)
     }
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError> {
         let f = self.folder(folder)?;
-        let (m, _) = f.messages.iter_mut().find(|(m, _)| m.uid == uid).ok_or(StoreError::NoSuchMessage)?;
+        let (m, _) = f
+            .messages
+            .iter_mut()
+            .find(|(m, _)| m.uid == uid)
+            .ok_or(StoreError::NoSuchMessage)?;
         m.flags = flags;
         Ok(())
     }
@@ -132,7 +165,11 @@ impl Mailstore for MemoryStore {
     fn copy(&mut self, folder: &str, uids: &[u32], to: &str) -> Result<Copied, StoreError> {
         let picked: Vec<(MessageMeta, Vec<u8>)> = {
             let f = self.folder(folder)?;
-            f.messages.iter().filter(|(m, _)| uids.contains(&m.uid)).cloned().collect()
+            f.messages
+                .iter()
+                .filter(|(m, _)| uids.contains(&m.uid))
+                .cloned()
+                .collect()
         };
         let t = self.folder(to)?;
         let mut pairs = Vec::new();
@@ -144,14 +181,29 @@ impl Mailstore for MemoryStore {
             pairs.push((old, m.uid));
             t.messages.push((m, b));
         }
-        Ok(Copied { uid_validity: t.uid_validity, uids: pairs })
+        Ok(Copied {
+            uid_validity: t.uid_validity,
+            uids: pairs,
+        })
     }
-    fn append(&mut self, folder: &str, flags: Flags, internal_date: Option<i64>, message: &[u8]) -> Result<(u32, u32), StoreError> {
+    fn append(
+        &mut self,
+        folder: &str,
+        flags: Flags,
+        internal_date: Option<i64>,
+        message: &[u8],
+    ) -> Result<(u32, u32), StoreError> {
         let now = self.now_seconds;
         let f = self.folder(folder)?;
         let uid = f.uid_next;
         f.uid_next += 1;
-        let meta = MessageMeta { uid, flags, size: message.len() as u64, internal_date: internal_date.unwrap_or(now), recent: true };
+        let meta = MessageMeta {
+            uid,
+            flags,
+            size: message.len() as u64,
+            internal_date: internal_date.unwrap_or(now),
+            recent: true,
+        };
         f.messages.push((meta, message.to_vec()));
         Ok((f.uid_validity, uid))
     }

@@ -205,7 +205,13 @@ impl Mailstore for NoStore {
     fn copy(&mut self, _: &str, _: &[u32], _: &str) -> Result<Copied, StoreError> {
         Err(StoreError::NotAllowed("not logged in".into()))
     }
-    fn append(&mut self, _: &str, _: Flags, _: Option<i64>, _: &[u8]) -> Result<(u32, u32), StoreError> {
+    fn append(
+        &mut self,
+        _: &str,
+        _: Flags,
+        _: Option<i64>,
+        _: &[u8],
+    ) -> Result<(u32, u32), StoreError> {
         Err(StoreError::NotAllowed("not logged in".into()))
     }
 }
@@ -220,6 +226,9 @@ mod tests {
         assert_eq!(f.maildir_letters(), "RST");
         assert_eq!(Flags::from_maildir_letters("RST"), f);
         assert_eq!(Flags::from_maildir_letters("Sx"), Flags::SEEN);
-        assert_eq!(f.names().collect::<Vec<_>>(), ["\\Answered", "\\Deleted", "\\Seen"]);
+        assert_eq!(
+            f.names().collect::<Vec<_>>(),
+            ["\\Answered", "\\Deleted", "\\Seen"]
+        );
     }
 }

@@ -5,7 +5,9 @@
 /// Writes `s` as a quoted string when it can be one (7-bit, no CR/LF/NUL,
 /// at most 1000 octets), else as a literal.
 pub(crate) fn string(out: &mut Vec<u8>, s: &[u8]) {
-    let quotable = s.len() <= 1000 && s.iter().all(|&b| b != 0 && b != b'\r' && b != b'\n' && b < 0x80);
+    let quotable = s.len() <= 1000
+        && s.iter()
+            .all(|&b| b != 0 && b != b'\r' && b != b'\n' && b < 0x80);
     if quotable {
         out.push(b'"');
         for &b in s {
@@ -43,7 +45,13 @@ pub(crate) fn mailbox(out: &mut Vec<u8>, name: &str) {
 pub(crate) fn text(s: &str) -> String {
     let t: String = s
         .chars()
-        .map(|c| if c.is_control() || !c.is_ascii() { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || !c.is_ascii() {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect();
     if t.is_empty() {
         "done".to_owned()

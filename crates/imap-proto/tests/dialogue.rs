@@ -17,9 +17,18 @@ impl Run {
         let now = Instant::now();
         let mut store = MemoryStore::default();
         store.deliver("INBOX", b"From: Ann <ann@example.com>\r\nTo: bob@example.org\r\nSubject: first\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nHello one\r\n");
-        store.deliver("INBOX", b"From: Carl <carl@example.net>\r\nSubject: second\r\n\r\nHello two, longer body\r\n");
+        store.deliver(
+            "INBOX",
+            b"From: Carl <carl@example.net>\r\nSubject: second\r\n\r\nHello two, longer body\r\n",
+        );
         let session = ImapSession::new(config, now);
-        let mut run = Run { session, store, now, sent: Vec::new(), closed: false };
+        let mut run = Run {
+            session,
+            store,
+            now,
+            sent: Vec::new(),
+            closed: false,
+        };
         run.drain();
         run
     }
@@ -67,22 +76,41 @@ fn plain() -> ImapConfig {
 #[test]
 fn login_select_fetch_store_expunge() {
     let mut r = Run::new(plain());
-    assert!(r.send(b"a LOGIN alice secret\r\n").starts_with("a OK [CAPABILITY IMAP4rev1"));
+    assert!(r
+        .send(b"a LOGIN alice secret\r\n")
+        .starts_with("a OK [CAPABILITY IMAP4rev1"));
     let sel = r.send(b"b SELECT INBOX\r\n");
     assert!(sel.contains("* 2 EXISTS\r\n* 2 RECENT\r\n"), "{sel}");
     assert!(sel.contains("* OK [UIDVALIDITY 1]") && sel.contains("* OK [UIDNEXT 3]"));
     assert!(sel.ends_with("b OK [READ-WRITE] SELECT completed\r\n"));
-    let f = r.send(b"c FETCH 1 (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY[TEXT]<0.5>)\r\n");
+    let f = r.send(
+        b"c FETCH 1 (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY[TEXT]<0.5>)\r\n",
+    );
     assert_eq!(
         f,
         "* 1 FETCH (FLAGS (\\Seen \\Recent) UID 1 RFC822.SIZE 117 BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: first\r\n\r\n BODY[TEXT]<0> {5}\r\nHello)\r\nc OK FETCH completed\r\n"
     );
     let s = r.send(b"d UID STORE 2 +FLAGS (\\Deleted \\Flagged)\r\n");
-    assert_eq!(s, "* 2 FETCH (FLAGS (\\Flagged \\Deleted \\Recent) UID 2)\r\nd OK STORE completed\r\n");
-    assert_eq!(r.send(b"e SEARCH FLAGGED\r\n"), "* SEARCH 2\r\ne OK SEARCH completed\r\n");
-    assert_eq!(r.send(b"e2 UID SEARCH FROM carl NOT SEEN\r\n"), "* SEARCH 2\r\ne2 OK SEARCH completed\r\n");
-    assert_eq!(r.send(b"e3 SEARCH OR SUBJECT first LARGER 1000\r\n"), "* SEARCH 1\r\ne3 OK SEARCH completed\r\n");
-    assert_eq!(r.send(b"f EXPUNGE\r\n"), "* 2 EXPUNGE\r\nf OK EXPUNGE completed\r\n");
+    assert_eq!(
+        s,
+        "* 2 FETCH (FLAGS (\\Flagged \\Deleted \\Recent) UID 2)\r\nd OK STORE completed\r\n"
+    );
+    assert_eq!(
+        r.send(b"e SEARCH FLAGGED\r\n"),
+        "* SEARCH 2\r\ne OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        r.send(b"e2 UID SEARCH FROM carl NOT SEEN\r\n"),
+        "* SEARCH 2\r\ne2 OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        r.send(b"e3 SEARCH OR SUBJECT first LARGER 1000\r\n"),
+        "* SEARCH 1\r\ne3 OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        r.send(b"f EXPUNGE\r\n"),
+        "* 2 EXPUNGE\r\nf OK EXPUNGE completed\r\n"
+    );
     assert!(r.send(b"g LOGOUT\r\n").starts_with("* BYE"));
     assert!(r.closed);
 }
@@ -91,7 +119,10 @@ fn login_select_fetch_store_expunge() {
 fn literals_append_and_idle() {
     let mut r = Run::new(plain());
     r.send(b"a LOGIN {5}\r\n");
-    assert_eq!(String::from_utf8_lossy(&r.sent), "+ Ready for literal data\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&r.sent),
+        "+ Ready for literal data\r\n"
+    );
     assert!(r.send(b"alice secret\r\n").starts_with("a OK"));
     r.send(b"b SELECT INBOX\r\n");
     // LITERAL+: no continuation request.
@@ -99,11 +130,17 @@ fn literals_append_and_idle() {
     let out = r.send(format!("c APPEND INBOX (\\Seen) {{{}+}}\r\n", msg.len()).as_bytes());
     assert_eq!(out, "");
     let out = r.send(&[msg.as_slice(), b"\r\n"].concat());
-    assert_eq!(out, "* 3 EXISTS\r\n* 3 RECENT\r\nc OK [APPENDUID 1 3] APPEND completed\r\n");
+    assert_eq!(
+        out,
+        "* 3 EXISTS\r\n* 3 RECENT\r\nc OK [APPENDUID 1 3] APPEND completed\r\n"
+    );
     assert_eq!(r.send(b"d IDLE\r\n"), "+ idling\r\n");
     r.store.deliver("INBOX", b"Subject: pushed\r\n\r\nx\r\n");
     assert_eq!(r.advance(Duration::from_secs(1)), "");
-    assert_eq!(r.advance(Duration::from_secs(1)), "* 4 EXISTS\r\n* 4 RECENT\r\n");
+    assert_eq!(
+        r.advance(Duration::from_secs(1)),
+        "* 4 EXISTS\r\n* 4 RECENT\r\n"
+    );
     assert_eq!(r.send(b"DONE\r\n"), "d OK IDLE terminated\r\n");
 }
 
@@ -112,12 +149,20 @@ fn bounds_refuse_and_close() {
     // Plaintext login refused without TLS by default.
     let mut r = Run::new(ImapConfig::new("imap.test"));
     assert!(r.send(b"a CAPABILITY\r\n").contains("LOGINDISABLED"));
-    assert!(r.send(b"b LOGIN alice secret\r\n").starts_with("b NO [PRIVACYREQUIRED]"));
+    assert!(r
+        .send(b"b LOGIN alice secret\r\n")
+        .starts_with("b NO [PRIVACYREQUIRED]"));
     // Oversized synchronizing literal refused before the data.
     let mut r = Run::new(plain().with_max_literal(100));
-    assert_eq!(r.send(b"a LOGIN {1000}\r\n"), "a NO [TOOBIG] literal too large\r\n");
+    assert_eq!(
+        r.send(b"a LOGIN {1000}\r\n"),
+        "a NO [TOOBIG] literal too large\r\n"
+    );
     assert_eq!(r.send(b"b NOOP\r\n"), "b OK NOOP completed\r\n");
-    assert!(r.send(b"c SELECT INBOX\r\n").starts_with("c BAD"), "not logged in");
+    assert!(
+        r.send(b"c SELECT INBOX\r\n").starts_with("c BAD"),
+        "not logged in"
+    );
     // A line over the cap ends the session.
     let mut r = Run::new(plain().with_max_line(100));
     assert!(r.send(&[b'x'; 200]).contains("* BYE line too long"));
@@ -127,7 +172,10 @@ fn bounds_refuse_and_close() {
     for i in 0..3 {
         assert_eq!(r.send(format!("t{i} LOGIN alice wrong\r\n").as_bytes()), "");
         let out = r.advance(Duration::from_secs(2));
-        assert!(out.starts_with(&format!("t{i} NO [AUTHENTICATIONFAILED]")), "{out}");
+        assert!(
+            out.starts_with(&format!("t{i} NO [AUTHENTICATIONFAILED]")),
+            "{out}"
+        );
     }
     assert!(r.closed);
     // Errors before BYE.
@@ -140,7 +188,9 @@ fn bounds_refuse_and_close() {
     // Autologout after 30 minutes.
     let mut r = Run::new(plain());
     assert_eq!(r.advance(Duration::from_secs(29 * 60)), "");
-    assert!(r.advance(Duration::from_secs(61)).contains("* BYE autologout"));
+    assert!(r
+        .advance(Duration::from_secs(61))
+        .contains("* BYE autologout"));
 }
 
 #[test]
@@ -151,15 +201,23 @@ fn folders_copy_move_status() {
     let list = r.send(b"c LIST \"\" *\r\n");
     assert_eq!(list, "* LIST (\\HasNoChildren) \".\" \"Archive\"\r\n* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\nc OK LIST completed\r\n");
     r.send(b"d SELECT INBOX\r\n");
-    assert_eq!(r.send(b"e COPY 1 Archive\r\n"), "e OK [COPYUID 2 1 1] COPY completed\r\n");
-    assert_eq!(r.send(b"f UID MOVE 2 Archive\r\n"), "* OK [COPYUID 2 2 2] moved\r\n* 2 EXPUNGE\r\nf OK MOVE completed\r\n");
+    assert_eq!(
+        r.send(b"e COPY 1 Archive\r\n"),
+        "e OK [COPYUID 2 1 1] COPY completed\r\n"
+    );
+    assert_eq!(
+        r.send(b"f UID MOVE 2 Archive\r\n"),
+        "* OK [COPYUID 2 2 2] moved\r\n* 2 EXPUNGE\r\nf OK MOVE completed\r\n"
+    );
     assert_eq!(
         r.send(b"g STATUS Archive (MESSAGES UIDNEXT UIDVALIDITY UNSEEN)\r\n"),
         "* STATUS \"Archive\" (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 2 UNSEEN 2)\r\ng OK STATUS completed\r\n"
     );
     assert!(r.send(b"h RENAME Archive Old\r\n").starts_with("h OK"));
     assert!(r.send(b"i DELETE Old\r\n").starts_with("i OK"));
-    assert!(r.send(b"j SELECT Old\r\n").starts_with("j NO [NONEXISTENT]"));
+    assert!(r
+        .send(b"j SELECT Old\r\n")
+        .starts_with("j NO [NONEXISTENT]"));
 }
 
 fn transcript(chunks: &[&[u8]]) -> String {
@@ -195,4 +253,53 @@ proptest! {
         r.send(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n");
         r.send(&input);
     }
+}
+
+/// Every response the session writes parses with imap-codec's response
+/// decoder (a grammar we did not write), FETCH data with literals,
+/// ENVELOPE and BODYSTRUCTURE included.
+#[test]
+fn every_response_parses_with_imap_codec() {
+    use imap_codec::decode::Decoder;
+    use imap_codec::{GreetingCodec, ResponseCodec};
+    let mut r = Run::new(plain());
+    let greeting = String::from_utf8_lossy(&r.sent).into_owned();
+    assert!(
+        GreetingCodec::new().decode(greeting.as_bytes()).is_ok(),
+        "{greeting}"
+    );
+    r.store.deliver(
+        "INBOX",
+        b"From: \"Q \\\" uote\" <q@example.com>, Group: a@b.c, d@e.f;\r\nSubject: =?utf-8?b?5L2g5aW9?=\r\nContent-Type: multipart/alternative; boundary=\"=_x\"\r\n\r\n--=_x\r\nContent-Type: text/plain\r\n\r\nplain\r\n--=_x\r\nContent-Type: text/html; charset=\"utf-8\"\r\nContent-Disposition: inline; filename=\"x y.html\"\r\n\r\n<p>\xe4\xbd\xa0</p>\r\n--=_x--\r\n",
+    );
+    let mut all = Vec::new();
+    for cmd in [
+        &b"a LOGIN alice secret\r\n"[..],
+        b"b SELECT INBOX\r\n",
+        b"c FETCH 1:* (FLAGS UID INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY)\r\n",
+        b"d FETCH 3 (BODY.PEEK[1.MIME] BODY[2]<2.3> RFC822.HEADER RFC822.TEXT)\r\n",
+        b"e UID FETCH 1:* FULL\r\n",
+        b"f LIST \"\" %\r\n",
+        b"g STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)\r\n",
+        b"h SEARCH TEXT plain\r\n",
+        b"i STORE 1:2 +FLAGS (\\Seen)\r\n",
+        b"j bogus\r\n",
+        b"k IDLE\r\n",
+        b"DONE\r\n",
+        b"l LOGOUT\r\n",
+    ] {
+        r.send(cmd);
+        // The raw bytes: literals may hold 8-bit text cut anywhere.
+        all.extend_from_slice(&r.sent);
+    }
+    let mut rest: &[u8] = &all;
+    let mut count = 0;
+    while !rest.is_empty() {
+        match ResponseCodec::new().decode(rest) {
+            Ok((remaining, _)) => rest = remaining,
+            Err(e) => panic!("{e:?} at: {:?}", String::from_utf8_lossy(rest)),
+        }
+        count += 1;
+    }
+    assert!(count > 30, "{count}");
 }

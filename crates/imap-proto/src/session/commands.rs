@@ -5,12 +5,12 @@ use crate::fetch;
 use crate::store::{Flags, Mailstore, StoreError};
 use crate::wire;
 use imap_codec::imap_types::command::CommandBody;
+use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName};
 use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use imap_codec::imap_types::status::StatusDataItemName;
-use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 
 pub(crate) fn mailbox_name(m: &Mailbox<'_>) -> String {
     match m {
@@ -76,7 +76,11 @@ fn uid_set(uids: &[u32]) -> String {
             i += 1;
             end = uids[i];
         }
-        parts.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
         i += 1;
     }
     parts.join(",")
@@ -96,7 +100,9 @@ fn glob(pattern: &[u8], name: &[u8]) -> bool {
 impl ImapSession {
     /// Indexes of the messages a set names (sequence numbers or UIDs).
     fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<usize> {
-        let Some(sel) = &self.selected else { return Vec::new() };
+        let Some(sel) = &self.selected else {
+            return Vec::new();
+        };
         let count = sel.messages.len();
         let largest = if uid {
             sel.messages.last().map(|m| m.uid).unwrap_or(0)
@@ -107,7 +113,11 @@ impl ImapSession {
             .iter()
             .enumerate()
             .filter(|(i, m)| {
-                let n = if uid { m.uid } else { u32::try_from(i + 1).unwrap_or(u32::MAX) };
+                let n = if uid {
+                    m.uid
+                } else {
+                    u32::try_from(i + 1).unwrap_or(u32::MAX)
+                };
                 set_contains(set, n, largest)
             })
             .map(|(i, _)| i)
@@ -118,9 +128,13 @@ impl ImapSession {
     /// (EXISTS, RECENT), flag changes, and with `expunges`, removals.
     pub(crate) fn refresh(&mut self, store: &mut dyn Mailstore, expunges: bool) {
         let Some(sel) = &self.selected else { return };
-        let Ok(view) = store.view(&sel.name, false) else { return };
+        let Ok(view) = store.view(&sel.name, false) else {
+            return;
+        };
         let mut out = Vec::new();
-        let Some(sel) = self.selected.as_mut() else { return };
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
         if expunges {
             let mut i = sel.messages.len();
             while i > 0 {
@@ -136,25 +150,44 @@ impl ImapSession {
             if let Ok(j) = view.messages.binary_search_by_key(&m.uid, |v| v.uid) {
                 if view.messages[j].flags != m.flags {
                     m.flags = view.messages[j].flags;
-                    out.extend_from_slice(format!("* {} FETCH (FLAGS {})\r\n", i + 1, flag_list(m.flags, m.recent)).as_bytes());
+                    out.extend_from_slice(
+                        format!(
+                            "* {} FETCH (FLAGS {})\r\n",
+                            i + 1,
+                            flag_list(m.flags, m.recent)
+                        )
+                        .as_bytes(),
+                    );
                 }
             }
         }
         let last = sel.messages.last().map(|m| m.uid).unwrap_or(0);
         let before = sel.messages.len();
-        sel.messages.extend(view.messages.into_iter().filter(|m| m.uid > last));
+        sel.messages
+            .extend(view.messages.into_iter().filter(|m| m.uid > last));
         sel.uid_next = sel.uid_next.max(view.uid_next);
         if sel.messages.len() != before {
             let recent = sel.messages.iter().filter(|m| m.recent).count();
-            out.extend_from_slice(format!("* {} EXISTS\r\n* {recent} RECENT\r\n", sel.messages.len()).as_bytes());
+            out.extend_from_slice(
+                format!("* {} EXISTS\r\n* {recent} RECENT\r\n", sel.messages.len()).as_bytes(),
+            );
         }
         self.transmit(&out);
     }
 
-    pub(crate) fn mailbox_command(&mut self, tag: &str, body: CommandBody<'_>, store: &mut dyn Mailstore) {
+    pub(crate) fn mailbox_command(
+        &mut self,
+        tag: &str,
+        body: CommandBody<'_>,
+        store: &mut dyn Mailstore,
+    ) {
         match body {
-            CommandBody::Select { mailbox, .. } => self.select(tag, &mailbox_name(&mailbox), false, store),
-            CommandBody::Examine { mailbox, .. } => self.select(tag, &mailbox_name(&mailbox), true, store),
+            CommandBody::Select { mailbox, .. } => {
+                self.select(tag, &mailbox_name(&mailbox), false, store)
+            }
+            CommandBody::Examine { mailbox, .. } => {
+                self.select(tag, &mailbox_name(&mailbox), true, store)
+            }
             CommandBody::Create { mailbox } => {
                 let name = mailbox_name(&mailbox);
                 let name = name.trim_end_matches('.');
@@ -167,31 +200,53 @@ impl ImapSession {
                 Ok(()) => self.tagged(tag, "OK", "DELETE completed"),
                 Err(e) => self.tagged(tag, "NO", &store_no(&e)),
             },
-            CommandBody::Rename { from, to } => match store.rename(&mailbox_name(&from), &mailbox_name(&to)) {
-                Ok(()) => self.tagged(tag, "OK", "RENAME completed"),
-                Err(e) => self.tagged(tag, "NO", &store_no(&e)),
-            },
+            CommandBody::Rename { from, to } => {
+                match store.rename(&mailbox_name(&from), &mailbox_name(&to)) {
+                    Ok(()) => self.tagged(tag, "OK", "RENAME completed"),
+                    Err(e) => self.tagged(tag, "NO", &store_no(&e)),
+                }
+            }
             CommandBody::Subscribe { .. } | CommandBody::Unsubscribe { .. } => {
                 self.tagged(tag, "OK", "subscriptions follow the folder list")
             }
-            CommandBody::List { reference, mailbox_wildcard } => {
-                self.list(tag, "LIST", &reference, &mailbox_wildcard, store)
-            }
-            CommandBody::Lsub { reference, mailbox_wildcard } => {
-                self.list(tag, "LSUB", &reference, &mailbox_wildcard, store)
-            }
-            CommandBody::Status { mailbox, item_names } => {
+            CommandBody::List {
+                reference,
+                mailbox_wildcard,
+            } => self.list(tag, "LIST", &reference, &mailbox_wildcard, store),
+            CommandBody::Lsub {
+                reference,
+                mailbox_wildcard,
+            } => self.list(tag, "LSUB", &reference, &mailbox_wildcard, store),
+            CommandBody::Status {
+                mailbox,
+                item_names,
+            } => {
                 let name = mailbox_name(&mailbox);
                 match store.view(&name, false) {
                     Ok(view) => {
                         let mut items = Vec::new();
                         for item in item_names.iter() {
                             let (label, value) = match item {
-                                StatusDataItemName::Messages => ("MESSAGES", view.messages.len() as u64),
-                                StatusDataItemName::Recent => ("RECENT", view.messages.iter().filter(|m| m.recent).count() as u64),
-                                StatusDataItemName::UidNext => ("UIDNEXT", u64::from(view.uid_next)),
-                                StatusDataItemName::UidValidity => ("UIDVALIDITY", u64::from(view.uid_validity)),
-                                StatusDataItemName::Unseen => ("UNSEEN", view.messages.iter().filter(|m| !m.flags.contains(Flags::SEEN)).count() as u64),
+                                StatusDataItemName::Messages => {
+                                    ("MESSAGES", view.messages.len() as u64)
+                                }
+                                StatusDataItemName::Recent => (
+                                    "RECENT",
+                                    view.messages.iter().filter(|m| m.recent).count() as u64,
+                                ),
+                                StatusDataItemName::UidNext => {
+                                    ("UIDNEXT", u64::from(view.uid_next))
+                                }
+                                StatusDataItemName::UidValidity => {
+                                    ("UIDVALIDITY", u64::from(view.uid_validity))
+                                }
+                                StatusDataItemName::Unseen => (
+                                    "UNSEEN",
+                                    view.messages
+                                        .iter()
+                                        .filter(|m| !m.flags.contains(Flags::SEEN))
+                                        .count() as u64,
+                                ),
                                 _ => continue,
                             };
                             items.push(format!("{label} {value}"));
@@ -205,7 +260,12 @@ impl ImapSession {
                     Err(e) => self.tagged(tag, "NO", &store_no(&e)),
                 }
             }
-            CommandBody::Append { mailbox, flags, date, message } => {
+            CommandBody::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
                 let bytes: &[u8] = match &message {
                     LiteralOrLiteral8::Literal(l) => l.data(),
                     LiteralOrLiteral8::Literal8(l) => l.data.as_ref(),
@@ -216,9 +276,15 @@ impl ImapSession {
                         if self.selected.is_some() {
                             self.refresh(store, false);
                         }
-                        self.tagged(tag, "OK", &format!("[APPENDUID {validity} {uid}] APPEND completed"));
+                        self.tagged(
+                            tag,
+                            "OK",
+                            &format!("[APPENDUID {validity} {uid}] APPEND completed"),
+                        );
                     }
-                    Err(StoreError::NoSuchFolder) => self.tagged(tag, "NO", "[TRYCREATE] no such mailbox"),
+                    Err(StoreError::NoSuchFolder) => {
+                        self.tagged(tag, "NO", "[TRYCREATE] no such mailbox")
+                    }
                     Err(e) => self.tagged(tag, "NO", &store_no(&e)),
                 }
             }
@@ -239,16 +305,27 @@ impl ImapSession {
         };
         let exists = view.messages.len();
         let recent = view.messages.iter().filter(|m| m.recent).count();
-        let unseen = view.messages.iter().position(|m| !m.flags.contains(Flags::SEEN));
+        let unseen = view
+            .messages
+            .iter()
+            .position(|m| !m.flags.contains(Flags::SEEN));
         let mut out = String::new();
         out.push_str("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
-        out.push_str("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] Limited\r\n");
+        out.push_str(
+            "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] Limited\r\n",
+        );
         out.push_str(&format!("* {exists} EXISTS\r\n* {recent} RECENT\r\n"));
         if let Some(i) = unseen {
             out.push_str(&format!("* OK [UNSEEN {}] First unseen\r\n", i + 1));
         }
-        out.push_str(&format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", view.uid_validity));
-        out.push_str(&format!("* OK [UIDNEXT {}] Predicted next UID\r\n", view.uid_next));
+        out.push_str(&format!(
+            "* OK [UIDVALIDITY {}] UIDs valid\r\n",
+            view.uid_validity
+        ));
+        out.push_str(&format!(
+            "* OK [UIDNEXT {}] Predicted next UID\r\n",
+            view.uid_next
+        ));
         self.transmit(out.as_bytes());
         self.selected = Some(Selected {
             name: name.to_owned(),
@@ -257,11 +334,22 @@ impl ImapSession {
             uid_next: view.uid_next,
             messages: view.messages,
         });
-        let (code, verb) = if read_only { ("READ-ONLY", "EXAMINE") } else { ("READ-WRITE", "SELECT") };
+        let (code, verb) = if read_only {
+            ("READ-ONLY", "EXAMINE")
+        } else {
+            ("READ-WRITE", "SELECT")
+        };
         self.tagged(tag, "OK", &format!("[{code}] {verb} completed"));
     }
 
-    fn list(&mut self, tag: &str, verb: &str, reference: &Mailbox<'_>, wildcard: &ListMailbox<'_>, store: &mut dyn Mailstore) {
+    fn list(
+        &mut self,
+        tag: &str,
+        verb: &str,
+        reference: &Mailbox<'_>,
+        wildcard: &ListMailbox<'_>,
+        store: &mut dyn Mailstore,
+    ) {
         let pattern: Vec<u8> = match wildcard {
             ListMailbox::Token(t) => t.as_ref().to_vec(),
             ListMailbox::String(s) => s.as_ref().to_vec(),
@@ -290,7 +378,11 @@ impl ImapSession {
             if matches {
                 let prefix = format!("{name}.");
                 let children = folders.iter().any(|f| f.starts_with(&prefix));
-                let attr = if children { "\\HasChildren" } else { "\\HasNoChildren" };
+                let attr = if children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                };
                 out.extend_from_slice(format!("* {verb} ({attr}) \".\" ").as_bytes());
                 wire::mailbox(&mut out, name);
                 out.extend_from_slice(b"\r\n");
@@ -306,7 +398,12 @@ impl ImapSession {
                 let close = matches!(body, CommandBody::Close);
                 if let Some(sel) = self.selected.take() {
                     if close && !sel.read_only {
-                        let uids: Vec<u32> = sel.messages.iter().filter(|m| m.flags.contains(Flags::DELETED)).map(|m| m.uid).collect();
+                        let uids: Vec<u32> = sel
+                            .messages
+                            .iter()
+                            .filter(|m| m.flags.contains(Flags::DELETED))
+                            .map(|m| m.uid)
+                            .collect();
                         if let Err(e) = store.expunge(&sel.name, &uids) {
                             return self.tagged(tag, "NO", &store_no(&e));
                         }
@@ -315,22 +412,39 @@ impl ImapSession {
                 self.tagged(tag, "OK", "CLOSE completed");
             }
             CommandBody::Expunge => self.expunge(tag, None, store),
-            CommandBody::ExpungeUid { sequence_set } => self.expunge(tag, Some(sequence_set), store),
+            CommandBody::ExpungeUid { sequence_set } => {
+                self.expunge(tag, Some(sequence_set), store)
+            }
             CommandBody::Search { criteria, uid, .. } => {
                 let hits = self.search_with(&criteria, store, uid);
                 let list: Vec<String> = hits.iter().map(u32::to_string).collect();
-                let line = if list.is_empty() { "* SEARCH\r\n".to_owned() } else { format!("* SEARCH {}\r\n", list.join(" ")) };
+                let line = if list.is_empty() {
+                    "* SEARCH\r\n".to_owned()
+                } else {
+                    format!("* SEARCH {}\r\n", list.join(" "))
+                };
                 self.transmit(line.as_bytes());
                 self.tagged(tag, "OK", "SEARCH completed");
             }
-            CommandBody::Fetch { sequence_set, macro_or_item_names, uid, .. } => {
+            CommandBody::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                ..
+            } => {
                 let items = match macro_or_item_names {
                     MacroOrMessageDataItemNames::Macro(m) => {
                         use imap_codec::imap_types::fetch::Macro;
-                        let mut v = vec![MessageDataItemName::Flags, MessageDataItemName::InternalDate, MessageDataItemName::Rfc822Size];
+                        let mut v = vec![
+                            MessageDataItemName::Flags,
+                            MessageDataItemName::InternalDate,
+                            MessageDataItemName::Rfc822Size,
+                        ];
                         match m {
                             Macro::All => v.push(MessageDataItemName::Envelope),
-                            Macro::Full => v.extend([MessageDataItemName::Envelope, MessageDataItemName::Body]),
+                            Macro::Full => {
+                                v.extend([MessageDataItemName::Envelope, MessageDataItemName::Body])
+                            }
                             _ => {}
                         }
                         v
@@ -343,13 +457,22 @@ impl ImapSession {
                 self.refresh(store, false);
                 self.tagged(tag, "OK", "FETCH completed");
             }
-            CommandBody::Store { sequence_set, kind, response, flags, uid, .. } => {
+            CommandBody::Store {
+                sequence_set,
+                kind,
+                response,
+                flags,
+                uid,
+                ..
+            } => {
                 if self.selected.as_ref().is_some_and(|s| s.read_only) {
                     return self.tagged(tag, "NO", "mailbox is read-only");
                 }
                 let change = flags_of(&flags);
                 for i in self.resolve(&sequence_set, uid) {
-                    let Some(sel) = self.selected.as_mut() else { return };
+                    let Some(sel) = self.selected.as_mut() else {
+                        return;
+                    };
                     let m = &mut sel.messages[i];
                     let new = match kind {
                         StoreType::Replace => change,
@@ -366,15 +489,31 @@ impl ImapSession {
                         m.flags = new;
                     }
                     if response == StoreResponse::Answer {
-                        let uid_part = if uid { format!(" UID {}", m.uid) } else { String::new() };
-                        let line = format!("* {} FETCH (FLAGS {}{uid_part})\r\n", i + 1, flag_list(m.flags, m.recent));
+                        let uid_part = if uid {
+                            format!(" UID {}", m.uid)
+                        } else {
+                            String::new()
+                        };
+                        let line = format!(
+                            "* {} FETCH (FLAGS {}{uid_part})\r\n",
+                            i + 1,
+                            flag_list(m.flags, m.recent)
+                        );
                         self.transmit(line.as_bytes());
                     }
                 }
                 self.tagged(tag, "OK", "STORE completed");
             }
-            CommandBody::Copy { sequence_set, mailbox, uid } => self.copy(tag, &sequence_set, &mailbox, uid, false, store),
-            CommandBody::Move { sequence_set, mailbox, uid } => self.copy(tag, &sequence_set, &mailbox, uid, true, store),
+            CommandBody::Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            } => self.copy(tag, &sequence_set, &mailbox, uid, false, store),
+            CommandBody::Move {
+                sequence_set,
+                mailbox,
+                uid,
+            } => self.copy(tag, &sequence_set, &mailbox, uid, true, store),
             _ => self.bad(tag, "command not supported"),
         }
     }
@@ -389,7 +528,10 @@ impl ImapSession {
             .messages
             .iter()
             .filter(|m| m.flags.contains(Flags::DELETED))
-            .filter(|m| only.as_ref().is_none_or(|s| set_contains(s, m.uid, largest)))
+            .filter(|m| {
+                only.as_ref()
+                    .is_none_or(|s| set_contains(s, m.uid, largest))
+            })
             .map(|m| m.uid)
             .collect();
         if let Err(e) = store.expunge(&sel.name, &uids) {
@@ -399,24 +541,43 @@ impl ImapSession {
         self.tagged(tag, "OK", "EXPUNGE completed");
     }
 
-    fn copy(&mut self, tag: &str, set: &SequenceSet, mailbox: &Mailbox<'_>, uid: bool, is_move: bool, store: &mut dyn Mailstore) {
+    fn copy(
+        &mut self,
+        tag: &str,
+        set: &SequenceSet,
+        mailbox: &Mailbox<'_>,
+        uid: bool,
+        is_move: bool,
+        store: &mut dyn Mailstore,
+    ) {
         let Some(sel) = &self.selected else { return };
         if is_move && sel.read_only {
             return self.tagged(tag, "NO", "mailbox is read-only");
         }
-        let uids: Vec<u32> = self.resolve(set, uid).into_iter().map(|i| sel.messages[i].uid).collect();
+        let uids: Vec<u32> = self
+            .resolve(set, uid)
+            .into_iter()
+            .map(|i| sel.messages[i].uid)
+            .collect();
         let target = mailbox_name(mailbox);
         let name = sel.name.clone();
         let copied = match store.copy(&name, &uids, &target) {
             Ok(c) => c,
-            Err(StoreError::NoSuchFolder) => return self.tagged(tag, "NO", "[TRYCREATE] no such mailbox"),
+            Err(StoreError::NoSuchFolder) => {
+                return self.tagged(tag, "NO", "[TRYCREATE] no such mailbox")
+            }
             Err(e) => return self.tagged(tag, "NO", &store_no(&e)),
         };
         let (src, dst): (Vec<u32>, Vec<u32>) = copied.uids.iter().copied().unzip();
         let code = if src.is_empty() {
             String::new()
         } else {
-            format!("[COPYUID {} {} {}] ", copied.uid_validity, uid_set(&src), uid_set(&dst))
+            format!(
+                "[COPYUID {} {} {}] ",
+                copied.uid_validity,
+                uid_set(&src),
+                uid_set(&dst)
+            )
         };
         if is_move {
             if let Err(e) = store.expunge(&name, &src) {
@@ -435,12 +596,24 @@ impl ImapSession {
         }
     }
 
-    fn fetch_one(&mut self, i: usize, items: &[MessageDataItemName<'_>], uid: bool, store: &mut dyn Mailstore) {
+    fn fetch_one(
+        &mut self,
+        i: usize,
+        items: &[MessageDataItemName<'_>],
+        uid: bool,
+        store: &mut dyn Mailstore,
+    ) {
         let Some(sel) = &self.selected else { return };
         let meta = sel.messages[i].clone();
         let (name, read_only) = (sel.name.clone(), sel.read_only);
         let needs_body = items.iter().any(|item| {
-            !matches!(item, MessageDataItemName::Flags | MessageDataItemName::Uid | MessageDataItemName::InternalDate | MessageDataItemName::Rfc822Size)
+            !matches!(
+                item,
+                MessageDataItemName::Flags
+                    | MessageDataItemName::Uid
+                    | MessageDataItemName::InternalDate
+                    | MessageDataItemName::Rfc822Size
+            )
         });
         let content = if needs_body {
             match store.read(&name, meta.uid) {
@@ -454,7 +627,12 @@ impl ImapSession {
         let sets_seen = !read_only
             && !meta.flags.contains(Flags::SEEN)
             && items.iter().any(|item| {
-                matches!(item, MessageDataItemName::BodyExt { peek: false, .. } | MessageDataItemName::Rfc822 | MessageDataItemName::Rfc822Text)
+                matches!(
+                    item,
+                    MessageDataItemName::BodyExt { peek: false, .. }
+                        | MessageDataItemName::Rfc822
+                        | MessageDataItemName::Rfc822Text
+                )
             });
         let mut flags = meta.flags;
         if sets_seen {
@@ -466,20 +644,40 @@ impl ImapSession {
             }
         }
         let mut parts: Vec<Vec<u8>> = Vec::new();
-        if uid && !items.iter().any(|it| matches!(it, MessageDataItemName::Uid)) {
+        if uid
+            && !items
+                .iter()
+                .any(|it| matches!(it, MessageDataItemName::Uid))
+        {
             parts.push(format!("UID {}", meta.uid).into_bytes());
         }
-        if sets_seen && !items.iter().any(|it| matches!(it, MessageDataItemName::Flags)) {
+        if sets_seen
+            && !items
+                .iter()
+                .any(|it| matches!(it, MessageDataItemName::Flags))
+        {
             parts.push(format!("FLAGS {}", flag_list(flags, meta.recent)).into_bytes());
         }
         let parsed = needs_body.then(|| mime_codec::Message::parse(content));
         for item in items {
             let mut out = Vec::new();
             match item {
-                MessageDataItemName::Flags => out.extend_from_slice(format!("FLAGS {}", flag_list(flags, meta.recent)).as_bytes()),
-                MessageDataItemName::Uid => out.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
-                MessageDataItemName::InternalDate => out.extend_from_slice(format!("INTERNALDATE \"{}\"", fetch::internal_date(meta.internal_date)).as_bytes()),
-                MessageDataItemName::Rfc822Size => out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
+                MessageDataItemName::Flags => out.extend_from_slice(
+                    format!("FLAGS {}", flag_list(flags, meta.recent)).as_bytes(),
+                ),
+                MessageDataItemName::Uid => {
+                    out.extend_from_slice(format!("UID {}", meta.uid).as_bytes())
+                }
+                MessageDataItemName::InternalDate => out.extend_from_slice(
+                    format!(
+                        "INTERNALDATE \"{}\"",
+                        fetch::internal_date(meta.internal_date)
+                    )
+                    .as_bytes(),
+                ),
+                MessageDataItemName::Rfc822Size => {
+                    out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes())
+                }
                 MessageDataItemName::Envelope => {
                     out.extend_from_slice(b"ENVELOPE ");
                     if let Some(m) = &parsed {
@@ -488,7 +686,11 @@ impl ImapSession {
                 }
                 MessageDataItemName::Body | MessageDataItemName::BodyStructure => {
                     let extended = matches!(item, MessageDataItemName::BodyStructure);
-                    out.extend_from_slice(if extended { b"BODYSTRUCTURE " } else { b"BODY " });
+                    out.extend_from_slice(if extended {
+                        b"BODYSTRUCTURE "
+                    } else {
+                        b"BODY "
+                    });
                     if let Some(m) = &parsed {
                         fetch::body_structure(&mut out, m.root(), extended, 0);
                     }
@@ -499,17 +701,29 @@ impl ImapSession {
                 }
                 MessageDataItemName::Rfc822Header => {
                     out.extend_from_slice(b"RFC822.HEADER ");
-                    let bytes = fetch::section_bytes(content, &Some(imap_codec::imap_types::fetch::Section::Header(None))).unwrap_or_default();
+                    let bytes = fetch::section_bytes(
+                        content,
+                        &Some(imap_codec::imap_types::fetch::Section::Header(None)),
+                    )
+                    .unwrap_or_default();
                     wire::literal(&mut out, &bytes);
                 }
                 MessageDataItemName::Rfc822Text => {
                     out.extend_from_slice(b"RFC822.TEXT ");
-                    let bytes = fetch::section_bytes(content, &Some(imap_codec::imap_types::fetch::Section::Text(None))).unwrap_or_default();
+                    let bytes = fetch::section_bytes(
+                        content,
+                        &Some(imap_codec::imap_types::fetch::Section::Text(None)),
+                    )
+                    .unwrap_or_default();
                     wire::literal(&mut out, &bytes);
                 }
-                MessageDataItemName::BodyExt { section, partial, .. } => {
+                MessageDataItemName::BodyExt {
+                    section, partial, ..
+                } => {
                     let bytes = fetch::section_bytes(content, section).unwrap_or_default();
-                    out.extend_from_slice(format!("BODY[{}]", fetch::section_label(section)).as_bytes());
+                    out.extend_from_slice(
+                        format!("BODY[{}]", fetch::section_label(section)).as_bytes(),
+                    );
                     match partial {
                         Some((start, len)) => {
                             let start_i = (*start as usize).min(bytes.len());

@@ -212,7 +212,10 @@ impl ImapSession {
         if !bytes.is_empty() {
             self.deadline = now.checked_add(self.config.idle_timeout);
             if matches!(self.mode, Mode::TlsHandshake) {
-                return self.close("* BYE plaintext during TLS negotiation\r\n", CloseReason::StartTlsViolation);
+                return self.close(
+                    "* BYE plaintext during TLS negotiation\r\n",
+                    CloseReason::StartTlsViolation,
+                );
             }
             self.frag.enqueue_bytes(bytes);
         }
@@ -225,7 +228,8 @@ impl ImapSession {
             return;
         }
         self.mode = Mode::Closed;
-        self.out.push_back(Output::Event(Event::Closed(CloseReason::PeerClosed)));
+        self.out
+            .push_back(Output::Event(Event::Closed(CloseReason::PeerClosed)));
         self.out.push_back(Output::Close);
     }
 
@@ -242,14 +246,22 @@ impl ImapSession {
             }
             let (tag, close) = (held.tag.clone(), held.close);
             self.held = None;
-            self.transmit(format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n").as_bytes());
+            self.transmit(
+                format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n").as_bytes(),
+            );
             if close {
-                return self.close("* BYE too many failed logins\r\n", CloseReason::TooManyAuthFailures);
+                return self.close(
+                    "* BYE too many failed logins\r\n",
+                    CloseReason::TooManyAuthFailures,
+                );
             }
             return self.run(store);
         }
         if self.deadline.is_some_and(|d| now >= d) {
-            return self.close("* BYE autologout; idle for too long\r\n", CloseReason::Timeout);
+            return self.close(
+                "* BYE autologout; idle for too long\r\n",
+                CloseReason::Timeout,
+            );
         }
         if matches!(self.mode, Mode::Idle { .. }) && self.next_poll.is_some_and(|t| now >= t) {
             self.refresh(store, true);
@@ -415,7 +427,11 @@ impl ImapSession {
                 return;
             }
             let Some(fragment) = self.frag.progress() else {
-                let current = self.frag.message_bytes().len().saturating_sub(self.line_start);
+                let current = self
+                    .frag
+                    .message_bytes()
+                    .len()
+                    .saturating_sub(self.line_start);
                 if current > self.config.max_line || self.frag.is_max_message_size_exceeded() {
                     self.close("* BYE line too long\r\n", CloseReason::TooLong);
                 }
@@ -438,7 +454,9 @@ impl ImapSession {
                             self.frag.skip_message();
                             self.line_start = 0;
                             let tag = tag.unwrap_or_else(|| "*".to_owned());
-                            self.transmit(format!("{tag} NO [TOOBIG] literal too large\r\n").as_bytes());
+                            self.transmit(
+                                format!("{tag} NO [TOOBIG] literal too large\r\n").as_bytes(),
+                            );
                             continue;
                         }
                         return self.close("* BYE literal too large\r\n", CloseReason::TooLong);
@@ -448,7 +466,9 @@ impl ImapSession {
                     }
                 }
                 FragmentInfo::Literal { end, .. } => self.line_start = end,
-                FragmentInfo::Line { announcement: None, .. } => {
+                FragmentInfo::Line {
+                    announcement: None, ..
+                } => {
                     self.line_start = 0;
                     let message = self.frag.message_bytes().to_vec();
                     let too_long = self.frag.is_max_message_size_exceeded();
@@ -465,7 +485,10 @@ impl ImapSession {
     fn message(&mut self, bytes: &[u8], store: &mut dyn Mailstore) {
         match std::mem::replace(&mut self.mode, Mode::Command) {
             Mode::Idle { tag } => {
-                if IdleDoneCodec::new().decode(bytes).is_ok_and(|(rest, _)| rest.is_empty()) {
+                if IdleDoneCodec::new()
+                    .decode(bytes)
+                    .is_ok_and(|(rest, _)| rest.is_empty())
+                {
                     self.next_poll = None;
                     self.tagged(&tag, "OK", "IDLE terminated");
                 } else {
@@ -474,16 +497,16 @@ impl ImapSession {
                 }
             }
             Mode::Authenticate { tag } => match AuthenticateDataCodec::new().decode(bytes) {
-                Ok((rest, AuthenticateData::Continue(data))) if rest.is_empty() => {
+                Ok((b"", AuthenticateData::Continue(data))) => {
                     self.sasl_plain(&tag, data.declassify())
                 }
-                Ok((rest, AuthenticateData::Cancel)) if rest.is_empty() => {
+                Ok((b"", AuthenticateData::Cancel)) => {
                     self.tagged(&tag, "BAD", "AUTHENTICATE cancelled")
                 }
                 _ => self.bad(&tag, "invalid SASL response"),
             },
             Mode::Command => match CommandCodec::new().decode(bytes) {
-                Ok((rest, command)) if rest.is_empty() => self.command(command, store),
+                Ok((b"", command)) => self.command(command, store),
                 _ => {
                     let tag = self.frag.decode_tag().map(|t| t.as_ref().to_owned());
                     let tag = tag.unwrap_or_else(|| "*".to_owned());
@@ -540,7 +563,8 @@ impl ImapSession {
                 self.transmit(b"* BYE logging out\r\n");
                 self.tagged(tag, "OK", "LOGOUT completed");
                 self.mode = Mode::Closed;
-                self.out.push_back(Output::Event(Event::Closed(CloseReason::Logout)));
+                self.out
+                    .push_back(Output::Event(Event::Closed(CloseReason::Logout)));
                 self.out.push_back(Output::Close);
             }
             CommandBody::StartTLS => {
@@ -551,7 +575,10 @@ impl ImapSession {
                 // Anything pipelined behind STARTTLS would be read as if it
                 // came over TLS (the CVE-2011-0411 class): refuse it.
                 if self.frag.progress().is_some() || !self.frag.message_bytes().is_empty() {
-                    return self.close("* BYE plaintext after STARTTLS\r\n", CloseReason::StartTlsViolation);
+                    return self.close(
+                        "* BYE plaintext after STARTTLS\r\n",
+                        CloseReason::StartTlsViolation,
+                    );
                 }
                 self.mode = Mode::TlsHandshake;
                 self.out.push_back(Output::StartTls);
@@ -561,13 +588,20 @@ impl ImapSession {
                     return self.bad(tag, "already logged in");
                 }
                 if !self.auth_allowed() {
-                    return self.tagged(tag, "NO", "[PRIVACYREQUIRED] LOGIN needs TLS; use STARTTLS first");
+                    return self.tagged(
+                        tag,
+                        "NO",
+                        "[PRIVACYREQUIRED] LOGIN needs TLS; use STARTTLS first",
+                    );
                 }
                 let user = String::from_utf8_lossy(username.as_ref()).into_owned();
                 let pass = String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
                 self.login(tag, user, pass, None);
             }
-            CommandBody::Authenticate { mechanism, initial_response } => {
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } => {
                 if self.authenticated.is_some() {
                     return self.bad(tag, "already logged in");
                 }
@@ -575,13 +609,19 @@ impl ImapSession {
                     return self.tagged(tag, "NO", "unsupported mechanism");
                 }
                 if !self.auth_allowed() {
-                    return self.tagged(tag, "NO", "[PRIVACYREQUIRED] AUTHENTICATE needs TLS; use STARTTLS first");
+                    return self.tagged(
+                        tag,
+                        "NO",
+                        "[PRIVACYREQUIRED] AUTHENTICATE needs TLS; use STARTTLS first",
+                    );
                 }
                 match initial_response {
                     Some(data) => self.sasl_plain(tag, data.declassify()),
                     None => {
                         self.transmit(b"+ \r\n");
-                        self.mode = Mode::Authenticate { tag: tag.to_owned() };
+                        self.mode = Mode::Authenticate {
+                            tag: tag.to_owned(),
+                        };
                     }
                 }
             }
@@ -594,7 +634,9 @@ impl ImapSession {
                         self.refresh(store, true);
                     }
                     self.transmit(b"+ idling\r\n");
-                    self.mode = Mode::Idle { tag: tag.to_owned() };
+                    self.mode = Mode::Idle {
+                        tag: tag.to_owned(),
+                    };
                     self.next_poll = self.last_now.checked_add(self.config.idle_poll);
                     return;
                 }

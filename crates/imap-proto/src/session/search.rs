@@ -31,15 +31,32 @@ fn day(seconds: i64) -> Option<chrono::NaiveDate> {
 
 impl ImapSession {
     /// Sequence numbers (or UIDs with `uid`) of the matching messages.
-    pub(crate) fn search_with(&mut self, criteria: &Vec1<SearchKey<'_>>, store: &mut dyn Mailstore, uid: bool) -> Vec<u32> {
-        let Some(sel) = &self.selected else { return Vec::new() };
+    pub(crate) fn search_with(
+        &mut self,
+        criteria: &Vec1<SearchKey<'_>>,
+        store: &mut dyn Mailstore,
+        uid: bool,
+    ) -> Vec<u32> {
+        let Some(sel) = &self.selected else {
+            return Vec::new();
+        };
         let largest_seq = u32::try_from(sel.messages.len()).unwrap_or(u32::MAX);
         let largest_uid = sel.messages.last().map(|m| m.uid).unwrap_or(0);
         let mut hits = Vec::new();
         for (i, meta) in sel.messages.iter().enumerate() {
             let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let mut c = Candidate { meta, seq, largest_seq, largest_uid, content: None };
-            if criteria.as_ref().iter().all(|k| matches(k, &mut c, &sel.name, store, 0)) {
+            let mut c = Candidate {
+                meta,
+                seq,
+                largest_seq,
+                largest_uid,
+                content: None,
+            };
+            if criteria
+                .as_ref()
+                .iter()
+                .all(|k| matches(k, &mut c, &sel.name, store, 0))
+            {
                 hits.push(if uid { meta.uid } else { seq });
             }
         }
@@ -50,7 +67,11 @@ impl ImapSession {
 fn header_value(content: &[u8], name: &str) -> Vec<u8> {
     let msg = mime_codec::Message::parse(content);
     let mut out = Vec::new();
-    for h in msg.headers().iter().filter(|h| h.name().eq_ignore_ascii_case(name)) {
+    for h in msg
+        .headers()
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(name))
+    {
         out.extend_from_slice(h.raw_value());
         out.push(b' ');
         out.extend_from_slice(h.text().as_bytes());
@@ -59,7 +80,13 @@ fn header_value(content: &[u8], name: &str) -> Vec<u8> {
     out
 }
 
-fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>, folder: &str, store: &mut dyn Mailstore, depth: usize) -> bool {
+fn matches(
+    key: &SearchKey<'_>,
+    c: &mut Candidate<'_>,
+    folder: &str,
+    store: &mut dyn Mailstore,
+    depth: usize,
+) -> bool {
     if depth > 64 {
         return false;
     }
@@ -71,8 +98,13 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>, folder: &str, store: &mut
         c.content.clone().unwrap_or_default()
     };
     match key {
-        SearchKey::And(keys) => keys.as_ref().iter().all(|k| matches(k, c, folder, store, depth + 1)),
-        SearchKey::Or(a, b) => matches(a, c, folder, store, depth + 1) || matches(b, c, folder, store, depth + 1),
+        SearchKey::And(keys) => keys
+            .as_ref()
+            .iter()
+            .all(|k| matches(k, c, folder, store, depth + 1)),
+        SearchKey::Or(a, b) => {
+            matches(a, c, folder, store, depth + 1) || matches(b, c, folder, store, depth + 1)
+        }
         SearchKey::Not(k) => !matches(k, c, folder, store, depth + 1),
         SearchKey::All => true,
         SearchKey::SequenceSet(set) => set_contains(set, c.seq, c.largest_seq),
@@ -100,7 +132,9 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>, folder: &str, store: &mut
         SearchKey::SentSince(d) | SearchKey::SentBefore(d) | SearchKey::SentOn(d) => {
             let bytes = content(c);
             let sent = mime_codec::Message::parse(&bytes).date();
-            let Some(x) = sent.and_then(|t| chrono::NaiveDate::from_ymd_opt(t.year(), u32::from(t.month()), u32::from(t.day()))) else {
+            let Some(x) = sent.and_then(|t| {
+                chrono::NaiveDate::from_ymd_opt(t.year(), u32::from(t.month()), u32::from(t.day()))
+            }) else {
                 return false;
             };
             match key {
@@ -118,7 +152,10 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>, folder: &str, store: &mut
             let name = String::from_utf8_lossy(name.as_ref()).into_owned();
             let bytes = content(c);
             let msg = mime_codec::Message::parse(&bytes);
-            let present = msg.headers().iter().any(|h| h.name().eq_ignore_ascii_case(&name));
+            let present = msg
+                .headers()
+                .iter()
+                .any(|h| h.name().eq_ignore_ascii_case(&name));
             present && contains_ci(&header_value(&bytes, &name), value.as_ref())
         }
         SearchKey::Body(s) => {
