@@ -24,15 +24,28 @@ struct Connection<'a> {
 pub(crate) fn serve(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let session = ImapSession::new(std::sync::Arc::clone(&shared.config), Instant::now());
-    let mut conn = Connection { shared, transport: Transport::Plain(stream), session, store: None, done: false };
+    let mut conn = Connection {
+        shared,
+        transport: Transport::Plain(stream),
+        session,
+        store: None,
+        done: false,
+    };
     if shared.options.implicit_tls {
-        let Some(tls) = shared.options.tls.clone() else { return };
-        match conn.transport.upgrade(tls, shared.options.handshake_timeout) {
+        let Some(tls) = shared.options.tls.clone() else {
+            return;
+        };
+        match conn
+            .transport
+            .upgrade(tls, shared.options.handshake_timeout)
+        {
             Ok(info) => conn.session.tls_established(Instant::now(), info),
             Err(_) => return,
         }
     }
-    let _ = conn.transport.set_write_timeout(shared.options.write_timeout);
+    let _ = conn
+        .transport
+        .set_write_timeout(shared.options.write_timeout);
     if conn.run().is_err() {
         conn.session.feed_eof(Instant::now());
     }
@@ -98,8 +111,12 @@ impl Connection<'_> {
                     let Some(tls) = self.shared.options.tls.clone() else {
                         return Err(io::Error::other("STARTTLS without a certificate"));
                     };
-                    let info = self.transport.upgrade(tls, self.shared.options.handshake_timeout)?;
-                    let _ = self.transport.set_write_timeout(self.shared.options.write_timeout);
+                    let info = self
+                        .transport
+                        .upgrade(tls, self.shared.options.handshake_timeout)?;
+                    let _ = self
+                        .transport
+                        .set_write_timeout(self.shared.options.write_timeout);
                     self.session.tls_established(Instant::now(), info);
                 }
                 Output::Close => {
@@ -128,5 +145,8 @@ impl Connection<'_> {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }

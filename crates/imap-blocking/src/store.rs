@@ -64,7 +64,9 @@ impl Mailstore for MaildirStore {
         self.folders.read(folder, uid).map_err(map)
     }
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError> {
-        self.folders.set_flags(folder, uid, &flags.maildir_letters()).map_err(map)
+        self.folders
+            .set_flags(folder, uid, &flags.maildir_letters())
+            .map_err(map)
     }
     fn expunge(&mut self, folder: &str, uids: &[u32]) -> Result<(), StoreError> {
         self.folders.expunge(folder, uids).map_err(map)
@@ -73,7 +75,13 @@ impl Mailstore for MaildirStore {
         let (uid_validity, uids) = self.folders.copy(folder, uids, to).map_err(map)?;
         Ok(Copied { uid_validity, uids })
     }
-    fn append(&mut self, folder: &str, flags: Flags, internal_date: Option<i64>, message: &[u8]) -> Result<(u32, u32), StoreError> {
+    fn append(
+        &mut self,
+        folder: &str,
+        flags: Flags,
+        internal_date: Option<i64>,
+        message: &[u8],
+    ) -> Result<(u32, u32), StoreError> {
         self.folders
             .deliver(folder, message, &flags.maildir_letters(), internal_date)
             .map_err(map)

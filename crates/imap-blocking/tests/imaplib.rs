@@ -126,7 +126,12 @@ fn imaplib_end_to_end_and_uids_survive_a_restart() {
     }
     let ca = dir.0.join("ca.pem");
     let tls = tls(&ca);
-    let options = ServerOptions::new(config().with_starttls(true).with_idle_poll(Duration::from_millis(200))).with_tls(tls.clone());
+    let options = ServerOptions::new(
+        config()
+            .with_starttls(true)
+            .with_idle_poll(Duration::from_millis(200)),
+    )
+    .with_tls(tls.clone());
     let server = start(options.clone(), maildir.clone());
     let env = |port: u16| {
         vec![
@@ -137,14 +142,28 @@ fn imaplib_end_to_end_and_uids_survive_a_restart() {
         ]
     };
     let out = python(SESSION, &env(server.local_addr().unwrap().port()), LIMIT);
-    assert_eq!(line(&out, "list"), r#"['(\\HasNoChildren) "." "Archive"', '(\\HasNoChildren) "." "INBOX"']"#);
+    assert_eq!(
+        line(&out, "list"),
+        r#"['(\\HasNoChildren) "." "Archive"', '(\\HasNoChildren) "." "INBOX"']"#
+    );
     assert_eq!(line(&out, "exists"), "3");
     assert_eq!(line(&out, "uidnext"), "4");
     for (i, (_, body)) in messages().iter().enumerate() {
-        assert_eq!(&fs::read(dir.0.join(format!("fetch-{}", i + 1))).unwrap(), body, "message {} byte for byte", i + 1);
+        assert_eq!(
+            &fs::read(dir.0.join(format!("fetch-{}", i + 1))).unwrap(),
+            body,
+            "message {} byte for byte",
+            i + 1
+        );
     }
-    assert_eq!(fs::read(dir.0.join("partial")).unwrap(), &messages()[0].1[5..15]);
-    assert_eq!(fs::read(dir.0.join("part-1")).unwrap(), "8bit: \u{4e2d}\u{6587}".as_bytes());
+    assert_eq!(
+        fs::read(dir.0.join("partial")).unwrap(),
+        &messages()[0].1[5..15]
+    );
+    assert_eq!(
+        fs::read(dir.0.join("part-1")).unwrap(),
+        "8bit: \u{4e2d}\u{6587}".as_bytes()
+    );
     assert_eq!(
         fs::read(dir.0.join("mime-2")).unwrap(),
         b"Content-Type: application/octet-stream; name=a.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
@@ -162,27 +181,54 @@ fn imaplib_end_to_end_and_uids_survive_a_restart() {
     assert!(messages()[1].1.len() > 200 && messages()[0].1.len() < 200);
     assert_eq!(line(&out, "search-or"), "2 3");
     assert_eq!(line(&out, "uid-search"), "1 3");
-    assert!(line(&out, "store").contains("FLAGS (\\Flagged \\Recent)"), "{out}");
+    assert!(
+        line(&out, "store").contains("FLAGS (\\Flagged \\Recent)"),
+        "{out}"
+    );
     assert!(line(&out, "copy").starts_with("OK"), "{out}");
     assert!(line(&out, "move").starts_with("OK"), "{out}");
-    assert_eq!(line(&out, "expunge"), "[b'3', b'2']", "message 3 moved away, then message 2 expunged");
-    assert_eq!(line(&out, "append"), "[APPENDUID 1700000000 4] APPEND completed".replace("1700000000", line(&out, "uidvalidity")));
+    assert_eq!(
+        line(&out, "expunge"),
+        "[b'3', b'2']",
+        "message 3 moved away, then message 2 expunged"
+    );
+    assert_eq!(
+        line(&out, "append"),
+        "[APPENDUID 1700000000 4] APPEND completed"
+            .replace("1700000000", line(&out, "uidvalidity"))
+    );
     assert!(line(&out, "appended").contains("UID 4"), "{out}");
-    assert!(line(&out, "appended").ends_with("b'appended body\\r\\n'"), "{out}");
+    assert!(
+        line(&out, "appended").ends_with("b'appended body\\r\\n'"),
+        "{out}"
+    );
     assert_eq!(line(&out, "status"), r#""Archive" (MESSAGES 2 UIDNEXT 3)"#);
     assert_eq!(line(&out, "idle"), "+ idling");
     assert_eq!(line(&out, "pushed"), "* 3 EXISTS");
     assert_eq!(line(&out, "exists-after"), "3");
     assert_eq!(line(&out, "uidnext-after"), "6");
     // On disk: flags in the file names.
-    let cur: Vec<String> = fs::read_dir(maildir.join("cur")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert!(cur.iter().any(|n| n == "1700000000.M1P1.test:2,F"), "{cur:?}");
-    assert!(!cur.iter().any(|n| n.starts_with("1700000001.M2P1.test")), "expunged: {cur:?}");
+    let cur: Vec<String> = fs::read_dir(maildir.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        cur.iter().any(|n| n == "1700000000.M1P1.test:2,F"),
+        "{cur:?}"
+    );
+    assert!(
+        !cur.iter().any(|n| n.starts_with("1700000001.M2P1.test")),
+        "expunged: {cur:?}"
+    );
     let validity = line(&out, "uidvalidity").to_owned();
     server.shutdown();
 
     let server = start(options, maildir.clone());
-    let again = python(AFTER_RESTART, &env(server.local_addr().unwrap().port()), LIMIT);
+    let again = python(
+        AFTER_RESTART,
+        &env(server.local_addr().unwrap().port()),
+        LIMIT,
+    );
     assert_eq!(line(&again, "uidvalidity"), validity);
     assert_eq!(line(&again, "uidnext"), "6");
     assert_eq!(line(&again, "uids"), "1 4 5");

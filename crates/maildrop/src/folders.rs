@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const UIDLIST: &str = ".mailwire-uidlist";
@@ -105,7 +105,10 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn info_flags(file_name: &str) -> String {
@@ -151,7 +154,9 @@ impl MaildirFolders {
         let mut names = vec!["INBOX".to_owned()];
         for entry in fs::read_dir(&self.root)? {
             let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
             if let Some(folder) = name.strip_prefix('.') {
                 if valid_name(folder) && entry.path().join("cur").is_dir() {
                     names.push(folder.to_owned());
@@ -215,7 +220,10 @@ impl MaildirFolders {
             } else {
                 continue;
             };
-            fs::rename(self.root.join(format!(".{name}")), self.root.join(format!(".{new}")))?;
+            fs::rename(
+                self.root.join(format!(".{name}")),
+                self.root.join(format!(".{new}")),
+            )?;
         }
         sync_dir(&self.root)?;
         Ok(())
@@ -243,7 +251,9 @@ impl MaildirFolders {
             };
             for entry in entries {
                 let entry = entry?;
-                let Some(file) = entry.file_name().to_str().map(str::to_owned) else { continue };
+                let Some(file) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
                 if file.starts_with('.') {
                     continue;
                 }
@@ -285,7 +295,15 @@ impl MaildirFolders {
                     uid
                 }
             };
-            messages.push(FolderMessage { uid, unique, flags, size, mtime, recent, path });
+            messages.push(FolderMessage {
+                uid,
+                unique,
+                flags,
+                size,
+                mtime,
+                recent,
+                path,
+            });
         }
         let before = known.len();
         known.retain(|u, _| messages.iter().any(|m| &m.unique == u));
@@ -294,7 +312,11 @@ impl MaildirFolders {
             write_uidlist(&dir, validity, next, &messages)?;
         }
         messages.sort_by_key(|m| m.uid);
-        Ok(FolderListing { uid_validity: validity, uid_next: next, messages })
+        Ok(FolderListing {
+            uid_validity: validity,
+            uid_next: next,
+            messages,
+        })
     }
 
     fn find(&self, name: &str, uid: u32) -> Result<FolderMessage, FolderError> {
@@ -325,7 +347,9 @@ impl MaildirFolders {
         let target = dir.join("cur").join(format!("{}:2,{letters}", m.unique));
         if target != m.path {
             match fs::rename(&m.path, &target) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(FolderError::NoSuchMessage),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(FolderError::NoSuchMessage)
+                }
                 other => other?,
             }
             sync_dir(&dir.join("cur"))?;
@@ -336,7 +360,12 @@ impl MaildirFolders {
     /// Removes messages for good.
     pub fn expunge(&self, name: &str, uids: &[u32]) -> Result<(), FolderError> {
         let dir = self.dir(name)?;
-        for m in self.list(name, false)?.messages.iter().filter(|m| uids.contains(&m.uid)) {
+        for m in self
+            .list(name, false)?
+            .messages
+            .iter()
+            .filter(|m| uids.contains(&m.uid))
+        {
             match fs::remove_file(&m.path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 other => other?,
@@ -350,11 +379,24 @@ impl MaildirFolders {
     /// Stores a new message in `cur/` with these flag letters and
     /// modification time, synced to disk before it is listed; returns the
     /// folder's UIDVALIDITY and the message's UID.
-    pub fn deliver(&self, name: &str, message: &[u8], letters: &str, mtime: Option<i64>) -> Result<(u32, u32), FolderError> {
+    pub fn deliver(
+        &self,
+        name: &str,
+        message: &[u8],
+        letters: &str,
+        mtime: Option<i64>,
+    ) -> Result<(u32, u32), FolderError> {
         let dir = self.dir(name)?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let unique = format!("{}.M{}P{}Q{n}.mailwire", now.as_secs(), now.subsec_micros(), std::process::id());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let unique = format!(
+            "{}.M{}P{}Q{n}.mailwire",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id()
+        );
         let tmp = dir.join("tmp").join(&unique);
         let mut file = File::create(&tmp)?;
         file.write_all(message)?;
@@ -381,7 +423,12 @@ impl MaildirFolders {
 
     /// Copies messages with their flags; returns the target's UIDVALIDITY
     /// and `(source uid, new uid)` pairs.
-    pub fn copy(&self, name: &str, uids: &[u32], to: &str) -> Result<(u32, Vec<(u32, u32)>), FolderError> {
+    pub fn copy(
+        &self,
+        name: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(u32, Vec<(u32, u32)>), FolderError> {
         self.dir(to)?;
         let listing = self.list(name, false)?;
         let mut pairs = Vec::new();
@@ -427,7 +474,12 @@ fn read_uidlist(dir: &Path) -> io::Result<(u32, u32, HashMap<String, u32>)> {
     Ok((validity, next, known))
 }
 
-fn write_uidlist(dir: &Path, validity: u32, next: u32, messages: &[FolderMessage]) -> io::Result<()> {
+fn write_uidlist(
+    dir: &Path,
+    validity: u32,
+    next: u32,
+    messages: &[FolderMessage],
+) -> io::Result<()> {
     let mut text = format!("mailwire-uidlist 1 {validity} {next}\n");
     let mut sorted: Vec<&FolderMessage> = messages.iter().collect();
     sorted.sort_by_key(|m| m.uid);
@@ -447,7 +499,8 @@ mod tests {
     use super::*;
 
     fn tree(tag: &str) -> (PathBuf, MaildirFolders) {
-        let dir = std::env::temp_dir().join(format!("maildrop-folders-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("maildrop-folders-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let f = MaildirFolders::open(&dir).unwrap();
         (dir, f)
@@ -459,12 +512,17 @@ mod tests {
         fs::write(dir.join("new/1000.M1.host"), b"one").unwrap();
         fs::write(dir.join("new/1001.M2.host"), b"two").unwrap();
         let first = f.list("INBOX", true).unwrap();
-        assert_eq!(first.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            first.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [1, 2]
+        );
         assert!(first.messages.iter().all(|m| m.recent));
         assert!(dir.join("cur/1000.M1.host:2,").exists());
         f.expunge("INBOX", &[2]).unwrap();
         let reopened = MaildirFolders::open(&dir).unwrap();
-        let (v, uid) = reopened.deliver("INBOX", b"three", "S", Some(1_700_000_000)).unwrap();
+        let (v, uid) = reopened
+            .deliver("INBOX", b"three", "S", Some(1_700_000_000))
+            .unwrap();
         assert_eq!((v, uid), (first.uid_validity, 3));
         let again = reopened.list("INBOX", false).unwrap();
         assert_eq!(again.uid_next, 4);
@@ -479,7 +537,10 @@ mod tests {
         let (dir, f) = tree("folders");
         f.create("Archive").unwrap();
         f.create("Archive.2024").unwrap();
-        assert!(matches!(f.create("Archive"), Err(FolderError::AlreadyExists)));
+        assert!(matches!(
+            f.create("Archive"),
+            Err(FolderError::AlreadyExists)
+        ));
         assert!(matches!(f.create("../x"), Err(FolderError::InvalidName)));
         assert_eq!(f.names().unwrap(), ["Archive", "Archive.2024", "INBOX"]);
         f.rename("Archive", "Old").unwrap();
@@ -491,7 +552,10 @@ mod tests {
         f.set_flags("Old", 1, "SF").unwrap();
         assert_eq!(f.list("Old", false).unwrap().messages[0].flags, "FS");
         f.delete("Old").unwrap();
-        assert!(matches!(f.list("Old", false), Err(FolderError::NoSuchFolder)));
+        assert!(matches!(
+            f.list("Old", false),
+            Err(FolderError::NoSuchFolder)
+        ));
         assert!(matches!(f.delete("INBOX"), Err(FolderError::Inbox)));
         let _ = fs::remove_dir_all(&dir);
     }
