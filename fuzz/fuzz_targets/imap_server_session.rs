@@ -51,6 +51,11 @@ fuzz_target!(|data: &[u8]| {
                 Output::Event(_) => {}
             }
         }
+        // A large FETCH goes on in steps, as a driver does.
+        if !closed && session.poll_timeout().is_some_and(|t| t <= now) {
+            session.handle_timeout(now, &mut store);
+            continue;
+        }
         // Chunks: each starts with a length byte; 0xFF lets time pass,
         // 0xFE completes a TLS handshake, 0xFD delivers a message.
         let Some((&len, tail)) = input.split_first() else {

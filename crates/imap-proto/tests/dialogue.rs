@@ -49,6 +49,12 @@ impl Run {
                 _ => {}
             }
         }
+        // A large FETCH goes on once its last part was taken, as a driver
+        // does: a time already past means "call handle_timeout now".
+        if !self.closed && self.session.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.session.handle_timeout(self.now, &mut self.store);
+            self.drain();
+        }
     }
 
     fn send(&mut self, bytes: &[u8]) -> String {
@@ -178,6 +184,14 @@ fn bounds_refuse_and_close() {
         );
     }
     assert!(r.closed);
+    // Input piling up behind a delayed refusal is bounded.
+    let mut r = Run::new(plain());
+    assert_eq!(r.send(b"a LOGIN alice wrong\r\n"), "");
+    assert_eq!(r.send(&vec![b'x'; 60_000]), "");
+    assert!(r
+        .send(&vec![b'x'; 10_000])
+        .contains("* BYE too much input while busy"));
+    assert!(r.closed);
     // Errors before BYE.
     let mut r = Run::new(plain());
     let mut all = String::new();
@@ -218,6 +232,61 @@ fn folders_copy_move_status() {
     assert!(r
         .send(b"j SELECT Old\r\n")
         .starts_with("j NO [NONEXISTENT]"));
+}
+
+#[test]
+fn a_large_fetch_is_answered_in_bounded_steps() {
+    let now = Instant::now();
+    let mut store = MemoryStore::default();
+    let body = vec![b'x'; 10_000];
+    for _ in 0..50 {
+        store.deliver("INBOX", &body);
+    }
+    let config = plain().with_fetch_batch(16 * 1024);
+    let mut s = ImapSession::new(config, now);
+    s.feed(now, b"a LOGIN alice secret\r\n", &mut store);
+    while let Some(out) = s.poll_output() {
+        if let Output::Event(Event::Login(_)) = out {
+            s.accept_login().unwrap();
+        }
+    }
+    s.feed(
+        now,
+        b"b SELECT INBOX\r\nc FETCH 1:* BODY[]\r\nd NOOP\r\n",
+        &mut store,
+    );
+    let mut all = Vec::new();
+    let mut steps = 0;
+    loop {
+        let mut step = 0;
+        while let Some(out) = s.poll_output() {
+            if let Output::Transmit(b) = out {
+                step += b.len();
+                all.extend_from_slice(&b);
+            }
+        }
+        assert!(step < 16 * 1024 + 11_000, "{step} octets in one step");
+        match s.poll_timeout() {
+            Some(t) if t <= now => {
+                steps += 1;
+                assert!(
+                    steps < 1000,
+                    "no progress: {:?}",
+                    String::from_utf8_lossy(&all[all.len().saturating_sub(300)..])
+                );
+                s.handle_timeout(now, &mut store);
+            }
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches(" FETCH (").count(), 50);
+    assert!(
+        text.ends_with("c OK FETCH completed\r\nd OK NOOP completed\r\n"),
+        "{}",
+        &text[text.len() - 80..]
+    );
+    assert!(steps >= 20, "{steps} steps");
 }
 
 fn transcript(chunks: &[&[u8]]) -> String {

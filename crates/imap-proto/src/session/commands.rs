@@ -19,6 +19,15 @@ pub(crate) fn mailbox_name(m: &Mailbox<'_>) -> String {
     }
 }
 
+/// A FETCH in progress: the items and the UIDs still to answer.
+#[derive(Debug)]
+pub(crate) struct FetchJob {
+    tag: String,
+    items: Vec<MessageDataItemName<'static>>,
+    uid: bool,
+    left: std::collections::VecDeque<u32>,
+}
+
 fn store_no(e: &StoreError) -> String {
     match e {
         StoreError::NoSuchFolder => "[NONEXISTENT] no such mailbox".into(),
@@ -451,11 +460,20 @@ impl ImapSession {
                     }
                     MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
                 };
-                for i in self.resolve(&sequence_set, uid) {
-                    self.fetch_one(i, &items, uid, store);
-                }
-                self.refresh(store, false);
-                self.tagged(tag, "OK", "FETCH completed");
+                use bounded_static::IntoBoundedStatic;
+                let Some(sel) = &self.selected else { return };
+                let left = self
+                    .resolve(&sequence_set, uid)
+                    .into_iter()
+                    .map(|i| sel.messages[i].uid)
+                    .collect();
+                self.fetch_job = Some(FetchJob {
+                    tag: tag.to_owned(),
+                    items: items.into_static(),
+                    uid,
+                    left,
+                });
+                self.continue_fetch(store);
             }
             CommandBody::Store {
                 sequence_set,
@@ -516,6 +534,28 @@ impl ImapSession {
             } => self.copy(tag, &sequence_set, &mailbox, uid, true, store),
             _ => self.bad(tag, "command not supported"),
         }
+    }
+
+    /// Answers the next messages of the FETCH in progress, up to about
+    /// `fetch_batch` octets queued; the tagged OK after the last.
+    pub(crate) fn continue_fetch(&mut self, store: &mut dyn Mailstore) {
+        let Some(mut job) = self.fetch_job.take() else {
+            return;
+        };
+        while self.queued() < self.config.fetch_batch {
+            let Some(uid) = job.left.pop_front() else {
+                self.refresh(store, false);
+                return self.tagged(&job.tag, "OK", "FETCH completed");
+            };
+            let index = self
+                .selected
+                .as_ref()
+                .and_then(|s| s.messages.binary_search_by_key(&uid, |m| m.uid).ok());
+            if let Some(i) = index {
+                self.fetch_one(i, &job.items, job.uid, store);
+            }
+        }
+        self.fetch_job = Some(job);
     }
 
     fn expunge(&mut self, tag: &str, only: Option<SequenceSet>, store: &mut dyn Mailstore) {

@@ -39,6 +39,13 @@ pub struct ImapConfig {
     /// How often the selected folder is checked for changes during IDLE.
     /// Default: 2 seconds.
     pub idle_poll: Duration,
+    /// Most input held back while a login is decided or a refusal is
+    /// delayed; past it `* BYE` and close. Default: 64 KiB.
+    pub max_pending_input: usize,
+    /// A FETCH answer is produced in steps of about this many octets (at
+    /// least one message each); the next step waits until the driver has
+    /// polled the last. Default: 1 MiB.
+    pub fetch_batch: usize,
 }
 
 impl ImapConfig {
@@ -55,6 +62,8 @@ impl ImapConfig {
             auth_failure_delay: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(30 * 60),
             idle_poll: Duration::from_secs(2),
+            max_pending_input: 64 * 1024,
+            fetch_batch: 1024 * 1024,
         }
     }
     /// Offers STARTTLS.
@@ -85,6 +94,11 @@ impl ImapConfig {
     /// Sets the autologout timer.
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+    /// Sets the FETCH step size.
+    pub fn with_fetch_batch(mut self, octets: usize) -> Self {
+        self.fetch_batch = octets;
         self
     }
     /// Sets the IDLE polling interval.

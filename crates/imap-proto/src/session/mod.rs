@@ -161,6 +161,11 @@ pub struct ImapSession {
     next_poll: Option<Instant>,
     last_now: Instant,
     held: Option<Held>,
+    /// A FETCH being answered a few messages at a time.
+    pub(crate) fetch_job: Option<commands::FetchJob>,
+    /// Octets received while a login decision or a refusal delay holds
+    /// the input back.
+    paused_input: usize,
 }
 
 fn frame_cap(config: &ImapConfig) -> u32 {
@@ -189,6 +194,8 @@ impl ImapSession {
             next_poll: None,
             last_now: now,
             held: None,
+            paused_input: 0,
+            fetch_job: None,
             config,
         };
         let greeting = format!(
@@ -216,6 +223,12 @@ impl ImapSession {
                     "* BYE plaintext during TLS negotiation\r\n",
                     CloseReason::StartTlsViolation,
                 );
+            }
+            if self.pending_login.is_some() || self.held.is_some() || self.fetch_job.is_some() {
+                self.paused_input = self.paused_input.saturating_add(bytes.len());
+                if self.paused_input > self.config.max_pending_input {
+                    return self.close("* BYE too much input while busy\r\n", CloseReason::TooLong);
+                }
             }
             self.frag.enqueue_bytes(bytes);
         }
@@ -257,6 +270,9 @@ impl ImapSession {
             }
             return self.run(store);
         }
+        if self.fetch_job.is_some() {
+            return self.run(store);
+        }
         if self.deadline.is_some_and(|d| now >= d) {
             return self.close(
                 "* BYE autologout; idle for too long\r\n",
@@ -290,10 +306,17 @@ impl ImapSession {
         self.out.pop_front()
     }
 
-    /// When to call [`handle_timeout`](Self::handle_timeout).
+    /// When to call [`handle_timeout`](Self::handle_timeout). While a
+    /// large FETCH is being answered this is a time already past: write
+    /// what [`poll_output`](Self::poll_output) gave, then call
+    /// `handle_timeout` for the next messages (so the session never holds
+    /// more than about `fetch_batch` octets of unsent answer).
     pub fn poll_timeout(&self) -> Option<Instant> {
         if matches!(self.mode, Mode::Closed) || self.pending_login.is_some() {
             return None;
+        }
+        if self.fetch_job.is_some() {
+            return Some(self.last_now);
         }
         if let Some(held) = &self.held {
             return Some(held.until);
@@ -409,7 +432,19 @@ impl ImapSession {
         }
     }
 
+    /// Octets queued and not yet polled.
+    pub(crate) fn queued(&self) -> usize {
+        self.out
+            .iter()
+            .map(|o| match o {
+                Output::Transmit(b) => b.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     pub(crate) fn close(&mut self, bye: &str, reason: CloseReason) {
+        self.fetch_job = None;
         self.transmit(bye.as_bytes());
         self.mode = Mode::Closed;
         self.held = None;
@@ -419,7 +454,16 @@ impl ImapSession {
     }
 
     fn run(&mut self, store: &mut dyn Mailstore) {
+        if self.pending_login.is_none() && self.held.is_none() && self.fetch_job.is_none() {
+            self.paused_input = 0;
+        }
         loop {
+            if self.fetch_job.is_some() {
+                self.continue_fetch(store);
+                if self.fetch_job.is_some() {
+                    return;
+                }
+            }
             if self.pending_login.is_some()
                 || self.held.is_some()
                 || matches!(self.mode, Mode::Closed | Mode::TlsHandshake)
