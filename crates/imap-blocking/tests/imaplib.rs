@@ -174,7 +174,7 @@ fn imaplib_end_to_end_and_uids_survive_a_restart() {
     );
     assert_eq!(
         line(&out, "bodystructure"),
-        r#"2 (BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 12 1 NIL NIL NIL NIL)("APPLICATION" "OCTET-STREAM" ("NAME" "a.bin") NIL NIL "BASE64" 8 NIL NIL NIL NIL) "MIXED" ("BOUNDARY" "XX") NIL NIL NIL))"#
+        r#"2 (BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 12 0 NIL NIL NIL NIL)("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 8 NIL NIL NIL NIL) "mixed" ("boundary" "XX") NIL NIL NIL))"#
     );
     assert_eq!(line(&out, "search-from"), "2");
     assert_eq!(line(&out, "search-unseen"), "1 3");
