@@ -431,6 +431,7 @@ impl MaildirFolders {
     ) -> Result<(u32, Vec<(u32, u32)>), FolderError> {
         self.dir(to)?;
         let listing = self.list(name, false)?;
+        let uids: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut pairs = Vec::new();
         let mut validity = 0;
         for m in listing.messages.iter().filter(|m| uids.contains(&m.uid)) {

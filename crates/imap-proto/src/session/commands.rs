@@ -38,19 +38,40 @@ fn store_no(e: &StoreError) -> String {
     }
 }
 
-/// True if `n` is in the set, `*` standing for `largest`.
-pub(crate) fn set_contains(set: &SequenceSet, n: u32, largest: u32) -> bool {
-    let value = |s: &SeqOrUid| match s {
-        SeqOrUid::Value(v) => v.get(),
-        SeqOrUid::Asterisk => largest,
-    };
-    set.0.as_ref().iter().any(|seq| match seq {
-        Sequence::Single(s) => value(s) == n,
-        Sequence::Range(a, b) => {
-            let (a, b) = (value(a), value(b));
-            (a.min(b)..=a.max(b)).contains(&n)
+/// A sequence set as sorted, merged ranges, `*` standing for `largest`:
+/// membership is a binary search, whatever the set's length.
+pub(crate) struct Ranges(Vec<(u32, u32)>);
+
+impl Ranges {
+    pub(crate) fn new(set: &SequenceSet, largest: u32) -> Ranges {
+        let value = |s: &SeqOrUid| match s {
+            SeqOrUid::Value(v) => v.get(),
+            SeqOrUid::Asterisk => largest,
+        };
+        let mut ranges: Vec<(u32, u32)> = set
+            .0
+            .as_ref()
+            .iter()
+            .map(|seq| match seq {
+                Sequence::Single(s) => (value(s), value(s)),
+                Sequence::Range(a, b) => (value(a).min(value(b)), value(a).max(value(b))),
+            })
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
         }
-    })
+        Ranges(merged)
+    }
+
+    pub(crate) fn contains(&self, n: u32) -> bool {
+        let i = self.0.partition_point(|&(lo, _)| lo <= n);
+        i > 0 && self.0[i - 1].1 >= n
+    }
 }
 
 fn flags_of(list: &[Flag<'_>]) -> Flags {
@@ -95,15 +116,36 @@ fn uid_set(uids: &[u32]) -> String {
     parts.join(",")
 }
 
+/// LIST wildcard matching (RFC 3501 §6.3.8): `*` matches anything, `%`
+/// anything but the hierarchy separator. Dynamic programming over the
+/// pattern, so a hostile pattern costs O(pattern × name), never more.
 fn glob(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| glob(rest, &name[i..])),
-        Some((b'%', rest)) => (0..=name.len())
-            .take_while(|&i| i == 0 || name[i - 1] != b'.')
-            .any(|i| glob(rest, &name[i..])),
-        Some((c, rest)) => name.first().is_some_and(|n| n == c) && glob(rest, &name[1..]),
+    // reach[j]: the pattern so far can match name[..j].
+    let mut reach = vec![false; name.len() + 1];
+    reach[0] = true;
+    for &p in pattern {
+        let mut next = vec![false; name.len() + 1];
+        match p {
+            b'*' | b'%' => {
+                let mut open = false;
+                for j in 0..=name.len() {
+                    if reach[j] {
+                        open = true;
+                    } else if p == b'%' && j > 0 && name[j - 1] == b'.' {
+                        open = false;
+                    }
+                    next[j] = open;
+                }
+            }
+            c => {
+                for j in 1..=name.len() {
+                    next[j] = reach[j - 1] && name[j - 1] == c;
+                }
+            }
+        }
+        reach = next;
     }
+    reach[name.len()]
 }
 
 impl ImapSession {
@@ -118,6 +160,7 @@ impl ImapSession {
         } else {
             u32::try_from(count).unwrap_or(u32::MAX)
         };
+        let ranges = Ranges::new(set, largest);
         sel.messages
             .iter()
             .enumerate()
@@ -127,7 +170,7 @@ impl ImapSession {
                 } else {
                     u32::try_from(i + 1).unwrap_or(u32::MAX)
                 };
-                set_contains(set, n, largest)
+                ranges.contains(n)
             })
             .map(|(i, _)| i)
             .collect()
@@ -145,15 +188,15 @@ impl ImapSession {
             return;
         };
         if expunges {
-            let mut i = sel.messages.len();
-            while i > 0 {
-                i -= 1;
-                let uid = sel.messages[i].uid;
-                if view.messages.binary_search_by_key(&uid, |m| m.uid).is_err() {
-                    sel.messages.remove(i);
+            let gone = |uid: u32| view.messages.binary_search_by_key(&uid, |m| m.uid).is_err();
+            // Highest first: each number is then still the message's
+            // number when the client reads it.
+            for (i, m) in sel.messages.iter().enumerate().rev() {
+                if gone(m.uid) {
                     out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
                 }
             }
+            sel.messages.retain(|m| !gone(m.uid));
         }
         for (i, m) in sel.messages.iter_mut().enumerate() {
             if let Ok(j) = view.messages.binary_search_by_key(&m.uid, |v| v.uid) {
@@ -564,14 +607,12 @@ impl ImapSession {
             return self.tagged(tag, "NO", "mailbox is read-only");
         }
         let largest = sel.messages.last().map(|m| m.uid).unwrap_or(0);
+        let only = only.map(|set| Ranges::new(&set, largest));
         let uids: Vec<u32> = sel
             .messages
             .iter()
             .filter(|m| m.flags.contains(Flags::DELETED))
-            .filter(|m| {
-                only.as_ref()
-                    .is_none_or(|s| set_contains(s, m.uid, largest))
-            })
+            .filter(|m| only.as_ref().is_none_or(|r| r.contains(m.uid)))
             .map(|m| m.uid)
             .collect();
         if let Err(e) = store.expunge(&sel.name, &uids) {
@@ -804,6 +845,13 @@ mod tests {
         assert!(glob(b"a.%", b"a.b"));
         assert!(glob(b"S%", b"Sent"));
         assert!(!glob(b"x*", b"Sent"));
+        assert!(glob(b"%.b", b"a.b"));
+        assert!(!glob(b"%", b"a."));
+        assert!(glob(b"*b", b"a.b"));
+        assert!(glob(b"", b""));
+        // A hostile pattern stays cheap.
+        let pattern = b"*a".repeat(5000);
+        assert!(!glob(&pattern, &[b'a'; 200]));
     }
 
     #[test]

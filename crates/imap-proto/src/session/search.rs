@@ -1,10 +1,11 @@
 //! SEARCH: the common keys over the selected folder.
 
-use super::commands::set_contains;
+use super::commands::Ranges;
 use super::ImapSession;
 use crate::store::{Flags, Mailstore, MessageMeta};
 use imap_codec::imap_types::core::Vec1;
 use imap_codec::imap_types::search::SearchKey;
+use std::collections::HashMap;
 
 /// A message being tested, its content read only when a key needs it.
 struct Candidate<'s> {
@@ -15,14 +16,14 @@ struct Candidate<'s> {
     content: Option<Vec<u8>>,
 }
 
+/// Case-insensitive (ASCII) substring test in linear time.
 fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
     if needle.is_empty() {
         return true;
     }
+    let haystack = haystack.to_ascii_lowercase();
     let needle = needle.to_ascii_lowercase();
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(&needle))
+    memchr::memmem::find(&haystack, &needle).is_some()
 }
 
 fn day(seconds: i64) -> Option<chrono::NaiveDate> {
@@ -43,6 +44,8 @@ impl ImapSession {
         let largest_seq = u32::try_from(sel.messages.len()).unwrap_or(u32::MAX);
         let largest_uid = sel.messages.last().map(|m| m.uid).unwrap_or(0);
         let mut hits = Vec::new();
+        // Each set in the criteria, made into ranges once per search.
+        let mut sets = HashMap::new();
         for (i, meta) in sel.messages.iter().enumerate() {
             let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let mut c = Candidate {
@@ -55,7 +58,7 @@ impl ImapSession {
             if criteria
                 .as_ref()
                 .iter()
-                .all(|k| matches(k, &mut c, &sel.name, store, 0))
+                .all(|k| matches(k, &mut c, &sel.name, store, &mut sets, 0))
             {
                 hits.push(if uid { meta.uid } else { seq });
             }
@@ -85,6 +88,7 @@ fn matches(
     c: &mut Candidate<'_>,
     folder: &str,
     store: &mut dyn Mailstore,
+    sets: &mut HashMap<usize, Ranges>,
     depth: usize,
 ) -> bool {
     if depth > 64 {
@@ -101,14 +105,23 @@ fn matches(
         SearchKey::And(keys) => keys
             .as_ref()
             .iter()
-            .all(|k| matches(k, c, folder, store, depth + 1)),
+            .all(|k| matches(k, c, folder, store, sets, depth + 1)),
         SearchKey::Or(a, b) => {
-            matches(a, c, folder, store, depth + 1) || matches(b, c, folder, store, depth + 1)
+            matches(a, c, folder, store, sets, depth + 1)
+                || matches(b, c, folder, store, sets, depth + 1)
         }
-        SearchKey::Not(k) => !matches(k, c, folder, store, depth + 1),
+        SearchKey::Not(k) => !matches(k, c, folder, store, sets, depth + 1),
         SearchKey::All => true,
-        SearchKey::SequenceSet(set) => set_contains(set, c.seq, c.largest_seq),
-        SearchKey::Uid(set) => set_contains(set, c.meta.uid, c.largest_uid),
+        // Keyed by where the set lives in the criteria: the same set for
+        // every message of this search.
+        SearchKey::SequenceSet(set) => sets
+            .entry(set as *const _ as usize)
+            .or_insert_with(|| Ranges::new(set, c.largest_seq))
+            .contains(c.seq),
+        SearchKey::Uid(set) => sets
+            .entry(set as *const _ as usize)
+            .or_insert_with(|| Ranges::new(set, c.largest_uid))
+            .contains(c.meta.uid),
         SearchKey::Answered => flags.contains(Flags::ANSWERED),
         SearchKey::Unanswered => !flags.contains(Flags::ANSWERED),
         SearchKey::Deleted => flags.contains(Flags::DELETED),
