@@ -1,18 +1,28 @@
 //! The session's [`Mailstore`] over a Maildir++ tree ([`MaildirFolders`]).
 
 use imap_proto::{Copied, Flags, FolderView, Mailstore, MessageMeta, StoreError};
-use maildrop::{FolderError, MaildirFolders};
+use maildrop::{FolderError, FolderMessage, MaildirFolders};
+use std::collections::HashMap;
 
 /// A user's Maildir++ tree as the IMAP session sees it.
+///
+/// It remembers where each message of the last listing of a folder was, so
+/// a FETCH or STORE of many messages reads and renames files without
+/// listing the folder once per message; a message moved or removed since
+/// is looked up again.
 #[derive(Debug, Clone)]
 pub struct MaildirStore {
     folders: MaildirFolders,
+    known: HashMap<String, HashMap<u32, FolderMessage>>,
 }
 
 impl MaildirStore {
     /// The store over this tree.
     pub fn new(folders: MaildirFolders) -> MaildirStore {
-        MaildirStore { folders }
+        MaildirStore {
+            folders,
+            known: HashMap::new(),
+        }
     }
 }
 
@@ -44,6 +54,14 @@ impl Mailstore for MaildirStore {
     }
     fn view(&mut self, folder: &str, claim_recent: bool) -> Result<FolderView, StoreError> {
         let listing = self.folders.list(folder, claim_recent).map_err(map)?;
+        self.known.insert(
+            folder.to_owned(),
+            listing
+                .messages
+                .iter()
+                .map(|m| (m.uid, m.clone()))
+                .collect(),
+        );
         Ok(FolderView {
             uid_validity: listing.uid_validity,
             uid_next: listing.uid_next,
@@ -61,12 +79,21 @@ impl Mailstore for MaildirStore {
         })
     }
     fn read(&mut self, folder: &str, uid: u32) -> Result<Vec<u8>, StoreError> {
+        if let Some(m) = self.known.get(folder).and_then(|k| k.get(&uid)) {
+            if let Ok(bytes) = std::fs::read(m.path()) {
+                return Ok(bytes);
+            }
+        }
         self.folders.read(folder, uid).map_err(map)
     }
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError> {
-        self.folders
-            .set_flags(folder, uid, &flags.maildir_letters())
-            .map_err(map)
+        let letters = flags.maildir_letters();
+        if let Some(m) = self.known.get_mut(folder).and_then(|k| k.get_mut(&uid)) {
+            if self.folders.set_flags_of(folder, m, &letters).is_ok() {
+                return Ok(());
+            }
+        }
+        self.folders.set_flags(folder, uid, &letters).map_err(map)
     }
     fn expunge(&mut self, folder: &str, uids: &[u32]) -> Result<(), StoreError> {
         self.folders.expunge(folder, uids).map_err(map)

@@ -44,6 +44,14 @@ pub struct FolderMessage {
     path: PathBuf,
 }
 
+impl FolderMessage {
+    /// Where the file was when listed (a reader that finds it gone lists
+    /// the folder again).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// A folder's listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderListing {
@@ -338,21 +346,37 @@ impl MaildirFolders {
 
     /// Sets the message's flag letters (renaming it into `cur/`).
     pub fn set_flags(&self, name: &str, uid: u32, letters: &str) -> Result<(), FolderError> {
+        let mut m = self.find(name, uid)?;
+        self.set_flags_of(name, &mut m, letters)
+    }
+
+    /// Like [`set_flags`](Self::set_flags) for a message from an earlier
+    /// listing, without listing the folder again; `message` is updated to
+    /// its new name. `NoSuchMessage` if it moved or vanished since.
+    pub fn set_flags_of(
+        &self,
+        name: &str,
+        message: &mut FolderMessage,
+        letters: &str,
+    ) -> Result<(), FolderError> {
         let dir = self.dir(name)?;
-        let m = self.find(name, uid)?;
         let mut sorted: Vec<char> = letters.chars().filter(char::is_ascii_uppercase).collect();
         sorted.sort_unstable();
         sorted.dedup();
         let letters: String = sorted.into_iter().collect();
-        let target = dir.join("cur").join(format!("{}:2,{letters}", m.unique));
-        if target != m.path {
-            match fs::rename(&m.path, &target) {
+        let target = dir
+            .join("cur")
+            .join(format!("{}:2,{letters}", message.unique));
+        if target != message.path {
+            match fs::rename(&message.path, &target) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     return Err(FolderError::NoSuchMessage)
                 }
                 other => other?,
             }
             sync_dir(&dir.join("cur"))?;
+            message.path = target;
+            message.flags = letters;
         }
         Ok(())
     }
@@ -360,6 +384,7 @@ impl MaildirFolders {
     /// Removes messages for good.
     pub fn expunge(&self, name: &str, uids: &[u32]) -> Result<(), FolderError> {
         let dir = self.dir(name)?;
+        let uids: std::collections::HashSet<u32> = uids.iter().copied().collect();
         for m in self
             .list(name, false)?
             .messages
@@ -376,9 +401,47 @@ impl MaildirFolders {
         Ok(())
     }
 
+    /// Writes a message into `tmp/`, syncs it, and renames it into `cur/`
+    /// with these flags; returns its unique name. The caller syncs `cur/`.
+    fn store_file(
+        &self,
+        dir: &Path,
+        message: &[u8],
+        letters: &str,
+        mtime: Option<i64>,
+    ) -> Result<String, FolderError> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        // Fixed widths, so names sort in the order they were made and new
+        // UIDs follow it.
+        let unique = format!(
+            "{}.M{:06}P{}Q{n:010}.mailwire",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id()
+        );
+        let tmp = dir.join("tmp").join(&unique);
+        let mut file = File::create(&tmp)?;
+        file.write_all(message)?;
+        if let Some(t) = mtime.and_then(|t| u64::try_from(t).ok()) {
+            let when = UNIX_EPOCH + std::time::Duration::from_secs(t);
+            file.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))?;
+        }
+        file.sync_all()?;
+        drop(file);
+        let mut sorted: Vec<char> = letters.chars().filter(char::is_ascii_uppercase).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let letters: String = sorted.into_iter().collect();
+        fs::rename(&tmp, dir.join("cur").join(format!("{unique}:2,{letters}")))?;
+        Ok(unique)
+    }
+
     /// Stores a new message in `cur/` with these flag letters and
-    /// modification time, synced to disk before it is listed; returns the
-    /// folder's UIDVALIDITY and the message's UID.
+    /// modification time (INTERNALDATE), synced to disk before its UID is
+    /// given; returns the folder's UIDVALIDITY and the message's UID.
     pub fn deliver(
         &self,
         name: &str,
@@ -387,29 +450,7 @@ impl MaildirFolders {
         mtime: Option<i64>,
     ) -> Result<(u32, u32), FolderError> {
         let dir = self.dir(name)?;
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let unique = format!(
-            "{}.M{}P{}Q{n}.mailwire",
-            now.as_secs(),
-            now.subsec_micros(),
-            std::process::id()
-        );
-        let tmp = dir.join("tmp").join(&unique);
-        let mut file = File::create(&tmp)?;
-        file.write_all(message)?;
-        file.sync_all()?;
-        if let Some(t) = mtime.and_then(|t| u64::try_from(t).ok()) {
-            let when = UNIX_EPOCH + std::time::Duration::from_secs(t);
-            file.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))?;
-        }
-        drop(file);
-        let mut sorted: Vec<char> = letters.chars().filter(char::is_ascii_uppercase).collect();
-        sorted.sort_unstable();
-        let letters: String = sorted.into_iter().collect();
-        fs::rename(&tmp, dir.join("cur").join(format!("{unique}:2,{letters}")))?;
+        let unique = self.store_file(&dir, message, letters, mtime)?;
         sync_dir(&dir.join("cur"))?;
         let listing = self.list(name, false)?;
         let uid = listing
@@ -429,24 +470,31 @@ impl MaildirFolders {
         uids: &[u32],
         to: &str,
     ) -> Result<(u32, Vec<(u32, u32)>), FolderError> {
-        self.dir(to)?;
+        let target = self.dir(to)?;
         let listing = self.list(name, false)?;
         let uids: std::collections::HashSet<u32> = uids.iter().copied().collect();
-        let mut pairs = Vec::new();
-        let mut validity = 0;
+        let mut stored = Vec::new();
         for m in listing.messages.iter().filter(|m| uids.contains(&m.uid)) {
             let bytes = match fs::read(&m.path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 other => other?,
             };
-            let (v, uid) = self.deliver(to, &bytes, &m.flags, Some(m.mtime))?;
-            validity = v;
-            pairs.push((m.uid, uid));
+            let unique = self.store_file(&target, &bytes, &m.flags, Some(m.mtime))?;
+            stored.push((m.uid, unique));
         }
-        if pairs.is_empty() {
-            validity = self.list(to, false)?.uid_validity;
-        }
-        Ok((validity, pairs))
+        sync_dir(&target.join("cur"))?;
+        // One listing gives every copy its UID, in the order made.
+        let after = self.list(to, false)?;
+        let by_name: HashMap<&str, u32> = after
+            .messages
+            .iter()
+            .map(|m| (m.unique.as_str(), m.uid))
+            .collect();
+        let pairs = stored
+            .iter()
+            .filter_map(|(old, unique)| by_name.get(unique.as_str()).map(|&new| (*old, new)))
+            .collect();
+        Ok((after.uid_validity, pairs))
     }
 }
 
