@@ -7,86 +7,9 @@
 mod support;
 
 use imap_blocking::ServerOptions;
-use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use support::{config, python, start, TempDir};
-
-struct Dovecot {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_dovecot(dir: &Path) -> Dovecot {
-    let binary = ["/usr/sbin/dovecot", "/usr/bin/dovecot"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or_else(|| panic!("dovecot is missing: run the tests through tests/run-all.sh, which installs dovecot-imapd"));
-    let port = free_port();
-    let mail = dir.join("dovecot-mail");
-    fs::create_dir_all(&mail).unwrap();
-    fs::create_dir_all(dir.join("dovecot-run")).unwrap();
-    fs::write(dir.join("dovecot-users"), "alice:{PLAIN}secret\n").unwrap();
-    let d = dir.display();
-    let conf = format!(
-        "base_dir = {d}/dovecot-run\nstate_dir = {d}/dovecot-state\nlog_path = {d}/dovecot.log\n\
-         protocols = imap\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n\
-         auth_mechanisms = plain\nmail_location = maildir:{d}/dovecot-mail/%u\nfirst_valid_uid = 0\n\
-         passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/dovecot-users\n}}\n\
-         userdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={d}/dovecot-mail/%u\n}}\n\
-         service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
-         service anvil {{\n  chroot =\n}}\n"
-    );
-    fs::write(dir.join("dovecot.conf"), conf).unwrap();
-    let status = Command::new("chown")
-        .args(["-R", "dovecot:dovecot"])
-        .arg(&mail)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "chown of the Dovecot mail directory failed"
-    );
-    let mut perms = fs::metadata(dir).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    fs::set_permissions(dir, perms).unwrap();
-    let child = Command::new(binary)
-        .arg("-F")
-        .arg("-c")
-        .arg(dir.join("dovecot.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let dovecot = Dovecot { child, port };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "Dovecot did not start: {}",
-            fs::read_to_string(dir.join("dovecot.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    dovecot
-}
+use std::time::Duration;
+use support::{config, python, start, start_dovecot, TempDir};
 
 const COMPARE: &str = r#"
 import imaplib, os, re
