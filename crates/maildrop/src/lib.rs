@@ -41,6 +41,10 @@
 )]
 #![warn(missing_docs)]
 
+mod folders;
+
+pub use folders::{FolderError, FolderListing, FolderMessage, MaildirFolders};
+
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,286 @@
+//! A blocking IMAP server: std::net sockets, one thread per connection,
+//! rustls for STARTTLS (port 143) and implicit TLS (port 993), Maildir++
+//! trees read and written through [`maildrop::MaildirFolders`], every
+//! protocol decision made by the sans-IO [`imap_proto::ImapSession`].
+//!
+//! ```no_run
+//! use imap_blocking::{ImapServer, ServerOptions};
+//! use imap_proto::{Credentials, ImapConfig};
+//! use std::path::PathBuf;
+//!
+//! # fn tls() -> std::sync::Arc<rustls::ServerConfig> { unimplemented!() }
+//! let options = ServerOptions::new(ImapConfig::new("imap.example.com").with_starttls(true))
+//!     .with_tls(tls());
+//! // Who may log in, and where their mail is.
+//! let users = |c: &Credentials| {
+//!     (c.username == "alice" && c.password.expose() == "secret")
+//!         .then(|| PathBuf::from("/var/mail/alice"))
+//! };
+//! let server = ImapServer::bind("127.0.0.1:1143", options, users)?.spawn();
+//! // ...
+//! server.shutdown();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![warn(missing_docs)]
+
+mod connection;
+mod store;
+mod transport;
+
+pub use store::MaildirStore;
+
+use imap_proto::{Credentials, ImapConfig};
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Decides who may log in and where their mail is.
+///
+/// Implemented for closures `Fn(&Credentials) -> Option<PathBuf>`. Check the
+/// password (a stored hash against [`Credentials::password`]); return the
+/// user's Maildir, or `None` to refuse. The session delays and counts
+/// refusals.
+pub trait Authenticator: Send + Sync + 'static {
+    /// The Maildir of the user these credentials prove, or `None`.
+    fn maildir(&self, credentials: &Credentials) -> Option<PathBuf>;
+}
+
+impl<F> Authenticator for F
+where
+    F: Fn(&Credentials) -> Option<PathBuf> + Send + Sync + 'static,
+{
+    fn maildir(&self, credentials: &Credentials) -> Option<PathBuf> {
+        self(credentials)
+    }
+}
+
+/// How the server runs. Defaults: no TLS, 100 connections, 60 s write
+/// timeout, 30 s TLS handshake timeout.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// The protocol behaviour and limits.
+    pub config: ImapConfig,
+    /// The certificate and key for STARTTLS and implicit TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Handshake at once (port 993) instead of offering STARTTLS.
+    pub implicit_tls: bool,
+    /// Connections served at once; more are refused with `* BYE`.
+    pub max_connections: usize,
+    /// A client that does not read for this long is disconnected.
+    pub write_timeout: Duration,
+    /// A TLS handshake longer than this fails.
+    pub handshake_timeout: Duration,
+}
+
+impl ServerOptions {
+    /// The defaults, with this protocol configuration.
+    pub fn new(config: ImapConfig) -> ServerOptions {
+        ServerOptions {
+            config,
+            tls: None,
+            implicit_tls: false,
+            max_connections: 100,
+            write_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Uses this TLS configuration (for STARTTLS when `config.starttls` is on).
+    pub fn with_tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Implicit TLS (IMAPS, port 993) with this TLS configuration.
+    pub fn with_implicit_tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
+        self.implicit_tls = true;
+        self
+    }
+
+    /// Sets how long a client may leave sent bytes unread.
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Sets the connection limit.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Binding the listener failed.
+    #[error("cannot listen: {0}")]
+    Bind(#[from] io::Error),
+    /// STARTTLS or implicit TLS was asked for without a TLS configuration.
+    #[error("TLS was asked for but no certificate was given")]
+    MissingTls,
+}
+
+impl From<StartError> for io::Error {
+    fn from(e: StartError) -> io::Error {
+        match e {
+            StartError::Bind(e) => e,
+            other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
+        }
+    }
+}
+
+/// What every connection shares.
+pub(crate) struct Shared {
+    pub(crate) options: ServerOptions,
+    pub(crate) config: Arc<ImapConfig>,
+    pub(crate) auth: Box<dyn Authenticator>,
+    pub(crate) stopping: AtomicBool,
+    pub(crate) connections: AtomicUsize,
+}
+
+/// A bound IMAP server, not yet accepting.
+pub struct ImapServer {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ImapServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapServer")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapServer {
+    /// Binds the listener.
+    pub fn bind(
+        addr: impl ToSocketAddrs,
+        options: ServerOptions,
+        auth: impl Authenticator,
+    ) -> Result<ImapServer, StartError> {
+        if (options.implicit_tls || options.config.starttls) && options.tls.is_none() {
+            return Err(StartError::MissingTls);
+        }
+        let listener = TcpListener::bind(addr)?;
+        let config = Arc::new(options.config.clone());
+        Ok(ImapServer {
+            listener,
+            shared: Arc::new(Shared {
+                options,
+                config,
+                auth: Box::new(auth),
+                stopping: AtomicBool::new(false),
+                connections: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts connections on a background thread until
+    /// [`RunningServer::shutdown`].
+    pub fn spawn(self) -> RunningServer {
+        let addr = self.listener.local_addr().ok();
+        let shared = Arc::clone(&self.shared);
+        let thread = std::thread::spawn(move || self.run());
+        RunningServer {
+            addr,
+            shared,
+            thread: Some(thread),
+        }
+    }
+
+    /// Accepts connections on this thread until shut down.
+    pub fn run(self) {
+        for stream in self.listener.incoming() {
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(stream) = stream else { continue };
+            let shared = Arc::clone(&self.shared);
+            let previous = shared.connections.fetch_add(1, Ordering::SeqCst);
+            if previous >= shared.options.max_connections {
+                shared.connections.fetch_sub(1, Ordering::SeqCst);
+                refuse(stream);
+                continue;
+            }
+            std::thread::spawn(move || {
+                connection::serve(stream, &shared);
+                shared.connections.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    }
+}
+
+fn refuse(mut stream: TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.write_all(b"* BYE [UNAVAILABLE] too many connections\r\n");
+}
+
+/// A server accepting on a background thread.
+pub struct RunningServer {
+    addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// Where it listens.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// Connections being served now.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting; sessions end within a second with `* BYE`.
+    /// Everything a session changed is already on disk. Waits for the
+    /// accept thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        if let Some(addr) = self.addr {
+            // Wake the blocking accept.
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,611 @@
+//! A Maildir++ tree read and written as IMAP folders: `INBOX` is the
+//! Maildir itself, folder `Name` is the subdirectory `.Name` (hierarchy
+//! separator `.`), flags live in the file names (`:2,DFRST`), and each
+//! folder keeps its UIDs in a small list file, `.mailwire-uidlist` (the
+//! role of Dovecot's `dovecot-uidlist`), so UIDVALIDITY and UIDNEXT stay
+//! the same across restarts.
+//!
+//! The list's first line is `mailwire-uidlist 1 UIDVALIDITY UIDNEXT`; each
+//! further line is `UID UNIQUE-NAME`. It is rewritten atomically (temporary
+//! file, fsync, rename, fsync of the directory) whenever a message gains a
+//! UID, and a message never gets a UID lower than UIDNEXT, so a UID is
+//! never reused while UIDVALIDITY holds. Writers within one process take a
+//! lock; two processes writing one tree at once is not supported.
+
+use crate::unique_name;
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const UIDLIST: &str = ".mailwire-uidlist";
+static LOCK: Mutex<()> = Mutex::new(());
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// One message of a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderMessage {
+    /// Its UID.
+    pub uid: u32,
+    /// Its Maildir unique name.
+    pub unique: String,
+    /// Its flag letters (`DFPRST`), sorted.
+    pub flags: String,
+    /// Its size in octets.
+    pub size: u64,
+    /// Its file's modification time, seconds since the epoch (the
+    /// delivery time, used as INTERNALDATE).
+    pub mtime: i64,
+    /// It was in `new/` when listed.
+    pub recent: bool,
+    path: PathBuf,
+}
+
+impl FolderMessage {
+    /// Where the file was when listed (a reader that finds it gone lists
+    /// the folder again).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A folder's listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderListing {
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// The UID the next message gets.
+    pub uid_next: u32,
+    /// Messages in ascending UID order.
+    pub messages: Vec<FolderMessage>,
+}
+
+/// Why a folder operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FolderError {
+    /// No such folder.
+    #[error("no such folder")]
+    NoSuchFolder,
+    /// The folder exists already.
+    #[error("folder already exists")]
+    AlreadyExists,
+    /// Not a valid folder name (empty, `/`, `..`, a leading `.`, control
+    /// characters, longer than 200 octets).
+    #[error("invalid folder name")]
+    InvalidName,
+    /// No message with that UID.
+    #[error("no such message")]
+    NoSuchMessage,
+    /// INBOX cannot be deleted or renamed.
+    #[error("INBOX cannot be deleted or renamed")]
+    Inbox,
+    /// A file system error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// A user's Maildir++ tree.
+#[derive(Debug, Clone)]
+pub struct MaildirFolders {
+    root: PathBuf,
+}
+
+fn is_inbox(name: &str) -> bool {
+    name.eq_ignore_ascii_case("INBOX")
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !name.contains('/')
+        && !name.chars().any(char::is_control)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn info_flags(file_name: &str) -> String {
+    match file_name.split_once(":2,") {
+        Some((_, f)) => {
+            let mut letters: Vec<char> = f.chars().filter(char::is_ascii_uppercase).collect();
+            letters.sort_unstable();
+            letters.dedup();
+            letters.into_iter().collect()
+        }
+        None => String::new(),
+    }
+}
+
+impl MaildirFolders {
+    /// The tree rooted at `root` (INBOX). Its `tmp/ new/ cur/` are made if
+    /// missing.
+    pub fn open(root: impl AsRef<Path>) -> io::Result<MaildirFolders> {
+        let root = root.as_ref().to_path_buf();
+        for sub in ["tmp", "new", "cur"] {
+            fs::create_dir_all(root.join(sub))?;
+        }
+        Ok(MaildirFolders { root })
+    }
+
+    fn dir(&self, name: &str) -> Result<PathBuf, FolderError> {
+        if is_inbox(name) {
+            return Ok(self.root.clone());
+        }
+        if !valid_name(name) {
+            return Err(FolderError::InvalidName);
+        }
+        let dir = self.root.join(format!(".{name}"));
+        if dir.join("cur").is_dir() {
+            Ok(dir)
+        } else {
+            Err(FolderError::NoSuchFolder)
+        }
+    }
+
+    /// `INBOX` and every folder, sorted.
+    pub fn names(&self) -> io::Result<Vec<String>> {
+        let mut names = vec!["INBOX".to_owned()];
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if let Some(folder) = name.strip_prefix('.') {
+                if valid_name(folder) && entry.path().join("cur").is_dir() {
+                    names.push(folder.to_owned());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Creates a folder.
+    pub fn create(&self, name: &str) -> Result<(), FolderError> {
+        if is_inbox(name) {
+            return Err(FolderError::AlreadyExists);
+        }
+        if !valid_name(name) {
+            return Err(FolderError::InvalidName);
+        }
+        let dir = self.root.join(format!(".{name}"));
+        if dir.exists() {
+            return Err(FolderError::AlreadyExists);
+        }
+        for sub in ["tmp", "new", "cur"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        // Maildir++ marks a folder with this file.
+        File::create(dir.join("maildirfolder"))?;
+        sync_dir(&self.root)?;
+        Ok(())
+    }
+
+    /// Deletes a folder with its messages (not its subfolders).
+    pub fn delete(&self, name: &str) -> Result<(), FolderError> {
+        if is_inbox(name) {
+            return Err(FolderError::Inbox);
+        }
+        let dir = self.dir(name)?;
+        fs::remove_dir_all(dir)?;
+        sync_dir(&self.root)?;
+        Ok(())
+    }
+
+    /// Renames a folder and its subfolders; their UIDs go with them.
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), FolderError> {
+        if is_inbox(from) || is_inbox(to) {
+            return Err(FolderError::Inbox);
+        }
+        self.dir(from)?;
+        if !valid_name(to) {
+            return Err(FolderError::InvalidName);
+        }
+        if self.root.join(format!(".{to}")).exists() {
+            return Err(FolderError::AlreadyExists);
+        }
+        let prefix = format!("{from}.");
+        for name in self.names()? {
+            let new = if name == from {
+                to.to_owned()
+            } else if let Some(rest) = name.strip_prefix(&prefix) {
+                format!("{to}.{rest}")
+            } else {
+                continue;
+            };
+            fs::rename(
+                self.root.join(format!(".{name}")),
+                self.root.join(format!(".{new}")),
+            )?;
+        }
+        sync_dir(&self.root)?;
+        Ok(())
+    }
+
+    /// Lists a folder, giving UIDs to messages that have none yet. With
+    /// `claim_recent`, messages in `new/` move to `cur/` (they are reported
+    /// `recent` this once).
+    pub fn list(&self, name: &str, claim_recent: bool) -> Result<FolderListing, FolderError> {
+        let dir = self.dir(name)?;
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut validity, mut next, mut known) = read_uidlist(&dir)?;
+        let mut changed = false;
+        if validity == 0 {
+            validity = u32::try_from(now_secs()).unwrap_or(1).max(1);
+            next = 1;
+            changed = true;
+        }
+        let mut found = Vec::new();
+        for (sub, recent) in [("new", true), ("cur", false)] {
+            let entries = match fs::read_dir(dir.join(sub)) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let Some(file) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                if file.starts_with('.') {
+                    continue;
+                }
+                let meta = match entry.metadata() {
+                    Ok(m) if m.is_file() => m,
+                    _ => continue,
+                };
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+                    .unwrap_or(0);
+                let unique = unique_name(&file).to_owned();
+                let mut path = entry.path();
+                let mut flags = info_flags(&file);
+                if recent && claim_recent {
+                    let target = dir.join("cur").join(format!("{unique}:2,{flags}"));
+                    if fs::rename(&path, &target).is_ok() {
+                        path = target;
+                    }
+                    flags = info_flags(&format!("{unique}:2,{flags}"));
+                }
+                found.push((unique, flags, meta.len(), mtime, recent, path));
+            }
+        }
+        // Oldest unique name first, so new UIDs follow delivery order.
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.dedup_by(|a, b| a.0 == b.0);
+        let mut messages = Vec::with_capacity(found.len());
+        for (unique, flags, size, mtime, recent, path) in found {
+            let uid = match known.get(&unique) {
+                Some(&uid) => uid,
+                None => {
+                    let uid = next;
+                    next = next.saturating_add(1);
+                    known.insert(unique.clone(), uid);
+                    changed = true;
+                    uid
+                }
+            };
+            messages.push(FolderMessage {
+                uid,
+                unique,
+                flags,
+                size,
+                mtime,
+                recent,
+                path,
+            });
+        }
+        let before = known.len();
+        known.retain(|u, _| messages.iter().any(|m| &m.unique == u));
+        changed |= known.len() != before;
+        if changed {
+            write_uidlist(&dir, validity, next, &messages)?;
+        }
+        messages.sort_by_key(|m| m.uid);
+        Ok(FolderListing {
+            uid_validity: validity,
+            uid_next: next,
+            messages,
+        })
+    }
+
+    fn find(&self, name: &str, uid: u32) -> Result<FolderMessage, FolderError> {
+        self.list(name, false)?
+            .messages
+            .into_iter()
+            .find(|m| m.uid == uid)
+            .ok_or(FolderError::NoSuchMessage)
+    }
+
+    /// The message's bytes.
+    pub fn read(&self, name: &str, uid: u32) -> Result<Vec<u8>, FolderError> {
+        let m = self.find(name, uid)?;
+        match fs::read(&m.path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(FolderError::NoSuchMessage),
+            other => Ok(other?),
+        }
+    }
+
+    /// Sets the message's flag letters (renaming it into `cur/`).
+    pub fn set_flags(&self, name: &str, uid: u32, letters: &str) -> Result<(), FolderError> {
+        let mut m = self.find(name, uid)?;
+        self.set_flags_of(name, &mut m, letters)
+    }
+
+    /// Like [`set_flags`](Self::set_flags) for a message from an earlier
+    /// listing, without listing the folder again; `message` is updated to
+    /// its new name. `NoSuchMessage` if it moved or vanished since.
+    pub fn set_flags_of(
+        &self,
+        name: &str,
+        message: &mut FolderMessage,
+        letters: &str,
+    ) -> Result<(), FolderError> {
+        let dir = self.dir(name)?;
+        let mut sorted: Vec<char> = letters.chars().filter(char::is_ascii_uppercase).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let letters: String = sorted.into_iter().collect();
+        let target = dir
+            .join("cur")
+            .join(format!("{}:2,{letters}", message.unique));
+        if target != message.path {
+            match fs::rename(&message.path, &target) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(FolderError::NoSuchMessage)
+                }
+                other => other?,
+            }
+            sync_dir(&dir.join("cur"))?;
+            message.path = target;
+            message.flags = letters;
+        }
+        Ok(())
+    }
+
+    /// Removes messages for good.
+    pub fn expunge(&self, name: &str, uids: &[u32]) -> Result<(), FolderError> {
+        let dir = self.dir(name)?;
+        let uids: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        for m in self
+            .list(name, false)?
+            .messages
+            .iter()
+            .filter(|m| uids.contains(&m.uid))
+        {
+            match fs::remove_file(&m.path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
+        sync_dir(&dir.join("cur"))?;
+        sync_dir(&dir.join("new"))?;
+        Ok(())
+    }
+
+    /// Writes a message into `tmp/`, syncs it, and renames it into `cur/`
+    /// with these flags; returns its unique name. The caller syncs `cur/`.
+    fn store_file(
+        &self,
+        dir: &Path,
+        message: &[u8],
+        letters: &str,
+        mtime: Option<i64>,
+    ) -> Result<String, FolderError> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        // Fixed widths, so names sort in the order they were made and new
+        // UIDs follow it.
+        let unique = format!(
+            "{}.M{:06}P{}Q{n:010}.mailwire",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id()
+        );
+        let tmp = dir.join("tmp").join(&unique);
+        let mut file = File::create(&tmp)?;
+        file.write_all(message)?;
+        if let Some(t) = mtime.and_then(|t| u64::try_from(t).ok()) {
+            let when = UNIX_EPOCH + std::time::Duration::from_secs(t);
+            file.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))?;
+        }
+        file.sync_all()?;
+        drop(file);
+        let mut sorted: Vec<char> = letters.chars().filter(char::is_ascii_uppercase).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let letters: String = sorted.into_iter().collect();
+        fs::rename(&tmp, dir.join("cur").join(format!("{unique}:2,{letters}")))?;
+        Ok(unique)
+    }
+
+    /// Stores a new message in `cur/` with these flag letters and
+    /// modification time (INTERNALDATE), synced to disk before its UID is
+    /// given; returns the folder's UIDVALIDITY and the message's UID.
+    pub fn deliver(
+        &self,
+        name: &str,
+        message: &[u8],
+        letters: &str,
+        mtime: Option<i64>,
+    ) -> Result<(u32, u32), FolderError> {
+        let dir = self.dir(name)?;
+        let unique = self.store_file(&dir, message, letters, mtime)?;
+        sync_dir(&dir.join("cur"))?;
+        let listing = self.list(name, false)?;
+        let uid = listing
+            .messages
+            .iter()
+            .find(|m| m.unique == unique)
+            .map(|m| m.uid)
+            .ok_or(FolderError::NoSuchMessage)?;
+        Ok((listing.uid_validity, uid))
+    }
+
+    /// Copies messages with their flags; returns the target's UIDVALIDITY
+    /// and `(source uid, new uid)` pairs.
+    pub fn copy(
+        &self,
+        name: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(u32, Vec<(u32, u32)>), FolderError> {
+        let target = self.dir(to)?;
+        let listing = self.list(name, false)?;
+        let uids: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        let mut stored = Vec::new();
+        for m in listing.messages.iter().filter(|m| uids.contains(&m.uid)) {
+            let bytes = match fs::read(&m.path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                other => other?,
+            };
+            let unique = self.store_file(&target, &bytes, &m.flags, Some(m.mtime))?;
+            stored.push((m.uid, unique));
+        }
+        sync_dir(&target.join("cur"))?;
+        // One listing gives every copy its UID, in the order made.
+        let after = self.list(to, false)?;
+        let by_name: HashMap<&str, u32> = after
+            .messages
+            .iter()
+            .map(|m| (m.unique.as_str(), m.uid))
+            .collect();
+        let pairs = stored
+            .iter()
+            .filter_map(|(old, unique)| by_name.get(unique.as_str()).map(|&new| (*old, new)))
+            .collect();
+        Ok((after.uid_validity, pairs))
+    }
+}
+
+fn read_uidlist(dir: &Path) -> io::Result<(u32, u32, HashMap<String, u32>)> {
+    let text = match fs::read_to_string(dir.join(UIDLIST)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((0, 1, HashMap::new())),
+        Err(e) => return Err(e),
+    };
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
+    let (validity, next) = match header.as_slice() {
+        ["mailwire-uidlist", "1", v, n] => (v.parse().unwrap_or(0), n.parse().unwrap_or(1)),
+        // An unreadable list starts over with a new UIDVALIDITY, which
+        // tells clients to forget what they cached.
+        _ => return Ok((0, 1, HashMap::new())),
+    };
+    let mut known = HashMap::new();
+    for line in lines {
+        if let Some((uid, unique)) = line.split_once(' ') {
+            if let Ok(uid) = uid.parse::<u32>() {
+                known.insert(unique.to_owned(), uid);
+            }
+        }
+    }
+    Ok((validity, next, known))
+}
+
+fn write_uidlist(
+    dir: &Path,
+    validity: u32,
+    next: u32,
+    messages: &[FolderMessage],
+) -> io::Result<()> {
+    let mut text = format!("mailwire-uidlist 1 {validity} {next}\n");
+    let mut sorted: Vec<&FolderMessage> = messages.iter().collect();
+    sorted.sort_by_key(|m| m.uid);
+    for m in sorted {
+        text.push_str(&format!("{} {}\n", m.uid, m.unique));
+    }
+    let tmp = dir.join(format!("{UIDLIST}.tmp"));
+    let mut file = File::create(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&tmp, dir.join(UIDLIST))?;
+    sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(tag: &str) -> (PathBuf, MaildirFolders) {
+        let dir =
+            std::env::temp_dir().join(format!("maildrop-folders-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let f = MaildirFolders::open(&dir).unwrap();
+        (dir, f)
+    }
+
+    #[test]
+    fn uids_survive_reopen_and_are_never_reused() {
+        let (dir, f) = tree("uids");
+        fs::write(dir.join("new/1000.M1.host"), b"one").unwrap();
+        fs::write(dir.join("new/1001.M2.host"), b"two").unwrap();
+        let first = f.list("INBOX", true).unwrap();
+        assert_eq!(
+            first.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert!(first.messages.iter().all(|m| m.recent));
+        assert!(dir.join("cur/1000.M1.host:2,").exists());
+        f.expunge("INBOX", &[2]).unwrap();
+        let reopened = MaildirFolders::open(&dir).unwrap();
+        let (v, uid) = reopened
+            .deliver("INBOX", b"three", "S", Some(1_700_000_000))
+            .unwrap();
+        assert_eq!((v, uid), (first.uid_validity, 3));
+        let again = reopened.list("INBOX", false).unwrap();
+        assert_eq!(again.uid_next, 4);
+        assert_eq!(again.messages[1].flags, "S");
+        assert_eq!(again.messages[1].mtime, 1_700_000_000);
+        assert!(!again.messages[0].recent);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn folders_create_rename_delete_copy() {
+        let (dir, f) = tree("folders");
+        f.create("Archive").unwrap();
+        f.create("Archive.2024").unwrap();
+        assert!(matches!(
+            f.create("Archive"),
+            Err(FolderError::AlreadyExists)
+        ));
+        assert!(matches!(f.create("../x"), Err(FolderError::InvalidName)));
+        assert_eq!(f.names().unwrap(), ["Archive", "Archive.2024", "INBOX"]);
+        f.rename("Archive", "Old").unwrap();
+        assert_eq!(f.names().unwrap(), ["INBOX", "Old", "Old.2024"]);
+        let (_, uid) = f.deliver("INBOX", b"msg", "F", None).unwrap();
+        let (_, pairs) = f.copy("INBOX", &[uid], "Old").unwrap();
+        assert_eq!(pairs, [(1, 1)]);
+        assert_eq!(f.read("Old", 1).unwrap(), b"msg");
+        f.set_flags("Old", 1, "SF").unwrap();
+        assert_eq!(f.list("Old", false).unwrap().messages[0].flags, "FS");
+        f.delete("Old").unwrap();
+        assert!(matches!(
+            f.list("Old", false),
+            Err(FolderError::NoSuchFolder)
+        ));
+        assert!(matches!(f.delete("INBOX"), Err(FolderError::Inbox)));
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
