@@ -277,7 +277,7 @@ fn part(message: &Message<'_>, part_id: &str, download: bool) -> Reply {
 
 fn delete_one(app: &App, id: &str) -> Reply {
     let _ = snapshot(app);
-    if app.index.snapshot().by_id.get(id).is_none() {
+    if !app.index.snapshot().by_id.contains_key(id) {
         return error(404, "no such message");
     }
     let result = app.index.delete(&[id.to_owned()]);
