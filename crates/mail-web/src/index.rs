@@ -393,3 +393,90 @@ mod tests {
         assert_eq!(header_end(b"A: b\r\n"), None);
     }
 }
+
+#[cfg(test)]
+mod refresh_tests {
+    use super::*;
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn maildir(tag: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("mail-web-index-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        for sub in ["tmp", "new", "cur"] {
+            fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        Dir(d)
+    }
+
+    fn put(dir: &Dir, rel: &str, subject: &str, mtime: u64) {
+        let path = dir.0.join(rel);
+        fs::write(
+            &path,
+            format!("Subject: {subject}\r\nFrom: a@example.com\r\n\r\nbody\r\n"),
+        )
+        .unwrap();
+        let f = File::options().write(true).open(&path).unwrap();
+        f.set_modified(UNIX_EPOCH + std::time::Duration::from_secs(mtime))
+            .unwrap();
+    }
+
+    fn subjects(index: &MailIndex) -> Vec<String> {
+        index
+            .snapshot()
+            .list
+            .iter()
+            .map(|s| {
+                s.json
+                    .split("\"subject\":\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn newest_first_and_incremental() {
+        let dir = maildir("incr");
+        put(&dir, "new/100.A.h", "old", 100);
+        put(&dir, "cur/300.C.h:2,S", "newest", 300);
+        put(&dir, "new/200.B.h", "middle", 200);
+        put(&dir, "new/.hidden", "hidden", 400);
+        let index = MailIndex::new(dir.0.clone());
+        assert!(index.refresh(false).unwrap());
+        assert_eq!(subjects(&index), ["newest", "middle", "old"]);
+        let before = index.snapshot();
+        // Nothing changed: no scan, same snapshot.
+        assert!(!index.refresh(false).unwrap());
+        assert!(Arc::ptr_eq(&before, &index.snapshot()));
+        // A reader moves a message to cur/ with flags: same id, followed.
+        fs::rename(dir.0.join("new/100.A.h"), dir.0.join("cur/100.A.h:2,RS")).unwrap();
+        index.refresh(true).unwrap();
+        assert!(index.snapshot().by_id["100.A.h"]
+            .path
+            .ends_with("cur/100.A.h:2,RS"));
+        // Unchanged files keep their summaries (no re-read).
+        assert!(Arc::ptr_eq(
+            &before.by_id["200.B.h"],
+            &index.snapshot().by_id["200.B.h"]
+        ));
+        // Moved after the scan: open and delete still find it.
+        fs::rename(dir.0.join("cur/100.A.h:2,RS"), dir.0.join("new/100.A.h")).unwrap();
+        assert!(index.open("100.A.h").unwrap().is_some());
+        assert_eq!(
+            index.delete(&["100.A.h".into(), "missing".into()]).unwrap(),
+            1
+        );
+        assert_eq!(subjects(&index), ["newest", "middle"]);
+        assert!(index.open("100.A.h").unwrap().is_none());
+    }
+}

@@ -331,3 +331,44 @@ fn host_allowed(app: &App, host: Option<&str>) -> bool {
             .parse::<IpAddr>()
             .is_ok_and(|a| a.is_loopback() || a == ip)
 }
+
+/// Entry points for the fuzz targets (`fuzz/fuzz_targets/web_view.rs`); not
+/// a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Runs what the server does with a message it shows and with a path and
+    /// search query it is sent: the detail JSON, the frame HTML with `cid:`
+    /// rewriting, each part's headers, the path's percent-decoding and id
+    /// check, and the search parser and matcher.
+    pub fn view_and_query(message: &[u8], path_and_query: &str) {
+        let parsed = mime_codec::Message::parse(message);
+        let summary = crate::index::Summary {
+            id: "1.M1.fuzz".into(),
+            path: std::path::PathBuf::new(),
+            size: message.len() as u64,
+            received: (0, 0),
+            search_from: String::new(),
+            search_to: String::new(),
+            search_subject: String::new(),
+            json: String::new(),
+        };
+        let _ = crate::view::detail_json(&summary, &parsed);
+        let _ = crate::view::frame_html(&summary, &parsed);
+        for (id, part) in crate::view::leaves(&parsed) {
+            let _ = crate::view::served_content_type(part);
+            let _ = crate::view::content_disposition("attachment", part.file_name());
+            let _ = crate::view::part(&parsed, &id);
+        }
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        for segment in path.split('/') {
+            if let Some(s) = crate::query::percent_decode(segment, false) {
+                let _ = crate::index::valid_id(&s);
+            }
+        }
+        let terms =
+            crate::query::parse_search(&crate::query::param(query, "query").unwrap_or_default());
+        let _ = crate::query::matches(&terms, &summary);
+    }
+}
