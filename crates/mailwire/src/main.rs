@@ -2,13 +2,17 @@
 //! stores every message it receives in a Maildir.
 #![forbid(unsafe_code)]
 
+mod bulk;
 mod connect;
+mod deliver;
 mod maildir;
 mod probe;
-mod providers;
+mod queue;
 mod send;
 mod serve;
+mod serve_pop3;
 mod serve_tls;
+mod template;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -32,44 +36,42 @@ pub(crate) const EXIT_OTHER: u8 = 1;
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) error: anyhow::Error,
+    /// Already shown to the user (as a probe step): not printed again.
+    pub(crate) shown: bool,
 }
 
 impl Failure {
-    pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Failure {
+    fn new(code: u8, error: anyhow::Error) -> Failure {
         Failure {
-            code: EXIT_USAGE,
-            error: error.into(),
+            code,
+            error,
+            shown: false,
         }
+    }
+
+    /// Marks the failure as already shown to the user.
+    pub(crate) fn shown(mut self) -> Failure {
+        self.shown = true;
+        self
+    }
+
+    pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure::new(EXIT_USAGE, error.into())
     }
     pub(crate) fn connect(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_CONNECT,
-            error: error.into(),
-        }
+        Failure::new(EXIT_CONNECT, error.into())
     }
     pub(crate) fn rejected(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_REJECTED,
-            error: error.into(),
-        }
+        Failure::new(EXIT_REJECTED, error.into())
     }
     pub(crate) fn auth(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_AUTH,
-            error: error.into(),
-        }
+        Failure::new(EXIT_AUTH, error.into())
     }
     pub(crate) fn tls(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_TLS,
-            error: error.into(),
-        }
+        Failure::new(EXIT_TLS, error.into())
     }
     pub(crate) fn other(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_OTHER,
-            error: error.into(),
-        }
+        Failure::new(EXIT_OTHER, error.into())
     }
 }
 
@@ -89,25 +91,41 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run an SMTP sink that stores each message in a Maildir.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Build a message and deliver it (to the embedded local sink when no --server is given).
     Send(Box<send::SendArgs>),
     /// Connect to a server and report each step: DNS, TCP, greeting, TLS,
     /// EHLO extensions, AUTH, and optionally a login test.
     Probe(Box<probe::ProbeArgs>),
+    /// Deliver what the spool holds, retrying and pacing, until stopped.
+    Deliver(Box<deliver::DeliverArgs>),
+    /// Show and manage the spool: list, show, retry, delete, purge, stats.
+    Queue(queue::QueueArgs),
+    /// Send one message per row of a CSV file, from templates.
+    Bulk(Box<bulk::BulkArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Send(args) => send::run(*args),
         Command::Probe(args) => probe::run(*args),
+        Command::Deliver(args) => deliver::run(*args),
+        Command::Queue(args) => queue::run(args),
+        Command::Bulk(args) => bulk::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.shown => ExitCode::from(failure.code),
         Err(failure) => {
-            eprintln!("mailwire: {:#}", failure.error);
+            // The error may quote the server: its text is escaped.
+            let text = format!("{:#}", failure.error);
+            let lines: Vec<_> = text
+                .split('\n')
+                .map(smtp_proto::transcript::escape_control)
+                .collect();
+            eprintln!("mailwire: {}", lines.join("\n"));
             ExitCode::from(failure.code)
         }
     }
