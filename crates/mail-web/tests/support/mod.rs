@@ -4,8 +4,12 @@
 
 use mail_web::WebHandle;
 use mime_codec::{Attachment, Mailbox as MimeMailbox, MessageBuilder};
-use smtp_blocking::{Client, Connection, Decision, Handler, Message, Server, ServerHandle};
-use smtp_proto::{ClientConfig, Envelope, Host, Mailbox, Recipient, ServerConfig, TlsPolicy};
+use smtp_blocking::{
+    Client, Connection, Decision, Handler, Server, ServerHandle, Sink, Transaction,
+};
+use smtp_proto::{
+    ClientConfig, Envelope, Host, Mailbox, Recipient, Reply, ServerConfig, TlsPolicy,
+};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -92,11 +96,32 @@ pub(crate) fn deliver(root: &Path, bytes: &[u8]) -> String {
 /// An SMTP handler that stores each message into the Maildir.
 struct MaildirSink(PathBuf);
 
+/// One message on its way into the Maildir, collected then delivered.
+struct Incoming {
+    root: PathBuf,
+    bytes: Vec<u8>,
+}
+
 impl Handler for MaildirSink {
-    fn message(&self, _: &Connection, message: &Message) -> Decision {
-        deliver(&self.0, &message.bytes);
+    type Sink = Incoming;
+    fn data_start(&self, _: &Connection, _: &Transaction) -> Result<Incoming, Reply> {
+        Ok(Incoming {
+            root: self.0.clone(),
+            bytes: Vec::new(),
+        })
+    }
+}
+
+impl Sink for Incoming {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), Reply> {
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+    fn finish(self) -> Decision {
+        deliver(&self.root, &self.bytes);
         Decision::Accept
     }
+    fn abort(self) {}
 }
 
 /// A Maildir, an SMTP server writing into it, and the web server on it.
