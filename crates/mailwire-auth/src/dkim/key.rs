@@ -1,0 +1,295 @@
+//! DKIM keys: the key record published in DNS (RFC 6376 §3.6.1) and the signing keys.
+
+use base64::Engine as _;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::traits::PublicKeyParts;
+
+use crate::tag_list::{parse_tag_list, strip_fws, TagListError};
+
+/// The key types DKIM knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    /// `k=rsa`
+    Rsa,
+    /// `k=ed25519` (RFC 8463)
+    Ed25519,
+}
+
+/// Why a key record or key file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The record is not a tag list.
+    #[error("the key record is not a tag list: {0}")]
+    Syntax(#[from] TagListError),
+    /// `v=` is present and not `DKIM1`, or not first.
+    #[error("the key record's v= must be DKIM1 and come first")]
+    Version,
+    /// `k=` names a key type we do not know.
+    #[error("unknown key type k={0}")]
+    UnknownKeyType(String),
+    /// `p=` is missing.
+    #[error("the key record has no p= tag")]
+    MissingKey,
+    /// `p=` is empty: the key was revoked.
+    #[error("the key was revoked (empty p=)")]
+    Revoked,
+    /// `p=` is not base64 or not a key of the stated type.
+    #[error("p= does not hold a valid {0} public key")]
+    BadKey(&'static str),
+    /// `h=` lists no hash algorithm we can use (sha256).
+    #[error("the key record's h= does not allow sha256")]
+    HashNotAllowed,
+    /// `s=` does not include email.
+    #[error("the key record's s= does not allow email")]
+    ServiceNotAllowed,
+    /// An RSA key shorter than 1024 bits (RFC 8301 §3.2).
+    #[error("the RSA key has {0} bits; at least 1024 are required")]
+    WeakKey(usize),
+    /// A private key file we cannot read.
+    #[error("not a PEM private key (PKCS#8 or PKCS#1 RSA, or PKCS#8 Ed25519)")]
+    BadPrivateKey,
+}
+
+/// A public key taken from DNS.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    /// An RSA key.
+    Rsa(rsa::RsaPublicKey),
+    /// An Ed25519 key.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl PublicKey {
+    /// The key's type.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            PublicKey::Rsa(_) => KeyType::Rsa,
+            PublicKey::Ed25519(_) => KeyType::Ed25519,
+        }
+    }
+    /// The key's size in bits (256 for Ed25519).
+    pub fn bits(&self) -> usize {
+        match self {
+            PublicKey::Rsa(k) => k.size() * 8,
+            PublicKey::Ed25519(_) => 256,
+        }
+    }
+}
+
+/// A parsed DKIM key record.
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    /// The public key.
+    pub key: PublicKey,
+    /// `t=y`: the domain is testing DKIM.
+    pub testing: bool,
+    /// `t=s`: the `i=` domain must equal `d=` exactly.
+    pub strict_identity: bool,
+    /// The `n=` notes, if any.
+    pub notes: Option<String>,
+}
+
+impl KeyRecord {
+    /// Reads a key record: `v=DKIM1; k=rsa; p=MIIB...`.
+    pub fn parse(record: &str) -> Result<Self, KeyError> {
+        let tags = parse_tag_list(record)?;
+        let mut key_type = KeyType::Rsa;
+        let mut key_b64 = None;
+        let mut testing = false;
+        let mut strict_identity = false;
+        let mut notes = None;
+        for (i, (name, value)) in tags.iter().enumerate() {
+            match *name {
+                "v" if i != 0 || *value != "DKIM1" => return Err(KeyError::Version),
+                "k" => {
+                    key_type = match value.to_ascii_lowercase().as_str() {
+                        "rsa" => KeyType::Rsa,
+                        "ed25519" => KeyType::Ed25519,
+                        _ => return Err(KeyError::UnknownKeyType((*value).to_owned())),
+                    }
+                }
+                "p" => key_b64 = Some(strip_fws(value)),
+                "h" if !strip_fws(value).split(':').any(|h| h.eq_ignore_ascii_case("sha256")) => {
+                    return Err(KeyError::HashNotAllowed)
+                }
+                "s" if !strip_fws(value).split(':').any(|s| s == "*" || s.eq_ignore_ascii_case("email")) => {
+                    return Err(KeyError::ServiceNotAllowed)
+                }
+                "t" => {
+                    for flag in strip_fws(value).split(':') {
+                        testing |= flag == "y";
+                        strict_identity |= flag == "s";
+                    }
+                }
+                "n" => notes = Some((*value).to_owned()),
+                _ => {}
+            }
+        }
+        let key_b64 = key_b64.ok_or(KeyError::MissingKey)?;
+        if key_b64.is_empty() {
+            return Err(KeyError::Revoked);
+        }
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(key_b64.as_bytes())
+            .map_err(|_| KeyError::BadKey(key_type_name(key_type)))?;
+        let key = decode_public_key(key_type, &der)?;
+        if let PublicKey::Rsa(ref k) = key {
+            let bits = k.size() * 8;
+            if bits < 1024 {
+                return Err(KeyError::WeakKey(bits));
+            }
+        }
+        Ok(KeyRecord { key, testing, strict_identity, notes })
+    }
+}
+
+fn key_type_name(k: KeyType) -> &'static str {
+    match k {
+        KeyType::Rsa => "RSA",
+        KeyType::Ed25519 => "Ed25519",
+    }
+}
+
+fn decode_public_key(key_type: KeyType, der: &[u8]) -> Result<PublicKey, KeyError> {
+    match key_type {
+        // RFC 6376 publishes SubjectPublicKeyInfo; some publish the bare PKCS#1 RSAPublicKey.
+        KeyType::Rsa => rsa::pkcs8::DecodePublicKey::from_public_key_der(der)
+            .or_else(|_| rsa::RsaPublicKey::from_pkcs1_der(der))
+            .map(PublicKey::Rsa)
+            .map_err(|_| KeyError::BadKey("RSA")),
+        // RFC 8463 publishes the raw 32 bytes.
+        KeyType::Ed25519 => {
+            let raw: Result<[u8; 32], _> = der.try_into();
+            match raw {
+                Ok(raw) => ed25519_dalek::VerifyingKey::from_bytes(&raw),
+                Err(_) => ed25519_dalek::VerifyingKey::from_public_key_der(der)
+                    .map_err(|_| ed25519_dalek::SignatureError::new()),
+            }
+            .map(PublicKey::Ed25519)
+            .map_err(|_| KeyError::BadKey("Ed25519"))
+        }
+    }
+}
+
+/// A private key that signs DKIM signatures.
+#[derive(Clone)]
+pub enum SigningKey {
+    /// RSA, signing rsa-sha256.
+    Rsa(Box<rsa::RsaPrivateKey>),
+    /// Ed25519, signing ed25519-sha256.
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SigningKey::Rsa(k) => write!(f, "SigningKey::Rsa({} bits, redacted)", k.size() * 8),
+            SigningKey::Ed25519(_) => f.write_str("SigningKey::Ed25519(redacted)"),
+        }
+    }
+}
+
+impl SigningKey {
+    /// Reads a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`, RSA or Ed25519) or PKCS#1
+    /// (`BEGIN RSA PRIVATE KEY`), as `openssl genpkey` / `opendkim-genkey` write them.
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        if let Ok(k) = rsa::RsaPrivateKey::from_pkcs1_pem(pem) {
+            return Ok(SigningKey::Rsa(Box::new(k)));
+        }
+        if let Ok(k) = <rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(pem) {
+            return Ok(SigningKey::Rsa(Box::new(k)));
+        }
+        ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map(|k| SigningKey::Ed25519(Box::new(k)))
+            .map_err(|_| KeyError::BadPrivateKey)
+    }
+
+    /// Writes the key as PKCS#8 PEM.
+    pub fn to_pem(&self) -> Result<String, KeyError> {
+        let pem = match self {
+            SigningKey::Rsa(k) => {
+                rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(k.as_ref(), rsa::pkcs8::LineEnding::LF)
+            }
+            SigningKey::Ed25519(k) => k.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF),
+        };
+        pem.map(|p| p.to_string()).map_err(|_| KeyError::BadPrivateKey)
+    }
+
+    /// The key's type.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            SigningKey::Rsa(_) => KeyType::Rsa,
+            SigningKey::Ed25519(_) => KeyType::Ed25519,
+        }
+    }
+
+    /// The TXT record that publishes this key's public half: `v=DKIM1; k=...; p=...`.
+    pub fn dns_record(&self) -> Result<String, KeyError> {
+        let (k, p) = match self {
+            SigningKey::Rsa(key) => {
+                let der = rsa::pkcs8::EncodePublicKey::to_public_key_der(&key.to_public_key())
+                    .map_err(|_| KeyError::BadPrivateKey)?;
+                ("rsa", base64::engine::general_purpose::STANDARD.encode(der.as_bytes()))
+            }
+            SigningKey::Ed25519(key) => (
+                "ed25519",
+                base64::engine::general_purpose::STANDARD.encode(key.verifying_key().as_bytes()),
+            ),
+        };
+        Ok(format!("v=DKIM1; k={k}; p={p}"))
+    }
+
+    /// The public key that verifies this key's signatures.
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            SigningKey::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+            SigningKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
+        }
+    }
+
+    /// Ed25519 key from its 32-byte seed.
+    pub fn ed25519_from_seed(seed: &[u8; 32]) -> Self {
+        SigningKey::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(seed)))
+    }
+
+    /// A new key from `rng` (the caller brings the randomness). RSA keys have `rsa_bits` bits.
+    pub fn generate<R>(key_type: KeyType, rsa_bits: usize, rng: &mut R) -> Result<Self, KeyError>
+    where
+        R: rsa::rand_core::CryptoRngCore,
+    {
+        match key_type {
+            KeyType::Rsa => rsa::RsaPrivateKey::new(rng, rsa_bits)
+                .map(|k| SigningKey::Rsa(Box::new(k)))
+                .map_err(|_| KeyError::WeakKey(rsa_bits)),
+            KeyType::Ed25519 => Ok(SigningKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(rng)))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rfc8463_key_record() {
+        let r = KeyRecord::parse("v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
+            .unwrap();
+        assert_eq!(r.key.key_type(), KeyType::Ed25519);
+        assert_eq!(r.key.bits(), 256);
+    }
+
+    #[test]
+    fn rejects_bad_records() {
+        assert_eq!(KeyRecord::parse("v=DKIM1; p=").unwrap_err(), KeyError::Revoked);
+        assert_eq!(KeyRecord::parse("k=rsa").unwrap_err(), KeyError::MissingKey);
+        assert_eq!(KeyRecord::parse("k=rsa; v=DKIM1; p=AA").unwrap_err(), KeyError::Version);
+        assert_eq!(KeyRecord::parse("k=dsa; p=AA").unwrap_err(), KeyError::UnknownKeyType("dsa".into()));
+        assert_eq!(KeyRecord::parse("k=rsa; p=AAAA").unwrap_err(), KeyError::BadKey("RSA"));
+        assert_eq!(
+            KeyRecord::parse("k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=").unwrap_err(),
+            KeyError::HashNotAllowed
+        );
+    }
+}
