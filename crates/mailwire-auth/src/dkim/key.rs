@@ -1,7 +1,7 @@
 //! DKIM keys: the key record published in DNS (RFC 6376 §3.6.1) and the signing keys.
 
 use base64::Engine as _;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use rsa::traits::PublicKeyParts;
 
@@ -212,7 +212,9 @@ impl SigningKey {
             SigningKey::Rsa(k) => {
                 rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(k.as_ref(), rsa::pkcs8::LineEnding::LF)
             }
-            SigningKey::Ed25519(k) => k.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF),
+            // PKCS#8 version 1 (RFC 8410 §7), without the optional public key: OpenSSL 3.0
+            // (and so OpenDKIM) cannot read the version 2 form.
+            SigningKey::Ed25519(k) => return Ok(ed25519_pkcs8_v1_pem(&k.to_bytes())),
         };
         pem.map(|p| p.to_string()).map_err(|_| KeyError::BadPrivateKey)
     }
@@ -268,6 +270,14 @@ impl SigningKey {
     }
 }
 
+/// `SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }`.
+fn ed25519_pkcs8_v1_pem(seed: &[u8; 32]) -> String {
+    const PREFIX: [u8; 16] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+    let der = [&PREFIX[..], &seed[..]].concat();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +288,15 @@ mod tests {
             .unwrap();
         assert_eq!(r.key.key_type(), KeyType::Ed25519);
         assert_eq!(r.key.bits(), 256);
+    }
+
+    #[test]
+    fn ed25519_pem_round_trips() {
+        let key = SigningKey::ed25519_from_seed(&[9; 32]);
+        let pem = key.to_pem().unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAkJ"), "{pem}");
+        let again = SigningKey::from_pem(&pem).unwrap();
+        assert_eq!(again.dns_record().unwrap(), key.dns_record().unwrap());
     }
 
     #[test]
