@@ -14,6 +14,8 @@ pub mod auth_results;
 pub mod dkim;
 pub mod dmarc;
 pub mod header;
+#[cfg(feature = "mail-dns")]
+mod mail_dns_resolver;
 pub mod resolver;
 pub mod spf;
 pub mod tag_list;
