@@ -63,7 +63,11 @@ impl AuthResults {
         if let Some(dmarc) = &self.dmarc {
             let mut p = format!("dmarc={}", dmarc.result.keyword());
             if let Some(policy) = dmarc.requested {
-                p.push_str(&format!(" (p={} dis={})", policy.as_str(), dmarc.disposition.as_str()));
+                p.push_str(&format!(
+                    " (p={} dis={})",
+                    policy.as_str(),
+                    dmarc.disposition.as_str()
+                ));
             }
             p.push_str(&format!(" header.from={}", clean(&dmarc.from_domain)));
             parts.push(p);

@@ -90,15 +90,23 @@ fn alignment(tag: &'static str, v: &str) -> Result<Alignment, DmarcError> {
 }
 
 fn uris(v: &str) -> Vec<String> {
-    strip_fws(v).split(',').filter(|u| !u.is_empty()).map(str::to_owned).collect()
+    strip_fws(v)
+        .split(',')
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Whether a TXT string is a DMARC record (`v=DMARC1` as its first tag).
 pub fn is_dmarc_record(txt: &str) -> bool {
     let t = txt.trim_start();
-    t.strip_prefix("v").map(str::trim_start).and_then(|t| t.strip_prefix('=')).map(str::trim_start).is_some_and(|t| {
-        t.starts_with("DMARC1") && t[6..].trim_start().chars().next().is_none_or(|c| c == ';')
-    })
+    t.strip_prefix("v")
+        .map(str::trim_start)
+        .and_then(|t| t.strip_prefix('='))
+        .map(str::trim_start)
+        .is_some_and(|t| {
+            t.starts_with("DMARC1") && t[6..].trim_start().chars().next().is_none_or(|c| c == ';')
+        })
 }
 
 impl DmarcRecord {
@@ -109,7 +117,11 @@ impl DmarcRecord {
             Some(("v", "DMARC1")) => {}
             _ => return Err(DmarcError::Version),
         }
-        let get = |name: &str| tags.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v);
+        let get = |name: &str| {
+            tags.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+        };
         let aggregate_reports = get("rua").map(uris).unwrap_or_default();
         // RFC 7489 §6.6.3: a record with no p= but a valid rua= is treated as p=none.
         let policy = match get("p") {
@@ -122,13 +134,18 @@ impl DmarcRecord {
             None => policy,
         };
         let percent = match get("pct") {
-            Some(p) => p.parse::<u8>().ok().filter(|n| *n <= 100).ok_or(DmarcError::BadValue("pct"))?,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|n| *n <= 100)
+                .ok_or(DmarcError::BadValue("pct"))?,
             None => 100,
         };
         Ok(DmarcRecord {
             policy,
             subdomain_policy,
-            dkim_alignment: get("adkim").map_or(Ok(Alignment::Relaxed), |v| alignment("adkim", v))?,
+            dkim_alignment: get("adkim")
+                .map_or(Ok(Alignment::Relaxed), |v| alignment("adkim", v))?,
             spf_alignment: get("aspf").map_or(Ok(Alignment::Relaxed), |v| alignment("aspf", v))?,
             percent,
             aggregate_reports,
@@ -144,7 +161,10 @@ pub fn organizational_domain(domain: &str) -> String {
 }
 
 fn aligned(a: &str, b: &str, mode: Alignment) -> bool {
-    let (a, b) = (a.trim_end_matches('.').to_ascii_lowercase(), b.trim_end_matches('.').to_ascii_lowercase());
+    let (a, b) = (
+        a.trim_end_matches('.').to_ascii_lowercase(),
+        b.trim_end_matches('.').to_ascii_lowercase(),
+    );
     match mode {
         Alignment::Strict => a == b,
         Alignment::Relaxed => organizational_domain(&a) == organizational_domain(&b),
@@ -216,7 +236,11 @@ pub fn discover<R: Resolver + ?Sized>(
                 let records: Vec<&String> = txt.iter().filter(|t| is_dmarc_record(t)).collect();
                 match records.as_slice() {
                     [] => continue,
-                    [one] => return DmarcRecord::parse(one).map(|r| Some((r, is_org))).map_err(|_| DmarcResult::PermError),
+                    [one] => {
+                        return DmarcRecord::parse(one)
+                            .map(|r| Some((r, is_org)))
+                            .map_err(|_| DmarcResult::PermError)
+                    }
                     _ => return Err(DmarcResult::PermError),
                 }
             }
@@ -255,11 +279,19 @@ pub fn evaluate<R: Resolver + ?Sized>(
             return outcome;
         }
     };
-    outcome.spf_aligned = spf.result == SpfResult::Pass && aligned(&spf.domain, &from, record.spf_alignment);
+    outcome.spf_aligned =
+        spf.result == SpfResult::Pass && aligned(&spf.domain, &from, record.spf_alignment);
     outcome.dkim_aligned = dkim.iter().any(|d| {
-        d.result == DkimResult::Pass && d.domain.as_deref().is_some_and(|dd| aligned(dd, &from, record.dkim_alignment))
+        d.result == DkimResult::Pass
+            && d.domain
+                .as_deref()
+                .is_some_and(|dd| aligned(dd, &from, record.dkim_alignment))
     });
-    let requested = if from_org { record.subdomain_policy } else { record.policy };
+    let requested = if from_org {
+        record.subdomain_policy
+    } else {
+        record.policy
+    };
     outcome.requested = Some(requested);
     if outcome.spf_aligned || outcome.dkim_aligned {
         outcome.result = DmarcResult::Pass;
@@ -285,19 +317,38 @@ mod tests {
 
     #[test]
     fn reads_rfc7489_examples() {
-        let r = DmarcRecord::parse("v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com").unwrap();
+        let r =
+            DmarcRecord::parse("v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com").unwrap();
         assert_eq!(r.policy, Policy::None);
-        assert_eq!(r.aggregate_reports, vec!["mailto:dmarc-feedback@example.com"]);
+        assert_eq!(
+            r.aggregate_reports,
+            vec!["mailto:dmarc-feedback@example.com"]
+        );
         let r = DmarcRecord::parse(
             "v=DMARC1; p=quarantine; rua=mailto:dmarc-feedback@example.com, mailto:tld-test@thirdparty.example.net!10m; pct=25",
         )
         .unwrap();
-        assert_eq!((r.policy, r.percent, r.aggregate_reports.len()), (Policy::Quarantine, 25, 2));
+        assert_eq!(
+            (r.policy, r.percent, r.aggregate_reports.len()),
+            (Policy::Quarantine, 25, 2)
+        );
         let r = DmarcRecord::parse("v=DMARC1; p=reject; sp=none; adkim=s; aspf=s").unwrap();
-        assert_eq!((r.subdomain_policy, r.dkim_alignment), (Policy::None, Alignment::Strict));
-        assert_eq!(DmarcRecord::parse("p=reject; v=DMARC1"), Err(DmarcError::Version));
-        assert_eq!(DmarcRecord::parse("v=DMARC1; p=bogus"), Err(DmarcError::Policy));
-        assert_eq!(DmarcRecord::parse("v=DMARC1; p=none; pct=101"), Err(DmarcError::BadValue("pct")));
+        assert_eq!(
+            (r.subdomain_policy, r.dkim_alignment),
+            (Policy::None, Alignment::Strict)
+        );
+        assert_eq!(
+            DmarcRecord::parse("p=reject; v=DMARC1"),
+            Err(DmarcError::Version)
+        );
+        assert_eq!(
+            DmarcRecord::parse("v=DMARC1; p=bogus"),
+            Err(DmarcError::Policy)
+        );
+        assert_eq!(
+            DmarcRecord::parse("v=DMARC1; p=none; pct=101"),
+            Err(DmarcError::BadValue("pct"))
+        );
         assert!(is_dmarc_record("v=DMARC1; p=none"));
         assert!(!is_dmarc_record("v=DMARC10; p=none"));
     }
@@ -306,8 +357,16 @@ mod tests {
     fn organizational_domains_come_from_the_public_suffix_list() {
         assert_eq!(organizational_domain("mail.example.com"), "example.com");
         assert_eq!(organizational_domain("a.b.example.co.uk"), "example.co.uk");
-        assert!(aligned("bounce.example.com", "example.com", Alignment::Relaxed));
-        assert!(!aligned("bounce.example.com", "example.com", Alignment::Strict));
+        assert!(aligned(
+            "bounce.example.com",
+            "example.com",
+            Alignment::Relaxed
+        ));
+        assert!(!aligned(
+            "bounce.example.com",
+            "example.com",
+            Alignment::Strict
+        ));
         assert!(!aligned("example.org", "example.com", Alignment::Relaxed));
     }
 }

@@ -20,7 +20,10 @@ impl HeaderField {
     /// The field name, as written (whitespace before the colon removed).
     pub fn name(&self) -> &[u8] {
         let name = &self.raw[..self.colon];
-        let end = name.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |i| i + 1);
+        let end = name
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |i| i + 1);
         &name[..end]
     }
     /// Whether the name is `name`, without case.
@@ -58,7 +61,12 @@ pub(crate) struct MessageSplitter {
 
 impl MessageSplitter {
     pub(crate) fn new(max: usize) -> Self {
-        MessageSplitter { buf: Vec::new(), scanned: 0, max, headers: None }
+        MessageSplitter {
+            buf: Vec::new(),
+            scanned: 0,
+            max,
+            headers: None,
+        }
     }
 
     /// Feeds a chunk; body bytes (if the header section has ended) go to `body`.
@@ -98,7 +106,10 @@ impl MessageSplitter {
         }
         let start = self.scanned.saturating_sub(1);
         let mut i = start;
-        while let Some(off) = buf.get(i..).and_then(|s| s.iter().position(|&b| b == b'\n')) {
+        while let Some(off) = buf
+            .get(i..)
+            .and_then(|s| s.iter().position(|&b| b == b'\n'))
+        {
             let lf = i + off;
             match (buf.get(lf + 1), buf.get(lf + 2)) {
                 (Some(b'\n'), _) => return Some(lf + 2),
@@ -133,7 +144,8 @@ pub fn split_fields(head: &[u8]) -> Vec<HeaderField> {
         if content.is_empty() {
             continue;
         }
-        if !(content[0] == b' ' || content[0] == b'\t') && !current.is_empty() {
+        let continuation = content[0] == b' ' || content[0] == b'\t';
+        if !continuation && !current.is_empty() {
             fields.extend(HeaderField::from_raw(&current));
             current.clear();
         }
@@ -161,7 +173,12 @@ mod tests {
 
     #[test]
     fn splits_across_chunks_and_line_ending_styles() {
-        let (h, b) = split(&[b"From: a\r\n", b"Subject: x\r\n  y\r", b"\n\r", b"\nbody\r\n"]);
+        let (h, b) = split(&[
+            b"From: a\r\n",
+            b"Subject: x\r\n  y\r",
+            b"\n\r",
+            b"\nbody\r\n",
+        ]);
         assert_eq!(h.len(), 2);
         assert_eq!(h[1].raw(), b"Subject: x\r\n  y\r\n");
         assert_eq!(h[1].value(), b" x\r\n  y");
@@ -180,6 +197,9 @@ mod tests {
     #[test]
     fn bounds_the_header_section() {
         let mut s = MessageSplitter::new(10);
-        assert_eq!(s.feed(b"From: aaaaaaaaaaaaaaaaaa\r\n", &mut |_, _| {}), Err(HeaderTooLarge(10)));
+        assert_eq!(
+            s.feed(b"From: aaaaaaaaaaaaaaaaaa\r\n", &mut |_, _| {}),
+            Err(HeaderTooLarge(10))
+        );
     }
 }

@@ -24,18 +24,39 @@ impl Resolver for mail_dns::Resolver {
     }
     fn a(&self, name: &str) -> Result<Vec<Ipv4Addr>, DnsError> {
         let ips = self.ipv4(name).wait().map_err(convert)?;
-        Ok(ips.into_iter().filter_map(|ip| if let IpAddr::V4(v4) = ip { Some(v4) } else { None }).collect())
+        Ok(ips
+            .into_iter()
+            .filter_map(|ip| {
+                if let IpAddr::V4(v4) = ip {
+                    Some(v4)
+                } else {
+                    None
+                }
+            })
+            .collect())
     }
     fn aaaa(&self, name: &str) -> Result<Vec<Ipv6Addr>, DnsError> {
         let ips = self.ipv6(name).wait().map_err(convert)?;
-        Ok(ips.into_iter().filter_map(|ip| if let IpAddr::V6(v6) = ip { Some(v6) } else { None }).collect())
+        Ok(ips
+            .into_iter()
+            .filter_map(|ip| {
+                if let IpAddr::V6(v6) = ip {
+                    Some(v6)
+                } else {
+                    None
+                }
+            })
+            .collect())
     }
     fn mx(&self, name: &str) -> Result<Vec<MxRecord>, DnsError> {
         let records = mail_dns::Resolver::mx(self, name).wait().map_err(convert)?;
         Ok(records
             .into_iter()
             .filter(|m| !m.is_null())
-            .map(|m| MxRecord { preference: m.preference, exchange: m.exchange })
+            .map(|m| MxRecord {
+                preference: m.preference,
+                exchange: m.exchange,
+            })
             .collect())
     }
     fn ptr(&self, ip: IpAddr) -> Result<Vec<String>, DnsError> {

@@ -102,7 +102,10 @@ impl MemoryResolver {
     }
     /// Adds a TXT record.
     pub fn txt(mut self, name: &str, value: &str) -> Self {
-        self.txt.entry(key(name)).or_default().push(value.to_owned());
+        self.txt
+            .entry(key(name))
+            .or_default()
+            .push(value.to_owned());
         self
     }
     /// Adds an A or AAAA record.
@@ -139,7 +142,11 @@ impl MemoryResolver {
             || self.mx.contains_key(k)
     }
 
-    fn answer<T: Clone>(&self, map: &HashMap<String, Vec<T>>, name: &str) -> Result<Vec<T>, DnsError> {
+    fn answer<T: Clone>(
+        &self,
+        map: &HashMap<String, Vec<T>>,
+        name: &str,
+    ) -> Result<Vec<T>, DnsError> {
         let k = key(name);
         if self.failing.contains(&k) {
             return Err(DnsError::Temporary(format!("{k}: server failure")));

@@ -51,7 +51,10 @@ pub fn parse_tag_list(input: &str) -> Result<Vec<(&str, &str)>, TagListError> {
             return Err(TagListError::BadName(name.to_owned()));
         }
         // VALCHAR = %x21-3A / %x3C-7E; ';' cannot occur after the split.
-        if !value.bytes().all(|b| (0x21..=0x7e).contains(&b) || is_fws(b)) {
+        if !value
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) || is_fws(b))
+        {
             return Err(TagListError::BadValue(name.to_owned()));
         }
         if tags.iter().any(|(n, _)| *n == name) {
@@ -77,15 +80,33 @@ mod tests {
     #[test]
     fn reads_specs_with_folding_and_trailing_semicolon() {
         let tags = parse_tag_list(" v=1;\r\n\ta = rsa-sha256 ; b=ab cd\r\n ef;").unwrap();
-        assert_eq!(tags, vec![("v", "1"), ("a", "rsa-sha256"), ("b", "ab cd\r\n ef")]);
+        assert_eq!(
+            tags,
+            vec![("v", "1"), ("a", "rsa-sha256"), ("b", "ab cd\r\n ef")]
+        );
     }
 
     #[test]
     fn rejects_duplicates_bad_names_and_missing_equals() {
-        assert_eq!(parse_tag_list("a=1; a=2"), Err(TagListError::Duplicate("a".into())));
-        assert_eq!(parse_tag_list("1a=1"), Err(TagListError::BadName("1a".into())));
-        assert_eq!(parse_tag_list("a=1; b"), Err(TagListError::MissingEquals("b".into())));
-        assert!(matches!(parse_tag_list("a=\u{7f}"), Err(TagListError::BadValue(_))));
-        assert_eq!(parse_tag_list("a=; b=2").unwrap(), vec![("a", ""), ("b", "2")]);
+        assert_eq!(
+            parse_tag_list("a=1; a=2"),
+            Err(TagListError::Duplicate("a".into()))
+        );
+        assert_eq!(
+            parse_tag_list("1a=1"),
+            Err(TagListError::BadName("1a".into()))
+        );
+        assert_eq!(
+            parse_tag_list("a=1; b"),
+            Err(TagListError::MissingEquals("b".into()))
+        );
+        assert!(matches!(
+            parse_tag_list("a=\u{7f}"),
+            Err(TagListError::BadValue(_))
+        ));
+        assert_eq!(
+            parse_tag_list("a=; b=2").unwrap(),
+            vec![("a", ""), ("b", "2")]
+        );
     }
 }

@@ -24,7 +24,8 @@ GMot/L2x0IYyMLAz6oLWh2hm7zwtb0CgOrPo1ke44hFYnfc=
 ";
 
 /// RFC 8463 Appendix A.2's Ed25519 key record.
-const RFC8463_ED25519_RECORD: &str = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+const RFC8463_ED25519_RECORD: &str =
+    "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
 /// RFC 8463 Appendix A.2's RSA key record ("test" selector).
 const RFC8463_RSA_RECORD: &str = "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB";
@@ -66,13 +67,19 @@ fn crlf(s: &str) -> Vec<u8> {
 
 fn rfc_dns() -> MemoryResolver {
     MemoryResolver::new()
-        .txt("brisbane._domainkey.football.example.com", RFC8463_ED25519_RECORD)
+        .txt(
+            "brisbane._domainkey.football.example.com",
+            RFC8463_ED25519_RECORD,
+        )
         .txt("test._domainkey.football.example.com", RFC8463_RSA_RECORD)
 }
 
 #[test]
 fn rfc6376_private_key_gives_the_published_record() {
-    let record = SigningKey::from_pem(RFC_RSA_KEY).unwrap().dns_record().unwrap();
+    let record = SigningKey::from_pem(RFC_RSA_KEY)
+        .unwrap()
+        .dns_record()
+        .unwrap();
     assert_eq!(record, format!("v=DKIM1; k=rsa; p={RFC6376_RECORD_KEY}"));
 }
 
@@ -81,14 +88,22 @@ fn verify(message: &[u8], chunk: usize) -> Vec<DkimResult> {
     for c in message.chunks(chunk) {
         v.feed(c).unwrap();
     }
-    v.finish().check(&rfc_dns(), 1_528_637_909).into_iter().map(|o| o.result).collect()
+    v.finish()
+        .check(&rfc_dns(), 1_528_637_909)
+        .into_iter()
+        .map(|o| o.result)
+        .collect()
 }
 
 #[test]
 fn rfc8463_ed25519_and_rsa_examples_verify() {
     let message = crlf(RFC8463_SIGNED);
     for chunk in [1, 7, 64, message.len()] {
-        assert_eq!(verify(&message, chunk), vec![DkimResult::Pass, DkimResult::Pass], "chunk {chunk}");
+        assert_eq!(
+            verify(&message, chunk),
+            vec![DkimResult::Pass, DkimResult::Pass],
+            "chunk {chunk}"
+        );
     }
 }
 
@@ -105,18 +120,38 @@ fn rfc8463_ed25519_seed_gives_the_published_key() {
 #[test]
 fn a_changed_body_or_header_fails() {
     let message = crlf(RFC8463_SIGNED);
-    let body_changed = String::from_utf8(message.clone()).unwrap().replace("hungry", "thirsty");
+    let body_changed = String::from_utf8(message.clone())
+        .unwrap()
+        .replace("hungry", "thirsty");
     let results = verify(body_changed.as_bytes(), 100);
-    assert!(results.iter().all(|r| *r == DkimResult::Fail("body hash did not verify".into())), "{results:?}");
-    let header_changed = String::from_utf8(message).unwrap().replace("Is dinner ready?", "Is lunch ready?");
+    assert!(
+        results
+            .iter()
+            .all(|r| *r == DkimResult::Fail("body hash did not verify".into())),
+        "{results:?}"
+    );
+    let header_changed = String::from_utf8(message)
+        .unwrap()
+        .replace("Is dinner ready?", "Is lunch ready?");
     let results = verify(header_changed.as_bytes(), 100);
-    assert!(results.iter().all(|r| *r == DkimResult::Fail("signature did not verify".into())), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| *r == DkimResult::Fail("signature did not verify".into())),
+        "{results:?}"
+    );
     // Refolding and whitespace changes survive relaxed canonicalization.
     let refolded = String::from_utf8(crlf(RFC8463_SIGNED))
         .unwrap()
-        .replace("Subject: Is dinner ready?", "Subject:   Is dinner\r\n\tready?  ")
+        .replace(
+            "Subject: Is dinner ready?",
+            "Subject:   Is dinner\r\n\tready?  ",
+        )
         .replace("We lost the game.", "We  lost the game. ");
-    assert_eq!(verify(refolded.as_bytes(), 100), vec![DkimResult::Pass, DkimResult::Pass]);
+    assert_eq!(
+        verify(refolded.as_bytes(), 100),
+        vec![DkimResult::Pass, DkimResult::Pass]
+    );
 }
 
 #[test]
@@ -125,17 +160,30 @@ fn missing_revoked_and_temporarily_failing_keys() {
     let check = |dns: &MemoryResolver| {
         let mut v = DkimVerifier::new();
         v.feed(&message).unwrap();
-        v.finish().check(dns, 1_528_637_909).into_iter().map(|o| o.result.keyword()).collect::<Vec<_>>()
+        v.finish()
+            .check(dns, 1_528_637_909)
+            .into_iter()
+            .map(|o| o.result.keyword())
+            .collect::<Vec<_>>()
     };
-    assert_eq!(check(&MemoryResolver::new()), vec!["permerror", "permerror"]);
+    assert_eq!(
+        check(&MemoryResolver::new()),
+        vec!["permerror", "permerror"]
+    );
     let revoked = MemoryResolver::new()
-        .txt("brisbane._domainkey.football.example.com", "v=DKIM1; k=ed25519; p=")
+        .txt(
+            "brisbane._domainkey.football.example.com",
+            "v=DKIM1; k=ed25519; p=",
+        )
         .fail("test._domainkey.football.example.com");
     assert_eq!(check(&revoked), vec!["permerror", "temperror"]);
     // An RSA record under the Ed25519 selector is a key type mismatch.
     let swapped = MemoryResolver::new().txt(
         "brisbane._domainkey.football.example.com",
-        &SigningKey::from_pem(RFC_RSA_KEY).unwrap().dns_record().unwrap(),
+        &SigningKey::from_pem(RFC_RSA_KEY)
+            .unwrap()
+            .dns_record()
+            .unwrap(),
     );
     assert_eq!(check(&swapped)[0], "permerror");
 }

@@ -32,7 +32,10 @@ caf\u{e9} \t and trailing space \r\n\
 \r\n";
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn python(script: &str, args: &[&str], stdin: &[u8]) -> (bool, String, String) {
@@ -47,7 +50,11 @@ fn python(script: &str, args: &[&str], stdin: &[u8]) -> (bool, String, String) {
         .expect("python3 runs (tests/run-all.sh installs it)");
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn require_dkimpy() {
@@ -103,13 +110,23 @@ fn our_signers(canon: Canonicalization) -> Vec<DkimSigner> {
 
 fn records() -> Vec<(String, String)> {
     vec![
-        ("rsa._domainkey.example.com".into(), SigningKey::from_pem(RSA_PEM).unwrap().dns_record().unwrap()),
-        ("ed._domainkey.example.com".into(), SigningKey::ed25519_from_seed(&ED_SEED).dns_record().unwrap()),
+        (
+            "rsa._domainkey.example.com".into(),
+            SigningKey::from_pem(RSA_PEM).unwrap().dns_record().unwrap(),
+        ),
+        (
+            "ed._domainkey.example.com".into(),
+            SigningKey::ed25519_from_seed(&ED_SEED)
+                .dns_record()
+                .unwrap(),
+        ),
     ]
 }
 
 fn our_dns() -> MemoryResolver {
-    records().iter().fold(MemoryResolver::new(), |d, (n, r)| d.txt(n, r))
+    records()
+        .iter()
+        .fold(MemoryResolver::new(), |d, (n, r)| d.txt(n, r))
 }
 
 #[test]
@@ -124,7 +141,10 @@ fn dkimpy_verifies_our_signatures() {
         let signed = format!("{}{MESSAGE}", stream.finish(now()).unwrap().concat());
         let (ok, out, err) = python(DKIMPY_VERIFY, &args, signed.as_bytes());
         assert!(ok, "dkimpy failed: {err}");
-        assert_eq!(out, "pass\npass\n", "{canon:?}: dkimpy says {out}{err}\n{signed}");
+        assert_eq!(
+            out, "pass\npass\n",
+            "{canon:?}: dkimpy says {out}{err}\n{signed}"
+        );
         // And it notices tampering.
         let tampered = signed.replace("Hello Bob", "Hello Eve");
         let (_, out, err) = python(DKIMPY_VERIFY, &args, tampered.as_bytes());
@@ -141,8 +161,15 @@ fn we_verify_dkimpy_signatures() {
     std::fs::write(&pem, RSA_PEM).unwrap();
     let seed = base64::engine::general_purpose::STANDARD.encode(ED_SEED);
     for canon in ["relaxed/relaxed", "simple/simple", "relaxed/simple"] {
-        for (alg, sel, key) in [("rsa-sha256", "rsa", pem.to_str().unwrap()), ("ed25519-sha256", "ed", seed.as_str())] {
-            let (ok, signed, err) = python(DKIMPY_SIGN, &[alg, sel, "example.com", key, canon], MESSAGE.as_bytes());
+        for (alg, sel, key) in [
+            ("rsa-sha256", "rsa", pem.to_str().unwrap()),
+            ("ed25519-sha256", "ed", seed.as_str()),
+        ] {
+            let (ok, signed, err) = python(
+                DKIMPY_SIGN,
+                &[alg, sel, "example.com", key, canon],
+                MESSAGE.as_bytes(),
+            );
             assert!(ok, "dkimpy could not sign: {err}");
             let mut v = DkimVerifier::new();
             for chunk in signed.as_bytes().chunks(37) {
@@ -150,7 +177,11 @@ fn we_verify_dkimpy_signatures() {
             }
             let outcomes = v.finish().check(&our_dns(), now());
             assert_eq!(outcomes.len(), 1);
-            assert_eq!(outcomes[0].result, DkimResult::Pass, "{alg} {canon}\n{signed}");
+            assert_eq!(
+                outcomes[0].result,
+                DkimResult::Pass,
+                "{alg} {canon}\n{signed}"
+            );
         }
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -169,12 +200,31 @@ fn opendkim() -> String {
 /// the milter socket) on `message`, returning everything it printed.
 fn run_opendkim(dir: &std::path::Path, conf: &str, message: &[u8]) -> String {
     let conf_path = dir.join("opendkim.conf");
-    std::fs::write(&conf_path, format!("{conf}Syslog no\nRequireSafeKeys false\n")).unwrap();
+    std::fs::write(
+        &conf_path,
+        format!("{conf}Syslog no\nRequireSafeKeys false\n"),
+    )
+    .unwrap();
     let msg_path = dir.join("message.eml");
     std::fs::write(&msg_path, message).unwrap();
-    let out = Command::new(opendkim()).arg("-vvv").arg("-x").arg(&conf_path).arg("-t").arg(&msg_path).output().unwrap();
-    assert!(out.status.success(), "opendkim failed: {}", String::from_utf8_lossy(&out.stderr));
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    let out = Command::new(opendkim())
+        .arg("-vvv")
+        .arg("-x")
+        .arg(&conf_path)
+        .arg("-t")
+        .arg(&msg_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "opendkim failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -186,7 +236,10 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 #[test]
 fn opendkim_verifies_our_signatures() {
     let dir = temp_dir("opendkim-verify");
-    let dns: String = records().iter().map(|(n, r)| format!("{n} {r}\n")).collect();
+    let dns: String = records()
+        .iter()
+        .map(|(n, r)| format!("{n} {r}\n"))
+        .collect();
     std::fs::write(dir.join("dns"), dns).unwrap();
     let conf = format!("Mode v\nTestDNSData file:{}\n", dir.join("dns").display());
     for canon in [Canonicalization::Relaxed, Canonicalization::Simple] {
@@ -194,13 +247,19 @@ fn opendkim_verifies_our_signatures() {
             let field = signer.sign(MESSAGE.as_bytes(), now()).unwrap();
             let report = run_opendkim(&dir, &conf, format!("{field}{MESSAGE}").as_bytes());
             assert!(
-                report.contains(&format!("verification (s={}, d=example.com", signer.selector())) && report.contains("succeeded"),
+                report.contains(&format!(
+                    "verification (s={}, d=example.com",
+                    signer.selector()
+                )) && report.contains("succeeded"),
                 "{canon:?} {}: OpenDKIM says {report}",
                 signer.selector()
             );
             let tampered = format!("{field}{MESSAGE}").replace("Hello Bob", "Hello Eve");
             let report = run_opendkim(&dir, &conf, tampered.as_bytes());
-            assert!(report.contains("failed"), "OpenDKIM accepted a tampered message: {report}");
+            assert!(
+                report.contains("failed"),
+                "OpenDKIM accepted a tampered message: {report}"
+            );
         }
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -212,9 +271,16 @@ fn we_verify_opendkim_signatures() {
     let rsa_key = dir.join("rsa.pem");
     std::fs::write(&rsa_key, RSA_PEM).unwrap();
     let ed_key = dir.join("ed.pem");
-    std::fs::write(&ed_key, SigningKey::ed25519_from_seed(&ED_SEED).to_pem().unwrap()).unwrap();
+    std::fs::write(
+        &ed_key,
+        SigningKey::ed25519_from_seed(&ED_SEED).to_pem().unwrap(),
+    )
+    .unwrap();
     for canon in ["relaxed/relaxed", "simple/simple", "relaxed/simple"] {
-        for (alg, selector, key) in [("rsa-sha256", "rsa", &rsa_key), ("ed25519-sha256", "ed", &ed_key)] {
+        for (alg, selector, key) in [
+            ("rsa-sha256", "rsa", &rsa_key),
+            ("ed25519-sha256", "ed", &ed_key),
+        ] {
             // OpenDKIM 2.11.0~beta2's Ed25519 signatures with simple header canonicalization
             // verify with neither dkimpy nor us (the header it signs is not the one it adds),
             // so that one combination is left out.
@@ -232,14 +298,21 @@ fn we_verify_opendkim_signatures() {
                 .nth(1)
                 .and_then(|rest| rest.split('\'').next())
                 .unwrap_or_else(|| panic!("OpenDKIM did not sign: {report}"));
-            let signed = format!("DKIM-Signature: {}\r\n{MESSAGE}", value.replace('\n', "\r\n"));
+            let signed = format!(
+                "DKIM-Signature: {}\r\n{MESSAGE}",
+                value.replace('\n', "\r\n")
+            );
             let mut v = DkimVerifier::new();
             for chunk in signed.as_bytes().chunks(29) {
                 v.feed(chunk).unwrap();
             }
             let outcomes = v.finish().check(&our_dns(), now());
             assert_eq!(outcomes.len(), 1);
-            assert_eq!(outcomes[0].result, DkimResult::Pass, "{alg} {canon}\n{signed}");
+            assert_eq!(
+                outcomes[0].result,
+                DkimResult::Pass,
+                "{alg} {canon}\n{signed}"
+            );
         }
     }
     std::fs::remove_dir_all(&dir).ok();

@@ -1,7 +1,9 @@
 //! What we sign, we verify: generated messages (folded headers, 8-bit bodies, trailing empty
 //! lines, no final line ending), every canonicalization, both algorithms, any chunking.
 
-use mailwire_auth::dkim::{Canonicalization, DkimResult, DkimSigner, DkimVerifier, SigningKey, SigningStream};
+use mailwire_auth::dkim::{
+    Canonicalization, DkimResult, DkimSigner, DkimVerifier, SigningKey, SigningStream,
+};
 use mailwire_auth::MemoryResolver;
 use proptest::prelude::*;
 
@@ -17,17 +19,40 @@ fn keys() -> Vec<(SigningKey, &'static str)> {
 fn header_value() -> impl Strategy<Value = String> {
     // Words separated by spaces, tabs or folds; 8-bit text included.
     prop::collection::vec(
-        (prop::sample::select(vec!["a", "Hello", "caf\u{e9}", "x@y.example", "=?utf-8?q?z?="]),
-         prop::sample::select(vec![" ", "  ", "\t", "\r\n ", "\r\n\t"])),
+        (
+            prop::sample::select(vec![
+                "a",
+                "Hello",
+                "caf\u{e9}",
+                "x@y.example",
+                "=?utf-8?q?z?=",
+            ]),
+            prop::sample::select(vec![" ", "  ", "\t", "\r\n ", "\r\n\t"]),
+        ),
         1..6,
     )
-    .prop_map(|words| words.into_iter().map(|(w, s)| format!("{w}{s}")).collect::<String>().trim_end().to_owned())
+    .prop_map(|words| {
+        words
+            .into_iter()
+            .map(|(w, s)| format!("{w}{s}"))
+            .collect::<String>()
+            .trim_end()
+            .to_owned()
+    })
 }
 
 fn body() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
         prop::sample::select(vec![
-            &b"line"[..], b" ", b"\t", b"\r\n", b"\r\n\r\n", b"\xc3\xa9\xff", b".", b"From x", b"  \r\n",
+            &b"line"[..],
+            b" ",
+            b"\t",
+            b"\r\n",
+            b"\r\n\r\n",
+            b"\xc3\xa9\xff",
+            b".",
+            b"From x",
+            b"  \r\n",
         ]),
         0..40,
     )
@@ -35,24 +60,44 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn message() -> impl Strategy<Value = Vec<u8>> {
-    (header_value(), header_value(), prop::option::of(header_value()), body()).prop_map(|(from, subject, cc, body)| {
-        let mut m = format!("From: Ann <ann@example.com> {from}\r\nSubject: {subject}\r\nTo: b@example.net\r\n");
-        if let Some(cc) = cc {
-            m.push_str(&format!("Cc: {cc}\r\n"));
-        }
-        m.push_str("Date: Sat, 5 Dec 2026 10:00:00 +0000\r\n\r\n");
-        let mut bytes = m.into_bytes();
-        bytes.extend_from_slice(&body);
-        bytes
-    })
+    (
+        header_value(),
+        header_value(),
+        prop::option::of(header_value()),
+        body(),
+    )
+        .prop_map(|(from, subject, cc, body)| {
+            let mut m = format!(
+                "From: Ann <ann@example.com> {from}\r\nSubject: {subject}\r\nTo: b@example.net\r\n"
+            );
+            if let Some(cc) = cc {
+                m.push_str(&format!("Cc: {cc}\r\n"));
+            }
+            m.push_str("Date: Sat, 5 Dec 2026 10:00:00 +0000\r\n\r\n");
+            let mut bytes = m.into_bytes();
+            bytes.extend_from_slice(&body);
+            bytes
+        })
 }
 
-fn sign_and_verify(message: &[u8], chunk: usize, canon: (Canonicalization, Canonicalization)) -> Vec<DkimResult> {
+fn sign_and_verify(
+    message: &[u8],
+    chunk: usize,
+    canon: (Canonicalization, Canonicalization),
+) -> Vec<DkimResult> {
     let mut dns = MemoryResolver::new();
     let mut signers = Vec::new();
     for (key, selector) in keys() {
-        dns = dns.txt(&format!("{selector}._domainkey.example.com"), &key.dns_record().unwrap());
-        signers.push(DkimSigner::new(key, "example.com", selector).unwrap().canonicalization(canon.0, canon.1).expire_after(3600));
+        dns = dns.txt(
+            &format!("{selector}._domainkey.example.com"),
+            &key.dns_record().unwrap(),
+        );
+        signers.push(
+            DkimSigner::new(key, "example.com", selector)
+                .unwrap()
+                .canonicalization(canon.0, canon.1)
+                .expire_after(3600),
+        );
     }
     let mut stream = SigningStream::new(&signers);
     for c in message.chunks(chunk) {
@@ -64,7 +109,12 @@ fn sign_and_verify(message: &[u8], chunk: usize, canon: (Canonicalization, Canon
     for c in signed.chunks(chunk + 3) {
         verifier.feed(c).unwrap();
     }
-    verifier.finish().check(&dns, 2_000).into_iter().map(|o| o.result).collect()
+    verifier
+        .finish()
+        .check(&dns, 2_000)
+        .into_iter()
+        .map(|o| o.result)
+        .collect()
 }
 
 proptest! {
@@ -94,7 +144,9 @@ proptest! {
 fn expired_signatures_fail_and_from_is_oversigned() {
     let key = SigningKey::ed25519_from_seed(&[3; 32]);
     let dns = MemoryResolver::new().txt("s._domainkey.example.com", &key.dns_record().unwrap());
-    let signer = DkimSigner::new(key, "example.com", "s").unwrap().expire_after(60);
+    let signer = DkimSigner::new(key, "example.com", "s")
+        .unwrap()
+        .expire_after(60);
     let message = b"From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n";
     let field = signer.sign(message, 1_000).unwrap();
     assert!(field.contains("h=from:from:subject;"), "{field}");
@@ -117,7 +169,8 @@ fn expired_signatures_fail_and_from_is_oversigned() {
 
 #[test]
 fn a_message_without_from_is_refused() {
-    let signer = DkimSigner::new(SigningKey::ed25519_from_seed(&[3; 32]), "example.com", "s").unwrap();
+    let signer =
+        DkimSigner::new(SigningKey::ed25519_from_seed(&[3; 32]), "example.com", "s").unwrap();
     assert_eq!(
         signer.sign(b"Subject: x\r\n\r\nbody\r\n", 1),
         Err(mailwire_auth::dkim::SignError::NoFrom)
@@ -132,7 +185,8 @@ fn a_large_body_streams_through_signer_and_verifier() {
     let dns = MemoryResolver::new().txt("s._domainkey.example.com", &key.dns_record().unwrap());
     let signers = [DkimSigner::new(key, "example.com", "s").unwrap()];
     let header = b"From: a@example.com\r\n\r\n";
-    let chunk: Vec<u8> = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n".repeat(1024);
+    let chunk: Vec<u8> =
+        b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n".repeat(1024);
     let mut stream = SigningStream::new(&signers);
     stream.feed(header).unwrap();
     for _ in 0..256 {

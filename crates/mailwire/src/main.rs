@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 mod connect;
+mod dkim;
+mod doctor;
 mod maildir;
 mod probe;
 mod providers;
@@ -95,6 +97,8 @@ enum Command {
     /// Connect to a server and report each step: DNS, TCP, greeting, TLS,
     /// EHLO extensions, AUTH, and optionally a login test.
     Probe(Box<probe::ProbeArgs>),
+    /// DKIM keys: `mailwire dkim keygen --domain D --selector S`.
+    Dkim(dkim::DkimArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Send(args) => send::run(*args),
         Command::Probe(args) => probe::run(*args),
+        Command::Dkim(args) => dkim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

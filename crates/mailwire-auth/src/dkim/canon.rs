@@ -251,7 +251,11 @@ mod tests {
             (b"a\rb\r\n", b"a\rb\r\n", b"a\rb\r\n"),
             (b"a\r", b"a\r\r\n", b"a\r\r\n"),
             (b"\tx  y \r\n \r\n", b"\tx  y \r\n \r\n", b" x y\r\n"),
-            ("caf\u{e9}\r\n".as_bytes(), "caf\u{e9}\r\n".as_bytes(), "caf\u{e9}\r\n".as_bytes()),
+            (
+                "caf\u{e9}\r\n".as_bytes(),
+                "caf\u{e9}\r\n".as_bytes(),
+                "caf\u{e9}\r\n".as_bytes(),
+            ),
         ];
         for (input, simple, relaxed) in cases {
             assert_eq!(body(Simple, input), *simple, "simple {input:?}");
@@ -261,7 +265,10 @@ mod tests {
 
     #[test]
     fn header_table() {
-        assert_eq!(header(Relaxed, b"SUBJECT :  a \r\n  b\t\r\n"), b"subject:a b\r\n");
+        assert_eq!(
+            header(Relaxed, b"SUBJECT :  a \r\n  b\t\r\n"),
+            b"subject:a b\r\n"
+        );
         assert_eq!(header(Relaxed, b"To:\r\n x@y\r\n"), b"to:x@y\r\n");
         assert_eq!(header(Relaxed, b"X-Empty:\r\n"), b"x-empty:\r\n");
         assert_eq!(header(Simple, b"X-Empty:"), b"X-Empty:\r\n");

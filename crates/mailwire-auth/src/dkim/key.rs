@@ -111,10 +111,16 @@ impl KeyRecord {
                     }
                 }
                 "p" => key_b64 = Some(strip_fws(value)),
-                "h" if !strip_fws(value).split(':').any(|h| h.eq_ignore_ascii_case("sha256")) => {
+                "h" if !strip_fws(value)
+                    .split(':')
+                    .any(|h| h.eq_ignore_ascii_case("sha256")) =>
+                {
                     return Err(KeyError::HashNotAllowed)
                 }
-                "s" if !strip_fws(value).split(':').any(|s| s == "*" || s.eq_ignore_ascii_case("email")) => {
+                "s" if !strip_fws(value)
+                    .split(':')
+                    .any(|s| s == "*" || s.eq_ignore_ascii_case("email")) =>
+                {
                     return Err(KeyError::ServiceNotAllowed)
                 }
                 "t" => {
@@ -141,7 +147,12 @@ impl KeyRecord {
                 return Err(KeyError::WeakKey(bits));
             }
         }
-        Ok(KeyRecord { key, testing, strict_identity, notes })
+        Ok(KeyRecord {
+            key,
+            testing,
+            strict_identity,
+            notes,
+        })
     }
 }
 
@@ -216,7 +227,8 @@ impl SigningKey {
             // (and so OpenDKIM) cannot read the version 2 form.
             SigningKey::Ed25519(k) => return Ok(ed25519_pkcs8_v1_pem(&k.to_bytes())),
         };
-        pem.map(|p| p.to_string()).map_err(|_| KeyError::BadPrivateKey)
+        pem.map(|p| p.to_string())
+            .map_err(|_| KeyError::BadPrivateKey)
     }
 
     /// The key's type.
@@ -233,7 +245,10 @@ impl SigningKey {
             SigningKey::Rsa(key) => {
                 let der = rsa::pkcs8::EncodePublicKey::to_public_key_der(&key.to_public_key())
                     .map_err(|_| KeyError::BadPrivateKey)?;
-                ("rsa", base64::engine::general_purpose::STANDARD.encode(der.as_bytes()))
+                (
+                    "rsa",
+                    base64::engine::general_purpose::STANDARD.encode(der.as_bytes()),
+                )
             }
             SigningKey::Ed25519(key) => (
                 "ed25519",
@@ -265,14 +280,19 @@ impl SigningKey {
             KeyType::Rsa => rsa::RsaPrivateKey::new(rng, rsa_bits)
                 .map(|k| SigningKey::Rsa(Box::new(k)))
                 .map_err(|_| KeyError::WeakKey(rsa_bits)),
-            KeyType::Ed25519 => Ok(SigningKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(rng)))),
+            KeyType::Ed25519 => Ok(SigningKey::Ed25519(Box::new(
+                ed25519_dalek::SigningKey::generate(rng),
+            ))),
         }
     }
 }
 
 /// `SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }`.
 fn ed25519_pkcs8_v1_pem(seed: &[u8; 32]) -> String {
-    const PREFIX: [u8; 16] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
     let der = [&PREFIX[..], &seed[..]].concat();
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n")
@@ -284,8 +304,9 @@ mod tests {
 
     #[test]
     fn reads_rfc8463_key_record() {
-        let r = KeyRecord::parse("v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
-            .unwrap();
+        let r =
+            KeyRecord::parse("v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
+                .unwrap();
         assert_eq!(r.key.key_type(), KeyType::Ed25519);
         assert_eq!(r.key.bits(), 256);
     }
@@ -294,20 +315,36 @@ mod tests {
     fn ed25519_pem_round_trips() {
         let key = SigningKey::ed25519_from_seed(&[9; 32]);
         let pem = key.to_pem().unwrap();
-        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAkJ"), "{pem}");
+        assert!(
+            pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAkJ"),
+            "{pem}"
+        );
         let again = SigningKey::from_pem(&pem).unwrap();
         assert_eq!(again.dns_record().unwrap(), key.dns_record().unwrap());
     }
 
     #[test]
     fn rejects_bad_records() {
-        assert_eq!(KeyRecord::parse("v=DKIM1; p=").unwrap_err(), KeyError::Revoked);
-        assert_eq!(KeyRecord::parse("k=rsa").unwrap_err(), KeyError::MissingKey);
-        assert_eq!(KeyRecord::parse("k=rsa; v=DKIM1; p=AA").unwrap_err(), KeyError::Version);
-        assert_eq!(KeyRecord::parse("k=dsa; p=AA").unwrap_err(), KeyError::UnknownKeyType("dsa".into()));
-        assert_eq!(KeyRecord::parse("k=rsa; p=AAAA").unwrap_err(), KeyError::BadKey("RSA"));
         assert_eq!(
-            KeyRecord::parse("k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=").unwrap_err(),
+            KeyRecord::parse("v=DKIM1; p=").unwrap_err(),
+            KeyError::Revoked
+        );
+        assert_eq!(KeyRecord::parse("k=rsa").unwrap_err(), KeyError::MissingKey);
+        assert_eq!(
+            KeyRecord::parse("k=rsa; v=DKIM1; p=AA").unwrap_err(),
+            KeyError::Version
+        );
+        assert_eq!(
+            KeyRecord::parse("k=dsa; p=AA").unwrap_err(),
+            KeyError::UnknownKeyType("dsa".into())
+        );
+        assert_eq!(
+            KeyRecord::parse("k=rsa; p=AAAA").unwrap_err(),
+            KeyError::BadKey("RSA")
+        );
+        assert_eq!(
+            KeyRecord::parse("k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
+                .unwrap_err(),
             KeyError::HashNotAllowed
         );
     }

@@ -12,6 +12,8 @@ mod verify;
 
 pub use canon::Canonicalization;
 pub use key::{KeyError, KeyRecord, KeyType, PublicKey, SigningKey};
-pub use sign::{signer_from_pem, DkimSigner, SignError, SignOrKeyError, SigningStream, DEFAULT_SIGNED_HEADERS};
+pub use sign::{
+    signer_from_pem, DkimSigner, SignError, SignOrKeyError, SigningStream, DEFAULT_SIGNED_HEADERS,
+};
 pub use signature::{Algorithm, DkimSignature, SignatureError};
 pub use verify::{DkimOutcome, DkimResult, DkimVerifier, PendingDkim, VerifyConfig};

@@ -141,7 +141,12 @@ impl DkimSigner {
         names
     }
 
-    fn signature_field(&self, headers: &[HeaderField], body_hash: &[u8], now: u64) -> Result<String, SignError> {
+    fn signature_field(
+        &self,
+        headers: &[HeaderField],
+        body_hash: &[u8],
+        now: u64,
+    ) -> Result<String, SignError> {
         if !headers.iter().any(|h| h.is("from")) {
             return Err(SignError::NoFrom);
         }
@@ -177,14 +182,19 @@ impl DkimSigner {
             line += name.len();
         }
         field.push_str(&format!(";\r\n\tbh={};\r\n\tb=", b64.encode(body_hash)));
-        let data_hash = header_hash(self.header_canon, headers, &names, &without_b_value(field.as_bytes()));
+        let data_hash = header_hash(
+            self.header_canon,
+            headers,
+            &names,
+            &without_b_value(field.as_bytes()),
+        );
         let signature = match &self.key {
             SigningKey::Rsa(key) => key
                 .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &data_hash)
                 .map_err(|e| SignError::Key(e.to_string()))?,
-            SigningKey::Ed25519(key) => {
-                ed25519_dalek::Signer::sign(key.as_ref(), &data_hash).to_bytes().to_vec()
-            }
+            SigningKey::Ed25519(key) => ed25519_dalek::Signer::sign(key.as_ref(), &data_hash)
+                .to_bytes()
+                .to_vec(),
         };
         let encoded = b64.encode(signature);
         for (n, piece) in encoded.as_bytes().chunks(72).enumerate() {
@@ -269,7 +279,11 @@ impl<'a> SigningStream<'a> {
 }
 
 /// Reads a PEM key file's text into a signer; a convenience for tools.
-pub fn signer_from_pem(pem: &str, domain: &str, selector: &str) -> Result<DkimSigner, SignOrKeyError> {
+pub fn signer_from_pem(
+    pem: &str,
+    domain: &str,
+    selector: &str,
+) -> Result<DkimSigner, SignOrKeyError> {
     let key = SigningKey::from_pem(pem)?;
     Ok(DkimSigner::new(key, domain, selector)?)
 }

@@ -118,7 +118,9 @@ pub(crate) fn is_domain(d: &str) -> bool {
         && d.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b >= 0x80)
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b >= 0x80)
         })
 }
 
@@ -165,7 +167,10 @@ impl DkimSignature {
             .filter(|h| !h.is_empty())
             .map(str::to_owned)
             .collect();
-        if !signed_headers.iter().any(|h| h.eq_ignore_ascii_case("from")) {
+        if !signed_headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("from"))
+        {
             return Err(SignatureError::FromNotSigned);
         }
         let identity = match get("i") {
@@ -180,7 +185,10 @@ impl DkimSignature {
             None => format!("@{domain}"),
         };
         if let Some(q) = get("q") {
-            if !strip_fws(q).split(':').any(|m| m.eq_ignore_ascii_case("dns/txt")) {
+            if !strip_fws(q)
+                .split(':')
+                .any(|m| m.eq_ignore_ascii_case("dns/txt"))
+            {
                 return Err(SignatureError::QueryMethod(q.to_owned()));
             }
         }
@@ -224,7 +232,10 @@ pub(crate) fn without_b_value(raw: &[u8]) -> Vec<u8> {
         let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
         let spec = &rest[..end];
         let is_b = spec.iter().position(|&b| b == b'=').is_some_and(|eq| {
-            spec[..eq].iter().filter(|b| !b.is_ascii_whitespace()).eq(b"b".iter())
+            spec[..eq]
+                .iter()
+                .filter(|b| !b.is_ascii_whitespace())
+                .eq(b"b".iter())
         });
         if is_b {
             let eq = spec.iter().position(|&b| b == b'=').map_or(0, |i| i + 1);
@@ -266,19 +277,35 @@ mod tests {
         let ok = "v=1; a=rsa-sha256; d=example.com; s=sel; h=from:to; bh=AAAA; b=AAAA";
         assert!(DkimSignature::parse(ok.as_bytes()).is_ok());
         let cases = [
-            (ok.replace("v=1", "v=2"), SignatureError::Version("2".into())),
-            (ok.replace("rsa-sha256", "rsa-sha1"), SignatureError::Algorithm("rsa-sha1".into())),
-            (ok.replace("h=from:to", "h=to"), SignatureError::FromNotSigned),
+            (
+                ok.replace("v=1", "v=2"),
+                SignatureError::Version("2".into()),
+            ),
+            (
+                ok.replace("rsa-sha256", "rsa-sha1"),
+                SignatureError::Algorithm("rsa-sha1".into()),
+            ),
+            (
+                ok.replace("h=from:to", "h=to"),
+                SignatureError::FromNotSigned,
+            ),
             (ok.replace("bh=AAAA", "bh=!!"), SignatureError::Base64("bh")),
-            (format!("{ok}; i=a@other.com"), SignatureError::IdentityDomain),
-            (format!("{ok}; t=10; x=5"), SignatureError::ExpiresBeforeSigned),
+            (
+                format!("{ok}; i=a@other.com"),
+                SignatureError::IdentityDomain,
+            ),
+            (
+                format!("{ok}; t=10; x=5"),
+                SignatureError::ExpiresBeforeSigned,
+            ),
             (format!("{ok}; l=x"), SignatureError::Number("l")),
             (ok.replace("s=sel;", ""), SignatureError::Missing("s")),
         ];
         for (input, err) in cases {
             assert_eq!(DkimSignature::parse(input.as_bytes()), Err(err), "{input}");
         }
-        let s = DkimSignature::parse(format!("{ok}; i=a@mail.example.com; c=relaxed").as_bytes()).unwrap();
+        let s = DkimSignature::parse(format!("{ok}; i=a@mail.example.com; c=relaxed").as_bytes())
+            .unwrap();
         assert_eq!(s.body_canon, Canonicalization::Simple);
         assert_eq!(s.header_canon, Canonicalization::Relaxed);
         assert_eq!(s.key_name(), "sel._domainkey.example.com");

@@ -40,9 +40,10 @@ impl DkimResult {
     pub fn reason(&self) -> Option<&str> {
         match self {
             DkimResult::Pass => None,
-            DkimResult::Fail(r) | DkimResult::PermError(r) | DkimResult::TempError(r) | DkimResult::Policy(r) => {
-                Some(r)
-            }
+            DkimResult::Fail(r)
+            | DkimResult::PermError(r)
+            | DkimResult::TempError(r)
+            | DkimResult::Policy(r) => Some(r),
         }
     }
 }
@@ -78,7 +79,10 @@ pub struct VerifyConfig {
 
 impl Default for VerifyConfig {
     fn default() -> Self {
-        VerifyConfig { max_signatures: 10, max_header_bytes: DEFAULT_MAX_HEADER_BYTES }
+        VerifyConfig {
+            max_signatures: 10,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+        }
     }
 }
 
@@ -86,8 +90,15 @@ type BodyKey = (Canonicalization, Option<u64>);
 
 #[derive(Debug)]
 enum Slot {
-    Parsed { sig: DkimSignature, raw: Vec<u8>, body: usize },
-    Bad { error: String, prefix: String },
+    Parsed {
+        sig: DkimSignature,
+        raw: Vec<u8>,
+        body: usize,
+    },
+    Bad {
+        error: String,
+        prefix: String,
+    },
     Skipped,
 }
 
@@ -126,7 +137,11 @@ fn prefix_of(raw_value: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw_value);
     let b = crate::tag_list::parse_tag_list(&text)
         .ok()
-        .and_then(|tags| tags.iter().find(|(n, _)| *n == "b").map(|(_, v)| crate::tag_list::strip_fws(v)));
+        .and_then(|tags| {
+            tags.iter()
+                .find(|(n, _)| *n == "b")
+                .map(|(_, v)| crate::tag_list::strip_fws(v))
+        });
     b.unwrap_or_default().chars().take(8).collect()
 }
 
@@ -147,13 +162,23 @@ fn setup(
                 let body = match bodies.iter().position(|(k, _)| *k == key) {
                     Some(i) => i,
                     None => {
-                        bodies.push((key, BodyCanonicalizer::new(key.0, Sha256::new()).with_limit(key.1)));
+                        bodies.push((
+                            key,
+                            BodyCanonicalizer::new(key.0, Sha256::new()).with_limit(key.1),
+                        ));
                         bodies.len() - 1
                     }
                 };
-                slots.push(Slot::Parsed { sig, raw: field.raw().to_vec(), body });
+                slots.push(Slot::Parsed {
+                    sig,
+                    raw: field.raw().to_vec(),
+                    body,
+                });
             }
-            Err(e) => slots.push(Slot::Bad { error: e.to_string(), prefix: prefix_of(field.value()) }),
+            Err(e) => slots.push(Slot::Bad {
+                error: e.to_string(),
+                prefix: prefix_of(field.value()),
+            }),
         }
     }
     slots
@@ -194,8 +219,16 @@ impl DkimVerifier {
             Some(s) => s,
             None => setup(&self.config, &headers, &mut self.bodies),
         };
-        let hashes: Vec<[u8; 32]> = self.bodies.into_iter().map(|(_, c)| c.finish().finalize().into()).collect();
-        PendingDkim { headers, slots, hashes }
+        let hashes: Vec<[u8; 32]> = self
+            .bodies
+            .into_iter()
+            .map(|(_, c)| c.finish().finalize().into())
+            .collect();
+        PendingDkim {
+            headers,
+            slots,
+            hashes,
+        }
     }
 }
 
@@ -221,7 +254,10 @@ impl PendingDkim {
     /// Checks every signature, fetching keys from `resolver`; `now` is seconds since the
     /// Unix epoch (for `x=`). One outcome per DKIM-Signature field, in message order.
     pub fn check<R: Resolver + ?Sized>(&self, resolver: &R, now: u64) -> Vec<DkimOutcome> {
-        self.slots.iter().map(|slot| self.check_one(slot, resolver, now)).collect()
+        self.slots
+            .iter()
+            .map(|slot| self.check_one(slot, resolver, now))
+            .collect()
     }
 
     fn check_one<R: Resolver + ?Sized>(&self, slot: &Slot, resolver: &R, now: u64) -> DkimOutcome {
@@ -291,7 +327,9 @@ impl PendingDkim {
                     },
                 }
             }
-            Err(DnsError::Temporary(e)) => return DkimResult::TempError(format!("key lookup: {e}")),
+            Err(DnsError::Temporary(e)) => {
+                return DkimResult::TempError(format!("key lookup: {e}"))
+            }
             Err(e) => return DkimResult::PermError(format!("no key for {}: {e}", sig.key_name())),
         };
         let record = match record {
@@ -300,7 +338,10 @@ impl PendingDkim {
         };
         *testing = record.testing;
         if record.strict_identity {
-            let id_domain = sig.identity.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+            let id_domain = sig
+                .identity
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_ascii_lowercase());
             if id_domain.as_deref() != Some(sig.domain.as_str()) {
                 return DkimResult::PermError("key requires i= domain to equal d= (t=s)".into());
             }
@@ -311,10 +352,19 @@ impl PendingDkim {
         if computed[..] != sig.body_hash[..] {
             return DkimResult::Fail("body hash did not verify".into());
         }
-        let data_hash = header_hash(sig.header_canon, &self.headers, &sig.signed_headers, &without_b_value(raw));
+        let data_hash = header_hash(
+            sig.header_canon,
+            &self.headers,
+            &sig.signed_headers,
+            &without_b_value(raw),
+        );
         let ok = match (&record.key, sig.algorithm) {
             (PublicKey::Rsa(key), Algorithm::RsaSha256) => key
-                .verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &data_hash, &sig.signature)
+                .verify(
+                    rsa::Pkcs1v15Sign::new::<Sha256>(),
+                    &data_hash,
+                    &sig.signature,
+                )
                 .is_ok(),
             (PublicKey::Ed25519(key), Algorithm::Ed25519Sha256) => {
                 match ed25519_dalek::Signature::from_slice(&sig.signature) {

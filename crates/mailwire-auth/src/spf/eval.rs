@@ -65,7 +65,11 @@ pub struct SpfLimits {
 
 impl Default for SpfLimits {
     fn default() -> Self {
-        SpfLimits { lookups: 10, void_lookups: 2, names_per_answer: 10 }
+        SpfLimits {
+            lookups: 10,
+            void_lookups: 2,
+            names_per_answer: 10,
+        }
     }
 }
 
@@ -86,7 +90,11 @@ pub fn check_mail_from<R: Resolver + ?Sized>(resolver: &R, query: &SpfQuery<'_>)
 }
 
 /// [`check_mail_from`] with other limits.
-pub fn check_with_limits<R: Resolver + ?Sized>(resolver: &R, query: &SpfQuery<'_>, limits: SpfLimits) -> SpfOutcome {
+pub fn check_with_limits<R: Resolver + ?Sized>(
+    resolver: &R,
+    query: &SpfQuery<'_>,
+    limits: SpfLimits,
+) -> SpfOutcome {
     let sender = if query.sender.contains('@') && !query.sender.ends_with('@') {
         query.sender.to_owned()
     } else if query.sender.is_empty() {
@@ -94,8 +102,21 @@ pub fn check_with_limits<R: Resolver + ?Sized>(resolver: &R, query: &SpfQuery<'_
     } else {
         format!("postmaster@{}", query.sender.trim_end_matches('@'))
     };
-    let domain = sender.rsplit_once('@').map_or("", |(_, d)| d).trim_end_matches('.').to_ascii_lowercase();
-    let mut ctx = Context { resolver, limits, ip: unmap(query.ip), sender: &sender, helo: query.helo, lookups: 0, voids: 0, reason: String::new() };
+    let domain = sender
+        .rsplit_once('@')
+        .map_or("", |(_, d)| d)
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let mut ctx = Context {
+        resolver,
+        limits,
+        ip: unmap(query.ip),
+        sender: &sender,
+        helo: query.helo,
+        lookups: 0,
+        voids: 0,
+        reason: String::new(),
+    };
     let result = match ctx.check_host(&domain, 0) {
         Ok(r) => r,
         Err(Stop(r, why)) => {
@@ -103,7 +124,12 @@ pub fn check_with_limits<R: Resolver + ?Sized>(resolver: &R, query: &SpfQuery<'_
             r
         }
     };
-    SpfOutcome { result, domain, lookups: ctx.lookups, reason: ctx.reason }
+    SpfOutcome {
+        result,
+        domain,
+        lookups: ctx.lookups,
+        reason: ctx.reason,
+    }
 }
 
 fn unmap(ip: IpAddr) -> IpAddr {
@@ -129,19 +155,25 @@ struct Context<'a, R: ?Sized> {
 
 fn valid_domain(d: &str) -> bool {
     let labels: Vec<&str> = d.split('.').collect();
-    labels.len() >= 2
-        && d.len() <= 253
-        && labels.iter().all(|l| !l.is_empty() && l.len() <= 63)
+    labels.len() >= 2 && d.len() <= 253 && labels.iter().all(|l| !l.is_empty() && l.len() <= 63)
 }
 
 fn in_network(ip: IpAddr, net: IpAddr, len: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len.min(32)))
+            };
             u32::from(a) & mask == u32::from(b) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len.min(128)))
+            };
             u128::from(a) & mask == u128::from(b) & mask
         }
         _ => false,
@@ -164,7 +196,10 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
     fn count_lookup(&mut self) -> Result<(), Stop> {
         self.lookups += 1;
         if self.lookups > self.limits.lookups {
-            return Err(Stop(SpfResult::PermError, format!("more than {} DNS lookups", self.limits.lookups)));
+            return Err(Stop(
+                SpfResult::PermError,
+                format!("more than {} DNS lookups", self.limits.lookups),
+            ));
         }
         Ok(())
     }
@@ -178,7 +213,10 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
                 if self.voids > self.limits.void_lookups {
                     return Err(Stop(
                         SpfResult::PermError,
-                        format!("more than {} lookups found nothing (last: {what})", self.limits.void_lookups),
+                        format!(
+                            "more than {} lookups found nothing (last: {what})",
+                            self.limits.void_lookups
+                        ),
                     ));
                 }
                 Ok(Vec::new())
@@ -205,8 +243,17 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
         for token in &m.0 {
             match token {
                 MacroToken::Literal(s) => out.push_str(s),
-                MacroToken::Macro { letter, escape, keep, reverse, delimiters } => {
-                    let (local, sender_domain) = self.sender.rsplit_once('@').unwrap_or(("postmaster", self.sender));
+                MacroToken::Macro {
+                    letter,
+                    escape,
+                    keep,
+                    reverse,
+                    delimiters,
+                } => {
+                    let (local, sender_domain) = self
+                        .sender
+                        .rsplit_once('@')
+                        .unwrap_or(("postmaster", self.sender));
                     let value = match letter {
                         's' => self.sender.to_owned(),
                         'l' => local.to_owned(),
@@ -226,7 +273,10 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
                         'v' => if self.ip.is_ipv4() { "in-addr" } else { "ip6" }.to_owned(),
                         'h' => self.helo.to_owned(),
                         _ => {
-                            return Err(Stop(SpfResult::PermError, format!("macro %{{{letter}}} is only for exp=")))
+                            return Err(Stop(
+                                SpfResult::PermError,
+                                format!("macro %{{{letter}}} is only for exp="),
+                            ))
                         }
                     };
                     let mut parts: Vec<&str> = value.split(|c| delimiters.contains(c)).collect();
@@ -268,7 +318,9 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
         }
         let txt = match self.resolver.txt(domain) {
             Ok(t) => t,
-            Err(DnsError::Temporary(e)) => return Err(Stop(SpfResult::TempError, format!("TXT {domain}: {e}"))),
+            Err(DnsError::Temporary(e)) => {
+                return Err(Stop(SpfResult::TempError, format!("TXT {domain}: {e}")))
+            }
             Err(_) => Vec::new(),
         };
         let records: Vec<&String> = txt.iter().filter(|t| is_spf_record(t)).collect();
@@ -279,7 +331,12 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
             }
             [one] => SpfRecord::parse(one)
                 .map_err(|e| Stop(SpfResult::PermError, format!("{domain}: {e}")))?,
-            _ => return Err(Stop(SpfResult::PermError, format!("{domain} publishes more than one SPF record"))),
+            _ => {
+                return Err(Stop(
+                    SpfResult::PermError,
+                    format!("{domain} publishes more than one SPF record"),
+                ))
+            }
         };
         for (qualifier, mechanism) in &record.directives {
             if self.matches(mechanism, domain, depth)? {
@@ -296,9 +353,10 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
             self.count_lookup()?;
             let target = self.expand(redirect, domain)?;
             return match self.check_host(&target, depth + 1)? {
-                SpfResult::None => {
-                    Err(Stop(SpfResult::PermError, format!("redirect to {target}, which has no SPF record")))
-                }
+                SpfResult::None => Err(Stop(
+                    SpfResult::PermError,
+                    format!("redirect to {target}, which has no SPF record"),
+                )),
                 r => Ok(r),
             };
         }
@@ -318,20 +376,29 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
             Mechanism::A { domain: d, v4, v6 } => {
                 let target = self.target(d, domain)?;
                 let len = if ip.is_ipv4() { *v4 } else { *v6 };
-                self.addresses(&target)?.into_iter().any(|a| in_network(ip, a, len))
+                self.addresses(&target)?
+                    .into_iter()
+                    .any(|a| in_network(ip, a, len))
             }
             Mechanism::Mx { domain: d, v4, v6 } => {
                 let target = self.target(d, domain)?;
                 let r = self.resolver.mx(&target);
                 let mut mx = self.answer(&target, r)?;
                 if mx.len() > self.limits.names_per_answer {
-                    return Err(Stop(SpfResult::PermError, format!("{target} has more than 10 MX records")));
+                    return Err(Stop(
+                        SpfResult::PermError,
+                        format!("{target} has more than 10 MX records"),
+                    ));
                 }
                 mx.sort_by_key(|m| m.preference);
                 let len = if ip.is_ipv4() { *v4 } else { *v6 };
                 let mut found = false;
                 for m in mx {
-                    if self.addresses(&m.exchange)?.into_iter().any(|a| in_network(ip, a, len)) {
+                    if self
+                        .addresses(&m.exchange)?
+                        .into_iter()
+                        .any(|a| in_network(ip, a, len))
+                    {
                         found = true;
                         break;
                     }
@@ -349,8 +416,14 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
                     let name = name.trim_end_matches('.').to_ascii_lowercase();
                     let in_domain = name == target || name.ends_with(&format!(".{target}"));
                     let addrs = match self.ip {
-                        IpAddr::V4(_) => self.resolver.a(&name).map(|v| v.into_iter().map(IpAddr::V4).collect()),
-                        IpAddr::V6(_) => self.resolver.aaaa(&name).map(|v| v.into_iter().map(IpAddr::V6).collect()),
+                        IpAddr::V4(_) => self
+                            .resolver
+                            .a(&name)
+                            .map(|v| v.into_iter().map(IpAddr::V4).collect()),
+                        IpAddr::V6(_) => self
+                            .resolver
+                            .aaaa(&name)
+                            .map(|v| v.into_iter().map(IpAddr::V6).collect()),
                     }
                     .unwrap_or_else(|_| Vec::<IpAddr>::new());
                     if in_domain && addrs.contains(&ip) {
@@ -374,7 +447,10 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
                     SpfResult::Pass => true,
                     SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => false,
                     SpfResult::None => {
-                        return Err(Stop(SpfResult::PermError, format!("include:{target} has no SPF record")))
+                        return Err(Stop(
+                            SpfResult::PermError,
+                            format!("include:{target} has no SPF record"),
+                        ))
                     }
                     r @ (SpfResult::TempError | SpfResult::PermError) => {
                         return Err(Stop(r, format!("include:{target} gave {}", r.keyword())))

@@ -8,4 +8,7 @@ mod eval;
 mod record;
 
 pub use eval::{check_mail_from, check_with_limits, SpfLimits, SpfOutcome, SpfQuery, SpfResult};
-pub use record::{is_spf_record, MacroString, MacroToken, Mechanism, Qualifier, SpfRecord, SpfSyntaxError, MAX_TERMS};
+pub use record::{
+    is_spf_record, MacroString, MacroToken, Mechanism, Qualifier, SpfRecord, SpfSyntaxError,
+    MAX_TERMS,
+};

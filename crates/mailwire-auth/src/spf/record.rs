@@ -136,7 +136,11 @@ fn parse_macro_body(body: &str) -> Option<MacroToken> {
         escape: letter.is_ascii_uppercase(),
         keep,
         reverse,
-        delimiters: if delimiters.is_empty() { ".".into() } else { delimiters.into() },
+        delimiters: if delimiters.is_empty() {
+            ".".into()
+        } else {
+            delimiters.into()
+        },
     })
 }
 
@@ -148,9 +152,17 @@ pub enum Mechanism {
     /// `include:domain`
     Include(MacroString),
     /// `a[:domain][/v4][//v6]`
-    A { domain: Option<MacroString>, v4: u8, v6: u8 },
+    A {
+        domain: Option<MacroString>,
+        v4: u8,
+        v6: u8,
+    },
     /// `mx[:domain][/v4][//v6]`
-    Mx { domain: Option<MacroString>, v4: u8, v6: u8 },
+    Mx {
+        domain: Option<MacroString>,
+        v4: u8,
+        v6: u8,
+    },
     /// `ptr[:domain]` (deprecated)
     Ptr(Option<MacroString>),
     /// `ip4:addr[/len]`
@@ -166,7 +178,11 @@ impl Mechanism {
     pub fn counts_as_lookup(&self) -> bool {
         matches!(
             self,
-            Mechanism::Include(_) | Mechanism::A { .. } | Mechanism::Mx { .. } | Mechanism::Ptr(_) | Mechanism::Exists(_)
+            Mechanism::Include(_)
+                | Mechanism::A { .. }
+                | Mechanism::Mx { .. }
+                | Mechanism::Ptr(_)
+                | Mechanism::Exists(_)
         )
     }
 }
@@ -192,7 +208,11 @@ pub fn is_spf_record(txt: &str) -> bool {
 }
 
 fn cidr(s: &str, max: u8) -> Option<u8> {
-    if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty()
+        || s.len() > 3
+        || !s.bytes().all(|b| b.is_ascii_digit())
+        || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
     s.parse::<u8>().ok().filter(|n| *n <= max)
@@ -224,7 +244,11 @@ impl SpfRecord {
         if !is_spf_record(record) {
             return Err(SpfSyntaxError::Version);
         }
-        let mut out = SpfRecord { directives: Vec::new(), redirect: None, explanation: None };
+        let mut out = SpfRecord {
+            directives: Vec::new(),
+            redirect: None,
+            explanation: None,
+        };
         for (n, term) in record[6..].split(' ').filter(|t| !t.is_empty()).enumerate() {
             if n >= MAX_TERMS {
                 return Err(SpfSyntaxError::TooManyTerms(MAX_TERMS));
@@ -268,8 +292,12 @@ impl SpfRecord {
         let (name, arg) = (&rest[..split], &rest[split..]);
         let mechanism = match name.to_ascii_lowercase().as_str() {
             "all" if arg.is_empty() => Mechanism::All,
-            "include" => Mechanism::Include(domain_spec(term, arg.strip_prefix(':').ok_or_else(bad)?)?),
-            "exists" => Mechanism::Exists(domain_spec(term, arg.strip_prefix(':').ok_or_else(bad)?)?),
+            "include" => {
+                Mechanism::Include(domain_spec(term, arg.strip_prefix(':').ok_or_else(bad)?)?)
+            }
+            "exists" => {
+                Mechanism::Exists(domain_spec(term, arg.strip_prefix(':').ok_or_else(bad)?)?)
+            }
             "a" | "mx" => {
                 let (domain, v4, v6) = dual_cidr(arg).ok_or_else(bad)?;
                 let domain = match domain.strip_prefix(':') {
@@ -319,20 +347,42 @@ mod tests {
     fn reads_rfc7208_appendix_a_records() {
         let r = SpfRecord::parse("v=spf1 +mx a:colo.example.com/28 -all").unwrap();
         assert_eq!(r.directives.len(), 3);
-        assert!(matches!(r.directives[1].1, Mechanism::A { v4: 28, v6: 128, .. }));
+        assert!(matches!(
+            r.directives[1].1,
+            Mechanism::A {
+                v4: 28,
+                v6: 128,
+                ..
+            }
+        ));
         assert_eq!(r.directives[2], (Qualifier::Fail, Mechanism::All));
-        let r = SpfRecord::parse("v=spf1 ip6:2001:db8::/32 ip4:192.0.2.0/24 redirect=_spf.example.com").unwrap();
-        assert_eq!(r.directives[0].1, Mechanism::Ip6("2001:db8::".parse().unwrap(), 32));
+        let r =
+            SpfRecord::parse("v=spf1 ip6:2001:db8::/32 ip4:192.0.2.0/24 redirect=_spf.example.com")
+                .unwrap();
+        assert_eq!(
+            r.directives[0].1,
+            Mechanism::Ip6("2001:db8::".parse().unwrap(), 32)
+        );
         assert!(r.redirect.is_some());
         let r = SpfRecord::parse("v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} -all").unwrap();
         assert!(matches!(&r.directives[0].1, Mechanism::Exists(m) if m.0.len() == 5));
         let r = SpfRecord::parse("v=spf1 mx//64 a:x.example/24//64 foo=bar ~all").unwrap();
-        assert!(matches!(r.directives[0].1, Mechanism::Mx { domain: None, v4: 32, v6: 64 }));
+        assert!(matches!(
+            r.directives[0].1,
+            Mechanism::Mx {
+                domain: None,
+                v4: 32,
+                v6: 64
+            }
+        ));
     }
 
     #[test]
     fn rejects_malformed_records() {
-        assert_eq!(SpfRecord::parse("v=spf10 -all"), Err(SpfSyntaxError::Version));
+        assert_eq!(
+            SpfRecord::parse("v=spf10 -all"),
+            Err(SpfSyntaxError::Version)
+        );
         for bad in [
             "v=spf1 ip4:300.0.0.1",
             "v=spf1 ip4:1.2.3.4/33",
