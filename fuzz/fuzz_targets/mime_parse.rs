@@ -1,5 +1,6 @@
-//! Parses arbitrary bytes as a message and reads every helper; whatever parses is rebuilt with
-//! the builder and must parse back to the same subject, bodies and attachments.
+//! Parses arbitrary bytes as a message and reads every helper (defects and leaves included; every
+//! mailbox must be one the builder accepts); whatever parses is rebuilt with the builder and
+//! must parse back to the same subject, bodies and attachments.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -8,7 +9,16 @@ use mime_codec::{Attachment, Mailbox, Message, MessageBuilder};
 fuzz_target!(|data: &[u8]| {
     let m = Message::parse(data);
     let subject = m.subject().map(|s| s.into_owned());
-    let _ = (m.from(), m.to(), m.cc(), m.date(), m.message_id(), m.references());
+    let _ = (m.date(), m.message_id(), m.references(), m.defects());
+    for list in [m.from(), m.to(), m.cc(), m.reply_to()] {
+        for mb in list.iter().flat_map(|a| a.mailboxes()) {
+            assert!(Mailbox::address_only(mb.address()).is_ok(), "{mb:?}");
+        }
+    }
+    for p in m.leaf_parts() {
+        assert!(p.parts().is_empty());
+        let _ = (p.text(), p.file_name(), p.content_type_declared(), p.defects());
+    }
     let text = m.text_body().map(|t| t.text.into_owned());
     let html = m.html_body().map(|t| t.text.into_owned());
     let files: Vec<(String, Vec<u8>)> = m

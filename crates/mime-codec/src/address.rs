@@ -127,11 +127,14 @@ fn validate_address(a: &str) -> Result<(), BuildError> {
                 .any(|c| c.is_whitespace() || c.is_control() || "()<>[]:;@\\,\"".contains(c))
     };
     let local_ok = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+        // A quoted local part may hold spaces (RFC 5321 `Quoted-string`); the builder writes the
+        // address as one word, so they never become a fold.
         Some(inner) => {
             !inner.is_empty()
-                && !inner
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\')
+                && !inner.trim().is_empty()
+                && !inner.chars().any(|c| {
+                    (c.is_whitespace() && c != ' ') || c.is_control() || c == '"' || c == '\\'
+                })
         }
         None => plain(local),
     };
@@ -352,9 +355,14 @@ fn addr_spec_text(tokens: &[(Token<'_>, bool)]) -> String {
     s
 }
 
-/// Parses an address list: mailboxes with or without display names, groups, comments (a comment
-/// names a bare address when nothing else does), quoted strings, RFC 2047 display names, obsolete
-/// source routes and empty list members. Entries that hold no address are skipped. Never fails.
+/// Parses an address list: mailboxes with or without display names, groups, comments (skipped:
+/// `a@b.example (Ann)` has no display name, as RFC 5322 and Python's `email` read it), quoted
+/// strings, RFC 2047 display names, obsolete source routes and empty list members. Entries that
+/// hold no address are skipped. Never fails.
+///
+/// A missing comma between addresses is repaired: `a@x.example b@y.example` gives two
+/// mailboxes, and `Name Surname name@b.example` gives one named `Name Surname`. Every mailbox
+/// returned is one that [`Mailbox::address_only`] accepts; what is not an address is dropped.
 ///
 /// ```
 /// use mime_codec::{parse_address_list, Address};
@@ -363,26 +371,33 @@ fn addr_spec_text(tokens: &[(Token<'_>, bool)]) -> String {
 /// assert_eq!(list[0].mailboxes()[0].name(), Some("Doe, John"));
 /// assert!(matches!(&list[1], Address::Group { name, members } if name == "team" && members.len() == 2));
 /// assert_eq!(list[2].mailboxes()[0].name(), Some("张三"));
+///
+/// let list = parse_address_list("tim@a.example concierge@a.example");
+/// assert_eq!(list.len(), 2);
 /// ```
 pub fn parse_address_list(s: &str) -> Vec<Address> {
+    parse_address_list_checked(s).0
+}
+
+/// [`parse_address_list`], also saying whether the list needed repair (a missing comma, or
+/// something dropped because it is not an address).
+pub(crate) fn parse_address_list_checked(s: &str) -> (Vec<Address>, bool) {
     let tokens = tokenize(s);
     let mut out = Vec::new();
+    let mut repaired = false;
     let mut group: Option<(String, Vec<Mailbox>)> = None;
     let mut i = 0;
     while i < tokens.len() {
-        // Collect one mailbox (or a group start) up to ',', ';' or ':'.
+        // Collect one entry (or a group start) up to ',', ';' or ':' outside angle brackets.
         let start = i;
-        let mut angle: Option<(usize, usize)> = None;
         while i < tokens.len() {
             match tokens[i].0 {
                 Token::Special(b',') | Token::Special(b';') => break,
-                Token::Special(b':') if angle.is_none() && group.is_none() => break,
-                Token::Special(b'<') if angle.is_none() => {
-                    let open = i;
+                Token::Special(b':') if group.is_none() => break,
+                Token::Special(b'<') => {
                     while i < tokens.len() && tokens[i].0 != Token::Special(b'>') {
                         i += 1;
                     }
-                    angle = Some((open, i));
                 }
                 _ => {}
             }
@@ -396,30 +411,11 @@ pub fn parse_address_list(s: &str) -> Vec<Address> {
             group = Some((name, Vec::new()));
             continue;
         }
-        let mailbox = match angle {
-            Some((open, close)) => {
-                let mut inner = &tokens[open + 1..close.min(tokens.len())];
-                // Obsolete source route: `<@a.example,@b.example:user@c.example>`.
-                if let Some(pos) = inner.iter().position(|t| t.0 == Token::Special(b':')) {
-                    inner = &inner[pos + 1..];
-                }
-                let address = addr_spec_text(inner);
-                let mut name = phrase_text(&tokens[start..open]);
-                if name.is_empty() {
-                    name = comment_text(&tokens[close.min(tokens.len())..end]);
-                }
-                make_mailbox(name, address)
-            }
-            None => {
-                let seg = &tokens[start..end];
-                let address = addr_spec_text(seg);
-                make_mailbox(comment_text(seg), address)
-            }
-        };
-        match (&mut group, mailbox) {
-            (Some((_, members)), Some(m)) => members.push(m),
-            (None, Some(m)) => out.push(Address::Mailbox(m)),
-            _ => {}
+        let (mailboxes, fixed) = entry_mailboxes(&tokens[start..end]);
+        repaired |= fixed;
+        match &mut group {
+            Some((_, members)) => members.extend(mailboxes),
+            None => out.extend(mailboxes.into_iter().map(Address::Mailbox)),
         }
         if sep == Some(Token::Special(b';')) {
             if let Some((name, members)) = group.take() {
@@ -431,23 +427,113 @@ pub fn parse_address_list(s: &str) -> Vec<Address> {
         // A group missing its closing ';' is still a group.
         out.push(Address::Group { name, members });
     }
-    out
+    (out, repaired)
 }
 
-fn comment_text(tokens: &[(Token<'_>, bool)]) -> String {
-    tokens
+fn is_word(t: &Token<'_>) -> bool {
+    matches!(t, Token::Atom(_) | Token::Quoted(_))
+}
+
+/// The mailboxes of one list entry: normally one, `phrase <addr>` or a bare `addr` with an
+/// optional comment; more when commas were left out between them. Returns whether the entry
+/// needed repair.
+fn entry_mailboxes(seg: &[(Token<'_>, bool)]) -> (Vec<Mailbox>, bool) {
+    let mut out = Vec::new();
+    let mut found = 0usize;
+    let mut dropped = false;
+    let mut extra = false;
+    // Where the words of the next mailbox's display name start.
+    let mut phrase_start = 0;
+    let mut i = 0;
+    let mut push = |name: String, address: String, out: &mut Vec<Mailbox>| {
+        found += 1;
+        match make_mailbox(name, address) {
+            Some(m) => out.push(m),
+            None => dropped = true,
+        }
+    };
+    while i < seg.len() {
+        match seg[i].0 {
+            Token::Special(b'<') => {
+                let close = seg[i..]
+                    .iter()
+                    .position(|t| t.0 == Token::Special(b'>'))
+                    .map_or(seg.len(), |p| i + p);
+                let mut inner = &seg[i + 1..close];
+                // Obsolete source route: `<@a.example,@b.example:user@c.example>`.
+                if let Some(pos) = inner.iter().position(|t| t.0 == Token::Special(b':')) {
+                    inner = &inner[pos + 1..];
+                }
+                let name = phrase_text(&seg[phrase_start..i]);
+                let after = (close + 1).min(seg.len());
+                if !inner.is_empty() {
+                    let (l, r) = match inner.iter().position(|t| t.0 == Token::Special(b'@')) {
+                        Some(at) => addr_spec_bounds(inner, 0, at),
+                        None => (0, inner.len()),
+                    };
+                    // Words in the brackets beyond the address (`<a b@c>`) are not part of it.
+                    let stray = inner[..l].iter().chain(&inner[r..]).any(|t| is_word(&t.0));
+                    extra |= stray;
+                    push(name, addr_spec_text(&inner[l..r]), &mut out);
+                }
+                i = after;
+                phrase_start = i;
+            }
+            Token::Special(b'@') => {
+                // A bare addr-spec: the word before the '@' (and words glued to it without
+                // whitespace, as in `"john".doe`), and the domain after it; comments between
+                // are skipped.
+                let (l, r) = addr_spec_bounds(seg, phrase_start, i);
+                // A comment after a bare address (`a@b (Name)`) is not a display name (RFC
+                // 5322 gives comments no meaning; Python's `email` reads none either).
+                let name = phrase_text(&seg[phrase_start..l]);
+                push(name, addr_spec_text(&seg[l..r]), &mut out);
+                i = r;
+                phrase_start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    // Words left with no address after them: a local name (`root`) or junk, not a mailbox.
+    let leftover = seg[phrase_start..]
         .iter()
-        .find_map(|(t, _)| match t {
-            Token::Comment(c) if !c.is_empty() => Some(crate::rfc2047::decode(c).into_owned()),
-            _ => None,
-        })
-        .unwrap_or_default()
+        .any(|t| matches!(t.0, Token::Atom(_) | Token::Quoted(_) | Token::Special(_)));
+    (out, dropped || extra || found > 1 || leftover)
 }
 
+/// The bounds `l..r` of the addr-spec around the `@` at `at` in `seg`, not reaching before
+/// `from`: the word before the `@` (with words glued to it without whitespace, as in
+/// `"john".doe`) and the domain after it, comments between them included.
+fn addr_spec_bounds(seg: &[(Token<'_>, bool)], from: usize, at: usize) -> (usize, usize) {
+    let mut l = at;
+    while l > from && matches!(seg[l - 1].0, Token::Comment(_)) {
+        l -= 1;
+    }
+    if l > from && is_word(&seg[l - 1].0) {
+        l -= 1;
+        while l > from && !seg[l].1 && is_word(&seg[l - 1].0) {
+            l -= 1;
+        }
+    }
+    let mut r = at + 1;
+    while r < seg.len() && matches!(seg[r].0, Token::Comment(_)) {
+        r += 1;
+    }
+    if r < seg.len() && matches!(seg[r].0, Token::Atom(_) | Token::DomainLiteral(_)) {
+        r += 1;
+    }
+    (l, r)
+}
+
+/// A mailbox from parsed pieces, or `None` when the address is not one [`Mailbox::address_only`]
+/// accepts (so a parsed mailbox can always be written back).
 fn make_mailbox(name: String, address: String) -> Option<Mailbox> {
-    if address.is_empty() {
+    validate_address(&address).ok()?;
+    if address.contains(['\r', '\n', '\0']) {
         return None;
     }
+    // A decoded display name could hold a line break or NUL; it would then not be writable.
+    let name = name.replace(['\r', '\n', '\0'], " ");
     let name = name.trim();
     Some(Mailbox {
         name: (!name.is_empty()).then(|| name.to_owned()),
@@ -485,7 +571,7 @@ mod tests {
         assert_eq!(
             mb(&l),
             [
-                (Some("John Smith"), "john@example.com"),
+                (None, "john@example.com"),
                 (Some("Pete"), "pete@silly.test")
             ]
         );
@@ -532,6 +618,50 @@ mod tests {
     }
 
     #[test]
+    fn missing_commas_are_repaired() {
+        let (l, repaired) = parse_address_list_checked("tim@a.example concierge@a.example");
+        assert_eq!(
+            mb(&l),
+            [(None, "tim@a.example"), (None, "concierge@a.example")]
+        );
+        assert!(repaired);
+        let (l, repaired) = parse_address_list_checked("Name Surname name@b.example");
+        assert_eq!(mb(&l), [(Some("Name Surname"), "name@b.example")]);
+        assert!(!repaired);
+        let l =
+            parse_address_list("A <a@x.example> B <b@y.example>, c@z.example (Cee) d@z.example");
+        assert_eq!(
+            mb(&l),
+            [
+                (Some("A"), "a@x.example"),
+                (Some("B"), "b@y.example"),
+                (None, "c@z.example"),
+                (None, "d@z.example")
+            ]
+        );
+        let l = parse_address_list("a@x.example Name <b@y.example>");
+        assert_eq!(
+            mb(&l),
+            [(None, "a@x.example"), (Some("Name"), "b@y.example")]
+        );
+        // Nothing that is not an address comes back.
+        for junk in [
+            "a@b@c.example",
+            "root",
+            "x <a b@c.example>",
+            "@x.example",
+            "a@",
+        ] {
+            let (l, repaired) = parse_address_list_checked(junk);
+            for m in l.iter().flat_map(Address::mailboxes) {
+                assert!(Mailbox::address_only(m.address()).is_ok(), "{junk}: {m:?}");
+            }
+            assert!(repaired, "{junk}");
+        }
+        assert!(parse_address_list("<>").is_empty());
+    }
+
+    #[test]
     fn mailbox_validation() {
         assert!(Mailbox::new("n", "a@b.example").is_ok());
         for bad in [
@@ -546,10 +676,13 @@ mod tests {
             "a@b[",
             "a(b@c",
             "\"a\"b\"@c",
+            "\" \"@c",
+            "\"a\tb\"@c",
         ] {
             assert!(Mailbox::address_only(bad).is_err(), "{bad:?}");
         }
         assert!(Mailbox::new("x\r\nBcc: y@z", "a@b").is_err());
+        assert!(Mailbox::address_only("\"quoted local\"@example.com").is_ok());
         assert!("Bob <bob@example.com>, Al <al@example.com>"
             .parse::<Mailbox>()
             .is_err());

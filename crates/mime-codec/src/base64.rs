@@ -137,59 +137,105 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Decodes base64 as it arrives in mail: whitespace, line breaks and junk characters are skipped,
-/// padding may be missing, and a stray final character is dropped. Never fails.
+/// padding may be missing, and a stray final character is dropped. Decoding stops at the padding
+/// that ends the data (RFC 2045 section 6.8): what follows it, such as a footer a mailing list
+/// appended, is not data. Never fails.
 ///
 /// ```
 /// assert_eq!(mime_codec::base64::decode_lenient(b"aGVs\r\nbG8*gd29y bGQ"), b"hello world");
+/// assert_eq!(mime_codec::base64::decode_lenient(b"aGVsbG8=\r\n-- \r\nList footer"), b"hello");
 /// ```
 pub fn decode_lenient(input: &[u8]) -> Vec<u8> {
+    decode_checked(input).0
+}
+
+/// What was wrong with a base64 body, beyond line breaks and missing padding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Damage {
+    /// Characters outside the base64 alphabet (other than whitespace) were skipped.
+    pub(crate) junk: bool,
+    /// Text followed the padding that ends the data and was ignored.
+    pub(crate) after_padding: bool,
+    /// One character was left over at the end, which no encoder writes; it was dropped.
+    pub(crate) stray_character: bool,
+}
+
+/// [`decode_lenient`], also saying what it had to skip. Like Python's `binascii.a2b_base64`, an
+/// `=` ends the data once it completes a group, and an `=` that cannot be padding is skipped.
+pub(crate) fn decode_checked(input: &[u8]) -> (Vec<u8>, Damage) {
     let mut out = vec![0u8; input.len() / 4 * 3 + 3];
     let mut n = 0;
+    let mut damage = Damage::default();
     // Characters of a group that spans lines or holds junk, decoded once complete.
     let mut quad: Vec<u8> = Vec::new();
+    // Padding characters seen for the current partial group.
+    let mut pads = 0usize;
     let mut start = 0;
-    while start < input.len() {
+    // Where the text after the final padding starts, once it is found.
+    let mut rest: Option<usize> = None;
+    'lines: while start < input.len() {
         let end = memchr::memchr(b'\n', &input[start..]).map_or(input.len(), |i| start + i);
+        let line_start = start;
         let line = input[start..end].trim_ascii();
         start = end + 1;
         if line.is_empty() {
             continue;
         }
         // Fast path: a clean line of whole groups, as every sane encoder writes.
-        if quad.is_empty() && line.len() % 4 == 0 {
+        if quad.is_empty() && pads == 0 && line.len().is_multiple_of(4) {
             let need = line.len() / 4 * 3;
             if out.len() - n < need {
                 out.resize(n + need, 0);
             }
             if let Ok(k) = LENIENT.decode_slice(line, &mut out[n..]) {
                 n += k;
+                if line.ends_with(b"=") {
+                    rest = Some(start.min(input.len()));
+                    break;
+                }
                 continue;
             }
         }
-        let mut i = 0;
-        while i < line.len() {
-            match line[i] {
-                b @ (b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/') => quad.push(b),
+        let offset = line_start
+            + input[line_start..end]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+        for (i, &b) in line.iter().enumerate() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => {
+                    pads = 0;
+                    quad.push(b);
+                }
                 b'=' => {
-                    // Padding ends a group; data that follows is a new, concatenated encoding.
-                    while i + 1 < line.len() && matches!(line[i + 1], b'=' | b' ' | b'\t') {
-                        i += 1;
-                    }
-                    if quad.len() % 4 != 0 {
-                        flush(&mut quad, &mut out, &mut n);
+                    let partial = quad.len() % 4;
+                    if partial >= 2 {
+                        pads += 1;
+                        if partial + pads >= 4 {
+                            rest = Some(offset + i + 1);
+                            break 'lines;
+                        }
+                    } else {
+                        damage.junk = true;
                     }
                 }
-                _ => {}
+                b' ' | b'\t' | b'\r' => {}
+                _ => damage.junk = true,
             }
-            i += 1;
         }
-        if quad.len() % 4 == 0 {
+        if quad.len().is_multiple_of(4) {
             flush(&mut quad, &mut out, &mut n);
         }
     }
+    if let Some(r) = rest {
+        damage.after_padding = input[r.min(input.len())..]
+            .iter()
+            .any(|b| !b.is_ascii_whitespace());
+    }
+    damage.stray_character = quad.len() % 4 == 1;
     flush(&mut quad, &mut out, &mut n);
     out.truncate(n);
-    out
+    (out, damage)
 }
 
 /// Decodes the pending characters (a stray last one of a group is dropped) into `out` at `n`.
@@ -256,9 +302,42 @@ mod tests {
         assert_eq!(decode_lenient(b"aGVsbG8"), b"hello");
         assert_eq!(decode_lenient(b"aGVs\nbG8=\n"), b"hello");
         assert_eq!(decode_lenient(b" a G V s b G 8 = "), b"hello");
-        assert_eq!(decode_lenient(b"aGVsbG8=aGk="), b"hellohi");
         assert_eq!(decode_lenient(b"aGVsbG8=\r\n\r\n-- !"), b"hello");
         assert_eq!(decode_lenient(b"a"), b"");
         assert_eq!(decode_lenient(b"!!!"), b"");
+    }
+
+    #[test]
+    fn decoding_stops_at_the_final_padding() {
+        // A mailing-list footer after the data: RFC 2045 section 6.8 lets the decoder stop.
+        let (data, damage) =
+            decode_checked(b"aGVsbG8=\r\n\r\nTo unsubscribe, write to list@example.org\r\n");
+        assert_eq!(data, b"hello");
+        assert_eq!(
+            damage,
+            Damage {
+                after_padding: true,
+                ..Damage::default()
+            }
+        );
+        // The same on a line with junk, and when the padding is split over two lines.
+        let (data, damage) = decode_checked(b"aGk*=aGVsbG8=");
+        assert_eq!(data, b"hi");
+        assert!(damage.junk && damage.after_padding);
+        let (data, damage) = decode_checked(b"aGk=\r\n=\r\nfooter");
+        assert_eq!(data, b"hi");
+        assert!(damage.after_padding);
+        assert_eq!(decode_lenient(b"aGVsbG8=aGk="), b"hello");
+        // An '=' that cannot be padding (after fewer than two characters of a group) is junk.
+        let (data, damage) = decode_checked(b"a=GVs");
+        assert_eq!(data, b"hel");
+        assert!(damage.junk && !damage.after_padding);
+        // Whitespace after the padding is no damage; a stray last character is.
+        assert_eq!(
+            decode_checked(b"aGVsbG8=\r\n\r\n"),
+            (b"hello".to_vec(), Damage::default())
+        );
+        assert!(decode_checked(b"aGVsbG8").1 == Damage::default());
+        assert!(decode_checked(b"aGVsb").1.stray_character);
     }
 }

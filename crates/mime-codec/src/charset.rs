@@ -117,6 +117,12 @@ fn decode_inner<'a>(bytes: &'a [u8], charset: Option<&str>, strip_bom: bool) -> 
                 if is_ascii_label {
                     return decode_inner(bytes, None, strip_bom);
                 }
+                // `utf-16` says nothing of the byte order; a byte order mark does (RFC 2781
+                // section 3.2), in bodies and in encoded words alike.
+                let (enc, bytes) = match utf16_bom(bytes) {
+                    Some((bom_enc, rest)) if is_utf16(enc) => (bom_enc, rest),
+                    _ => (enc, bytes),
+                };
                 let (text, had_errors) = if enc == encoding_rs::UTF_8 && strip_bom {
                     enc.decode_with_bom_removal(bytes)
                 } else {
@@ -138,6 +144,20 @@ fn decode_inner<'a>(bytes: &'a [u8], charset: Option<&str>, strip_bom: bool) -> 
                 status: CharsetStatus::Unknown(label.to_owned()),
             },
         },
+    }
+}
+
+/// Whether `enc` is UTF-16 in either byte order.
+pub(crate) fn is_utf16(enc: &'static Encoding) -> bool {
+    enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE
+}
+
+/// The byte order a UTF-16 byte order mark at the start of `bytes` gives, and the bytes after it.
+pub(crate) fn utf16_bom(bytes: &[u8]) -> Option<(&'static Encoding, &[u8])> {
+    match bytes {
+        [0xfe, 0xff, rest @ ..] => Some((encoding_rs::UTF_16BE, rest)),
+        [0xff, 0xfe, rest @ ..] => Some((encoding_rs::UTF_16LE, rest)),
+        _ => None,
     }
 }
 
@@ -196,6 +216,23 @@ mod tests {
             decode_fragment(b"\xef\xbb\xbfhi", Some("utf-8")).text,
             "\u{feff}hi"
         );
+    }
+
+    #[test]
+    fn utf16_follows_its_byte_order_mark() {
+        // "hi" big-endian and little-endian, each with its mark, under the plain `utf-16` label.
+        let be = decode(b"\xfe\xff\x00h\x00i", Some("utf-16"));
+        assert_eq!((be.text.as_ref(), be.charset), ("hi", "UTF-16BE"));
+        assert_eq!(be.status, CharsetStatus::Exact);
+        let le = decode(b"\xff\xfeh\x00i\x00", Some("UTF-16"));
+        assert_eq!((le.text.as_ref(), le.charset), ("hi", "UTF-16LE"));
+        assert_eq!(
+            decode_fragment(b"\xfe\xff\x00h\x00i", Some("utf-16")).text,
+            "hi"
+        );
+        // Without a mark, the label decides.
+        assert_eq!(decode(b"\x00h\x00i", Some("utf-16be")).text, "hi");
+        assert_eq!(decode(b"h\x00i\x00", Some("utf-16le")).text, "hi");
     }
 
     #[test]

@@ -58,6 +58,14 @@ impl ContentType {
         })
     }
 
+    /// The parameters of a value whose `type/subtype` is not valid (`BINARY; name="x"`), so
+    /// that they can be kept with a default type.
+    pub(crate) fn params_of_invalid(value: &str) -> Vec<(String, String)> {
+        value
+            .find(';')
+            .map_or_else(Vec::new, |i| parse_params(&value[i..]))
+    }
+
     /// The value of parameter `name` (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&str> {
         param(&self.params, name)
@@ -132,10 +140,14 @@ pub enum TransferEncoding {
     QuotedPrintable,
     /// `base64`.
     Base64,
+    /// A value the parser does not know (such as `x-uuencode`): the body is left as it arrived.
+    /// Only read, never written; the value is in the part's `Content-Transfer-Encoding` header.
+    Unknown,
 }
 
 impl TransferEncoding {
-    /// Parses a header value; unknown encodings give `None` (and are read as 7bit by the parser).
+    /// Parses a header value; unknown encodings give `None` (and the parser reports them as
+    /// [`TransferEncoding::Unknown`]).
     pub fn parse(value: &str) -> Option<Self> {
         let v = strip_comments(value);
         let v = v.trim().trim_matches('"');
@@ -154,7 +166,7 @@ impl TransferEncoding {
         })
     }
 
-    /// The header value.
+    /// The header value (`unknown` for [`TransferEncoding::Unknown`], which is never written).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SevenBit => "7bit",
@@ -162,6 +174,7 @@ impl TransferEncoding {
             Self::Binary => "binary",
             Self::QuotedPrintable => "quoted-printable",
             Self::Base64 => "base64",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -179,7 +192,7 @@ pub(crate) fn is_token(b: u8) -> bool {
 }
 
 /// Removes `(comments)` outside quoted strings; nesting and escapes are honoured.
-fn strip_comments(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn strip_comments(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('(') {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -326,6 +339,13 @@ mod tests {
         assert_eq!(ct.param("name"), Some("中文.png"));
         let ct = ContentType::parse("text/plain; charset=\"utf-8").unwrap();
         assert_eq!(ct.param("charset"), Some("utf-8"));
+        // No valid type: the parameters are still there for the parser to keep.
+        assert!(ContentType::parse("BINARY;name=\"x.bin\"").is_none());
+        assert_eq!(
+            ContentType::params_of_invalid("BINARY;name=\"x.bin\""),
+            [("name".to_owned(), "x.bin".to_owned())]
+        );
+        assert!(ContentType::params_of_invalid("BINARY").is_empty());
     }
 
     #[test]

@@ -157,7 +157,17 @@ impl DateTime {
     /// the obsolete forms: two- and three-digit years, named zones (UT, GMT, EST, ... and military
     /// letters, read as `-0000`), comments, a missing zone, extra whitespace, and `-` between date
     /// fields. The day of the week is not checked against the date, as RFC 5322 leaves to readers.
+    ///
+    /// A numeric zone that is not four digits is read as hours and minutes from the right:
+    /// `-600` is `-0600` and `+530` is `+0530` (as Python's `email.utils` reads them); one or two
+    /// digits are hours, so `+8` is `+0800`. [`Message::defects`](crate::Message::defects)
+    /// reports such a zone as [`Defect::BadDateZone`](crate::Defect::BadDateZone).
     pub fn parse(s: &str) -> Option<Self> {
+        Self::parse_checked(s).map(|(d, _)| d)
+    }
+
+    /// [`parse`](Self::parse), also saying whether the zone had to be guessed.
+    pub(crate) fn parse_checked(s: &str) -> Option<(Self, ZoneReading)> {
         let cleaned: String = {
             let mut depth = 0usize;
             s.chars()
@@ -216,35 +226,53 @@ impl DateTime {
             Some(s) => s.parse().ok()?,
             None => 0,
         };
-        let offset = match fields.next() {
-            None => 0,
+        let (offset, reading) = match fields.next() {
+            None => (0, ZoneReading::Exact),
             Some(z) => parse_zone(z)?,
         };
-        Self::new(year, month, day, hour, minute, second, offset)
+        Self::new(year, month, day, hour, minute, second, offset).map(|d| (d, reading))
     }
 }
 
-fn parse_zone(z: &str) -> Option<i16> {
+/// How a zone was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ZoneReading {
+    /// A four-digit numeric zone, a known name, or none.
+    Exact,
+    /// A numeric zone of other than four digits, read by the rule in [`DateTime::parse`].
+    Guessed,
+}
+
+fn parse_zone(z: &str) -> Option<(i16, ZoneReading)> {
     let b = z.as_bytes();
-    if b.len() == 5 && (b[0] == b'+' || b[0] == b'-') && b[1..].iter().all(u8::is_ascii_digit) {
-        let h: i16 = z[1..3].parse().ok()?;
-        let m: i16 = z[3..5].parse().ok()?;
+    if b.len() >= 2 && (b[0] == b'+' || b[0] == b'-') && b[1..].iter().all(u8::is_ascii_digit) {
+        let digits = &z[1..];
+        let n: i16 = digits.parse().ok()?;
+        let (h, m, reading) = match digits.len() {
+            4 => (n / 100, n % 100, ZoneReading::Exact),
+            3 => (n / 100, n % 100, ZoneReading::Guessed),
+            1 | 2 => (n, 0, ZoneReading::Guessed),
+            _ => return None,
+        };
         if m > 59 {
             return None;
         }
         let v = h * 60 + m;
-        return Some(if b[0] == b'-' { -v } else { v });
+        return Some((if b[0] == b'-' { -v } else { v }, reading));
     }
-    Some(match z.to_ascii_uppercase().as_str() {
-        "UT" | "UTC" | "GMT" | "Z" => 0,
-        "EDT" => -4 * 60,
-        "EST" | "CDT" => -5 * 60,
-        "CST" | "MDT" => -6 * 60,
-        "MST" | "PDT" => -7 * 60,
-        "PST" => -8 * 60,
-        // Military zones and anything else unknown: RFC 5322 section 4.3 says read as -0000.
-        _ => 0,
-    })
+    Some((
+        match z.to_ascii_uppercase().as_str() {
+            "UT" | "UTC" | "GMT" | "Z" => 0,
+            "EDT" => -4 * 60,
+            "EST" | "CDT" => -5 * 60,
+            "CST" | "MDT" => -6 * 60,
+            "MST" | "PDT" => -7 * 60,
+            "PST" => -8 * 60,
+            // Military zones and anything else unknown: RFC 5322 section 4.3 says read as -0000.
+            _ => 0,
+        },
+        ZoneReading::Exact,
+    ))
 }
 
 impl fmt::Display for DateTime {
@@ -314,6 +342,26 @@ mod tests {
             DateTime::parse("13 Feb 2003 23:32:00 Q"),
             DateTime::new(2003, 2, 13, 23, 32, 0, 0)
         );
+    }
+
+    #[test]
+    fn zones_of_other_than_four_digits_are_read_from_the_right() {
+        let at = |off| DateTime::new(2003, 7, 1, 10, 52, 37, off);
+        for (zone, off) in [("-600", -360), ("+530", 330), ("+8", 480), ("-10", -600)] {
+            let s = format!("Tue, 1 Jul 2003 10:52:37 {zone}");
+            assert_eq!(DateTime::parse(&s), at(off), "{zone}");
+            assert_eq!(
+                DateTime::parse_checked(&s).map(|(_, r)| r),
+                Some(ZoneReading::Guessed)
+            );
+        }
+        let s = "Tue, 1 Jul 2003 10:52:37 -0600";
+        assert_eq!(
+            DateTime::parse_checked(s),
+            at(-360).map(|d| (d, ZoneReading::Exact))
+        );
+        assert_eq!(DateTime::parse("Tue, 1 Jul 2003 10:52:37 -06000"), None);
+        assert_eq!(DateTime::parse("Tue, 1 Jul 2003 10:52:37 +975"), None);
     }
 
     #[test]

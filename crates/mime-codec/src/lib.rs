@@ -36,6 +36,7 @@ mod builder;
 pub mod charset;
 mod content_type;
 mod date;
+mod defect;
 mod error;
 mod fold;
 mod header;
@@ -53,10 +54,11 @@ pub use builder::{Attachment, MessageBuilder};
 pub use charset::{CharsetStatus, DecodedText};
 pub use content_type::{ContentDisposition, ContentType, TransferEncoding};
 pub use date::DateTime;
+pub use defect::Defect;
 pub use error::BuildError;
 pub use header::Header;
 pub use media_type::guess_content_type;
-pub use message::{Body, Message, ParseLimits, Part};
+pub use message::{Body, LeafParts, Message, ParseLimits, Part};
 pub use output::{Chunks, Envelope, OutgoingMessage};
 
 #[cfg(doctest)]

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use crate::address::{parse_address_list, Address, Mailbox};
 use crate::charset::DecodedText;
 use crate::content_type::{ContentDisposition, ContentType, TransferEncoding};
-use crate::date::DateTime;
+use crate::date::{DateTime, ZoneReading};
+use crate::defect::Defect;
 use crate::header::{find, parse_headers, Header};
 
 /// Bounds on the work the parser does, so hostile input cannot make it deep or wide.
@@ -46,8 +47,15 @@ pub enum Body<'a> {
         /// Whether the closing boundary was present (a missing one is tolerated).
         closed: bool,
     },
-    /// A `message/rfc822` (or `message/global`) part, parsed as a message.
+    /// A `message/*` part parsed as a message: `message/rfc822` and `message/global`, and the
+    /// types whose body is a header section (`message/external-body`,
+    /// `message/disposition-notification`, ...); not `message/delivery-status`, whose body is
+    /// several blocks of fields (RFC 3464).
     Message(Box<Message<'a>>),
+    /// A `message/delivery-status` part (RFC 3464): its blocks of fields, the per-message
+    /// fields first and then one block per recipient, each read as a part whose headers are the
+    /// fields (as Python's `email` reads them). See [`Part::status_groups`].
+    DeliveryStatus(Vec<Part<'a>>),
     /// A `message/rfc822` (or `message/global`) part that arrived base64- or
     /// quoted-printable-encoded (RFC 2046 section 5.2.1 forbids this, but mailers send it): the
     /// decoded message bytes. The tree borrows from the input and cannot also borrow from a
@@ -60,6 +68,10 @@ pub enum Body<'a> {
 pub struct Part<'a> {
     headers: Vec<Header<'a>>,
     content_type: ContentType,
+    /// Whether the Content-Type header was present and valid.
+    content_type_declared: bool,
+    /// Defects found while parsing this part (those of its body are found when asked).
+    defects: Vec<Defect>,
     disposition: Option<ContentDisposition>,
     encoding: TransferEncoding,
     raw_body: &'a [u8],
@@ -174,6 +186,40 @@ impl<'a> Message<'a> {
         find(&self.root.headers, "References").map_or_else(Vec::new, |h| msg_ids(&h.unfolded()))
     }
 
+    /// Every leaf part in order, descending into multiparts and into nested `message/rfc822`
+    /// messages (whose own leaves are yielded in place of the message part). A `message/rfc822`
+    /// part that arrived transfer-encoded ([`Body::EncodedMessage`]) is a leaf itself.
+    ///
+    /// ```
+    /// let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nouter text\r\n\
+    ///             --b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner text\r\n--b--\r\n";
+    /// let m = mime_codec::Message::parse(raw);
+    /// let texts: Vec<_> = m.leaf_parts().map(|p| p.text().unwrap().text.into_owned()).collect();
+    /// assert_eq!(texts, ["outer text", "inner text"]);
+    /// ```
+    pub fn leaf_parts(&self) -> LeafParts<'_, 'a> {
+        self.root.leaf_parts()
+    }
+
+    /// What the parser had to work around, in every part (nested messages included), in tree
+    /// order; empty for a well-formed message. Base64 bodies are decoded to check them, so this
+    /// costs a pass over the message.
+    pub fn defects(&self) -> Vec<Defect> {
+        let mut out = Vec::new();
+        let mut stack = vec![&self.root];
+        while let Some(p) = stack.pop() {
+            out.extend(p.defects());
+            match &p.body {
+                Body::Multipart { parts, .. } | Body::DeliveryStatus(parts) => {
+                    stack.extend(parts.iter().rev());
+                }
+                Body::Message(m) => stack.push(&m.root),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// The first plain text body (not an attachment), decoded to UTF-8.
     pub fn text_body(&self) -> Option<DecodedText<'a>> {
         self.body_part("plain").and_then(Part::text)
@@ -220,16 +266,23 @@ impl<'a> Message<'a> {
     }
 }
 
+/// The identifiers in a Message-ID, In-Reply-To or References value, without angle brackets.
+/// The obsolete forms are normalised (RFC 5322 section 4.5.4): comments and whitespace inside
+/// and around `<...>` are dropped, so `<id (comment) @ host>` gives `id@host`.
 fn msg_ids(v: &str) -> Vec<String> {
+    let v = crate::content_type::strip_comments(v);
     let mut out = Vec::new();
-    let mut rest = v;
+    let mut rest = v.as_ref();
     while let Some(open) = rest.find('<') {
         let Some(close) = rest[open..].find('>') else {
             break;
         };
-        let id = rest[open + 1..open + close].trim();
+        let id: String = rest[open + 1..open + close]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         if !id.is_empty() {
-            out.push(id.to_owned());
+            out.push(id);
         }
         rest = &rest[open + close + 1..];
     }
@@ -237,6 +290,27 @@ fn msg_ids(v: &str) -> Vec<String> {
         out.extend(v.split_whitespace().map(str::to_owned));
     }
     out
+}
+
+/// The leaf parts of a tree, descending into nested messages; see [`Message::leaf_parts`].
+#[derive(Debug, Clone)]
+pub struct LeafParts<'m, 'a> {
+    stack: Vec<&'m Part<'a>>,
+}
+
+impl<'m, 'a> Iterator for LeafParts<'m, 'a> {
+    type Item = &'m Part<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while let Some(p) = self.stack.pop() {
+            match &p.body {
+                Body::Multipart { parts, .. } => self.stack.extend(parts.iter().rev()),
+                Body::Message(m) => self.stack.push(&m.root),
+                Body::Single | Body::EncodedMessage(_) | Body::DeliveryStatus(_) => return Some(p),
+            }
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,15 +330,77 @@ impl<'a> Part<'a> {
     pub fn header(&self, name: &str) -> Option<Cow<'a, str>> {
         find(&self.headers, name).map(Header::text)
     }
-    /// The content type (`text/plain; charset=us-ascii` when absent or unreadable).
+    /// The content type: as declared, or the default (`text/plain; charset=us-ascii`, or
+    /// `message/rfc822` inside a `multipart/digest`) when absent or not `type/subtype`. A value
+    /// that is not `type/subtype` keeps its parameters with the default type, so
+    /// `Content-Type: BINARY; name="x.bin"` still names the file.
     pub fn content_type(&self) -> &ContentType {
         &self.content_type
+    }
+    /// Whether the content type was declared by a valid Content-Type header, rather than
+    /// defaulted because the header is absent or invalid.
+    ///
+    /// ```
+    /// let m = mime_codec::Message::parse(b"Content-Type: BINARY; name=\"x.bin\"\r\n\r\n...");
+    /// assert!(!m.root().content_type_declared());
+    /// assert_eq!(m.root().content_type().essence(), "text/plain");
+    /// assert_eq!(m.root().file_name(), Some("x.bin"));
+    /// ```
+    pub fn content_type_declared(&self) -> bool {
+        self.content_type_declared
+    }
+
+    /// What the parser had to work around in this part alone (not its children): skipped
+    /// header lines, a bad Content-Type or transfer encoding, boundary trouble, damaged base64
+    /// (decoded to check), an unreadable Date zone, an address list that needed repair.
+    pub fn defects(&self) -> Vec<Defect> {
+        let mut out = self.defects.clone();
+        if let Some(h) = find(&self.headers, "Date") {
+            let value = h.unfolded();
+            match DateTime::parse_checked(&value) {
+                None => out.push(Defect::UnreadableDate),
+                Some((_, ZoneReading::Guessed)) => {
+                    let zone = value
+                        .split_whitespace()
+                        .rev()
+                        .find(|t| t.starts_with(['+', '-']))
+                        .unwrap_or_default();
+                    out.push(Defect::BadDateZone(zone.to_owned()));
+                }
+                Some((_, ZoneReading::Exact)) => {}
+            }
+        }
+        for name in ["From", "Sender", "Reply-To", "To", "Cc", "Bcc"] {
+            let repaired = self
+                .headers
+                .iter()
+                .filter(|h| h.name().eq_ignore_ascii_case(name))
+                .any(|h| crate::address::parse_address_list_checked(&h.unfolded()).1);
+            if repaired {
+                out.push(Defect::InvalidAddressList(name.to_owned()));
+            }
+        }
+        if self.encoding == TransferEncoding::Base64 && !matches!(self.body, Body::Multipart { .. })
+        {
+            let (_, damage) = crate::base64::decode_checked(self.raw_body);
+            if damage.junk {
+                out.push(Defect::Base64InvalidCharacters);
+            }
+            if damage.after_padding {
+                out.push(Defect::Base64DataAfterPadding);
+            }
+            if damage.stray_character {
+                out.push(Defect::Base64StrayCharacter);
+            }
+        }
+        out
     }
     /// The Content-Disposition, if any.
     pub fn disposition(&self) -> Option<&ContentDisposition> {
         self.disposition.as_ref()
     }
-    /// The transfer encoding (`7bit` when absent or unknown).
+    /// The transfer encoding: `7bit` when absent, [`TransferEncoding::Unknown`] for a value the
+    /// parser does not know.
     pub fn transfer_encoding(&self) -> TransferEncoding {
         self.encoding
     }
@@ -335,6 +471,25 @@ impl<'a> Part<'a> {
             .filter(|c| !c.is_empty())
     }
 
+    /// The blocks of fields of a `message/delivery-status` part (empty for every other part):
+    /// the per-message fields, then one block per recipient (RFC 3464 section 2.1).
+    ///
+    /// ```
+    /// let raw = b"Content-Type: message/delivery-status\r\n\r\n\
+    ///             Reporting-MTA: dns; mx.example.org\r\n\r\n\
+    ///             Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n";
+    /// let m = mime_codec::Message::parse(raw);
+    /// let groups = m.root().status_groups();
+    /// assert_eq!(groups.len(), 2);
+    /// assert_eq!(groups[1].header("Status").as_deref(), Some("5.1.1"));
+    /// ```
+    pub fn status_groups(&self) -> &[Part<'a>] {
+        match &self.body {
+            Body::DeliveryStatus(groups) => groups,
+            _ => &[],
+        }
+    }
+
     /// The nested message of a `message/rfc822` part.
     pub fn message(&self) -> Option<&Message<'a>> {
         match &self.body {
@@ -366,7 +521,7 @@ impl<'a> Part<'a> {
         match self.body {
             Body::Multipart { .. } => return Role::Container,
             Body::Message(_) | Body::EncodedMessage(_) => return Role::Attachment,
-            Body::Single => {}
+            Body::Single | Body::DeliveryStatus(_) => {}
         }
         let disposition = self.disposition.as_ref().map(|d| d.kind.as_str());
         if disposition == Some("attachment") {
@@ -382,6 +537,12 @@ impl<'a> Part<'a> {
         } else {
             Role::Attachment
         }
+    }
+
+    /// Every leaf part under this one, descending into nested messages; see
+    /// [`Message::leaf_parts`].
+    pub fn leaf_parts(&self) -> LeafParts<'_, 'a> {
+        LeafParts { stack: vec![self] }
     }
 
     /// Leaves of the tree in order (a nested message counts as one leaf).
@@ -400,32 +561,88 @@ impl<'a> Part<'a> {
 
 fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx) -> Part<'a> {
     ctx.parts += 1;
-    let (headers, body_start) = parse_headers(input, ctx.limits.max_headers);
-    let raw_body = &input[body_start.min(input.len())..];
-    let content_type = find(&headers, "Content-Type")
-        .and_then(|h| ContentType::parse(&h.unfolded()))
-        .unwrap_or_else(|| {
-            if in_digest {
-                ContentType::message_rfc822()
-            } else {
-                ContentType::default_text()
+    let section = parse_headers(input, ctx.limits.max_headers);
+    let headers = section.headers;
+    let mut defects = Vec::new();
+    if section.skipped_lines > 0 {
+        defects.push(Defect::SkippedHeaderLines(section.skipped_lines));
+    }
+    if section.missing_separator {
+        defects.push(Defect::MissingHeaderBodySeparator);
+    }
+    if section.dropped > 0 {
+        defects.push(Defect::TooManyHeaders(section.dropped));
+    }
+    let raw_body = &input[section.body_start.min(input.len())..];
+    let default_type = || {
+        if in_digest {
+            ContentType::message_rfc822()
+        } else {
+            ContentType::default_text()
+        }
+    };
+    let (content_type, content_type_declared) = match find(&headers, "Content-Type") {
+        None => (default_type(), false),
+        Some(h) => {
+            let value = h.unfolded();
+            match ContentType::parse(&value) {
+                Some(ct) => (ct, true),
+                None => {
+                    defects.push(Defect::InvalidContentType(value.trim().to_owned()));
+                    let mut ct = default_type();
+                    let params = ContentType::params_of_invalid(&value);
+                    if !params.is_empty() {
+                        ct.params = params;
+                    }
+                    (ct, false)
+                }
             }
-        });
+        }
+    };
     let disposition = find(&headers, "Content-Disposition")
         .and_then(|h| ContentDisposition::parse(&h.unfolded()));
-    let encoding = find(&headers, "Content-Transfer-Encoding")
-        .and_then(|h| TransferEncoding::parse(&h.unfolded()))
-        .unwrap_or(TransferEncoding::SevenBit);
+    let encoding = match find(&headers, "Content-Transfer-Encoding") {
+        None => TransferEncoding::SevenBit,
+        Some(h) => {
+            let value = h.unfolded();
+            TransferEncoding::parse(&value).unwrap_or_else(|| {
+                let name = value.trim().to_ascii_lowercase();
+                // An empty value says nothing, so it is the default rather than a mystery.
+                if name.is_empty() {
+                    TransferEncoding::SevenBit
+                } else {
+                    defects.push(Defect::UnknownTransferEncoding(name));
+                    TransferEncoding::Unknown
+                }
+            })
+        }
+    };
     let identity = matches!(
         encoding,
         TransferEncoding::SevenBit | TransferEncoding::EightBit | TransferEncoding::Binary
     );
     let deeper = depth < ctx.limits.max_depth;
+    // Every message/* body but delivery-status (blocks of fields, RFC 3464) is a message or
+    // reads as one: external-body and disposition-notification hold a header section.
+    let is_message =
+        content_type.media_type == "message" && content_type.subtype != "delivery-status";
+    let is_full_message = matches!(content_type.subtype.as_str(), "rfc822" | "global");
+    if !deeper && (content_type.media_type == "multipart" || is_message) {
+        defects.push(Defect::NestingTooDeep);
+    }
     let body = if content_type.media_type == "multipart" && deeper {
         match content_type.param("boundary").filter(|b| !b.is_empty()) {
             Some(boundary) => {
                 let left = ctx.limits.max_parts.saturating_sub(ctx.parts).max(1);
                 let split = crate::multipart::split(raw_body, boundary.as_bytes(), left);
+                if split.truncated {
+                    defects.push(Defect::TooManyParts);
+                }
+                if split.parts.is_empty() && !split.closed {
+                    defects.push(Defect::BoundaryNotFound);
+                } else if !split.closed && !split.truncated {
+                    defects.push(Defect::MissingClosingBoundary);
+                }
                 let digest = content_type.subtype == "digest";
                 let parts = split
                     .parts
@@ -439,24 +656,38 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
                     closed: split.closed,
                 }
             }
-            None => Body::Single,
+            None => {
+                defects.push(Defect::MissingBoundaryParameter);
+                Body::Single
+            }
         }
-    } else if content_type.media_type == "message"
-        && matches!(content_type.subtype.as_str(), "rfc822" | "global")
-        && deeper
-        && ctx.parts < ctx.limits.max_parts
-    {
+    } else if content_type.is("message", "delivery-status") && identity && deeper {
+        let mut groups = Vec::new();
+        for block in status_blocks(raw_body) {
+            if ctx.parts >= ctx.limits.max_parts {
+                defects.push(Defect::TooManyParts);
+                break;
+            }
+            groups.push(parse_part(block, depth + 1, false, ctx));
+        }
+        Body::DeliveryStatus(groups)
+    } else if is_message && deeper && ctx.parts < ctx.limits.max_parts {
         match encoding {
             _ if identity => Body::Message(Box::new(Message {
                 root: parse_part(raw_body, depth + 1, false, ctx),
             })),
-            TransferEncoding::Base64 => {
+            TransferEncoding::Base64 if is_full_message => {
                 Body::EncodedMessage(crate::base64::decode_lenient(raw_body))
             }
-            TransferEncoding::QuotedPrintable => Body::EncodedMessage(crate::qp::decode(raw_body)),
+            TransferEncoding::QuotedPrintable if is_full_message => {
+                Body::EncodedMessage(crate::qp::decode(raw_body))
+            }
             _ => Body::Single,
         }
     } else {
+        if is_message && deeper {
+            defects.push(Defect::TooManyParts);
+        }
         Body::Single
     };
     // The nested message's root sits one level down, and this part already counts.
@@ -468,10 +699,41 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
     Part {
         headers,
         content_type,
+        content_type_declared,
+        defects,
         disposition,
         encoding,
         raw_body,
         body,
         nested_limits,
+    }
+}
+
+/// Cuts a delivery-status body into its blocks of fields at empty lines, as Python's `email`
+/// does: each block runs to the next empty line; an empty line at the very end closes the last
+/// block rather than starting one.
+fn status_blocks(body: &[u8]) -> Vec<&[u8]> {
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    loop {
+        let line_end = memchr::memchr(b'\n', &body[pos..]).map(|i| pos + i + 1);
+        let line = &body[pos..line_end.unwrap_or(body.len())];
+        if matches!(line, b"\n" | b"\r\n") {
+            blocks.push(&body[start..pos]);
+            pos += line.len();
+            start = pos;
+            if pos >= body.len() {
+                return blocks;
+            }
+            continue;
+        }
+        match line_end {
+            Some(e) if e < body.len() => pos = e,
+            _ => {
+                blocks.push(&body[start..]);
+                return blocks;
+            }
+        }
     }
 }

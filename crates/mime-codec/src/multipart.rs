@@ -8,6 +8,8 @@ pub(crate) struct Split<'a> {
     pub(crate) epilogue: &'a [u8],
     /// Whether the closing delimiter `--boundary--` was found.
     pub(crate) closed: bool,
+    /// Whether the part limit stopped the split early.
+    pub(crate) truncated: bool,
 }
 
 /// Cuts `body` at lines that hold `--boundary` (or `--boundary--`), optionally followed by
@@ -23,6 +25,7 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
     // Where the content after the previous delimiter line starts.
     let mut content_start = 0;
     let mut search = 0;
+    let mut truncated = false;
     while search < body.len() {
         let Some(found) = finder.find(&body[search..]) else {
             break;
@@ -57,6 +60,10 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
         let end = end.max(content_start);
         match preamble {
             None => preamble = Some(&body[..end]),
+            // A delimiter line right after another (not even a line break between) holds no
+            // part; Python's `email` reads none, and neither do we. Before the closing
+            // delimiter it is kept, so that `--b` `--b--` is still one empty part.
+            Some(_) if pos == content_start && !closing => {}
             Some(_) => parts.push(&body[content_start..end]),
         }
         content_start = line_end;
@@ -67,9 +74,11 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
                 parts,
                 epilogue: &body[line_end..],
                 closed: true,
+                truncated: false,
             };
         }
         if parts.len() + 1 >= max_parts {
+            truncated = true;
             break;
         }
     }
@@ -80,15 +89,23 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &[u8], max_parts: usize) -> Sp
             parts,
             epilogue: &[],
             closed: false,
+            truncated,
         },
         Some(p) => {
-            // A missing closing delimiter: the last part runs to the end.
-            parts.push(&body[content_start.min(body.len())..]);
+            // A missing closing delimiter: the last part runs to the end, less the line break
+            // that would have come before the delimiter (as Python's `email` reads it).
+            let mut last = &body[content_start.min(body.len())..];
+            if !truncated {
+                last = last.strip_suffix(b"\n").unwrap_or(last);
+                last = last.strip_suffix(b"\r").unwrap_or(last);
+            }
+            parts.push(last);
             Split {
                 preamble: p,
                 parts,
                 epilogue: &[],
                 closed: false,
+                truncated,
             }
         }
     }
@@ -110,7 +127,7 @@ mod tests {
 
     #[test]
     fn missing_close_longer_boundary_and_bare_lf() {
-        let body = b"--b\n\none\n--bx\nstill one\n--b\n\ntwo";
+        let body = b"--b\n\none\n--bx\nstill one\n--b\n\ntwo\r\n";
         let s = split(body, b"b", 100);
         assert_eq!(s.preamble, b"");
         assert_eq!(s.parts, [&b"\none\n--bx\nstill one"[..], b"\ntwo"]);
@@ -127,7 +144,9 @@ mod tests {
     #[test]
     fn empty_parts_and_limits() {
         let s = split(b"--b\r\n--b\r\n--b--", b"b", 100);
-        assert_eq!(s.parts, [&b""[..], b""]);
+        assert_eq!(s.parts, [&b""[..]]);
+        let s = split(b"--b\r\n\r\n--b\r\n--b\r\nx\r\n--b--", b"b", 100);
+        assert_eq!(s.parts, [&b""[..], b"x"]);
         let s = split(b"--b\r\n1\r\n--b\r\n2\r\n--b\r\n3\r\n--b--", b"b", 2);
         assert_eq!(s.parts.len(), 2);
         let s = split(b"no delimiters", b"b", 10);

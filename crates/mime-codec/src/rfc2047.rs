@@ -230,31 +230,18 @@ pub fn decode(value: &str) -> Cow<'_, str> {
     }
     let mut out = String::with_capacity(value.len());
     // Bytes of consecutive encoded words in one charset, waiting to be decoded together.
-    let mut pending: Vec<u8> = Vec::new();
-    let mut pending_charset: Option<&str> = None;
+    let mut pending = Pending::default();
     // Whitespace seen after the last encoded word, dropped if another word follows.
     let mut gap_start: Option<usize> = None;
     let mut i = 0;
     let bytes = value.as_bytes();
     let mut cache = CloseCache::default();
-    let flush = |out: &mut String, pending: &mut Vec<u8>, charset: &mut Option<&str>| {
-        if let Some(cs) = charset.take() {
-            out.push_str(&crate::charset::decode_fragment(pending, Some(cs)).text);
-        }
-        pending.clear();
-    };
     while i < bytes.len() {
         if bytes[i] == b'=' && bytes.get(i + 1) == Some(&b'?') {
             if let Some(word) = parse_word(value, i, &mut cache) {
-                if crate::charset::lookup(word.charset).is_some() {
-                    let same =
-                        pending_charset.is_some_and(|c| c.eq_ignore_ascii_case(word.charset));
-                    if !same {
-                        flush(&mut out, &mut pending, &mut pending_charset);
-                    }
+                if let Some(enc) = crate::charset::lookup(word.charset) {
+                    pending.push(&mut out, word.charset, enc, word.bytes);
                     gap_start = None;
-                    pending_charset = Some(word.charset);
-                    pending.extend_from_slice(&word.bytes);
                     i = word.end;
                     continue;
                 }
@@ -262,28 +249,97 @@ pub fn decode(value: &str) -> Cow<'_, str> {
         }
         let c_len = value[i..].chars().next().map_or(1, char::len_utf8);
         if bytes[i] == b' ' || bytes[i] == b'\t' || bytes[i] == b'\r' || bytes[i] == b'\n' {
-            if pending_charset.is_some() && gap_start.is_none() {
+            if pending.is_some() && gap_start.is_none() {
                 gap_start = Some(i);
             }
-            if pending_charset.is_none() {
+            if !pending.is_some() {
                 out.push_str(&value[i..i + c_len]);
             }
             i += c_len;
             continue;
         }
         // Plain text ends any run of encoded words; the whitespace before it is kept.
-        flush(&mut out, &mut pending, &mut pending_charset);
+        pending.flush(&mut out);
         if let Some(g) = gap_start.take() {
             out.push_str(&value[g..i]);
         }
         out.push_str(&value[i..i + c_len]);
         i += c_len;
     }
-    flush(&mut out, &mut pending, &mut pending_charset);
+    pending.flush(&mut out);
     if let Some(g) = gap_start {
         out.push_str(&value[g..]);
     }
     Cow::Owned(out)
+}
+
+/// The bytes of a run of adjacent encoded words in one encoding, decoded together so that a
+/// character split across words comes out whole.
+#[derive(Default)]
+struct Pending<'a> {
+    /// The label of the run's first word and the encoding it names.
+    charset: Option<(&'a str, &'static encoding_rs::Encoding)>,
+    bytes: Vec<u8>,
+}
+
+impl<'a> Pending<'a> {
+    fn is_some(&self) -> bool {
+        self.charset.is_some()
+    }
+
+    /// Adds a word's bytes, first decoding the run so far if the word's encoding differs.
+    fn push(
+        &mut self,
+        out: &mut String,
+        label: &'a str,
+        enc: &'static encoding_rs::Encoding,
+        mut bytes: Vec<u8>,
+    ) {
+        let (mut label, mut enc) = (label, enc);
+        if crate::charset::is_utf16(enc) {
+            // Each word may carry its own byte order mark; the run is kept little-endian so that
+            // a surrogate pair split across words still joins.
+            if let Some((bom_enc, rest)) = crate::charset::utf16_bom(&bytes) {
+                enc = bom_enc;
+                bytes = rest.to_vec();
+            }
+            if enc == encoding_rs::UTF_16BE {
+                for pair in bytes.chunks_exact_mut(2) {
+                    pair.swap(0, 1);
+                }
+            }
+            enc = encoding_rs::UTF_16LE;
+            label = "utf-16le";
+        }
+        match self.charset {
+            Some((_, e)) if e == enc => {
+                // ISO-2022-JP words each end by switching back to ASCII; where the next word
+                // switches away at once, two escape sequences meet, which the decoder rightly
+                // counts as an error (WHATWG Encoding, "ISO-2022-JP decoder"). The switch back
+                // is dropped, since the next word's escape sequence sets the state anyway.
+                if enc == encoding_rs::ISO_2022_JP
+                    && bytes.first() == Some(&0x1b)
+                    && self.bytes.len() >= 3
+                    && self.bytes[self.bytes.len() - 3] == 0x1b
+                {
+                    self.bytes.truncate(self.bytes.len() - 3);
+                }
+            }
+            _ => {
+                self.flush(out);
+                self.charset = Some((label, enc));
+            }
+        }
+        self.bytes.extend_from_slice(&bytes);
+    }
+
+    /// Decodes the run into `out` and empties it.
+    fn flush(&mut self, out: &mut String) {
+        if let Some((label, _)) = self.charset.take() {
+            out.push_str(&crate::charset::decode_fragment(&self.bytes, Some(label)).text);
+        }
+        self.bytes.clear();
+    }
 }
 
 #[cfg(test)]
@@ -335,6 +391,30 @@ mod tests {
         assert_eq!(decode("=?utf-8?q?a?= "), "a ");
         // Two words of different charsets are still joined without the space.
         assert_eq!(decode("=?utf-8?q?a?= =?iso-8859-1?q?b?="), "ab");
+    }
+
+    #[test]
+    fn adjacent_iso_2022_jp_words_read_without_replacement_characters() {
+        let two = "=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?= =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=";
+        assert_eq!(decode(two), "テストテスト");
+        // Folded, in lowercase, and followed by ASCII text.
+        let folded = "=?iso-2022-jp?B?GyRCJUYlOSVIGyhC?=\r\n =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?= ok";
+        assert_eq!(decode(folded), "テストテスト ok");
+        // A word that ends in the two-byte set without switching back still joins the next.
+        assert_eq!(
+            decode("=?ISO-2022-JP?B?GyRCJUYlOQ==?= =?ISO-2022-JP?B?JUgbKEI=?="),
+            "テスト"
+        );
+    }
+
+    #[test]
+    fn utf16_words_follow_their_own_byte_order_marks() {
+        // "hi" as UTF-16BE with a mark, then "!" as UTF-16LE with a mark.
+        assert_eq!(decode("=?utf-16?B?/v8AaABp?= =?UTF-16?B?//4hAA==?="), "hi!");
+        // No mark: the label's byte order (UTF-16 alone is little-endian, as in Python).
+        assert_eq!(decode("=?utf-16be?B?AGgAaQ==?="), "hi");
+        // A surrogate pair (U+1F600) split across two big-endian words.
+        assert_eq!(decode("=?utf-16be?B?2D0=?= =?utf-16be?B?3gA=?="), "😀");
     }
 
     #[test]

@@ -191,11 +191,11 @@ JVBERi0=\n",
 
 #[test]
 fn malformed_cases_seen_in_the_wild() {
-    // Bare LF line endings, a header line without a colon, unknown encoding, junk in base64,
+    // Bare LF line endings, a continuation line before any field, unknown encoding, junk in base64,
     // lowercase QP hex, encoded words without spaces in between, a long unfolded header.
     let raw = b"From sender Mon Jan  1 00:00:00 2024\n\
+\tcontinuation line before any field\n\
 Subject: =?utf-8?q?caf=c3=a9?==?utf-8?q?_au_lait?=\n\
-this line has no colon\n\
 To: undisclosed-recipients:;\n\
 Content-Type: multipart/mixed; boundary=\"x\"\n\
 \n\

@@ -14,10 +14,10 @@ fn build(i: u32) -> Vec<u8> {
         .date(DateTime::from_unix(1_700_000_000 + i64::from(i) * 3600, 480).unwrap())
         .entropy(i.to_be_bytes())
         .text_body(format!("正文 {i}\nline two\n"));
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         b = b.html_body(format!("<p>正文 {i}</p>"));
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         b = b.inline("img@x", Attachment::new("i.png", vec![0x89, 1, 2]));
     }
     b.attach(Attachment::new(format!("附件-{i}.bin"), data))

@@ -29,7 +29,7 @@
 //! # Ok::<(), smtp_async_std::Error>(())
 //! ```
 //!
-//! See `examples/send_and_receive.rs` for a server and a client in one
+//! See `examples/async_std_send_and_receive.rs` for a server and a client in one
 //! program.
 #![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.

@@ -271,6 +271,23 @@ impl LineBuffer {
         self.start >= self.buf.len()
     }
 
+    /// Whether an over-long line is being dropped as it arrives: the stream
+    /// stands inside a line although nothing is buffered.
+    ///
+    /// ```
+    /// use smtp_proto::framing::{LineBuffer, LineConfig, LineStatus};
+    ///
+    /// let mut lines = LineBuffer::new(LineConfig::COMMAND);
+    /// lines.push(&[b'x'; 600]);
+    /// assert_eq!(lines.next_line(), LineStatus::TooLong);
+    /// assert!(lines.is_empty() && lines.is_discarding());
+    /// lines.push(b"x\r\n");
+    /// assert!(!lines.is_discarding());
+    /// ```
+    pub fn is_discarding(&self) -> bool {
+        self.skip != Skip::Nothing
+    }
+
     /// Drops the bytes already returned, so the buffer holds only what is left.
     fn compact(&mut self) {
         if self.start == 0 {

@@ -54,6 +54,7 @@ pub use session::{
     CloseReason, DeliveryReport, Envelope, Output, Phase, Recipient, RecipientStatus, ServerConfig,
     ServerEvent, ServerSession, TlsInfo, TlsPolicy, UsageError,
 };
+pub use session::{MinimumRate, MAX_AUTH_FAILURE_DELAY};
 pub use transcript::{Direction, WireObserver};
 pub use types::*;
 

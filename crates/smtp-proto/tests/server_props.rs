@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use smtp_proto::{Output, Reply, ReplyParser, ServerConfig, ServerEvent, ServerSession};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Feeds `chunks`, accepting every decision; returns the bytes sent and the
 /// events, with body chunks joined into one so chunking does not show.
@@ -131,5 +131,178 @@ proptest! {
             let l = l.strip_suffix(b"\r").unwrap_or(l);
             prop_assert!(Reply::parse(&[l, b"\r\n"].concat()).is_ok() || l.get(3) == Some(&b'-'));
         }
+    }
+}
+
+/// Feeds `chunks` five virtual seconds apart, answering decisions with
+/// `policy` and running every deadline that falls before the next chunk, as
+/// an adapter's timer would; returns the bytes sent, the events (body chunks
+/// joined) and the largest body chunk.
+fn run_timed(
+    config: &ServerConfig,
+    chunks: &[&[u8]],
+    policy: fn(&ServerEvent) -> Option<Reply>,
+) -> (Vec<u8>, Vec<ServerEvent>, usize) {
+    let t0 = Instant::now();
+    let mut s = ServerSession::new(config.clone(), t0);
+    let mut sent = Vec::new();
+    let mut events: Vec<ServerEvent> = Vec::new();
+    let mut largest = 0;
+    let mut drain = |s: &mut ServerSession| {
+        while let Some(out) = s.poll_output() {
+            match out {
+                Output::Transmit(b) => sent.extend_from_slice(&b),
+                Output::Event(ServerEvent::BodyChunk(c)) => {
+                    largest = largest.max(c.len());
+                    match events.last_mut() {
+                        Some(ServerEvent::BodyChunk(prev)) => prev.extend_from_slice(&c),
+                        _ => events.push(ServerEvent::BodyChunk(c)),
+                    }
+                }
+                Output::Event(e) => {
+                    let answer = e.is_decision().then(|| policy(&e));
+                    events.push(e);
+                    match answer {
+                        Some(None) => s.accept().unwrap(),
+                        Some(Some(reply)) => s.reject(reply).unwrap(),
+                        None => {}
+                    }
+                }
+                Output::StartTls | Output::Close => {}
+            }
+        }
+    };
+    drain(&mut s);
+    let mut now = t0;
+    for c in chunks.iter().chain(std::iter::once(&&b""[..])) {
+        s.feed(now, c);
+        drain(&mut s);
+        let next = now + Duration::from_secs(5);
+        while let Some(deadline) = s.poll_timeout().filter(|&d| d <= next) {
+            now = now.max(deadline);
+            s.handle_timeout(now);
+            drain(&mut s);
+        }
+        now = next;
+    }
+    (sent, events, largest)
+}
+
+fn reject_wrong_password(e: &ServerEvent) -> Option<Reply> {
+    match e {
+        ServerEvent::Auth(req) if !req.verify_password("secret") => Some(
+            Reply::new(
+                smtp_proto::ReplyCode::new(535).unwrap(),
+                smtp_proto::EnhancedStatus::new(5, 7, 8),
+                ["Authentication credentials invalid"],
+            )
+            .unwrap(),
+        ),
+        _ => None,
+    }
+}
+
+/// Two wrong passwords, commands pipelined behind them, the right one.
+const GUESSES: &[u8] = b"EHLO c.example\r\nAUTH PLAIN AHVzZXIAZ3Vlc3M=\r\nNOOP\r\n\
+AUTH PLAIN AHVzZXIAZ3Vlc3M=\r\nRSET\r\nAUTH PLAIN AHVzZXIAc2VjcmV0\r\nMAIL FROM:<a@b.example>\r\nQUIT\r\n";
+
+/// A message over the size limit by DATA (dropped, then 552 at the dot), a
+/// BDAT chunk over it (552 at once, its octets dropped), then a chunk
+/// larger than `max_discard` (552 and close at once).
+fn oversized() -> Vec<u8> {
+    let mut m =
+        b"EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n".to_vec();
+    m.extend_from_slice(&b"0123456789abcdefghijklmnopqrstuvwxyz\r\n".repeat(7));
+    m.extend_from_slice(b".\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 50\r\n");
+    m.extend_from_slice(&[b'b'; 50]);
+    m.extend_from_slice(b"BDAT 80 LAST\r\n");
+    m.extend_from_slice(&[b'c'; 80]);
+    m.extend_from_slice(
+        b"RSET\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 5000\r\n",
+    );
+    m.extend_from_slice(&[b'd'; 400]);
+    m
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn held_auth_failures_do_not_depend_on_chunking(cuts in splits(GUESSES.len())) {
+        let config = ServerConfig::new("mx.example.com")
+            .with_reject_early_talkers(false)
+            .with_auth(vec![smtp_proto::Mechanism::Plain])
+            .with_plaintext_auth(true)
+            .with_auth_failure_delay(Duration::from_secs(1))
+            .with_command_timeout(Duration::from_secs(600));
+        let whole = run_timed(&config, &[GUESSES], reject_wrong_password);
+        let pieces = chunked(GUESSES, &cuts);
+        let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+        prop_assert_eq!(run_timed(&config, &refs, reject_wrong_password), whole.clone());
+        let text = String::from_utf8_lossy(&whole.0).into_owned();
+        prop_assert!(text.contains("535 5.7.8 Authentication credentials invalid\r\n250 2.0.0 OK\r\n535 5.7.8"), "{}", text);
+        prop_assert!(text.ends_with("235 2.7.0 Authentication successful\r\n250 2.1.0 Sender OK\r\n221 2.0.0 mx.example.com closing connection\r\n"), "{}", text);
+    }
+
+    #[test]
+    fn refused_content_does_not_depend_on_chunking(cuts in splits(oversized().len())) {
+        let config = ServerConfig::new("mx.example.com")
+            .with_reject_early_talkers(false)
+            .with_max_message_size(Some(100))
+            .with_max_discard(300);
+        let input = oversized();
+        // Content streams out before the session can know that it will be
+        // too big, so how much of an aborted message was handed over
+        // depends on the reads; MessageAborted tells the application to drop
+        // it. Everything else must not depend on them.
+        let settled = |(sent, events, _): (Vec<u8>, Vec<ServerEvent>, usize)| {
+            let mut kept: Vec<ServerEvent> = Vec::new();
+            for e in events {
+                if matches!(e, ServerEvent::MessageAborted { .. })
+                    && matches!(kept.last(), Some(ServerEvent::BodyChunk(_)))
+                {
+                    kept.pop();
+                }
+                kept.push(e);
+            }
+            (sent, kept)
+        };
+        let whole = settled(run_timed(&config, &[&input], |_| None));
+        let pieces = chunked(&input, &cuts);
+        let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+        prop_assert_eq!(settled(run_timed(&config, &refs, |_| None)), whole.clone());
+        let text = String::from_utf8_lossy(&whole.0).into_owned();
+        let too_big = "552 5.3.4 Message size exceeds fixed maximum message size\r\n";
+        prop_assert!(text.ends_with(&format!(
+            "{too_big}250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n250 2.0.0 50 octets received\r\n\
+             {too_big}250 2.0.0 OK\r\n250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n\
+             {too_big}421 4.7.0 mx.example.com refused data too long to skip, closing\r\n"
+        )), "{}", text);
+    }
+
+    #[test]
+    fn body_chunks_stay_bounded_whatever_the_reads(
+        cuts in proptest::collection::vec(0..400_000usize, 0..6),
+        bdat in any::<bool>(),
+    ) {
+        let body: Vec<u8> = b"a line of text in a large message body\r\n".iter().copied().cycle().take(400_000).collect();
+        let mut input = b"EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n".to_vec();
+        if bdat {
+            input.extend_from_slice(b"BDAT 400000 LAST\r\n");
+            input.extend_from_slice(&body);
+        } else {
+            input.extend_from_slice(b"DATA\r\n");
+            input.extend_from_slice(&body);
+            input.extend_from_slice(b".\r\n");
+        }
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c + 100).collect();
+        cuts.sort_unstable();
+        let config = ServerConfig::new("mx.example.com").with_reject_early_talkers(false);
+        let pieces = chunked(&input, &cuts);
+        let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+        let (sent, events, largest) = run_timed(&config, &refs, |_| None);
+        prop_assert!(largest <= ServerSession::MAX_BODY_CHUNK);
+        prop_assert!(events.contains(&ServerEvent::BodyChunk(body)));
+        prop_assert!(String::from_utf8_lossy(&sent).ends_with("250 2.0.0 Message accepted\r\n"));
     }
 }

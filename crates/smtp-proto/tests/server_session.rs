@@ -6,122 +6,12 @@
 
 use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{
-    CloseReason, EnhancedStatus, Mechanism, Output, Reply, ReplyCode, ServerConfig, ServerEvent,
-    ServerSession, TlsInfo,
+    CloseReason, Mechanism, Output, Reply, ServerConfig, ServerEvent, ServerSession, TlsInfo,
 };
 use std::time::{Duration, Instant};
 
-/// What the application does with a decision.
-type Policy = Box<dyn FnMut(&ServerEvent) -> Option<Reply>>;
-
-struct Harness {
-    s: ServerSession,
-    t0: Instant,
-    now: Instant,
-    sent: Vec<u8>,
-    events: Vec<ServerEvent>,
-    start_tls: usize,
-    closed: bool,
-    policy: Policy,
-}
-
-fn accept_all() -> Policy {
-    Box::new(|_| None)
-}
-
-impl Harness {
-    fn new(config: ServerConfig) -> Harness {
-        Harness::with(config, ServerSession::new)
-    }
-
-    fn with(
-        config: ServerConfig,
-        make: impl FnOnce(ServerConfig, Instant) -> ServerSession,
-    ) -> Harness {
-        let t0 = Instant::now();
-        let mut h = Harness {
-            s: make(config, t0),
-            t0,
-            now: t0,
-            sent: Vec::new(),
-            events: Vec::new(),
-            start_tls: 0,
-            closed: false,
-            policy: accept_all(),
-        };
-        h.drain();
-        h
-    }
-
-    fn drain(&mut self) {
-        while let Some(out) = self.s.poll_output() {
-            match out {
-                Output::Transmit(b) => self.sent.extend_from_slice(&b),
-                Output::StartTls => self.start_tls += 1,
-                Output::Close => self.closed = true,
-                Output::Event(e) => {
-                    let decision = e.is_decision();
-                    let answer = if decision {
-                        Some((self.policy)(&e))
-                    } else {
-                        None
-                    };
-                    self.events.push(e);
-                    match answer {
-                        Some(None) => self.s.accept().unwrap(),
-                        Some(Some(r)) if r.code().is_positive() => self.s.accept_with(r).unwrap(),
-                        Some(Some(r)) => self.s.reject(r).unwrap(),
-                        None => {}
-                    }
-                }
-            }
-        }
-    }
-
-    /// Feeds bytes and returns what the server sent in answer.
-    fn feed(&mut self, bytes: &[u8]) -> String {
-        let before = self.sent.len();
-        self.s.feed(self.now, bytes);
-        self.drain();
-        String::from_utf8_lossy(&self.sent[before..]).into_owned()
-    }
-
-    fn greeting(&self) -> String {
-        String::from_utf8_lossy(&self.sent).into_owned()
-    }
-
-    fn bodies(&self) -> Vec<u8> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                ServerEvent::BodyChunk(c) => Some(c.as_slice()),
-                _ => None,
-            })
-            .flatten()
-            .copied()
-            .collect()
-    }
-
-    fn closed_reason(&self) -> Option<CloseReason> {
-        self.events.iter().find_map(|e| match e {
-            ServerEvent::Closed(r) => Some(r.clone()),
-            _ => None,
-        })
-    }
-}
-
-fn config() -> ServerConfig {
-    ServerConfig::new("mx.example.com")
-}
-
-fn reply(code: u16, status: (u8, u16, u16), text: &str) -> Reply {
-    Reply::new(
-        ReplyCode::new(code).unwrap(),
-        EnhancedStatus::new(status.0, status.1, status.2),
-        [text],
-    )
-    .unwrap()
-}
+mod server_harness;
+use server_harness::*;
 
 #[test]
 fn a_whole_transaction_with_exact_replies() {
@@ -463,8 +353,14 @@ fn auth_plain_login_and_cram_md5() {
         "503 5.5.1 Already authenticated\r\n"
     );
 
-    // LOGIN, with a wrong password.
-    let mut h = Harness::new(auth_config().with_plaintext_auth(true));
+    // LOGIN, with a wrong password. (Failures without delay or limit here;
+    // server_bounds.rs holds what they cost.)
+    let mut h = Harness::new(
+        auth_config()
+            .with_plaintext_auth(true)
+            .with_auth_failure_delay(Duration::ZERO)
+            .without_max_auth_failures(),
+    );
     h.policy = Box::new(check_password);
     h.feed(b"EHLO c.example\r\n");
     assert_eq!(h.feed(b"AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");

@@ -27,7 +27,7 @@
 //! # Ok::<(), smtp_smol::Error>(())
 //! ```
 //!
-//! See `examples/send_and_receive.rs` for a server and a client in one
+//! See `examples/smol_send_and_receive.rs` for a server and a client in one
 //! program.
 #![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.

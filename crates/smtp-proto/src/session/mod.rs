@@ -35,7 +35,10 @@ pub use client::{
     AuthFailure, ClientConfig, ClientError, ClientEvent, ClientSession, ClientTimeouts,
     DeliveryReport, Envelope, Phase, Recipient, RecipientStatus, TlsPolicy,
 };
-pub use server::{CloseReason, ServerConfig, ServerEvent, ServerSession, UsageError};
+pub use server::{
+    CloseReason, MinimumRate, ServerConfig, ServerEvent, ServerSession, UsageError,
+    MAX_AUTH_FAILURE_DELAY,
+};
 
 pub use std::time::{Duration, Instant};
 

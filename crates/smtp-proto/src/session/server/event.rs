@@ -35,7 +35,10 @@ pub enum ServerEvent {
     },
     /// *Decision*: DATA with at least one accepted recipient; accepting sends 354.
     DataStart,
-    /// Message content: un-stuffed (DATA) or exact (BDAT), in order.
+    /// Message content: un-stuffed (DATA) or exact (BDAT), in order, as it
+    /// arrives (never held until the end of the message), each at most
+    /// [`ServerSession::MAX_BODY_CHUNK`](super::ServerSession::MAX_BODY_CHUNK)
+    /// octets: stream them to storage.
     BodyChunk(Vec<u8>),
     /// *Decision*: the whole message arrived; answer with the final reply
     /// (typically 250 with a queue id, after storing it).
@@ -55,6 +58,14 @@ pub enum ServerEvent {
     },
     /// The transaction was discarded (RSET, a new EHLO, STARTTLS).
     Reset,
+    /// An AUTH attempt failed: the application answered its decision with a
+    /// 5yz reply, or the client cancelled or garbled the exchange. The reply
+    /// is held back for the configured delay. For logging and for
+    /// throttling the client's address across connections.
+    AuthFailed {
+        /// Failures on this session so far, this one included.
+        failures: usize,
+    },
     /// TLS is in force; the session starts over (RFC 3207).
     TlsStarted(TlsInfo),
     /// The session is over; `Output::Close` follows.
@@ -87,6 +98,19 @@ pub enum CloseReason {
     PeerClosed,
     /// The client was idle past the timeout (421 4.4.2 sent).
     Timeout,
+    /// A command line was not complete within `command_timeout` of its
+    /// first byte (421 4.4.2 sent).
+    CommandTimeout,
+    /// A message body arrived slower than `min_body_rate` (421 4.4.2 sent).
+    BodyTooSlow,
+    /// The session lasted `session_lifetime` (421 4.4.2 sent).
+    LifetimeExceeded,
+    /// `max_auth_failures` failed AUTH attempts (421 4.7.0 sent).
+    TooManyAuthFailures,
+    /// Refused content (a BDAT chunk, or DATA past the size limit or the
+    /// line-ending rules) was longer than `max_discard`: the refusal, then
+    /// 421 4.7.0, were sent without waiting for the rest.
+    DiscardLimit,
     /// Too many errors (421 sent).
     TooManyErrors,
     /// Pipelined or early input where it is not allowed (554 5.5.0 sent).

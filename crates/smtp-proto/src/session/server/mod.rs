@@ -1,32 +1,53 @@
-//! The server session: greets, reads commands, enforces order and limits,
-//! and pauses at every decision the application owns.
+//! The server half: [`ServerSession`] greets, reads commands, enforces
+//! order and limits, and pauses at every decision the application owns.
 
+mod auth;
+mod commands;
 mod config;
 mod event;
 mod replies;
+mod timers;
+mod transaction;
 
-pub use config::ServerConfig;
+pub use config::{MinimumRate, ServerConfig, MAX_AUTH_FAILURE_DELAY};
 pub use event::{CloseReason, ServerEvent, UsageError};
 
 use super::outbox::Outbox;
 use super::{Instant, Output, TlsInfo};
 use crate::data::{BdatChunk, DotUnstuffer};
-use crate::framing::{LineBuffer, LineStatus};
-use crate::sasl::{self, SaslServer, ServerStep};
-use crate::types::{
-    Capabilities, Command, Extension, ForwardPath, Host, MailParams, Mechanism, Reply, ReversePath,
-    Verb,
-};
+use crate::framing::LineBuffer;
+use crate::sasl::SaslServer;
+use crate::types::{Capabilities, Extension, ForwardPath, Host, MailParams, Mechanism, Reply};
+use auth::Held;
 use std::sync::Arc;
+use timers::{Expired, Timers};
+use transaction::Transaction;
 
 /// A sans-IO SMTP server session (RFC 5321 with PIPELINING, SIZE, 8BITMIME,
 /// SMTPUTF8, CHUNKING, DSN, STARTTLS, AUTH).
 ///
-/// Inputs are `feed*`, `handle_timeout` and `tls_established`; outputs come
-/// from [`poll_output`](Self::poll_output) in order; the application answers
-/// decision events with [`accept`](Self::accept),
-/// [`accept_with`](Self::accept_with) or [`reject`](Self::reject), and the
-/// session goes on with the input it buffered meanwhile.
+/// Methods come in four kinds, as in every session of this crate:
+/// - inputs: [`feed`](Self::feed), [`feed_eof`](Self::feed_eof),
+///   [`handle_timeout`](Self::handle_timeout), [`tls_established`](Self::tls_established);
+/// - outputs: [`poll_output`](Self::poll_output), [`poll_timeout`](Self::poll_timeout);
+/// - verbs from the application, the answers to decision events:
+///   [`accept`](Self::accept), [`accept_with`](Self::accept_with),
+///   [`reject`](Self::reject), and [`shutdown`](Self::shutdown);
+/// - getters: [`capabilities`](Self::capabilities), [`helo`](Self::helo),
+///   [`is_tls`](Self::is_tls), [`authenticated`](Self::authenticated),
+///   [`protocol_name`](Self::protocol_name), [`auth_failures`](Self::auth_failures),
+///   [`buffered_input`](Self::buffered_input), ...
+///
+/// After each input or verb, drain every output in order, then arm a timer
+/// from `poll_timeout`. Verbs take no time argument: they use the time of the
+/// latest input, and the session asks for an immediate `handle_timeout` to
+/// learn the real time of the answer. The session goes on with the input it
+/// buffered while the application decided.
+///
+/// Every wait is bounded by the [`ServerConfig`]: the idle timer, a deadline
+/// for a whole command line, a floor on the body's rate, the session's
+/// lifetime, the number of errors and of failed AUTH attempts (each failure's
+/// reply is held back a growing delay), and the input buffered meanwhile.
 ///
 /// ```
 /// use smtp_proto::{Output, ServerConfig, ServerEvent, ServerSession};
@@ -40,8 +61,8 @@ use std::sync::Arc;
 ///         match out {
 ///             Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
 ///             Output::Event(ServerEvent::BodyChunk(_)) => {}
-///             Output::Event(ServerEvent::Closed(_)) | Output::Close => {}
-///             Output::Event(_decision) => server.accept().unwrap(),
+///             Output::Event(event) if event.is_decision() => server.accept().unwrap(),
+///             Output::Event(_) | Output::Close => {}
 ///             Output::StartTls => unreachable!("STARTTLS is not offered here"),
 ///         }
 ///     }
@@ -67,8 +88,11 @@ use std::sync::Arc;
 pub struct ServerSession {
     config: Arc<ServerConfig>,
     hostname: String,
-    out: Outbox<ServerEvent>,
+    outbox: Outbox<ServerEvent>,
     lines: LineBuffer,
+    /// Lines taken from `lines` so far: tells a new command line from the
+    /// one that was open before.
+    lines_read: u64,
     mode: Mode,
     pending: Option<Pending>,
     greeted: bool,
@@ -76,14 +100,19 @@ pub struct ServerSession {
     extended: bool,
     tls: Option<TlsInfo>,
     authenticated: Option<String>,
+    /// What EHLO advertises now; refreshed when TLS or AUTH changes it.
+    capabilities: Capabilities,
     tx: Option<Transaction>,
     errors: usize,
-    deadline: Option<Instant>,
+    auth_failures: usize,
+    /// A failed AUTH's reply, held back before it is sent.
+    held: Option<Held>,
+    timers: Timers,
     /// An answer came while the clock was unknown: the next `poll_timeout`
     /// asks for an immediate `handle_timeout` to restart the idle timer.
     rearm: bool,
     /// The latest time an input carried.
-    last_now: Instant,
+    now: Instant,
     cram_md5_nonce: Option<String>,
 }
 
@@ -93,10 +122,13 @@ enum Mode {
     Data {
         unstuffer: DotUnstuffer,
         too_big: bool,
+        /// Wire octets read since the content was refused.
+        discarded: u64,
     },
     Bdat {
         chunk: BdatChunk,
-        failed: Option<Reply>,
+        /// The chunk was refused (the reply is sent): drop its octets.
+        discard: bool,
     },
     Sasl(SaslServer),
     TlsHandshake,
@@ -113,16 +145,6 @@ enum Pending {
     Auth(String),
 }
 
-/// The transaction in progress.
-#[derive(Debug)]
-struct Transaction {
-    params: MailParams,
-    recipients: Vec<ForwardPath>,
-    size: u64,
-    bdat: bool,
-    bdat_failed: bool,
-}
-
 fn printable(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '?' } else { c })
@@ -130,6 +152,10 @@ fn printable(s: &str) -> String {
 }
 
 impl ServerSession {
+    /// The largest [`ServerEvent::BodyChunk`]: however much one `feed`
+    /// brings, content is handed over in pieces no larger than this.
+    pub const MAX_BODY_CHUNK: usize = 64 * 1024;
+
     /// A session for a new connection. The greeting is queued at once (or
     /// after `greeting_delay`). For implicit TLS, handshake first and call
     /// [`tls_established`](Self::tls_established) before feeding bytes.
@@ -138,8 +164,10 @@ impl ServerSession {
         let hostname = printable(&config.hostname);
         let mut session = ServerSession {
             lines: LineBuffer::new(config.command_line),
+            lines_read: 0,
+            capabilities: Capabilities::from_parts(hostname.clone(), None, Vec::new()),
             hostname,
-            out: Outbox::default(),
+            outbox: Outbox::default(),
             mode: Mode::Commands,
             pending: None,
             greeted: false,
@@ -149,14 +177,17 @@ impl ServerSession {
             authenticated: None,
             tx: None,
             errors: 0,
-            deadline: None,
+            auth_failures: 0,
+            held: None,
+            timers: Timers::new(&config, now),
             rearm: false,
-            last_now: now,
+            now,
             cram_md5_nonce: None,
             config,
         };
+        session.refresh_capabilities();
         match session.config.greeting_delay {
-            Some(delay) => session.deadline = Some(now + delay),
+            Some(delay) => session.timers.idle = Some(now + delay),
             None => session.greet(now),
         }
         session
@@ -166,6 +197,7 @@ impl ServerSession {
     /// random source): the challenge is `<nonce@hostname>`.
     pub fn with_cram_md5_nonce(mut self, nonce: &str) -> ServerSession {
         self.cram_md5_nonce = Some(printable(nonce));
+        self.refresh_capabilities();
         self
     }
 
@@ -173,7 +205,7 @@ impl ServerSession {
         self.greeted = true;
         let banner = printable(&self.config.banner);
         self.send(&replies::greeting(&self.hostname, &banner));
-        self.deadline = Some(now + self.config.idle_timeout);
+        self.timers.idle = Some(now + self.config.idle_timeout);
     }
 
     // ----- inputs -------------------------------------------------------
@@ -183,9 +215,9 @@ impl ServerSession {
         if matches!(self.mode, Mode::Closed) || bytes.is_empty() {
             return;
         }
-        self.deadline = Some(now + self.config.idle_timeout);
+        self.timers.idle = Some(now + self.config.idle_timeout);
         self.rearm = false;
-        self.last_now = now;
+        self.now = now;
         if !self.greeted {
             if self.config.reject_early_talkers {
                 return self.close_with(&replies::sync_error(), CloseReason::SynchronizationError);
@@ -198,32 +230,40 @@ impl ServerSession {
                 CloseReason::StartTlsViolation,
             );
         }
-        let rest = if self.pending.is_none() && self.in_body() {
+        if let Some(held) = &mut self.held {
+            // Input is a time after the failure: the delay runs from here
+            // if its start was not known yet.
+            held.start(now);
+        }
+        let lines_before = self.lines_read;
+        let rest = if !self.is_waiting() && self.in_body() {
             self.feed_body(bytes)
         } else {
             bytes
         };
         // Uncapped: octets behind a BDAT command are chunk data, not a line.
         self.lines.push_uncapped(rest);
-        if self.pending.is_some() && self.lines.buffered().len() > self.config.max_pending_input {
+        if self.is_waiting() && self.lines.buffered().len() > self.config.max_pending_input {
             let reply = replies::input_overflow(&self.hostname);
             return self.close_with(&reply, CloseReason::InputOverflow);
         }
         self.run();
+        self.update_timers(lines_before);
     }
 
     /// The client closed its side of the connection.
-    pub fn feed_eof(&mut self, _now: Instant) {
+    pub fn feed_eof(&mut self, now: Instant) {
         if matches!(self.mode, Mode::Closed) {
             return;
         }
-        if self.tx.take().is_some() {
-            self.out.event(ServerEvent::Reset);
-        }
+        self.now = now;
+        self.reset_transaction();
         self.mode = Mode::Closed;
         self.pending = None;
-        self.out.event(ServerEvent::Closed(CloseReason::PeerClosed));
-        self.out.close();
+        self.held = None;
+        self.outbox
+            .event(ServerEvent::Closed(CloseReason::PeerClosed));
+        self.outbox.close();
     }
 
     /// The deadline from [`poll_timeout`](Self::poll_timeout) has passed.
@@ -231,26 +271,43 @@ impl ServerSession {
         if matches!(self.mode, Mode::Closed) || self.pending.is_some() {
             return;
         }
-        self.last_now = now;
+        self.now = now;
+        if self.held.is_some() {
+            return self.handle_hold(now);
+        }
         if self.rearm {
             // The application answered since the last input: the client's
             // idle time starts now, not when it last spoke.
             self.rearm = false;
-            self.deadline = Some(now + self.config.idle_timeout);
-            return;
-        }
-        match self.deadline {
-            Some(deadline) if now >= deadline => {}
-            _ => return,
+            self.timers.idle = Some(now + self.config.idle_timeout);
+            self.timers.restart_unused_body_window(now);
         }
         if !self.greeted {
-            return self.greet(now);
+            if self.timers.idle.is_some_and(|d| now >= d) {
+                self.greet(now);
+            }
+            return;
         }
-        if self.tx.take().is_some() {
-            self.out.event(ServerEvent::Reset);
-        }
-        let reply = replies::timeout(&self.hostname);
-        self.close_with(&reply, CloseReason::Timeout);
+        let Some(expired) = self.timers.expired(now, &self.config) else {
+            return;
+        };
+        self.reset_transaction();
+        let (reply, reason) = match expired {
+            Expired::Lifetime => (
+                replies::lifetime_exceeded(&self.hostname),
+                CloseReason::LifetimeExceeded,
+            ),
+            Expired::Body => (
+                replies::body_too_slow(&self.hostname),
+                CloseReason::BodyTooSlow,
+            ),
+            Expired::CommandLine => (
+                replies::command_timeout(&self.hostname),
+                CloseReason::CommandTimeout,
+            ),
+            Expired::Idle => (replies::timeout(&self.hostname), CloseReason::Timeout),
+        };
+        self.close_with(&reply, reason);
     }
 
     /// The TLS handshake the session asked for (or implicit TLS) finished.
@@ -259,41 +316,45 @@ impl ServerSession {
         if matches!(self.mode, Mode::Closed) {
             return;
         }
-        self.last_now = now;
+        self.now = now;
         self.rearm = false;
-        if self.tx.take().is_some() {
-            self.out.event(ServerEvent::Reset);
-        }
+        self.reset_transaction();
         self.helo = None;
         self.extended = false;
         self.authenticated = None;
         self.pending = None;
         self.mode = Mode::Commands;
         self.tls = Some(info.clone());
-        self.deadline = Some(now + self.config.idle_timeout);
-        self.out.event(ServerEvent::TlsStarted(info));
+        self.refresh_capabilities();
+        self.timers.idle = Some(now + self.config.idle_timeout);
+        self.outbox.event(ServerEvent::TlsStarted(info));
     }
 
     // ----- outputs ------------------------------------------------------
 
     /// The next thing to do, in order.
     pub fn poll_output(&mut self) -> Option<Output<ServerEvent>> {
-        self.out.pop()
+        self.outbox.pop()
     }
 
-    /// When to call [`handle_timeout`](Self::handle_timeout). `None` while a
-    /// decision is pending (the application's time is not the client's) or
-    /// after close. Right after the application answered a decision it is a
-    /// time already past: call `handle_timeout(now)` at once, so the idle
-    /// timer restarts from the real time of the answer (verbs take no clock).
+    /// When to call [`handle_timeout`](Self::handle_timeout): the earliest
+    /// of the idle, command-line, body-rate and lifetime deadlines, or the
+    /// end of a failed AUTH's delay. `None` while a decision is pending (the
+    /// application's time is not the client's) or after close. Right after
+    /// the application answered a decision it is a time already past: call
+    /// `handle_timeout(now)` at once, so the timers restart from the real
+    /// time of the answer (verbs take no clock).
     pub fn poll_timeout(&self) -> Option<Instant> {
         if matches!(self.mode, Mode::Closed) || self.pending.is_some() {
             return None;
         }
-        if self.rearm {
-            return Some(self.last_now);
+        if let Some(held) = &self.held {
+            return Some(held.until().unwrap_or(self.now));
         }
-        self.deadline
+        if self.rearm {
+            return Some(self.now);
+        }
+        self.timers.next(&self.config)
     }
 
     // ----- application verbs ---------------------------------------------
@@ -302,7 +363,7 @@ impl ServerSession {
     pub fn accept(&mut self) -> Result<(), UsageError> {
         let pending = self.pending.take().ok_or(UsageError::NoDecisionPending)?;
         let reply = match &pending {
-            Pending::Helo(_, true) => self.capabilities().to_reply(),
+            Pending::Helo(_, true) => self.capabilities.to_reply(),
             Pending::Helo(_, false) => replies::helo_ok(&self.hostname),
             Pending::Mail(..) => replies::ok((2, 1, 0), "Sender OK"),
             Pending::Rcpt(_) => replies::ok((2, 1, 5), "Recipient OK"),
@@ -333,7 +394,11 @@ impl ServerSession {
         Ok(())
     }
 
-    /// Refuses the pending decision with a 4yz or 5yz reply.
+    /// Refuses the pending decision with a 4yz or 5yz reply. A 5yz answer to
+    /// an [`Auth`](ServerEvent::Auth) decision is a failed attempt: it is
+    /// counted, delayed, and may close the session (see
+    /// [`ServerConfig::max_auth_failures`]); a 4yz one (a temporary failure
+    /// of the credential store) is not.
     pub fn reject(&mut self, reply: Reply) -> Result<(), UsageError> {
         if self.pending.is_none() {
             return Err(UsageError::NoDecisionPending);
@@ -353,15 +418,17 @@ impl ServerSession {
         if matches!(self.mode, Mode::Closed) {
             return;
         }
-        if self.tx.take().is_some() {
-            self.out.event(ServerEvent::Reset);
-        }
+        self.reset_transaction();
         let reply = replies::shutting_down(&self.hostname);
         self.close_with(&reply, CloseReason::Shutdown);
     }
 
     // ----- getters --------------------------------------------------------
 
+    /// What EHLO advertises now (it depends on TLS and AUTH state).
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
     /// The name the client gave in an accepted EHLO/HELO.
     pub fn helo(&self) -> Option<&Host> {
         self.helo.as_ref()
@@ -382,6 +449,54 @@ impl ServerSession {
     pub fn recipients(&self) -> &[ForwardPath] {
         self.tx.as_ref().map_or(&[], |t| t.recipients.as_slice())
     }
+    /// The MAIL parameters of the transaction in progress.
+    pub fn mail_params(&self) -> Option<&MailParams> {
+        self.tx.as_ref().map(|t| &t.params)
+    }
+    /// The transaction in progress asked for SMTPUTF8 (RFC 6531).
+    pub fn is_smtputf8(&self) -> bool {
+        self.tx.as_ref().is_some_and(|t| t.params.smtputf8)
+    }
+    /// The protocol keyword for the `with` clause of a `Received:` header,
+    /// from the IANA Mail Transmission Types registry: `SMTP` after HELO;
+    /// after EHLO `ESMTP` plus `S` with TLS and `A` with AUTH (RFC 3848),
+    /// prefixed `UTF8` when the transaction uses SMTPUTF8 (RFC 6531 §3.7.3):
+    /// `ESMTP`, `ESMTPA`, `ESMTPS`, `ESMTPSA`, `UTF8SMTP`, `UTF8SMTPA`,
+    /// `UTF8SMTPS`, `UTF8SMTPSA`. (The registry has no TLS name for HELO.)
+    pub fn protocol_name(&self) -> &'static str {
+        if !self.extended {
+            return "SMTP";
+        }
+        let tls = self.tls.is_some();
+        let auth = self.authenticated.is_some();
+        match (self.is_smtputf8(), tls, auth) {
+            (false, false, false) => "ESMTP",
+            (false, false, true) => "ESMTPA",
+            (false, true, false) => "ESMTPS",
+            (false, true, true) => "ESMTPSA",
+            (true, false, false) => "UTF8SMTP",
+            (true, false, true) => "UTF8SMTPA",
+            (true, true, false) => "UTF8SMTPS",
+            (true, true, true) => "UTF8SMTPSA",
+        }
+    }
+    /// Failed AUTH attempts on this session (see
+    /// [`ServerEvent::AuthFailed`]).
+    pub fn auth_failures(&self) -> usize {
+        self.auth_failures
+    }
+    /// Error replies the session sent so far (failed AUTH attempts
+    /// included); at `max_errors` it closes.
+    pub fn errors(&self) -> usize {
+        self.errors
+    }
+    /// Octets received and not yet processed: bounded by the command line
+    /// cap, or by `max_pending_input` while a decision is pending or a
+    /// failed AUTH's reply is held. Message content is never kept here; it
+    /// leaves as [`ServerEvent::BodyChunk`]s.
+    pub fn buffered_input(&self) -> usize {
+        self.lines.buffered().len()
+    }
     /// A decision is waiting for the application.
     pub fn is_paused(&self) -> bool {
         self.pending.is_some()
@@ -391,8 +506,9 @@ impl ServerSession {
         matches!(self.mode, Mode::Closed)
     }
 
-    /// What EHLO advertises now (it depends on TLS and AUTH state).
-    pub fn capabilities(&self) -> Capabilities {
+    // ----- internals ------------------------------------------------------
+
+    fn refresh_capabilities(&mut self) {
         let c = &self.config;
         let mut ext = vec![Extension::Size(c.max_message_size)];
         let flags = [
@@ -415,17 +531,40 @@ impl ServerSession {
         if !mechanisms.is_empty() && self.authenticated.is_none() {
             ext.push(Extension::Auth(mechanisms));
         }
-        Capabilities::from_parts(self.hostname.clone(), None, ext)
+        self.capabilities = Capabilities::from_parts(self.hostname.clone(), None, ext);
     }
-
-    // ----- internals ------------------------------------------------------
 
     fn in_body(&self) -> bool {
         matches!(self.mode, Mode::Data { .. } | Mode::Bdat { .. })
     }
 
+    /// Input is only buffered: a decision is pending, or a failed AUTH's
+    /// reply is held back.
+    fn is_waiting(&self) -> bool {
+        self.pending.is_some() || self.held.is_some()
+    }
+
+    /// Brings the command-line and body clocks up to date after input was
+    /// processed; `lines_before` is `lines_read` before it.
+    fn update_timers(&mut self, lines_before: u64) {
+        if matches!(self.mode, Mode::Closed) {
+            return;
+        }
+        let reading_lines = matches!(self.mode, Mode::Commands | Mode::Sasl(_));
+        let open = reading_lines
+            && !self.is_waiting()
+            && (!self.lines.is_empty() || self.lines.is_discarding());
+        let new_line = self.lines_read != lines_before;
+        self.timers.set_line(open, new_line, self.now);
+        // Between BDAT chunks the body is still under way: tiny chunks must
+        // not reset the rate window.
+        let body =
+            self.pending.is_none() && (self.in_body() || self.tx.as_ref().is_some_and(|t| t.bdat));
+        self.timers.set_body(body, self.now);
+    }
+
     fn send(&mut self, reply: &Reply) {
-        self.out.transmit_with(|buf| reply.write_to(buf));
+        self.outbox.transmit_with(|buf| reply.write_to(buf));
     }
 
     /// An error reply the session chose; too many of them end the session.
@@ -440,514 +579,57 @@ impl ServerSession {
 
     fn close_with(&mut self, reply: &Reply, reason: CloseReason) {
         self.send(reply);
+        // Nothing received after the end is ever read: drop it now.
+        drop(self.lines.take_buffered());
         self.mode = Mode::Closed;
         self.pending = None;
-        self.out.event(ServerEvent::Closed(reason));
-        self.out.close();
+        self.held = None;
+        self.outbox.event(ServerEvent::Closed(reason));
+        self.outbox.close();
     }
 
     fn decide(&mut self, pending: Pending, event: ServerEvent) {
         self.pending = Some(pending);
-        self.out.event(event);
+        self.outbox.event(event);
     }
 
     fn reset_transaction(&mut self) {
         if self.tx.take().is_some() {
-            self.out.event(ServerEvent::Reset);
+            self.outbox.event(ServerEvent::Reset);
         }
     }
 
     fn settle(&mut self, pending: Pending, reply: Reply, accepted: bool) {
-        self.send(&reply);
+        let lines_before = self.lines_read;
         self.rearm = true;
+        if matches!(pending, Pending::Auth(_)) && reply.code().is_permanent() {
+            // The time of the answer is unknown: the delay starts at the
+            // `handle_timeout` that `poll_timeout` asks for at once.
+            self.auth_failed(reply, None);
+            self.run();
+            return self.update_timers(lines_before);
+        }
+        self.send(&reply);
         match (pending, accepted) {
             (Pending::Helo(host, extended), true) => {
                 self.helo = Some(host);
                 self.extended = extended;
             }
-            (Pending::Mail(params), true) => {
-                self.tx = Some(Transaction {
-                    params,
-                    recipients: Vec::new(),
-                    size: 0,
-                    bdat: false,
-                    bdat_failed: false,
-                });
-            }
+            (Pending::Mail(params), true) => self.tx = Some(Transaction::new(params)),
             (Pending::Rcpt(to), true) => {
                 if let Some(tx) = &mut self.tx {
                     tx.recipients.push(to);
                 }
             }
-            (Pending::DataStart, true) => {
-                self.mode = Mode::Data {
-                    unstuffer: DotUnstuffer::new(self.config.data),
-                    too_big: false,
-                };
-                let buffered = self.lines.take_buffered();
-                let consumed = buffered.len() - self.feed_body(&buffered).len();
-                self.lines
-                    .push_uncapped(buffered.get(consumed..).unwrap_or_default());
-            }
+            (Pending::DataStart, true) => self.start_data(),
             (Pending::MessageEnd, _) => self.tx = None,
-            (Pending::Auth(user), true) => self.authenticated = Some(user),
+            (Pending::Auth(user), true) => {
+                self.authenticated = Some(user);
+                self.refresh_capabilities();
+            }
             _ => {}
         }
         self.run();
-    }
-
-    /// Processes buffered input until a decision is needed or input runs out.
-    fn run(&mut self) {
-        while self.pending.is_none() {
-            match self.mode {
-                Mode::Commands | Mode::Sasl(_) => {}
-                _ => return,
-            }
-            let line = match self.lines.next_line() {
-                LineStatus::Line(l) => l.to_vec(),
-                LineStatus::NeedMore => return,
-                LineStatus::TooLong => {
-                    let limit = self.config.command_line.max_len;
-                    self.error(&crate::ParseError::LineTooLong { limit }.reply());
-                    continue;
-                }
-                LineStatus::BareLf => {
-                    self.error(&replies::reply(
-                        500,
-                        (5, 5, 2),
-                        "Syntax error: lines must end with CRLF",
-                    ));
-                    continue;
-                }
-            };
-            if matches!(self.mode, Mode::Sasl(_)) {
-                self.on_sasl_line(&line);
-            } else {
-                match Command::parse_with(
-                    &line,
-                    &self.config.parse.with_smtputf8(self.config.smtputf8),
-                ) {
-                    Ok(cmd) => self.on_command(cmd),
-                    Err(e) => self.error(&e.reply()),
-                }
-            }
-        }
-    }
-
-    /// RFC 2920 §3.1: these commands end a pipelined group.
-    fn must_end_group(verb: Verb) -> bool {
-        matches!(
-            verb,
-            Verb::Ehlo
-                | Verb::Helo
-                | Verb::Data
-                | Verb::Vrfy
-                | Verb::Expn
-                | Verb::Noop
-                | Verb::Auth
-        )
-    }
-
-    fn on_command(&mut self, cmd: Command) {
-        let verb = cmd.verb();
-        let more_input = !self.lines.is_empty();
-        if verb == Verb::StartTls && more_input && self.config.starttls {
-            // CVE-2011-0411 class: plaintext behind STARTTLS must never be
-            // read as if it came through TLS.
-            return self.close_with(
-                &replies::starttls_violation(),
-                CloseReason::StartTlsViolation,
-            );
-        }
-        let pipelining = self.config.pipelining && self.extended;
-        // A BDAT chunk's octets follow its command by design (RFC 3030).
-        if self.config.reject_early_talkers
-            && more_input
-            && !matches!(verb, Verb::Quit | Verb::Bdat)
-            && (!pipelining || Self::must_end_group(verb))
-        {
-            return self.close_with(&replies::sync_error(), CloseReason::SynchronizationError);
-        }
-        match cmd {
-            Command::Ehlo(host) => {
-                self.reset_transaction();
-                self.decide(
-                    Pending::Helo(host.clone(), true),
-                    ServerEvent::Helo {
-                        host,
-                        extended: true,
-                    },
-                );
-            }
-            Command::Helo(host) => {
-                self.reset_transaction();
-                self.decide(
-                    Pending::Helo(host.clone(), false),
-                    ServerEvent::Helo {
-                        host,
-                        extended: false,
-                    },
-                );
-            }
-            Command::Mail { from, params } => self.on_mail(from, params),
-            Command::Rcpt { to, params } => self.on_rcpt(to, params),
-            Command::Data => self.on_data(),
-            Command::Bdat { size, last } => self.on_bdat(size, last),
-            Command::Rset => {
-                self.reset_transaction();
-                self.send(&replies::ok((2, 0, 0), "OK"));
-            }
-            Command::Noop(_) => self.send(&replies::ok((2, 0, 0), "OK")),
-            Command::Help(_) => self.send(&replies::help()),
-            Command::Vrfy(_) => {
-                let reply = self.config.vrfy_reply.clone();
-                self.send(&reply);
-            }
-            Command::Expn(_) => self.error(&replies::reply(502, (5, 5, 1), "EXPN not supported")),
-            Command::Quit => {
-                self.reset_transaction();
-                let reply = replies::closing(&self.hostname);
-                self.close_with(&reply, CloseReason::Quit);
-            }
-            Command::StartTls => self.on_starttls(),
-            Command::Auth {
-                mechanism,
-                initial_response,
-            } => self.on_auth(
-                mechanism,
-                initial_response.map(|r| r.expose_base64().to_owned()),
-            ),
-        }
-    }
-
-    fn on_mail(&mut self, from: ReversePath, params: MailParams) {
-        let c = Arc::clone(&self.config);
-        let refusal = if self.helo.is_none() {
-            Some(replies::bad_sequence("Send HELO/EHLO first"))
-        } else if self.tx.is_some() {
-            Some(replies::bad_sequence("Nested MAIL command"))
-        } else if c.require_tls && self.tls.is_none() {
-            Some(replies::tls_required())
-        } else if c.require_auth && self.authenticated.is_none() {
-            Some(replies::auth_required())
-        } else if params
-            .size
-            .is_some_and(|s| c.max_message_size.is_some_and(|m| s > m))
-        {
-            Some(replies::message_too_big())
-        } else {
-            self.unsupported_mail_param(&params)
-        };
-        match refusal {
-            Some(reply) => self.error(&reply),
-            None => self.decide(
-                Pending::Mail(params.clone()),
-                ServerEvent::MailFrom { from, params },
-            ),
-        }
-    }
-
-    fn unsupported_mail_param(&self, p: &MailParams) -> Option<Reply> {
-        let c = &self.config;
-        let unsupported = |what: &str| {
-            Some(replies::reply(
-                555,
-                (5, 5, 4),
-                &format!("{what} not supported"),
-            ))
-        };
-        if !self.extended && (p != &MailParams::default()) {
-            return unsupported("MAIL parameters after HELO are");
-        }
-        if p.smtputf8 && !c.smtputf8 {
-            return unsupported("SMTPUTF8 is");
-        }
-        if p.body == Some(crate::Body::BinaryMime) && !c.chunking {
-            return unsupported("BINARYMIME is");
-        }
-        if p.body == Some(crate::Body::EightBitMime) && !c.eight_bit_mime {
-            return unsupported("8BITMIME is");
-        }
-        if (p.ret.is_some() || p.envid.is_some()) && !c.dsn {
-            return unsupported("DSN is");
-        }
-        if p.requiretls {
-            return unsupported("REQUIRETLS is");
-        }
-        if let Some(other) = p.other.first() {
-            return unsupported(&format!("Parameter {} is", printable(other.keyword())));
-        }
-        None
-    }
-
-    fn on_rcpt(&mut self, to: ForwardPath, params: crate::RcptParams) {
-        let Some(tx) = &self.tx else {
-            return self.error(&replies::bad_sequence("Need MAIL command"));
-        };
-        if tx.bdat {
-            return self.error(&replies::bad_sequence("RCPT after BDAT"));
-        }
-        if to.mailbox().is_some_and(|m| !m.is_ascii()) && !tx.params.smtputf8 {
-            return self.error(&crate::ParseError::Utf8NotAllowed.reply());
-        }
-        if tx.recipients.len() >= self.config.max_recipients {
-            return self.send(&replies::too_many_recipients());
-        }
-        if (params.notify.is_some() || params.orcpt.is_some()) && !self.config.dsn {
-            return self.error(&replies::reply(555, (5, 5, 4), "DSN is not supported"));
-        }
-        if let Some(other) = params.other.first() {
-            let text = format!("Parameter {} is not supported", printable(other.keyword()));
-            return self.error(&replies::reply(555, (5, 5, 4), &text));
-        }
-        self.decide(
-            Pending::Rcpt(to.clone()),
-            ServerEvent::RcptTo { to, params },
-        );
-    }
-
-    fn on_data(&mut self) {
-        let Some(tx) = &self.tx else {
-            return self.error(&replies::bad_sequence("Need MAIL command"));
-        };
-        if tx.bdat {
-            return self.error(&replies::bad_sequence("DATA after BDAT"));
-        }
-        if tx.recipients.is_empty() {
-            return self.error(&replies::no_valid_recipients());
-        }
-        if tx.params.body == Some(crate::Body::BinaryMime) {
-            return self.error(&replies::bad_sequence("BINARYMIME needs BDAT"));
-        }
-        self.decide(Pending::DataStart, ServerEvent::DataStart);
-    }
-
-    fn on_bdat(&mut self, size: u64, last: bool) {
-        let failed = match &mut self.tx {
-            None => Some(replies::bad_sequence("Need MAIL command")),
-            Some(_) if !self.config.chunking => {
-                Some(replies::reply(502, (5, 5, 1), "BDAT not supported"))
-            }
-            Some(tx) if tx.bdat_failed => {
-                Some(replies::bad_sequence("An earlier BDAT failed; send RSET"))
-            }
-            Some(tx) if tx.recipients.is_empty() => Some(replies::no_valid_recipients()),
-            Some(tx) => {
-                tx.bdat = true;
-                None
-            }
-        };
-        self.mode = Mode::Bdat {
-            chunk: BdatChunk::new(size, last),
-            failed,
-        };
-        let buffered = self.lines.take_buffered();
-        let consumed = buffered.len() - self.feed_body(&buffered).len();
-        self.lines
-            .push_uncapped(buffered.get(consumed..).unwrap_or_default());
-    }
-
-    /// Feeds message content in DATA or BDAT mode; returns what follows it.
-    fn feed_body<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
-        let max = self.config.max_message_size;
-        match &mut self.mode {
-            Mode::Data { unstuffer, too_big } => {
-                let mut chunk = Vec::with_capacity(bytes.len());
-                let progress = unstuffer.feed(bytes, &mut chunk);
-                let size = unstuffer.content_len();
-                if max.is_some_and(|m| size > m) {
-                    *too_big = true;
-                }
-                let violation = unstuffer.violation();
-                if !*too_big && violation.is_none() && !chunk.is_empty() {
-                    self.out.event(ServerEvent::BodyChunk(chunk));
-                }
-                if progress.done {
-                    let too_big = *too_big;
-                    self.mode = Mode::Commands;
-                    let refusal = match violation {
-                        Some(v) => Some(v.reply()),
-                        None if too_big => Some(replies::message_too_big()),
-                        None => None,
-                    };
-                    self.end_of_message(size, refusal);
-                }
-                &bytes[progress.consumed.min(bytes.len())..]
-            }
-            Mode::Bdat { chunk, failed } => {
-                let data = chunk.take(bytes);
-                let complete = chunk.is_complete();
-                let last = chunk.is_last();
-                if let Some(tx) = &mut self.tx {
-                    if failed.is_none() {
-                        tx.size += data.len() as u64;
-                        if max.is_some_and(|m| tx.size > m) {
-                            *failed = Some(replies::message_too_big());
-                        } else if !data.is_empty() {
-                            self.out.event(ServerEvent::BodyChunk(data.to_vec()));
-                        }
-                    }
-                }
-                if complete {
-                    let failed = failed.take();
-                    self.mode = Mode::Commands;
-                    match failed {
-                        Some(reply) => self.bdat_failed(reply),
-                        None if last => {
-                            let size = self.tx.as_ref().map_or(0, |t| t.size);
-                            self.end_of_message(size, None);
-                        }
-                        None => {
-                            let size = self.tx.as_ref().map_or(0, |t| t.size);
-                            let text = format!("{size} octets received");
-                            self.send(&replies::ok((2, 0, 0), &text));
-                        }
-                    }
-                }
-                &bytes[data.len()..]
-            }
-            _ => bytes,
-        }
-    }
-
-    fn bdat_failed(&mut self, reply: Reply) {
-        match &mut self.tx {
-            Some(tx) if !tx.bdat_failed && tx.bdat => {
-                tx.bdat_failed = true;
-                self.out.event(ServerEvent::MessageAborted {
-                    reply: reply.clone(),
-                });
-            }
-            Some(tx) => tx.bdat_failed = true,
-            None => {}
-        }
-        self.error(&reply);
-    }
-
-    fn end_of_message(&mut self, size: u64, refusal: Option<Reply>) {
-        match refusal {
-            Some(reply) => {
-                self.send(&reply);
-                self.tx = None;
-                self.out.event(ServerEvent::MessageAborted { reply });
-            }
-            None => self.decide(Pending::MessageEnd, ServerEvent::MessageEnd { size }),
-        }
-    }
-
-    fn on_starttls(&mut self) {
-        if !self.config.starttls {
-            return self.error(&replies::reply(502, (5, 5, 1), "STARTTLS not available"));
-        }
-        if self.tls.is_some() {
-            return self.error(&replies::bad_sequence("TLS already active"));
-        }
-        self.send(&replies::ready_for_tls());
-        self.reset_transaction();
-        self.mode = Mode::TlsHandshake;
-        self.out.start_tls();
-    }
-
-    /// Why AUTH with `mechanism` is not possible now, as the reply to send.
-    fn auth_allowed(&self, mechanism: &Mechanism) -> Result<(), Reply> {
-        let c = &self.config;
-        if !c.auth_mechanisms.contains(mechanism)
-            || (*mechanism == Mechanism::CramMd5 && self.cram_md5_nonce.is_none())
-        {
-            return Err(replies::reply(
-                504,
-                (5, 5, 4),
-                "Unrecognized authentication type",
-            ));
-        }
-        if c.require_tls && self.tls.is_none() {
-            return Err(replies::tls_required());
-        }
-        if sasl::exposes_secret(mechanism) && self.tls.is_none() && !c.allow_plaintext_auth {
-            return Err(replies::encryption_required());
-        }
-        Ok(())
-    }
-
-    fn on_auth(&mut self, mechanism: Mechanism, initial: Option<String>) {
-        if self.helo.is_none() || !self.extended {
-            return self.error(&replies::bad_sequence("Send EHLO first"));
-        }
-        if self.authenticated.is_some() {
-            return self.error(&replies::bad_sequence("Already authenticated"));
-        }
-        if self.tx.is_some() {
-            return self.error(&replies::bad_sequence(
-                "AUTH not allowed during a transaction",
-            ));
-        }
-        if let Err(reply) = self.auth_allowed(&mechanism) {
-            return self.error(&reply);
-        }
-        let challenge = self
-            .cram_md5_nonce
-            .as_ref()
-            .map(|n| format!("<{n}@{}>", self.hostname));
-        let mut server = match SaslServer::new(mechanism, challenge.as_deref()) {
-            Ok(s) => s,
-            Err(_) => {
-                return self.error(&replies::reply(
-                    504,
-                    (5, 5, 4),
-                    "Unrecognized authentication type",
-                ))
-            }
-        };
-        let step = match initial {
-            None => server.start(None),
-            Some(text) if text == "=" => server.start(Some(&[])),
-            Some(text) => match sasl::decode_base64(text.as_bytes()) {
-                Ok(bytes) => server.start(Some(&bytes)),
-                Err(_) => {
-                    return self.error(&replies::reply(501, (5, 5, 2), "Invalid base64 data"))
-                }
-            },
-        };
-        self.sasl_step(server, step);
-    }
-
-    fn on_sasl_line(&mut self, line: &[u8]) {
-        let Mode::Sasl(mut server) = std::mem::replace(&mut self.mode, Mode::Commands) else {
-            return;
-        };
-        if line == b"*" {
-            return self.error(&replies::reply(501, (5, 0, 0), "Authentication cancelled"));
-        }
-        match sasl::decode_base64(line) {
-            Ok(bytes) => {
-                let step = server.step(&bytes);
-                self.sasl_step(server, step);
-            }
-            Err(_) => self.error(&replies::reply(501, (5, 5, 2), "Invalid base64 data")),
-        }
-    }
-
-    fn sasl_step(&mut self, server: SaslServer, step: ServerStep) {
-        match step {
-            ServerStep::Challenge(bytes) => {
-                self.send(&replies::challenge(&sasl::encode_base64(&bytes)));
-                self.mode = Mode::Sasl(server);
-            }
-            ServerStep::Done(request) => {
-                self.mode = Mode::Commands;
-                self.decide(
-                    Pending::Auth(request.username().to_owned()),
-                    ServerEvent::Auth(request),
-                );
-            }
-            ServerStep::Failed(_) => {
-                self.mode = Mode::Commands;
-                self.error(&replies::reply(
-                    501,
-                    (5, 5, 2),
-                    "Malformed authentication data",
-                ));
-            }
-        }
+        self.update_timers(lines_before);
     }
 }

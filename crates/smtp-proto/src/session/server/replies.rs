@@ -50,6 +50,46 @@ pub(crate) fn timeout(hostname: &str) -> Reply {
     )
 }
 
+pub(crate) fn command_timeout(hostname: &str) -> Reply {
+    reply(
+        421,
+        (4, 4, 2),
+        &format!("{hostname} command not completed in time, closing"),
+    )
+}
+
+pub(crate) fn body_too_slow(hostname: &str) -> Reply {
+    reply(
+        421,
+        (4, 4, 2),
+        &format!("{hostname} message data arriving too slowly, closing"),
+    )
+}
+
+pub(crate) fn lifetime_exceeded(hostname: &str) -> Reply {
+    reply(
+        421,
+        (4, 4, 2),
+        &format!("{hostname} connection time limit exceeded, closing"),
+    )
+}
+
+pub(crate) fn too_many_auth_failures(hostname: &str) -> Reply {
+    reply(
+        421,
+        (4, 7, 0),
+        &format!("{hostname} too many failed authentication attempts, closing"),
+    )
+}
+
+pub(crate) fn discard_limit(hostname: &str) -> Reply {
+    reply(
+        421,
+        (4, 7, 0),
+        &format!("{hostname} refused data too long to skip, closing"),
+    )
+}
+
 pub(crate) fn too_many_errors(hostname: &str) -> Reply {
     reply(
         421,

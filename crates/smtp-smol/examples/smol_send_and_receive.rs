@@ -2,7 +2,7 @@
 //! needed): the server prints each message it receives; the pool sends ten
 //! over at most three connections.
 //!
-//! Run with `cargo run -p smtp-smol --example send_and_receive`.
+//! Run with `cargo run -p smtp-smol --example smol_send_and_receive`.
 
 use smtp_proto::{ClientConfig, Envelope, Host, Mailbox, Recipient, ServerConfig, TlsPolicy};
 use smtp_smol::{Connection, Decision, Handler, Message, Pool, Server};

@@ -3,7 +3,7 @@
 //! them. async-std is discontinued upstream; new programs should use
 //! `smtp-smol` (see its example).
 //!
-//! Run with `cargo run -p smtp-async-std --example send_and_receive`.
+//! Run with `cargo run -p smtp-async-std --example async_std_send_and_receive`.
 
 use smtp_async_std::{AcceptAll, Client, Server};
 use smtp_proto::{ClientConfig, Envelope, Host, Mailbox, Recipient, ServerConfig, TlsPolicy};
