@@ -15,7 +15,8 @@ use divan::Bencher;
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter as _;
 use mail_auth::common::parse::TxtRecordParser as _;
-use mail_auth::dkim::{DkimSigner as StalwartSigner, DomainKey};
+use mail_auth::common::verify::DomainKey;
+use mail_auth::dkim::DkimSigner as StalwartSigner;
 use mail_auth::{AuthenticatedMessage, DkimResult as StalwartResult, MessageAuthenticator, Parameters, ResolverCache, Txt};
 use mailwire_auth::dkim::{DkimResult, DkimSigner, DkimVerifier, KeyType, SigningKey, SigningStream};
 use mailwire_auth::MemoryResolver;
@@ -104,7 +105,6 @@ fn stalwart_sign(ed: bool, message: &[u8]) -> String {
     }
 }
 
-#[derive(Default)]
 struct Cache<K, V>(Mutex<HashMap<K, V>>);
 
 impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for Cache<K, V> {
@@ -128,7 +128,7 @@ impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for Cache<K, V> {
 }
 
 fn stalwart_cache() -> Cache<String, Txt> {
-    let cache = Cache::default();
+    let cache = Cache(Mutex::new(HashMap::new()));
     let later = Instant::now() + Duration::from_secs(86_400);
     for (name, record) in [
         ("rsa._domainkey.example.com.", keys().rsa.dns_record().unwrap()),

@@ -11,6 +11,7 @@
 )]
 
 pub mod auth_results;
+pub mod check;
 pub mod dkim;
 pub mod dmarc;
 pub mod header;
@@ -20,4 +21,5 @@ pub mod resolver;
 pub mod spf;
 pub mod tag_list;
 
+pub use check::{authenticate, Envelope, Verdict};
 pub use resolver::{DnsError, MemoryResolver, MxRecord, Resolver};

@@ -2,6 +2,7 @@
 //! stores every message it receives in a Maildir.
 #![forbid(unsafe_code)]
 
+mod check_auth;
 mod connect;
 mod dkim;
 mod doctor;

@@ -70,6 +70,8 @@ pub(crate) struct SendArgs {
     server: Option<String>,
     #[command(flatten)]
     connect: ConnectArgs,
+    #[command(flatten)]
+    dkim: crate::dkim::DkimSignArgs,
 }
 
 /// Parses `addr` or `Name <addr>`.
@@ -200,7 +202,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     let message = build(&args)?;
     let envelope = smtp_envelope(&message)?;
     let shown = message.envelope().clone();
-    let bytes = message.to_vec();
+    let bytes = args.dkim.sign(message.to_vec())?;
     if args.dry_run {
         if let Some(target) = &target {
             eprintln!(

@@ -84,6 +84,8 @@ pub(crate) struct ServeArgs {
     /// only CR LF "." CR LF does.
     #[arg(long, value_enum, default_value_t = BareLineEndings::Reject)]
     bare_line_endings: BareLineEndings,
+    #[command(flatten)]
+    check_auth: crate::check_auth::CheckAuthArgs,
 }
 
 /// `--bare-line-endings`.
@@ -340,7 +342,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             .with_plaintext_auth(args.allow_plaintext_auth);
     }
     let auth_note = auth_summary(&users, &args, tls.is_some());
-    let sink = MaildirSink::new(maildir, true).with_users(users);
+    let sink = args
+        .check_auth
+        .wrap(MaildirSink::new(maildir, true).with_users(users), HOSTNAME)?;
 
     let main = match &tls {
         Some(tls) => Server::bind_tls(
