@@ -1,22 +1,30 @@
-//! What `send` and `probe` share: where to connect and how (a server or a
-//! provider preset, the security mode, TLS trust), the credentials, the
-//! transcript, and the translation of a failure into plain words and an
-//! exit code.
+//! What `send` and `probe` share: the flags that say where to connect and
+//! how, turned into a [`mailer::MailerBuilder`] (the library does the
+//! rest), the credentials from the environment or a prompt, and a failure
+//! as words naming the flags, with its exit code.
 
-use crate::providers::{self, Provider};
 use crate::Failure;
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
-use smtp_blocking::{Client, Error, TlsFailure, TlsSettings};
-use smtp_proto::sasl::ClientCredentials;
+use mailer::{Context, Credentials, ErrorKind, Mailer, MailerBuilder, Provider, Words};
 use smtp_proto::transcript::Transcript;
-use smtp_proto::{AuthFailure, ClientConfig, ClientError, Host, Phase, Reply, Secret, TlsPolicy};
+use smtp_proto::Host;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The environment variable holding the password for `--user`.
 pub(crate) const PASSWORD_ENV: &str = "MAILWIRE_PASSWORD";
+
+/// The flags' names, for the library's advice.
+pub(crate) const CLI_WORDS: Words = Words {
+    ca_file: "--ca-file",
+    user: "--user NAME (the password comes from MAILWIRE_PASSWORD or a prompt)",
+    tls: "--security tls",
+    starttls: "--security starttls",
+    allow_plaintext_auth: "--allow-plaintext-auth",
+    probe: Some("mailwire probe"),
+};
 
 /// How the connection to the server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -32,40 +40,13 @@ pub(crate) enum Security {
 }
 
 impl Security {
-    /// The usual port of each mode.
-    pub(crate) fn default_port(self) -> u16 {
+    /// The library's mode.
+    pub(crate) fn mode(self) -> mailer::Security {
         match self {
-            Security::Tls => 465,
-            Security::Starttls => 587,
-            Security::StarttlsOpportunistic | Security::None => 25,
-        }
-    }
-
-    /// The usual mode of a port: 465 is implicit TLS, 25 opportunistic
-    /// STARTTLS, anything else (587 first) required STARTTLS.
-    pub(crate) fn for_port(port: u16) -> Security {
-        match port {
-            465 => Security::Tls,
-            25 => Security::StarttlsOpportunistic,
-            _ => Security::Starttls,
-        }
-    }
-
-    pub(crate) fn policy(self) -> TlsPolicy {
-        match self {
-            Security::Tls => TlsPolicy::Implicit,
-            Security::Starttls => TlsPolicy::Required,
-            Security::StarttlsOpportunistic => TlsPolicy::Opportunistic,
-            Security::None => TlsPolicy::None,
-        }
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Security::Tls => "implicit TLS",
-            Security::Starttls => "STARTTLS, required",
-            Security::StarttlsOpportunistic => "STARTTLS when offered",
-            Security::None => "no encryption",
+            Security::Tls => mailer::Security::Tls,
+            Security::Starttls => mailer::Security::StartTls,
+            Security::StarttlsOpportunistic => mailer::Security::StartTlsOpportunistic,
+            Security::None => mailer::Security::None,
         }
     }
 }
@@ -90,9 +71,19 @@ pub(crate) struct ConnectArgs {
     /// variable (needs --user).
     #[arg(long, value_name = "VAR", requires = "user")]
     pub(crate) oauth_token_env: Option<String>,
-    /// Also trust the CA certificates in this PEM file (a private relay).
+    /// Also trust the certificates in this PEM file, beside the public
+    /// roots: a private CA, or the server's own self-signed certificate.
     #[arg(long, value_name = "FILE")]
     pub(crate) ca_file: Option<PathBuf>,
+    /// Trust only the certificates in this PEM file (the public roots are
+    /// not used).
+    #[arg(long, value_name = "FILE", conflicts_with = "ca_file")]
+    pub(crate) ca_file_only: Option<PathBuf>,
+    /// Log in even over an unencrypted connection: with --security none, or
+    /// when opportunistic STARTTLS did not happen (which someone on the path
+    /// can cause). Without it, no credentials cross a plaintext connection.
+    #[arg(long)]
+    pub(crate) allow_plaintext_auth: bool,
     /// DANGEROUS: do not check the server's certificate (anyone on the path
     /// can then read the mail and the password).
     #[arg(long)]
@@ -101,75 +92,9 @@ pub(crate) struct ConnectArgs {
     /// message body (the body keeps RFC 5321's limits).
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub(crate) timeout: u64,
-    /// The name to give in EHLO.
-    #[arg(long, default_value = "localhost")]
-    pub(crate) helo: String,
-}
-
-/// Where to connect, resolved from the flags.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) security: Security,
-    /// The provider, by preset or recognised from the host name.
-    pub(crate) provider: Option<&'static Provider>,
-}
-
-impl Target {
-    /// From `--server HOST[:PORT]` (or `None`) and the connect flags;
-    /// `Ok(None)` when neither a server nor a provider was given.
-    pub(crate) fn resolve(
-        server: Option<&str>,
-        args: &ConnectArgs,
-    ) -> Result<Option<Target>, Failure> {
-        if let Some(name) = &args.provider {
-            let provider = providers::by_name(name).ok_or_else(|| {
-                Failure::usage(anyhow!(
-                    "unknown provider {name:?}; known: {}",
-                    providers::names()
-                ))
-            })?;
-            let security = args.security.unwrap_or(provider.security);
-            // The preset's port fits its own mode; another mode gets that
-            // mode's usual port.
-            let port = if security == provider.security {
-                provider.port
-            } else {
-                security.default_port()
-            };
-            return Ok(Some(Target {
-                host: provider.host.to_owned(),
-                port,
-                security,
-                provider: Some(provider),
-            }));
-        }
-        let Some(server) = server else {
-            return Ok(None);
-        };
-        let (host, port) = split_host_port(server)?;
-        let (port, security) = match (port, args.security) {
-            (Some(port), Some(security)) => (port, security),
-            (Some(port), None) => (port, Security::for_port(port)),
-            (None, Some(security)) => (security.default_port(), security),
-            (None, None) => (587, Security::Starttls),
-        };
-        Ok(Some(Target {
-            provider: providers::by_host(&host),
-            host,
-            port,
-            security,
-        }))
-    }
-
-    pub(crate) fn address(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
+    /// The name to give in EHLO; by default this machine's host name.
+    #[arg(long)]
+    pub(crate) helo: Option<String>,
 }
 
 /// Splits `host[:port]` and `[v6]:port`.
@@ -201,49 +126,114 @@ impl ConnectArgs {
         Duration::from_secs(self.timeout.max(1))
     }
 
-    /// The TLS trust settings.
-    pub(crate) fn tls_settings(&self) -> Result<TlsSettings, Failure> {
-        let mut settings = TlsSettings::new();
+    /// The provider: by preset, or recognised from the server's name.
+    fn provider(&self, server: Option<&str>) -> Result<Option<Provider>, Failure> {
+        if let Some(name) = &self.provider {
+            return Provider::by_name(name).map(Some).ok_or_else(|| {
+                Failure::usage(anyhow!(
+                    "unknown provider {name:?}; known: {}",
+                    Provider::names()
+                ))
+            });
+        }
+        Ok(server
+            .map(split_host_port)
+            .transpose()?
+            .and_then(|(host, _)| Provider::by_host(&host)))
+    }
+
+    /// Where to connect, from `--server HOST[:PORT]` or `--provider`;
+    /// `Ok(None)` when neither was given. Only where: see
+    /// [`configure`](Self::configure) for how.
+    pub(crate) fn target(&self, server: Option<&str>) -> Result<Option<MailerBuilder>, Failure> {
+        if let Some(provider) = self.provider(None)? {
+            let mut builder = Mailer::provider(provider);
+            if let Some(security) = self.security {
+                builder = builder.security(security.mode());
+            }
+            return Ok(Some(builder));
+        }
+        let Some(server) = server else {
+            return Ok(None);
+        };
+        let (host, port) = split_host_port(server)?;
+        let (port, security) = match (port, self.security.map(Security::mode)) {
+            (Some(port), Some(security)) => (port, security),
+            (Some(port), None) => (port, mailer::Security::for_port(port)),
+            (None, Some(security)) => (security.default_port(), security),
+            (None, None) => (587, mailer::Security::StartTls),
+        };
+        Ok(Some(Mailer::server(host, port, security)))
+    }
+
+    /// How to connect: TLS trust, timeouts, the EHLO name, plaintext
+    /// logins, the transcript, and (with `login`) the credentials.
+    pub(crate) fn configure(
+        &self,
+        mut builder: MailerBuilder,
+        server: Option<&str>,
+        login: bool,
+        transcript: bool,
+    ) -> Result<MailerBuilder, Failure> {
         if let Some(path) = &self.ca_file {
-            settings = settings
-                .with_ca_file(path)
-                .map_err(|e| Failure::usage(anyhow!(e)))?;
+            builder = builder.ca_file(path);
+        }
+        if let Some(path) = &self.ca_file_only {
+            builder = builder.ca_file_only(path);
         }
         if self.dangerous_accept_invalid_certs {
             eprintln!(
                 "mailwire: WARNING: --dangerous-accept-invalid-certs: the server's certificate is \
                  not checked; anyone on the path can read this session"
             );
-            settings = settings.dangerous_accept_invalid_certs();
+            builder = builder.tls(mailer::TlsSettings::new().dangerous_accept_invalid_certs());
         }
-        Ok(settings)
+        let helo = match &self.helo {
+            Some(name) => name.clone(),
+            None => machine_name(),
+        };
+        if Host::parse(&helo).is_err() {
+            return Err(Failure::usage(anyhow!(
+                "bad --helo {helo:?}: not a host name"
+            )));
+        }
+        builder = builder
+            .timeout(self.timeout())
+            .helo(helo)
+            .allow_plaintext_auth(self.allow_plaintext_auth);
+        if transcript {
+            builder = builder.observer(|| Box::new(Transcript::client(|line| eprintln!("{line}"))));
+        }
+        if login {
+            if let Some(credentials) = self.credentials(self.provider(server)?)? {
+                builder = builder.credentials(credentials);
+            }
+        }
+        Ok(builder)
     }
 
     /// The credentials for `--user`: an OAuth2 token from the named variable,
     /// or the password from MAILWIRE_PASSWORD or a prompt.
-    pub(crate) fn credentials(
-        &self,
-        target: Option<&Target>,
-    ) -> Result<Option<ClientCredentials>, Failure> {
+    fn credentials(&self, provider: Option<Provider>) -> Result<Option<Credentials>, Failure> {
         let Some(user) = &self.user else {
             return Ok(None);
         };
         if let Some(var) = &self.oauth_token_env {
-            let token = std::env::var(var).map_err(|_| {
-                Failure::usage(anyhow!(
+            let var = var.clone();
+            if std::env::var(&var).is_err() {
+                return Err(Failure::usage(anyhow!(
                     "--oauth-token-env {var}: the environment variable {var} is not set"
-                ))
-            })?;
-            return Ok(Some(ClientCredentials::OAuth2 {
-                username: user.clone(),
-                token: Secret::new(token),
-            }));
+                )));
+            }
+            return Ok(Some(Credentials::oauth2(user.clone(), move || {
+                Ok(std::env::var(&var)?)
+            })));
         }
         let password = match std::env::var(PASSWORD_ENV) {
             Ok(password) => password,
             Err(_) if std::io::stdin().is_terminal() => {
-                if let Some(p) = target.and_then(|t| t.provider) {
-                    eprintln!("mailwire: note: {}", p.password_hint);
+                if let Some(p) = provider {
+                    eprintln!("mailwire: note: {}", p.settings().password_hint);
                 }
                 rpassword::prompt_password(format!("Password for {user}: ")).map_err(|e| {
                     Failure::usage(anyhow!(
@@ -258,182 +248,56 @@ impl ConnectArgs {
                 )))
             }
         };
-        Ok(Some(ClientCredentials::Password {
-            username: user.clone(),
-            password: Secret::new(password),
-        }))
-    }
-
-    /// The client configuration for `target`, with credentials.
-    pub(crate) fn client_config(
-        &self,
-        security: Security,
-        credentials: Option<ClientCredentials>,
-    ) -> Result<ClientConfig, Failure> {
-        let helo = Host::parse(&self.helo)
-            .map_err(|e| Failure::usage(anyhow!("bad --helo {:?}: {e}", self.helo)))?;
-        let mut config = ClientConfig::new(helo).with_tls(security.policy());
-        // The setup and envelope steps wait --timeout; the body and its
-        // final reply keep RFC 5321's longer limits (a big message takes
-        // time to check).
-        let each = self.timeout();
-        let t = &mut config.timeouts;
-        for step in [
-            &mut t.greeting,
-            &mut t.ehlo,
-            &mut t.starttls,
-            &mut t.auth,
-            &mut t.mail,
-            &mut t.rcpt,
-            &mut t.quit,
-        ] {
-            *step = each;
-        }
-        if let Some(credentials) = credentials {
-            config = config.with_credentials(credentials);
-        }
-        Ok(config)
+        Ok(Some(Credentials::password(user.clone(), password)))
     }
 }
 
-/// Opens a session to `target` (greeting, EHLO, TLS, AUTH as configured),
-/// with the dialogue on stderr when `transcript` is set.
-pub(crate) fn open(
-    target: &Target,
-    config: ClientConfig,
-    tls: TlsSettings,
-    timeout: Duration,
-    transcript: bool,
-) -> Result<Client, Failure> {
-    if transcript {
-        eprintln!(
-            "=== Trying {} ({})...",
-            target.address(),
-            target.security.name()
-        );
-    }
-    let mut builder = Client::builder(config).tls(tls).connect_timeout(timeout);
-    if transcript {
-        builder = builder.observer(Transcript::client(|line| eprintln!("{line}")));
-    }
-    builder
-        .connect(&target.host, target.port)
-        .map_err(|e| explain(&e, target))
-}
-
-/// Turns a client error into words for a person (with the provider's hint
-/// when the login failed) and the exit code of the phase that failed.
-pub(crate) fn explain(error: &Error, target: &Target) -> Failure {
-    let at = target.address();
-    let hint = |generic: &str| -> String {
-        match target.provider {
-            Some(p) => p.password_hint.to_owned(),
-            None => generic.to_owned(),
-        }
-    };
-    match error {
-        Error::Resolve { .. } => Failure::connect(anyhow!(
-            "{error}: check the server name, and that this machine can resolve names"
-        )),
-        Error::Connect { source, .. } => {
-            let advice = match source.kind() {
-                std::io::ErrorKind::ConnectionRefused => format!(
-                    "nothing listens on port {} there: check the port (465 for implicit TLS, 587 \
-                     for STARTTLS)",
-                    target.port
-                ),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => format!(
-                    "no answer at all: a firewall, your network or your ISP/cloud provider \
-                     probably blocks port {} (port 25 often is); try 587 or 465",
-                    target.port
-                ),
-                _ => "check the address and your network".to_owned(),
-            };
-            Failure::connect(anyhow!("{error}: {advice}"))
-        }
-        Error::NoGreeting { .. } => Failure::connect(anyhow!(
-            "wrong security mode for this port? {error} (port {} was tried with {})",
-            target.port,
-            target.security.name()
-        )),
-        Error::Tls { kind, .. } => {
-            if *kind == TlsFailure::NotTls {
-                return Failure::tls(anyhow!(
-                    "wrong security mode for this port: {at} answered in plaintext where a TLS \
-                     handshake should start, so it expects STARTTLS; use --security starttls \
-                     (implicit TLS is usually port 465)"
-                ));
-            }
-            let text = error
-                .to_string()
-                .replace("TlsSettings::with_ca_file", "--ca-file");
-            let advice = if *kind == TlsFailure::Certificate && !text.contains("--ca-file") {
-                " — if this is a private server, give its CA with --ca-file"
-            } else {
-                ""
-            };
-            Failure::tls(anyhow!("{text}{advice}"))
-        }
-        Error::TlsConfig { .. } | Error::TlsNotConfigured { .. } => {
-            Failure::usage(anyhow!("{error}"))
-        }
-        Error::Session { error: e, .. } => match e.as_ref() {
-            ClientError::AuthFailed { reply, kind, .. } => {
-                let why = match kind {
-                    AuthFailure::InvalidCredentials | AuthFailure::MechanismTooWeak => {
-                        hint(kind.explanation())
-                    }
-                    other => other.explanation().to_owned(),
-                };
-                Failure::auth(anyhow!(
-                    "the server at {at} rejected the login ({}): {why}",
-                    reply_code(reply)
-                ))
-            }
-            ClientError::AuthUnavailable { .. } | ClientError::AuthNeedsTls => {
-                Failure::auth(anyhow!("{at}: {e}"))
-            }
-            ClientError::StartTlsUnavailable
-            | ClientError::StartTlsRefused(_)
-            | ClientError::PlaintextAfterStartTls => Failure::tls(anyhow!(
-                "{at}: {e} (use --security tls for port 465, or --security none only for a local \
-                 sink)"
-            )),
-            ClientError::Rejected { phase, .. }
-            | ClientError::Timeout { phase }
-            | ClientError::ConnectionClosed { phase }
-            | ClientError::ServiceClosing { phase, .. }
-                if matches!(
-                    phase,
-                    Phase::Greeting | Phase::Ehlo | Phase::Helo | Phase::StartTls
-                ) =>
-            {
-                Failure::connect(anyhow!("{error}"))
-            }
-            ClientError::MessageTooBig { .. }
-            | ClientError::ExtensionMissing(_)
-            | ClientError::Rejected { .. } => Failure::rejected(anyhow!("{error}")),
-            _ => Failure::other(anyhow!("{error}")),
-        },
-        Error::Rejected { .. } => Failure::rejected(anyhow!("{error}")),
-        _ => Failure::other(anyhow!("{error}")),
+/// This machine's host name, as other clients say in EHLO; `localhost`
+/// when it has none that is a valid domain.
+fn machine_name() -> String {
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
+    let name = name.trim_end_matches('.');
+    if Host::parse(name).is_ok() {
+        name.to_owned()
+    } else {
+        "localhost".to_owned()
     }
 }
 
-/// `535 5.7.8`: a reply's code and enhanced status.
-pub(crate) fn reply_code(reply: &Reply) -> String {
-    match reply.enhanced() {
-        Some(status) => format!("{} {status}", reply.code().get()),
-        None => reply.code().get().to_string(),
+/// Builds the mailer; a setting that cannot work is a usage error.
+pub(crate) fn build(builder: MailerBuilder) -> Result<Mailer, Failure> {
+    builder.build().map_err(|e| Failure::usage(anyhow!("{e}")))
+}
+
+/// The same inside `probe`, which need not suggest itself.
+pub(crate) const PROBE_WORDS: Words = Words {
+    probe: None,
+    ..CLI_WORDS
+};
+
+/// A library failure as words naming the flags, with its exit code.
+pub(crate) fn failure(error: &mailer::Error, context: &Context) -> Failure {
+    failure_in(error, context, &CLI_WORDS)
+}
+
+/// [`failure`], naming options with `words`.
+pub(crate) fn failure_in(error: &mailer::Error, context: &Context, words: &Words) -> Failure {
+    let text = anyhow!("{}", error.explain(context, words));
+    match error.kind() {
+        ErrorKind::Usage => Failure::usage(text),
+        ErrorKind::Connect => Failure::connect(text),
+        ErrorKind::Tls => Failure::tls(text),
+        ErrorKind::Auth => Failure::auth(text),
+        ErrorKind::Rejected => Failure::rejected(text),
+        _ => Failure::other(text),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smtp_proto::{EnhancedStatus, Mechanism, ReplyCode};
 
-    fn target(server: &str, args: &[&str]) -> Option<Target> {
+    fn target(server: &str, args: &[&str]) -> Option<Context> {
         use clap::Parser;
         #[derive(Parser)]
         struct Cli {
@@ -445,17 +309,20 @@ mod tests {
         }
         let cli = Cli::parse_from(std::iter::once("x").chain(args.iter().copied()));
         assert!(cli.server.is_none());
-        Target::resolve(Some(server).filter(|s| !s.is_empty()), &cli.connect).unwrap()
+        let server = Some(server).filter(|s| !s.is_empty());
+        let builder = cli.connect.target(server).unwrap()?;
+        Some(builder.build().unwrap().context().clone())
     }
 
     #[test]
     fn ports_and_modes_follow_each_other() {
+        use mailer::Security as S;
         let t = target("smtp.example.com:465", &[]).unwrap();
-        assert_eq!((t.port, t.security), (465, Security::Tls));
+        assert_eq!((t.port, t.security), (465, S::Tls));
         let t = target("smtp.example.com", &[]).unwrap();
-        assert_eq!((t.port, t.security), (587, Security::Starttls));
+        assert_eq!((t.port, t.security), (587, S::StartTls));
         let t = target("mx.example.com:25", &[]).unwrap();
-        assert_eq!(t.security, Security::StarttlsOpportunistic);
+        assert_eq!(t.security, S::StartTlsOpportunistic);
         let t = target("[::1]:2525", &["--security", "none"]).unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 2525));
         assert_eq!(t.address(), "[::1]:2525");
@@ -463,39 +330,11 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("smtp.mail.me.com", 587));
         // A preset spoken to in the other mode gets that mode's port.
         let t = target("", &["--provider", "gmail", "--security", "starttls"]).unwrap();
-        assert_eq!((t.port, t.security), (587, Security::Starttls));
+        assert_eq!((t.port, t.security), (587, S::StartTls));
+        let t = target("smtp.qq.com:465", &[]).unwrap();
+        assert_eq!(t.provider, Some(Provider::Qq));
         assert!(target("", &[]).is_none());
         assert!(split_host_port("host:notaport").is_err());
         assert!(split_host_port("[::1").is_err());
-    }
-
-    #[test]
-    fn a_refused_login_at_qq_asks_for_the_authorization_code() {
-        let t = target("smtp.qq.com:465", &[]).unwrap();
-        let reply = Reply::new(
-            ReplyCode::AUTH_INVALID,
-            EnhancedStatus::new(5, 7, 8),
-            ["Error: authentication failed"],
-        )
-        .unwrap();
-        let error = Error::Session {
-            peer: "127.0.0.1:465".parse().unwrap(),
-            error: Box::new(ClientError::AuthFailed {
-                mechanism: Mechanism::Login,
-                reply,
-                kind: AuthFailure::InvalidCredentials,
-                details: None,
-            }),
-        };
-        let failure = explain(&error, &t);
-        assert_eq!(failure.code, crate::EXIT_AUTH);
-        let text = failure.error.to_string();
-        assert!(
-            text.starts_with(
-                "the server at smtp.qq.com:465 rejected the login (535 5.7.8): QQ Mail needs an \
-                 authorization code (授权码), not the account password"
-            ),
-            "{text}"
-        );
     }
 }

@@ -8,7 +8,6 @@ mod dkim;
 mod doctor;
 mod maildir;
 mod probe;
-mod providers;
 mod send;
 mod serve;
 mod serve_tls;
@@ -35,44 +34,42 @@ pub(crate) const EXIT_OTHER: u8 = 1;
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) error: anyhow::Error,
+    /// Already shown to the user (as a probe step): not printed again.
+    pub(crate) shown: bool,
 }
 
 impl Failure {
-    pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Failure {
+    fn new(code: u8, error: anyhow::Error) -> Failure {
         Failure {
-            code: EXIT_USAGE,
-            error: error.into(),
+            code,
+            error,
+            shown: false,
         }
+    }
+
+    /// Marks the failure as already shown to the user.
+    pub(crate) fn shown(mut self) -> Failure {
+        self.shown = true;
+        self
+    }
+
+    pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure::new(EXIT_USAGE, error.into())
     }
     pub(crate) fn connect(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_CONNECT,
-            error: error.into(),
-        }
+        Failure::new(EXIT_CONNECT, error.into())
     }
     pub(crate) fn rejected(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_REJECTED,
-            error: error.into(),
-        }
+        Failure::new(EXIT_REJECTED, error.into())
     }
     pub(crate) fn auth(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_AUTH,
-            error: error.into(),
-        }
+        Failure::new(EXIT_AUTH, error.into())
     }
     pub(crate) fn tls(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_TLS,
-            error: error.into(),
-        }
+        Failure::new(EXIT_TLS, error.into())
     }
     pub(crate) fn other(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_OTHER,
-            error: error.into(),
-        }
+        Failure::new(EXIT_OTHER, error.into())
     }
 }
 
@@ -112,8 +109,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.shown => ExitCode::from(failure.code),
         Err(failure) => {
-            eprintln!("mailwire: {:#}", failure.error);
+            // The error may quote the server: its text is escaped.
+            let text = format!("{:#}", failure.error);
+            let lines: Vec<_> = text
+                .split('\n')
+                .map(smtp_proto::transcript::escape_control)
+                .collect();
+            eprintln!("mailwire: {}", lines.join("\n"));
             ExitCode::from(failure.code)
         }
     }

@@ -3,13 +3,14 @@
 //! test when a user is given), explaining each failure with its likely cause
 //! and fix.
 
-use crate::connect::{self, ConnectArgs, Security, Target};
+use crate::connect::{self, ConnectArgs};
 use crate::Failure;
 use anyhow::anyhow;
 use clap::Args;
-use smtp_blocking::{Client, Error, TlsFailure};
-use smtp_proto::transcript::{Speaker, Transcript};
-use smtp_proto::{Capabilities, ClientConfig, TlsInfo};
+use mailer::{Context, MailerBuilder, Security};
+use smtp_blocking::{Client, Error};
+use smtp_proto::transcript::{escape_control, Speaker, Transcript};
+use smtp_proto::{Capabilities, TlsInfo};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,14 +30,17 @@ pub(crate) struct ProbeArgs {
 }
 
 /// Prints one step's outcome.
+/// Prints one step's outcome. What the server sent (its greeting, names,
+/// certificate fields, replies inside errors) may hold terminal control
+/// sequences: they are escaped.
 fn step(ok: bool, name: &str, detail: impl AsRef<str>) {
     let mark = if ok { " ok " } else { "FAIL" };
-    println!("[{mark}] {name:<9} {}", detail.as_ref());
+    println!("[{mark}] {name:<9} {}", escape_control(detail.as_ref()));
 }
 
 /// Prints an indented detail line under a step.
 fn more(detail: impl AsRef<str>) {
-    println!("            {}", detail.as_ref());
+    println!("            {}", escape_control(detail.as_ref()));
 }
 
 fn millis(d: Duration) -> String {
@@ -52,21 +56,27 @@ pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
             args.connect.ca_file.as_ref(),
         );
     }
-    let target = Target::resolve(args.server.as_deref(), &args.connect)?
+    let where_to = args
+        .connect
+        .target(args.server.as_deref())?
         .ok_or_else(|| Failure::usage(anyhow!("give a server or --provider")))?;
+    let plain = args
+        .connect
+        .configure(where_to, args.server.as_deref(), false, false)?;
+    let target = connect::build(plain.clone())?.context().clone();
     println!(
         "Probing {} with {}{}",
         target.address(),
         target.security.name(),
         target
             .provider
-            .map(|p| format!(" ({})", p.display))
+            .map(|p| format!(" ({})", p.settings().display))
             .unwrap_or_default()
     );
     let addrs = dns(&target)?;
     tcp(&target, &addrs, args.connect.timeout())?;
     let mut failure = None;
-    let session = session(&args, &target, &mut failure)?;
+    let session = session(&args, &plain, &target, &mut failure)?;
     if let Some(client) = session {
         let _ = client.quit();
     }
@@ -84,7 +94,7 @@ pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
     }
 }
 
-fn dns(target: &Target) -> Result<Vec<SocketAddr>, Failure> {
+fn dns(target: &Context) -> Result<Vec<SocketAddr>, Failure> {
     let started = Instant::now();
     match (target.host.as_str(), target.port).to_socket_addrs() {
         Ok(addrs) => {
@@ -106,15 +116,12 @@ fn dns(target: &Target) -> Result<Vec<SocketAddr>, Failure> {
             step(false, "DNS", format!("{}: {e}", target.host));
             more("cause: the name does not resolve (a typo, or no network / DNS here)");
             more("fix: check the server name; try `getent hosts NAME`");
-            Err(Failure::connect(anyhow!(
-                "could not resolve {}: {e}",
-                target.host
-            )))
+            Err(Failure::connect(anyhow!("could not resolve {}: {e}", target.host)).shown())
         }
     }
 }
 
-fn tcp(target: &Target, addrs: &[SocketAddr], timeout: Duration) -> Result<(), Failure> {
+fn tcp(target: &Context, addrs: &[SocketAddr], timeout: Duration) -> Result<(), Failure> {
     let mut last = None;
     for addr in addrs {
         let started = Instant::now();
@@ -133,30 +140,26 @@ fn tcp(target: &Target, addrs: &[SocketAddr], timeout: Duration) -> Result<(), F
     }
     let Some((addr, source)) = last else {
         step(false, "TCP", "no address to connect to");
-        return Err(Failure::connect(anyhow!("{} has no address", target.host)));
+        return Err(Failure::connect(anyhow!("{} has no address", target.host)).shown());
     };
-    let error = Error::Connect { addr, source };
-    let failure = connect::explain(&error, target);
+    let error = mailer::Error::from(Error::Connect { addr, source });
+    let failure = connect::failure_in(&error, target, &connect::PROBE_WORDS);
     step(false, "TCP", format!("{:#}", failure.error));
-    Err(failure)
+    Err(failure.shown())
 }
 
 /// What the observer saw: (speaker, text) lines.
 type Seen = Arc<Mutex<Vec<(Speaker, String)>>>;
 
 fn observed(
-    args: &ProbeArgs,
-    target: &Target,
-    config: ClientConfig,
-    tls: smtp_blocking::TlsSettings,
-) -> (Result<Client, Error>, Vec<(Speaker, String)>) {
+    show: bool,
+    builder: MailerBuilder,
+) -> (Result<Client, mailer::Error>, Vec<(Speaker, String)>) {
     let seen: Seen = Arc::default();
     let sink = Arc::clone(&seen);
-    let show = args.transcript;
-    let result = Client::builder(config)
-        .tls(tls)
-        .connect_timeout(args.connect.timeout())
-        .observer(Transcript::client(move |line| {
+    let builder = builder.observer(move || {
+        let sink = Arc::clone(&sink);
+        Box::new(Transcript::client(move |line| {
             if show {
                 eprintln!("{line}");
             }
@@ -164,7 +167,8 @@ fn observed(
                 seen.push((line.speaker, line.text.to_owned()));
             }
         }))
-        .connect(&target.host, target.port);
+    });
+    let result = builder.build().and_then(|mailer| mailer.connect());
     // The transcript flushes a partial line when dropped, with the client.
     let lines = seen.lock().map(|s| s.clone()).unwrap_or_default();
     (result, lines)
@@ -174,13 +178,12 @@ fn observed(
 /// verify is reported, then looked at anyway over an unverified connection.
 fn session(
     args: &ProbeArgs,
-    target: &Target,
+    plain: &MailerBuilder,
+    target: &Context,
     failure: &mut Option<Failure>,
 ) -> Result<Option<Client>, Failure> {
-    let config = args.connect.client_config(target.security, None)?;
-    let tls = args.connect.tls_settings()?;
     let started = Instant::now();
-    let (result, lines) = observed(args, target, config.clone(), tls);
+    let (result, lines) = observed(args.transcript, plain.clone());
     let elapsed = started.elapsed();
     greeting(&lines);
     match result {
@@ -189,32 +192,30 @@ fn session(
             Ok(Some(client))
         }
         Err(error) => {
-            let f = connect::explain(&error, target);
+            let f = connect::failure_in(&error, target, &connect::PROBE_WORDS);
             let certificate = matches!(
                 &error,
-                Error::Tls {
-                    kind: TlsFailure::Certificate,
-                    ..
-                }
+                mailer::Error::Transport(e)
+                    if matches!(e.as_ref(), Error::Tls { kind, .. } if kind.is_certificate())
             );
             let phase = match f.code {
                 crate::EXIT_TLS => "TLS",
                 crate::EXIT_AUTH => "AUTH",
+                _ if matches!(error, mailer::Error::ImplicitTlsPort { .. }) => "greeting",
                 _ => "SMTP",
             };
             step(false, phase, format!("{:#}", f.error));
+            let f = f.shown();
             if !certificate {
                 ehlo_from_lines(&lines);
                 return Err(f);
             }
             failure.get_or_insert(f);
             // Look at the certificate anyway, without trusting it.
-            let tls = args
-                .connect
-                .tls_settings()?
-                .dangerous_accept_invalid_certs();
-            let (retry, _) = observed(args, target, config, tls);
-            match retry {
+            let unverified = plain
+                .clone()
+                .tls(mailer::TlsSettings::new().dangerous_accept_invalid_certs());
+            match observed(args.transcript, unverified).0 {
                 Ok(client) => {
                     more("looked again without verifying, to show the certificate:");
                     report_session(&client, target, started.elapsed());
@@ -237,7 +238,7 @@ fn greeting(lines: &[(Speaker, String)]) {
     }
 }
 
-fn report_session(client: &Client, target: &Target, elapsed: Duration) {
+fn report_session(client: &Client, target: &Context, elapsed: Duration) {
     if let Some(tls) = client.tls() {
         report_tls(tls, target);
     } else if target.security != Security::None {
@@ -252,7 +253,7 @@ fn report_session(client: &Client, target: &Target, elapsed: Duration) {
     more(format!("session set up in {}", millis(elapsed)));
 }
 
-fn report_tls(tls: &TlsInfo, target: &Target) {
+fn report_tls(tls: &TlsInfo, target: &Context) {
     step(
         tls.verified,
         "TLS",
@@ -371,12 +372,15 @@ fn ehlo_from_lines(lines: &[(Speaker, String)]) {
     }
 }
 
-fn login(args: &ProbeArgs, target: &Target) -> Result<(), Failure> {
-    let credentials = args.connect.credentials(Some(target))?;
-    let config = args.connect.client_config(target.security, credentials)?;
-    let tls = args.connect.tls_settings()?;
-    let (result, _) = observed(args, target, config, tls);
-    match result {
+fn login(args: &ProbeArgs, target: &Context) -> Result<(), Failure> {
+    let where_to = args
+        .connect
+        .target(args.server.as_deref())?
+        .ok_or_else(|| Failure::usage(anyhow!("give a server or --provider")))?;
+    let builder = args
+        .connect
+        .configure(where_to, args.server.as_deref(), true, false)?;
+    match observed(args.transcript, builder).0 {
         Ok(client) => {
             let user = args.connect.user.as_deref().unwrap_or_default();
             step(true, "login", format!("{user} logged in"));
@@ -384,9 +388,9 @@ fn login(args: &ProbeArgs, target: &Target) -> Result<(), Failure> {
             Ok(())
         }
         Err(error) => {
-            let f = connect::explain(&error, target);
+            let f = connect::failure_in(&error, target, &connect::PROBE_WORDS);
             step(false, "login", format!("{:#}", f.error));
-            Err(f)
+            Err(f.shown())
         }
     }
 }

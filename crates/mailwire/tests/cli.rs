@@ -105,10 +105,13 @@ fn dry_run_prints_the_envelope_and_the_message_and_connects_nowhere() {
     let output = run(cmd);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let printed = text(&output.stdout);
-    assert!(
-        printed.starts_with("MAIL FROM:<me@example.com>\n"),
-        "{printed}"
-    );
+    // The envelope as the core's encoder writes it, SIZE included: the
+    // message's exact length.
+    let (envelope, message) = printed.split_once("\n\n").unwrap();
+    // (A message that does not end with a line break gets one on screen.)
+    let len = message.len() - usize::from(!message.ends_with("\r\n"));
+    let size = format!("MAIL FROM:<me@example.com> SIZE={len}\n");
+    assert!(envelope.starts_with(size.trim_end()), "{printed}");
     assert!(printed.contains("RCPT TO:<you@example.com>\n"), "{printed}");
     assert!(
         printed.contains("RCPT TO:<hidden@example.org>\n"),
@@ -164,10 +167,9 @@ fn serve_stores_what_send_delivers_over_smtp() {
     let files = new_messages(&maildir);
     assert_eq!(files.len(), 1, "{files:?}");
     let stored = text(&fs::read(&files[0]).unwrap());
-    assert!(
-        stored.starts_with("Received: from localhost ([127.0.0.1])"),
-        "{stored}"
-    );
+    // The client names itself by this machine's host name.
+    assert!(stored.starts_with("Received: from "), "{stored}");
+    assert!(stored.contains("([127.0.0.1])"), "{stored}");
     assert!(stored.contains("Subject: Over the wire"), "{stored}");
     assert!(stored.contains("Delivered by SMTP"), "{stored}");
     // The queue id the client reports is the stored file's name.

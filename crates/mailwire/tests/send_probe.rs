@@ -139,7 +139,10 @@ fn a_wrong_password_is_exit_code_5_with_the_reply_and_advice() {
         Some("wrong"),
     );
     assert_eq!(code, Some(5), "{err}");
-    assert!(err.contains("rejected the login (535 5.7.8)"), "{err}");
+    assert!(
+        err.contains("rejected the login (535 5.7.8, saying "),
+        "{err}"
+    );
     assert!(err.contains("app password"), "{err}");
     assert!(serve.stored().is_empty());
 }

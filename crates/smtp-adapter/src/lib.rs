@@ -32,6 +32,8 @@ mod io;
 mod server;
 mod session;
 mod tls;
+mod tls_failure;
+mod verifier;
 
 pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
 pub use error::Error;
@@ -45,6 +47,7 @@ pub use server::{
 pub use session::Session;
 pub use smtp_proto::sasl;
 pub use tls::{
-    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, tls_info,
-    ServerTls, TlsFailure, TlsSettings, Upgrade, DEFAULT_HANDSHAKE, SERVER_HANDSHAKE_LIMIT,
+    client_tls_info, server_tls_info, tls_info, ServerTls, TlsSettings, Upgrade, DEFAULT_HANDSHAKE,
+    SERVER_HANDSHAKE_LIMIT,
 };
+pub use tls_failure::{describe_client_failure, describe_server_failure, TlsFailure};

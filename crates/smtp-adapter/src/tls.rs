@@ -3,15 +3,15 @@
 //! tells, and a failed one's reason in words. The handshake itself is the
 //! adapter's: it owns the socket.
 
+use crate::verifier::PinnedOrWebPki;
 use crate::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use smtp_proto::TlsInfo;
 use std::fmt;
-use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,10 +31,16 @@ fn provider() -> Arc<CryptoProvider> {
 /// How the client checks the server's certificate.
 ///
 /// By default: the Mozilla root store (`webpki-roots`), TLS 1.2 or 1.3, the
-/// host name given to the client's `connect_tls` as the SNI name and the name the certificate must carry.
+/// host name given to the client's `connect_tls` as the SNI name and the name
+/// the certificate must carry. [`with_ca_file`](Self::with_ca_file) adds a
+/// private CA, or a server's own self-signed certificate, to that.
 #[derive(Clone)]
 pub struct TlsSettings {
     roots: RootCertStore,
+    /// Certificates trusted as they are when the server presents exactly
+    /// one of them (a self-signed server certificate, even one marked
+    /// CA:TRUE, which webpki would refuse as a server's own).
+    pinned: Vec<CertificateDer<'static>>,
     accept_invalid_certs: bool,
 }
 
@@ -42,6 +48,7 @@ impl fmt::Debug for TlsSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsSettings")
             .field("roots", &self.roots.len())
+            .field("pinned", &self.pinned.len())
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .finish()
     }
@@ -60,29 +67,53 @@ impl TlsSettings {
             roots: RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             },
+            pinned: Vec::new(),
             accept_invalid_certs: false,
         }
     }
 
-    /// Trusts only the CA certificates of a PEM file (a private CA, a test
-    /// CA) instead of the public roots.
-    pub fn with_ca_file(self, path: impl AsRef<Path>) -> Result<TlsSettings, Error> {
-        let path = path.as_ref();
-        let what = || format!("reading CA certificates from {}", path.display());
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(path).map_err(|e| tls_config(what(), e))? {
-            let cert = cert.map_err(|e| tls_config(what(), e))?;
-            roots.add(cert).map_err(|e| tls_config(what(), e))?;
+    /// Also trusts the certificates of a PEM file, beside the roots already
+    /// trusted: each as a certificate authority (a private CA), and each as
+    /// a server certificate accepted when the server presents exactly it (a
+    /// self-signed certificate made by `openssl req -x509`, CA:TRUE or
+    /// not). The server's name is still checked against it.
+    pub fn with_ca_file(mut self, path: impl AsRef<Path>) -> Result<TlsSettings, Error> {
+        let certs = read_pem_certificates(path.as_ref())?;
+        for cert in certs {
+            self = self.with_certificate(cert);
         }
-        if roots.is_empty() {
-            return Err(tls_config(what(), "no certificate in the file"));
-        }
-        Ok(self.with_root_store(roots))
+        Ok(self)
     }
 
-    /// Trusts exactly these roots instead of the public ones.
+    /// Like [`with_ca_file`](Self::with_ca_file), but the file's
+    /// certificates replace the public roots: only they are trusted.
+    pub fn with_ca_file_only(mut self, path: impl AsRef<Path>) -> Result<TlsSettings, Error> {
+        let certs = read_pem_certificates(path.as_ref())?;
+        self.roots = RootCertStore::empty();
+        self.pinned.clear();
+        for cert in certs {
+            self = self.with_certificate(cert);
+        }
+        Ok(self)
+    }
+
+    /// Also trusts one certificate (DER): as an authority when it can be
+    /// one, and as the server's own when presented exactly.
+    pub fn with_certificate(mut self, cert: CertificateDer<'static>) -> TlsSettings {
+        // A certificate webpki cannot use as an anchor (a malformed
+        // extension, say) is still trusted as an exact match.
+        let _ = self.roots.add(cert.clone());
+        if !self.pinned.contains(&cert) {
+            self.pinned.push(cert);
+        }
+        self
+    }
+
+    /// Trusts exactly these roots instead of the public ones (and no
+    /// certificate trusted as an exact match).
     pub fn with_root_store(mut self, roots: RootCertStore) -> TlsSettings {
         self.roots = roots;
+        self.pinned.clear();
         self
     }
 
@@ -111,9 +142,16 @@ impl TlsSettings {
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
                 .with_no_client_auth()
-        } else {
+        } else if self.pinned.is_empty() {
             builder
                 .with_root_certificates(self.roots.clone())
+                .with_no_client_auth()
+        } else {
+            let verifier = PinnedOrWebPki::new(&self.roots, self.pinned.clone(), provider)
+                .map_err(|e| tls_config("setting up certificate checks".into(), e))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
                 .with_no_client_auth()
         };
         Ok(Upgrade::Client {
@@ -208,7 +246,20 @@ impl ServerTls {
     }
 }
 
-fn tls_config(what: String, why: impl fmt::Display) -> Error {
+/// Every certificate of a PEM file; none is an error.
+fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let what = || format!("reading certificates from {}", path.display());
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| tls_config(what(), e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_config(what(), e))?;
+    if certs.is_empty() {
+        return Err(tls_config(what(), "no certificate in the file"));
+    }
+    Ok(certs)
+}
+
+pub(crate) fn tls_config(what: String, why: impl fmt::Display) -> Error {
     Error::TlsConfig {
         what,
         reason: why.to_string(),
@@ -312,111 +363,6 @@ pub fn tls_info(conn: &rustls::CommonState) -> TlsInfo {
     TlsInfo::new(protocol, cipher).with_peer_certificates(chain)
 }
 
-fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
-    e.get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-}
-
-fn describe_io(e: &io::Error) -> Option<String> {
-    match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            Some("the handshake did not finish in time".into())
-        }
-        io::ErrorKind::UnexpectedEof
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => {
-            Some("the other end closed the connection during the handshake".into())
-        }
-        _ => None,
-    }
-}
-
-/// Why the client's handshake failed, in words: an untrusted, expired or
-/// mismatched certificate, a plaintext server on an implicit-TLS
-/// connection, a timeout. `implicit`: TLS before any SMTP (port 465 style).
-pub fn describe_client_failure(
-    e: &io::Error,
-    name: &ServerName<'_>,
-    implicit: bool,
-) -> (TlsFailure, String) {
-    let name = name.to_str();
-    let reason = match rustls_error(e) {
-        Some(rustls::Error::InvalidCertificate(cert)) => {
-            return (TlsFailure::Certificate, certificate_words(cert, &name))
-        }
-        Some(rustls::Error::InvalidMessage(_)) if implicit => {
-            return (
-                TlsFailure::NotTls,
-                "the server answered in plaintext: is this a STARTTLS port (587/25)? try \
-                 `starttls`"
-                    .into(),
-            )
-        }
-        Some(rustls::Error::AlertReceived(alert)) => {
-            format!("the server refused the handshake (alert {alert:?})")
-        }
-        Some(other) => format!("TLS error: {other}"),
-        None => describe_io(e).unwrap_or_else(|| e.to_string()),
-    };
-    (TlsFailure::Other, reason)
-}
-
-/// Why the server's certificate was refused, in words.
-fn certificate_words(cert: &CertificateError, name: &str) -> String {
-    match cert {
-        CertificateError::UnknownIssuer => "the server's certificate is not trusted: it was not \
-                 issued by a known certificate authority (give its CA with \
-                 TlsSettings::with_ca_file)"
-            .into(),
-        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-            format!("the server's certificate is not valid for the name {name} (name mismatch)")
-        }
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            "the server's certificate has expired".into()
-        }
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-            "the server's certificate is not valid yet (check the clock)".into()
-        }
-        CertificateError::Revoked => "the server's certificate was revoked".into(),
-        other => format!("the server's certificate was refused: {other:?}"),
-    }
-}
-
-/// Why the server's handshake failed: its kind, and in words.
-pub fn describe_server_failure(e: &io::Error) -> (TlsFailure, String) {
-    match rustls_error(e) {
-        Some(rustls::Error::AlertReceived(alert)) => (
-            TlsFailure::Other,
-            format!("the client refused the handshake (alert {alert:?}); does it trust our certificate?"),
-        ),
-        Some(rustls::Error::InvalidMessage(_)) => (
-            TlsFailure::NotTls,
-            "the client did not speak TLS (plaintext on an implicit-TLS port?)".into(),
-        ),
-        Some(other) => (TlsFailure::Other, format!("TLS error: {other}")),
-        None => (
-            TlsFailure::Other,
-            describe_io(e).unwrap_or_else(|| e.to_string()),
-        ),
-    }
-}
-
-/// What kind of handshake failure, for a program choosing what to suggest
-/// (the words are in [`Error::Tls`](crate::Error::Tls)'s `reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TlsFailure {
-    /// The peer's certificate was refused: untrusted, expired, not yet
-    /// valid, revoked, or not valid for the name.
-    Certificate,
-    /// The peer did not speak TLS: it answered in plaintext, most likely
-    /// the wrong security mode for the port.
-    NotTls,
-    /// Anything else: an alert, a timeout, the connection lost.
-    Other,
-}
-
 /// What the client's finished handshake tells, with the name checked and
 /// whether the certificate was verified.
 pub fn client_tls_info(
@@ -436,5 +382,32 @@ pub fn server_tls_info(conn: &rustls::ServerConnection) -> TlsInfo {
     match conn.server_name() {
         Some(sni) => info.with_peer_name(sni),
         None => info,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem_file(name: &str) -> std::path::PathBuf {
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let path = std::env::temp_dir().join(format!("smtp-adapter-{}-{name}", std::process::id()));
+        std::fs::write(&path, key.cert.pem()).unwrap();
+        path
+    }
+
+    #[test]
+    fn ca_file_adds_to_the_public_roots_and_ca_file_only_replaces_them() {
+        let path = pem_file("roots.pem");
+        let public = TlsSettings::new().roots.len();
+        assert!(public > 100);
+        let added = TlsSettings::new().with_ca_file(&path).unwrap();
+        assert_eq!((added.roots.len(), added.pinned.len()), (public + 1, 1));
+        let only = TlsSettings::new().with_ca_file_only(&path).unwrap();
+        assert_eq!((only.roots.len(), only.pinned.len()), (1, 1));
+        assert!(only.upgrade("localhost").is_ok());
+        std::fs::write(&path, "no certificate here").unwrap();
+        assert!(TlsSettings::new().with_ca_file(&path).is_err());
+        let _ = std::fs::remove_file(&path);
     }
 }

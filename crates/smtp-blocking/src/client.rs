@@ -368,6 +368,22 @@ impl Client {
     }
 }
 
+impl Drop for Client {
+    /// A client dropped without [`quit`](Client::quit) (after an error the
+    /// caller returned early on, say) still says QUIT, as RFC 5321
+    /// §4.1.1.10 asks, and ends TLS with close_notify; it does not wait for
+    /// the reply.
+    fn drop(&mut self) {
+        if self.driver.is_closed() {
+            return;
+        }
+        if self.session.quit().is_ok() {
+            let _ = self.driver.flush(&mut self.session);
+        }
+        self.driver.close();
+    }
+}
+
 /// The session's next event; its failure as an error (the connection is
 /// then closed); `None` once the connection closed.
 fn next_event(

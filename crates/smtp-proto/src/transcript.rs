@@ -127,6 +127,11 @@ pub struct Transcript<F: FnMut(TranscriptLine<'_>) + Send> {
     state: ClientState,
     /// AUTH is under way: client lines are credentials.
     in_auth: bool,
+    /// 334 challenges seen that the client has not answered yet: its next
+    /// lines are credentials whatever the server said after them (a server
+    /// may send `334` and `535` in one segment, before the client answers
+    /// the 334).
+    owed: u64,
     /// Replies the client still waits for (it may pipeline).
     pending: u64,
     /// Which of those (1 = the next) answers `DATA`: a 354 there starts
@@ -166,6 +171,7 @@ impl<F: FnMut(TranscriptLine<'_>) + Send> Transcript<F> {
             server: Partial::default(),
             state: ClientState::Commands,
             in_auth: false,
+            owed: 0,
             pending: 0,
             data_reply: None,
             tls: false,
@@ -233,7 +239,8 @@ impl<F: FnMut(TranscriptLine<'_>) + Send> Transcript<F> {
                     }
                 }
             }
-            _ if self.in_auth => {
+            _ if self.owed > 0 || self.in_auth => {
+                self.owed = self.owed.saturating_sub(1);
                 self.pending += 1;
                 self.emit(Speaker::Client, REDACTED)
             }
@@ -290,8 +297,12 @@ impl<F: FnMut(TranscriptLine<'_>) + Send> Transcript<F> {
         let last = text.as_bytes().get(3) != Some(&b'-');
         if last {
             let code = text.get(..3).unwrap_or_default();
-            if self.in_auth && code != "334" {
-                self.in_auth = false;
+            if self.in_auth {
+                if code == "334" {
+                    self.owed += 1;
+                } else {
+                    self.in_auth = false;
+                }
             }
             self.pending = self.pending.saturating_sub(1);
             match self.data_reply {
@@ -339,7 +350,7 @@ impl<F: FnMut(TranscriptLine<'_>) + Send> Drop for Transcript<F> {
                 &format!("{} [no line ending]", shown(&line, cut)),
             );
         }
-        if !self.client.bytes.is_empty() && !self.in_auth {
+        if !self.client.bytes.is_empty() && !self.in_auth && self.owed == 0 {
             let (line, cut) = self.client.take();
             self.emit(
                 Speaker::Client,
@@ -386,6 +397,38 @@ impl Partial {
     }
 }
 
+/// Text from a peer made safe for a terminal: control characters (C0,
+/// DEL, C1 such as U+0085) and the bidirectional overrides and isolates
+/// (U+202A-U+202E, U+2066-U+2069), which could move the cursor, recolour
+/// or retitle the terminal, or make text read backwards, are written as
+/// `\x1b` or `\u{202e}`. A backslash itself is left alone; tabs too.
+///
+/// ```
+/// use smtp_proto::transcript::escape_control;
+/// assert_eq!(escape_control("250 ok\x1b[2J\u{202e}"), "250 ok\\x1b[2J\\u{202e}");
+/// assert_eq!(escape_control("plain text"), "plain text");
+/// ```
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn strip_eol(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -393,7 +436,7 @@ fn strip_eol(line: &[u8]) -> &[u8] {
 
 fn shown(line: &[u8], cut: bool) -> String {
     let line = line.get(..MAX_SHOWN).unwrap_or(line);
-    let mut text = String::from_utf8_lossy(line).into_owned();
+    let mut text = escape_control(&String::from_utf8_lossy(line)).into_owned();
     if cut {
         text.push_str(" [line cut]");
     }
@@ -456,6 +499,46 @@ mod tests {
             ]
         );
         assert!(!lines.iter().any(|l| l.contains("c2VjcmV0")));
+    }
+
+    #[test]
+    fn a_challenge_and_a_refusal_in_one_segment_still_redact_the_answer() {
+        // The server answers AUTH with 334 and 535 at once; the client,
+        // which answers each reply in turn, still sends its answer to the
+        // 334. It is a credential whatever came after the challenge.
+        for segments in [
+            &[&b"334 UGFzc3dvcmQ6\r\n535 5.7.8 no\r\n"[..]][..],
+            &[&b"334 UGFzc3dvcmQ6\r\n"[..], &b"535 5.7.8 no\r\n"[..]][..],
+        ] {
+            let mut steps: Vec<(Direction, bool, &[u8])> = vec![
+                (R, false, b"220 hi\r\n"),
+                (S, false, b"AUTH LOGIN dXNlcg==\r\n"),
+            ];
+            steps.extend(segments.iter().map(|s| (R, false, *s)));
+            steps.push((S, false, b"c2VjcmV0\r\n"));
+            steps.push((S, false, b"QUIT\r\n"));
+            let lines = run(true, &steps);
+            assert!(!lines.iter().any(|l| l.contains("c2VjcmV0")), "{lines:?}");
+            assert_eq!(lines[4], " -> [credentials redacted]", "{lines:?}");
+            assert_eq!(lines[5], " -> QUIT", "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn terminal_control_characters_from_the_server_are_escaped() {
+        let lines = run(
+            true,
+            &[(
+                R,
+                false,
+                "220 \x1b]0;pwned\x07 mx\u{202e}gnp.exe\u{85}\r\n".as_bytes(),
+            )],
+        );
+        assert_eq!(
+            lines,
+            ["<-  220 \\x1b]0;pwned\\x07 mx\\u{202e}gnp.exe\\u{85}"]
+        );
+        assert!(!lines[0].chars().any(char::is_control));
     }
 
     #[test]

@@ -227,8 +227,47 @@ fn starttls_required_but_not_offered() {
         b"220 mx.example\r\n250-mx.example\r\n250 PIPELINING\r\n",
     );
     let outs = drain(&mut s);
-    assert_eq!(sent(&outs), "EHLO client.example\r\n");
+    // RFC 5321 §4.1.1.10: QUIT before closing, after an error too.
+    assert_eq!(sent(&outs), "EHLO client.example\r\nQUIT\r\n");
     assert_eq!(failure(&outs), ClientError::StartTlsUnavailable);
+}
+
+#[test]
+fn every_error_with_the_server_still_listening_ends_with_quit() {
+    let t0 = Instant::now();
+    // A refused greeting, a refused EHLO and HELO, a failed login, a
+    // timeout: QUIT, then the failure, then Close.
+    let cases: [(&[u8], ClientConfig); 4] = [
+        (b"554 5.3.2 go away\r\n", config()),
+        (b"220 mx\r\n550 no\r\n", config()),
+        (
+            b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n535 5.7.8 no\r\n",
+            config()
+                .with_credentials(password())
+                .with_plaintext_auth(true),
+        ),
+        (b"220 mx\r\n250 mx\r\nxx garbage\r\n", config()),
+    ];
+    for (wire, config) in cases {
+        let mut s = ClientSession::new(config, t0);
+        s.feed(t0, wire);
+        let outs = drain(&mut s);
+        assert!(sent(&outs).ends_with("QUIT\r\n"), "{outs:?}");
+        let _ = failure(&outs);
+    }
+    let mut s = ClientSession::new(config(), t0);
+    s.feed(t0, b"220 mx\r\n");
+    drain(&mut s);
+    s.handle_timeout(t0 + std::time::Duration::from_secs(3600));
+    let outs = drain(&mut s);
+    assert_eq!(sent(&outs), "QUIT\r\n");
+    assert!(matches!(failure(&outs), ClientError::Timeout { .. }));
+    // A server that is gone gets nothing.
+    let mut s = ClientSession::new(config(), t0);
+    s.feed(t0, b"220 mx\r\n");
+    drain(&mut s);
+    s.feed_eof(t0);
+    assert_eq!(sent(&drain(&mut s)), "");
 }
 
 #[test]
@@ -399,6 +438,44 @@ fn long_initial_response_waits_for_334() {
     s.feed(t0, b"334 \r\n");
     let ir = encode_base64(format!("user=u@example.com\x01auth=Bearer {token}\x01\x01").as_bytes());
     assert_eq!(sent(&drain(&mut s)), format!("{ir}\r\n"));
+}
+
+#[test]
+fn a_stripped_starttls_sends_no_credentials_of_any_mechanism() {
+    let t0 = Instant::now();
+    for (mechanisms, creds) in [
+        ("CRAM-MD5", password()),
+        ("PLAIN LOGIN", password()),
+        ("XOAUTH2", oauth("tok")),
+    ] {
+        // The attacker removed STARTTLS from the EHLO reply.
+        let ehlo = format!("220 mx\r\n250-mx\r\n250 AUTH {mechanisms}\r\n");
+        let config = config()
+            .with_tls(TlsPolicy::Opportunistic)
+            .with_credentials(creds.clone());
+        let mut s = ClientSession::new(config.clone(), t0);
+        s.feed(t0, ehlo.as_bytes());
+        let outs = drain(&mut s);
+        assert_eq!(failure(&outs), ClientError::StartTlsMissingForAuth);
+        assert!(!sent(&outs).contains("AUTH"), "{mechanisms}");
+        // A refused STARTTLS is the same.
+        let mut s = ClientSession::new(config.clone(), t0);
+        s.feed(
+            t0,
+            format!("220 mx\r\n250-mx\r\n250-STARTTLS\r\n250 AUTH {mechanisms}\r\n").as_bytes(),
+        );
+        assert!(sent(&drain(&mut s)).ends_with("STARTTLS\r\n"));
+        s.feed(t0, b"454 4.7.0 TLS not available\r\n");
+        let outs = drain(&mut s);
+        assert_eq!(failure(&outs), ClientError::StartTlsMissingForAuth);
+        assert!(!sent(&outs).contains("AUTH"), "{mechanisms}");
+        // Allowed explicitly, CRAM-MD5 goes ahead.
+        if mechanisms == "CRAM-MD5" {
+            let mut s = ClientSession::new(config.with_plaintext_auth(true), t0);
+            s.feed(t0, ehlo.as_bytes());
+            assert!(sent(&drain(&mut s)).ends_with("AUTH CRAM-MD5\r\n"));
+        }
+    }
 }
 
 #[test]

@@ -242,3 +242,127 @@ pub(crate) fn run_to_end(cmd: Command) -> (Option<i32>, String, String) {
             .to_owned(),
     )
 }
+
+/// What a [`FakeServer`] saw: every command line the client sent (body
+/// lines apart), and how many body bytes came after each 354.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Seen {
+    pub(crate) lines: Vec<String>,
+    pub(crate) body_bytes: Vec<u64>,
+}
+
+/// A scripted SMTP server on a thread, for one connection after another: it
+/// sends `greeting`, then answers each command line with what `respond`
+/// returns (raw text, CRLFs included; `None` closes the connection). After
+/// an answer starting with `354` it reads a DATA body to its final dot,
+/// counting and discarding it, and then asks `respond(".")`.
+pub(crate) struct FakeServer {
+    pub(crate) addr: SocketAddr,
+    seen: Arc<Mutex<Seen>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl FakeServer {
+    pub(crate) fn start(
+        greeting: &str,
+        mut respond: impl FnMut(&str) -> Option<String> + Send + 'static,
+    ) -> FakeServer {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Seen>> = Arc::default();
+        let stop: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (record, stopped) = (Arc::clone(&seen), Arc::clone(&stop));
+        let greeting = greeting.to_owned();
+        let thread = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { return };
+                serve_one(stream, &greeting, &mut respond, &record);
+            }
+        });
+        FakeServer {
+            addr,
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// A server that takes every message and forgets it.
+    pub(crate) fn discard() -> FakeServer {
+        FakeServer::start("220 fake ESMTP\r\n", |line| {
+            let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            Some(match verb.as_str() {
+                "EHLO" => "250-fake\r\n250 8BITMIME\r\n".into(),
+                "DATA" => "354 go\r\n".into(),
+                "QUIT" => "221 bye\r\n".into(),
+                _ => "250 ok\r\n".into(),
+            })
+        })
+    }
+
+    /// Stops after the connection under way and returns what was seen.
+    pub(crate) fn finish(mut self) -> Seen {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn serve_one(
+    stream: std::net::TcpStream,
+    greeting: &str,
+    respond: &mut impl FnMut(&str) -> Option<String>,
+    record: &Mutex<Seen>,
+) {
+    use std::io::Write;
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    if writer.write_all(greeting.as_bytes()).is_err() {
+        return;
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line)
+            .trim_end_matches(['\r', '\n'])
+            .to_owned();
+        record.lock().unwrap().lines.push(text.clone());
+        let Some(answer) = respond(&text) else {
+            return;
+        };
+        if writer.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+        if answer.starts_with("354") {
+            let mut bytes = 0u64;
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => bytes += n as u64,
+                }
+                if line == b".\r\n" {
+                    break;
+                }
+            }
+            record.lock().unwrap().body_bytes.push(bytes);
+            let Some(answer) = respond(".") else { return };
+            if writer.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+}

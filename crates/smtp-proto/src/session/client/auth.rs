@@ -1,6 +1,6 @@
 //! AUTH (RFC 4954): mechanism choice, the plaintext rule, and the 334 dialogue.
 
-use super::{ClientError, ClientSession, Expect};
+use super::{ClientError, ClientSession, Expect, TlsPolicy};
 use crate::sasl::{
     choose_mechanism, decode_base64, encode_base64, exposes_secret, SaslClient, SaslError,
 };
@@ -28,6 +28,15 @@ impl ClientSession {
             self.become_ready();
             return;
         };
+        // A STARTTLS that did not happen may have been stripped by an
+        // attacker, who then reads whatever is sent: send nothing secret.
+        if self.config.tls == TlsPolicy::Opportunistic
+            && !self.tls_active
+            && !self.config.allow_plaintext_auth
+        {
+            self.fail(ClientError::StartTlsMissingForAuth);
+            return;
+        }
         let offered = self
             .capabilities
             .as_ref()

@@ -153,6 +153,16 @@ pub enum ClientError {
     /// configuration does not allow that.
     #[error("refusing to send credentials over an unencrypted connection")]
     AuthNeedsTls,
+    /// STARTTLS was wanted ([`TlsPolicy::Opportunistic`](super::TlsPolicy))
+    /// but the connection stayed unencrypted: the server did not offer it,
+    /// refused it, or someone on the path removed it from the EHLO reply.
+    /// No credentials are sent then, whatever the mechanism (a CRAM-MD5
+    /// answer can be cracked offline), unless plaintext AUTH is allowed.
+    #[error(
+        "refusing to log in: STARTTLS was wanted but the connection stayed unencrypted (the \
+         server did not offer it, refused it, or someone on the path removed it)"
+    )]
+    StartTlsMissingForAuth,
     /// The server refused the credentials.
     #[error("{} authentication failed: {reply} ({})", .mechanism.as_str(), .kind.explanation())]
     AuthFailed {

@@ -381,13 +381,32 @@ impl ClientSession {
         self.expect_reply(expect);
     }
 
-    /// Ends the session with an error: the event, then Close.
+    /// Ends the session with an error: QUIT when the server can still read
+    /// one (RFC 5321 §4.1.1.10: a client does not close without it), the
+    /// event, then Close. QUIT's reply is not waited for: the session is
+    /// over either way.
     fn fail(&mut self, error: ClientError) {
         if self.stage == Stage::Closed {
             return;
         }
+        if self.can_say_quit(&error) {
+            self.outbox.transmit(b"QUIT\r\n");
+        }
         self.outbox.event(ClientEvent::Failed(error));
         self.shut();
+    }
+
+    /// Not to a server that is gone or closing (421), not in the middle of a body (it would
+    /// be data) and not where a TLS handshake is due.
+    fn can_say_quit(&self, error: &ClientError) -> bool {
+        !matches!(
+            error,
+            ClientError::ConnectionClosed { .. }
+                | ClientError::ServiceClosing { .. }
+                | ClientError::PlaintextAfterStartTls
+        ) && self.stage != Stage::Handshake
+            && self.stage != Stage::Quitting
+            && !self.transactions.iter().any(Transaction::in_body)
     }
 
     fn close_after_quit(&mut self) {
