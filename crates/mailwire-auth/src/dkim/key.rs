@@ -184,11 +184,80 @@ fn decode_public_key(key_type: KeyType, der: &[u8]) -> Result<PublicKey, KeyErro
     }
 }
 
+/// An RSA private key. Keys of 2048 bits and more sign through ring (constant-time, with
+/// blinding); smaller ones, which ring refuses, through RustCrypto's `rsa`.
+#[derive(Clone)]
+pub struct RsaSigningKey {
+    key: rsa::RsaPrivateKey,
+    ring: Option<std::sync::Arc<ring::rsa::KeyPair>>,
+}
+
+impl std::fmt::Debug for RsaSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RsaSigningKey({} bits, redacted)", self.bits())
+    }
+}
+
+impl RsaSigningKey {
+    fn new(key: rsa::RsaPrivateKey) -> Self {
+        let ring = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&key)
+            .ok()
+            .and_then(|der| ring::rsa::KeyPair::from_pkcs8(der.as_bytes()).ok())
+            .map(std::sync::Arc::new);
+        RsaSigningKey { key, ring }
+    }
+
+    /// The key's size in bits.
+    pub fn bits(&self) -> usize {
+        self.key.size() * 8
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `data` (the signature is deterministic; ring's
+    /// blinding randomness changes nothing in it).
+    pub(crate) fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        if let Some(pair) = &self.ring {
+            let mut signature = vec![0; pair.public().modulus_len()];
+            let rng = ring::rand::SystemRandom::new();
+            if pair
+                .sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    data,
+                    &mut signature,
+                )
+                .is_ok()
+            {
+                return Ok(signature);
+            }
+        }
+        let digest: [u8; 32] =
+            sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), data))
+                .into();
+        self.key
+            .sign(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// RSASSA-PKCS1-v1_5 SHA-256 verification of `signature` over `data`, through ring (keys of
+/// 1024 to 8192 bits, as RFC 8301 allows).
+pub(crate) fn rsa_verify(key: &rsa::RsaPublicKey, data: &[u8], signature: &[u8]) -> bool {
+    let Ok(der) = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(key) else {
+        return false;
+    };
+    ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+        der.as_bytes(),
+    )
+    .verify(data, signature)
+    .is_ok()
+}
+
 /// A private key that signs DKIM signatures.
 #[derive(Clone)]
 pub enum SigningKey {
     /// RSA, signing rsa-sha256.
-    Rsa(Box<rsa::RsaPrivateKey>),
+    Rsa(Box<RsaSigningKey>),
     /// Ed25519, signing ed25519-sha256.
     Ed25519(Box<ed25519_dalek::SigningKey>),
 }
@@ -196,7 +265,7 @@ pub enum SigningKey {
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SigningKey::Rsa(k) => write!(f, "SigningKey::Rsa({} bits, redacted)", k.size() * 8),
+            SigningKey::Rsa(k) => write!(f, "SigningKey::Rsa({} bits, redacted)", k.bits()),
             SigningKey::Ed25519(_) => f.write_str("SigningKey::Ed25519(redacted)"),
         }
     }
@@ -207,10 +276,10 @@ impl SigningKey {
     /// (`BEGIN RSA PRIVATE KEY`), as `openssl genpkey` / `opendkim-genkey` write them.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         if let Ok(k) = rsa::RsaPrivateKey::from_pkcs1_pem(pem) {
-            return Ok(SigningKey::Rsa(Box::new(k)));
+            return Ok(SigningKey::Rsa(Box::new(RsaSigningKey::new(k))));
         }
         if let Ok(k) = <rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(pem) {
-            return Ok(SigningKey::Rsa(Box::new(k)));
+            return Ok(SigningKey::Rsa(Box::new(RsaSigningKey::new(k))));
         }
         ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
             .map(|k| SigningKey::Ed25519(Box::new(k)))
@@ -221,7 +290,7 @@ impl SigningKey {
     pub fn to_pem(&self) -> Result<String, KeyError> {
         let pem = match self {
             SigningKey::Rsa(k) => {
-                rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(k.as_ref(), rsa::pkcs8::LineEnding::LF)
+                rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&k.key, rsa::pkcs8::LineEnding::LF)
             }
             // PKCS#8 version 1 (RFC 8410 §7), without the optional public key: OpenSSL 3.0
             // (and so OpenDKIM) cannot read the version 2 form.
@@ -243,7 +312,7 @@ impl SigningKey {
     pub fn dns_record(&self) -> Result<String, KeyError> {
         let (k, p) = match self {
             SigningKey::Rsa(key) => {
-                let der = rsa::pkcs8::EncodePublicKey::to_public_key_der(&key.to_public_key())
+                let der = rsa::pkcs8::EncodePublicKey::to_public_key_der(&key.key.to_public_key())
                     .map_err(|_| KeyError::BadPrivateKey)?;
                 (
                     "rsa",
@@ -261,7 +330,7 @@ impl SigningKey {
     /// The public key that verifies this key's signatures.
     pub fn public_key(&self) -> PublicKey {
         match self {
-            SigningKey::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+            SigningKey::Rsa(k) => PublicKey::Rsa(k.key.to_public_key()),
             SigningKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
         }
     }
@@ -278,7 +347,7 @@ impl SigningKey {
     {
         match key_type {
             KeyType::Rsa => rsa::RsaPrivateKey::new(rng, rsa_bits)
-                .map(|k| SigningKey::Rsa(Box::new(k)))
+                .map(|k| SigningKey::Rsa(Box::new(RsaSigningKey::new(k))))
                 .map_err(|_| KeyError::WeakKey(rsa_bits)),
             KeyType::Ed25519 => Ok(SigningKey::Ed25519(Box::new(
                 ed25519_dalek::SigningKey::generate(rng),

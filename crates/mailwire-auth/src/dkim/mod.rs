@@ -11,7 +11,7 @@ mod signature;
 mod verify;
 
 pub use canon::Canonicalization;
-pub use key::{KeyError, KeyRecord, KeyType, PublicKey, SigningKey};
+pub use key::{KeyError, KeyRecord, KeyType, PublicKey, RsaSigningKey, SigningKey};
 pub use sign::{
     signer_from_pem, DkimSigner, SignError, SignOrKeyError, SigningStream, DEFAULT_SIGNED_HEADERS,
 };

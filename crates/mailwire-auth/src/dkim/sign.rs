@@ -4,7 +4,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::canon::{BodyCanonicalizer, Canonicalization};
-use super::hash::header_hash;
+use super::hash::header_data;
 use super::key::{KeyError, SigningKey};
 use super::signature::{is_domain, without_b_value, Algorithm};
 use crate::header::{HeaderField, HeaderTooLarge, MessageSplitter, DEFAULT_MAX_HEADER_BYTES};
@@ -182,19 +182,20 @@ impl DkimSigner {
             line += name.len();
         }
         field.push_str(&format!(";\r\n\tbh={};\r\n\tb=", b64.encode(body_hash)));
-        let data_hash = header_hash(
+        let data = header_data(
             self.header_canon,
             headers,
             &names,
             &without_b_value(field.as_bytes()),
         );
         let signature = match &self.key {
-            SigningKey::Rsa(key) => key
-                .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &data_hash)
-                .map_err(|e| SignError::Key(e.to_string()))?,
-            SigningKey::Ed25519(key) => ed25519_dalek::Signer::sign(key.as_ref(), &data_hash)
-                .to_bytes()
-                .to_vec(),
+            SigningKey::Rsa(key) => key.sign(&data).map_err(SignError::Key)?,
+            SigningKey::Ed25519(key) => {
+                let data_hash: [u8; 32] = Sha256::digest(&data).into();
+                ed25519_dalek::Signer::sign(key.as_ref(), &data_hash)
+                    .to_bytes()
+                    .to_vec()
+            }
         };
         let encoded = b64.encode(signature);
         for (n, piece) in encoded.as_bytes().chunks(72).enumerate() {

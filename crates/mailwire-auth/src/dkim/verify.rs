@@ -4,8 +4,8 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::canon::{BodyCanonicalizer, Canonicalization};
-use super::hash::header_hash;
-use super::key::{KeyError, KeyRecord, PublicKey};
+use super::hash::header_data;
+use super::key::{rsa_verify, KeyError, KeyRecord, PublicKey};
 use super::signature::{without_b_value, Algorithm, DkimSignature};
 use crate::header::{HeaderField, HeaderTooLarge, MessageSplitter, DEFAULT_MAX_HEADER_BYTES};
 use crate::resolver::{DnsError, Resolver};
@@ -352,21 +352,16 @@ impl PendingDkim {
         if computed[..] != sig.body_hash[..] {
             return DkimResult::Fail("body hash did not verify".into());
         }
-        let data_hash = header_hash(
+        let data = header_data(
             sig.header_canon,
             &self.headers,
             &sig.signed_headers,
             &without_b_value(raw),
         );
         let ok = match (&record.key, sig.algorithm) {
-            (PublicKey::Rsa(key), Algorithm::RsaSha256) => key
-                .verify(
-                    rsa::Pkcs1v15Sign::new::<Sha256>(),
-                    &data_hash,
-                    &sig.signature,
-                )
-                .is_ok(),
+            (PublicKey::Rsa(key), Algorithm::RsaSha256) => rsa_verify(key, &data, &sig.signature),
             (PublicKey::Ed25519(key), Algorithm::Ed25519Sha256) => {
+                let data_hash: [u8; 32] = Sha256::digest(&data).into();
                 match ed25519_dalek::Signature::from_slice(&sig.signature) {
                     Ok(s) => key.verify_strict(&data_hash, &s).is_ok(),
                     Err(_) => false,
