@@ -1,5 +1,7 @@
 //! The header hash both signer and verifier compute (RFC 6376 §3.7).
 
+use std::collections::HashMap;
+
 use super::canon::{canonicalize_header, Canonicalization};
 use crate::header::HeaderField;
 
@@ -12,17 +14,20 @@ pub(crate) fn header_data(
     signed: &[String],
     signature_field_without_b: &[u8],
 ) -> Vec<u8> {
-    let mut used = vec![false; headers.len()];
+    // Each name's fields, in message order; taking from the back gives the bottom-most
+    // unused one in constant time, so a hostile h= list costs linear time.
+    let mut by_name: HashMap<Vec<u8>, Vec<&HeaderField>> = HashMap::new();
+    for field in headers {
+        by_name
+            .entry(field.name().to_ascii_lowercase())
+            .or_default()
+            .push(field);
+    }
     let mut data: Vec<u8> = Vec::with_capacity(1024);
     let mut buf = Vec::with_capacity(256);
     for name in signed {
-        let found = headers
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(i, h)| !used[*i] && h.is(name.trim()));
-        if let Some((i, field)) = found {
-            used[i] = true;
+        let key = name.trim().to_ascii_lowercase().into_bytes();
+        if let Some(field) = by_name.get_mut(&key).and_then(Vec::pop) {
             buf.clear();
             canonicalize_header(canon, field.raw(), &mut buf);
             data.extend_from_slice(&buf);
