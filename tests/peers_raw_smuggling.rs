@@ -247,8 +247,8 @@ fn with_lenient_policies_each_attempt_stores_exactly_one_message() {
         // Every stored message came from the real sender to the real
         // recipient; the injected envelope was never used.
         let log = serve.stdout().join("\n");
-        assert!(!log.contains("from=<evil@example.com>"), "{log}");
-        assert!(!log.contains("to=<victim@example.org>"), "{log}");
+        assert!(!log.contains("from=\"<evil@example.com>\""), "{log}");
+        assert!(!log.contains("to=\"<victim@example.org>\""), "{log}");
     }
 }
 
@@ -324,6 +324,6 @@ fn starttls_forgets_the_plaintext_transaction_and_delivers_under_tls() {
     let stored = serve.wait_stored(1);
     assert_eq!(stored.len(), 1);
     let log = serve.stdout().join("\n");
-    assert!(log.contains("from=<tls@example.com>"), "{log}");
+    assert!(log.contains("from=\"<tls@example.com>\""), "{log}");
     assert!(!log.contains("plain@example.com"), "{log}");
 }

@@ -172,8 +172,8 @@ fn swaks_auth_plain_after_starttls_and_login_over_implicit_tls() {
         before,
     );
     let log = serve.stdout().join("\n");
-    assert!(log.contains(" user=alice"), "{log}");
-    assert!(log.contains(" user=bob"), "{log}");
+    assert!(log.contains(" user=\"alice\""), "{log}");
+    assert!(log.contains(" user=\"bob\""), "{log}");
     assert!(!log.contains("s3cret"), "{log}");
 }
 

@@ -103,3 +103,5 @@ if [ "$#" -gt 0 ]; then
 fi
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
+# The front door's runtime features (smol, async-std) are off by default.
+cargo test -p mailer --all-features --locked

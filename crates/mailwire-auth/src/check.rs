@@ -4,11 +4,11 @@
 use std::net::IpAddr;
 
 use crate::auth_results::AuthResults;
-use crate::dkim::DkimVerifier;
+use crate::dkim::{DkimOutcome, DkimVerifier};
 use crate::dmarc::{evaluate, DmarcResult, Policy};
 use crate::header::HeaderField;
 use crate::resolver::Resolver;
-use crate::spf::{check_mail_from, SpfQuery};
+use crate::spf::{check_mail_from, SpfOutcome, SpfQuery};
 
 /// What the SMTP session knows about a message.
 #[derive(Debug, Clone, Copy)]
@@ -76,8 +76,37 @@ pub fn authenticate<R: Resolver + ?Sized>(
         }
         Err(_) => (Vec::new(), Vec::new()),
     };
-    let dmarc =
-        from_domain(&headers).map(|domain| evaluate(resolver, &domain, &spf, &dkim, sample));
+    decide_with_spf(resolver, spf, &headers, dkim, sample)
+}
+
+/// For a server that streams the message through a [`DkimVerifier`] itself: SPF for the
+/// envelope, then DMARC over the message's header fields and the DKIM outcomes it got.
+pub fn decide<R: Resolver + ?Sized>(
+    resolver: &R,
+    envelope: &Envelope<'_>,
+    headers: &[HeaderField],
+    dkim: Vec<DkimOutcome>,
+    sample: u8,
+) -> (AuthResults, Verdict) {
+    let spf = check_mail_from(
+        resolver,
+        &SpfQuery {
+            ip: envelope.client_ip,
+            helo: envelope.helo,
+            sender: envelope.mail_from,
+        },
+    );
+    decide_with_spf(resolver, spf, headers, dkim, sample)
+}
+
+fn decide_with_spf<R: Resolver + ?Sized>(
+    resolver: &R,
+    spf: SpfOutcome,
+    headers: &[HeaderField],
+    dkim: Vec<DkimOutcome>,
+    sample: u8,
+) -> (AuthResults, Verdict) {
+    let dmarc = from_domain(headers).map(|domain| evaluate(resolver, &domain, &spf, &dkim, sample));
     let verdict = match &dmarc {
         Some(d) if d.result == DmarcResult::Fail => match d.disposition {
             Policy::Reject => Verdict::Reject,

@@ -10,6 +10,7 @@ mod maildir;
 mod probe;
 mod send;
 mod serve;
+mod serve_pop3;
 mod serve_tls;
 mod users;
 
@@ -89,7 +90,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run an SMTP sink that stores each message in a Maildir.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Build a message and deliver it (to the embedded local sink when no --server is given).
     Send(Box<send::SendArgs>),
     /// Connect to a server and report each step: DNS, TCP, greeting, TLS,
@@ -102,7 +103,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Send(args) => send::run(*args),
         Command::Probe(args) => probe::run(*args),
         Command::Dkim(args) => dkim::run(args),

@@ -5,22 +5,31 @@
 //! address, both into the same Maildir. With accounts configured, AUTH is
 //! offered and required.
 
-use crate::maildir::Maildir;
+use crate::maildir::{Delivery, Maildir};
+use crate::serve_pop3::Pop3Listeners;
 use crate::serve_tls::{default_cert_path, SelfSigned};
 use crate::users::{Users, USERS_ENV};
 use crate::Failure;
 use anyhow::{anyhow, Context};
 use clap::Args;
-use smtp_blocking::{Connection, Decision, Handler, Message, Server, ServerTls};
+use smtp_blocking::{
+    AuthThrottle, Connection, Decision, Handler, Limits, Server, ServerTls, Sink, Transaction,
+};
 use smtp_proto::sasl::AuthRequest;
-use smtp_proto::{BareLineEndingPolicy, EnhancedStatus, Mechanism, Reply, ReplyCode, ServerConfig};
+use smtp_proto::{
+    BareLineEndingPolicy, EnhancedStatus, Host, Mechanism, Reply, ReplyCode, ServerConfig,
+};
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The default limit on a message's size: 25 MiB.
 pub(crate) const DEFAULT_MAX_SIZE: u64 = 25 * 1024 * 1024;
+
+/// How long an address that used up its AUTH failures stays refused.
+const AUTH_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The name the sink gives itself in its greeting and `Received:` lines.
 const HOSTNAME: &str = "mailwire.localhost";
@@ -84,6 +93,35 @@ pub(crate) struct ServeArgs {
     /// only CR LF "." CR LF does.
     #[arg(long, value_enum, default_value_t = BareLineEndings::Reject)]
     bare_line_endings: BareLineEndings,
+    /// Connections served at once (per listener); more are answered 421.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Connections served at once from one client address (IPv6: one /64),
+    /// so that one client cannot take every slot.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_ip: u32,
+    /// Failed AUTH attempts allowed from one client address, across its
+    /// connections, before its AUTH is refused until 15 minutes pass without
+    /// a failure. (Each connection also delays its failed AUTH replies,
+    /// 2 s, then 4 s, and closes after 3.)
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    auth_failures_per_ip: u32,
+    /// A command line must be complete this many seconds after its first
+    /// byte (a client trickling a byte a second is closed); 0: no bound.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    command_timeout: u64,
+    /// The longest a connection may last, in seconds, whatever it does;
+    /// 0: no bound.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    session_lifetime: u64,
+    /// Also serve the Maildir over POP3 on this address (port 110 style:
+    /// STLS offered when there is a certificate), to the same accounts.
+    #[arg(long, value_name = "ADDR")]
+    pop3: Option<String>,
+    /// Also serve the Maildir over POP3 with implicit TLS (port 995 style).
+    /// Needs --tls-cert/--tls-key or --self-signed.
+    #[arg(long, value_name = "ADDR")]
+    pop3s: Option<String>,
     #[command(flatten)]
     check_auth: crate::check_auth::CheckAuthArgs,
 }
@@ -116,13 +154,18 @@ pub(crate) fn sink_config(max_size: u64) -> ServerConfig {
         .with_idle_timeout(Duration::from_secs(300))
 }
 
-/// Stores each message in a Maildir (or discards it), logs one line per
-/// message, and checks AUTH against the configured accounts.
+/// Stores each message in a Maildir (or discards it), streamed as it
+/// arrives; logs one line per message; checks AUTH against the configured
+/// accounts, with failures throttled per client address.
 #[derive(Debug, Clone)]
 pub(crate) struct MaildirSink {
     maildir: Option<Arc<Maildir>>,
     log: bool,
     users: Arc<Users>,
+    throttle: Arc<Mutex<AuthThrottle>>,
+    /// The user name of each connection's refused AUTH, until the failure
+    /// it causes is logged (at once: the session reports it right after).
+    refused_users: Arc<Mutex<HashMap<SocketAddr, String>>>,
 }
 
 impl MaildirSink {
@@ -133,40 +176,85 @@ impl MaildirSink {
             maildir: maildir.map(Arc::new),
             log,
             users: Arc::new(Users::new()),
+            throttle: Arc::new(Mutex::new(AuthThrottle::default())),
+            refused_users: Arc::default(),
         }
     }
 
     /// Accepts AUTH from these accounts.
-    fn with_users(mut self, users: Users) -> MaildirSink {
-        self.users = Arc::new(users);
+    fn with_users(mut self, users: Arc<Users>) -> MaildirSink {
+        self.users = users;
         self
     }
 
-    /// RFC 3848's protocol name for the `with` clause: `S` for TLS (implicit
-    /// or STARTTLS), `A` for an authenticated client.
-    fn protocol(&self, conn: &Connection) -> &'static str {
-        match (conn.tls.is_some(), conn.authenticated.is_some()) {
-            (false, false) => "ESMTP",
-            (false, true) => "ESMTPA",
-            (true, false) => "ESMTPS",
-            (true, true) => "ESMTPSA",
-        }
+    /// Refuses AUTH from an address after this many failures.
+    fn with_auth_throttle(mut self, throttle: AuthThrottle) -> MaildirSink {
+        self.throttle = Arc::new(Mutex::new(throttle));
+        self
     }
 
-    fn received_line(&self, conn: &Connection) -> String {
-        let helo = conn
-            .helo
-            .as_ref()
-            .map_or_else(|| "unknown".to_owned(), ToString::to_string);
-        let date = mime_codec::DateTime::from_unix(now_secs(), 0)
-            .map(|d| d.to_string())
-            .unwrap_or_default();
-        format!(
-            "Received: from {helo} ([{}])\r\n\tby {HOSTNAME} (mailwire) with {};\r\n\t{date}\r\n",
-            conn.peer.ip(),
-            self.protocol(conn)
-        )
+    fn refused_users(&self) -> MutexGuard<'_, HashMap<SocketAddr, String>> {
+        self.refused_users
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    fn throttle(&self) -> MutexGuard<'_, AuthThrottle> {
+        self.throttle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The client's EHLO name as the `Received:` line may show it: letters,
+/// digits, `-`, `.` (and, for an address literal, `[`, `:` and `]`) are
+/// kept; anything else, a parenthesis, a bidirectional override (U+202E),
+/// a control (U+0085), becomes `?`. Non-ASCII letters are kept only for an
+/// SMTPUTF8 message, whose header may carry UTF-8.
+fn received_name(host: &Host, smtputf8: bool) -> String {
+    sanitize_name(
+        &host.to_string(),
+        matches!(host, Host::Literal(_)),
+        smtputf8,
+    )
+}
+
+/// [`received_name`] on text: each character kept or replaced by `?`.
+fn sanitize_name(name: &str, literal: bool, smtputf8: bool) -> String {
+    name.chars()
+        .map(|c| {
+            let letter = if smtputf8 {
+                c.is_alphanumeric()
+            } else {
+                c.is_ascii_alphanumeric()
+            };
+            let kept =
+                letter || matches!(c, '-' | '.') || (literal && matches!(c, '[' | ']' | ':'));
+            if kept {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// The `Received:` field for a message of `transaction`; its `with` clause
+/// is the session's own protocol name (RFC 3848, RFC 6531).
+fn received_line(conn: &Connection, transaction: &Transaction) -> String {
+    let smtputf8 = transaction.params.smtputf8;
+    let helo = conn
+        .helo
+        .as_ref()
+        .map_or_else(|| "unknown".to_owned(), |h| received_name(h, smtputf8));
+    let date = mime_codec::DateTime::from_unix(now_secs(), 0)
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    format!(
+        "Received: from {helo} ([{}])\r\n\tby {HOSTNAME} (mailwire) with {};\r\n\t{date}\r\n",
+        conn.peer.ip(),
+        transaction.protocol
+    )
 }
 
 fn now_secs() -> i64 {
@@ -176,86 +264,186 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-fn reply(code: ReplyCode, status: (u8, u16, u16), text: String) -> Option<Reply> {
+fn reply(code: ReplyCode, status: (u8, u16, u16), text: &str) -> Reply {
     Reply::new(
         code,
         EnhancedStatus::new(status.0, status.1, status.2),
         [text],
     )
-    .ok()
+    .unwrap_or_else(|_| Reply::bare(code))
 }
 
-/// ` user=NAME` for the log when the client authenticated.
-fn user_field(conn: &Connection) -> String {
-    conn.authenticated
+/// `451 4.3.0`: the message could not be stored.
+fn store_failed() -> Reply {
+    reply(
+        ReplyCode::LOCAL_ERROR,
+        (4, 3, 0),
+        "Could not store the message, try again later",
+    )
+}
+
+/// A value a client chose, for a log line: in double quotes, with `"`, `\`,
+/// controls and invisible formatting characters escaped, so that it can
+/// neither end its field nor forge another one.
+pub(crate) fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}') =>
+            {
+                out.push_str(&c.escape_unicode().to_string());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The fields every log line of a message carries.
+fn message_fields(conn: &Connection, transaction: &Transaction, size: u64) -> String {
+    let to: Vec<String> = transaction
+        .recipients
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let user = conn
+        .authenticated
         .as_deref()
-        .map_or_else(String::new, |u| format!(" user={}", u.escape_debug()))
+        .map_or_else(String::new, |u| format!(" user={}", quote(u)));
+    format!(
+        "from={} to={} size={size}{user} client={}",
+        quote(&transaction.from.to_string()),
+        quote(&to.join(",")),
+        conn.peer.ip()
+    )
 }
 
-impl Handler for MaildirSink {
-    fn message(&self, conn: &Connection, message: &Message) -> Decision {
-        let recipients: Vec<String> = message.recipients.iter().map(|r| r.to_string()).collect();
-        let Some(maildir) = &self.maildir else {
-            if self.log {
-                println!(
-                    "discarded from={} to={} size={}{}",
-                    message.from,
-                    recipients.join(","),
-                    message.bytes.len(),
-                    user_field(conn)
-                );
+/// One message on its way into the Maildir (or to nowhere, discarding).
+#[derive(Debug)]
+pub(crate) struct Storing {
+    delivery: Option<Delivery>,
+    size: u64,
+    /// What the log line says, when one is written.
+    log: Option<(Connection, Transaction)>,
+}
+
+impl Sink for Storing {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), Reply> {
+        self.size += chunk.len() as u64;
+        let Some(delivery) = &mut self.delivery else {
+            return Ok(());
+        };
+        delivery.write(chunk).map_err(|error| {
+            eprintln!("mailwire: storing a message failed: {error:#}");
+            store_failed()
+        })
+    }
+
+    fn finish(self) -> Decision {
+        let fields = |log: &Option<(Connection, Transaction)>| {
+            log.as_ref()
+                .map(|(conn, tx)| message_fields(conn, tx, self.size))
+        };
+        let Some(delivery) = self.delivery else {
+            if let Some(fields) = fields(&self.log) {
+                println!("discarded {fields}");
             }
             return Decision::Accept;
         };
-        match maildir.deliver(self.received_line(conn).as_bytes(), &message.bytes) {
+        match delivery.commit() {
             Ok(name) => {
-                if self.log {
-                    println!(
-                        "stored {name} from={} to={} size={}{}",
-                        message.from,
-                        recipients.join(","),
-                        message.bytes.len(),
-                        user_field(conn)
-                    );
+                if let Some(fields) = fields(&self.log) {
+                    println!("stored {name} {fields}");
                 }
-                match reply(ReplyCode::OK, (2, 0, 0), format!("Ok: queued as {name}")) {
-                    Some(r) => Decision::AcceptWith(r),
-                    None => Decision::Accept,
-                }
+                Decision::AcceptWith(reply(
+                    ReplyCode::OK,
+                    (2, 0, 0),
+                    &format!("Ok: queued as {name}"),
+                ))
             }
             Err(error) => {
                 eprintln!("mailwire: storing a message failed: {error:#}");
-                match reply(
-                    ReplyCode::LOCAL_ERROR,
-                    (4, 3, 0),
-                    "Could not store the message, try again later".to_owned(),
-                ) {
-                    Some(r) => Decision::Reject(r),
-                    None => Decision::Accept,
-                }
+                Decision::Reject(store_failed())
             }
         }
     }
 
+    fn abort(self) {
+        if let Some(delivery) = self.delivery {
+            delivery.abort();
+        }
+    }
+}
+
+impl Handler for MaildirSink {
+    type Sink = Storing;
+
+    fn data_start(&self, conn: &Connection, transaction: &Transaction) -> Result<Storing, Reply> {
+        let log = self.log.then(|| (conn.clone(), transaction.clone()));
+        let Some(maildir) = &self.maildir else {
+            return Ok(Storing {
+                delivery: None,
+                size: 0,
+                log,
+            });
+        };
+        let received = received_line(conn, transaction);
+        let delivery = maildir
+            .begin()
+            .and_then(|mut delivery| {
+                delivery.write(received.as_bytes())?;
+                Ok(delivery)
+            })
+            .map_err(|error| {
+                eprintln!("mailwire: storing a message failed: {error:#}");
+                store_failed()
+            })?;
+        Ok(Storing {
+            delivery: Some(delivery),
+            size: 0,
+            log,
+        })
+    }
+
     fn auth(&self, conn: &Connection, request: &AuthRequest) -> Decision {
+        if self.throttle().is_blocked(conn.peer.ip(), Instant::now()) {
+            // Refused without looking at the credentials.
+            return Decision::Reject(reply(
+                ReplyCode::new(454).unwrap_or(ReplyCode::LOCAL_ERROR),
+                (4, 7, 0),
+                "Too many authentication failures, try again later",
+            ));
+        }
         if !self.users.is_empty() && self.users.check(request) {
             return Decision::Accept;
         }
         // The user name only: a password never reaches a log.
-        eprintln!(
-            "mailwire: AUTH {} failed for user {:?} from {}",
-            request.mechanism().as_str(),
-            request.username(),
-            conn.peer.ip()
-        );
-        match reply(
-            ReplyCode::AUTH_INVALID,
-            (5, 7, 8),
-            "Authentication credentials invalid".to_owned(),
-        ) {
-            Some(r) => Decision::Reject(r),
-            None => Decision::Accept,
+        let mut refused = self.refused_users();
+        if refused.len() >= 10_000 {
+            refused.clear();
         }
+        refused.insert(conn.peer, request.username().to_owned());
+        Decision::auth_invalid()
+    }
+
+    fn auth_failed(&self, conn: &Connection, _failures: usize) {
+        let ip = conn.peer.ip();
+        // A cancelled or garbled exchange named no user.
+        let user = self.refused_users().remove(&conn.peer).unwrap_or_default();
+        // Counted across connections; the session itself delays its reply
+        // and closes after a few.
+        let Some(failures) = self.throttle().record_failure(ip, Instant::now()) else {
+            return;
+        };
+        eprintln!(
+            "mailwire: AUTH failed for user={} client={ip} failures={failures}",
+            quote(&user)
+        );
     }
 }
 
@@ -335,6 +523,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
 
     let mut config =
         sink_config(args.max_size).with_bare_line_endings(args.bare_line_endings.policy());
+    config.command_timeout = seconds(args.command_timeout);
+    config.session_lifetime = seconds(args.session_lifetime);
     if !users.is_empty() {
         config = config
             .with_auth(vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5])
@@ -342,9 +532,29 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             .with_plaintext_auth(args.allow_plaintext_auth);
     }
     let auth_note = auth_summary(&users, &args, tls.is_some());
-    let sink = args
-        .check_auth
-        .wrap(MaildirSink::new(maildir, true).with_users(users), HOSTNAME)?;
+    let users = Arc::new(users);
+    let pop3 = Pop3Listeners {
+        plain: args.pop3.as_deref(),
+        implicit: args.pop3s.as_deref(),
+        hostname: HOSTNAME,
+        maildir: args.maildir.clone(),
+        allow_plaintext: args.allow_plaintext_auth,
+        max_connections: args.max_connections as usize,
+    };
+    if args.discard && (args.pop3.is_some() || args.pop3s.is_some()) {
+        return Err(Failure::usage(anyhow!(
+            "--pop3 and --pop3s read the Maildir, which --discard does not write"
+        )));
+    }
+    let sink = args.check_auth.wrap(
+        MaildirSink::new(maildir, true)
+            .with_users(Arc::clone(&users))
+            .with_auth_throttle(AuthThrottle::new(args.auth_failures_per_ip, AUTH_WINDOW)),
+        HOSTNAME,
+    )?;
+    let mut limits = Limits::default();
+    limits.max_connections = args.max_connections as usize;
+    limits.max_connections_per_ip = args.max_connections_per_ip as usize;
 
     let main = match &tls {
         Some(tls) => Server::bind_tls(
@@ -356,12 +566,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         None => Server::bind(args.listen.as_str(), config.clone(), sink.clone()),
     }
     .with_context(|| format!("listening on {}", args.listen))
-    .map_err(Failure::connect)?;
+    .map_err(Failure::connect)?
+    .with_limits(limits);
     let implicit = match (&args.tls_listen, &tls) {
         (Some(addr), Some(tls)) => Some(
             Server::bind_tls(addr.as_str(), config, tls.clone().implicit(), sink.clone())
                 .with_context(|| format!("listening on {addr}"))
-                .map_err(Failure::connect)?,
+                .map_err(Failure::connect)?
+                .with_limits(limits),
         ),
         _ => None,
     };
@@ -394,7 +606,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         }
         None => None,
     };
+    // Kept alive while the main listener runs, like the one above.
+    let _pop3_handles = pop3.start(users, tls.as_ref()).map_err(Failure::usage)?;
     main.run().context("serving").map_err(Failure::other)
+}
+
+/// A bound in seconds; 0 for none.
+fn seconds(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 /// One line on what AUTH asks of clients, or none without accounts.
@@ -418,4 +637,76 @@ fn auth_summary(users: &Users, args: &ServeArgs, tls: bool) -> Option<String> {
         "AUTH {need} for {} account(s): {when}",
         users.len()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Reads back a [`quote`]d value; `None` if it is not well formed.
+    fn unquote(quoted: &str) -> Option<String> {
+        let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return None,
+                '\\' => match chars.next()? {
+                    'u' => {
+                        let rest: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                        let hex = rest.strip_prefix('{')?;
+                        out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
+                    }
+                    c => out.push(c),
+                },
+                c => out.push(c),
+            }
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn quoting_keeps_a_forged_field_inside_its_value() {
+        let from = "<\"x> to=<boss@corp> user=root x\"@evil.example>";
+        let quoted = quote(from);
+        assert_eq!(
+            quoted,
+            r#""<\"x> to=<boss@corp> user=root x\"@evil.example>""#
+        );
+        assert_eq!(quote("a\u{202e}b\nc"), r#""a\u{202e}b\u{a}c""#);
+    }
+
+    #[test]
+    fn hostile_ehlo_names_are_sanitized_for_received() {
+        let literal = Host::parse("[X:)by(trusted.example;]").unwrap();
+        assert_eq!(received_name(&literal, false), "[X:?by?trusted.example?]");
+        let v6 = Host::parse("[IPv6:2001:db8::1]").unwrap();
+        assert_eq!(received_name(&v6, false), "[IPv6:2001:db8::1]");
+        let plain = Host::parse("client.example").unwrap();
+        assert_eq!(received_name(&plain, false), "client.example");
+    }
+
+    proptest! {
+        #[test]
+        fn quote_round_trips_and_never_leaves_a_bare_quote_or_control(value in any::<String>()) {
+            let quoted = quote(&value);
+            prop_assert_eq!(unquote(&quoted), Some(value));
+            prop_assert!(!quoted.chars().any(char::is_control));
+        }
+
+        #[test]
+        fn sanitized_names_keep_only_safe_characters_one_for_one(
+            name in any::<String>(),
+            literal in any::<bool>(),
+            smtputf8 in any::<bool>(),
+        ) {
+            let clean = sanitize_name(&name, literal, smtputf8);
+            prop_assert_eq!(clean.chars().count(), name.chars().count());
+            for c in clean.chars() {
+                let letter = if smtputf8 { c.is_alphanumeric() } else { c.is_ascii_alphanumeric() };
+                prop_assert!(letter || "-.?".contains(c) || (literal && "[]:".contains(c)), "{:?}", c);
+            }
+        }
+    }
 }

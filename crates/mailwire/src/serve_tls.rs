@@ -4,9 +4,12 @@
 
 use anyhow::Context;
 use smtp_blocking::{CertificateDer, PrivateKeyDer, ServerTls};
-use std::fs;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A certificate generated for this run.
 #[derive(Debug)]
@@ -43,11 +46,27 @@ impl SelfSigned {
         self.tls.clone()
     }
 
-    /// Writes the certificate to `path` (through a temporary file, so a
-    /// reader never sees half of it).
+    /// Writes the certificate to `path` through a temporary file (so a
+    /// reader never sees half of it) that is new (`create_new`: never a file
+    /// or link someone placed there), private (0600) and named
+    /// unpredictably, then renamed into place.
     pub(crate) fn write_cert(&self, path: &Path) -> anyhow::Result<()> {
         let tmp = temporary_sibling(path);
-        fs::write(&tmp, self.cert_pem.as_bytes())
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut file| {
+                file.write_all(self.cert_pem.as_bytes())?;
+                file.sync_all()
+            });
+        if let Err(error) = &written {
+            if error.kind() != io::ErrorKind::AlreadyExists {
+                let _ = fs::remove_file(&tmp);
+            }
+        }
+        written
             .and_then(|()| fs::rename(&tmp, path))
             .with_context(|| format!("writing the certificate to {}", path.display()))
             .inspect_err(|_| {
@@ -88,9 +107,16 @@ pub(crate) fn default_cert_path(maildir: &Path) -> PathBuf {
     parent.join("mailwire-self-signed.pem")
 }
 
+/// A name beside `path` that no one can guess ahead: the process, the
+/// clock's nanoseconds and a counter.
 fn temporary_sibling(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}.tmp", std::process::id()));
+    name.push(format!(".{}.{nanos}.{count}.tmp", std::process::id()));
     path.with_file_name(name)
 }
 
@@ -118,7 +144,7 @@ fn subject_names(hostname: &str, machine: Option<&str>, listen: &[SocketAddr]) -
 }
 
 /// The machine's host name, when it is a plausible DNS name.
-fn machine_name() -> Option<String> {
+pub(crate) fn machine_name() -> Option<String> {
     let raw = fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| fs::read_to_string("/etc/hostname"))
         .ok()
@@ -167,7 +193,22 @@ mod tests {
         let written = fs::read_to_string(&path).unwrap();
         assert!(written.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(!written.contains("PRIVATE KEY"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Nothing else is left beside it.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_temporary_name_is_new_each_time_and_not_the_old_predictable_one() {
+        let path = Path::new("/nonexistent/cert.pem");
+        let a = temporary_sibling(path);
+        let b = temporary_sibling(path);
+        assert_ne!(a, b);
+        let predictable = format!("cert.pem.{}.tmp", std::process::id());
+        assert_ne!(a.file_name().unwrap().to_str().unwrap(), predictable);
     }
 
     #[test]

@@ -8,10 +8,16 @@
 //!   (TLS, connect timeout, wire observer); each adapter adds only how to
 //!   open it ([`Connect`]).
 //! - [`Error`]: one error type, worded for people, for every adapter.
-//! - The server's decisions: [`Decision`], [`Connection`], [`Message`],
-//!   [`Limits`], and [`Dispatch`], which turns each
-//!   [`ServerEvent`](smtp_proto::ServerEvent) into the [`Question`] to ask
-//!   the application's handler and gives its answer to the session.
+//! - The server's handler API, shaped once for both forms:
+//!   [`blocking::Handler`] and [`asynchronous::Handler`] (the same methods,
+//!   one plain, one async), each message streamed to the handler's
+//!   [`blocking::Sink`] / [`asynchronous::Sink`] chunk by chunk; the
+//!   [`Decision`]s, what the handler is told ([`Connection`],
+//!   [`Transaction`]), ready sinks ([`Discard`], [`Collect`]), and
+//!   [`Dispatch`], one connection's bookkeeping between session and handler.
+//! - The server's limits: [`Limits`], [`Admission`] (connections in all and
+//!   per client address), [`AuthThrottle`] (AUTH failures per address
+//!   across connections).
 //! - [`Session`]: the inputs and outputs both sessions share, so one driver
 //!   loop serves the client and the server.
 //!
@@ -26,26 +32,33 @@
 )]
 #![warn(missing_docs)]
 
+mod admission;
 mod client;
+mod dispatch;
 mod error;
+mod handler;
 mod io;
 mod server;
 mod session;
+mod throttle;
 mod tls;
 mod tls_failure;
 mod verifier;
 
+pub use admission::{client_key, Admission, Refusal, SharedAdmission};
 pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
+pub use dispatch::{Collect, Discard, Dispatch, Ending, Message, Transaction};
 pub use error::Error;
+pub use handler::{asynchronous, blocking};
 pub use io::{is_peer_gone, is_timeout};
 pub use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub use rustls::RootCertStore;
 pub use server::{
-    cram_md5_nonce, new_server_session, refusal_reply, Connection, Decision, Dispatch, Limits,
-    Listening, Message, Question,
+    cram_md5_nonce, new_server_session, refusal_reply, Connection, Decision, Limits, Listening,
 };
 pub use session::Session;
 pub use smtp_proto::sasl;
+pub use throttle::AuthThrottle;
 pub use tls::{
     client_tls_info, server_tls_info, tls_info, ServerTls, TlsSettings, Upgrade, DEFAULT_HANDSHAKE,
     SERVER_HANDSHAKE_LIMIT,

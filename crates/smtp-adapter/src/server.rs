@@ -1,12 +1,9 @@
 //! The server's runtime-independent half: the handler's answers, what it
-//! is told, and the mapping from a session event to the question it is
-//! asked (and from its answer back to the session).
+//! is told about a connection, the adapter's limits, and the listener.
 
 use crate::{Error, ServerTls};
-use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{
-    EnhancedStatus, ForwardPath, Host, MailParams, Mechanism, RcptParams, Reply, ReplyCode,
-    ReversePath, ServerConfig, ServerEvent, ServerSession, TlsInfo,
+    EnhancedStatus, Host, Mechanism, Reply, ReplyCode, ServerConfig, ServerSession, TlsInfo,
 };
 use std::fmt;
 use std::io;
@@ -51,17 +48,17 @@ pub struct Connection {
     pub tls: Option<TlsInfo>,
 }
 
-/// A message received whole, handed to the handler's `message`.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Message {
-    /// The sender from MAIL FROM.
-    pub from: ReversePath,
-    /// The accepted recipients, in order.
-    pub recipients: Vec<ForwardPath>,
-    /// The content exactly as the client meant it: un-stuffed DATA or BDAT
-    /// octets, ending with the CRLF before the final dot.
-    pub bytes: Vec<u8>,
+impl Connection {
+    /// A connection from `peer` that has said nothing yet (for tests of a
+    /// handler; the server builds its own).
+    pub fn new(peer: SocketAddr) -> Connection {
+        Connection {
+            peer,
+            helo: None,
+            authenticated: None,
+            tls: None,
+        }
+    }
 }
 
 /// Server-wide limits of the adapter (the protocol's limits, message size
@@ -71,157 +68,21 @@ pub struct Message {
 pub struct Limits {
     /// Connections served at once; more are answered `421 4.7.0` and closed.
     pub max_connections: usize,
+    /// Connections served at once from one IP address (IPv6: one /64), so
+    /// that one client cannot take every slot; more are refused alike.
+    pub max_connections_per_ip: usize,
     /// How long a write to a client may block.
     pub write_timeout: Duration,
 }
 
 impl Default for Limits {
-    /// 64 connections, 1 minute per write.
+    /// 64 connections, 16 from one address, 1 minute per write.
     fn default() -> Self {
         Limits {
             max_connections: 64,
+            max_connections_per_ip: 16,
             write_timeout: Duration::from_secs(60),
         }
-    }
-}
-
-/// What the handler is asked, one variant per handler method.
-#[derive(Debug)]
-pub enum Question {
-    /// EHLO (`extended`) or HELO.
-    Helo {
-        /// The name the client gave.
-        host: Host,
-        /// EHLO rather than HELO.
-        extended: bool,
-    },
-    /// MAIL FROM.
-    MailFrom {
-        /// The sender.
-        from: ReversePath,
-        /// Its parameters.
-        params: MailParams,
-    },
-    /// RCPT TO.
-    RcptTo {
-        /// The recipient.
-        to: ForwardPath,
-        /// Its parameters.
-        params: RcptParams,
-    },
-    /// DATA (or the first BDAT).
-    DataStart,
-    /// The whole message.
-    Message(Message),
-    /// Credentials to check.
-    Auth(AuthRequest),
-}
-
-/// Calls the handler method that answers a [`Question`]; with a trailing
-/// `await`, awaits it (for async handlers). One mapping for every adapter.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! ask_handler {
-    ($handler:expr, $conn:expr, $question:expr $(, $await:ident)?) => {
-        match $question {
-            $crate::Question::Helo { host, extended } => {
-                $handler.helo($conn, &host, extended)$(.$await)?
-            }
-            $crate::Question::MailFrom { from, params } => {
-                $handler.mail_from($conn, &from, &params)$(.$await)?
-            }
-            $crate::Question::RcptTo { to, params } => {
-                $handler.rcpt_to($conn, &to, &params)$(.$await)?
-            }
-            $crate::Question::DataStart => $handler.data_start($conn)$(.$await)?,
-            $crate::Question::Message(message) => $handler.message($conn, &message)$(.$await)?,
-            $crate::Question::Auth(request) => $handler.auth($conn, &request)$(.$await)?,
-        }
-    };
-}
-
-/// One connection's side of the handler: turns the session's events into
-/// [`Question`]s, assembles each message from its body chunks, and gives
-/// the handler's [`Decision`] to the session.
-#[derive(Debug)]
-pub struct Dispatch {
-    conn: Connection,
-    from: Option<ReversePath>,
-    bytes: Vec<u8>,
-}
-
-impl Dispatch {
-    /// For a connection from `peer`.
-    pub fn new(peer: SocketAddr) -> Dispatch {
-        Dispatch {
-            conn: Connection {
-                peer,
-                helo: None,
-                authenticated: None,
-                tls: None,
-            },
-            from: None,
-            bytes: Vec::new(),
-        }
-    }
-
-    /// What the handler is told about the connection.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
-    /// The question an event asks, or `None` for an event that needs no
-    /// answer (a body chunk, kept for the message; a reset; TLS started).
-    pub fn question(&mut self, event: ServerEvent, session: &ServerSession) -> Option<Question> {
-        if self.conn.tls.is_none() {
-            self.conn.tls = session.tls_info().cloned();
-        }
-        match event {
-            ServerEvent::Helo { host, extended } => Some(Question::Helo { host, extended }),
-            ServerEvent::MailFrom { from, params } => {
-                self.from = Some(from.clone());
-                self.bytes = Vec::new();
-                Some(Question::MailFrom { from, params })
-            }
-            ServerEvent::RcptTo { to, params } => Some(Question::RcptTo { to, params }),
-            ServerEvent::DataStart => Some(Question::DataStart),
-            ServerEvent::BodyChunk(bytes) => {
-                if self.bytes.is_empty() {
-                    self.bytes = bytes;
-                } else {
-                    self.bytes.extend_from_slice(&bytes);
-                }
-                None
-            }
-            ServerEvent::MessageEnd { .. } => Some(Question::Message(Message {
-                from: self.from.take().unwrap_or(ReversePath::Null),
-                recipients: session.recipients().to_vec(),
-                bytes: std::mem::take(&mut self.bytes),
-            })),
-            ServerEvent::Auth(request) => Some(Question::Auth(request)),
-            ServerEvent::MessageAborted { .. } | ServerEvent::Reset => {
-                self.bytes = Vec::new();
-                None
-            }
-            _ => None,
-        }
-    }
-
-    /// Gives the session the handler's decision. A reply of the wrong class
-    /// (a 2yz "rejection") is the handler's mistake; the session refuses it
-    /// and the client gets a temporary failure instead of a stuck
-    /// connection.
-    pub fn answer(&mut self, session: &mut ServerSession, decision: Decision) {
-        let result = match decision {
-            Decision::Accept => session.accept(),
-            Decision::AcceptWith(reply) => session.accept_with(reply),
-            Decision::Reject(reply) => session.reject(reply),
-        };
-        if result.is_err() {
-            let _ = session.reject(reply(451, (4, 3, 0), "Local error in processing"));
-        }
-        self.conn.helo = session.helo().cloned();
-        self.conn.authenticated = session.authenticated().map(str::to_owned);
     }
 }
 
@@ -314,7 +175,7 @@ pub fn refusal_reply(hostname: &str) -> Reply {
 
 /// A reply built from constants of this file. They are valid (the unit test
 /// below builds each one); were one not, the bare code still goes out.
-fn reply(code: u16, status: (u8, u16, u16), text: &'static str) -> Reply {
+pub(crate) fn reply(code: u16, status: (u8, u16, u16), text: &'static str) -> Reply {
     let code = ReplyCode::new(code).unwrap_or(ReplyCode::SERVICE_NOT_AVAILABLE);
     Reply::new(
         code,
@@ -369,34 +230,5 @@ mod tests {
         let starttls = ServerConfig::new("mx.test").with_starttls(true);
         let err = check_config(&"a", &starttls, None).unwrap_err();
         assert!(err.to_string().contains("no certificate"), "{err}");
-    }
-
-    #[test]
-    fn body_chunks_become_one_message() {
-        let config = Arc::new(ServerConfig::new("mx.test"));
-        let session = ServerSession::new(config, Instant::now());
-        let mut dispatch = Dispatch::new(([127, 0, 0, 1], 25).into());
-        let from = ReversePath::Null;
-        let asked = dispatch.question(
-            ServerEvent::MailFrom {
-                from,
-                params: MailParams::default(),
-            },
-            &session,
-        );
-        assert!(matches!(asked, Some(Question::MailFrom { .. })));
-        assert!(dispatch
-            .question(ServerEvent::BodyChunk(b"a\r\n".to_vec()), &session)
-            .is_none());
-        assert!(dispatch
-            .question(ServerEvent::BodyChunk(b"b\r\n".to_vec()), &session)
-            .is_none());
-        let Some(Question::Message(message)) =
-            dispatch.question(ServerEvent::MessageEnd { size: 6 }, &session)
-        else {
-            panic!("no message");
-        };
-        assert_eq!(message.bytes, b"a\r\nb\r\n");
-        assert_eq!(message.from, ReversePath::Null);
     }
 }

@@ -46,8 +46,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 pub use smtp_futures::{
-    AcceptAll, CertificateDer, Connection, Decision, Error, Handler, Limits, Message,
-    PrivateKeyDer, RootCertStore, ServerTls, TlsFailure, TlsSettings,
+    AcceptAll, AuthThrottle, CertificateDer, Collect, Connection, Decision, Discard, Error,
+    Handler, Limits, Message, PrivateKeyDer, RootCertStore, ServerTls, Sink, TlsFailure,
+    TlsSettings, Transaction,
 };
 
 /// The async-std runtime: sockets from `async_std::net`, its timers, tasks

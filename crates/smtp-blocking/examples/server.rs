@@ -9,7 +9,7 @@
 //! Try it with `swaks --server 127.0.0.1:2525 --to you@example.org`, or with
 //! this crate's `send` example.
 
-use smtp_blocking::{Connection, Decision, Handler, Message, Server};
+use smtp_blocking::{Connection, Decision, Handler, Server, Sink, Transaction};
 use smtp_proto::{EnhancedStatus, ForwardPath, RcptParams, Reply, ReplyCode, ServerConfig};
 use std::time::Duration;
 
@@ -36,16 +36,39 @@ impl Handler for OneDomain {
         }
     }
 
-    fn message(&self, conn: &Connection, message: &Message) -> Decision {
-        let to: Vec<String> = message.recipients.iter().map(ToString::to_string).collect();
-        println!(
-            "{}: {} -> {}, {} bytes",
-            conn.peer,
-            message.from,
-            to.join(", "),
-            message.bytes.len()
-        );
+    type Sink = Counted;
+
+    fn data_start(&self, conn: &Connection, transaction: &Transaction) -> Result<Counted, Reply> {
+        let to: Vec<String> = transaction
+            .recipients
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let about = format!("{}: {} -> {}", conn.peer, transaction.from, to.join(", "));
+        Ok(Counted { about, bytes: 0 })
+    }
+}
+
+/// One message as it streams in: only its size is kept (a store would
+/// write each chunk to a file and fsync it in `finish`).
+struct Counted {
+    about: String,
+    bytes: u64,
+}
+
+impl Sink for Counted {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), Reply> {
+        self.bytes += chunk.len() as u64;
+        Ok(())
+    }
+
+    fn finish(self) -> Decision {
+        println!("{}, {} bytes", self.about, self.bytes);
         Decision::Accept
+    }
+
+    fn abort(self) {
+        println!("{}: abandoned after {} bytes", self.about, self.bytes);
     }
 }
 

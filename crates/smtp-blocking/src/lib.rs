@@ -10,7 +10,9 @@
 //! - [`Client`]: `connect`, then `send` many messages over one connection,
 //!   then `quit`.
 //! - [`Server`]: `bind`, a [`Handler`] for the decisions, `spawn` (or `run`),
-//!   a connection limit and a graceful shutdown.
+//!   connection limits (in all and per client address) and a graceful
+//!   shutdown. Each message streams to the handler's [`Sink`] chunk by
+//!   chunk as it arrives; none is held whole.
 //!
 //! TLS is rustls with the ring provider: STARTTLS and implicit TLS (port
 //! 465 style) on both sides. The client takes [`TlsSettings`] (the public
@@ -32,8 +34,9 @@ mod tls;
 
 pub use client::{Blocking, Client, ClientBuilder};
 pub use pool::Pool;
-pub use server::{AcceptAll, Handler, Server, ServerHandle, ShutdownHandle};
+pub use server::{Server, ServerHandle, ShutdownHandle};
+pub use smtp_adapter::blocking::{AcceptAll, Handler, Sink};
 pub use smtp_adapter::{
-    CertificateDer, Connection, Decision, Error, Limits, Message, PrivateKeyDer, RootCertStore,
-    ServerTls, TlsFailure, TlsSettings,
+    AuthThrottle, CertificateDer, Collect, Connection, Decision, Discard, Error, Limits, Message,
+    PrivateKeyDer, RootCertStore, ServerTls, TlsFailure, TlsSettings, Transaction,
 };

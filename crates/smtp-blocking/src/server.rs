@@ -3,65 +3,22 @@
 use crate::driver::{Driver, Next};
 use crate::tls::{ServerTls, Stream};
 use crate::Error;
+use smtp_adapter::blocking::{end_connection, handle_event, Handler};
 use smtp_adapter::{
-    ask_handler, new_server_session, refusal_reply, Connection, Decision, Dispatch, Limits,
-    Listening, Message,
+    new_server_session, refusal_reply, Dispatch, Limits, Listening, SharedAdmission,
 };
-use smtp_proto::sasl::AuthRequest;
-use smtp_proto::{ForwardPath, Host, MailParams, RcptParams, ReversePath, ServerConfig};
+use smtp_proto::ServerConfig;
 use std::fmt;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How often a connection thread looks for a shutdown request while its
 /// client is quiet.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-/// The application's side of the server: every decision the protocol
-/// leaves open. Each method has a default, so a handler overrides only what
-/// it cares about; the defaults accept everything except AUTH.
-///
-/// Called from the connection threads, so it must be `Send + Sync`.
-pub trait Handler: Send + Sync + 'static {
-    /// EHLO or HELO.
-    fn helo(&self, _conn: &Connection, _host: &Host, _extended: bool) -> Decision {
-        Decision::Accept
-    }
-    /// MAIL FROM.
-    fn mail_from(&self, _conn: &Connection, _from: &ReversePath, _params: &MailParams) -> Decision {
-        Decision::Accept
-    }
-    /// RCPT TO.
-    fn rcpt_to(&self, _conn: &Connection, _to: &ForwardPath, _params: &RcptParams) -> Decision {
-        Decision::Accept
-    }
-    /// DATA (or the first BDAT), with at least one accepted recipient.
-    fn data_start(&self, _conn: &Connection) -> Decision {
-        Decision::Accept
-    }
-    /// The whole message arrived: store it, then answer with the final reply.
-    fn message(&self, _conn: &Connection, _message: &Message) -> Decision {
-        Decision::Accept
-    }
-    /// Credentials to check. Refused by default (`535 5.7.8`): accepting
-    /// anyone must be a choice, not an accident.
-    fn auth(&self, _conn: &Connection, _request: &AuthRequest) -> Decision {
-        Decision::auth_invalid()
-    }
-    /// A connection ended with a socket error (the protocol's own endings
-    /// are not errors). Ignored by default.
-    fn connection_error(&self, _peer: SocketAddr, _error: &Error) {}
-}
-
-/// The handler that accepts every message and keeps none.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AcceptAll;
-
-impl Handler for AcceptAll {}
 
 /// A bound SMTP server, not yet accepting.
 ///
@@ -76,17 +33,17 @@ impl Handler for AcceptAll {}
 /// handle.shutdown(Duration::from_secs(5));
 /// # Ok::<(), smtp_blocking::Error>(())
 /// ```
-pub struct Server {
+pub struct Server<H: Handler> {
     listener: TcpListener,
     local_addr: SocketAddr,
     config: Arc<ServerConfig>,
-    handler: Arc<dyn Handler>,
+    handler: Arc<H>,
     limits: Limits,
     shared: Arc<Shared>,
     tls: Option<ServerTls>,
 }
 
-impl fmt::Debug for Server {
+impl<H: Handler> fmt::Debug for Server<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
@@ -95,7 +52,7 @@ impl fmt::Debug for Server {
     }
 }
 
-impl Server {
+impl<H: Handler> Server<H> {
     /// Binds the listening socket (port 0 picks a free one; see
     /// [`local_addr`](Self::local_addr)). Plain TCP: a configuration with
     /// `starttls` or `require_tls` is refused (it needs a certificate; see
@@ -103,8 +60,8 @@ impl Server {
     pub fn bind(
         addr: impl ToSocketAddrs + fmt::Debug,
         config: ServerConfig,
-        handler: impl Handler,
-    ) -> Result<Server, Error> {
+        handler: H,
+    ) -> Result<Server<H>, Error> {
         Ok(Server::open(Listening::bind(addr, config, None)?, handler))
     }
 
@@ -116,15 +73,15 @@ impl Server {
         addr: impl ToSocketAddrs + fmt::Debug,
         config: ServerConfig,
         tls: ServerTls,
-        handler: impl Handler,
-    ) -> Result<Server, Error> {
+        handler: H,
+    ) -> Result<Server<H>, Error> {
         Ok(Server::open(
             Listening::bind(addr, config, Some(tls))?,
             handler,
         ))
     }
 
-    fn open(bound: Listening, handler: impl Handler) -> Server {
+    fn open(bound: Listening, handler: H) -> Server<H> {
         Server {
             listener: bound.listener,
             local_addr: bound.local_addr,
@@ -137,14 +94,21 @@ impl Server {
     }
 
     /// Sets the adapter's limits.
-    pub fn with_limits(mut self, limits: Limits) -> Server {
+    pub fn with_limits(mut self, limits: Limits) -> Server<H> {
         self.limits = limits;
         self
     }
 
     /// Sets the most connections served at once.
-    pub fn with_max_connections(mut self, max: usize) -> Server {
+    pub fn with_max_connections(mut self, max: usize) -> Server<H> {
         self.limits.max_connections = max;
+        self
+    }
+
+    /// Sets the most connections served at once from one client address
+    /// (IPv6: one /64).
+    pub fn with_max_connections_per_ip(mut self, max: usize) -> Server<H> {
+        self.limits.max_connections_per_ip = max;
         self
     }
 
@@ -206,7 +170,7 @@ impl Server {
             return;
         };
         let implicit = self.tls.as_ref().is_some_and(ServerTls::is_implicit);
-        if !self.shared.try_enter(self.limits.max_connections) {
+        if !self.shared.try_enter(peer, &self.limits) {
             if implicit {
                 // A plaintext reply would read as garbage to a TLS client.
                 let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -223,7 +187,7 @@ impl Server {
         let spawned = std::thread::Builder::new()
             .name("smtp-conn".into())
             .spawn(move || {
-                let _leave = Leave(&shared);
+                let _leave = Leave(&shared, peer);
                 if let Err(error) =
                     serve_connection(stream, peer, config, tls, &*handler, &shared, limits)
                 {
@@ -233,7 +197,7 @@ impl Server {
         if spawned.is_err() {
             // The closure (and with it `Leave`) was dropped unrun; the
             // counter went up, so bring it down.
-            self.shared.leave();
+            self.shared.leave(peer);
         }
     }
 }
@@ -265,7 +229,7 @@ impl ShutdownHandle {
 
     /// Connections being served now.
     pub fn active_connections(&self) -> usize {
-        *self.shared.lock()
+        self.shared.active.active()
     }
 }
 
@@ -314,8 +278,8 @@ impl Drop for ServerHandle {
 /// What the accept loop and the connection threads share.
 #[derive(Debug, Default)]
 struct Shared {
-    /// Connections being served.
-    active: Mutex<usize>,
+    /// Connections being served, in all and per client address.
+    active: SharedAdmission,
     idle: Condvar,
     /// Stop accepting.
     stopping: AtomicBool,
@@ -324,27 +288,15 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        // A thread that panicked holding the lock left a plain counter,
-        // which is still right.
-        self.active
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn try_enter(&self, peer: SocketAddr, limits: &Limits) -> bool {
+        self.active.try_enter(peer, limits)
     }
 
-    fn try_enter(&self, max: usize) -> bool {
-        let mut active = self.lock();
-        if *active >= max {
-            return false;
-        }
-        *active += 1;
-        true
-    }
-
-    fn leave(&self) {
-        let mut active = self.lock();
-        *active = active.saturating_sub(1);
-        if *active == 0 {
+    fn leave(&self, peer: SocketAddr) {
+        // Under the lock the waiters wait with, so none misses the wake-up.
+        let mut active = self.active.lock();
+        active.leave(peer.ip());
+        if active.active() == 0 {
             self.idle.notify_all();
         }
     }
@@ -352,8 +304,8 @@ impl Shared {
     /// Waits until no connection is served, at most `limit`; true when idle.
     fn wait_idle(&self, limit: Option<Duration>) -> bool {
         let until = limit.map(|l| Instant::now() + l);
-        let mut active = self.lock();
-        while *active > 0 {
+        let mut active = self.active.lock();
+        while active.active() > 0 {
             let wait = match until {
                 Some(until) => match until.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => left,
@@ -372,20 +324,20 @@ impl Shared {
 
 /// Brings the connection count down when a connection thread ends, even by
 /// a panic in the handler.
-struct Leave<'a>(&'a Shared);
+struct Leave<'a>(&'a Shared, SocketAddr);
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
-        self.0.leave();
+        self.0.leave(self.1);
     }
 }
 
-fn serve_connection(
+fn serve_connection<H: Handler>(
     stream: TcpStream,
     peer: SocketAddr,
     config: Arc<ServerConfig>,
     tls: Option<ServerTls>,
-    handler: &dyn Handler,
+    handler: &H,
     shared: &Shared,
     limits: Limits,
 ) -> Result<(), Error> {
@@ -407,24 +359,24 @@ fn serve_connection(
         driver.start_tls(&mut session, true)?;
     }
     let mut dispatch = Dispatch::new(peer);
-    loop {
-        let event = match driver.next(&mut session)? {
-            Next::Event(event) => event,
+    let result = loop {
+        let event = match driver.next(&mut session) {
+            Ok(Next::Event(event)) => event,
             // At most one poll interval apart, however busy the client.
-            Next::Idle => {
+            Ok(Next::Idle) => {
                 if shared.closing.load(Ordering::SeqCst) {
                     session.shutdown();
                 }
                 continue;
             }
-            Next::Closed => return Ok(()),
+            Ok(Next::Closed) => break Ok(()),
+            Err(error) => break Err(error),
         };
-        let Some(question) = dispatch.question(event, &session) else {
-            continue;
-        };
-        let decision = ask_handler!(handler, dispatch.connection(), question);
-        dispatch.answer(&mut session, decision);
-    }
+        handle_event(handler, &mut dispatch, &mut session, event);
+    };
+    // A message still open when the connection ended is deleted.
+    end_connection(&mut dispatch);
+    result
 }
 
 /// Answers a connection over the limit and closes it. The reply is built by

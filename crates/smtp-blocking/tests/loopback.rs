@@ -4,6 +4,7 @@
 //! stalling the suite.
 
 use smtp_blocking::{Client, Connection, Decision, Error, Handler, Message, Server, ServerHandle};
+use smtp_blocking::{Collect, Discard, Transaction};
 use smtp_proto::{
     ClientConfig, ClientError, EnhancedStatus, Envelope, ForwardPath, Host, Mailbox, Phase,
     RcptParams, Recipient, RecipientStatus, Reply, ReplyCode, ServerConfig, TlsPolicy,
@@ -66,13 +67,19 @@ impl Handler for Recorder {
         Decision::Accept
     }
 
-    fn message(&self, _: &Connection, message: &Message) -> Decision {
-        let mut messages = self.messages.lock().unwrap();
-        messages.push(message.clone());
-        let text = format!("Ok: queued as Q{}", messages.len());
-        Decision::AcceptWith(
-            Reply::new(ReplyCode::OK, EnhancedStatus::new(2, 0, 0), [text]).unwrap(),
-        )
+    type Sink = Collect;
+
+    fn data_start(&self, _conn: &Connection, transaction: &Transaction) -> Result<Collect, Reply> {
+        let this = self.clone();
+        Ok(Collect::new(transaction, move |message| {
+            let message = &message;
+            let mut messages = this.messages.lock().unwrap();
+            messages.push(message.clone());
+            let text = format!("Ok: queued as Q{}", messages.len());
+            Decision::AcceptWith(
+                Reply::new(ReplyCode::OK, EnhancedStatus::new(2, 0, 0), [text]).unwrap(),
+            )
+        }))
     }
 }
 
@@ -501,6 +508,12 @@ fn shutdown_tells_idle_sessions_421_after_the_grace_period() {
 struct OneUser;
 
 impl Handler for OneUser {
+    type Sink = Discard;
+
+    fn data_start(&self, _: &Connection, _: &Transaction) -> Result<Discard, Reply> {
+        Ok(Discard)
+    }
+
     fn auth(&self, _: &Connection, request: &smtp_proto::sasl::AuthRequest) -> Decision {
         user_secret(request)
     }

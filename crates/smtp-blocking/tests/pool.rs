@@ -2,7 +2,9 @@
 //! connections, reuse, order of outcomes, and replacing a connection the
 //! server closed while it sat idle.
 
+use smtp_blocking::{Collect, Transaction};
 use smtp_blocking::{Connection, Decision, Handler, Message, Pool, Server};
+use smtp_proto::Reply;
 use smtp_proto::{Host, ServerConfig, TlsPolicy};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,9 +27,15 @@ impl Handler for Counter {
         Decision::Accept
     }
 
-    fn message(&self, _: &Connection, message: &Message) -> Decision {
-        self.messages.lock().unwrap().push(message.clone());
-        Decision::Accept
+    type Sink = Collect;
+
+    fn data_start(&self, _conn: &Connection, transaction: &Transaction) -> Result<Collect, Reply> {
+        let this = self.clone();
+        Ok(Collect::new(transaction, move |message| {
+            let message = &message;
+            this.messages.lock().unwrap().push(message.clone());
+            Decision::Accept
+        }))
     }
 }
 

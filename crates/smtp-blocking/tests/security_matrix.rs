@@ -4,7 +4,9 @@
 //! the client refuses before sending anything.
 
 use smtp_blocking::{Client, Connection, Decision, Error, Handler, Message, Server, ServerTls};
+use smtp_blocking::{Collect, Transaction};
 use smtp_proto::sasl::{AuthRequest, ClientCredentials};
+use smtp_proto::Reply;
 use smtp_proto::{ClientError, Mechanism, Secret, TlsPolicy};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,10 +25,17 @@ type Received = (Message, Option<String>);
 struct Recorder(Arc<Mutex<Vec<Received>>>);
 
 impl Handler for Recorder {
-    fn message(&self, conn: &Connection, message: &Message) -> Decision {
-        let user = conn.authenticated.clone();
-        self.0.lock().unwrap().push((message.clone(), user));
-        Decision::Accept
+    type Sink = Collect;
+
+    fn data_start(&self, conn: &Connection, transaction: &Transaction) -> Result<Collect, Reply> {
+        let this = self.clone();
+        let conn = conn.clone();
+        Ok(Collect::new(transaction, move |message| {
+            let message = &message;
+            let user = conn.authenticated.clone();
+            this.0.lock().unwrap().push((message.clone(), user));
+            Decision::Accept
+        }))
     }
 
     fn auth(&self, _: &Connection, request: &AuthRequest) -> Decision {

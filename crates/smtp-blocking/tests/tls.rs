@@ -8,7 +8,9 @@ use smtp_blocking::{
     AcceptAll, Client, Connection, Decision, Error, Handler, Message, Server, ServerHandle,
     ServerTls, TlsSettings,
 };
+use smtp_blocking::{Collect, Transaction};
 use smtp_proto::sasl::{AuthRequest, ClientCredentials};
+use smtp_proto::Reply;
 use smtp_proto::{ClientConfig, ClientError, Host, Mechanism, Secret, ServerConfig, TlsPolicy};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,10 +36,17 @@ struct Recorder {
 }
 
 impl Handler for Recorder {
-    fn message(&self, conn: &Connection, message: &Message) -> Decision {
-        let mut messages = self.messages.lock().unwrap();
-        messages.push((message.clone(), conn.authenticated.clone()));
-        Decision::Accept
+    type Sink = Collect;
+
+    fn data_start(&self, conn: &Connection, transaction: &Transaction) -> Result<Collect, Reply> {
+        let this = self.clone();
+        let conn = conn.clone();
+        Ok(Collect::new(transaction, move |message| {
+            let message = &message;
+            let mut messages = this.messages.lock().unwrap();
+            messages.push((message.clone(), conn.authenticated.clone()));
+            Decision::Accept
+        }))
     }
 
     fn auth(&self, _: &Connection, request: &AuthRequest) -> Decision {

@@ -26,6 +26,14 @@ use std::time::{Duration, Instant};
 const MIN_READ_BUFFER: usize = 1024;
 const MAX_READ_BUFFER: usize = 64 * 1024;
 
+/// The most a blocked write reads from the peer before it stops reading
+/// until the write is done. Reading while writing keeps two pipelining
+/// sides from waiting on each other's full buffers; bounding it keeps a
+/// peer that sends commands but never reads their replies from growing the
+/// queue of replies (and of events) without end: what it may add while one
+/// write waits is the replies to this many octets of commands.
+const READ_WHILE_WRITING: usize = 16 * 1024;
+
 /// A future that completes when the connection should wind down (a server
 /// shutting down).
 pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -329,6 +337,7 @@ impl<R: Runtime> Driver<R> {
         }
         let deadline = Instant::now() + self.write_timeout;
         let mut written = 0;
+        let mut read_meanwhile = 0;
         let mut outcome = Ok(());
         let result = timeout::<R, _>(
             deadline,
@@ -351,12 +360,18 @@ impl<R: Runtime> Driver<R> {
                 if outcome.is_err() {
                     return Poll::Ready(Ok(()));
                 }
-                if self.read_ended {
+                if self.read_ended || read_meanwhile >= READ_WHILE_WRITING {
                     return Poll::Pending;
                 }
                 let Driver { stream, buf, .. } = &mut *self;
-                match Pin::new(&mut *stream).poll_read(cx, buf) {
+                // Never more than the bound in one read.
+                let room = buf.len().min(READ_WHILE_WRITING - read_meanwhile);
+                match Pin::new(&mut *stream).poll_read(cx, buf.get_mut(..room).unwrap_or_default())
+                {
                     Poll::Ready(result) => {
+                        if let Ok(n) = &result {
+                            read_meanwhile += *n;
+                        }
                         if let Err(e) = self.take_read(session, result) {
                             outcome = Err(e);
                         }

@@ -15,12 +15,15 @@
 //! - [`Pool`]: connections to one server reused across messages, at most N
 //!   at once, for bulk sending.
 //! - [`Server`]: `bind`, an async [`Handler`] for the decisions, `spawn`
-//!   (or `run`), a connection limit and a graceful shutdown.
+//!   (or `run`), connection limits (in all and per client address) and a
+//!   graceful shutdown. Each message streams to the handler's [`Sink`]
+//!   chunk by chunk as it arrives; none is held whole.
 //!
 //! The same types as the blocking adapter, `smtp-blocking`, come from the
 //! shared `smtp-adapter` crate and are re-exported here: [`Error`],
 //! [`TlsSettings`], [`ServerTls`], [`Decision`], [`Connection`],
-//! [`Message`], [`Limits`].
+//! [`Transaction`], [`Limits`], and the handler API itself ([`Handler`],
+//! [`Sink`]), which differs from the blocking one only in `async`.
 //!
 //! # Cancellation
 //! Futures of this crate may be dropped at any await point. A dropped
@@ -46,8 +49,9 @@ mod stream;
 pub use client::{Client, ClientBuilder, Connector};
 pub use pool::Pool;
 pub use runtime::Runtime;
-pub use server::{AcceptAll, Handler, Server, ServerHandle, ShutdownHandle};
+pub use server::{Server, ServerHandle, ShutdownHandle};
+pub use smtp_adapter::asynchronous::{AcceptAll, Handler, Sink};
 pub use smtp_adapter::{
-    CertificateDer, Connection, Decision, Error, Limits, Message, PrivateKeyDer, RootCertStore,
-    ServerTls, TlsFailure, TlsSettings,
+    AuthThrottle, CertificateDer, Collect, Connection, Decision, Discard, Error, Limits, Message,
+    PrivateKeyDer, RootCertStore, ServerTls, TlsFailure, TlsSettings, Transaction,
 };

@@ -5,88 +5,21 @@ use crate::driver::{Driver, Next, StopSignal};
 use crate::runtime::{timeout, Runtime};
 use event_listener::Event;
 use futures_util::AsyncWriteExt as _;
-use smtp_adapter::sasl::AuthRequest;
+use smtp_adapter::asynchronous::{end_connection, handle_event, Handler};
 use smtp_adapter::{
-    ask_handler, new_server_session, refusal_reply, Connection, Decision, Dispatch, Error, Limits,
-    Listening, Message, ServerTls,
+    new_server_session, refusal_reply, Dispatch, Error, Limits, Listening, ServerTls,
+    SharedAdmission,
 };
-use smtp_proto::{ForwardPath, Host, MailParams, RcptParams, ReversePath, ServerConfig};
+use smtp_proto::ServerConfig;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
-
-/// The application's side of the server: every decision the protocol
-/// leaves open, as async methods. Each has a default, so a handler
-/// overrides only what it cares about; the defaults accept everything
-/// except AUTH. Implement the methods with `async fn`.
-///
-/// A connection waits for its handler's answer before it reads on; other
-/// connections go on meanwhile.
-pub trait Handler: Send + Sync + 'static {
-    /// EHLO or HELO.
-    fn helo(
-        &self,
-        _conn: &Connection,
-        _host: &Host,
-        _extended: bool,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// MAIL FROM.
-    fn mail_from(
-        &self,
-        _conn: &Connection,
-        _from: &ReversePath,
-        _params: &MailParams,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// RCPT TO.
-    fn rcpt_to(
-        &self,
-        _conn: &Connection,
-        _to: &ForwardPath,
-        _params: &RcptParams,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// DATA (or the first BDAT), with at least one accepted recipient.
-    fn data_start(&self, _conn: &Connection) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// The whole message arrived: store it, then answer with the final reply.
-    fn message(
-        &self,
-        _conn: &Connection,
-        _message: &Message,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::Accept }
-    }
-    /// Credentials to check. Refused by default (`535 5.7.8`): accepting
-    /// anyone must be a choice, not an accident.
-    fn auth(
-        &self,
-        _conn: &Connection,
-        _request: &AuthRequest,
-    ) -> impl Future<Output = Decision> + Send {
-        async { Decision::auth_invalid() }
-    }
-    /// A connection ended with a socket error (the protocol's own endings
-    /// are not errors). Ignored by default.
-    fn connection_error(&self, _peer: SocketAddr, _error: &Error) {}
-}
-
-/// The handler that accepts every message and keeps none.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AcceptAll;
-
-impl Handler for AcceptAll {}
 
 /// A bound SMTP server, not yet accepting; generic over the [`Runtime`]
 /// (use the aliases of `smtp-smol` or `smtp-async-std`).
@@ -164,6 +97,13 @@ impl<R: Runtime, H: Handler> Server<R, H> {
         self
     }
 
+    /// Sets the most connections served at once from one client address
+    /// (IPv6: one /64).
+    pub fn with_max_connections_per_ip(mut self, max: usize) -> Self {
+        self.limits.max_connections_per_ip = max;
+        self
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -219,20 +159,18 @@ impl<R: Runtime, H: Handler> Server<R, H> {
         drop(self.listener);
         shared.accepting_done.store(true, Ordering::SeqCst);
         shared.changed.notify(usize::MAX);
-        shared
-            .wait_for(|s| s.active.load(Ordering::SeqCst) == 0)
-            .await;
+        shared.wait_for(|s| s.active() == 0).await;
         Ok(())
     }
 
     fn serve(&self, socket: R::TcpStream, peer: SocketAddr) {
         let implicit = self.tls.as_ref().is_some_and(ServerTls::is_implicit);
-        if !self.shared.try_enter(self.limits.max_connections) {
+        if !self.shared.try_enter(peer, &self.limits) {
             let hostname = self.config.hostname.clone();
             R::spawn(refuse::<R>(socket, hostname, implicit));
             return;
         }
-        let leave = Leave(Arc::clone(&self.shared));
+        let leave = Leave(Arc::clone(&self.shared), peer);
         let tls = self.tls.clone();
         let config = Arc::clone(&self.config);
         let handler = Arc::clone(&self.handler);
@@ -282,9 +220,7 @@ impl<R: Runtime> ShutdownHandle<R> {
     /// waits for them to close. Returns once every connection task ended.
     pub async fn shutdown(&self, grace: Duration) {
         self.shared.stop();
-        let idle = self
-            .shared
-            .wait_for(|s| s.active.load(Ordering::SeqCst) == 0);
+        let idle = self.shared.wait_for(|s| s.active() == 0);
         let _ = timeout::<R, _>(Instant::now() + grace, idle).await;
         self.shared.close();
         self.shared
@@ -292,14 +228,14 @@ impl<R: Runtime> ShutdownHandle<R> {
                 // A server never run has no accept loop to wait for.
                 let accept_loop_over =
                     !s.accepting.load(Ordering::SeqCst) || s.accepting_done.load(Ordering::SeqCst);
-                s.active.load(Ordering::SeqCst) == 0 && accept_loop_over
+                s.active() == 0 && accept_loop_over
             })
             .await;
     }
 
     /// Connections being served now.
     pub fn active_connections(&self) -> usize {
-        self.shared.active.load(Ordering::SeqCst)
+        self.shared.active()
     }
 }
 
@@ -356,8 +292,8 @@ impl<R: Runtime> Drop for ServerHandle<R> {
 /// What the accept loop, the connection tasks and the handles share.
 #[derive(Debug, Default)]
 struct Shared {
-    /// Connections being served.
-    active: AtomicUsize,
+    /// Connections being served, in all and per client address.
+    admission: SharedAdmission,
     /// Stop accepting.
     stopping: AtomicBool,
     /// Tell open connections 421.
@@ -371,16 +307,16 @@ struct Shared {
 }
 
 impl Shared {
-    fn try_enter(&self, max: usize) -> bool {
-        self.active
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .is_ok()
+    fn active(&self) -> usize {
+        self.admission.active()
     }
 
-    fn leave(&self) {
-        self.active.fetch_sub(1, Ordering::SeqCst);
+    fn try_enter(&self, peer: SocketAddr, limits: &Limits) -> bool {
+        self.admission.try_enter(peer, limits)
+    }
+
+    fn leave(&self, peer: SocketAddr) {
+        self.admission.leave(peer);
         self.changed.notify(usize::MAX);
     }
 
@@ -411,11 +347,11 @@ impl Shared {
 
 /// Brings the connection count down when a connection task ends, even by
 /// a panic in the handler.
-struct Leave(Arc<Shared>);
+struct Leave(Arc<Shared>, SocketAddr);
 
 impl Drop for Leave {
     fn drop(&mut self) {
-        self.0.leave();
+        self.0.leave(self.1);
     }
 }
 
@@ -450,21 +386,21 @@ async fn serve_connection<R: Runtime, H: Handler>(
         driver.start_tls(&mut session, true).await?;
     }
     let mut dispatch = Dispatch::new(peer);
-    loop {
-        let event = match driver.next(&mut session).await? {
-            Next::Event(event) => event,
-            Next::Stop => {
+    let result = loop {
+        let event = match driver.next(&mut session).await {
+            Ok(Next::Event(event)) => event,
+            Ok(Next::Stop) => {
                 session.shutdown();
                 continue;
             }
-            Next::Closed => return Ok(()),
+            Ok(Next::Closed) => break Ok(()),
+            Err(error) => break Err(error),
         };
-        let Some(question) = dispatch.question(event, &session) else {
-            continue;
-        };
-        let decision = ask_handler!(handler, dispatch.connection(), question, await);
-        dispatch.answer(&mut session, decision);
-    }
+        handle_event(handler, &mut dispatch, &mut session, event).await;
+    };
+    // A message still open when the connection ended is deleted.
+    end_connection(&mut dispatch).await;
+    result
 }
 
 /// Answers a connection over the limit and closes it. The reply is built by

@@ -4,25 +4,37 @@
 //!
 //! Run with `cargo run -p smtp-smol --example smol_send_and_receive`.
 
+use smtp_proto::Reply;
 use smtp_proto::{ClientConfig, Envelope, Host, Mailbox, Recipient, ServerConfig, TlsPolicy};
-use smtp_smol::{Connection, Decision, Handler, Message, Pool, Server};
+use smtp_smol::{Collect, Transaction};
+use smtp_smol::{Connection, Decision, Handler, Pool, Server};
 use std::time::Duration;
 
 /// Prints each message and accepts it.
 struct Printer;
 
 impl Handler for Printer {
-    async fn message(&self, conn: &Connection, message: &Message) -> Decision {
-        let subject = String::from_utf8_lossy(&message.bytes)
-            .lines()
-            .find(|line| line.starts_with("Subject:"))
-            .unwrap_or("Subject: (none)")
-            .to_owned();
-        println!(
-            "server: from {} over {}: {subject}",
-            message.from, conn.peer
-        );
-        Decision::Accept
+    type Sink = Collect;
+
+    async fn data_start(
+        &self,
+        conn: &Connection,
+        transaction: &Transaction,
+    ) -> Result<Collect, Reply> {
+        let conn = conn.clone();
+        Ok(Collect::new(transaction, move |message| {
+            let message = &message;
+            let subject = String::from_utf8_lossy(&message.bytes)
+                .lines()
+                .find(|line| line.starts_with("Subject:"))
+                .unwrap_or("Subject: (none)")
+                .to_owned();
+            println!(
+                "server: from {} over {}: {subject}",
+                message.from, conn.peer
+            );
+            Decision::Accept
+        }))
     }
 }
 

@@ -26,7 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let config =
                     ServerConfig::new("mx.example").with_idle_timeout(Duration::from_secs(60));
                 let server = Server::bind("127.0.0.1:0", config, AcceptAll)?
-                    .with_max_connections(connections + 10);
+                    .with_max_connections(connections + 10)
+                    .with_max_connections_per_ip(connections + 10);
                 (server.local_addr(), Some(server.spawn()))
             }
         };

@@ -11,8 +11,8 @@ pub mod peers;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use smtp_adapter::sasl::{AuthRequest, ClientCredentials};
 use smtp_adapter::{
-    CertificateDer, Connection, Decision, Error, Message, PrivateKeyDer, RootCertStore, ServerTls,
-    TlsSettings,
+    CertificateDer, Collect, Connection, Decision, Error, Limits, Message, PrivateKeyDer,
+    RootCertStore, ServerTls, TlsSettings, Transaction,
 };
 use smtp_futures::Runtime;
 use smtp_proto::{
@@ -284,12 +284,59 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// The sink of one message: kept with the connection's user and
+    /// address at its end.
+    fn sink(&self, conn: &Connection, transaction: &Transaction, delay: Option<Duration>) -> Keep {
+        let this = self.clone();
+        let conn = conn.clone();
+        Keep {
+            inner: Collect::new(transaction, move |message| this.keep(&conn, &message)),
+            delay,
+        }
+    }
+}
+
+/// The [`Recorder`]'s sink: gathers the content as it streams in; the
+/// async form may wait before it answers.
+#[derive(Debug)]
+pub struct Keep {
+    inner: Collect,
+    delay: Option<Duration>,
+}
+
+impl smtp_blocking::Sink for Keep {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), Reply> {
+        smtp_blocking::Sink::write(&mut self.inner, chunk)
+    }
+    fn finish(self) -> Decision {
+        smtp_blocking::Sink::finish(self.inner)
+    }
+    fn abort(self) {}
+}
+
+impl smtp_futures::Sink for Keep {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), Reply> {
+        smtp_futures::Sink::write(&mut self.inner, chunk).await
+    }
+    async fn finish(self) -> Decision {
+        if let Some(delay) = self.delay {
+            // async-io's timer runs under every executor tested here.
+            smol::Timer::after(delay).await;
+        }
+        smtp_futures::Sink::finish(self.inner).await
+    }
+    async fn abort(self) {}
+}
+
 impl smtp_blocking::Handler for Recorder {
+    type Sink = Keep;
+
     fn rcpt_to(&self, _: &Connection, to: &ForwardPath, _: &RcptParams) -> Decision {
         self.rcpt(to)
     }
-    fn message(&self, conn: &Connection, message: &Message) -> Decision {
-        self.keep(conn, message)
+    fn data_start(&self, conn: &Connection, transaction: &Transaction) -> Result<Keep, Reply> {
+        Ok(self.sink(conn, transaction, None))
     }
     fn auth(&self, _: &Connection, request: &AuthRequest) -> Decision {
         self.check(request)
@@ -297,17 +344,21 @@ impl smtp_blocking::Handler for Recorder {
 }
 
 impl smtp_futures::Handler for Recorder {
+    type Sink = Keep;
+
     async fn rcpt_to(&self, _: &Connection, to: &ForwardPath, _: &RcptParams) -> Decision {
         self.rcpt(to)
     }
-    async fn message(&self, conn: &Connection, message: &Message) -> Decision {
-        if let Some(delay) = self.first_delay {
-            if !self.delayed.swap(true, Ordering::SeqCst) {
-                // async-io's timer runs under every executor tested here.
-                smol::Timer::after(delay).await;
-            }
-        }
-        self.keep(conn, message)
+    async fn data_start(
+        &self,
+        conn: &Connection,
+        transaction: &Transaction,
+    ) -> Result<Keep, Reply> {
+        // The first message only waits.
+        let delay = self
+            .first_delay
+            .filter(|_| !self.delayed.swap(true, Ordering::SeqCst));
+        Ok(self.sink(conn, transaction, delay))
     }
     async fn auth(&self, _: &Connection, request: &AuthRequest) -> Decision {
         self.check(request)
@@ -363,6 +414,17 @@ pub fn start_server_with(
     tls: Option<ServerTls>,
     recorder: Recorder,
 ) -> RunningServer {
+    start_server_limited(kind, config, tls, recorder, Limits::default())
+}
+
+/// [`start_server_with`] under the adapter's `limits`.
+pub fn start_server_limited(
+    kind: Kind,
+    config: ServerConfig,
+    tls: Option<ServerTls>,
+    recorder: Recorder,
+    limits: Limits,
+) -> RunningServer {
     let handler = recorder.clone();
     let addr = "127.0.0.1:0";
     let (addr, stop): (SocketAddr, Box<dyn FnOnce() + Send>) = match kind {
@@ -371,7 +433,8 @@ pub fn start_server_with(
                 Some(tls) => smtp_blocking::Server::bind_tls(addr, config, tls, handler),
                 None => smtp_blocking::Server::bind(addr, config, handler),
             }
-            .unwrap();
+            .unwrap()
+            .with_limits(limits);
             let handle = server.spawn().unwrap();
             (
                 handle.local_addr(),
@@ -383,7 +446,8 @@ pub fn start_server_with(
                 Some(tls) => smtp_async_std::Server::bind_tls(addr, config, tls, handler),
                 None => smtp_async_std::Server::bind(addr, config, handler),
             }
-            .unwrap();
+            .unwrap()
+            .with_limits(limits);
             let handle = server.spawn();
             (
                 handle.local_addr(),
@@ -395,7 +459,8 @@ pub fn start_server_with(
                 Some(tls) => smtp_smol::Server::bind_tls(addr, config, tls, handler),
                 None => smtp_smol::Server::bind(addr, config, handler),
             }
-            .unwrap();
+            .unwrap()
+            .with_limits(limits);
             let handle = server.spawn();
             (
                 handle.local_addr(),

@@ -74,6 +74,8 @@ fn serve_many_idle_connections() {
     let server = smtp_smol::Server::bind("127.0.0.1:0", config, recorder.clone())
         .unwrap()
         .with_max_connections(CONNECTIONS + 10)
+        // Every connection comes from the one loopback address.
+        .with_max_connections_per_ip(CONNECTIONS + 10)
         .spawn();
     let addr = server.local_addr();
     let rss_before = memory_kib("VmRSS:");

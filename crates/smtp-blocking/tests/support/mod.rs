@@ -9,6 +9,7 @@ use rustls::pki_types::PrivatePkcs8KeyDer;
 use smtp_blocking::{
     CertificateDer, Connection, Decision, Handler, Message, RootCertStore, ServerTls, TlsSettings,
 };
+use smtp_blocking::{Collect, Transaction};
 use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{
     ClientConfig, ClientTimeouts, EnhancedStatus, Envelope, Host, Mailbox, Recipient, Reply,
@@ -81,9 +82,15 @@ pub(crate) fn envelope() -> Envelope {
 pub(crate) struct Recorder(pub(crate) Arc<Mutex<Vec<Message>>>);
 
 impl Handler for Recorder {
-    fn message(&self, _: &Connection, message: &Message) -> Decision {
-        self.0.lock().unwrap().push(message.clone());
-        Decision::Accept
+    type Sink = Collect;
+
+    fn data_start(&self, _conn: &Connection, transaction: &Transaction) -> Result<Collect, Reply> {
+        let this = self.clone();
+        Ok(Collect::new(transaction, move |message| {
+            let message = &message;
+            this.0.lock().unwrap().push(message.clone());
+            Decision::Accept
+        }))
     }
 }
 
