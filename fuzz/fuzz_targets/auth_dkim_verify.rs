@@ -1,4 +1,4 @@
-//! A whole message through the streaming DKIM verifier, fed in chunks whose sizes come from
+//! A whole message through the streaming DKIM and ARC verifier, fed in chunks whose sizes come from
 //! the input: never panics, and gives the same outcomes however the message is split.
 #![no_main]
 
@@ -13,10 +13,12 @@ fuzz_target!(|data: &[u8]| {
     if whole.feed(message).is_err() {
         return;
     }
-    let expected = whole.finish().check(&dns, 0);
+    let whole = whole.finish();
+    let expected = (whole.check(&dns, 0), whole.check_arc(&dns));
     let mut chunked = DkimVerifier::new();
     for chunk in message.chunks(usize::from(split).max(1)) {
         chunked.feed(chunk).unwrap();
     }
-    assert_eq!(chunked.finish().check(&dns, 0), expected);
+    let chunked = chunked.finish();
+    assert_eq!((chunked.check(&dns, 0), chunked.check_arc(&dns)), expected);
 });

@@ -1,5 +1,6 @@
 //! The Authentication-Results header field (RFC 8601).
 
+use crate::arc::ArcResult;
 use crate::dkim::DkimOutcome;
 use crate::dmarc::DmarcOutcome;
 use crate::spf::SpfOutcome;
@@ -15,6 +16,8 @@ pub struct AuthResults {
     pub dkim_checked: bool,
     /// DMARC for the From domain.
     pub dmarc: Option<DmarcOutcome>,
+    /// ARC chain validation, when checked.
+    pub arc: Option<ArcResult>,
 }
 
 /// Keeps only what may appear in a header value: no CR, LF, or other control characters,
@@ -59,6 +62,13 @@ impl AuthResults {
                 }
                 parts.push(p);
             }
+        }
+        if let Some(arc) = &self.arc {
+            let mut p = format!("arc={}", arc.keyword());
+            if let ArcResult::Fail(reason) = arc {
+                p.push_str(&format!(" ({})", clean(reason)));
+            }
+            parts.push(p);
         }
         if let Some(dmarc) = &self.dmarc {
             let mut p = format!("dmarc={}", dmarc.result.keyword());

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use crate::arc::ArcResult;
 use crate::auth_results::AuthResults;
 use crate::dkim::{DkimOutcome, DkimVerifier};
 use crate::dmarc::{evaluate, DmarcResult, Policy};
@@ -69,14 +70,18 @@ pub fn authenticate<R: Resolver + ?Sized>(
         },
     );
     let mut verifier = DkimVerifier::new();
-    let (dkim, headers) = match verifier.feed(message) {
+    let (dkim, arc, headers) = match verifier.feed(message) {
         Ok(()) => {
             let pending = verifier.finish();
-            (pending.check(resolver, now), pending.headers().to_vec())
+            (
+                pending.check(resolver, now),
+                pending.check_arc(resolver),
+                pending.headers().to_vec(),
+            )
         }
-        Err(_) => (Vec::new(), Vec::new()),
+        Err(_) => (Vec::new(), ArcResult::None, Vec::new()),
     };
-    decide_with_spf(resolver, spf, &headers, dkim, sample)
+    decide_with_spf(resolver, spf, &headers, dkim, arc, sample)
 }
 
 /// For a server that streams the message through a [`DkimVerifier`] itself: SPF for the
@@ -86,6 +91,7 @@ pub fn decide<R: Resolver + ?Sized>(
     envelope: &Envelope<'_>,
     headers: &[HeaderField],
     dkim: Vec<DkimOutcome>,
+    arc: ArcResult,
     sample: u8,
 ) -> (AuthResults, Verdict) {
     let spf = check_mail_from(
@@ -96,7 +102,7 @@ pub fn decide<R: Resolver + ?Sized>(
             sender: envelope.mail_from,
         },
     );
-    decide_with_spf(resolver, spf, headers, dkim, sample)
+    decide_with_spf(resolver, spf, headers, dkim, arc, sample)
 }
 
 fn decide_with_spf<R: Resolver + ?Sized>(
@@ -104,6 +110,7 @@ fn decide_with_spf<R: Resolver + ?Sized>(
     spf: SpfOutcome,
     headers: &[HeaderField],
     dkim: Vec<DkimOutcome>,
+    arc: ArcResult,
     sample: u8,
 ) -> (AuthResults, Verdict) {
     let dmarc = from_domain(headers).map(|domain| evaluate(resolver, &domain, &spf, &dkim, sample));
@@ -121,6 +128,7 @@ fn decide_with_spf<R: Resolver + ?Sized>(
             dkim,
             dkim_checked: true,
             dmarc,
+            arc: Some(arc),
         },
         verdict,
     )

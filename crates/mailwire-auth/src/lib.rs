@@ -10,6 +10,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod arc;
 pub mod auth_results;
 pub mod check;
 pub mod dkim;

@@ -162,6 +162,7 @@ fn authentication_results_field() {
         dkim: dkim_outcomes,
         dkim_checked: true,
         dmarc: Some(dmarc),
+        arc: Some(mailwire_auth::arc::ArcResult::None),
     };
     let field = results.to_header("mx.example.net");
     assert_eq!(
@@ -169,6 +170,7 @@ fn authentication_results_field() {
         "Authentication-Results: mx.example.net;\r\n\
          \tspf=pass (example.com matched ip4:192.0.2.0/24) smtp.mailfrom=example.com;\r\n\
          \tdkim=fail (body hash did not verify) header.d=example.com header.s=s header.b=abcdEFGH;\r\n\
+         \tarc=none;\r\n\
          \tdmarc=pass (p=reject dis=none) header.from=example.com\r\n"
     );
     let none = AuthResults {

@@ -244,16 +244,20 @@ impl<S: Sink> Sink for AuthSink<S> {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let pending = verifier.finish();
-        let dkim = if headers_too_large {
-            Vec::new()
+        let (dkim, arc) = if headers_too_large {
+            (Vec::new(), mailwire_auth::arc::ArcResult::None)
         } else {
-            pending.check(resolver.as_ref(), now)
+            (
+                pending.check(resolver.as_ref(), now),
+                pending.check_arc(resolver.as_ref()),
+            )
         };
         let (results, verdict) = mailwire_auth::check::decide(
             resolver.as_ref(),
             &envelope,
             pending.headers(),
             dkim,
+            arc,
             random_sample(),
         );
         if enforce && verdict == Verdict::Reject {

@@ -17,3 +17,7 @@ pub use sign::{
 };
 pub use signature::{Algorithm, DkimSignature, SignatureError};
 pub use verify::{DkimOutcome, DkimResult, DkimVerifier, PendingDkim, VerifyConfig};
+
+pub(crate) use hash::header_data;
+pub(crate) use key::rsa_verify;
+pub(crate) use signature::without_b_value;

@@ -7,6 +7,7 @@ use super::canon::{BodyCanonicalizer, Canonicalization};
 use super::hash::header_data;
 use super::key::{rsa_verify, KeyError, KeyRecord, PublicKey};
 use super::signature::{without_b_value, Algorithm, DkimSignature};
+use crate::arc::{newest_message_signature, ArcResult, MessageSignature};
 use crate::header::{HeaderField, HeaderTooLarge, MessageSplitter, DEFAULT_MAX_HEADER_BYTES};
 use crate::resolver::{DnsError, Resolver};
 
@@ -123,7 +124,7 @@ enum Slot {
 pub struct DkimVerifier {
     config: VerifyConfig,
     splitter: MessageSplitter,
-    slots: Option<Vec<Slot>>,
+    slots: Option<(Vec<Slot>, ArcSlot)>,
     bodies: Vec<(BodyKey, BodyCanonicalizer<Sha256>)>,
 }
 
@@ -145,11 +146,32 @@ fn prefix_of(raw_value: &[u8]) -> String {
     b.unwrap_or_default().chars().take(8).collect()
 }
 
+type ArcSlot = Option<Result<(MessageSignature, usize), String>>;
+
+fn body_slot(bodies: &mut Vec<(BodyKey, BodyCanonicalizer<Sha256>)>, key: BodyKey) -> usize {
+    match bodies.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            bodies.push((
+                key,
+                BodyCanonicalizer::new(key.0, Sha256::new()).with_limit(key.1),
+            ));
+            bodies.len() - 1
+        }
+    }
+}
+
 fn setup(
     config: &VerifyConfig,
     headers: &[HeaderField],
     bodies: &mut Vec<(BodyKey, BodyCanonicalizer<Sha256>)>,
-) -> Vec<Slot> {
+) -> (Vec<Slot>, ArcSlot) {
+    let arc = newest_message_signature(headers).map(|ams| {
+        ams.map(|ams| {
+            let body = body_slot(bodies, (ams.body_canon, None));
+            (ams, body)
+        })
+    });
     let mut slots = Vec::new();
     for field in headers.iter().filter(|h| h.is("DKIM-Signature")) {
         if slots.len() >= config.max_signatures {
@@ -181,7 +203,7 @@ fn setup(
             }),
         }
     }
-    slots
+    (slots, arc)
 }
 
 impl DkimVerifier {
@@ -215,7 +237,7 @@ impl DkimVerifier {
     /// Ends the message: the body hashes are final; what is left is checking keys.
     pub fn finish(mut self) -> PendingDkim {
         let headers = self.splitter.finish();
-        let slots = match self.slots.take() {
+        let (slots, arc) = match self.slots.take() {
             Some(s) => s,
             None => setup(&self.config, &headers, &mut self.bodies),
         };
@@ -228,6 +250,7 @@ impl DkimVerifier {
             headers,
             slots,
             hashes,
+            arc,
         }
     }
 }
@@ -238,12 +261,25 @@ pub struct PendingDkim {
     headers: Vec<HeaderField>,
     slots: Vec<Slot>,
     hashes: Vec<[u8; 32]>,
+    arc: ArcSlot,
 }
 
 impl PendingDkim {
     /// The header fields of the message.
     pub fn headers(&self) -> &[HeaderField] {
         &self.headers
+    }
+
+    /// Validates the message's ARC chain (RFC 8617), fetching keys from `resolver`.
+    pub fn check_arc<R: Resolver + ?Sized>(&self, resolver: &R) -> ArcResult {
+        match &self.arc {
+            None => ArcResult::None,
+            Some(Err(e)) => ArcResult::Fail(format!("the newest ARC-Message-Signature: {e}")),
+            Some(Ok((ams, body))) => match self.hashes.get(*body) {
+                Some(hash) => crate::arc::validate(resolver, &self.headers, ams, hash),
+                None => ArcResult::Fail("internal: body hash missing".into()),
+            },
+        }
     }
 
     /// Whether the message carries no DKIM-Signature at all (DKIM result `none`).
