@@ -2,16 +2,20 @@
 //! stores every message it receives in a Maildir.
 #![forbid(unsafe_code)]
 
+mod bulk;
 mod check_auth;
 mod connect;
+mod deliver;
 mod dkim;
 mod doctor;
 mod maildir;
 mod probe;
+mod queue;
 mod send;
 mod serve;
 mod serve_pop3;
 mod serve_tls;
+mod template;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -96,6 +100,12 @@ enum Command {
     /// Connect to a server and report each step: DNS, TCP, greeting, TLS,
     /// EHLO extensions, AUTH, and optionally a login test.
     Probe(Box<probe::ProbeArgs>),
+    /// Deliver what the spool holds, retrying and pacing, until stopped.
+    Deliver(Box<deliver::DeliverArgs>),
+    /// Show and manage the spool: list, show, retry, delete, purge, stats.
+    Queue(queue::QueueArgs),
+    /// Send one message per row of a CSV file, from templates.
+    Bulk(Box<bulk::BulkArgs>),
     /// DKIM keys: `mailwire dkim keygen --domain D --selector S`.
     Dkim(dkim::DkimArgs),
 }
@@ -106,6 +116,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Send(args) => send::run(*args),
         Command::Probe(args) => probe::run(*args),
+        Command::Deliver(args) => deliver::run(*args),
+        Command::Queue(args) => queue::run(args),
+        Command::Bulk(args) => bulk::run(*args),
         Command::Dkim(args) => dkim::run(args),
     };
     match result {
