@@ -3,8 +3,11 @@
 #![forbid(unsafe_code)]
 
 mod bulk;
+mod check_auth;
 mod connect;
 mod deliver;
+mod dkim;
+mod doctor;
 mod maildir;
 mod probe;
 mod queue;
@@ -103,6 +106,8 @@ enum Command {
     Queue(queue::QueueArgs),
     /// Send one message per row of a CSV file, from templates.
     Bulk(Box<bulk::BulkArgs>),
+    /// DKIM keys: `mailwire dkim keygen --domain D --selector S`.
+    Dkim(dkim::DkimArgs),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +119,7 @@ fn main() -> ExitCode {
         Command::Deliver(args) => deliver::run(*args),
         Command::Queue(args) => queue::run(args),
         Command::Bulk(args) => bulk::run(*args),
+        Command::Dkim(args) => dkim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,13 +18,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Args)]
 pub(crate) struct ProbeArgs {
     /// The server, `host` or `host:port` (or give --provider).
-    #[arg(required_unless_present = "provider")]
+    #[arg(required_unless_present_any = ["provider", "domain"])]
     server: Option<String>,
     /// Show the SMTP dialogue on stderr (AUTH redacted).
     #[arg(long)]
     transcript: bool,
     #[command(flatten)]
     connect: ConnectArgs,
+    #[command(flatten)]
+    doctor: crate::doctor::DoctorArgs,
 }
 
 /// Prints one step's outcome.
@@ -46,6 +48,14 @@ fn millis(d: Duration) -> String {
 }
 
 pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
+    if let Some(domain) = &args.doctor.domain {
+        return crate::doctor::run(
+            &args.doctor,
+            domain,
+            args.connect.timeout(),
+            args.connect.ca_file.as_ref(),
+        );
+    }
     let where_to = args
         .connect
         .target(args.server.as_deref())?

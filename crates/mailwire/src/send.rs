@@ -7,7 +7,7 @@ use crate::serve::{sink_config, MaildirSink, DEFAULT_MAX_SIZE};
 use crate::Failure;
 use anyhow::{anyhow, Context};
 use clap::{ArgGroup, Args};
-use mailer::{FileAttachments, Mailer, MessageReader};
+use mailer::{FileAttachments, Mailer};
 use mime_codec::{MessageBuilder, OutgoingMessage};
 use smtp_blocking::Server;
 use smtp_proto::transcript::escape_control;
@@ -102,6 +102,8 @@ pub(crate) struct SendArgs {
     /// The spool for --queue (implies it) [default: ./mailwire-spool].
     #[arg(long, value_name = "URL")]
     spool: Option<String>,
+    #[command(flatten)]
+    dkim: crate::dkim::DkimSignArgs,
 }
 
 /// Parses `addr` or `Name <addr>`.
@@ -311,7 +313,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     let message = build(&args, &files)?;
     let envelope = mailer::envelope(&message).map_err(|e| Failure::usage(anyhow!("{e}")))?;
     let shown = message.envelope().clone();
-    let mut body = files.reader(message);
+    let mut body = args.dkim.wrap(files.reader(message))?;
     if args.dry_run {
         if let Some(target) = target {
             let context = connect::build(target)?.context().clone();
@@ -358,7 +360,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
 }
 
 /// Copies the message to `out` a chunk at a time, ending with a newline.
-fn copy_message(body: &mut MessageReader, out: &mut impl Write) -> std::io::Result<()> {
+fn copy_message(body: &mut dyn Read, out: &mut impl Write) -> std::io::Result<()> {
     let mut buf = vec![0; 64 * 1024];
     let mut last = b'\n';
     loop {
@@ -390,7 +392,7 @@ fn quiet_on_closed_pipe(error: std::io::Error) -> Result<(), Failure> {
 fn deliver(
     mailer: &Mailer,
     envelope: &Envelope,
-    body: &mut MessageReader,
+    body: &mut dyn Read,
     transcript: bool,
 ) -> Result<Option<String>, Failure> {
     if transcript {
@@ -413,11 +415,7 @@ fn deliver(
     Ok(report.queue_id)
 }
 
-fn send_local(
-    args: &SendArgs,
-    envelope: &Envelope,
-    body: &mut MessageReader,
-) -> Result<(), Failure> {
+fn send_local(args: &SendArgs, envelope: &Envelope, body: &mut dyn Read) -> Result<(), Failure> {
     let root = Path::new(LOCAL_MAILDIR);
     let maildir = Maildir::create(root).map_err(Failure::other)?;
     let server = Server::bind(

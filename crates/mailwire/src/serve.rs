@@ -122,6 +122,8 @@ pub(crate) struct ServeArgs {
     /// Needs --tls-cert/--tls-key or --self-signed.
     #[arg(long, value_name = "ADDR")]
     pop3s: Option<String>,
+    #[command(flatten)]
+    check_auth: crate::check_auth::CheckAuthArgs,
 }
 
 /// `--bare-line-endings`.
@@ -544,9 +546,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             "--pop3 and --pop3s read the Maildir, which --discard does not write"
         )));
     }
-    let sink = MaildirSink::new(maildir, true)
-        .with_users(Arc::clone(&users))
-        .with_auth_throttle(AuthThrottle::new(args.auth_failures_per_ip, AUTH_WINDOW));
+    let sink = args.check_auth.wrap(
+        MaildirSink::new(maildir, true)
+            .with_users(Arc::clone(&users))
+            .with_auth_throttle(AuthThrottle::new(args.auth_failures_per_ip, AUTH_WINDOW)),
+        HOSTNAME,
+    )?;
     let mut limits = Limits::default();
     limits.max_connections = args.max_connections as usize;
     limits.max_connections_per_ip = args.max_connections_per_ip as usize;

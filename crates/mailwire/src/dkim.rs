@@ -1,0 +1,267 @@
+//! `mailwire dkim keygen`: makes a DKIM signing key and prints the DNS record to publish.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context as _};
+use clap::{Args, Subcommand, ValueEnum};
+use mailwire_auth::dkim::{DkimSigner, KeyType, SigningKey, SigningStream};
+
+use crate::Failure;
+
+#[derive(Debug, Args)]
+pub(crate) struct DkimArgs {
+    #[command(subcommand)]
+    command: DkimCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DkimCommand {
+    /// Make a signing key: writes the private key (PEM, readable only by you) and prints
+    /// the TXT record to publish at SELECTOR._domainkey.DOMAIN.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Algorithm {
+    /// RSA 2048 bits (rsa-sha256): every verifier knows it.
+    Rsa,
+    /// Ed25519 (ed25519-sha256, RFC 8463): small and fast; publish it next to an RSA key,
+    /// since not every verifier knows it yet.
+    Ed25519,
+}
+
+#[derive(Debug, Args)]
+struct KeygenArgs {
+    /// The signing domain (d=), e.g. example.com.
+    #[arg(long)]
+    domain: String,
+    /// The selector (s=), e.g. mail2026.
+    #[arg(long)]
+    selector: String,
+    /// The key type.
+    #[arg(long, value_enum, default_value = "rsa")]
+    algorithm: Algorithm,
+    /// Where to write the private key; by default SELECTOR.DOMAIN.pem in the current
+    /// directory. An existing file is never overwritten.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// `mailwire send`'s signing flags.
+#[derive(Debug, Args)]
+pub(crate) struct DkimSignArgs {
+    /// Sign with DKIM using this private key (PEM). Repeat with one --dkim-selector each to add
+    /// several signatures (e.g. RSA and Ed25519).
+    #[arg(long, value_name = "FILE", requires = "dkim_selector")]
+    dkim_key: Vec<PathBuf>,
+    /// The selector (s=) of each --dkim-key, in the same order.
+    #[arg(long, value_name = "S", requires = "dkim_key")]
+    dkim_selector: Vec<String>,
+    /// The signing domain (d=); by default the domain of the From address.
+    #[arg(long, value_name = "D", requires = "dkim_key")]
+    dkim_domain: Option<String>,
+}
+
+impl DkimSignArgs {
+    /// The message with one DKIM-Signature field per key on top (unchanged without keys).
+    ///
+    /// The signature must come before the message but depends on all of it, so the message is
+    /// read twice: once through the signer while it is copied to an unlinked temporary file,
+    /// then from that file behind the signature fields. Memory stays constant for any size.
+    pub(crate) fn wrap(&self, mut message: impl Read + 'static) -> Result<Box<dyn Read>, Failure> {
+        if self.dkim_key.is_empty() {
+            return Ok(Box::new(message));
+        }
+        if self.dkim_key.len() != self.dkim_selector.len() {
+            return Err(Failure::usage(anyhow!(
+                "give one --dkim-selector for each --dkim-key"
+            )));
+        }
+        let mut spool = spool_file()
+            .map_err(|e| Failure::other(anyhow!(e).context("a temporary file for signing")))?;
+        let mut head = Vec::new();
+        let mut buf = vec![0; 64 * 1024];
+        // The signers need the From domain: keep the first bytes (the header section, up to
+        // 1 MiB) until they are built.
+        let mut signers: Option<Vec<DkimSigner>> = None;
+        loop {
+            let n = message
+                .read(&mut buf)
+                .map_err(|e| Failure::other(anyhow!("reading the message: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            spool
+                .write_all(&buf[..n])
+                .map_err(|e| Failure::other(anyhow!("writing the temporary file: {e}")))?;
+            if signers.is_none() {
+                head.extend_from_slice(&buf[..n]);
+                if head.windows(4).any(|w| w == b"\r\n\r\n") || head.len() > 1024 * 1024 {
+                    signers = Some(self.signers(&head)?);
+                }
+            }
+        }
+        let signers = match signers {
+            Some(s) => s,
+            None => self.signers(&head)?,
+        };
+        spool
+            .flush()
+            .and_then(|()| spool.seek(SeekFrom::Start(0)).map(|_| ()))
+            .map_err(|e| Failure::other(anyhow!(e)))?;
+        // Second pass for the hash: the file, not memory.
+        let mut stream = SigningStream::new(&signers);
+        loop {
+            let n = spool
+                .read(&mut buf)
+                .map_err(|e| Failure::other(anyhow!("reading the temporary file: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            stream
+                .feed(&buf[..n])
+                .map_err(|e| Failure::usage(anyhow!(e)))?;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let fields = stream.finish(now).map_err(|e| Failure::usage(anyhow!(e)))?;
+        spool
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| Failure::other(anyhow!(e)))?;
+        Ok(Box::new(
+            std::io::Cursor::new(fields.concat().into_bytes()).chain(spool),
+        ))
+    }
+
+    fn signers(&self, head: &[u8]) -> Result<Vec<DkimSigner>, Failure> {
+        let domain = match &self.dkim_domain {
+            Some(d) => d.clone(),
+            None => {
+                let end = head
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map_or(head.len(), |i| i + 2);
+                let headers = mailwire_auth::header::split_fields(&head[..end]);
+                mailwire_auth::check::from_domain(&headers).ok_or_else(|| {
+                    Failure::usage(anyhow!(
+                        "the message has no From address to sign for; give --dkim-domain"
+                    ))
+                })?
+            }
+        };
+        let mut signers = Vec::new();
+        for (path, selector) in self.dkim_key.iter().zip(&self.dkim_selector) {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("could not read --dkim-key {}", path.display()))
+                .map_err(Failure::usage)?;
+            let signer = mailwire_auth::dkim::signer_from_pem(&pem, &domain, selector)
+                .with_context(|| format!("--dkim-key {}", path.display()))
+                .map_err(Failure::usage)?;
+            signers.push(signer);
+        }
+        Ok(signers)
+    }
+}
+
+/// A new temporary file, already unlinked where the system allows, so nothing is left behind.
+fn spool_file() -> std::io::Result<File> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let path = std::env::temp_dir().join(format!("mailwire-dkim-{}-{nanos}", std::process::id()));
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path)?;
+    let _ = std::fs::remove_file(&path);
+    Ok(file)
+}
+
+pub(crate) fn run(args: DkimArgs) -> Result<(), Failure> {
+    match args.command {
+        DkimCommand::Keygen(args) => keygen(args),
+    }
+}
+
+/// Splits a TXT value into the quoted strings of at most 255 octets that DNS needs.
+fn quoted(record: &str) -> String {
+    record
+        .as_bytes()
+        .chunks(255)
+        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn keygen(args: KeygenArgs) -> Result<(), Failure> {
+    let domain = args.domain.trim_end_matches('.').to_ascii_lowercase();
+    let key_type = match args.algorithm {
+        Algorithm::Rsa => KeyType::Rsa,
+        Algorithm::Ed25519 => KeyType::Ed25519,
+    };
+    // Check the names before spending time on a key.
+    let probe = SigningKey::ed25519_from_seed(&[0; 32]);
+    mailwire_auth::dkim::DkimSigner::new(probe, &domain, &args.selector).map_err(Failure::usage)?;
+    let key =
+        SigningKey::generate(key_type, 2048, &mut rand_core::OsRng).map_err(Failure::other)?;
+    let pem = key.to_pem().map_err(Failure::other)?;
+    let record = key.dns_record().map_err(Failure::other)?;
+    let path = args
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("{}.{domain}.pem", args.selector)));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Failure::usage(anyhow!(
+                "{} already exists; it is never overwritten (choose --out)",
+                path.display()
+            ))
+        } else {
+            Failure::other(anyhow!(e).context(format!("could not create {}", path.display())))
+        }
+    })?;
+    file.write_all(pem.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("could not write {}", path.display()))
+        .map_err(Failure::other)?;
+    let name = format!("{}._domainkey.{domain}", args.selector);
+    println!(
+        "Private key written to {} (mode 0600; keep it secret).",
+        path.display()
+    );
+    println!();
+    println!("Publish this TXT record in the DNS of {domain}:");
+    println!();
+    println!("{name}. IN TXT {}", quoted(&record));
+    println!();
+    println!(
+        "Then sign with: mailwire send --dkim-key {} --dkim-selector {} --dkim-domain {domain} ...",
+        path.display(),
+        args.selector
+    );
+    println!(
+        "and check with:  mailwire probe --domain {domain} --selector {}",
+        args.selector
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn long_records_are_split_into_255_octet_strings() {
+        let record = "p=".to_owned() + &"A".repeat(400);
+        let q = quoted(&record);
+        assert_eq!(q.matches('"').count(), 4);
+        assert!(q.starts_with(&format!("\"p={}", "A".repeat(253))));
+    }
+}
