@@ -13,7 +13,7 @@ mod probe;
 mod queue;
 mod send;
 mod serve;
-mod serve_pop3;
+mod serve_readers;
 mod serve_tls;
 mod template;
 mod users;

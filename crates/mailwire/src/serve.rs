@@ -6,7 +6,7 @@
 //! offered and required.
 
 use crate::maildir::{Delivery, Maildir};
-use crate::serve_pop3::Pop3Listeners;
+use crate::serve_readers::Readers;
 use crate::serve_tls::{default_cert_path, SelfSigned};
 use crate::users::{Users, USERS_ENV};
 use crate::Failure;
@@ -122,6 +122,19 @@ pub(crate) struct ServeArgs {
     /// Needs --tls-cert/--tls-key or --self-signed.
     #[arg(long, value_name = "ADDR")]
     pop3s: Option<String>,
+    /// Also serve the Maildir over IMAP on this address (port 143 style:
+    /// STARTTLS offered when there is a certificate), to the same accounts.
+    #[arg(long, value_name = "ADDR")]
+    imap: Option<String>,
+    /// Also serve the Maildir over IMAP with implicit TLS (port 993 style).
+    /// Needs --tls-cert/--tls-key or --self-signed.
+    #[arg(long, value_name = "ADDR")]
+    imaps: Option<String>,
+    /// Also serve a web page and a JSON API (under /api/) that list, show,
+    /// search and delete the stored messages, e.g. 127.0.0.1:8025. No login:
+    /// keep it on a loopback address.
+    #[arg(long, value_name = "ADDR")]
+    web: Option<String>,
     #[command(flatten)]
     check_auth: crate::check_auth::CheckAuthArgs,
 }
@@ -533,17 +546,20 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     }
     let auth_note = auth_summary(&users, &args, tls.is_some());
     let users = Arc::new(users);
-    let pop3 = Pop3Listeners {
-        plain: args.pop3.as_deref(),
-        implicit: args.pop3s.as_deref(),
+    let readers = Readers {
+        pop3: args.pop3.as_deref(),
+        pop3s: args.pop3s.as_deref(),
+        imap: args.imap.as_deref(),
+        imaps: args.imaps.as_deref(),
+        web: args.web.as_deref(),
         hostname: HOSTNAME,
         maildir: args.maildir.clone(),
         allow_plaintext: args.allow_plaintext_auth,
         max_connections: args.max_connections as usize,
     };
-    if args.discard && (args.pop3.is_some() || args.pop3s.is_some()) {
+    if args.discard && readers.any() {
         return Err(Failure::usage(anyhow!(
-            "--pop3 and --pop3s read the Maildir, which --discard does not write"
+            "--pop3, --imap and --web read the Maildir, which --discard does not write"
         )));
     }
     let sink = args.check_auth.wrap(
@@ -607,7 +623,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         None => None,
     };
     // Kept alive while the main listener runs, like the one above.
-    let _pop3_handles = pop3.start(users, tls.as_ref()).map_err(Failure::usage)?;
+    let _readers = readers
+        .start(&users, tls.as_ref())
+        .map_err(Failure::usage)?;
     main.run().context("serving").map_err(Failure::other)
 }
 

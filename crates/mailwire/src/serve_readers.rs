@@ -1,0 +1,188 @@
+//! What reads the sink's Maildir besides `grep` and `cat`: POP3 (`--pop3`,
+//! `--pop3s`), IMAP (`--imap`, `--imaps`) for the same accounts that may
+//! AUTH over SMTP, and the web page with its JSON API (`--web`).
+//!
+//! Each listener prints one line, `POP3 on ADDR (mode)`, `IMAP on ADDR
+//! (mode)` or `web page on http://ADDR/`, and stops when its handle drops.
+
+use crate::users::Users;
+use anyhow::{anyhow, Context};
+use smtp_adapter::Upgrade;
+use smtp_blocking::ServerTls;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The readers `serve` was asked for, and what they share with it.
+#[derive(Debug)]
+pub(crate) struct Readers<'a> {
+    /// `--pop3`: STLS offered when there is a certificate.
+    pub(crate) pop3: Option<&'a str>,
+    /// `--pop3s`: implicit TLS.
+    pub(crate) pop3s: Option<&'a str>,
+    /// `--imap`: STARTTLS offered when there is a certificate.
+    pub(crate) imap: Option<&'a str>,
+    /// `--imaps`: implicit TLS.
+    pub(crate) imaps: Option<&'a str>,
+    /// `--web`: the page and the JSON API (no login: keep it on loopback).
+    pub(crate) web: Option<&'a str>,
+    /// The server's name in the greetings.
+    pub(crate) hostname: &'a str,
+    /// The sink's Maildir: every account reads this one.
+    pub(crate) maildir: PathBuf,
+    /// `--allow-plaintext-auth`: logins before TLS too.
+    pub(crate) allow_plaintext: bool,
+    /// `--max-connections`.
+    pub(crate) max_connections: usize,
+}
+
+/// A running reader, kept only to be dropped: dropping it stops it.
+pub(crate) type Running = Box<dyn std::any::Any + Send>;
+
+/// The rustls configuration inside a server certificate.
+fn rustls_config(tls: &ServerTls) -> Option<Arc<rustls::ServerConfig>> {
+    match tls.upgrade() {
+        Upgrade::Server(config) => Some(config),
+        _ => None,
+    }
+}
+
+const NEED_CERT: &str = "needs a certificate: --tls-cert and --tls-key, or --self-signed";
+
+impl Readers<'_> {
+    /// True when any reader was asked for.
+    pub(crate) fn any(&self) -> bool {
+        self.mail_readers() || self.web.is_some()
+    }
+
+    fn mail_readers(&self) -> bool {
+        [self.pop3, self.pop3s, self.imap, self.imaps]
+            .iter()
+            .any(Option::is_some)
+    }
+
+    /// Binds and starts each reader asked for.
+    pub(crate) fn start(
+        &self,
+        users: &Arc<Users>,
+        tls: Option<&ServerTls>,
+    ) -> anyhow::Result<Vec<Running>> {
+        if self.mail_readers() && users.is_empty() {
+            return Err(anyhow!(
+                "--pop3, --pop3s, --imap and --imaps need accounts (--users-file or MAILWIRE_SERVE_USERS)"
+            ));
+        }
+        let tls = tls.and_then(rustls_config);
+        let mut running = Vec::new();
+        if let Some(addr) = self.pop3 {
+            running.push(self.pop3(addr, users, tls.clone(), false)?);
+        }
+        if let Some(addr) = self.pop3s {
+            let tls = tls.clone().ok_or_else(|| anyhow!("--pop3s {NEED_CERT}"))?;
+            running.push(self.pop3(addr, users, Some(tls), true)?);
+        }
+        if let Some(addr) = self.imap {
+            running.push(self.imap(addr, users, tls.clone(), false)?);
+        }
+        if let Some(addr) = self.imaps {
+            let tls = tls.clone().ok_or_else(|| anyhow!("--imaps {NEED_CERT}"))?;
+            running.push(self.imap(addr, users, Some(tls), true)?);
+        }
+        if let Some(addr) = self.web {
+            let handle = mail_web::serve(addr, &self.maildir)
+                .with_context(|| format!("serving the web page on {addr}"))?;
+            println!("web page on http://{}/", handle.local_addr());
+            running.push(Box::new(handle));
+        }
+        Ok(running)
+    }
+
+    /// The mode a listener's line names.
+    fn mode(tls: bool, implicit: bool, upgrade: &str) -> String {
+        match (tls, implicit) {
+            (_, true) => "implicit TLS".to_owned(),
+            (true, false) => format!("{upgrade} offered"),
+            (false, false) => "no TLS".to_owned(),
+        }
+    }
+
+    fn announce(&self, protocol: &str, addr: std::io::Result<std::net::SocketAddr>, mode: &str) {
+        if let Ok(addr) = addr {
+            println!(
+                "{protocol} on {addr} ({mode}), reading {}",
+                self.maildir.display()
+            );
+        }
+    }
+
+    fn pop3(
+        &self,
+        addr: &str,
+        users: &Arc<Users>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        implicit: bool,
+    ) -> anyhow::Result<Running> {
+        use pop3_blocking::{Pop3Server, ServerOptions};
+        let config = pop3_proto::Pop3Config::new(self.hostname)
+            .with_stls(tls.is_some() && !implicit)
+            .with_plaintext_auth(self.allow_plaintext);
+        let mut options = ServerOptions::new(config).with_max_connections(self.max_connections);
+        let mode = Self::mode(tls.is_some(), implicit, "STLS");
+        if let Some(tls) = tls {
+            options = if implicit {
+                options.with_implicit_tls(tls)
+            } else {
+                options.with_tls(tls)
+            };
+        }
+        let (users, maildir) = (Arc::clone(users), self.maildir.clone());
+        let login = move |c: &pop3_proto::Credentials| {
+            users
+                .verify(c.username(), |password| c.verify_password(password))
+                .then(|| maildir.clone())
+        };
+        let server = Pop3Server::bind(addr, options, login)
+            .with_context(|| format!("listening for POP3 on {addr}"))?;
+        self.announce("POP3", server.local_addr(), &mode);
+        Ok(Box::new(server.spawn()))
+    }
+
+    fn imap(
+        &self,
+        addr: &str,
+        users: &Arc<Users>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        implicit: bool,
+    ) -> anyhow::Result<Running> {
+        use imap_blocking::{ImapServer, ServerOptions};
+        let config = imap_proto::ImapConfig::new(self.hostname)
+            .with_starttls(tls.is_some() && !implicit)
+            .with_plaintext_auth(self.allow_plaintext);
+        let mut options = ServerOptions::new(config).with_max_connections(self.max_connections);
+        let mode = Self::mode(tls.is_some(), implicit, "STARTTLS");
+        if let Some(tls) = tls {
+            options = if implicit {
+                options.with_implicit_tls(tls)
+            } else {
+                options.with_tls(tls)
+            };
+        }
+        let (users, maildir) = (Arc::clone(users), self.maildir.clone());
+        let login = move |c: &imap_proto::Credentials| {
+            let plain_for_someone_else = c.authzid.as_ref().is_some_and(|a| *a != c.username);
+            (!plain_for_someone_else
+                && users.verify(&c.username, |password| {
+                    constant_time_eq(password.as_bytes(), c.password.expose().as_bytes())
+                }))
+            .then(|| maildir.clone())
+        };
+        let server = ImapServer::bind(addr, options, login)
+            .with_context(|| format!("listening for IMAP on {addr}"))?;
+        self.announce("IMAP", server.local_addr(), &mode);
+        Ok(Box::new(server.spawn()))
+    }
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
