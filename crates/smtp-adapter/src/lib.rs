@@ -24,7 +24,6 @@
 //! The adapters (`smtp-blocking`, `smtp-futures` and the runtime crates
 //! above it) re-export what their users need; this crate is rarely named
 //! directly.
-#![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.
 #![cfg_attr(
     not(test),
@@ -34,10 +33,12 @@
 
 mod admission;
 mod client;
+mod conduct;
 mod dispatch;
 mod error;
 mod handler;
 mod io;
+mod pool;
 mod server;
 mod session;
 mod throttle;
@@ -47,10 +48,12 @@ mod verifier;
 
 pub use admission::{client_key, Admission, Refusal, SharedAdmission};
 pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
+pub use conduct::{setup_step, ClientCore, Next, Sending, Step, BODY_CHUNK};
 pub use dispatch::{Collect, Discard, Dispatch, Ending, Message, Transaction};
 pub use error::Error;
 pub use handler::{asynchronous, blocking};
 pub use io::{is_peer_gone, is_timeout};
+pub use pool::{PoolCore, Pooled};
 pub use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub use rustls::RootCertStore;
 pub use server::{

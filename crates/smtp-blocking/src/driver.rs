@@ -9,7 +9,7 @@
 
 use crate::tls::{Stream, Upgrade};
 use crate::Error;
-use smtp_adapter::{is_peer_gone, is_timeout, Session, DEFAULT_HANDSHAKE};
+use smtp_adapter::{is_peer_gone, is_timeout, Next, Session, DEFAULT_HANDSHAKE};
 use smtp_proto::{Direction, Output, WireObserver};
 use std::fmt;
 use std::io::{self, Read as _, Write};
@@ -31,18 +31,6 @@ const MAX_STEP: Duration = Duration::from_secs(1);
 /// arrived are looked for: about a socket buffer, the most a peer can send
 /// back before it blocks on us.
 const UNREAD_LIMIT: usize = 256 * 1024;
-
-/// What the driver found next.
-#[derive(Debug)]
-pub(crate) enum Next<E> {
-    /// An event for the application.
-    Event(E),
-    /// A poll interval passed (only with one set): the caller may look at
-    /// the world (a shutdown request) and call again.
-    Idle,
-    /// The session closed the connection.
-    Closed,
-}
 
 /// What one read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,11 +99,6 @@ impl Driver {
     /// Shows every byte read and written to `observer` from now on.
     pub(crate) fn set_observer(&mut self, observer: Option<Box<dyn WireObserver>>) {
         self.observer = observer;
-    }
-
-    /// The address of the other end.
-    pub(crate) fn peer(&self) -> SocketAddr {
-        self.peer
     }
 
     /// The connection was closed.

@@ -1,11 +1,11 @@
 //! A blocking SMTP server: one thread per connection, up to a limit.
 
-use crate::driver::{Driver, Next};
+use crate::driver::Driver;
 use crate::tls::{ServerTls, Stream};
 use crate::Error;
 use smtp_adapter::blocking::{end_connection, handle_event, Handler};
 use smtp_adapter::{
-    new_server_session, refusal_reply, Dispatch, Limits, Listening, SharedAdmission,
+    new_server_session, refusal_reply, Dispatch, Limits, Listening, Next, SharedAdmission,
 };
 use smtp_proto::ServerConfig;
 use std::fmt;
@@ -363,7 +363,7 @@ fn serve_connection<H: Handler>(
         let event = match driver.next(&mut session) {
             Ok(Next::Event(event)) => event,
             // At most one poll interval apart, however busy the client.
-            Ok(Next::Idle) => {
+            Ok(Next::Idle | Next::Stop) => {
                 if shared.closing.load(Ordering::SeqCst) {
                     session.shutdown();
                 }

@@ -11,7 +11,7 @@
 use crate::runtime::{timeout, Runtime};
 use crate::stream::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
-use smtp_adapter::{is_peer_gone, is_timeout, Error, Session, Upgrade, DEFAULT_HANDSHAKE};
+use smtp_adapter::{is_peer_gone, is_timeout, Error, Next, Session, Upgrade, DEFAULT_HANDSHAKE};
 use smtp_proto::{Direction, Output, WireObserver};
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -37,17 +37,6 @@ const READ_WHILE_WRITING: usize = 16 * 1024;
 /// A future that completes when the connection should wind down (a server
 /// shutting down).
 pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// What the driver found next.
-#[derive(Debug)]
-pub(crate) enum Next<E> {
-    /// An event for the application.
-    Event(E),
-    /// The stop signal fired (once).
-    Stop,
-    /// The session closed the connection.
-    Closed,
-}
 
 /// What a wait for the peer ended with.
 enum Woke {
@@ -112,11 +101,6 @@ impl<R: Runtime> Driver<R> {
     /// Shows every byte read and written to `observer` from now on.
     pub(crate) fn set_observer(&mut self, observer: Option<Box<dyn WireObserver>>) {
         self.observer = observer;
-    }
-
-    /// The address of the other end.
-    pub(crate) fn peer(&self) -> SocketAddr {
-        self.peer
     }
 
     /// The connection was closed.

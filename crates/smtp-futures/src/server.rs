@@ -1,13 +1,13 @@
 //! The async SMTP server: an accept loop, one task per connection, up to a
 //! limit, and a graceful shutdown.
 
-use crate::driver::{Driver, Next, StopSignal};
+use crate::driver::{Driver, StopSignal};
 use crate::runtime::{timeout, Runtime};
 use event_listener::Event;
 use futures_util::AsyncWriteExt as _;
 use smtp_adapter::asynchronous::{end_connection, handle_event, Handler};
 use smtp_adapter::{
-    new_server_session, refusal_reply, Dispatch, Error, Limits, Listening, ServerTls,
+    new_server_session, refusal_reply, Dispatch, Error, Limits, Listening, Next, ServerTls,
     SharedAdmission,
 };
 use smtp_proto::ServerConfig;
@@ -389,7 +389,7 @@ async fn serve_connection<R: Runtime, H: Handler>(
     let result = loop {
         let event = match driver.next(&mut session).await {
             Ok(Next::Event(event)) => event,
-            Ok(Next::Stop) => {
+            Ok(Next::Stop | Next::Idle) => {
                 session.shutdown();
                 continue;
             }

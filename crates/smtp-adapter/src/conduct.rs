@@ -1,0 +1,351 @@
+//! The client's orchestration, decided without I/O: what each event means
+//! during setup and during a send, when to read the body, when to write,
+//! and what a failure becomes. Every adapter's client drives the same
+//! [`ClientCore`] and [`Sending`] with a short loop of its own that only
+//! reads, writes and waits (see docs/adapters.md).
+
+use crate::Error;
+use smtp_proto::{
+    Capabilities, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope, TlsInfo,
+};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// How much of the body is read and handed to the session at a time.
+pub const BODY_CHUNK: usize = 64 * 1024;
+
+/// What a driver found next, for the client and the server alike.
+#[derive(Debug)]
+pub enum Next<E> {
+    /// An event for the application.
+    Event(E),
+    /// A poll interval passed (blocking server): the caller may look at the
+    /// world (a shutdown request) and call again.
+    Idle,
+    /// The stop signal fired (async server), once.
+    Stop,
+    /// The session closed the connection.
+    Closed,
+}
+
+/// A client's next event as its caller sees it: the session's failure
+/// becomes an error (after which the caller closes the connection); `None`
+/// once the connection closed; `Some(None)` to ask the driver again.
+fn heard(next: Next<ClientEvent>, peer: SocketAddr) -> Result<Option<Option<ClientEvent>>, Error> {
+    match next {
+        Next::Event(ClientEvent::Failed(error)) => Err(Error::session(peer, error)),
+        Next::Event(event) => Ok(Some(Some(event))),
+        Next::Idle | Next::Stop => Ok(None),
+        Next::Closed => Ok(Some(None)),
+    }
+}
+
+/// What the setup loop does with the next driver outcome: `Ok(None)` to go
+/// on, `Ok(Some(core))` once the session is ready. `implicit`: TLS came
+/// first (for the wording of a missing greeting).
+pub fn setup_step(
+    session: &mut Option<ClientSession>,
+    next: Next<ClientEvent>,
+    peer: SocketAddr,
+    implicit: bool,
+) -> Result<Option<ClientCore>, Error> {
+    match heard(next, peer).map_err(|e| e.or_no_greeting(implicit))? {
+        Some(Some(ClientEvent::Ready {
+            capabilities, tls, ..
+        })) => match session.take() {
+            Some(session) => Ok(Some(ClientCore {
+                session,
+                peer,
+                capabilities,
+                tls,
+                pending: VecDeque::new(),
+                buffers: [Vec::new(), Vec::new()],
+                busy: false,
+            })),
+            None => Err(Error::closed_during_setup(peer)),
+        },
+        Some(Some(_)) | None => Ok(None),
+        Some(None) => Err(Error::closed_during_setup(peer)),
+    }
+}
+
+/// A ready client's state between messages: the session, what the server
+/// offered, events met while writing, and the body buffers kept for the
+/// next message.
+#[derive(Debug)]
+pub struct ClientCore {
+    session: ClientSession,
+    peer: SocketAddr,
+    capabilities: Capabilities,
+    tls: Option<TlsInfo>,
+    /// Events met while the body was being written (the final reply can
+    /// arrive while the last bytes go out), for the send to take next.
+    pending: VecDeque<ClientEvent>,
+    /// The two body buffers of a send, kept for the next message.
+    buffers: [Vec<u8>; 2],
+    /// A send or quit started and has not finished (an async one may have
+    /// been dropped half-way).
+    busy: bool,
+}
+
+impl ClientCore {
+    /// The session, for the driver.
+    pub fn session(&mut self) -> &mut ClientSession {
+        &mut self.session
+    }
+
+    /// The server's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// What the server offered in its EHLO (or HELO) reply.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// The TLS handshake's outcome, when TLS is in use.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
+    }
+
+    /// No operation was left half done and the session can take a message.
+    pub fn is_ready(&self) -> bool {
+        !self.busy && self.session.is_ready()
+    }
+
+    /// A send or quit started and has not finished.
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    /// A session error as the adapter's error.
+    pub fn fail(&self, error: ClientError) -> Error {
+        Error::session(self.peer, error)
+    }
+
+    /// Starts sending `envelope`; the caller drives the returned
+    /// [`Sending`] until it is done.
+    pub fn send(&mut self, envelope: &Envelope) -> Result<Sending<'_>, Error> {
+        self.session
+            .send(envelope.clone())
+            .map_err(|error| Error::session(self.peer, error))?;
+        // From here until the final reply, a dropped future leaves a
+        // transaction half done.
+        self.busy = true;
+        self.pending.clear();
+        let [mut current, mut next] = std::mem::take(&mut self.buffers);
+        current.resize(BODY_CHUNK, 0);
+        next.resize(BODY_CHUNK, 0);
+        Ok(Sending {
+            core: self,
+            state: State::Waiting,
+            buffers: [current, next],
+            held: 0,
+        })
+    }
+
+    /// Starts QUIT: `Ok(false)` when there is nothing to say (closed or
+    /// busy: the caller just closes).
+    pub fn quit(&mut self, closed: bool) -> Result<bool, Error> {
+        if self.busy || closed {
+            return Ok(false);
+        }
+        self.session
+            .quit()
+            .map_err(|error| Error::session(self.peer, error))?;
+        self.busy = true;
+        Ok(true)
+    }
+
+    /// What the quit loop does with the next driver outcome: true to go on
+    /// waiting, false once the connection closed.
+    pub fn quitting(&mut self, next: Next<ClientEvent>) -> Result<bool, Error> {
+        Ok(!matches!(heard(next, self.peer)?, Some(None)))
+    }
+
+    /// What to make of a driver outcome outside a send (the connection sat
+    /// idle): false when the connection must be closed.
+    pub fn idle_event(&mut self, event: Option<ClientEvent>) -> bool {
+        !matches!(event, Some(ClientEvent::Failed(_)))
+    }
+}
+
+/// What the adapter does next for a [`Sending`].
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// Run the driver until its next outcome; give it to
+    /// [`Sending::heard`].
+    Wait,
+    /// Read the body into this buffer (fill what one read gives, 0 at its
+    /// end); give the count to [`Sending::body_read`]. A failed read: close
+    /// the connection and fail with [`Error::Body`].
+    Read(&'a mut [u8]),
+    /// Write what the session has to send now without waiting for the
+    /// peer (the driver's flush); give its event to [`Sending::flushed`].
+    Flush,
+    /// Close the connection and return this error.
+    Fail(Error),
+    /// The send is over.
+    Done(Result<DeliveryReport, Error>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for the server.
+    Waiting,
+    /// Reading the body.
+    Reading,
+    /// Flushing, then reading on.
+    FlushThenRead,
+    /// Flushing the end of data, then waiting for the final reply.
+    FlushThenWait,
+    Over,
+}
+
+/// One message being sent: the envelope's replies, the body streamed one
+/// chunk ahead (a chunk is handed to the session once the next read
+/// returned more, so the last chunk and the end of data leave in one
+/// write: a small message is one write in all), and the final reply.
+#[derive(Debug)]
+pub struct Sending<'a> {
+    core: &'a mut ClientCore,
+    state: State,
+    /// The chunk held back (`held` octets of the first) and the one read
+    /// into next.
+    buffers: [Vec<u8>; 2],
+    held: usize,
+}
+
+impl Sending<'_> {
+    /// The session, for the driver.
+    pub fn session(&mut self) -> &mut ClientSession {
+        &mut self.core.session
+    }
+
+    /// What to do next.
+    pub fn step(&mut self) -> Step<'_> {
+        loop {
+            match self.state {
+                State::Waiting => {
+                    let Some(event) = self.core.pending.pop_front() else {
+                        return Step::Wait;
+                    };
+                    if let Some(step) = self.event(Some(event)) {
+                        return step;
+                    }
+                }
+                State::Reading => {
+                    let [_, next] = &mut self.buffers;
+                    return Step::Read(next);
+                }
+                State::FlushThenRead | State::FlushThenWait => return Step::Flush,
+                State::Over => {
+                    return Step::Done(Err(Error::Closed {
+                        peer: self.core.peer,
+                    }))
+                }
+            }
+        }
+    }
+
+    /// The driver's outcome after [`Step::Wait`]; `Some` ends the send.
+    pub fn heard(&mut self, next: Next<ClientEvent>) -> Option<Step<'static>> {
+        match heard(next, self.core.peer) {
+            Ok(Some(event)) => self.event(event),
+            Ok(None) => None,
+            Err(error) => Some(self.over(Step::Fail(error))),
+        }
+    }
+
+    fn event(&mut self, event: Option<ClientEvent>) -> Option<Step<'static>> {
+        let peer = self.core.peer;
+        match event {
+            Some(ClientEvent::SendBody) => {
+                self.held = 0;
+                self.state = State::Reading;
+                None
+            }
+            Some(ClientEvent::Delivered(report)) => {
+                self.core.busy = false;
+                Some(self.over(Step::Done(Ok(report))))
+            }
+            Some(ClientEvent::TransactionFailed(report)) => {
+                self.core.busy = false;
+                let rejected = Error::Rejected {
+                    peer,
+                    report: Box::new(report),
+                };
+                Some(self.over(Step::Done(Err(rejected))))
+            }
+            Some(ClientEvent::Failed(error)) => {
+                Some(self.over(Step::Fail(Error::session(peer, error))))
+            }
+            Some(_) => None,
+            None => Some(self.over(Step::Done(Err(Error::Closed { peer })))),
+        }
+    }
+
+    /// The count one read of the body gave after [`Step::Read`] (0 at its
+    /// end); `Some` ends the send.
+    pub fn body_read(&mut self, n: usize) -> Option<Step<'static>> {
+        let result = if self.held == 0 {
+            if n == 0 {
+                self.state = State::FlushThenWait;
+                self.core.session.end_body()
+            } else {
+                self.buffers.swap(0, 1);
+                self.held = n;
+                Ok(())
+            }
+        } else {
+            let [current, _] = &self.buffers;
+            let bytes = current.get(..self.held).unwrap_or_default();
+            let sent = self.core.session.send_body(bytes);
+            if n > 0 {
+                self.buffers.swap(0, 1);
+                self.held = n;
+                self.state = State::FlushThenRead;
+                sent
+            } else {
+                self.state = State::FlushThenWait;
+                sent.and_then(|()| self.core.session.end_body())
+            }
+        };
+        match result {
+            Ok(()) => None,
+            Err(error) => Some(self.over(Step::Fail(self.core.fail(error)))),
+        }
+    }
+
+    /// The event the driver's flush met after [`Step::Flush`]; `Some` ends
+    /// the send. The session failing ends it; another event (the final
+    /// reply, when it came while the last bytes were written) is taken
+    /// once the body is done.
+    pub fn flushed(&mut self, event: Option<ClientEvent>) -> Option<Step<'static>> {
+        match event {
+            Some(ClientEvent::Failed(error)) => {
+                return Some(self.over(Step::Fail(self.core.fail(error))))
+            }
+            Some(event) => self.core.pending.push_back(event),
+            None => {}
+        }
+        self.state = match self.state {
+            State::FlushThenRead => State::Reading,
+            _ => State::Waiting,
+        };
+        None
+    }
+
+    fn over(&mut self, step: Step<'static>) -> Step<'static> {
+        self.state = State::Over;
+        step
+    }
+}
+
+impl Drop for Sending<'_> {
+    /// The buffers stay with the client for its next message.
+    fn drop(&mut self) {
+        self.core.buffers = std::mem::take(&mut self.buffers);
+    }
+}
