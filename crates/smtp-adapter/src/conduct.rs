@@ -40,21 +40,40 @@ fn heard(next: Next<ClientEvent>, peer: SocketAddr) -> Result<Option<Option<Clie
     }
 }
 
-/// What the setup loop does with the next driver outcome: `Ok(None)` to go
-/// on, `Ok(Some(core))` once the session is ready. `implicit`: TLS came
-/// first (for the wording of a missing greeting).
-pub fn setup_step(
-    session: &mut Option<ClientSession>,
-    next: Next<ClientEvent>,
+/// A client session from the connection to its first ready state
+/// (greeting, EHLO, STARTTLS, AUTH).
+#[derive(Debug)]
+pub struct Setup {
+    session: ClientSession,
     peer: SocketAddr,
+    /// TLS came first (for the wording of a missing greeting).
     implicit: bool,
-) -> Result<Option<ClientCore>, Error> {
-    match heard(next, peer).map_err(|e| e.or_no_greeting(implicit))? {
-        Some(Some(ClientEvent::Ready {
-            capabilities, tls, ..
-        })) => match session.take() {
-            Some(session) => Ok(Some(ClientCore {
-                session,
+}
+
+impl Setup {
+    /// Sets `session` up over a connection to `peer`.
+    pub fn new(session: ClientSession, peer: SocketAddr, implicit: bool) -> Setup {
+        Setup {
+            session,
+            peer,
+            implicit,
+        }
+    }
+
+    /// The session, for the driver.
+    pub fn session(&mut self) -> &mut ClientSession {
+        &mut self.session
+    }
+
+    /// The driver's next outcome: the ready client once the session is
+    /// ready, or the setup to drive on.
+    pub fn heard(self, next: Next<ClientEvent>) -> Result<Result<ClientCore, Setup>, Error> {
+        let peer = self.peer;
+        match heard(next, peer).map_err(|e| e.or_no_greeting(self.implicit))? {
+            Some(Some(ClientEvent::Ready {
+                capabilities, tls, ..
+            })) => Ok(Ok(ClientCore {
+                session: self.session,
                 peer,
                 capabilities,
                 tls,
@@ -62,11 +81,40 @@ pub fn setup_step(
                 buffers: [Vec::new(), Vec::new()],
                 busy: false,
             })),
-            None => Err(Error::closed_during_setup(peer)),
-        },
-        Some(Some(_)) | None => Ok(None),
-        Some(None) => Err(Error::closed_during_setup(peer)),
+            Some(Some(_)) | None => Ok(Err(self)),
+            Some(None) => Err(Error::closed_during_setup(peer)),
+        }
     }
+}
+
+/// The getters every adapter's `Client` offers, over its fields `core`
+/// (a [`ClientCore`]) and `driver` (with `is_closed`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! client_getters {
+    () => {
+        /// The server's address.
+        pub fn peer_addr(&self) -> std::net::SocketAddr {
+            self.core.peer()
+        }
+
+        /// What the server offered in its EHLO (or HELO) reply.
+        pub fn capabilities(&self) -> &smtp_proto::Capabilities {
+            self.core.capabilities()
+        }
+
+        /// The TLS handshake's outcome (protocol, cipher, the name checked
+        /// and whether the certificate verified), when TLS is in use.
+        pub fn tls(&self) -> Option<&smtp_proto::TlsInfo> {
+            self.core.tls()
+        }
+
+        /// The connection can take another message: open, ready, and no
+        /// send was left half-way.
+        pub fn is_usable(&self) -> bool {
+            !self.driver.is_closed() && self.core.is_ready()
+        }
+    };
 }
 
 /// A ready client's state between messages: the session, what the server

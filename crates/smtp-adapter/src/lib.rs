@@ -48,7 +48,7 @@ mod verifier;
 
 pub use admission::{client_key, Admission, Refusal, SharedAdmission};
 pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
-pub use conduct::{setup_step, ClientCore, Next, Sending, Step, BODY_CHUNK};
+pub use conduct::{ClientCore, Next, Sending, Setup, Step, BODY_CHUNK};
 pub use dispatch::{Collect, Discard, Dispatch, Ending, Message, Transaction};
 pub use error::Error;
 pub use handler::{asynchronous, blocking};

@@ -3,10 +3,9 @@
 use crate::driver::Driver;
 use crate::tls::{Stream, TlsSettings, Upgrade};
 use crate::Error;
-use smtp_adapter::{setup_step, ClientCore, Connect, ConnectOptions, Step};
+use smtp_adapter::{ClientCore, Connect, ConnectOptions, Setup, Step};
 use smtp_proto::{
-    Capabilities, ClientConfig, ClientEvent, ClientSession, DeliveryReport, Envelope, TlsInfo,
-    TlsPolicy, WireObserver,
+    ClientConfig, ClientEvent, ClientSession, DeliveryReport, Envelope, TlsPolicy, WireObserver,
 };
 use std::fmt;
 use std::io::{self, Read};
@@ -187,38 +186,18 @@ impl Client {
         if implicit {
             driver.start_tls(&mut session, true)?;
         }
-        let mut setup = Some(session);
-        loop {
-            let Some(session) = setup.as_mut() else {
-                return Err(Error::closed_during_setup(peer));
+        let mut setup = Setup::new(session, peer, implicit);
+        let core = loop {
+            let next = driver.next(setup.session())?;
+            setup = match setup.heard(next)? {
+                Ok(core) => break core,
+                Err(setup) => setup,
             };
-            let next = driver.next(session);
-            if let Some(core) = setup_step(&mut setup, next?, peer, implicit)? {
-                return Ok(Client { driver, core });
-            }
-        }
+        };
+        Ok(Client { driver, core })
     }
 
-    /// The server's address.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.core.peer()
-    }
-
-    /// What the server offered in its EHLO (or HELO) reply.
-    pub fn capabilities(&self) -> &Capabilities {
-        self.core.capabilities()
-    }
-
-    /// The TLS handshake's outcome (protocol, cipher, the name checked and
-    /// whether the certificate verified), when TLS is in use.
-    pub fn tls(&self) -> Option<&TlsInfo> {
-        self.core.tls()
-    }
-
-    /// The connection can take another message.
-    pub fn is_usable(&self) -> bool {
-        !self.driver.is_closed() && self.core.is_ready()
-    }
+    smtp_adapter::client_getters!();
 
     /// Reads, without waiting, what the server sent while the connection
     /// sat idle (a 421 before an idle timeout, or the end of the stream),

@@ -4,13 +4,8 @@ use crate::driver::Driver;
 use crate::runtime::{timeout, Runtime};
 use futures_io::AsyncRead;
 use futures_util::AsyncReadExt as _;
-use smtp_adapter::{
-    setup_step, ClientCore, Connect, ConnectOptions, Error, Step, TlsSettings, Upgrade,
-};
-use smtp_proto::{
-    Capabilities, ClientConfig, ClientSession, DeliveryReport, Envelope, TlsInfo, TlsPolicy,
-    WireObserver,
-};
+use smtp_adapter::{ClientCore, Connect, ConnectOptions, Error, Setup, Step, TlsSettings, Upgrade};
+use smtp_proto::{ClientConfig, ClientSession, DeliveryReport, Envelope, TlsPolicy, WireObserver};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -145,39 +140,18 @@ impl<R: Runtime> Client<R> {
         if implicit {
             driver.start_tls(&mut session, true).await?;
         }
-        let mut setup = Some(session);
-        loop {
-            let Some(session) = setup.as_mut() else {
-                return Err(Error::closed_during_setup(peer));
+        let mut setup = Setup::new(session, peer, implicit);
+        let core = loop {
+            let next = driver.next(setup.session()).await?;
+            setup = match setup.heard(next)? {
+                Ok(core) => break core,
+                Err(setup) => setup,
             };
-            let next = driver.next(session).await;
-            if let Some(core) = setup_step(&mut setup, next?, peer, implicit)? {
-                return Ok(Client { driver, core });
-            }
-        }
+        };
+        Ok(Client { driver, core })
     }
 
-    /// The server's address.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.core.peer()
-    }
-
-    /// What the server offered in its EHLO (or HELO) reply.
-    pub fn capabilities(&self) -> &Capabilities {
-        self.core.capabilities()
-    }
-
-    /// The TLS handshake's outcome (protocol, cipher, the name checked and
-    /// whether the certificate verified), when TLS is in use.
-    pub fn tls(&self) -> Option<&TlsInfo> {
-        self.core.tls()
-    }
-
-    /// The connection can take another message: open, ready, and no send
-    /// was dropped half-way.
-    pub fn is_usable(&self) -> bool {
-        !self.driver.is_closed() && self.core.is_ready()
-    }
+    smtp_adapter::client_getters!();
 
     /// Before an operation: a connection whose last operation was dropped
     /// half-way is closed instead.
