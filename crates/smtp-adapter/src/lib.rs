@@ -35,6 +35,7 @@ mod admission;
 mod client;
 mod conduct;
 mod dispatch;
+mod drive;
 mod error;
 mod handler;
 mod io;
@@ -50,6 +51,7 @@ pub use admission::{client_key, Admission, Refusal, SharedAdmission};
 pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
 pub use conduct::{ClientCore, Next, Sending, Setup, Step, BODY_CHUNK};
 pub use dispatch::{Collect, Discard, Dispatch, Ending, Message, Transaction};
+pub use drive::DriverState;
 pub use error::Error;
 pub use handler::{asynchronous, blocking};
 pub use io::{is_peer_gone, is_timeout};
@@ -57,7 +59,8 @@ pub use pool::{PoolCore, Pooled};
 pub use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub use rustls::RootCertStore;
 pub use server::{
-    cram_md5_nonce, new_server_session, refusal_reply, Connection, Decision, Limits, Listening,
+    cram_md5_nonce, new_server_session, refusal_reply, Connection, ConnectionSetup, Decision,
+    Limits, Listening, ServerSetup,
 };
 pub use session::Session;
 pub use smtp_proto::sasl;
@@ -66,4 +69,6 @@ pub use tls::{
     client_tls_info, server_tls_info, tls_info, ServerTls, TlsSettings, Upgrade, DEFAULT_HANDSHAKE,
     SERVER_HANDSHAKE_LIMIT,
 };
-pub use tls_failure::{describe_client_failure, describe_server_failure, TlsFailure};
+pub use tls_failure::{
+    describe_client_failure, describe_server_failure, tls_already_in_use, TlsFailure,
+};

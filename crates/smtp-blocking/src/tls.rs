@@ -4,8 +4,8 @@
 
 use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use smtp_adapter::{
-    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, TlsFailure,
-    SERVER_HANDSHAKE_LIMIT,
+    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info,
+    tls_already_in_use, TlsFailure, SERVER_HANDSHAKE_LIMIT,
 };
 pub(crate) use smtp_adapter::{ServerTls, TlsSettings, Upgrade};
 use smtp_proto::TlsInfo;
@@ -133,10 +133,7 @@ impl Stream {
         implicit: bool,
     ) -> Result<TlsInfo, (TlsFailure, String)> {
         let Stream::Plain(mut socket) = std::mem::replace(self, Stream::Gone) else {
-            return Err((
-                TlsFailure::Other,
-                "TLS is already in use on this connection".into(),
-            ));
+            return Err(tls_already_in_use());
         };
         match upgrade {
             Upgrade::Client {

@@ -6,8 +6,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::{TlsAcceptor, TlsConnector};
 use futures_util::AsyncWriteExt;
 use smtp_adapter::{
-    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, TlsFailure,
-    Upgrade, SERVER_HANDSHAKE_LIMIT,
+    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info,
+    tls_already_in_use, TlsFailure, Upgrade, SERVER_HANDSHAKE_LIMIT,
 };
 use smtp_proto::TlsInfo;
 use std::io;
@@ -67,10 +67,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream<S> {
         implicit: bool,
     ) -> Result<TlsInfo, (TlsFailure, String)> {
         let Stream::Plain(socket) = std::mem::replace(self, Stream::Gone) else {
-            return Err((
-                TlsFailure::Other,
-                "TLS is already in use on this connection".into(),
-            ));
+            return Err(tls_already_in_use());
         };
         let timed_out = || io::Error::from(io::ErrorKind::TimedOut);
         match upgrade {
