@@ -4,12 +4,28 @@
 //! an I/O failure is worded. The drivers keep only reads, writes, timers
 //! and the handshake; they pass the time in.
 
-use crate::{Error, Session, Upgrade, DEFAULT_HANDSHAKE};
-use smtp_proto::{Direction, WireObserver};
+use crate::{Error, Session, TlsFailure, Upgrade, DEFAULT_HANDSHAKE};
+use smtp_proto::{Direction, TlsInfo, WireObserver};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
+
+/// What a TLS handshake needs to know: the settings, by when it must be
+/// done, and whether it comes before any SMTP (for the wording of errors).
+#[derive(Debug, Clone)]
+pub struct TlsStart {
+    /// The rustls configuration and names.
+    pub upgrade: Upgrade,
+    /// The handshake must be done by then.
+    pub deadline: Instant,
+    /// TLS before any SMTP (port 465 style).
+    pub implicit: bool,
+}
+
+/// A handshake's outcome: the session's TLS details, or the failure's kind
+/// and reason.
+pub type Handshake = Result<TlsInfo, (TlsFailure, String)>;
 
 /// One connection's state beside its stream.
 pub struct DriverState {
@@ -110,13 +126,15 @@ impl DriverState {
 
     /// How to start TLS and by when the handshake must be done (the
     /// session's deadline, or [`DEFAULT_HANDSHAKE`] from now), when the
-    /// session asks `now`. Without TLS settings: the error to return
-    /// after closing.
+    /// session asks `now`. `implicit`: TLS before any SMTP (port 465
+    /// style), for the wording of errors. Without TLS settings: the error
+    /// to return after closing.
     pub fn tls_start<S: Session>(
         &self,
         session: &S,
         now: Instant,
-    ) -> Result<(Upgrade, Instant), Error> {
+        implicit: bool,
+    ) -> Result<TlsStart, Error> {
         let Some(upgrade) = self.tls.clone() else {
             return Err(Error::TlsNotConfigured { peer: self.peer });
         };
@@ -124,7 +142,38 @@ impl DriverState {
             .poll_timeout()
             .filter(|&d| d > now)
             .unwrap_or(now + DEFAULT_HANDSHAKE);
-        Ok((upgrade, deadline))
+        Ok(TlsStart {
+            upgrade,
+            deadline,
+            implicit,
+        })
+    }
+}
+
+impl DriverState {
+    /// The handshake's outcome, told to the session `now`: its TLS details,
+    /// or (failed) the end of the stream and an error that says why, after
+    /// which the caller closes the connection.
+    pub fn tls_finished<S: Session>(
+        &self,
+        session: &mut S,
+        outcome: Handshake,
+        now: Instant,
+    ) -> Result<(), Error> {
+        match outcome {
+            Ok(info) => {
+                session.tls_established(now, info);
+                Ok(())
+            }
+            Err((kind, reason)) => {
+                session.feed_eof(now);
+                Err(Error::Tls {
+                    peer: self.peer,
+                    kind,
+                    reason,
+                })
+            }
+        }
     }
 }
 
@@ -148,7 +197,7 @@ mod tests {
         state.reset_timeout();
         assert_eq!(state.deadline(&session), session.poll_timeout());
         assert!(matches!(
-            state.tls_start(&session, now),
+            state.tls_start(&session, now, false),
             Err(Error::TlsNotConfigured { .. })
         ));
         assert!(state.close());

@@ -51,7 +51,7 @@ pub use admission::{client_key, Admission, Refusal, SharedAdmission};
 pub use client::{ClientBuilder, Connect, ConnectOptions, DEFAULT_CONNECT_TIMEOUT};
 pub use conduct::{ClientCore, Next, Sending, Setup, Step, BODY_CHUNK};
 pub use dispatch::{Collect, Discard, Dispatch, Ending, Message, Transaction};
-pub use drive::DriverState;
+pub use drive::{DriverState, Handshake, TlsStart};
 pub use error::Error;
 pub use handler::{asynchronous, blocking};
 pub use io::{is_peer_gone, is_timeout};

@@ -249,31 +249,20 @@ impl Driver {
         session: &mut S,
         implicit: bool,
     ) -> Result<(), Error> {
-        let (upgrade, deadline) = match self.state.tls_start(session, Instant::now()) {
-            Ok(start) => start,
-            Err(error) => {
-                self.close();
-                return Err(error);
-            }
-        };
-        let _ = self.stream.flush();
-        // The handshake sets read timeouts of its own.
-        self.read_timeout = None;
-        match self.stream.start_tls(&upgrade, deadline, implicit) {
-            Ok(info) => {
-                session.tls_established(Instant::now(), info);
-                Ok(())
-            }
-            Err((kind, reason)) => {
-                session.feed_eof(Instant::now());
-                self.close();
-                Err(Error::Tls {
-                    peer: self.state.peer(),
-                    kind,
-                    reason,
-                })
-            }
+        let outcome = self
+            .state
+            .tls_start(session, Instant::now(), implicit)
+            .and_then(|start| {
+                let _ = self.stream.flush();
+                // The handshake sets read timeouts of its own.
+                self.read_timeout = None;
+                let handshake = self.stream.start_tls(&start);
+                self.state.tls_finished(session, handshake, Instant::now())
+            });
+        if outcome.is_err() {
+            self.close();
         }
+        outcome
     }
 
     /// One read, given to the session. The end of the stream and a peer

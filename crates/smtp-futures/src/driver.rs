@@ -263,32 +263,17 @@ impl<R: Runtime> Driver<R> {
         session: &mut S,
         implicit: bool,
     ) -> Result<(), Error> {
-        let (upgrade, deadline) = match self.state.tls_start(session, Instant::now()) {
-            Ok(start) => start,
-            Err(error) => {
-                self.close().await;
-                return Err(error);
+        let outcome = match self.state.tls_start(session, Instant::now(), implicit) {
+            Ok(start) => {
+                let handshake = self.stream.start_tls::<R>(&start).await;
+                self.state.tls_finished(session, handshake, Instant::now())
             }
+            Err(error) => Err(error),
         };
-        match self
-            .stream
-            .start_tls::<R>(&upgrade, deadline, implicit)
-            .await
-        {
-            Ok(info) => {
-                session.tls_established(Instant::now(), info);
-                Ok(())
-            }
-            Err((kind, reason)) => {
-                session.feed_eof(Instant::now());
-                self.close().await;
-                Err(Error::Tls {
-                    peer: self.state.peer(),
-                    kind,
-                    reason,
-                })
-            }
+        if outcome.is_err() {
+            self.close().await;
         }
+        outcome
     }
 
     /// One batch: written whole and flushed, so that it leaves in one
