@@ -397,3 +397,158 @@ impl Drop for Sending<'_> {
         self.core.buffers = std::mem::take(&mut self.buffers);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smtp_proto::{ClientConfig, Envelope, Host, Mailbox, Output, Recipient, TlsPolicy};
+    use std::time::Instant;
+
+    /// Everything the session transmits now, and its events.
+    fn drain(session: &mut ClientSession) -> (Vec<u8>, Vec<ClientEvent>) {
+        let (mut sent, mut events) = (Vec::new(), Vec::new());
+        while let Some(output) = session.poll_output() {
+            match output {
+                Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
+                Output::Event(event) => events.push(event),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (sent, events)
+    }
+
+    fn ready() -> ClientCore {
+        let now = Instant::now();
+        let config =
+            ClientConfig::new(Host::parse("client.test").unwrap()).with_tls(TlsPolicy::None);
+        let mut setup = Setup::new(
+            ClientSession::new(config, now),
+            "127.0.0.1:25".parse().unwrap(),
+            false,
+        );
+        setup.session().feed(now, b"220 mx.test ESMTP\r\n");
+        let (sent, _) = drain(setup.session());
+        assert!(sent.starts_with(b"EHLO "), "{sent:?}");
+        setup
+            .session()
+            .feed(now, b"250-mx.test\r\n250 PIPELINING\r\n");
+        let (_, events) = drain(setup.session());
+        let mut core = None;
+        for event in events {
+            setup = match setup.heard(Next::Event(event)).unwrap() {
+                Ok(ready) => {
+                    core = Some(ready);
+                    break;
+                }
+                Err(setup) => setup,
+            };
+        }
+        core.expect("ready after EHLO")
+    }
+
+    fn envelope() -> Envelope {
+        Envelope::new(Mailbox::parse("a@example.com").unwrap().into())
+            .with_recipient(Recipient::new(Mailbox::parse("b@example.org").unwrap()))
+    }
+
+    /// Runs `Sending` to its end with `chunks` as the body's reads and the
+    /// server's `replies` given when it waits; returns the order of steps
+    /// (W wait, R read, F flush) and what was written at each flush.
+    fn send(
+        core: &mut ClientCore,
+        chunks: &[&[u8]],
+        replies: &[&[u8]],
+    ) -> (String, Vec<Vec<u8>>, Result<DeliveryReport, Error>) {
+        let now = Instant::now();
+        let mut sending = core.send(&envelope()).unwrap();
+        let (mut trace, mut flushes) = (String::new(), Vec::new());
+        let (mut chunks, mut replies) = (chunks.iter(), replies.iter());
+        loop {
+            let done = match sending.step() {
+                Step::Wait => {
+                    trace.push('W');
+                    let (sent, mut events) = drain(sending.session());
+                    if !sent.is_empty() {
+                        flushes.push(sent);
+                    }
+                    if events.is_empty() {
+                        let reply = replies.next().expect("a reply left");
+                        sending.session().feed(now, reply);
+                        events = drain(sending.session()).1;
+                    }
+                    let mut done = None;
+                    for event in events {
+                        done = done.or(sending.heard(Next::Event(event)));
+                    }
+                    done
+                }
+                Step::Read(buf) => {
+                    trace.push('R');
+                    let chunk = chunks.next().copied().unwrap_or_default();
+                    buf[..chunk.len()].copy_from_slice(chunk);
+                    sending.body_read(chunk.len())
+                }
+                Step::Flush => {
+                    trace.push('F');
+                    let (sent, events) = drain(sending.session());
+                    flushes.push(sent);
+                    sending.flushed(events.into_iter().next())
+                }
+                done => Some(done),
+            };
+            match done {
+                Some(Step::Done(result)) => return (trace, flushes, result),
+                Some(Step::Fail(error)) => return (trace, flushes, Err(error)),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn the_body_streams_one_chunk_ahead_and_ends_in_the_last_write() {
+        let mut core = ready();
+        let (trace, flushes, result) = send(
+            &mut core,
+            &[b"Subject: a\r\n\r\n", b"one\r\n", b"two\r\n"],
+            &[b"250 ok\r\n250 ok\r\n354 go\r\n", b"250 queued as X\r\n"],
+        );
+        assert!(result.is_ok(), "{result:?}");
+        // Wait (MAIL, RCPT, DATA pipelined) for 354; read a chunk ahead of
+        // each write; the last chunk and
+        // the end of data go in one flush; wait for the final reply.
+        assert_eq!(trace, "WRRFRFRFW");
+        assert_eq!(flushes.last().unwrap(), b"two\r\n.\r\n");
+        assert!(core.is_ready(), "the connection takes the next message");
+        // The buffers stay for the next message, which reuses them.
+        let (_, _, again) = send(
+            &mut core,
+            &[b"x\r\n"],
+            &[b"250 ok\r\n250 ok\r\n354 go\r\n", b"250 ok\r\n"],
+        );
+        assert!(again.is_ok());
+    }
+
+    #[test]
+    fn a_refused_message_is_rejected_and_the_client_stays_ready() {
+        let mut core = ready();
+        let (_, _, result) = send(
+            &mut core,
+            &[b"x\r\n"],
+            &[b"250 ok\r\n250 ok\r\n354 go\r\n", b"554 5.7.1 no\r\n"],
+        );
+        assert!(matches!(result, Err(Error::Rejected { .. })), "{result:?}");
+        assert!(core.is_ready());
+    }
+
+    #[test]
+    fn a_closed_connection_mid_send_is_closed_and_busy() {
+        let mut core = ready();
+        let mut sending = core.send(&envelope()).unwrap();
+        assert!(matches!(sending.step(), Step::Wait));
+        let done = sending.heard(Next::Closed);
+        assert!(matches!(done, Some(Step::Done(Err(Error::Closed { .. })))));
+        drop(sending);
+        assert!(core.is_busy(), "a send cut short is never reused");
+        assert!(!core.is_ready());
+    }
+}

@@ -1,6 +1,25 @@
 //! What every SMTP adapter of this workspace shares, whatever runs it
-//! (threads, async-std, smol): none of it does I/O.
+//! (threads, async-std, smol): the orchestration and the settings, so that
+//! each adapter keeps only reads, writes, timers and the TLS handshake.
 //!
+//! It reads and writes no connection and waits for nothing. Three things
+//! here do touch the system, each named: [`Listening::bind`] binds the
+//! listening socket (std, once, so that every adapter refuses the same
+//! impossible settings the same way before it adopts the socket);
+//! [`cram_md5_nonce`] reads the wall clock for a challenge that must not
+//! repeat; and [`TlsSettings::with_ca_file`] / [`ServerTls::from_pem_files`]
+//! read the files they are given. Everything that decides takes the time
+//! as an argument.
+//!
+//! - The orchestration, driven by each adapter's short loop:
+//!   [`Setup`] (a client session until it is ready), [`ClientCore`] and
+//!   [`Sending`] (one message: the envelope's replies, the body streamed
+//!   one chunk ahead, the final reply; the adapter answers each [`Step`]),
+//!   [`PoolCore`] (a pool's target, options and idle connections),
+//!   [`DriverState`] (a connection's peer, TLS start, deadlines, observer
+//!   and error wording), [`ServerSetup`] / [`ConnectionSetup`] (a server's
+//!   settings and what each connection is served with), and [`Next`], what
+//!   a driver found. See docs/adapters.md for the shape and why.
 //! - [`TlsSettings`] and [`ServerTls`]: how the client checks certificates
 //!   and what the server presents, built into rustls configurations
 //!   ([`Upgrade`]), plus the words for a failed handshake.
