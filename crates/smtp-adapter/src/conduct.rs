@@ -514,8 +514,8 @@ mod tests {
         );
         assert!(result.is_ok(), "{result:?}");
         // Wait (MAIL, RCPT, DATA pipelined) for 354; read a chunk ahead of
-        // each write; the last chunk and
-        // the end of data go in one flush; wait for the final reply.
+        // each write; the last chunk and the end of data go in one flush;
+        // wait for the final reply.
         assert_eq!(trace, "WRRFRFRFW");
         assert_eq!(flushes.last().unwrap(), b"two\r\n.\r\n");
         assert!(core.is_ready(), "the connection takes the next message");
