@@ -212,6 +212,11 @@ impl ConnectArgs {
         Ok(builder)
     }
 
+    /// The EHLO name: --helo, or this machine's name.
+    pub(crate) fn helo_name(&self) -> String {
+        self.helo.clone().unwrap_or_else(machine_name)
+    }
+
     /// The credentials for `--user`: an OAuth2 token from the named variable,
     /// or the password from MAILWIRE_PASSWORD or a prompt.
     fn credentials(&self, provider: Option<Provider>) -> Result<Option<Credentials>, Failure> {

@@ -1,11 +1,16 @@
 //! `mailwire`: send mail from the command line, or run a local sink that
 //! stores every message it receives in a Maildir.
+mod bulk;
 mod connect;
+mod deliver;
 mod maildir;
 mod probe;
+mod queue;
 mod send;
 mod serve;
+mod serve_pop3;
 mod serve_tls;
+mod template;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -90,6 +95,12 @@ enum Command {
     /// Connect to a server and report each step: DNS, TCP, greeting, TLS,
     /// EHLO extensions, AUTH, and optionally a login test.
     Probe(Box<probe::ProbeArgs>),
+    /// Deliver what the spool holds, retrying and pacing, until stopped.
+    Deliver(Box<deliver::DeliverArgs>),
+    /// Show and manage the spool: list, show, retry, delete, purge, stats.
+    Queue(queue::QueueArgs),
+    /// Send one message per row of a CSV file, from templates.
+    Bulk(Box<bulk::BulkArgs>),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +109,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Send(args) => send::run(*args),
         Command::Probe(args) => probe::run(*args),
+        Command::Deliver(args) => deliver::run(*args),
+        Command::Queue(args) => queue::run(args),
+        Command::Bulk(args) => bulk::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -95,6 +95,13 @@ pub(crate) struct SendArgs {
     server: Option<String>,
     #[command(flatten)]
     connect: ConnectArgs,
+    /// Put the message in the spool and print its queue id once it is on
+    /// disk; `mailwire deliver` sends it.
+    #[arg(long)]
+    queue: bool,
+    /// The spool for --queue (implies it) [default: ./mailwire-spool].
+    #[arg(long, value_name = "URL")]
+    spool: Option<String>,
 }
 
 /// Parses `addr` or `Name <addr>`.
@@ -151,8 +158,7 @@ fn entropy() -> [u8; 16] {
 }
 
 /// The message, its attachments streamed from their files; a file that
-/// fails while the message is written is reported through the
-/// [`FileErrors`].
+/// fails while the message is written is reported through `files`.
 fn build(args: &SendArgs, files: &FileAttachments) -> Result<OutgoingMessage, Failure> {
     let mut builder = MessageBuilder::new()
         .from(header_mailbox(&args.from)?)
@@ -304,6 +310,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     let files = FileAttachments::default();
     let message = build(&args, &files)?;
     let envelope = mailer::envelope(&message).map_err(|e| Failure::usage(anyhow!("{e}")))?;
+    let shown = message.envelope().clone();
     let mut body = files.reader(message);
     if args.dry_run {
         if let Some(target) = target {
@@ -324,6 +331,13 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
             .and_then(|()| copy_message(&mut body, &mut out))
             .and_then(|()| out.flush())
             .or_else(quiet_on_closed_pipe);
+    }
+    if args.queue || args.spool.is_some() {
+        let url = args.spool.as_deref().unwrap_or(crate::queue::DEFAULT_SPOOL);
+        let mut bytes = Vec::new();
+        body.read_to_end(&mut bytes)
+            .map_err(|e| Failure::usage(anyhow!("reading the message: {e}")))?;
+        return crate::queue::enqueue(url, &shown.reverse_path, &shown.recipients, bytes);
     }
     match target {
         Some(target) => {

@@ -6,6 +6,7 @@
 //! offered and required.
 
 use crate::maildir::{Delivery, Maildir};
+use crate::serve_pop3::Pop3Listeners;
 use crate::serve_tls::{default_cert_path, SelfSigned};
 use crate::users::{Users, USERS_ENV};
 use crate::Failure;
@@ -113,6 +114,14 @@ pub(crate) struct ServeArgs {
     /// 0: no bound.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     session_lifetime: u64,
+    /// Also serve the Maildir over POP3 on this address (port 110 style:
+    /// STLS offered when there is a certificate), to the same accounts.
+    #[arg(long, value_name = "ADDR")]
+    pop3: Option<String>,
+    /// Also serve the Maildir over POP3 with implicit TLS (port 995 style).
+    /// Needs --tls-cert/--tls-key or --self-signed.
+    #[arg(long, value_name = "ADDR")]
+    pop3s: Option<String>,
 }
 
 /// `--bare-line-endings`.
@@ -171,8 +180,8 @@ impl MaildirSink {
     }
 
     /// Accepts AUTH from these accounts.
-    fn with_users(mut self, users: Users) -> MaildirSink {
-        self.users = Arc::new(users);
+    fn with_users(mut self, users: Arc<Users>) -> MaildirSink {
+        self.users = users;
         self
     }
 
@@ -521,8 +530,22 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             .with_plaintext_auth(args.allow_plaintext_auth);
     }
     let auth_note = auth_summary(&users, &args, tls.is_some());
+    let users = Arc::new(users);
+    let pop3 = Pop3Listeners {
+        plain: args.pop3.as_deref(),
+        implicit: args.pop3s.as_deref(),
+        hostname: HOSTNAME,
+        maildir: args.maildir.clone(),
+        allow_plaintext: args.allow_plaintext_auth,
+        max_connections: args.max_connections as usize,
+    };
+    if args.discard && (args.pop3.is_some() || args.pop3s.is_some()) {
+        return Err(Failure::usage(anyhow!(
+            "--pop3 and --pop3s read the Maildir, which --discard does not write"
+        )));
+    }
     let sink = MaildirSink::new(maildir, true)
-        .with_users(users)
+        .with_users(Arc::clone(&users))
         .with_auth_throttle(AuthThrottle::new(args.auth_failures_per_ip, AUTH_WINDOW));
     let mut limits = Limits::default();
     limits.max_connections = args.max_connections as usize;
@@ -578,6 +601,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         }
         None => None,
     };
+    // Kept alive while the main listener runs, like the one above.
+    let _pop3_handles = pop3.start(users, tls.as_ref()).map_err(Failure::usage)?;
     main.run().context("serving").map_err(Failure::other)
 }
 

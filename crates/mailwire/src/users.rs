@@ -101,13 +101,21 @@ impl Users {
 
     /// True when `request` carries the right password of a known user.
     pub(crate) fn check(&self, request: &AuthRequest) -> bool {
-        let wanted = request.username();
-        match self.accounts.iter().find(|(name, _)| name == wanted) {
-            Some((_, password)) => request.verify_password(password.expose()),
+        self.verify(request.username(), |password| {
+            request.verify_password(password)
+        })
+    }
+
+    /// True when `username` is known and `proves` accepts its password
+    /// (each protocol checks its own way: PLAIN compares, CRAM-MD5 and
+    /// APOP hash).
+    pub(crate) fn verify(&self, username: &str, proves: impl Fn(&str) -> bool) -> bool {
+        match self.accounts.iter().find(|(name, _)| name == username) {
+            Some((_, password)) => proves(password.expose()),
             None => {
                 // The same work for an unknown user as for a wrong password,
                 // so timing does not tell which names exist.
-                let _ = request.verify_password("\u{0}mailwire-no-such-user");
+                let _ = proves("\u{0}mailwire-no-such-user");
                 false
             }
         }

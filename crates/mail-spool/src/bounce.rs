@@ -1,0 +1,335 @@
+//! Bounces: RFC 3464 delivery status notifications (`multipart/report;
+//! report-type=delivery-status`) to the envelope sender of a message that
+//! failed for some recipients, with the original headers attached
+//! (`text/rfc822-headers`).
+//!
+//! mime-codec's `MessageBuilder` has no `multipart/report` yet, so the
+//! three parts are framed here; mime-codec gives the date, and its parser
+//! checks the result in the tests. Everything written is 7-bit ASCII.
+
+use crate::spool::NewMessage;
+use crate::time::Timestamp;
+
+/// The most of the original header block returned.
+const MAX_HEADERS: usize = 64 * 1024;
+
+/// One recipient that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRecipient {
+    /// The address.
+    pub address: String,
+    /// The last reply or failure in words (`550 5.1.1 No such user`).
+    pub diagnostic: String,
+    /// True when it failed because it was too old, not refused.
+    pub expired: bool,
+}
+
+/// What a bounce is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    /// This host's name (`Reporting-MTA`, the bounce's From domain).
+    pub reporting_mta: &'a str,
+    /// The original envelope sender, who gets the bounce.
+    pub sender: &'a str,
+    /// The original message.
+    pub original: &'a [u8],
+    /// When the original was queued.
+    pub arrival: Timestamp,
+    /// The queue id of the original, for people.
+    pub queue_id: &'a str,
+}
+
+/// The bounce to send, or `None` when the sender is `<>` (a bounce is never
+/// bounced: RFC 5321 §4.5.5) or nothing failed.
+pub fn build(
+    report: &Report<'_>,
+    failed: &[FailedRecipient],
+    now: Timestamp,
+) -> Option<NewMessage> {
+    if report.sender.is_empty() || failed.is_empty() {
+        return None;
+    }
+    let mta = ascii(report.reporting_mta);
+    let boundary = format!("=_mwdsn{:x}{}", now.0, report.queue_id);
+    let date = rfc5322(now);
+    let mut out = String::with_capacity(2048);
+    out.push_str(&format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{mta}>\r\n"
+    ));
+    out.push_str(&format!("To: <{}>\r\n", ascii(report.sender)));
+    out.push_str("Subject: Undelivered Mail Returned to Sender\r\n");
+    out.push_str(&format!("Date: {date}\r\n"));
+    out.push_str(&format!(
+        "Message-ID: <dsn.{}.{}@{mta}>\r\n",
+        report.queue_id, now.0
+    ));
+    out.push_str("Auto-Submitted: auto-replied\r\n");
+    out.push_str("MIME-Version: 1.0\r\n");
+    out.push_str(&format!(
+        "Content-Type: multipart/report; report-type=delivery-status;\r\n boundary=\"{boundary}\"\r\n\r\n"
+    ));
+    out.push_str("This is a MIME-encapsulated delivery status notification.\r\n\r\n");
+
+    out.push_str(&format!(
+        "--{boundary}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+    ));
+    out.push_str(&format!(
+        "Your message (queue id {}) could not be delivered to {} recipient(s):\r\n\r\n",
+        report.queue_id,
+        failed.len()
+    ));
+    for f in failed {
+        let why = if f.expired {
+            "gave up after retrying"
+        } else {
+            "refused"
+        };
+        out.push_str(&format!(
+            "  <{}>: {why}: {}\r\n",
+            ascii(&f.address),
+            wrap(&ascii(&f.diagnostic))
+        ));
+    }
+    out.push_str("\r\n");
+
+    out.push_str(&format!(
+        "--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"
+    ));
+    out.push_str(&format!("Reporting-MTA: dns; {mta}\r\n"));
+    out.push_str(&format!("Arrival-Date: {}\r\n", rfc5322(report.arrival)));
+    for f in failed {
+        out.push_str("\r\n");
+        out.push_str(&format!(
+            "Final-Recipient: rfc822; {}\r\n",
+            ascii(&f.address)
+        ));
+        out.push_str("Action: failed\r\n");
+        out.push_str(&format!("Status: {}\r\n", status_of(f)));
+        if f.diagnostic
+            .get(..3)
+            .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()))
+        {
+            out.push_str(&format!(
+                "Diagnostic-Code: smtp; {}\r\n",
+                wrap(&ascii(&f.diagnostic))
+            ));
+        } else {
+            out.push_str(&format!(
+                "Diagnostic-Code: x-mailwire; {}\r\n",
+                wrap(&ascii(&f.diagnostic))
+            ));
+        }
+        out.push_str(&format!("Last-Attempt-Date: {date}\r\n"));
+    }
+    out.push_str("\r\n");
+
+    out.push_str(&format!(
+        "--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+    ));
+    let headers = header_block(report.original);
+    out.push_str(&headers);
+    if !headers.ends_with("\r\n") {
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("\r\n--{boundary}--\r\n"));
+    Some(NewMessage {
+        sender: String::new(),
+        recipients: vec![report.sender.to_owned()],
+        body: out.into_bytes(),
+        dedup_key: None,
+    })
+}
+
+/// The RFC 3463 status: the reply's enhanced status when it has one, else
+/// one from its code; 4.4.7 for a message too old to keep trying.
+fn status_of(f: &FailedRecipient) -> String {
+    if f.expired {
+        return "4.4.7".into();
+    }
+    let words: Vec<&str> = f.diagnostic.split_whitespace().take(2).collect();
+    if let Some(enhanced) = words.get(1).filter(|w| is_enhanced(w)) {
+        return (*enhanced).to_owned();
+    }
+    match words.first().and_then(|c| c.chars().next()) {
+        Some('5') => "5.0.0".into(),
+        Some('4') => "4.0.0".into(),
+        _ => "5.0.0".into(),
+    }
+}
+
+fn is_enhanced(w: &str) -> bool {
+    let parts: Vec<&str> = w.split('.').collect();
+    parts.len() == 3
+        && matches!(parts[0], "2" | "4" | "5")
+        && parts[1..]
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The original's header block (up to the blank line), CRLF, bounded.
+fn header_block(original: &[u8]) -> String {
+    let end = original
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .unwrap_or(original.len());
+    let block = &original[..end.min(MAX_HEADERS)];
+    let text = String::from_utf8_lossy(block);
+    // Lines first (bare LF counts), then each made 7-bit and cut under
+    // the 998-octet line limit; a partial last line cut by the bound goes.
+    let mut lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    if end > MAX_HEADERS {
+        lines.pop();
+    }
+    let mut out = String::new();
+    for line in lines.into_iter().filter(|l| !l.is_empty()) {
+        let line = ascii(line);
+        out.push_str(line.get(..990).unwrap_or(&line));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// 7-bit text: anything else becomes `?`, control characters a space.
+fn ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            ' '..='~' => c,
+            '\r' | '\n' | '\t' => ' ',
+            _ => '?',
+        })
+        .collect()
+}
+
+/// Folds long diagnostic text so no line passes 998 octets.
+fn wrap(s: &str) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in s.split(' ') {
+        if line > 0 && line + word.len() > 900 {
+            out.push_str("\r\n ");
+            line = 1;
+        } else if !out.is_empty() {
+            out.push(' ');
+            line += 1;
+        }
+        let word = word.get(..900).unwrap_or(word);
+        out.push_str(word);
+        line += word.len();
+    }
+    out
+}
+
+fn rfc5322(t: Timestamp) -> String {
+    mime_codec::DateTime::from_unix(t.secs(), 0).map_or_else(|| t.to_string(), |d| d.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn report(original: &[u8]) -> Report<'_> {
+        Report {
+            reporting_mta: "mx.sender.example",
+            sender: "app@sender.example",
+            original,
+            arrival: Timestamp::from_secs(1_796_532_321),
+            queue_id: "00000000002A",
+        }
+    }
+
+    #[test]
+    fn a_bounce_is_an_rfc_3464_report_with_the_original_headers() {
+        let original = b"From: app@sender.example\r\nSubject: Hello\r\nMessage-ID: <1@x>\r\n\r\nsecret body\r\n";
+        let failed = [
+            FailedRecipient {
+                address: "nobody@dest.example".into(),
+                diagnostic: "550 5.1.1 No such user".into(),
+                expired: false,
+            },
+            FailedRecipient {
+                address: "slow@dest.example".into(),
+                diagnostic: "451 try later".into(),
+                expired: true,
+            },
+        ];
+        let bounce = build(
+            &report(original),
+            &failed,
+            Timestamp::from_secs(1_796_540_000),
+        )
+        .unwrap();
+        assert_eq!(bounce.sender, "");
+        assert_eq!(bounce.recipients, ["app@sender.example"]);
+        let text = String::from_utf8(bounce.body.clone()).unwrap();
+        assert!(
+            !text.contains("secret body"),
+            "only the headers are returned"
+        );
+        let parsed = mime_codec::Message::parse(&bounce.body);
+        let ct = parsed.root().content_type();
+        assert_eq!(
+            (ct.media_type.as_str(), ct.subtype.as_str()),
+            ("multipart", "report")
+        );
+        assert!(ct
+            .params
+            .iter()
+            .any(|(k, v)| k == "report-type" && v == "delivery-status"));
+        let parts = parsed.root().parts();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[1].content_type().subtype, "delivery-status");
+        let status = String::from_utf8_lossy(parts[1].raw_body()).into_owned();
+        assert!(status.contains("Reporting-MTA: dns; mx.sender.example\r\n"));
+        assert!(status.contains(
+            "Final-Recipient: rfc822; nobody@dest.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        ));
+        assert!(status.contains("Diagnostic-Code: smtp; 550 5.1.1 No such user\r\n"));
+        assert!(status.contains(
+            "Final-Recipient: rfc822; slow@dest.example\r\nAction: failed\r\nStatus: 4.4.7\r\n"
+        ));
+        assert_eq!(parts[2].content_type().subtype, "rfc822-headers", "{text}");
+        assert!(String::from_utf8_lossy(parts[2].raw_body()).contains("Subject: Hello\r\n"));
+        assert_eq!(
+            parsed.header("Auto-Submitted").as_deref(),
+            Some("auto-replied")
+        );
+    }
+
+    #[test]
+    fn a_bounce_is_never_bounced() {
+        let failed = [FailedRecipient {
+            address: "a@b.example".into(),
+            diagnostic: "550 no".into(),
+            expired: false,
+        }];
+        let mut r = report(b"Subject: x\r\n\r\n");
+        r.sender = "";
+        assert!(build(&r, &failed, Timestamp(0)).is_none());
+        assert!(build(&report(b""), &[], Timestamp(0)).is_none());
+    }
+
+    proptest! {
+        /// Whatever the original and the replies hold, the bounce is 7-bit,
+        /// has CRLF line ends only, no line over 998 octets, and parses as
+        /// a three-part report.
+        #[test]
+        fn any_input_gives_a_well_formed_report(
+            original in proptest::collection::vec(any::<u8>(), 0..3000),
+            diagnostic in ".{0,2000}",
+            address in "[a-z0-9.]{1,20}@[a-z]{1,10}\\.example",
+        ) {
+            let failed = [FailedRecipient { address, diagnostic, expired: false }];
+            let bounce = build(&report(&original), &failed, Timestamp(1_800_000_000_000)).unwrap();
+            prop_assert!(bounce.body.iter().all(|b| b.is_ascii()));
+            for line in bounce.body.split(|b| *b == b'\n') {
+                prop_assert!(line.len() <= 998);
+            }
+            let text = String::from_utf8_lossy(&bounce.body);
+            prop_assert!(!text.replace("\r\n", "").contains(['\r', '\n']));
+            let parsed = mime_codec::Message::parse(&bounce.body);
+            prop_assert_eq!(parsed.root().parts().len(), 3);
+        }
+    }
+}
