@@ -10,7 +10,6 @@
 //!   [`route`]: the pure MX routing decision.
 //! - [`bounce`]: RFC 3464 delivery status notifications.
 //! - [`Timestamp`]: time as a value.
-#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -1,5 +1,4 @@
 #![doc = include_str!("../../../docs/mailer.md")]
-#![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.
 #![cfg_attr(
     not(test),

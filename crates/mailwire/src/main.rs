@@ -1,7 +1,5 @@
 //! `mailwire`: send mail from the command line, or run a local sink that
 //! stores every message it receives in a Maildir.
-#![forbid(unsafe_code)]
-
 mod bulk;
 mod check_auth;
 mod connect;

@@ -24,7 +24,6 @@
 //! assert_eq!(parsed.text_body().unwrap().text, "Hallo!");
 //! # Ok::<(), mime_codec::BuildError>(())
 //! ```
-#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -16,7 +16,6 @@
 //! assert_eq!(cmd, Command::Top { message: 3, lines: 10 });
 //! assert_eq!(cmd.to_bytes(), b"TOP 3 10\r\n");
 //! ```
-#![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.
 #![cfg_attr(
     not(test),

@@ -138,6 +138,150 @@ impl Listening {
     }
 }
 
+impl Listening {
+    /// The settings a server built on this listener serves with, and the
+    /// listener itself for the adapter to accept on.
+    pub fn serve<H>(self, handler: H) -> (TcpListener, ServerSetup<H>) {
+        let setup = ServerSetup {
+            local_addr: self.local_addr,
+            config: self.config,
+            handler: Arc::new(handler),
+            limits: Limits::default(),
+            tls: self.tls,
+        };
+        (self.listener, setup)
+    }
+}
+
+/// A server's settings, the same for every adapter: where it listens, the
+/// protocol's configuration, the handler, the adapter's limits and the
+/// certificate. Each connection gets a [`ConnectionSetup`] from it.
+pub struct ServerSetup<H> {
+    local_addr: SocketAddr,
+    config: Arc<ServerConfig>,
+    handler: Arc<H>,
+    limits: Limits,
+    tls: Option<ServerTls>,
+}
+
+impl<H> fmt::Debug for ServerSetup<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H> ServerSetup<H> {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The adapter's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The adapter's limits, to change before the server runs.
+    pub fn limits_mut(&mut self) -> &mut Limits {
+        &mut self.limits
+    }
+
+    /// The name the server greets with (and refuses connections over the
+    /// limit with).
+    pub fn hostname(&self) -> &str {
+        &self.config.hostname
+    }
+
+    /// Every connection starts with a TLS handshake (port 465 style).
+    pub fn implicit_tls(&self) -> bool {
+        self.tls.as_ref().is_some_and(ServerTls::is_implicit)
+    }
+
+    /// What a newly accepted connection is served with.
+    pub fn connection(&self) -> ConnectionSetup<H> {
+        ConnectionSetup {
+            config: Arc::clone(&self.config),
+            handler: Arc::clone(&self.handler),
+            limits: self.limits,
+            tls: self.tls.clone(),
+        }
+    }
+}
+
+/// What one connection is served with: handed to its thread or task.
+#[non_exhaustive]
+pub struct ConnectionSetup<H> {
+    /// The protocol's settings.
+    pub config: Arc<ServerConfig>,
+    /// The server's handler.
+    pub handler: Arc<H>,
+    /// The adapter's limits.
+    pub limits: Limits,
+    /// The certificate, for STARTTLS or implicit TLS.
+    pub tls: Option<ServerTls>,
+}
+
+impl<H> fmt::Debug for ConnectionSetup<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionSetup")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H> ConnectionSetup<H> {
+    /// Every connection starts with a TLS handshake (port 465 style).
+    pub fn implicit_tls(&self) -> bool {
+        self.tls.as_ref().is_some_and(ServerTls::is_implicit)
+    }
+
+    /// How to start TLS when the session asks.
+    pub fn upgrade(&self) -> Option<crate::Upgrade> {
+        self.tls.as_ref().map(ServerTls::upgrade)
+    }
+
+    /// The session for a connection accepted `now` (see
+    /// [`new_server_session`]).
+    pub fn session(&self, now: Instant) -> ServerSession {
+        new_server_session(Arc::clone(&self.config), now)
+    }
+}
+
+/// The builder methods every adapter's `Server` offers over its field
+/// `setup` (a [`ServerSetup`]).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! server_builder_methods {
+    () => {
+        /// Sets the adapter's limits.
+        pub fn with_limits(mut self, limits: $crate::Limits) -> Self {
+            *self.setup.limits_mut() = limits;
+            self
+        }
+
+        /// Sets the most connections served at once.
+        pub fn with_max_connections(mut self, max: usize) -> Self {
+            self.setup.limits_mut().max_connections = max;
+            self
+        }
+
+        /// Sets the most connections served at once from one client address
+        /// (IPv6: one /64).
+        pub fn with_max_connections_per_ip(mut self, max: usize) -> Self {
+            self.setup.limits_mut().max_connections_per_ip = max;
+            self
+        }
+
+        /// The address the server listens on.
+        pub fn local_addr(&self) -> std::net::SocketAddr {
+            self.setup.local_addr()
+        }
+    };
+}
+
 /// Refuses a configuration that cannot work. `addr` names the listener in
 /// the error.
 fn check_config(

@@ -70,6 +70,15 @@ fn describe_io(e: &io::Error) -> (TlsFailure, String) {
     }
 }
 
+/// A STARTTLS asked for on a connection already encrypted: the failure a
+/// driver reports without touching the stream.
+pub fn tls_already_in_use() -> (TlsFailure, String) {
+    (
+        TlsFailure::Other,
+        "TLS is already in use on this connection".into(),
+    )
+}
+
 /// Why the client's handshake failed, in words: an untrusted, expired or
 /// mismatched certificate, a plaintext server on an implicit-TLS
 /// connection, no version in common, a timeout. `implicit`: TLS before any

@@ -31,7 +31,6 @@
 //!
 //! See `examples/async_std_send_and_receive.rs` for a server and a client in one
 //! program.
-#![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.
 #![cfg_attr(
     not(test),
@@ -45,11 +44,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-pub use smtp_futures::{
-    AcceptAll, AuthThrottle, CertificateDer, Collect, Connection, Decision, Discard, Error,
-    Handler, Limits, Message, PrivateKeyDer, RootCertStore, ServerTls, Sink, TlsFailure,
-    TlsSettings, Transaction,
-};
+pub use smtp_futures::common::*;
 
 /// The async-std runtime: sockets from `async_std::net`, its timers, tasks
 /// on its global executor.
@@ -91,15 +86,4 @@ impl smtp_futures::Runtime for AsyncStd {
     }
 }
 
-/// A client connection on async-std: see [`smtp_futures::Client`].
-pub type Client = smtp_futures::Client<AsyncStd>;
-/// The options of a client connection: see [`smtp_futures::ClientBuilder`].
-pub type ClientBuilder = smtp_futures::ClientBuilder<AsyncStd>;
-/// Pooled client connections on async-std: see [`smtp_futures::Pool`].
-pub type Pool = smtp_futures::Pool<AsyncStd>;
-/// A server on async-std: see [`smtp_futures::Server`].
-pub type Server<H> = smtp_futures::Server<AsyncStd, H>;
-/// A running server: see [`smtp_futures::ServerHandle`].
-pub type ServerHandle = smtp_futures::ServerHandle<AsyncStd>;
-/// Stops a server: see [`smtp_futures::ShutdownHandle`].
-pub type ShutdownHandle = smtp_futures::ShutdownHandle<AsyncStd>;
+smtp_futures::runtime_aliases!(AsyncStd, "async-std");

@@ -1,20 +1,16 @@
 //! A blocking SMTP client: one connection, many messages.
 
-use crate::driver::{Driver, Next};
+use crate::driver::Driver;
 use crate::tls::{Stream, TlsSettings, Upgrade};
 use crate::Error;
-use smtp_adapter::{Connect, ConnectOptions};
+use smtp_adapter::{ClientCore, Connect, ConnectOptions, Setup, Step};
 use smtp_proto::{
-    Capabilities, ClientConfig, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope,
-    TlsInfo, TlsPolicy, WireObserver,
+    ClientConfig, ClientEvent, ClientSession, DeliveryReport, Envelope, TlsPolicy, WireObserver,
 };
 use std::fmt;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
-
-/// How much of the body is read and handed to the session at a time.
-const BODY_CHUNK: usize = 64 * 1024;
 
 /// Opens blocking connections for [`ClientBuilder`].
 #[derive(Debug)]
@@ -64,11 +60,7 @@ pub type ClientBuilder = smtp_adapter::ClientBuilder<Blocking>;
 #[derive(Debug)]
 pub struct Client {
     driver: Driver,
-    session: ClientSession,
-    capabilities: Capabilities,
-    tls: Option<TlsInfo>,
-    /// The two body buffers of `stream_body`, kept for the next message.
-    buffers: [Vec<u8>; 2],
+    core: ClientCore,
 }
 
 impl Client {
@@ -194,52 +186,25 @@ impl Client {
         if implicit {
             driver.start_tls(&mut session, true)?;
         }
-        loop {
-            match next_event(&mut driver, &mut session).map_err(|e| e.or_no_greeting(implicit))? {
-                Some(ClientEvent::Ready {
-                    capabilities, tls, ..
-                }) => {
-                    return Ok(Client {
-                        driver,
-                        session,
-                        capabilities,
-                        tls,
-                        buffers: [Vec::new(), Vec::new()],
-                    })
-                }
-                Some(_) => {}
-                None => return Err(Error::closed_during_setup(peer)),
-            }
-        }
+        let mut setup = Setup::new(session, peer, implicit);
+        let core = loop {
+            let next = driver.next(setup.session())?;
+            setup = match setup.heard(next)? {
+                Ok(core) => break core,
+                Err(setup) => setup,
+            };
+        };
+        Ok(Client { driver, core })
     }
 
-    /// The server's address.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.driver.peer()
-    }
-
-    /// What the server offered in its EHLO (or HELO) reply.
-    pub fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    /// The TLS handshake's outcome (protocol, cipher, the name checked and
-    /// whether the certificate verified), when TLS is in use.
-    pub fn tls(&self) -> Option<&TlsInfo> {
-        self.tls.as_ref()
-    }
-
-    /// The connection can take another message.
-    pub fn is_usable(&self) -> bool {
-        !self.driver.is_closed() && self.session.is_ready()
-    }
+    smtp_adapter::client_getters!();
 
     /// Reads, without waiting, what the server sent while the connection
     /// sat idle (a 421 before an idle timeout, or the end of the stream),
     /// so that [`is_usable`](Self::is_usable) tells the truth before the
     /// next message.
     pub fn take_what_arrived(&mut self) {
-        match self.driver.take_arrived(&mut self.session) {
+        match self.driver.take_arrived(self.core.session()) {
             Ok(Some(ClientEvent::Failed(_))) | Err(_) => self.driver.close(),
             Ok(_) => {}
         }
@@ -259,25 +224,40 @@ impl Client {
         envelope: &Envelope,
         mut body: impl Read,
     ) -> Result<DeliveryReport, Error> {
-        let peer = self.peer_addr();
-        if self.driver.is_closed() {
-            return Err(Error::Closed { peer });
+        if self.core.is_busy() {
+            // An earlier send failed half-way: never reuse that session.
+            self.driver.close();
         }
-        self.session
-            .send(envelope.clone())
-            .map_err(|error| Error::session(peer, error))?;
+        if self.driver.is_closed() {
+            return Err(Error::Closed {
+                peer: self.peer_addr(),
+            });
+        }
+        let driver = &mut self.driver;
+        let mut sending = self.core.send(envelope)?;
         loop {
-            match next_event(&mut self.driver, &mut self.session)? {
-                Some(ClientEvent::SendBody) => self.stream_body(&mut body)?,
-                Some(ClientEvent::Delivered(report)) => return Ok(report),
-                Some(ClientEvent::TransactionFailed(report)) => {
-                    return Err(Error::Rejected {
-                        peer,
-                        report: Box::new(report),
-                    })
+            let done = match sending.step() {
+                Step::Wait => {
+                    let next = driver.next(sending.session())?;
+                    sending.heard(next)
                 }
-                Some(_) => {}
-                None => return Err(Error::Closed { peer }),
+                Step::Read(buf) => match read_body(&mut body, buf) {
+                    Ok(n) => sending.body_read(n),
+                    Err(e) => Some(Step::Fail(Error::Body(e))),
+                },
+                Step::Flush => {
+                    let event = driver.flush(sending.session())?;
+                    sending.flushed(event)
+                }
+                done => Some(done),
+            };
+            match done {
+                Some(Step::Fail(error)) => {
+                    driver.close();
+                    return Err(error);
+                }
+                Some(Step::Done(result)) => return result,
+                _ => {}
             }
         }
     }
@@ -285,86 +265,26 @@ impl Client {
     /// Says QUIT, waits for the reply (bounded by the QUIT timeout) and
     /// closes the connection.
     pub fn quit(mut self) -> Result<(), Error> {
-        let peer = self.peer_addr();
-        if self.driver.is_closed() {
-            return Ok(());
-        }
-        self.session
-            .quit()
-            .map_err(|error| Error::session(peer, error))?;
-        while next_event(&mut self.driver, &mut self.session)?.is_some() {}
-        Ok(())
-    }
-
-    /// Streams the body one chunk ahead: a chunk is written once the next
-    /// read returned more, so the last chunk and the end of data leave in
-    /// one write (a small message is one write in all).
-    fn stream_body(&mut self, body: &mut impl Read) -> Result<(), Error> {
-        let [mut current, mut next] = std::mem::take(&mut self.buffers);
-        current.resize(BODY_CHUNK, 0);
-        next.resize(BODY_CHUNK, 0);
-        let result = self.stream_chunks(body, &mut current, &mut next);
-        self.buffers = [current, next];
-        result
-    }
-
-    fn stream_chunks(
-        &mut self,
-        body: &mut impl Read,
-        current: &mut Vec<u8>,
-        next: &mut Vec<u8>,
-    ) -> Result<(), Error> {
-        let mut len = self.read_body(body, current)?;
-        while len > 0 {
-            let next_len = self.read_body(body, next)?;
-            let bytes = current.get(..len).unwrap_or_default();
-            self.session
-                .send_body(bytes)
-                .map_err(|error| self.fail(error))?;
-            if next_len > 0 {
-                self.write_pending()?;
-            }
-            std::mem::swap(current, next);
-            len = next_len;
-        }
-        self.session.end_body().map_err(|error| self.fail(error))?;
-        self.write_pending()
-    }
-
-    /// One read of the body (0 at its end); a failed read closes the
-    /// connection, since SMTP cannot abandon a body half sent.
-    fn read_body(&mut self, body: &mut impl Read, buf: &mut [u8]) -> Result<usize, Error> {
-        loop {
-            match body.read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.driver.close();
-                    return Err(Error::Body(e));
+        if self.core.quit(self.driver.is_closed())? {
+            loop {
+                let next = self.driver.next(self.core.session())?;
+                if !self.core.quitting(next)? {
+                    break;
                 }
             }
         }
-    }
-
-    /// Writes what the session queued; an event met on the way (the session
-    /// failing) ends the send.
-    fn write_pending(&mut self) -> Result<(), Error> {
-        let peer = self.peer_addr();
-        match self.driver.flush(&mut self.session)? {
-            None => Ok(()),
-            Some(ClientEvent::Failed(error)) => {
-                self.driver.close();
-                Err(Error::session(peer, error))
-            }
-            // While a body streams, replies only update the transaction
-            // (a refused BDAT chunk is reported at the end of data).
-            Some(_) => Ok(()),
-        }
-    }
-
-    fn fail(&mut self, error: ClientError) -> Error {
         self.driver.close();
-        Error::session(self.peer_addr(), error)
+        Ok(())
+    }
+}
+
+/// One read of the body (0 at its end), retried when interrupted.
+fn read_body(body: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match body.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result,
+        }
     }
 }
 
@@ -377,28 +297,14 @@ impl Drop for Client {
         if self.driver.is_closed() {
             return;
         }
-        if self.session.quit().is_ok() {
-            let _ = self.driver.flush(&mut self.session);
+        if self.core.quit(false).unwrap_or(false) {
+            let _ = self.driver.flush(self.core.session());
         }
         self.driver.close();
     }
 }
-
-/// The session's next event; its failure as an error (the connection is
-/// then closed); `None` once the connection closed.
-fn next_event(
-    driver: &mut Driver,
-    session: &mut ClientSession,
-) -> Result<Option<ClientEvent>, Error> {
-    loop {
-        match driver.next(session)? {
-            Next::Event(ClientEvent::Failed(error)) => {
-                driver.close();
-                return Err(Error::session(driver.peer(), error));
-            }
-            Next::Event(event) => return Ok(Some(event)),
-            Next::Idle => {}
-            Next::Closed => return Ok(None),
-        }
+impl smtp_adapter::Pooled for Client {
+    fn is_usable(&self) -> bool {
+        Client::is_usable(self)
     }
 }

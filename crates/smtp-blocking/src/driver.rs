@@ -9,7 +9,7 @@
 
 use crate::tls::{Stream, Upgrade};
 use crate::Error;
-use smtp_adapter::{is_peer_gone, is_timeout, Session, DEFAULT_HANDSHAKE};
+use smtp_adapter::{is_peer_gone, is_timeout, DriverState, Next, Session};
 use smtp_proto::{Direction, Output, WireObserver};
 use std::fmt;
 use std::io::{self, Read as _, Write};
@@ -32,18 +32,6 @@ const MAX_STEP: Duration = Duration::from_secs(1);
 /// back before it blocks on us.
 const UNREAD_LIMIT: usize = 256 * 1024;
 
-/// What the driver found next.
-#[derive(Debug)]
-pub(crate) enum Next<E> {
-    /// An event for the application.
-    Event(E),
-    /// A poll interval passed (only with one set): the caller may look at
-    /// the world (a shutdown request) and call again.
-    Idle,
-    /// The session closed the connection.
-    Closed,
-}
-
 /// What one read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Read {
@@ -58,16 +46,11 @@ enum Read {
 /// Owns the stream and the read buffer of one connection.
 pub(crate) struct Driver {
     stream: Stream,
-    /// How to start TLS when the session asks; `None`: TLS not configured.
-    tls: Option<Upgrade>,
-    peer: SocketAddr,
+    state: DriverState,
     buf: Box<[u8]>,
     poll_interval: Option<Duration>,
     /// When `next` last returned [`Next::Idle`].
     last_idle: Instant,
-    closed: bool,
-    /// Sees every byte read and written (the plaintext, inside TLS).
-    observer: Option<Box<dyn WireObserver>>,
     /// The socket's read timeout as last set (`None`: not known).
     read_timeout: Option<Option<Duration>>,
     /// Octets written since the last read.
@@ -76,12 +59,10 @@ pub(crate) struct Driver {
 
 impl fmt::Debug for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Driver")
-            .field("stream", &self.stream)
-            .field("peer", &self.peer)
-            .field("closed", &self.closed)
-            .field("observed", &self.observer.is_some())
-            .finish_non_exhaustive()
+        f.debug_tuple("Driver")
+            .field(&self.stream)
+            .field(&self.state)
+            .finish()
     }
 }
 
@@ -96,13 +77,10 @@ impl Driver {
     ) -> Self {
         Driver {
             stream,
-            tls,
-            peer,
+            state: DriverState::new(peer, tls),
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             poll_interval,
             last_idle: Instant::now(),
-            closed: false,
-            observer: None,
             read_timeout: None,
             unread: 0,
         }
@@ -110,17 +88,12 @@ impl Driver {
 
     /// Shows every byte read and written to `observer` from now on.
     pub(crate) fn set_observer(&mut self, observer: Option<Box<dyn WireObserver>>) {
-        self.observer = observer;
-    }
-
-    /// The address of the other end.
-    pub(crate) fn peer(&self) -> SocketAddr {
-        self.peer
+        self.state.set_observer(observer);
     }
 
     /// The connection was closed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed
+        self.state.is_closed()
     }
 
     /// Runs the session until it has an event, closes, or (with a poll
@@ -129,12 +102,12 @@ impl Driver {
     /// speaks (the client only reads while it waits for a reply, which
     /// always has one).
     pub(crate) fn next<S: Session>(&mut self, session: &mut S) -> Result<Next<S::Event>, Error> {
-        let mut timed_out_at = None;
+        self.state.reset_timeout();
         loop {
             if let Some(next) = self.drain(session)? {
                 return Ok(next);
             }
-            if self.closed {
+            if self.state.is_closed() {
                 return Ok(Next::Closed);
             }
             let now = Instant::now();
@@ -147,9 +120,7 @@ impl Driver {
                 self.last_idle = now;
                 return Ok(Next::Idle);
             }
-            // A deadline that stays past after handle_timeout must not spin:
-            // it is then ignored until something else happens.
-            let deadline = session.poll_timeout().filter(|&d| timed_out_at != Some(d));
+            let deadline = self.state.deadline(session);
             // A past deadline still reads what already arrived (a reply
             // that came while a long body was being written) before the
             // session is told that time is up.
@@ -183,10 +154,7 @@ impl Driver {
                 }
                 // One step of a longer wait: the deadline is still ahead.
                 Read::Nothing if stepped => {}
-                Read::Nothing => {
-                    timed_out_at = deadline;
-                    session.handle_timeout(Instant::now());
-                }
+                Read::Nothing => self.state.timed_out(session, deadline, Instant::now()),
             }
         }
     }
@@ -240,7 +208,7 @@ impl Driver {
     /// reading them keeps the peer from blocking on a full socket (and then
     /// no longer reading the body) and keeps the session's deadlines true.
     fn receive_ready<S: Session>(&mut self, session: &mut S) -> Result<(), Error> {
-        if self.closed {
+        if self.state.is_closed() {
             return Ok(());
         }
         self.stream
@@ -281,30 +249,20 @@ impl Driver {
         session: &mut S,
         implicit: bool,
     ) -> Result<(), Error> {
-        let peer = self.peer;
-        let Some(upgrade) = self.tls.clone() else {
+        let outcome = self
+            .state
+            .tls_start(session, Instant::now(), implicit)
+            .and_then(|start| {
+                let _ = self.stream.flush();
+                // The handshake sets read timeouts of its own.
+                self.read_timeout = None;
+                let handshake = self.stream.start_tls(&start);
+                self.state.tls_finished(session, handshake, Instant::now())
+            });
+        if outcome.is_err() {
             self.close();
-            return Err(Error::TlsNotConfigured { peer });
-        };
-        let _ = self.stream.flush();
-        let now = Instant::now();
-        let deadline = session
-            .poll_timeout()
-            .filter(|&d| d > now)
-            .unwrap_or(now + DEFAULT_HANDSHAKE);
-        // The handshake sets read timeouts of its own.
-        self.read_timeout = None;
-        match self.stream.start_tls(&upgrade, deadline, implicit) {
-            Ok(info) => {
-                session.tls_established(Instant::now(), info);
-                Ok(())
-            }
-            Err((kind, reason)) => {
-                session.feed_eof(Instant::now());
-                self.close();
-                Err(Error::Tls { peer, kind, reason })
-            }
         }
+        outcome
     }
 
     /// One read, given to the session. The end of the stream and a peer
@@ -319,12 +277,8 @@ impl Driver {
             Ok(n) => {
                 self.unread = 0;
                 let bytes = self.buf.get(..n).unwrap_or_default();
-                observe(
-                    &mut self.observer,
-                    self.stream.is_tls(),
-                    Direction::Received,
-                    bytes,
-                );
+                self.state
+                    .observe(Direction::Received, self.stream.is_tls(), bytes);
                 session.feed(Instant::now(), bytes);
                 Ok(Read::Fed)
             }
@@ -343,15 +297,11 @@ impl Driver {
 
     /// One batch, one call: no Nagle stall between a body and its final dot.
     fn write<S: Session>(&mut self, session: &mut S, bytes: &[u8]) -> Result<(), Error> {
-        if self.closed {
+        if self.state.is_closed() {
             return Ok(());
         }
-        observe(
-            &mut self.observer,
-            self.stream.is_tls(),
-            Direction::Sent,
-            bytes,
-        );
+        self.state
+            .observe(Direction::Sent, self.stream.is_tls(), bytes);
         self.unread = self.unread.saturating_add(bytes.len());
         match self
             .stream
@@ -373,30 +323,12 @@ impl Driver {
 
     /// Closes the stream once.
     pub(crate) fn close(&mut self) {
-        if !self.closed {
-            self.closed = true;
+        if self.state.close() {
             self.stream.close();
         }
     }
 
     fn io_error(&self, action: &'static str, source: io::Error) -> Error {
-        Error::Io {
-            action,
-            peer: self.peer,
-            source,
-        }
-    }
-}
-
-/// Shows bytes to the observer, if there is one. (A function of the two
-/// fields, so that a read can show bytes still borrowed from the buffer.)
-fn observe(
-    observer: &mut Option<Box<dyn WireObserver>>,
-    tls: bool,
-    direction: Direction,
-    bytes: &[u8],
-) {
-    if let Some(observer) = observer.as_mut() {
-        observer.observe(direction, tls, bytes);
+        self.state.io_error(action, source)
     }
 }

@@ -18,7 +18,6 @@
 //! 465 style) on both sides. The client takes [`TlsSettings`] (the public
 //! roots by default, a CA file or root store for private CAs, SNI from the
 //! host name), the server a [`ServerTls`] (certificate chain and key).
-#![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.
 #![cfg_attr(
     not(test),

@@ -1,8 +1,9 @@
 //! A pool of client connections to one server, for sending from many
 //! threads at once.
 
-use crate::client::Client;
+use crate::client::{Blocking, Client};
 use crate::{Error, TlsSettings};
+use smtp_adapter::PoolCore;
 use smtp_proto::{ClientConfig, DeliveryReport, Envelope};
 use std::fmt;
 use std::io::Read;
@@ -35,26 +36,15 @@ use std::time::Duration;
 /// pool.close();
 /// ```
 pub struct Pool {
-    host: String,
-    port: u16,
-    config: ClientConfig,
-    tls: Option<TlsSettings>,
-    connect_timeout: Duration,
-    max_connections: usize,
+    core: PoolCore<Client>,
     /// Connections busy right now (open or being opened).
     busy: Mutex<usize>,
     freed: Condvar,
-    idle: Mutex<Vec<Client>>,
 }
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("max_connections", &self.max_connections)
-            .field("idle", &self.idle_connections())
-            .finish_non_exhaustive()
+        self.core.fmt(f)
     }
 }
 
@@ -75,33 +65,27 @@ impl Pool {
     /// least one) connections. Nothing is opened until the first send.
     pub fn new(host: &str, port: u16, config: ClientConfig, max_connections: usize) -> Pool {
         Pool {
-            host: host.to_owned(),
-            port,
-            config,
-            tls: None,
-            connect_timeout: Duration::from_secs(30),
-            max_connections: max_connections.max(1),
+            core: PoolCore::new(host, port, config, max_connections),
             busy: Mutex::new(0),
             freed: Condvar::new(),
-            idle: Mutex::new(Vec::new()),
         }
     }
 
     /// TLS settings for the configuration's [`TlsPolicy`](smtp_proto::TlsPolicy).
     pub fn with_tls(mut self, settings: TlsSettings) -> Pool {
-        self.tls = Some(settings);
+        self.core.set_tls(settings);
         self
     }
 
     /// How long each connection attempt may take; 30 seconds by default.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Pool {
-        self.connect_timeout = timeout;
+        self.core.set_connect_timeout(timeout);
         self
     }
 
     /// Connections open and waiting for a message.
     pub fn idle_connections(&self) -> usize {
-        lock(&self.idle).len()
+        self.core.idle_connections()
     }
 
     /// Sends one message over a pooled connection, waiting while
@@ -110,12 +94,10 @@ impl Pool {
         let _permit = self.acquire();
         let mut client = match self.take_idle() {
             Some(client) => client,
-            None => self.open()?,
+            None => self.core.open::<Blocking>()?,
         };
         let result = client.send(envelope, body);
-        if client.is_usable() {
-            lock(&self.idle).push(client);
-        }
+        self.core.put_back(client);
         result
     }
 
@@ -128,7 +110,7 @@ impl Pool {
         let queue = Mutex::new(messages.into_iter().enumerate());
         let outcomes = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
-            for _ in 0..self.max_connections {
+            for _ in 0..self.core.max_connections() {
                 scope.spawn(|| loop {
                     let next = lock(&queue).next();
                     let Some((index, (envelope, body))) = next else {
@@ -148,15 +130,14 @@ impl Pool {
 
     /// Says QUIT on every idle connection.
     pub fn close(&self) {
-        let idle = std::mem::take(&mut *lock(&self.idle));
-        for client in idle {
+        for client in self.core.take_idle() {
             let _ = client.quit();
         }
     }
 
     fn acquire(&self) -> Permit<'_> {
         let mut busy = lock(&self.busy);
-        while *busy >= self.max_connections {
+        while *busy >= self.core.max_connections() {
             busy = self
                 .freed
                 .wait(busy)
@@ -166,20 +147,11 @@ impl Pool {
         Permit(self)
     }
 
-    fn open(&self) -> Result<Client, Error> {
-        let mut builder =
-            Client::builder(self.config.clone()).connect_timeout(self.connect_timeout);
-        if let Some(tls) = &self.tls {
-            builder = builder.tls(tls.clone());
-        }
-        builder.connect(&self.host, self.port)
-    }
-
     /// An idle connection still usable after reading what arrived while it
     /// waited (a 421, or the server closing).
     fn take_idle(&self) -> Option<Client> {
         loop {
-            let mut client = lock(&self.idle).pop()?;
+            let mut client = self.core.pop_idle()?;
             client.take_what_arrived();
             if client.is_usable() {
                 return Some(client);

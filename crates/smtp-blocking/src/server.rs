@@ -1,11 +1,11 @@
 //! A blocking SMTP server: one thread per connection, up to a limit.
 
-use crate::driver::{Driver, Next};
+use crate::driver::Driver;
 use crate::tls::{ServerTls, Stream};
 use crate::Error;
 use smtp_adapter::blocking::{end_connection, handle_event, Handler};
 use smtp_adapter::{
-    new_server_session, refusal_reply, Dispatch, Limits, Listening, SharedAdmission,
+    refusal_reply, ConnectionSetup, Dispatch, Limits, Listening, Next, ServerSetup, SharedAdmission,
 };
 use smtp_proto::ServerConfig;
 use std::fmt;
@@ -35,20 +35,13 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// ```
 pub struct Server<H: Handler> {
     listener: TcpListener,
-    local_addr: SocketAddr,
-    config: Arc<ServerConfig>,
-    handler: Arc<H>,
-    limits: Limits,
+    setup: ServerSetup<H>,
     shared: Arc<Shared>,
-    tls: Option<ServerTls>,
 }
 
 impl<H: Handler> fmt::Debug for Server<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("local_addr", &self.local_addr)
-            .field("limits", &self.limits)
-            .finish_non_exhaustive()
+        self.setup.fmt(f)
     }
 }
 
@@ -82,53 +75,28 @@ impl<H: Handler> Server<H> {
     }
 
     fn open(bound: Listening, handler: H) -> Server<H> {
+        let (listener, setup) = bound.serve(handler);
         Server {
-            listener: bound.listener,
-            local_addr: bound.local_addr,
-            config: bound.config,
-            handler: Arc::new(handler),
-            limits: Limits::default(),
+            listener,
+            setup,
             shared: Arc::default(),
-            tls: bound.tls,
         }
     }
 
-    /// Sets the adapter's limits.
-    pub fn with_limits(mut self, limits: Limits) -> Server<H> {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets the most connections served at once.
-    pub fn with_max_connections(mut self, max: usize) -> Server<H> {
-        self.limits.max_connections = max;
-        self
-    }
-
-    /// Sets the most connections served at once from one client address
-    /// (IPv6: one /64).
-    pub fn with_max_connections_per_ip(mut self, max: usize) -> Server<H> {
-        self.limits.max_connections_per_ip = max;
-        self
-    }
-
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
+    smtp_adapter::server_builder_methods!();
 
     /// A handle that stops this server from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
             shared: Arc::clone(&self.shared),
-            local_addr: self.local_addr,
+            local_addr: self.setup.local_addr(),
         }
     }
 
     /// Accepts connections on a new thread; the handle stops it.
     pub fn spawn(self) -> Result<ServerHandle, Error> {
         let handle = self.shutdown_handle();
-        let local_addr = self.local_addr;
+        let local_addr = self.setup.local_addr();
         let thread = std::thread::Builder::new()
             .name("smtp-accept".into())
             .spawn(move || self.run())
@@ -169,29 +137,23 @@ impl<H: Handler> Server<H> {
         let Ok(peer) = stream.peer_addr() else {
             return;
         };
-        let implicit = self.tls.as_ref().is_some_and(ServerTls::is_implicit);
-        if !self.shared.try_enter(peer, &self.limits) {
-            if implicit {
+        if !self.shared.try_enter(peer, self.setup.limits()) {
+            if self.setup.implicit_tls() {
                 // A plaintext reply would read as garbage to a TLS client.
                 let _ = stream.shutdown(std::net::Shutdown::Both);
             } else {
-                refuse(stream, &self.config.hostname);
+                refuse(stream, self.setup.hostname());
             }
             return;
         }
-        let tls = self.tls.clone();
-        let config = Arc::clone(&self.config);
-        let handler = Arc::clone(&self.handler);
+        let setup = self.setup.connection();
         let shared = Arc::clone(&self.shared);
-        let limits = self.limits;
         let spawned = std::thread::Builder::new()
             .name("smtp-conn".into())
             .spawn(move || {
                 let _leave = Leave(&shared, peer);
-                if let Err(error) =
-                    serve_connection(stream, peer, config, tls, &*handler, &shared, limits)
-                {
-                    handler.connection_error(peer, &error);
+                if let Err(error) = serve_connection(stream, peer, &setup, &shared) {
+                    setup.handler.connection_error(peer, &error);
                 }
             });
         if spawned.is_err() {
@@ -335,11 +297,8 @@ impl Drop for Leave<'_> {
 fn serve_connection<H: Handler>(
     stream: TcpStream,
     peer: SocketAddr,
-    config: Arc<ServerConfig>,
-    tls: Option<ServerTls>,
-    handler: &H,
+    setup: &ConnectionSetup<H>,
     shared: &Shared,
-    limits: Limits,
 ) -> Result<(), Error> {
     let configure = |source| Error::Io {
         action: "configuring the connection from",
@@ -348,13 +307,16 @@ fn serve_connection<H: Handler>(
     };
     stream.set_nodelay(true).map_err(configure)?;
     stream
-        .set_write_timeout(Some(limits.write_timeout))
+        .set_write_timeout(Some(setup.limits.write_timeout))
         .map_err(configure)?;
-    let implicit = tls.as_ref().is_some_and(ServerTls::is_implicit);
-    let upgrade = tls.as_ref().map(ServerTls::upgrade);
-    let mut driver = Driver::new(Stream::Plain(stream), peer, Some(POLL_INTERVAL), upgrade);
-    let mut session = new_server_session(config, Instant::now());
-    if implicit {
+    let mut driver = Driver::new(
+        Stream::Plain(stream),
+        peer,
+        Some(POLL_INTERVAL),
+        setup.upgrade(),
+    );
+    let mut session = setup.session(Instant::now());
+    if setup.implicit_tls() {
         // The greeting the session queued goes out over TLS.
         driver.start_tls(&mut session, true)?;
     }
@@ -363,7 +325,7 @@ fn serve_connection<H: Handler>(
         let event = match driver.next(&mut session) {
             Ok(Next::Event(event)) => event,
             // At most one poll interval apart, however busy the client.
-            Ok(Next::Idle) => {
+            Ok(Next::Idle | Next::Stop) => {
                 if shared.closing.load(Ordering::SeqCst) {
                     session.shutdown();
                 }
@@ -372,7 +334,7 @@ fn serve_connection<H: Handler>(
             Ok(Next::Closed) => break Ok(()),
             Err(error) => break Err(error),
         };
-        handle_event(handler, &mut dispatch, &mut session, event);
+        handle_event(&*setup.handler, &mut dispatch, &mut session, event);
     };
     // A message still open when the connection ended is deleted.
     end_connection(&mut dispatch);

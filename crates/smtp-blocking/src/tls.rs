@@ -4,11 +4,10 @@
 
 use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use smtp_adapter::{
-    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, TlsFailure,
-    SERVER_HANDSHAKE_LIMIT,
+    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info,
+    tls_already_in_use, Handshake, TlsFailure, TlsStart, SERVER_HANDSHAKE_LIMIT,
 };
 pub(crate) use smtp_adapter::{ServerTls, TlsSettings, Upgrade};
-use smtp_proto::TlsInfo;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -126,18 +125,16 @@ impl Stream {
     /// Turns the plain stream into a TLS one and completes the handshake by
     /// `deadline`. On failure the stream is [`Stream::Gone`] and the
     /// failure's kind and reason are returned.
-    pub(crate) fn start_tls(
-        &mut self,
-        upgrade: &Upgrade,
-        deadline: Instant,
-        implicit: bool,
-    ) -> Result<TlsInfo, (TlsFailure, String)> {
+    pub(crate) fn start_tls(&mut self, start: &TlsStart) -> Handshake {
         let Stream::Plain(mut socket) = std::mem::replace(self, Stream::Gone) else {
-            return Err((
-                TlsFailure::Other,
-                "TLS is already in use on this connection".into(),
-            ));
+            return Err(tls_already_in_use());
         };
+        let TlsStart {
+            upgrade,
+            deadline,
+            implicit,
+        } = start;
+        let (deadline, implicit) = (*deadline, *implicit);
         match upgrade {
             Upgrade::Client {
                 config,

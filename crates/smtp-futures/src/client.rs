@@ -1,15 +1,11 @@
 //! The async SMTP client: one connection, many messages.
 
-use crate::driver::{Driver, Next};
+use crate::driver::Driver;
 use crate::runtime::{timeout, Runtime};
 use futures_io::AsyncRead;
 use futures_util::AsyncReadExt as _;
-use smtp_adapter::{Connect, ConnectOptions, Error, TlsSettings, Upgrade};
-use smtp_proto::{
-    Capabilities, ClientConfig, ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope,
-    TlsInfo, TlsPolicy, WireObserver,
-};
-use std::collections::VecDeque;
+use smtp_adapter::{ClientCore, Connect, ConnectOptions, Error, Setup, Step, TlsSettings, Upgrade};
+use smtp_proto::{ClientConfig, ClientSession, DeliveryReport, Envelope, TlsPolicy, WireObserver};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -17,9 +13,6 @@ use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
-
-/// How much of the body is read and handed to the session at a time.
-const BODY_CHUNK: usize = 64 * 1024;
 
 /// Opens connections on the runtime `R` for [`ClientBuilder`]: the future
 /// it returns owns everything it needs.
@@ -71,23 +64,15 @@ pub type ClientBuilder<R> = smtp_adapter::ClientBuilder<Connector<R>>;
 /// half-written command is ever followed by another one.
 pub struct Client<R: Runtime> {
     driver: Driver<R>,
-    session: ClientSession,
-    capabilities: Capabilities,
-    tls: Option<TlsInfo>,
-    /// A send or quit started and has not finished (its future may have
-    /// been dropped).
-    busy: bool,
-    /// An event met while the body was being written (the final reply can
-    /// arrive while the last bytes go out), for the send to take next.
-    pending: VecDeque<ClientEvent>,
+    core: ClientCore,
 }
 
 impl<R: Runtime> fmt::Debug for Client<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("driver", &self.driver)
-            .field("tls", &self.tls)
-            .field("busy", &self.busy)
+            .field("tls", &self.core.tls())
+            .field("busy", &self.core.is_busy())
             .finish_non_exhaustive()
     }
 }
@@ -155,56 +140,24 @@ impl<R: Runtime> Client<R> {
         if implicit {
             driver.start_tls(&mut session, true).await?;
         }
-        loop {
-            let event = next_event(&mut driver, &mut session)
-                .await
-                .map_err(|e| e.or_no_greeting(implicit))?;
-            match event {
-                Some(ClientEvent::Ready {
-                    capabilities, tls, ..
-                }) => {
-                    return Ok(Client {
-                        driver,
-                        session,
-                        capabilities,
-                        tls,
-                        busy: false,
-                        pending: VecDeque::new(),
-                    })
-                }
-                Some(_) => {}
-                None => return Err(Error::closed_during_setup(peer)),
-            }
-        }
+        let mut setup = Setup::new(session, peer, implicit);
+        let core = loop {
+            let next = driver.next(setup.session()).await?;
+            setup = match setup.heard(next)? {
+                Ok(core) => break core,
+                Err(setup) => setup,
+            };
+        };
+        Ok(Client { driver, core })
     }
 
-    /// The server's address.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.driver.peer()
-    }
-
-    /// What the server offered in its EHLO (or HELO) reply.
-    pub fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    /// The TLS handshake's outcome (protocol, cipher, the name checked and
-    /// whether the certificate verified), when TLS is in use.
-    pub fn tls(&self) -> Option<&TlsInfo> {
-        self.tls.as_ref()
-    }
-
-    /// The connection can take another message: open, ready, and no send
-    /// was dropped half-way.
-    pub fn is_usable(&self) -> bool {
-        !self.busy && !self.driver.is_closed() && self.session.is_ready()
-    }
+    smtp_adapter::client_getters!();
 
     /// Before an operation: a connection whose last operation was dropped
     /// half-way is closed instead.
     async fn begin(&mut self) -> Result<(), Error> {
         let peer = self.peer_addr();
-        if self.busy {
+        if self.core.is_busy() {
             self.driver.close().await;
         }
         if self.driver.is_closed() {
@@ -228,50 +181,47 @@ impl<R: Runtime> Client<R> {
         mut body: impl AsyncRead + Unpin,
     ) -> Result<DeliveryReport, Error> {
         self.begin().await?;
-        let peer = self.peer_addr();
-        self.session
-            .send(envelope.clone())
-            .map_err(|error| Error::session(peer, error))?;
-        // From here until the final reply, a dropped future leaves a
-        // transaction half done.
-        self.busy = true;
-        let result = loop {
-            let event = match self.pending.pop_front() {
-                Some(event) => Some(event),
-                None => next_event(&mut self.driver, &mut self.session).await?,
-            };
-            match event {
-                Some(ClientEvent::SendBody) => self.stream_body(&mut body).await?,
-                Some(ClientEvent::Delivered(report)) => break Ok(report),
-                Some(ClientEvent::TransactionFailed(report)) => {
-                    break Err(Error::Rejected {
-                        peer,
-                        report: Box::new(report),
-                    })
+        let driver = &mut self.driver;
+        let mut sending = self.core.send(envelope)?;
+        loop {
+            let done = match sending.step() {
+                Step::Wait => {
+                    let next = driver.next(sending.session()).await?;
+                    sending.heard(next)
                 }
-                Some(_) => {}
-                None => return Err(Error::Closed { peer }),
+                Step::Read(buf) => match read_body(&mut body, buf).await {
+                    Ok(n) => sending.body_read(n),
+                    Err(e) => Some(Step::Fail(Error::Body(e))),
+                },
+                Step::Flush => {
+                    let event = driver.flush(sending.session()).await?;
+                    sending.flushed(event)
+                }
+                done => Some(done),
+            };
+            match done {
+                Some(Step::Fail(error)) => {
+                    driver.close().await;
+                    return Err(error);
+                }
+                Some(Step::Done(result)) => return result,
+                _ => {}
             }
-        };
-        self.busy = false;
-        result
+        }
     }
 
     /// Says QUIT, waits for the reply (bounded by the QUIT timeout) and
     /// closes the connection.
     pub async fn quit(mut self) -> Result<(), Error> {
-        let peer = self.peer_addr();
-        if self.busy || self.driver.is_closed() {
-            self.driver.close().await;
-            return Ok(());
+        if self.core.quit(self.driver.is_closed())? {
+            loop {
+                let next = self.driver.next(self.core.session()).await?;
+                if !self.core.quitting(next)? {
+                    break;
+                }
+            }
         }
-        self.session
-            .quit()
-            .map_err(|error| Error::session(peer, error))?;
-        while next_event(&mut self.driver, &mut self.session)
-            .await?
-            .is_some()
-        {}
+        self.driver.close().await;
         Ok(())
     }
 
@@ -280,71 +230,19 @@ impl<R: Runtime> Client<R> {
     /// [`is_usable`](Self::is_usable) is true only for a connection still
     /// open.
     pub(crate) async fn take_what_arrived(&mut self) {
-        if !self.busy && !self.driver.is_closed() {
+        if !self.core.is_busy() && !self.driver.is_closed() {
             // An error here has closed the driver, which is what matters.
-            let _ = self.driver.flush(&mut self.session).await;
+            let _ = self.driver.flush(self.core.session()).await;
         }
-    }
-
-    async fn stream_body(&mut self, body: &mut (impl AsyncRead + Unpin)) -> Result<(), Error> {
-        let mut chunk = vec![0; BODY_CHUNK];
-        loop {
-            let n = match body.read(&mut chunk).await {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.driver.close().await;
-                    return Err(Error::Body(e));
-                }
-            };
-            let bytes = chunk.get(..n).unwrap_or_default();
-            if let Err(error) = self.session.send_body(bytes) {
-                return Err(self.fail(error).await);
-            }
-            self.write_pending().await?;
-        }
-        if let Err(error) = self.session.end_body() {
-            return Err(self.fail(error).await);
-        }
-        self.write_pending().await
-    }
-
-    /// Writes what the session queued. The session failing ends the send;
-    /// another event (the final reply, when it came while the last bytes
-    /// were written) is kept for [`send`](Self::send).
-    async fn write_pending(&mut self) -> Result<(), Error> {
-        match self.driver.flush(&mut self.session).await? {
-            Some(ClientEvent::Failed(error)) => Err(self.fail(error).await),
-            Some(event) => {
-                self.pending.push_back(event);
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    }
-
-    async fn fail(&mut self, error: ClientError) -> Error {
-        self.driver.close().await;
-        Error::session(self.peer_addr(), error)
     }
 }
 
-/// The session's next event; its failure as an error (the connection is
-/// then closed); `None` once the connection closed.
-async fn next_event<R: Runtime>(
-    driver: &mut Driver<R>,
-    session: &mut ClientSession,
-) -> Result<Option<ClientEvent>, Error> {
+/// One read of the body (0 at its end), retried when interrupted.
+async fn read_body(body: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> io::Result<usize> {
     loop {
-        match driver.next(session).await? {
-            Next::Event(ClientEvent::Failed(error)) => {
-                driver.close().await;
-                return Err(Error::session(driver.peer(), error));
-            }
-            Next::Event(event) => return Ok(Some(event)),
-            Next::Stop => {}
-            Next::Closed => return Ok(None),
+        match body.read(buf).await {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result,
         }
     }
 }
@@ -382,4 +280,10 @@ async fn connect_any<R: Runtime>(
         addr: format!("{addrs:?}"),
         source: io::Error::new(io::ErrorKind::NotFound, "no address found"),
     }))
+}
+
+impl<R: Runtime> smtp_adapter::Pooled for Client<R> {
+    fn is_usable(&self) -> bool {
+        Client::is_usable(self)
+    }
 }

@@ -11,7 +11,7 @@
 use crate::runtime::{timeout, Runtime};
 use crate::stream::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
-use smtp_adapter::{is_peer_gone, is_timeout, Error, Session, Upgrade, DEFAULT_HANDSHAKE};
+use smtp_adapter::{is_peer_gone, is_timeout, DriverState, Error, Next, Session, Upgrade};
 use smtp_proto::{Direction, Output, WireObserver};
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -38,17 +38,6 @@ const READ_WHILE_WRITING: usize = 16 * 1024;
 /// shutting down).
 pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// What the driver found next.
-#[derive(Debug)]
-pub(crate) enum Next<E> {
-    /// An event for the application.
-    Event(E),
-    /// The stop signal fired (once).
-    Stop,
-    /// The session closed the connection.
-    Closed,
-}
-
 /// What a wait for the peer ended with.
 enum Woke {
     Read(io::Result<usize>),
@@ -59,26 +48,20 @@ enum Woke {
 /// Owns the stream and the read buffer of one connection.
 pub(crate) struct Driver<R: Runtime> {
     stream: Stream<R::TcpStream>,
-    /// How to start TLS when the session asks; `None`: TLS not configured.
-    tls: Option<Upgrade>,
-    peer: SocketAddr,
+    state: DriverState,
     buf: Vec<u8>,
     write_timeout: Duration,
     stop: Option<StopSignal>,
     /// The peer's side ended while we were writing; told to the session.
     read_ended: bool,
-    closed: bool,
-    observer: Option<Box<dyn WireObserver>>,
 }
 
 impl<R: Runtime> fmt::Debug for Driver<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Driver")
-            .field("stream", &self.stream)
-            .field("peer", &self.peer)
-            .field("closed", &self.closed)
-            .field("observed", &self.observer.is_some())
-            .finish_non_exhaustive()
+        f.debug_tuple("Driver")
+            .field(&self.stream)
+            .field(&self.state)
+            .finish()
     }
 }
 
@@ -93,14 +76,11 @@ impl<R: Runtime> Driver<R> {
     ) -> Self {
         Driver {
             stream: Stream::Plain(socket),
-            tls,
-            peer,
+            state: DriverState::new(peer, tls),
             buf: vec![0; MIN_READ_BUFFER],
             write_timeout,
             stop: None,
             read_ended: false,
-            closed: false,
-            observer: None,
         }
     }
 
@@ -111,17 +91,12 @@ impl<R: Runtime> Driver<R> {
 
     /// Shows every byte read and written to `observer` from now on.
     pub(crate) fn set_observer(&mut self, observer: Option<Box<dyn WireObserver>>) {
-        self.observer = observer;
-    }
-
-    /// The address of the other end.
-    pub(crate) fn peer(&self) -> SocketAddr {
-        self.peer
+        self.state.set_observer(observer);
     }
 
     /// The connection was closed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed
+        self.state.is_closed()
     }
 
     /// Runs the session until it has an event, closes, or the stop signal
@@ -131,23 +106,18 @@ impl<R: Runtime> Driver<R> {
         &mut self,
         session: &mut S,
     ) -> Result<Next<S::Event>, Error> {
-        let mut timed_out_at = None;
+        self.state.reset_timeout();
         loop {
             if let Some(next) = self.drain(session).await? {
                 return Ok(next);
             }
-            if self.closed {
+            if self.state.is_closed() {
                 return Ok(Next::Closed);
             }
-            // A deadline that stays past after handle_timeout must not spin:
-            // it is then ignored until something else happens.
-            let deadline = session.poll_timeout().filter(|&d| timed_out_at != Some(d));
+            let deadline = self.state.deadline(session);
             match self.wait(deadline).await {
                 Woke::Stop => return Ok(Next::Stop),
-                Woke::Timeout => {
-                    timed_out_at = deadline;
-                    session.handle_timeout(Instant::now());
-                }
+                Woke::Timeout => self.state.timed_out(session, deadline, Instant::now()),
                 Woke::Read(result) => {
                     if !self.take_read(session, result)? {
                         // The session closes on EOF; if it did not, reading
@@ -210,7 +180,7 @@ impl<R: Runtime> Driver<R> {
 
     /// Feeds the session whatever the peer already sent, without waiting.
     async fn receive_ready<S: Session>(&mut self, session: &mut S) -> Result<(), Error> {
-        while !self.closed && !self.read_ended {
+        while !self.state.is_closed() && !self.read_ended {
             let Driver { stream, buf, .. } = &mut *self;
             let ready = poll_fn(|cx| {
                 Poll::Ready(match Pin::new(&mut *stream).poll_read(cx, buf) {
@@ -244,9 +214,7 @@ impl<R: Runtime> Driver<R> {
             Ok(n) => {
                 let tls = self.stream.is_tls();
                 let bytes = self.buf.get(..n).unwrap_or_default();
-                if let Some(observer) = self.observer.as_mut() {
-                    observer.observe(Direction::Received, tls, bytes);
-                }
+                self.state.observe(Direction::Received, tls, bytes);
                 session.feed(Instant::now(), bytes);
                 if n == self.buf.len() && n < MAX_READ_BUFFER {
                     self.buf.resize(n * 2, 0);
@@ -260,7 +228,7 @@ impl<R: Runtime> Driver<R> {
                 Ok(false)
             }
             Err(e) => {
-                self.closed = true;
+                self.state.close();
                 self.stream = Stream::Gone;
                 Err(self.io_error("reading from", e))
             }
@@ -295,31 +263,17 @@ impl<R: Runtime> Driver<R> {
         session: &mut S,
         implicit: bool,
     ) -> Result<(), Error> {
-        let peer = self.peer;
-        let Some(upgrade) = self.tls.clone() else {
-            self.close().await;
-            return Err(Error::TlsNotConfigured { peer });
+        let outcome = match self.state.tls_start(session, Instant::now(), implicit) {
+            Ok(start) => {
+                let handshake = self.stream.start_tls::<R>(&start).await;
+                self.state.tls_finished(session, handshake, Instant::now())
+            }
+            Err(error) => Err(error),
         };
-        let now = Instant::now();
-        let deadline = session
-            .poll_timeout()
-            .filter(|&d| d > now)
-            .unwrap_or(now + DEFAULT_HANDSHAKE);
-        match self
-            .stream
-            .start_tls::<R>(&upgrade, deadline, implicit)
-            .await
-        {
-            Ok(info) => {
-                session.tls_established(Instant::now(), info);
-                Ok(())
-            }
-            Err((kind, reason)) => {
-                session.feed_eof(Instant::now());
-                self.close().await;
-                Err(Error::Tls { peer, kind, reason })
-            }
+        if outcome.is_err() {
+            self.close().await;
         }
+        outcome
     }
 
     /// One batch: written whole and flushed, so that it leaves in one
@@ -328,13 +282,11 @@ impl<R: Runtime> Driver<R> {
     /// fed to the session, so a peer that pipelines while we write is never
     /// left blocked on us.
     async fn write<S: Session>(&mut self, session: &mut S, bytes: &[u8]) -> Result<(), Error> {
-        if self.closed {
+        if self.state.is_closed() {
             return Ok(());
         }
-        let tls = self.stream.is_tls();
-        if let Some(observer) = self.observer.as_mut() {
-            observer.observe(Direction::Sent, tls, bytes);
-        }
+        self.state
+            .observe(Direction::Sent, self.stream.is_tls(), bytes);
         let deadline = Instant::now() + self.write_timeout;
         let mut written = 0;
         let mut read_meanwhile = 0;
@@ -402,17 +354,12 @@ impl<R: Runtime> Driver<R> {
 
     /// Closes the stream once.
     pub(crate) async fn close(&mut self) {
-        if !self.closed {
-            self.closed = true;
+        if self.state.close() {
             self.stream.close::<R>().await;
         }
     }
 
     fn io_error(&self, action: &'static str, source: io::Error) -> Error {
-        Error::Io {
-            action,
-            peer: self.peer,
-            source,
-        }
+        self.state.io_error(action, source)
     }
 }

@@ -31,7 +31,6 @@
 //! false; its next call closes the connection and fails with
 //! [`Error::Closed`]), and [`Pool`] never puts such a client back: a
 //! half-written command is never followed by another one.
-#![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.
 #![cfg_attr(
     not(test),
@@ -47,11 +46,38 @@ mod server;
 mod stream;
 
 pub use client::{Client, ClientBuilder, Connector};
+pub use common::*;
 pub use pool::Pool;
 pub use runtime::Runtime;
 pub use server::{Server, ServerHandle, ShutdownHandle};
-pub use smtp_adapter::asynchronous::{AcceptAll, Handler, Sink};
-pub use smtp_adapter::{
-    AuthThrottle, CertificateDer, Collect, Connection, Decision, Discard, Error, Limits, Message,
-    PrivateKeyDer, RootCertStore, ServerTls, TlsFailure, TlsSettings, Transaction,
-};
+
+/// What every runtime crate re-exports unchanged: `pub use
+/// smtp_futures::common::*;` in `smtp-smol` and `smtp-async-std`.
+pub mod common {
+    pub use smtp_adapter::asynchronous::{AcceptAll, Handler, Sink};
+    pub use smtp_adapter::{
+        AuthThrottle, CertificateDer, Collect, Connection, Decision, Discard, Error, Limits,
+        Message, PrivateKeyDer, RootCertStore, ServerTls, TlsFailure, TlsSettings, Transaction,
+    };
+}
+
+/// The type aliases a runtime crate offers for its [`Runtime`] `$rt`
+/// (named `$name` in their docs): `Client`, `ClientBuilder`, `Pool`,
+/// `Server`, `ServerHandle`, `ShutdownHandle`.
+#[macro_export]
+macro_rules! runtime_aliases {
+    ($rt:ty, $name:literal) => {
+        #[doc = concat!("A client connection on ", $name, ": see [`smtp_futures::Client`].")]
+        pub type Client = $crate::Client<$rt>;
+        #[doc = concat!("The options of a client connection: see [`smtp_futures::ClientBuilder`].")]
+        pub type ClientBuilder = $crate::ClientBuilder<$rt>;
+        #[doc = concat!("Pooled client connections on ", $name, ": see [`smtp_futures::Pool`].")]
+        pub type Pool = $crate::Pool<$rt>;
+        #[doc = concat!("A server on ", $name, ": see [`smtp_futures::Server`].")]
+        pub type Server<H> = $crate::Server<$rt, H>;
+        #[doc = concat!("A running server: see [`smtp_futures::ServerHandle`].")]
+        pub type ServerHandle = $crate::ServerHandle<$rt>;
+        #[doc = concat!("Stops a server: see [`smtp_futures::ShutdownHandle`].")]
+        pub type ShutdownHandle = $crate::ShutdownHandle<$rt>;
+    };
+}

@@ -1,14 +1,13 @@
 //! A pool of client connections to one server, for bulk sending.
 
-use crate::client::Client;
+use crate::client::{Client, Connector};
 use crate::runtime::Runtime;
 use async_lock::Semaphore;
 use futures_io::AsyncRead;
 use futures_util::stream::{self, StreamExt as _};
-use smtp_adapter::{Error, TlsSettings};
+use smtp_adapter::{Error, PoolCore, TlsSettings};
 use smtp_proto::{ClientConfig, DeliveryReport, Envelope};
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Connections to one server, reused across messages, at most
@@ -21,24 +20,13 @@ use std::time::Duration;
 /// another message reuses. [`send_all`](Self::send_all) sends many messages
 /// over up to `max_connections` connections at once.
 pub struct Pool<R: Runtime> {
-    host: String,
-    port: u16,
-    config: ClientConfig,
-    tls: Option<TlsSettings>,
-    connect_timeout: Duration,
-    max_connections: usize,
+    core: PoolCore<Client<R>>,
     permits: Semaphore,
-    idle: Mutex<Vec<Client<R>>>,
 }
 
 impl<R: Runtime> fmt::Debug for Pool<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("max_connections", &self.max_connections)
-            .field("idle", &self.idle_connections())
-            .finish_non_exhaustive()
+        self.core.fmt(f)
     }
 }
 
@@ -48,34 +36,26 @@ impl<R: Runtime> Pool<R> {
     /// `max_connections` (at least one) connections. Nothing is opened
     /// until the first send.
     pub fn new(host: &str, port: u16, config: ClientConfig, max_connections: usize) -> Pool<R> {
-        let max_connections = max_connections.max(1);
-        Pool {
-            host: host.to_owned(),
-            port,
-            config,
-            tls: None,
-            connect_timeout: Duration::from_secs(30),
-            max_connections,
-            permits: Semaphore::new(max_connections),
-            idle: Mutex::new(Vec::new()),
-        }
+        let core = PoolCore::new(host, port, config, max_connections);
+        let permits = Semaphore::new(core.max_connections());
+        Pool { core, permits }
     }
 
     /// TLS settings for the configuration's [`TlsPolicy`](smtp_proto::TlsPolicy).
     pub fn with_tls(mut self, settings: TlsSettings) -> Pool<R> {
-        self.tls = Some(settings);
+        self.core.set_tls(settings);
         self
     }
 
     /// How long each connection attempt may take; 30 seconds by default.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Pool<R> {
-        self.connect_timeout = timeout;
+        self.core.set_connect_timeout(timeout);
         self
     }
 
     /// Connections open and waiting for a message.
     pub fn idle_connections(&self) -> usize {
-        self.lock().len()
+        self.core.idle_connections()
     }
 
     /// Sends one message over a pooled connection (waiting for one while
@@ -89,12 +69,10 @@ impl<R: Runtime> Pool<R> {
         let _permit = self.permits.acquire().await;
         let mut client = match self.take_idle().await {
             Some(client) => client,
-            None => self.open().await?,
+            None => self.core.open::<Connector<R>>().await?,
         };
         let result = client.send(envelope, body).await;
-        if client.is_usable() {
-            self.lock().push(client);
-        }
+        self.core.put_back(client);
         result
     }
 
@@ -106,42 +84,27 @@ impl<R: Runtime> Pool<R> {
     ) -> Vec<Result<DeliveryReport, Error>> {
         stream::iter(messages)
             .map(|(envelope, body)| async move { self.send(&envelope, &body[..]).await })
-            .buffered(self.max_connections)
+            .buffered(self.core.max_connections())
             .collect()
             .await
     }
 
     /// Says QUIT on every idle connection.
     pub async fn close(&self) {
-        let idle = std::mem::take(&mut *self.lock());
-        for client in idle {
+        for client in self.core.take_idle() {
             let _ = client.quit().await;
         }
     }
 
-    async fn open(&self) -> Result<Client<R>, Error> {
-        let mut builder =
-            Client::<R>::builder(self.config.clone()).connect_timeout(self.connect_timeout);
-        if let Some(tls) = &self.tls {
-            builder = builder.tls(tls.clone());
-        }
-        builder.connect(&self.host, self.port).await
-    }
-
+    /// An idle connection still usable after reading what arrived while it
+    /// waited (a 421, or the server closing).
     async fn take_idle(&self) -> Option<Client<R>> {
         loop {
-            let mut client = self.lock().pop()?;
+            let mut client = self.core.pop_idle()?;
             client.take_what_arrived().await;
             if client.is_usable() {
                 return Some(client);
             }
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<Client<R>>> {
-        // A panic while holding the lock left a plain list, still right.
-        self.idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

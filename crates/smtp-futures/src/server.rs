@@ -1,14 +1,14 @@
 //! The async SMTP server: an accept loop, one task per connection, up to a
 //! limit, and a graceful shutdown.
 
-use crate::driver::{Driver, Next, StopSignal};
+use crate::driver::{Driver, StopSignal};
 use crate::runtime::{timeout, Runtime};
 use event_listener::Event;
 use futures_util::AsyncWriteExt as _;
 use smtp_adapter::asynchronous::{end_connection, handle_event, Handler};
 use smtp_adapter::{
-    new_server_session, refusal_reply, Dispatch, Error, Limits, Listening, ServerTls,
-    SharedAdmission,
+    refusal_reply, ConnectionSetup, Dispatch, Error, Limits, Listening, Next, ServerSetup,
+    ServerTls, SharedAdmission,
 };
 use smtp_proto::ServerConfig;
 use std::fmt;
@@ -25,20 +25,13 @@ use std::time::{Duration, Instant};
 /// (use the aliases of `smtp-smol` or `smtp-async-std`).
 pub struct Server<R: Runtime, H: Handler> {
     listener: R::TcpListener,
-    local_addr: SocketAddr,
-    config: Arc<ServerConfig>,
-    handler: Arc<H>,
-    limits: Limits,
+    setup: ServerSetup<H>,
     shared: Arc<Shared>,
-    tls: Option<ServerTls>,
 }
 
 impl<R: Runtime, H: Handler> fmt::Debug for Server<R, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("local_addr", &self.local_addr)
-            .field("limits", &self.limits)
-            .finish_non_exhaustive()
+        self.setup.fmt(f)
     }
 }
 
@@ -69,51 +62,25 @@ impl<R: Runtime, H: Handler> Server<R, H> {
     }
 
     fn open(bound: Listening, handler: H) -> Result<Self, Error> {
-        let local_addr = bound.local_addr;
-        let listener = R::listener(bound.listener).map_err(|source| Error::Bind {
-            addr: local_addr.to_string(),
+        let (listener, setup) = bound.serve(handler);
+        let listener = R::listener(listener).map_err(|source| Error::Bind {
+            addr: setup.local_addr().to_string(),
             source,
         })?;
         Ok(Server {
             listener,
-            local_addr,
-            config: bound.config,
-            handler: Arc::new(handler),
-            limits: Limits::default(),
+            setup,
             shared: Arc::default(),
-            tls: bound.tls,
         })
     }
 
-    /// Sets the adapter's limits.
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets the most connections served at once.
-    pub fn with_max_connections(mut self, max: usize) -> Self {
-        self.limits.max_connections = max;
-        self
-    }
-
-    /// Sets the most connections served at once from one client address
-    /// (IPv6: one /64).
-    pub fn with_max_connections_per_ip(mut self, max: usize) -> Self {
-        self.limits.max_connections_per_ip = max;
-        self
-    }
-
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
+    smtp_adapter::server_builder_methods!();
 
     /// A handle that stops this server from another task.
     pub fn shutdown_handle(&self) -> ShutdownHandle<R> {
         ShutdownHandle {
             shared: Arc::clone(&self.shared),
-            local_addr: self.local_addr,
+            local_addr: self.setup.local_addr(),
             runtime: PhantomData,
         }
     }
@@ -164,23 +131,18 @@ impl<R: Runtime, H: Handler> Server<R, H> {
     }
 
     fn serve(&self, socket: R::TcpStream, peer: SocketAddr) {
-        let implicit = self.tls.as_ref().is_some_and(ServerTls::is_implicit);
-        if !self.shared.try_enter(peer, &self.limits) {
-            let hostname = self.config.hostname.clone();
-            R::spawn(refuse::<R>(socket, hostname, implicit));
+        if !self.shared.try_enter(peer, self.setup.limits()) {
+            let hostname = self.setup.hostname().to_owned();
+            R::spawn(refuse::<R>(socket, hostname, self.setup.implicit_tls()));
             return;
         }
         let leave = Leave(Arc::clone(&self.shared), peer);
-        let tls = self.tls.clone();
-        let config = Arc::clone(&self.config);
-        let handler = Arc::clone(&self.handler);
-        let limits = self.limits;
+        let setup = self.setup.connection();
         R::spawn(async move {
             let stop = leave.0.clone();
-            let result =
-                serve_connection::<R, H>(socket, peer, config, tls, &handler, stop, limits).await;
+            let result = serve_connection::<R, H>(socket, peer, &setup, stop).await;
             if let Err(error) = result {
-                handler.connection_error(peer, &error);
+                setup.handler.connection_error(peer, &error);
             }
             drop(leave);
         });
@@ -365,23 +327,18 @@ fn closing_signal(shared: Arc<Shared>) -> StopSignal {
 async fn serve_connection<R: Runtime, H: Handler>(
     socket: R::TcpStream,
     peer: SocketAddr,
-    config: Arc<ServerConfig>,
-    tls: Option<ServerTls>,
-    handler: &H,
+    setup: &ConnectionSetup<H>,
     shared: Arc<Shared>,
-    limits: Limits,
 ) -> Result<(), Error> {
     R::set_nodelay(&socket).map_err(|source| Error::Io {
         action: "configuring the connection from",
         peer,
         source,
     })?;
-    let implicit = tls.as_ref().is_some_and(ServerTls::is_implicit);
-    let upgrade = tls.as_ref().map(ServerTls::upgrade);
-    let mut driver = Driver::<R>::new(socket, peer, upgrade, limits.write_timeout);
+    let mut driver = Driver::<R>::new(socket, peer, setup.upgrade(), setup.limits.write_timeout);
     driver.set_stop(closing_signal(shared));
-    let mut session = new_server_session(config, Instant::now());
-    if implicit {
+    let mut session = setup.session(Instant::now());
+    if setup.implicit_tls() {
         // The greeting the session queued goes out over TLS.
         driver.start_tls(&mut session, true).await?;
     }
@@ -389,14 +346,14 @@ async fn serve_connection<R: Runtime, H: Handler>(
     let result = loop {
         let event = match driver.next(&mut session).await {
             Ok(Next::Event(event)) => event,
-            Ok(Next::Stop) => {
+            Ok(Next::Stop | Next::Idle) => {
                 session.shutdown();
                 continue;
             }
             Ok(Next::Closed) => break Ok(()),
             Err(error) => break Err(error),
         };
-        handle_event(handler, &mut dispatch, &mut session, event).await;
+        handle_event(&*setup.handler, &mut dispatch, &mut session, event).await;
     };
     // A message still open when the connection ended is deleted.
     end_connection(&mut dispatch).await;

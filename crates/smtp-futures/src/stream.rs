@@ -6,10 +6,9 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::{TlsAcceptor, TlsConnector};
 use futures_util::AsyncWriteExt;
 use smtp_adapter::{
-    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info, TlsFailure,
-    Upgrade, SERVER_HANDSHAKE_LIMIT,
+    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info,
+    tls_already_in_use, Handshake, TlsStart, Upgrade, SERVER_HANDSHAKE_LIMIT,
 };
-use smtp_proto::TlsInfo;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -60,18 +59,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream<S> {
     /// Turns the plain stream into a TLS one and completes the handshake by
     /// `deadline`. On failure the stream is [`Stream::Gone`] and the reason
     /// failure's kind and reason are returned.
-    pub(crate) async fn start_tls<R: Runtime>(
-        &mut self,
-        upgrade: &Upgrade,
-        deadline: Instant,
-        implicit: bool,
-    ) -> Result<TlsInfo, (TlsFailure, String)> {
+    pub(crate) async fn start_tls<R: Runtime>(&mut self, start: &TlsStart) -> Handshake {
         let Stream::Plain(socket) = std::mem::replace(self, Stream::Gone) else {
-            return Err((
-                TlsFailure::Other,
-                "TLS is already in use on this connection".into(),
-            ));
+            return Err(tls_already_in_use());
         };
+        let (upgrade, deadline, implicit) = (&start.upgrade, start.deadline, start.implicit);
         let timed_out = || io::Error::from(io::ErrorKind::TimedOut);
         match upgrade {
             Upgrade::Client {

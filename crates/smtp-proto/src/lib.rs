@@ -23,7 +23,6 @@
 //! let reply = Reply::parse(b"550 5.1.1 <bob@example.org>: user unknown\r\n").unwrap();
 //! assert!(reply.is_permanent());
 //! ```
-#![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.
 #![cfg_attr(
     not(test),

@@ -29,7 +29,6 @@
 //!
 //! See `examples/smol_send_and_receive.rs` for a server and a client in one
 //! program.
-#![forbid(unsafe_code)]
 // No input may reach a panic: enforced outside tests.
 #![cfg_attr(
     not(test),
@@ -43,11 +42,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-pub use smtp_futures::{
-    AcceptAll, AuthThrottle, CertificateDer, Collect, Connection, Decision, Discard, Error,
-    Handler, Limits, Message, PrivateKeyDer, RootCertStore, ServerTls, Sink, TlsFailure,
-    TlsSettings, Transaction,
-};
+pub use smtp_futures::common::*;
 
 /// The smol runtime: sockets from `smol::net`, timers from `async-io`,
 /// tasks on smol's global executor.
@@ -89,15 +84,4 @@ impl smtp_futures::Runtime for Smol {
     }
 }
 
-/// A client connection on smol: see [`smtp_futures::Client`].
-pub type Client = smtp_futures::Client<Smol>;
-/// The options of a client connection: see [`smtp_futures::ClientBuilder`].
-pub type ClientBuilder = smtp_futures::ClientBuilder<Smol>;
-/// Pooled client connections on smol: see [`smtp_futures::Pool`].
-pub type Pool = smtp_futures::Pool<Smol>;
-/// A server on smol: see [`smtp_futures::Server`].
-pub type Server<H> = smtp_futures::Server<Smol, H>;
-/// A running server: see [`smtp_futures::ServerHandle`].
-pub type ServerHandle = smtp_futures::ServerHandle<Smol>;
-/// Stops a server: see [`smtp_futures::ShutdownHandle`].
-pub type ShutdownHandle = smtp_futures::ShutdownHandle<Smol>;
+smtp_futures::runtime_aliases!(Smol, "smol");

@@ -1,6 +1,6 @@
 //! AUTH (RFC 4954): mechanism choice, the plaintext rule, and the 334 dialogue.
 
-use super::{ClientError, ClientSession, Expect, TlsPolicy};
+use super::{ClientError, ClientSession, Phase, TlsPolicy};
 use crate::sasl::{
     choose_mechanism, decode_base64, encode_base64, exposes_secret, SaslClient, SaslError,
 };
@@ -87,7 +87,7 @@ impl ClientSession {
             mechanism,
             deferred,
         });
-        self.expect_reply(Expect::Auth);
+        self.expect_reply(Phase::Auth);
     }
 
     pub(super) fn on_auth_reply(&mut self, reply: Reply) {
@@ -121,7 +121,7 @@ impl ClientSession {
                     out.extend_from_slice(b"\r\n");
                 });
                 self.auth = Some(exchange);
-                self.expect_reply(Expect::Auth);
+                self.expect_reply(Phase::Auth);
             }
             Err(error) => self.fail(ClientError::Sasl(error)),
         }

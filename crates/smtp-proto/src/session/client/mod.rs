@@ -53,42 +53,6 @@ pub enum ClientEvent {
     Closed,
 }
 
-/// The reply each command in flight waits for, oldest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Greeting,
-    Ehlo,
-    Helo,
-    StartTls,
-    Auth,
-    Mail,
-    Rcpt,
-    Data,
-    Bdat,
-    EndOfData,
-    Rset,
-    Quit,
-}
-
-impl Expect {
-    fn phase(self) -> Phase {
-        match self {
-            Expect::Greeting => Phase::Greeting,
-            Expect::Ehlo => Phase::Ehlo,
-            Expect::Helo => Phase::Helo,
-            Expect::StartTls => Phase::StartTls,
-            Expect::Auth => Phase::Auth,
-            Expect::Mail => Phase::Mail,
-            Expect::Rcpt => Phase::Rcpt,
-            Expect::Data => Phase::Data,
-            Expect::Bdat => Phase::Body,
-            Expect::EndOfData => Phase::EndOfData,
-            Expect::Rset => Phase::Rset,
-            Expect::Quit => Phase::Quit,
-        }
-    }
-}
-
 /// Where the session is, apart from the replies in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -193,7 +157,9 @@ pub struct ClientSession {
     now: Instant,
     deadline: Option<Instant>,
     stage: Stage,
-    expect: VecDeque<Expect>,
+    /// The reply each command in flight waits for (its phase), oldest
+    /// first; never `Phase::Idle`.
+    expect: VecDeque<Phase>,
     capabilities: Option<Capabilities>,
     tls_active: bool,
     tls: Option<TlsInfo>,
@@ -229,7 +195,7 @@ impl ClientSession {
             queued: VecDeque::new(),
             quit_requested: false,
         };
-        session.expect_reply(Expect::Greeting);
+        session.expect_reply(Phase::Greeting);
         session
     }
 
@@ -344,39 +310,41 @@ impl ClientSession {
     /// The step the session is in: the oldest reply waited for.
     fn phase(&self) -> Phase {
         match self.expect.front() {
-            Some(e) => e.phase(),
+            Some(&e) => e,
             None if self.stage == Stage::Handshake => Phase::StartTls,
             None if self.transactions.iter().any(Transaction::in_body) => Phase::Body,
             None => Phase::Idle,
         }
     }
 
-    fn timeout_for(&self, expect: Expect) -> std::time::Duration {
+    fn timeout_for(&self, expect: Phase) -> std::time::Duration {
         let t = &self.config.timeouts;
         match expect {
-            Expect::Greeting => t.greeting,
-            Expect::Ehlo | Expect::Helo => t.ehlo,
-            Expect::StartTls => t.starttls,
-            Expect::Auth => t.auth,
-            Expect::Mail | Expect::Rset => t.mail,
-            Expect::Rcpt => t.rcpt,
-            Expect::Data => t.data_init,
-            Expect::Bdat => t.data_block,
-            Expect::EndOfData => t.data_end,
-            Expect::Quit => t.quit,
+            Phase::Greeting => t.greeting,
+            Phase::Ehlo | Phase::Helo => t.ehlo,
+            Phase::StartTls => t.starttls,
+            Phase::Auth => t.auth,
+            Phase::Mail | Phase::Rset => t.mail,
+            Phase::Rcpt => t.rcpt,
+            Phase::Data => t.data_init,
+            Phase::Body => t.data_block,
+            Phase::EndOfData => t.data_end,
+            Phase::Quit => t.quit,
+            // Never waited for: no command expects "idle" as its reply.
+            Phase::Idle => t.mail,
         }
     }
 
     /// Records a command in flight; its timer starts when it becomes the
     /// oldest one.
-    fn expect_reply(&mut self, expect: Expect) {
+    fn expect_reply(&mut self, expect: Phase) {
         if self.expect.is_empty() {
             self.deadline = Some(self.now + self.timeout_for(expect));
         }
         self.expect.push_back(expect);
     }
 
-    fn send_command(&mut self, command: &Command, expect: Expect) {
+    fn send_command(&mut self, command: &Command, expect: Phase) {
         self.outbox.transmit_with(|out| command.write_to(out));
         self.expect_reply(expect);
     }
@@ -470,27 +438,31 @@ impl ClientSession {
             .expect
             .front()
             .map(|&next| self.now + self.timeout_for(next));
-        if reply.code() == ReplyCode::SERVICE_NOT_AVAILABLE && expect != Expect::Quit {
-            let phase = expect.phase();
-            self.fail(ClientError::ServiceClosing { phase, reply });
+        if reply.code() == ReplyCode::SERVICE_NOT_AVAILABLE && expect != Phase::Quit {
+            self.fail(ClientError::ServiceClosing {
+                phase: expect,
+                reply,
+            });
             return;
         }
         match expect {
-            Expect::Greeting => self.on_greeting(reply),
-            Expect::Ehlo => self.on_ehlo(reply),
-            Expect::Helo => self.on_helo(reply),
-            Expect::StartTls => self.on_starttls(reply),
-            Expect::Auth => self.on_auth_reply(reply),
-            Expect::Mail | Expect::Rcpt | Expect::Data | Expect::Bdat | Expect::EndOfData => {
+            Phase::Greeting => self.on_greeting(reply),
+            Phase::Ehlo => self.on_ehlo(reply),
+            Phase::Helo => self.on_helo(reply),
+            Phase::StartTls => self.on_starttls(reply),
+            Phase::Auth => self.on_auth_reply(reply),
+            Phase::Mail | Phase::Rcpt | Phase::Data | Phase::Body | Phase::EndOfData => {
                 self.on_transaction_reply(expect, reply)
             }
-            Expect::Rset if reply.is_positive() => {}
-            Expect::Rset => self.fail(ClientError::Rejected {
+            Phase::Rset if reply.is_positive() => {}
+            Phase::Rset => self.fail(ClientError::Rejected {
                 phase: Phase::Rset,
                 reply,
                 ehlo_reply: None,
             }),
-            Expect::Quit => self.close_after_quit(),
+            Phase::Quit => self.close_after_quit(),
+            // Never queued: no command expects "idle" as its reply.
+            Phase::Idle => {}
         }
         self.pump();
     }
@@ -509,7 +481,7 @@ impl ClientSession {
 
     fn send_ehlo(&mut self) {
         let command = Command::Ehlo(self.config.helo_name.clone());
-        self.send_command(&command, Expect::Ehlo);
+        self.send_command(&command, Phase::Ehlo);
     }
 
     fn on_ehlo(&mut self, reply: Reply) {
@@ -528,7 +500,7 @@ impl ClientSession {
         } else if code == ReplyCode::SYNTAX_ERROR || code == ReplyCode::NOT_IMPLEMENTED {
             self.ehlo_refusal = Some(reply);
             let command = Command::Helo(self.config.helo_name.clone());
-            self.send_command(&command, Expect::Helo);
+            self.send_command(&command, Phase::Helo);
         } else {
             self.fail(ClientError::Rejected {
                 phase: Phase::Ehlo,
@@ -573,7 +545,7 @@ impl ClientSession {
                 .is_some_and(Capabilities::starttls);
             match (self.config.tls, offered) {
                 (TlsPolicy::Required | TlsPolicy::Opportunistic, true) => {
-                    self.send_command(&Command::StartTls, Expect::StartTls);
+                    self.send_command(&Command::StartTls, Phase::StartTls);
                     return;
                 }
                 (TlsPolicy::Required, false) => {
@@ -632,7 +604,7 @@ impl ClientSession {
             && self.transactions.is_empty()
             && self.expect.is_empty()
         {
-            self.send_command(&Command::Quit, Expect::Quit);
+            self.send_command(&Command::Quit, Phase::Quit);
             self.stage = Stage::Quitting;
         }
     }

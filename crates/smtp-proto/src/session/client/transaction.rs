@@ -3,7 +3,7 @@
 
 use super::envelope::queue_id;
 use super::{
-    ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope, Expect, RecipientStatus,
+    ClientError, ClientEvent, ClientSession, DeliveryReport, Envelope, Phase, RecipientStatus,
 };
 use crate::data::{write_bdat, DotStuffer};
 use crate::types::{Body, Command, MailParams, RcptParams, Reply, ReplyCode};
@@ -174,7 +174,7 @@ impl ClientSession {
                     if !previous.is_empty() {
                         self.outbox
                             .transmit_with(|out| write_bdat(&previous, false, out));
-                        self.expect_reply(Expect::Bdat);
+                        self.expect_reply(Phase::Body);
                     }
                 }
             }
@@ -200,7 +200,7 @@ impl ClientSession {
                     .transmit_with(|out| write_bdat(&last, true, out));
             }
         }
-        self.expect_reply(Expect::EndOfData);
+        self.expect_reply(Phase::EndOfData);
         self.pump();
         Ok(())
     }
@@ -283,7 +283,7 @@ impl ClientSession {
                 && self
                     .expect
                     .iter()
-                    .all(|e| matches!(e, Expect::EndOfData | Expect::Bdat | Expect::Rset))
+                    .all(|e| matches!(e, Phase::EndOfData | Phase::Body | Phase::Rset))
         } else {
             self.transactions.is_empty() && self.expect.is_empty()
         }
@@ -300,7 +300,7 @@ impl ClientSession {
             from: envelope.from.clone(),
             params,
         };
-        self.send_command(&mail, Expect::Mail);
+        self.send_command(&mail, Phase::Mail);
         let mut tx = Transaction {
             statuses: vec![RecipientStatus::NotTried; envelope.recipients.len()],
             envelope,
@@ -319,7 +319,7 @@ impl ClientSession {
         if pipelined {
             while self.send_next_rcpt(&mut tx) {}
             if tx.bdat.is_none() {
-                self.send_command(&Command::Data, Expect::Data);
+                self.send_command(&Command::Data, Phase::Data);
             }
         }
         self.transactions.push_back(tx);
@@ -339,11 +339,11 @@ impl ClientSession {
             },
         };
         tx.rcpt_sent += 1;
-        self.send_command(&rcpt, Expect::Rcpt);
+        self.send_command(&rcpt, Phase::Rcpt);
         true
     }
 
-    pub(super) fn on_transaction_reply(&mut self, expect: Expect, reply: Reply) {
+    pub(super) fn on_transaction_reply(&mut self, expect: Phase, reply: Reply) {
         // Replies come in order and a transaction's commands are only sent
         // after the previous one's end of data, so the oldest is answered.
         let Some(mut tx) = self.transactions.pop_front() else {
@@ -351,10 +351,10 @@ impl ClientSession {
             return;
         };
         let concluded = match expect {
-            Expect::Mail => self.on_mail(&mut tx, reply),
-            Expect::Rcpt => self.on_rcpt(&mut tx, reply),
-            Expect::Data => self.on_data(&mut tx, reply),
-            Expect::Bdat => {
+            Phase::Mail => self.on_mail(&mut tx, reply),
+            Phase::Rcpt => self.on_rcpt(&mut tx, reply),
+            Phase::Data => self.on_data(&mut tx, reply),
+            Phase::Body => {
                 if !reply.is_positive() && !tx.failed {
                     tx.failed = true;
                     tx.final_reply = Some(reply);
@@ -418,7 +418,7 @@ impl ClientSession {
                 tx.step = Step::Body;
                 self.outbox.event(ClientEvent::SendBody);
             }
-            None if !tx.pipelined => self.send_command(&Command::Data, Expect::Data),
+            None if !tx.pipelined => self.send_command(&Command::Data, Phase::Data),
             None => {}
         }
         false
@@ -435,7 +435,7 @@ impl ClientSession {
             // an empty message ends it.
             tx.step = Step::Ended;
             self.outbox.transmit_with(|out| tx.stuffer.finish(out));
-            self.expect_reply(Expect::EndOfData);
+            self.expect_reply(Phase::EndOfData);
         } else {
             tx.step = Step::Body;
             self.outbox.event(ClientEvent::SendBody);
@@ -451,7 +451,7 @@ impl ClientSession {
         if failed {
             self.outbox.event(ClientEvent::TransactionFailed(report));
             if self.transactions.is_empty() && self.stage == super::Stage::Ready {
-                self.send_command(&Command::Rset, Expect::Rset);
+                self.send_command(&Command::Rset, Phase::Rset);
             }
         } else {
             self.outbox.event(ClientEvent::Delivered(report));
