@@ -13,6 +13,7 @@ mod send;
 mod serve;
 mod serve_readers;
 mod serve_tls;
+mod sink;
 mod template;
 mod users;
 

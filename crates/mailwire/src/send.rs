@@ -3,7 +3,7 @@
 
 use crate::connect::{self, ConnectArgs};
 use crate::maildir::Maildir;
-use crate::serve::{sink_config, MaildirSink, DEFAULT_MAX_SIZE};
+use crate::sink::{sink_config, MaildirSink, DEFAULT_MAX_SIZE};
 use crate::Failure;
 use anyhow::{anyhow, Context};
 use clap::{ArgGroup, Args};

@@ -1,0 +1,395 @@
+//! The sink's SMTP side: stores each message in a Maildir (or discards it)
+//! as it arrives, writes a sanitized `Received:` line first, logs one line
+//! per message with every client-chosen value quoted, and checks AUTH
+//! against the configured accounts with failures throttled per address.
+//!
+//! `mailwire serve` listens with it; `mailwire send` with no server starts
+//! it in-process as the embedded local sink.
+
+use crate::maildir::{Delivery, Maildir};
+use crate::users::Users;
+use smtp_blocking::{AuthThrottle, Connection, Decision, Handler, Sink, Transaction};
+use smtp_proto::sasl::AuthRequest;
+use smtp_proto::{EnhancedStatus, Host, Reply, ReplyCode, ServerConfig};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The default limit on a message's size: 25 MiB.
+pub(crate) const DEFAULT_MAX_SIZE: u64 = 25 * 1024 * 1024;
+
+/// The name the sink gives itself in its greeting and `Received:` lines.
+pub(crate) const HOSTNAME: &str = "mailwire.localhost";
+
+/// The sink's protocol settings.
+pub(crate) fn sink_config(max_size: u64) -> ServerConfig {
+    ServerConfig::new(HOSTNAME)
+        .with_max_message_size(Some(max_size))
+        .with_idle_timeout(Duration::from_secs(300))
+}
+
+/// Stores each message in a Maildir (or discards it), streamed as it
+/// arrives; logs one line per message; checks AUTH against the configured
+/// accounts, with failures throttled per client address.
+#[derive(Debug, Clone)]
+pub(crate) struct MaildirSink {
+    maildir: Option<Arc<Maildir>>,
+    log: bool,
+    users: Arc<Users>,
+    throttle: Arc<Mutex<AuthThrottle>>,
+    /// The user name of each connection's refused AUTH, until the failure
+    /// it causes is logged (at once: the session reports it right after).
+    refused_users: Arc<Mutex<HashMap<SocketAddr, String>>>,
+}
+
+impl MaildirSink {
+    /// A sink storing into `maildir` (discarding when `None`); `log` prints
+    /// one line per message to stdout.
+    pub(crate) fn new(maildir: Option<Maildir>, log: bool) -> MaildirSink {
+        MaildirSink {
+            maildir: maildir.map(Arc::new),
+            log,
+            users: Arc::new(Users::new()),
+            throttle: Arc::new(Mutex::new(AuthThrottle::default())),
+            refused_users: Arc::default(),
+        }
+    }
+
+    /// Accepts AUTH from these accounts.
+    pub(crate) fn with_users(mut self, users: Arc<Users>) -> MaildirSink {
+        self.users = users;
+        self
+    }
+
+    /// Refuses AUTH from an address after this many failures.
+    pub(crate) fn with_auth_throttle(mut self, throttle: AuthThrottle) -> MaildirSink {
+        self.throttle = Arc::new(Mutex::new(throttle));
+        self
+    }
+
+    fn refused_users(&self) -> MutexGuard<'_, HashMap<SocketAddr, String>> {
+        self.refused_users
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn throttle(&self) -> MutexGuard<'_, AuthThrottle> {
+        self.throttle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The client's EHLO name as the `Received:` line may show it: letters,
+/// digits, `-`, `.` (and, for an address literal, `[`, `:` and `]`) are
+/// kept; anything else, a parenthesis, a bidirectional override (U+202E),
+/// a control (U+0085), becomes `?`. Non-ASCII letters are kept only for an
+/// SMTPUTF8 message, whose header may carry UTF-8.
+fn received_name(host: &Host, smtputf8: bool) -> String {
+    sanitize_name(
+        &host.to_string(),
+        matches!(host, Host::Literal(_)),
+        smtputf8,
+    )
+}
+
+/// [`received_name`] on text: each character kept or replaced by `?`.
+fn sanitize_name(name: &str, literal: bool, smtputf8: bool) -> String {
+    name.chars()
+        .map(|c| {
+            let letter = if smtputf8 {
+                c.is_alphanumeric()
+            } else {
+                c.is_ascii_alphanumeric()
+            };
+            let kept =
+                letter || matches!(c, '-' | '.') || (literal && matches!(c, '[' | ']' | ':'));
+            if kept {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// The `Received:` field for a message of `transaction`; its `with` clause
+/// is the session's own protocol name (RFC 3848, RFC 6531).
+fn received_line(conn: &Connection, transaction: &Transaction) -> String {
+    let smtputf8 = transaction.params.smtputf8;
+    let helo = conn
+        .helo
+        .as_ref()
+        .map_or_else(|| "unknown".to_owned(), |h| received_name(h, smtputf8));
+    let date = mime_codec::DateTime::from_unix(now_secs(), 0)
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    format!(
+        "Received: from {helo} ([{}])\r\n\tby {HOSTNAME} (mailwire) with {};\r\n\t{date}\r\n",
+        conn.peer.ip(),
+        transaction.protocol
+    )
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn reply(code: ReplyCode, status: (u8, u16, u16), text: &str) -> Reply {
+    Reply::new(
+        code,
+        EnhancedStatus::new(status.0, status.1, status.2),
+        [text],
+    )
+    .unwrap_or_else(|_| Reply::bare(code))
+}
+
+/// `451 4.3.0`: the message could not be stored.
+fn store_failed() -> Reply {
+    reply(
+        ReplyCode::LOCAL_ERROR,
+        (4, 3, 0),
+        "Could not store the message, try again later",
+    )
+}
+
+/// A value a client chose, for a log line: in double quotes, with `"`, `\`,
+/// controls and invisible formatting characters escaped, so that it can
+/// neither end its field nor forge another one.
+pub(crate) fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}') =>
+            {
+                out.push_str(&c.escape_unicode().to_string());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The fields every log line of a message carries.
+fn message_fields(conn: &Connection, transaction: &Transaction, size: u64) -> String {
+    let to: Vec<String> = transaction
+        .recipients
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let user = conn
+        .authenticated
+        .as_deref()
+        .map_or_else(String::new, |u| format!(" user={}", quote(u)));
+    format!(
+        "from={} to={} size={size}{user} client={}",
+        quote(&transaction.from.to_string()),
+        quote(&to.join(",")),
+        conn.peer.ip()
+    )
+}
+
+/// One message on its way into the Maildir (or to nowhere, discarding).
+#[derive(Debug)]
+pub(crate) struct Storing {
+    delivery: Option<Delivery>,
+    size: u64,
+    /// What the log line says, when one is written.
+    log: Option<(Connection, Transaction)>,
+}
+
+impl Sink for Storing {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), Reply> {
+        self.size += chunk.len() as u64;
+        let Some(delivery) = &mut self.delivery else {
+            return Ok(());
+        };
+        delivery.write(chunk).map_err(|error| {
+            eprintln!("mailwire: storing a message failed: {error:#}");
+            store_failed()
+        })
+    }
+
+    fn finish(self) -> Decision {
+        let fields = |log: &Option<(Connection, Transaction)>| {
+            log.as_ref()
+                .map(|(conn, tx)| message_fields(conn, tx, self.size))
+        };
+        let Some(delivery) = self.delivery else {
+            if let Some(fields) = fields(&self.log) {
+                println!("discarded {fields}");
+            }
+            return Decision::Accept;
+        };
+        match delivery.commit() {
+            Ok(name) => {
+                if let Some(fields) = fields(&self.log) {
+                    println!("stored {name} {fields}");
+                }
+                Decision::AcceptWith(reply(
+                    ReplyCode::OK,
+                    (2, 0, 0),
+                    &format!("Ok: queued as {name}"),
+                ))
+            }
+            Err(error) => {
+                eprintln!("mailwire: storing a message failed: {error:#}");
+                Decision::Reject(store_failed())
+            }
+        }
+    }
+
+    fn abort(self) {
+        if let Some(delivery) = self.delivery {
+            delivery.abort();
+        }
+    }
+}
+
+impl Handler for MaildirSink {
+    type Sink = Storing;
+
+    fn data_start(&self, conn: &Connection, transaction: &Transaction) -> Result<Storing, Reply> {
+        let log = self.log.then(|| (conn.clone(), transaction.clone()));
+        let Some(maildir) = &self.maildir else {
+            return Ok(Storing {
+                delivery: None,
+                size: 0,
+                log,
+            });
+        };
+        let received = received_line(conn, transaction);
+        let delivery = maildir
+            .begin()
+            .and_then(|mut delivery| {
+                delivery.write(received.as_bytes())?;
+                Ok(delivery)
+            })
+            .map_err(|error| {
+                eprintln!("mailwire: storing a message failed: {error:#}");
+                store_failed()
+            })?;
+        Ok(Storing {
+            delivery: Some(delivery),
+            size: 0,
+            log,
+        })
+    }
+
+    fn auth(&self, conn: &Connection, request: &AuthRequest) -> Decision {
+        if self.throttle().is_blocked(conn.peer.ip(), Instant::now()) {
+            // Refused without looking at the credentials.
+            return Decision::Reject(reply(
+                ReplyCode::new(454).unwrap_or(ReplyCode::LOCAL_ERROR),
+                (4, 7, 0),
+                "Too many authentication failures, try again later",
+            ));
+        }
+        if !self.users.is_empty() && self.users.check(request) {
+            return Decision::Accept;
+        }
+        // The user name only: a password never reaches a log.
+        let mut refused = self.refused_users();
+        if refused.len() >= 10_000 {
+            refused.clear();
+        }
+        refused.insert(conn.peer, request.username().to_owned());
+        Decision::auth_invalid()
+    }
+
+    fn auth_failed(&self, conn: &Connection, _failures: usize) {
+        let ip = conn.peer.ip();
+        // A cancelled or garbled exchange named no user.
+        let user = self.refused_users().remove(&conn.peer).unwrap_or_default();
+        // Counted across connections; the session itself delays its reply
+        // and closes after a few.
+        let Some(failures) = self.throttle().record_failure(ip, Instant::now()) else {
+            return;
+        };
+        eprintln!(
+            "mailwire: AUTH failed for user={} client={ip} failures={failures}",
+            quote(&user)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Reads back a [`quote`]d value; `None` if it is not well formed.
+    fn unquote(quoted: &str) -> Option<String> {
+        let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return None,
+                '\\' => match chars.next()? {
+                    'u' => {
+                        let rest: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                        let hex = rest.strip_prefix('{')?;
+                        out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
+                    }
+                    c => out.push(c),
+                },
+                c => out.push(c),
+            }
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn quoting_keeps_a_forged_field_inside_its_value() {
+        let from = "<\"x> to=<boss@corp> user=root x\"@evil.example>";
+        let quoted = quote(from);
+        assert_eq!(
+            quoted,
+            r#""<\"x> to=<boss@corp> user=root x\"@evil.example>""#
+        );
+        assert_eq!(quote("a\u{202e}b\nc"), r#""a\u{202e}b\u{a}c""#);
+    }
+
+    #[test]
+    fn hostile_ehlo_names_are_sanitized_for_received() {
+        let literal = Host::parse("[X:)by(trusted.example;]").unwrap();
+        assert_eq!(received_name(&literal, false), "[X:?by?trusted.example?]");
+        let v6 = Host::parse("[IPv6:2001:db8::1]").unwrap();
+        assert_eq!(received_name(&v6, false), "[IPv6:2001:db8::1]");
+        let plain = Host::parse("client.example").unwrap();
+        assert_eq!(received_name(&plain, false), "client.example");
+    }
+
+    proptest! {
+        #[test]
+        fn quote_round_trips_and_never_leaves_a_bare_quote_or_control(value in any::<String>()) {
+            let quoted = quote(&value);
+            prop_assert_eq!(unquote(&quoted), Some(value));
+            prop_assert!(!quoted.chars().any(char::is_control));
+        }
+
+        #[test]
+        fn sanitized_names_keep_only_safe_characters_one_for_one(
+            name in any::<String>(),
+            literal in any::<bool>(),
+            smtputf8 in any::<bool>(),
+        ) {
+            let clean = sanitize_name(&name, literal, smtputf8);
+            prop_assert_eq!(clean.chars().count(), name.chars().count());
+            for c in clean.chars() {
+                let letter = if smtputf8 { c.is_alphanumeric() } else { c.is_ascii_alphanumeric() };
+                prop_assert!(letter || "-.?".contains(c) || (literal && "[]:".contains(c)), "{:?}", c);
+            }
+        }
+    }
+}
