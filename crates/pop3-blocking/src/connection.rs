@@ -1,17 +1,13 @@
 //! One connection: the driving loop around a `Pop3Session`.
 
-use crate::transport::Transport;
 use crate::Shared;
 use maildrop::Maildrop;
 use pop3_proto::{Event, MessageInfo, Output, Pop3Session, Response, ResponseCode, Uid};
+use session_server::{wait_for, Received, Shutdown, Transport};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-
-/// How often a blocked read wakes to check for shutdown.
-const SHUTDOWN_POLL: Duration = Duration::from_secs(1);
+use std::time::Instant;
 
 /// The maildrop a session holds, released (unlocked) when dropped.
 struct Held<'a> {
@@ -30,6 +26,7 @@ impl Drop for Held<'_> {
 
 struct Connection<'a> {
     shared: &'a Shared,
+    shutdown: &'a Shutdown,
     transport: Transport,
     session: Pop3Session,
     held: Option<Held<'a>>,
@@ -38,33 +35,24 @@ struct Connection<'a> {
     done: bool,
 }
 
-pub(crate) fn serve(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
+pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
+    let Ok((transport, tls)) = Transport::accept(stream, &shared.options) else {
+        return;
+    };
     let now = Instant::now();
-    let session = Pop3Session::new(std::sync::Arc::clone(&shared.config), now);
+    let mut session = Pop3Session::new(std::sync::Arc::clone(&shared.config), now);
+    if let Some(info) = tls {
+        session.tls_established(now, info);
+    }
     let mut conn = Connection {
         shared,
-        transport: Transport::Plain(stream),
+        shutdown,
+        transport,
         session,
         held: None,
         chunk: vec![0; shared.options.chunk_size.max(1)],
         done: false,
     };
-    if shared.options.implicit_tls {
-        let Some(tls) = shared.options.tls.clone() else {
-            return;
-        };
-        match conn
-            .transport
-            .upgrade(tls, shared.options.handshake_timeout)
-        {
-            Ok(info) => conn.session.tls_established(Instant::now(), info),
-            Err(_) => return,
-        }
-    }
-    let _ = conn
-        .transport
-        .set_write_timeout(shared.options.write_timeout);
     if conn.run().is_err() {
         conn.session.feed_eof(Instant::now());
         // Drain so the maildrop is released without deleting anything.
@@ -82,33 +70,23 @@ impl Connection<'_> {
             if self.done {
                 return Ok(());
             }
-            if self.shared.stopping.load(Ordering::SeqCst) {
+            if self.shutdown.requested() {
                 self.session.shutdown();
                 continue;
             }
-            let now = Instant::now();
-            let wait = match self.session.poll_timeout() {
-                Some(deadline) if deadline <= now => {
-                    self.session.handle_timeout(now);
-                    continue;
-                }
-                Some(deadline) => (deadline - now).min(SHUTDOWN_POLL),
-                None => SHUTDOWN_POLL,
+            let Some(wait) = wait_for(self.session.poll_timeout(), Instant::now()) else {
+                self.session.handle_timeout(Instant::now());
+                continue;
             };
-            self.transport.set_read_timeout(wait)?;
-            match self.transport.read(&mut buf) {
-                Ok(0) => self.session.feed_eof(Instant::now()),
-                Ok(n) => self
-                    .session
-                    .feed(Instant::now(), buf.get(..n).unwrap_or_default()),
-                Err(e) if is_timeout(&e) => {
+            match self.transport.receive(&mut buf, wait)? {
+                Received::Eof => self.session.feed_eof(Instant::now()),
+                Received::Bytes(bytes) => self.session.feed(Instant::now(), bytes),
+                Received::Nothing => {
                     let now = Instant::now();
                     if self.session.poll_timeout().is_some_and(|d| d <= now) {
                         self.session.handle_timeout(now);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
             }
         }
     }
@@ -117,20 +95,9 @@ impl Connection<'_> {
     fn drain(&mut self) -> io::Result<()> {
         while let Some(out) = self.session.poll_output() {
             match out {
-                Output::Transmit(bytes) => {
-                    self.transport.write_all(&bytes)?;
-                    self.transport.flush()?;
-                }
+                Output::Transmit(bytes) => self.transport.send(&bytes)?,
                 Output::StartTls => {
-                    let Some(tls) = self.shared.options.tls.clone() else {
-                        return Err(io::Error::other("STLS without a certificate"));
-                    };
-                    let info = self
-                        .transport
-                        .upgrade(tls, self.shared.options.handshake_timeout)?;
-                    let _ = self
-                        .transport
-                        .set_write_timeout(self.shared.options.write_timeout);
+                    let info = self.transport.start_tls(&self.shared.options)?;
                     self.session.tls_established(Instant::now(), info);
                 }
                 Output::Close => {
@@ -270,11 +237,4 @@ impl Connection<'_> {
         }
         self.session.end_message().map_err(io::Error::other)
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
