@@ -4,14 +4,13 @@ use crate::store::MaildirStore;
 use crate::Shared;
 use imap_proto::{Event, ImapSession, Mailstore, NoStore, Output};
 use maildrop::MaildirFolders;
-use session_server::{wait_for, Received, Shutdown, Transport};
+use session_server::{drive, Driven, Shutdown, Transport};
 use std::io;
 use std::net::TcpStream;
 use std::time::Instant;
 
 struct Connection<'a> {
     shared: &'a Shared,
-    shutdown: &'a Shutdown,
     transport: Transport,
     session: ImapSession,
     store: Option<MaildirStore>,
@@ -29,16 +28,46 @@ pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
     }
     let mut conn = Connection {
         shared,
-        shutdown,
         transport,
         session,
         store: None,
         done: false,
     };
-    if conn.run().is_err() {
+    if drive(&mut conn, shutdown).is_err() {
         conn.session.feed_eof(Instant::now());
     }
     conn.transport.close();
+}
+
+impl Driven for Connection<'_> {
+    fn transport(&mut self) -> &mut Transport {
+        &mut self.transport
+    }
+
+    fn drain(&mut self) -> io::Result<bool> {
+        Connection::drain(self)?;
+        Ok(self.done)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.session.poll_timeout()
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        self.with_store(|s, store| s.handle_timeout(now, store));
+    }
+
+    fn received(&mut self, now: Instant, bytes: &[u8]) {
+        self.with_store(|s, store| s.feed(now, bytes, store));
+    }
+
+    fn eof(&mut self, now: Instant) {
+        self.session.feed_eof(now);
+    }
+
+    fn shutdown(&mut self) {
+        self.session.shutdown();
+    }
 }
 
 impl Connection<'_> {
@@ -46,37 +75,6 @@ impl Connection<'_> {
         match &mut self.store {
             Some(store) => f(&mut self.session, store),
             None => f(&mut self.session, &mut NoStore),
-        }
-    }
-
-    fn run(&mut self) -> io::Result<()> {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            self.drain()?;
-            if self.done {
-                return Ok(());
-            }
-            if self.shutdown.requested() {
-                self.session.shutdown();
-                continue;
-            }
-            let Some(wait) = wait_for(self.session.poll_timeout(), Instant::now()) else {
-                let now = Instant::now();
-                self.with_store(|s, store| s.handle_timeout(now, store));
-                continue;
-            };
-            match self.transport.receive(&mut buf, wait)? {
-                Received::Eof => self.session.feed_eof(Instant::now()),
-                Received::Bytes(bytes) => {
-                    self.with_store(|s, store| s.feed(Instant::now(), bytes, store));
-                }
-                Received::Nothing => {
-                    let now = Instant::now();
-                    if self.session.poll_timeout().is_some_and(|d| d <= now) {
-                        self.with_store(|s, store| s.handle_timeout(now, store));
-                    }
-                }
-            }
         }
     }
 

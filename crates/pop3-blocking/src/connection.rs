@@ -3,7 +3,7 @@
 use crate::Shared;
 use maildrop::Maildrop;
 use pop3_proto::{Event, MessageInfo, Output, Pop3Session, Response, ResponseCode, Uid};
-use session_server::{wait_for, Received, Shutdown, Transport};
+use session_server::{drive, Driven, Shutdown, Transport};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -26,7 +26,6 @@ impl Drop for Held<'_> {
 
 struct Connection<'a> {
     shared: &'a Shared,
-    shutdown: &'a Shutdown,
     transport: Transport,
     session: Pop3Session,
     held: Option<Held<'a>>,
@@ -46,14 +45,13 @@ pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
     }
     let mut conn = Connection {
         shared,
-        shutdown,
         transport,
         session,
         held: None,
         chunk: vec![0; shared.options.chunk_size.max(1)],
         done: false,
     };
-    if conn.run().is_err() {
+    if drive(&mut conn, shutdown).is_err() {
         conn.session.feed_eof(Instant::now());
         // Drain so the maildrop is released without deleting anything.
         while conn.session.poll_output().is_some() {}
@@ -62,35 +60,38 @@ pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
     conn.transport.close();
 }
 
-impl Connection<'_> {
-    fn run(&mut self) -> io::Result<()> {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            self.drain()?;
-            if self.done {
-                return Ok(());
-            }
-            if self.shutdown.requested() {
-                self.session.shutdown();
-                continue;
-            }
-            let Some(wait) = wait_for(self.session.poll_timeout(), Instant::now()) else {
-                self.session.handle_timeout(Instant::now());
-                continue;
-            };
-            match self.transport.receive(&mut buf, wait)? {
-                Received::Eof => self.session.feed_eof(Instant::now()),
-                Received::Bytes(bytes) => self.session.feed(Instant::now(), bytes),
-                Received::Nothing => {
-                    let now = Instant::now();
-                    if self.session.poll_timeout().is_some_and(|d| d <= now) {
-                        self.session.handle_timeout(now);
-                    }
-                }
-            }
-        }
+impl Driven for Connection<'_> {
+    fn transport(&mut self) -> &mut Transport {
+        &mut self.transport
     }
 
+    fn drain(&mut self) -> io::Result<bool> {
+        Connection::drain(self)?;
+        Ok(self.done)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.session.poll_timeout()
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        self.session.handle_timeout(now);
+    }
+
+    fn received(&mut self, now: Instant, bytes: &[u8]) {
+        self.session.feed(now, bytes);
+    }
+
+    fn eof(&mut self, now: Instant) {
+        self.session.feed_eof(now);
+    }
+
+    fn shutdown(&mut self) {
+        self.session.shutdown();
+    }
+}
+
+impl Connection<'_> {
     /// Carries out everything the session asks, in order.
     fn drain(&mut self) -> io::Result<()> {
         while let Some(out) = self.session.poll_output() {

@@ -6,7 +6,8 @@
 //! this crate holds what they have in common:
 //!
 //! - [`Transport`]: a plain or TLS stream, the handshake with a deadline,
-//!   read and write timeouts;
+//!   read and write timeouts; [`drive`], the loop that feeds a session
+//!   ([`Driven`]) its client's bytes, its deadlines and shutdown;
 //! - [`ServerOptions`]: TLS, the connection limit and the timeouts, around
 //!   the protocol's own configuration;
 //! - [`Listener`] and [`RunningServer`]: the accept loop, the connection
@@ -40,7 +41,7 @@
 pub mod test_support;
 mod transport;
 
-pub use transport::{wait_for, Received, Transport, SHUTDOWN_POLL};
+pub use transport::{drive, wait_for, Driven, Received, Transport, SHUTDOWN_POLL};
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};

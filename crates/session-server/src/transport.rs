@@ -1,6 +1,6 @@
 //! A TCP stream, plain or inside rustls, with deadlines on each read.
 
-use crate::ServerOptions;
+use crate::{ServerOptions, Shutdown};
 use smtp_proto::TlsInfo;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -219,4 +219,54 @@ fn is_timeout(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
+}
+
+/// One connection's session, as [`drive`] sees it: the protocols' sessions
+/// (POP3, IMAP) differ in what they carry out, not in how they are fed.
+pub trait Driven {
+    /// The stream the session speaks over.
+    fn transport(&mut self) -> &mut Transport;
+    /// Carries out everything the session asks, in order; `true` once it
+    /// has closed.
+    fn drain(&mut self) -> io::Result<bool>;
+    /// When the session next wants [`Driven::timeout`].
+    fn deadline(&self) -> Option<Instant>;
+    /// The session's deadline has come.
+    fn timeout(&mut self, now: Instant);
+    /// Bytes from the client.
+    fn received(&mut self, now: Instant, bytes: &[u8]);
+    /// The client closed its side.
+    fn eof(&mut self, now: Instant);
+    /// The server is stopping: the session should say goodbye and close.
+    fn shutdown(&mut self);
+}
+
+/// Feeds a session what its client sends and what time brings until it
+/// closes: waits on the client at most until the session's deadline, and
+/// at most [`SHUTDOWN_POLL`] between looks at `shutdown`.
+pub fn drive(conn: &mut impl Driven, shutdown: &Shutdown) -> io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if conn.drain()? {
+            return Ok(());
+        }
+        if shutdown.requested() {
+            conn.shutdown();
+            continue;
+        }
+        let Some(wait) = wait_for(conn.deadline(), Instant::now()) else {
+            conn.timeout(Instant::now());
+            continue;
+        };
+        match conn.transport().receive(&mut buf, wait)? {
+            Received::Eof => conn.eof(Instant::now()),
+            Received::Bytes(bytes) => conn.received(Instant::now(), bytes),
+            Received::Nothing => {
+                let now = Instant::now();
+                if conn.deadline().is_some_and(|d| d <= now) {
+                    conn.timeout(now);
+                }
+            }
+        }
+    }
 }

@@ -5,8 +5,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use session_server::test_support::{tls, TempDir};
 use session_server::{
-    wait_for, Listener, Received, ServerOptions, Service, Shutdown, StartError, Transport,
-    SHUTDOWN_POLL,
+    drive, wait_for, Driven, Listener, Received, ServerOptions, Service, Shutdown, StartError,
+    Transport, SHUTDOWN_POLL,
 };
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -211,4 +211,92 @@ fn implicit_tls_handshakes_and_reports_what_it_negotiated() {
     // A second upgrade is refused, not attempted.
     assert!(transport.start_tls(&options).is_err());
     transport.close();
+}
+
+/// Echoes each chunk back, says "idle" at its deadline, and closes after
+/// "quit", at end of stream, or at shutdown.
+struct Echo {
+    transport: Transport,
+    out: Vec<u8>,
+    deadline: Option<Instant>,
+    closing: bool,
+}
+
+impl Driven for Echo {
+    fn transport(&mut self) -> &mut Transport {
+        &mut self.transport
+    }
+    fn drain(&mut self) -> std::io::Result<bool> {
+        let out = std::mem::take(&mut self.out);
+        if !out.is_empty() {
+            self.transport.send(&out)?;
+        }
+        Ok(self.closing)
+    }
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+    fn timeout(&mut self, _now: Instant) {
+        self.deadline = None;
+        self.out.extend_from_slice(b"idle\r\n");
+    }
+    fn received(&mut self, _now: Instant, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        self.closing |= bytes.ends_with(b"quit\r\n");
+    }
+    fn eof(&mut self, _now: Instant) {
+        self.closing = true;
+    }
+    fn shutdown(&mut self) {
+        self.out.extend_from_slice(b"bye\r\n");
+        self.closing = true;
+    }
+}
+
+#[test]
+fn drive_feeds_bytes_and_deadlines_until_the_session_closes() {
+    let (server, mut client) = pair();
+    let mut echo = Echo {
+        transport: Transport::Plain(server),
+        out: Vec::new(),
+        deadline: Some(Instant::now() + Duration::from_millis(100)),
+        closing: false,
+    };
+    let shutdown = Shutdown::default();
+    let driver = std::thread::spawn(move || drive(&mut echo, &shutdown).is_ok());
+    assert_eq!(read_line(&mut client), "idle\r\n");
+    client.write_all(b"one\r\n").unwrap();
+    assert_eq!(read_line(&mut client), "one\r\n");
+    client.write_all(b"quit\r\n").unwrap();
+    assert_eq!(read_line(&mut client), "quit\r\n");
+    assert!(driver.join().unwrap());
+}
+
+#[test]
+fn drive_ends_a_session_at_shutdown() {
+    let (tx, rx) = mpsc::channel();
+    struct Driving(Mutex<mpsc::Sender<bool>>);
+    impl Service for Driving {
+        fn serve(&self, stream: TcpStream, shutdown: &Shutdown) {
+            let mut echo = Echo {
+                transport: Transport::Plain(stream),
+                out: b"hello\r\n".to_vec(),
+                deadline: None,
+                closing: false,
+            };
+            let ok = drive(&mut echo, shutdown).is_ok();
+            let _ = self.0.lock().unwrap().send(ok);
+        }
+        fn refusal(&self) -> Vec<u8> {
+            Vec::new()
+        }
+    }
+    let listener = Listener::bind("127.0.0.1:0", Driving(Mutex::new(tx)), 4).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = listener.spawn();
+    let mut client = TcpStream::connect(addr).unwrap();
+    assert_eq!(read_line(&mut client), "hello\r\n");
+    server.shutdown();
+    assert_eq!(read_line(&mut client), "bye\r\n");
+    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap());
 }
