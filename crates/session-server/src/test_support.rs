@@ -7,6 +7,8 @@
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -108,4 +110,24 @@ pub fn python(script: &str, env: &[(&str, String)], limit: Duration) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `done` every 20 ms until it holds or `limit` passes; whether it
+/// held.
+pub fn poll_until(mut done: impl FnMut() -> bool, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+/// One line from the server, with its line ending; empty at end of stream.
+pub fn line(reader: &mut BufReader<TcpStream>) -> String {
+    let mut l = String::new();
+    reader.read_line(&mut l).unwrap();
+    l
 }
