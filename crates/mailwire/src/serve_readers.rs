@@ -105,6 +105,23 @@ impl Readers<'_> {
         }
     }
 
+    /// A POP3 or IMAP listener's options: the connection limit, and the
+    /// certificate for STLS/STARTTLS or for implicit TLS.
+    fn options<C>(
+        &self,
+        config: C,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        implicit: bool,
+    ) -> session_server::ServerOptions<C> {
+        let options =
+            session_server::ServerOptions::new(config).with_max_connections(self.max_connections);
+        match tls {
+            Some(tls) if implicit => options.with_implicit_tls(tls),
+            Some(tls) => options.with_tls(tls),
+            None => options,
+        }
+    }
+
     fn announce(&self, protocol: &str, addr: std::io::Result<std::net::SocketAddr>, mode: &str) {
         if let Ok(addr) = addr {
             println!(
@@ -121,26 +138,18 @@ impl Readers<'_> {
         tls: Option<Arc<rustls::ServerConfig>>,
         implicit: bool,
     ) -> anyhow::Result<Running> {
-        use pop3_blocking::{Pop3Server, ServerOptions};
         let config = pop3_proto::Pop3Config::new(self.hostname)
             .with_stls(tls.is_some() && !implicit)
             .with_plaintext_auth(self.allow_plaintext);
-        let mut options = ServerOptions::new(config).with_max_connections(self.max_connections);
         let mode = Self::mode(tls.is_some(), implicit, "STLS");
-        if let Some(tls) = tls {
-            options = if implicit {
-                options.with_implicit_tls(tls)
-            } else {
-                options.with_tls(tls)
-            };
-        }
+        let options = self.options(config, tls, implicit);
         let (users, maildir) = (Arc::clone(users), self.maildir.clone());
         let login = move |c: &pop3_proto::Credentials| {
             users
                 .verify(c.username(), |password| c.verify_password(password))
                 .then(|| maildir.clone())
         };
-        let server = Pop3Server::bind(addr, options, login)
+        let server = pop3_blocking::Pop3Server::bind(addr, options, login)
             .with_context(|| format!("listening for POP3 on {addr}"))?;
         self.announce("POP3", server.local_addr(), &mode);
         Ok(Box::new(server.spawn()))
@@ -153,19 +162,11 @@ impl Readers<'_> {
         tls: Option<Arc<rustls::ServerConfig>>,
         implicit: bool,
     ) -> anyhow::Result<Running> {
-        use imap_blocking::{ImapServer, ServerOptions};
         let config = imap_proto::ImapConfig::new(self.hostname)
             .with_starttls(tls.is_some() && !implicit)
             .with_plaintext_auth(self.allow_plaintext);
-        let mut options = ServerOptions::new(config).with_max_connections(self.max_connections);
         let mode = Self::mode(tls.is_some(), implicit, "STARTTLS");
-        if let Some(tls) = tls {
-            options = if implicit {
-                options.with_implicit_tls(tls)
-            } else {
-                options.with_tls(tls)
-            };
-        }
+        let options = self.options(config, tls, implicit);
         let (users, maildir) = (Arc::clone(users), self.maildir.clone());
         let login = move |c: &imap_proto::Credentials| {
             let plain_for_someone_else = c.authzid.as_ref().is_some_and(|a| *a != c.username);
@@ -175,7 +176,7 @@ impl Readers<'_> {
                 }))
             .then(|| maildir.clone())
         };
-        let server = ImapServer::bind(addr, options, login)
+        let server = imap_blocking::ImapServer::bind(addr, options, login)
             .with_context(|| format!("listening for IMAP on {addr}"))?;
         self.announce("IMAP", server.local_addr(), &mode);
         Ok(Box::new(server.spawn()))
