@@ -21,7 +21,6 @@
 //! server.shutdown();
 //! # Ok::<(), std::io::Error>(())
 //! ```
-#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -7,7 +7,6 @@
 //! pop3-proto's sessions: bytes and time in, bytes and events out. Mailbox
 //! access goes through the [`Mailstore`] trait handed to each input;
 //! ENVELOPE and BODYSTRUCTURE come from mime-codec's parser.
-#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -14,7 +14,6 @@
 //!
 //! The page is plain HTML, CSS and JavaScript compiled into the binary; no
 //! build step. The API is described in `docs/web.md`.
-#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

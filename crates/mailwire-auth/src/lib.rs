@@ -4,7 +4,6 @@
 //! The crate does no I/O and reads no clock: DNS questions go to a [`Resolver`] the caller
 //! provides, and the time is an argument. Message bytes are fed in chunks; only the header
 //! section is held. See `docs/mail-auth.md` for a guide.
-#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
