@@ -126,6 +126,18 @@ pub fn sign(message: impl Read, signers: &[DkimSigner], now: u64) -> Result<Sign
     Spooled::new(message)?.sign(signers, now)
 }
 
+/// The signature fields (with CRLF, one per signer) to put in front of a
+/// message already held in memory: no temporary file. `now` is seconds since
+/// the Unix epoch.
+pub fn sign_bytes(message: &[u8], signers: &[DkimSigner], now: u64) -> Result<String, DkimError> {
+    if signers.is_empty() {
+        return Ok(String::new());
+    }
+    let mut stream = SigningStream::new(signers);
+    stream.feed(message)?;
+    Ok(stream.finish(now)?.concat())
+}
+
 /// The current time in seconds since the Unix epoch, for `t=`.
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
@@ -142,10 +154,7 @@ fn temp_file() -> io::Result<File> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!(
-        "mailer-dkim-{}-{nanos}-{n}",
-        std::process::id()
-    ));
+    let path = std::env::temp_dir().join(format!("mailer-dkim-{}-{nanos}-{n}", std::process::id()));
     let mut options = OpenOptions::new();
     options.read(true).write(true).create_new(true);
     #[cfg(unix)]
@@ -174,6 +183,8 @@ mod tests {
             .unwrap();
         let field = signer().sign(&message, 1_700_000_000).unwrap();
         assert_eq!(out, [field.as_bytes(), &message[..]].concat());
+        let fields = sign_bytes(&message, &[signer()], 1_700_000_000).unwrap();
+        assert_eq!(fields, field);
     }
 
     #[test]
