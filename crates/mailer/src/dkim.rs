@@ -175,7 +175,12 @@ mod tests {
 
     #[test]
     fn signing_puts_the_fields_of_the_in_memory_signer_in_front() {
-        let message = b"From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n".repeat(1);
+        // Larger than one 64 KiB read, so the file is read in several.
+        let message = [
+            &b"From: a@example.com\r\nSubject: hi\r\n\r\n"[..],
+            &b"a line of the body  \r\n".repeat(10_000),
+        ]
+        .concat();
         let mut out = Vec::new();
         sign(&message[..], &[signer()], 1_700_000_000)
             .unwrap()
