@@ -110,7 +110,12 @@ impl Credentials {
 #[cfg(feature = "dkim")]
 type Signers = Arc<Vec<crate::dkim::DkimSigner>>;
 #[cfg(not(feature = "dkim"))]
-type Signers = ();
+type Signers = NoSigners;
+
+/// Without the `dkim` feature: nothing to sign with.
+#[cfg(not(feature = "dkim"))]
+#[derive(Debug, Clone, Default)]
+struct NoSigners;
 
 /// The message's bytes, signed by every signer while streaming (through a
 /// temporary file) when there are any.
