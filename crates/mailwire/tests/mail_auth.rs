@@ -246,3 +246,63 @@ fn bulk_signs_at_enqueue_and_delivered_mail_verifies() {
         }
     }
 }
+
+#[test]
+fn send_queue_signs_and_deliver_sends_the_signed_bytes() {
+    let dir = TempDir::new("dkim-queue");
+    let ed = keygen(&dir.0, "e1", "ed25519");
+    let dns = Dnsmasq::start(
+        Records::new()
+            .txt("example.test", "v=spf1 ip4:127.0.0.1 -all")
+            .txt("e1._domainkey.example.test", &ed)
+            .txt("_dmarc.example.test", "v=DMARC1; p=reject"),
+    )
+    .unwrap_or_else(|e| panic!("dnsmasq could not start ({e}); run through tests/run-all.sh"));
+    let dns_addr = dns.addr().to_string();
+    let serve = Serve::start(&dir.0, &["--check-auth", "--auth-dns", &dns_addr], &[]);
+    let server = serve.plain.to_string();
+    let mut cmd = mailwire(&dir.0);
+    cmd.args([
+        "send",
+        "--queue",
+        "--from",
+        "ann@example.test",
+        "--to",
+        "bob@example.net",
+        "--subject",
+        "queued and signed",
+        "--text",
+        "hello from the spool",
+        "--dkim-key",
+        "e1.example.test.pem",
+        "--dkim-selector",
+        "e1",
+    ]);
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(serve.stored().is_empty(), "queued, not yet sent");
+    let mut cmd = mailwire(&dir.0);
+    cmd.args([
+        "deliver",
+        "--server",
+        &server,
+        "--security",
+        "none",
+        "--until-idle",
+    ]);
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stored = serve.stored();
+    assert_eq!(stored.len(), 1);
+    let message = text(&stored[0]);
+    assert!(
+        message.contains("dkim=pass header.d=example.test header.s=e1")
+            && message.contains("dmarc=pass"),
+        "{message}"
+    );
+}
