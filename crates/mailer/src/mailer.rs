@@ -108,19 +108,19 @@ impl Credentials {
 
 /// The DKIM signers of a mailer (none without the `dkim` feature).
 #[cfg(feature = "dkim")]
-type Signers = Arc<Vec<crate::dkim::DkimSigner>>;
+pub(crate) type Signers = Arc<Vec<crate::dkim::DkimSigner>>;
 #[cfg(not(feature = "dkim"))]
-type Signers = NoSigners;
+pub(crate) type Signers = NoSigners;
 
 /// Without the `dkim` feature: nothing to sign with.
 #[cfg(not(feature = "dkim"))]
 #[derive(Debug, Clone, Default)]
-struct NoSigners;
+pub(crate) struct NoSigners;
 
 /// The message's bytes, signed by every signer while streaming (through a
 /// temporary file) when there are any.
 #[cfg_attr(not(feature = "dkim"), allow(clippy::unnecessary_wraps))]
-fn message_body(
+pub(crate) fn message_body(
     signers: &Signers,
     message: OutgoingMessage,
 ) -> Result<Box<dyn Read + Send>, Error> {
@@ -318,6 +318,11 @@ impl Mailer {
     #[cfg(feature = "async")]
     pub(crate) fn connect_timeout(&self) -> Duration {
         self.timeout
+    }
+
+    #[cfg(feature = "async")]
+    pub(crate) fn signers(&self) -> &Signers {
+        &self.signers
     }
 
     #[cfg(feature = "async")]

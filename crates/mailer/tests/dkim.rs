@@ -122,3 +122,30 @@ fn a_message_sent_through_the_mailer_arrives_with_signatures_that_verify() {
         assert!(matches!(outcome.result, DkimResult::Fail(_)), "{outcome:?}");
     }
 }
+
+/// `send_async` signs too (the `smol` feature).
+#[cfg(feature = "smol")]
+#[test]
+fn send_async_signs_as_send_does() {
+    let key = SigningKey::ed25519_from_seed(&[5; 32]);
+    let dns = MemoryResolver::new().txt("a._domainkey.example.org", &key.dns_record().unwrap());
+    let (addr, server) = capture();
+    let mailer = Mailer::server("127.0.0.1", addr.port(), Security::None)
+        .dkim(DkimSigner::new(key, "example.org", "a").unwrap())
+        .build()
+        .unwrap();
+    let message = MessageBuilder::new()
+        .from(Mailbox::address_only("me@example.org").unwrap())
+        .to(Mailbox::address_only("you@example.net").unwrap())
+        .subject("async")
+        .text_body("signed on smol")
+        .build()
+        .unwrap();
+    smol::block_on(mailer.send_async(message)).unwrap();
+    let received = server.join().unwrap();
+    let mut verifier = DkimVerifier::new();
+    verifier.feed(&received).unwrap();
+    let outcomes = verifier.finish().check(&dns, 1_900_000_000);
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert_eq!(outcomes[0].result, DkimResult::Pass, "{outcomes:?}");
+}
