@@ -5,28 +5,12 @@
 mod support;
 
 use imap_blocking::ServerOptions;
+use session_server::test_support::{line, poll_until};
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::{config, python, start, tls, TempDir};
-
-fn wait_for(mut done: impl FnMut() -> bool, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
-}
-
-fn line(reader: &mut BufReader<TcpStream>) -> String {
-    let mut l = String::new();
-    reader.read_line(&mut l).unwrap();
-    l
-}
 
 #[test]
 fn a_client_that_never_reads_is_dropped() {
@@ -45,7 +29,7 @@ fn a_client_that_never_reads_is_dropped() {
         .write_all(b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc FETCH 1 BODY[]\r\n")
         .unwrap();
     assert!(
-        wait_for(|| server.connections() == 0, Duration::from_secs(20)),
+        poll_until(|| server.connections() == 0, Duration::from_secs(20)),
         "the connection was not dropped"
     );
     server.shutdown();

@@ -53,6 +53,26 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339 in UTC) for seconds since 1970-01-01
+/// UTC. Unlike [`DateTime`], any `i64` is accepted: the proleptic Gregorian
+/// calendar goes on past year 9999 and before year 0 (a year that needs more
+/// than four digits, or is negative, is written in full).
+///
+/// ```
+/// assert_eq!(mime_codec::rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+/// ```
+pub fn rfc3339_utc(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let secs = unix_seconds.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 fn days_in_month(y: i32, m: u8) -> u8 {
     match m {
         4 | 6 | 9 | 11 => 30,
@@ -393,6 +413,31 @@ mod tests {
             for off in [0, 330, -480] {
                 assert_eq!(DateTime::from_unix(t, off).unwrap().to_unix(), t);
             }
+        }
+    }
+
+    #[test]
+    fn rfc3339_utc_known_answers() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_utc(1_796_532_321), "2026-12-06T04:45:21Z");
+        assert_eq!(rfc3339_utc(253_402_300_800), "10000-01-01T00:00:00Z");
+        // The extremes do not overflow.
+        assert!(rfc3339_utc(i64::MAX).ends_with('Z'));
+        assert!(rfc3339_utc(i64::MIN).ends_with('Z'));
+    }
+
+    proptest::proptest! {
+        /// Agrees with `DateTime` wherever that is defined (years 0 to 9999).
+        #[test]
+        fn rfc3339_utc_agrees_with_date_time(unix in -62_167_219_200i64..=253_402_300_799) {
+            let d = DateTime::from_unix(unix, 0).unwrap();
+            let want = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                d.year(), d.month(), d.day(), d.hour(), d.minute(), d.second()
+            );
+            proptest::prop_assert_eq!(rfc3339_utc(unix), want);
         }
     }
 }

@@ -52,7 +52,7 @@ pub use address::{parse_address_list, Address, Mailbox};
 pub use builder::{Attachment, MessageBuilder};
 pub use charset::{CharsetStatus, DecodedText};
 pub use content_type::{ContentDisposition, ContentType, TransferEncoding};
-pub use date::DateTime;
+pub use date::{rfc3339_utc, DateTime};
 pub use defect::Defect;
 pub use error::BuildError;
 pub use header::Header;

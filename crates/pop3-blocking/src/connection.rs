@@ -1,17 +1,13 @@
 //! One connection: the driving loop around a `Pop3Session`.
 
-use crate::transport::Transport;
 use crate::Shared;
 use maildrop::Maildrop;
 use pop3_proto::{Event, MessageInfo, Output, Pop3Session, Response, ResponseCode, Uid};
+use session_server::{drive, Driven, Shutdown, Transport};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-
-/// How often a blocked read wakes to check for shutdown.
-const SHUTDOWN_POLL: Duration = Duration::from_secs(1);
+use std::time::Instant;
 
 /// The maildrop a session holds, released (unlocked) when dropped.
 struct Held<'a> {
@@ -38,34 +34,24 @@ struct Connection<'a> {
     done: bool,
 }
 
-pub(crate) fn serve(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
+pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
+    let Ok((transport, tls)) = Transport::accept(stream, &shared.options) else {
+        return;
+    };
     let now = Instant::now();
-    let session = Pop3Session::new(std::sync::Arc::clone(&shared.config), now);
+    let mut session = Pop3Session::new(std::sync::Arc::clone(&shared.config), now);
+    if let Some(info) = tls {
+        session.tls_established(now, info);
+    }
     let mut conn = Connection {
         shared,
-        transport: Transport::Plain(stream),
+        transport,
         session,
         held: None,
         chunk: vec![0; shared.options.chunk_size.max(1)],
         done: false,
     };
-    if shared.options.implicit_tls {
-        let Some(tls) = shared.options.tls.clone() else {
-            return;
-        };
-        match conn
-            .transport
-            .upgrade(tls, shared.options.handshake_timeout)
-        {
-            Ok(info) => conn.session.tls_established(Instant::now(), info),
-            Err(_) => return,
-        }
-    }
-    let _ = conn
-        .transport
-        .set_write_timeout(shared.options.write_timeout);
-    if conn.run().is_err() {
+    if drive(&mut conn, shutdown).is_err() {
         conn.session.feed_eof(Instant::now());
         // Drain so the maildrop is released without deleting anything.
         while conn.session.poll_output().is_some() {}
@@ -74,63 +60,45 @@ pub(crate) fn serve(stream: TcpStream, shared: &Shared) {
     conn.transport.close();
 }
 
-impl Connection<'_> {
-    fn run(&mut self) -> io::Result<()> {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            self.drain()?;
-            if self.done {
-                return Ok(());
-            }
-            if self.shared.stopping.load(Ordering::SeqCst) {
-                self.session.shutdown();
-                continue;
-            }
-            let now = Instant::now();
-            let wait = match self.session.poll_timeout() {
-                Some(deadline) if deadline <= now => {
-                    self.session.handle_timeout(now);
-                    continue;
-                }
-                Some(deadline) => (deadline - now).min(SHUTDOWN_POLL),
-                None => SHUTDOWN_POLL,
-            };
-            self.transport.set_read_timeout(wait)?;
-            match self.transport.read(&mut buf) {
-                Ok(0) => self.session.feed_eof(Instant::now()),
-                Ok(n) => self
-                    .session
-                    .feed(Instant::now(), buf.get(..n).unwrap_or_default()),
-                Err(e) if is_timeout(&e) => {
-                    let now = Instant::now();
-                    if self.session.poll_timeout().is_some_and(|d| d <= now) {
-                        self.session.handle_timeout(now);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+impl Driven for Connection<'_> {
+    fn transport(&mut self) -> &mut Transport {
+        &mut self.transport
     }
 
+    fn drain(&mut self) -> io::Result<bool> {
+        Connection::drain(self)?;
+        Ok(self.done)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.session.poll_timeout()
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        self.session.handle_timeout(now);
+    }
+
+    fn received(&mut self, now: Instant, bytes: &[u8]) {
+        self.session.feed(now, bytes);
+    }
+
+    fn eof(&mut self, now: Instant) {
+        self.session.feed_eof(now);
+    }
+
+    fn shutdown(&mut self) {
+        self.session.shutdown();
+    }
+}
+
+impl Connection<'_> {
     /// Carries out everything the session asks, in order.
     fn drain(&mut self) -> io::Result<()> {
         while let Some(out) = self.session.poll_output() {
             match out {
-                Output::Transmit(bytes) => {
-                    self.transport.write_all(&bytes)?;
-                    self.transport.flush()?;
-                }
+                Output::Transmit(bytes) => self.transport.send(&bytes)?,
                 Output::StartTls => {
-                    let Some(tls) = self.shared.options.tls.clone() else {
-                        return Err(io::Error::other("STLS without a certificate"));
-                    };
-                    let info = self
-                        .transport
-                        .upgrade(tls, self.shared.options.handshake_timeout)?;
-                    let _ = self
-                        .transport
-                        .set_write_timeout(self.shared.options.write_timeout);
+                    let info = self.transport.start_tls(&self.shared.options)?;
                     self.session.tls_established(Instant::now(), info);
                 }
                 Output::Close => {
@@ -270,11 +238,4 @@ impl Connection<'_> {
         }
         self.session.end_message().map_err(io::Error::other)
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

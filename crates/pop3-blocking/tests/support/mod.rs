@@ -1,71 +1,20 @@
 //! Shared by the end-to-end tests: a temporary Maildir, a test CA whose
 //! certificate names 127.0.0.1, a server on a free loopback port, and
 //! Python's poplib as the client (a real client we did not write).
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use pop3_blocking::{Pop3Server, RunningServer, ServerOptions};
 use pop3_proto::{Credentials, Pop3Config};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::pki_types::PrivatePkcs8KeyDer;
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("pop3-blocking-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// A Maildir under this directory.
-    pub fn maildir(&self) -> PathBuf {
-        let root = self.0.join("Maildir");
-        for sub in ["tmp", "new", "cur"] {
-            fs::create_dir_all(root.join(sub)).unwrap();
-        }
-        root
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+pub use session_server::test_support::{python, TempDir};
 
 /// A TLS configuration whose certificate (for 127.0.0.1 and localhost) is
-/// signed by a fresh CA, written as PEM to `ca_file`.
+/// signed by a fresh test CA, written as PEM to `ca_file`.
 pub fn tls(ca_file: &Path) -> Arc<rustls::ServerConfig> {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "mailwire POP3 test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let params =
-        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-    let leaf = params.signed_by(&key, &issuer).unwrap();
-    fs::write(ca_file, ca.pem()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-        )
-        .unwrap();
-    Arc::new(config)
+    session_server::test_support::tls(ca_file, "mailwire POP3 test CA")
 }
 
 /// One account, alice / `secret`, whose mail is `maildir`.
@@ -83,44 +32,4 @@ pub fn start(options: ServerOptions, maildir: PathBuf) -> RunningServer {
 
 pub fn config() -> Pop3Config {
     Pop3Config::new("pop.test").with_auth_failure_delay(Duration::from_millis(300))
-}
-
-/// Runs a Python script with poplib; its environment carries the port, the
-/// CA file and the work directory. Fails the test on a non-zero exit or
-/// after `limit`.
-pub fn python(script: &str, env: &[(&str, String)], limit: Duration) -> String {
-    let mut cmd = Command::new("python3");
-    cmd.arg("-c")
-        .arg(script)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .spawn()
-        .expect("python3 is missing: run the tests through tests/run-all.sh, which installs it");
-    let started = Instant::now();
-    loop {
-        if let Some(_status) = child.try_wait().unwrap() {
-            break;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "python did not finish within {limit:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "python failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
