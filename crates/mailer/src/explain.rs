@@ -58,6 +58,11 @@ pub enum Error {
     /// What the adapter reported: connection, TLS, session, refusal.
     #[error("{0}")]
     Transport(Box<smtp_blocking::Error>),
+    /// The message could not be DKIM-signed (no From field, a temporary
+    /// file that could not be written): nothing was sent.
+    #[cfg(feature = "dkim")]
+    #[error(transparent)]
+    Dkim(#[from] crate::dkim::DkimError),
 }
 
 impl From<smtp_blocking::Error> for Error {
@@ -131,6 +136,10 @@ impl Error {
         match self {
             Error::Address { .. } | Error::Settings(_) => ErrorKind::Usage,
             Error::Token(_) => ErrorKind::Auth,
+            #[cfg(feature = "dkim")]
+            Error::Dkim(crate::dkim::DkimError::Sign(_)) => ErrorKind::Usage,
+            #[cfg(feature = "dkim")]
+            Error::Dkim(_) => ErrorKind::Other,
             Error::ImplicitTlsPort { .. } => ErrorKind::Connect,
             Error::Transport(error) => match error.as_ref() {
                 E::Resolve { .. } | E::Connect { .. } | E::NoGreeting { .. } => ErrorKind::Connect,

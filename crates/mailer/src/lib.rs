@@ -6,6 +6,8 @@
 )]
 #![warn(missing_docs)]
 
+#[cfg(feature = "dkim")]
+pub mod dkim;
 mod envelope;
 mod explain;
 mod greeting;

@@ -2,7 +2,7 @@
 //! or `async-std` for the runtime itself).
 
 use crate::envelope::envelope;
-use crate::{Error, Mailer, MessageReader};
+use crate::{Error, Mailer};
 use futures_util::io::AllowStdIo;
 use mime_codec::OutgoingMessage;
 use smtp_proto::{DeliveryReport, Direction, WireObserver};
@@ -22,12 +22,16 @@ impl Mailer {
     /// message is encoded as it is read; a
     /// [`FileAttachments`](crate::FileAttachments) file would be read on
     /// the executor's thread, so send those with [`send`](Mailer::send) on
-    /// a blocking thread instead.
+    /// a blocking thread instead. The same holds for DKIM signing
+    /// ([`dkim`](crate::MailerBuilder::dkim)): the message is spooled to and
+    /// hashed from a temporary file on the executor's thread before the
+    /// connection opens.
     pub async fn send_on<R: smtp_futures::Runtime>(
         &self,
         message: OutgoingMessage,
     ) -> Result<DeliveryReport, Error> {
         let envelope = envelope(&message)?;
+        let body = crate::mailer::message_body(self.signers(), message)?;
         let mut builder = smtp_futures::Client::<R>::builder(self.client_config()?)
             .tls(self.tls_settings().clone())
             .connect_timeout(self.connect_timeout());
@@ -36,9 +40,7 @@ impl Mailer {
         }
         let context = self.context();
         let mut client = builder.connect(&context.host, context.port).await?;
-        let result = client
-            .send(&envelope, AllowStdIo::new(MessageReader::new(message)))
-            .await;
+        let result = client.send(&envelope, AllowStdIo::new(body)).await;
         // QUIT after a refusal too; a session that failed said it already.
         let _ = client.quit().await;
         Ok(result?)

@@ -63,6 +63,8 @@ pub(crate) struct BulkArgs {
     #[arg(long)]
     queue_only: bool,
     #[command(flatten)]
+    dkim: crate::dkim::DkimSignArgs,
+    #[command(flatten)]
     spool: SpoolArgs,
     #[command(flatten)]
     delivery: DeliveryArgs,
@@ -179,6 +181,17 @@ pub(crate) fn run(args: BulkArgs) -> Result<(), Failure> {
             body,
         });
     }
+    // Signed at enqueue, like `send --queue`: the spool keeps the signed
+    // bytes, so every retry and every route sends exactly what was signed.
+    let from_domain = args
+        .from
+        .trim()
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase());
+    args.dkim.sign_all(
+        from_domain,
+        &mut messages.iter_mut().map(|m| &mut m.body).collect::<Vec<_>>(),
+    )?;
     if args.dry_run {
         if let Some(first) = messages.first() {
             println!("RCPT TO:<{}>\n", first.recipients[0]);

@@ -1,12 +1,12 @@
 //! `mailwire dkim keygen`: makes a DKIM signing key and prints the DNS record to publish.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Subcommand, ValueEnum};
-use mailwire_auth::dkim::{DkimSigner, KeyType, SigningKey, SigningStream};
+use mailwire_auth::dkim::{DkimSigner, KeyType, SigningKey};
 
 use crate::Failure;
 
@@ -49,7 +49,7 @@ struct KeygenArgs {
     out: Option<PathBuf>,
 }
 
-/// `mailwire send`'s signing flags.
+/// The signing flags, one definition for `mailwire send` and `mailwire bulk`.
 #[derive(Debug, Args)]
 pub(crate) struct DkimSignArgs {
     /// Sign with DKIM using this private key (PEM). Repeat with one --dkim-selector each to add
@@ -67,90 +67,56 @@ pub(crate) struct DkimSignArgs {
 impl DkimSignArgs {
     /// The message with one DKIM-Signature field per key on top (unchanged without keys).
     ///
-    /// The signature must come before the message but depends on all of it, so the message is
-    /// read twice: once through the signer while it is copied to an unlinked temporary file,
-    /// then from that file behind the signature fields. Memory stays constant for any size.
-    pub(crate) fn wrap(&self, mut message: impl Read + 'static) -> Result<Box<dyn Read>, Failure> {
+    /// The signing itself is the front door's (`mailer::dkim`): the message is copied to an
+    /// unlinked temporary file while its header is kept, then hashed from that file and
+    /// read back behind the signature fields. Memory stays constant for any size.
+    pub(crate) fn wrap(&self, message: impl Read + 'static) -> Result<Box<dyn Read>, Failure> {
         if self.dkim_key.is_empty() {
             return Ok(Box::new(message));
         }
+        let spooled = mailer::dkim::Spooled::new(message)
+            .map_err(|e| Failure::other(anyhow!(e).context("a temporary file for signing")))?;
+        let signers = self.signers(spooled.from_domain())?;
+        let signed = spooled
+            .sign(&signers, now())
+            .map_err(|e| Failure::usage(anyhow!(e)))?;
+        Ok(Box::new(signed))
+    }
+
+    /// Signs each message held in memory (`mailwire bulk`, whose rows are built whole),
+    /// adding the signature fields in front; the keys are read once. `from_domain` is the
+    /// signing domain unless --dkim-domain gives one.
+    pub(crate) fn sign_all(
+        &self,
+        from_domain: Option<String>,
+        bodies: &mut [&mut Vec<u8>],
+    ) -> Result<(), Failure> {
+        if self.dkim_key.is_empty() {
+            return Ok(());
+        }
+        let signers = self.signers(from_domain)?;
+        let now = now();
+        for body in bodies.iter_mut() {
+            let fields = mailer::dkim::sign_bytes(body, &signers, now)
+                .map_err(|e| Failure::usage(anyhow!(e)))?;
+            body.splice(0..0, fields.into_bytes());
+        }
+        Ok(())
+    }
+
+    fn signers(&self, from_domain: Option<String>) -> Result<Vec<DkimSigner>, Failure> {
         if self.dkim_key.len() != self.dkim_selector.len() {
             return Err(Failure::usage(anyhow!(
                 "give one --dkim-selector for each --dkim-key"
             )));
         }
-        let mut spool = spool_file()
-            .map_err(|e| Failure::other(anyhow!(e).context("a temporary file for signing")))?;
-        let mut head = Vec::new();
-        let mut buf = vec![0; 64 * 1024];
-        // The signers need the From domain: keep the first bytes (the header section, up to
-        // 1 MiB) until they are built.
-        let mut signers: Option<Vec<DkimSigner>> = None;
-        loop {
-            let n = message
-                .read(&mut buf)
-                .map_err(|e| Failure::other(anyhow!("reading the message: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            spool
-                .write_all(&buf[..n])
-                .map_err(|e| Failure::other(anyhow!("writing the temporary file: {e}")))?;
-            if signers.is_none() {
-                head.extend_from_slice(&buf[..n]);
-                if head.windows(4).any(|w| w == b"\r\n\r\n") || head.len() > 1024 * 1024 {
-                    signers = Some(self.signers(&head)?);
-                }
-            }
-        }
-        let signers = match signers {
-            Some(s) => s,
-            None => self.signers(&head)?,
-        };
-        spool
-            .flush()
-            .and_then(|()| spool.seek(SeekFrom::Start(0)).map(|_| ()))
-            .map_err(|e| Failure::other(anyhow!(e)))?;
-        // Second pass for the hash: the file, not memory.
-        let mut stream = SigningStream::new(&signers);
-        loop {
-            let n = spool
-                .read(&mut buf)
-                .map_err(|e| Failure::other(anyhow!("reading the temporary file: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            stream
-                .feed(&buf[..n])
-                .map_err(|e| Failure::usage(anyhow!(e)))?;
-        }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let fields = stream.finish(now).map_err(|e| Failure::usage(anyhow!(e)))?;
-        spool
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| Failure::other(anyhow!(e)))?;
-        Ok(Box::new(
-            std::io::Cursor::new(fields.concat().into_bytes()).chain(spool),
-        ))
-    }
-
-    fn signers(&self, head: &[u8]) -> Result<Vec<DkimSigner>, Failure> {
         let domain = match &self.dkim_domain {
             Some(d) => d.clone(),
-            None => {
-                let end = head
-                    .windows(4)
-                    .position(|w| w == b"\r\n\r\n")
-                    .map_or(head.len(), |i| i + 2);
-                let headers = mailwire_auth::header::split_fields(&head[..end]);
-                mailwire_auth::check::from_domain(&headers).ok_or_else(|| {
-                    Failure::usage(anyhow!(
-                        "the message has no From address to sign for; give --dkim-domain"
-                    ))
-                })?
-            }
+            None => from_domain.ok_or_else(|| {
+                Failure::usage(anyhow!(
+                    "the message has no From address to sign for; give --dkim-domain"
+                ))
+            })?,
         };
         let mut signers = Vec::new();
         for (path, selector) in self.dkim_key.iter().zip(&self.dkim_selector) {
@@ -166,19 +132,10 @@ impl DkimSignArgs {
     }
 }
 
-/// A new temporary file, already unlinked where the system allows, so nothing is left behind.
-fn spool_file() -> std::io::Result<File> {
-    let nanos = std::time::SystemTime::now()
+fn now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let path = std::env::temp_dir().join(format!("mailwire-dkim-{}-{nanos}", std::process::id()));
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&path)?;
-    let _ = std::fs::remove_file(&path);
-    Ok(file)
+        .map_or(0, |d| d.as_secs())
 }
 
 pub(crate) fn run(args: DkimArgs) -> Result<(), Failure> {

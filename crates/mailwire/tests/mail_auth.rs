@@ -173,3 +173,136 @@ fn serve_check_auth_adds_results_and_enforces_dmarc_reject() {
         "the refused message was not stored"
     );
 }
+
+#[test]
+fn bulk_signs_at_enqueue_and_delivered_mail_verifies() {
+    let dir = TempDir::new("dkim-bulk");
+    let ed = keygen(&dir.0, "e1", "ed25519");
+    let rsa = keygen(&dir.0, "r1", "rsa");
+    let dns = Dnsmasq::start(
+        Records::new()
+            .txt("example.test", "v=spf1 ip4:127.0.0.1 -all")
+            .txt("e1._domainkey.example.test", &ed)
+            .txt("r1._domainkey.example.test", &rsa)
+            .txt("_dmarc.example.test", "v=DMARC1; p=reject"),
+    )
+    .unwrap_or_else(|e| panic!("dnsmasq could not start ({e}); run through tests/run-all.sh"));
+    let dns_addr = dns.addr().to_string();
+    let serve = Serve::start(&dir.0, &["--check-auth", "--auth-dns", &dns_addr], &[]);
+    let server = serve.plain.to_string();
+    std::fs::write(
+        dir.0.join("people.csv"),
+        "email,name\r\na@dest.test,Ann\r\nb@dest.test,Bo\r\n",
+    )
+    .unwrap();
+    let mut cmd = mailwire(&dir.0);
+    cmd.args([
+        "bulk",
+        "--recipients",
+        "people.csv",
+        "--from",
+        "news@example.test",
+        "--subject",
+        "Hi {{name}}",
+        "--text",
+        "Dear {{name}}, this is signed.",
+        "--server",
+        &server,
+        "--security",
+        "none",
+        "--dkim-key",
+        "e1.example.test.pem",
+        "--dkim-selector",
+        "e1",
+        "--dkim-key",
+        "r1.example.test.pem",
+        "--dkim-selector",
+        "r1",
+    ]);
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stored = serve.stored();
+    assert_eq!(stored.len(), 2);
+    for message in stored.iter().map(|m| text(m)) {
+        assert_eq!(
+            message.matches("DKIM-Signature: v=1;").count(),
+            2,
+            "{message}"
+        );
+        for expected in [
+            "dkim=pass header.d=example.test header.s=e1",
+            "dkim=pass header.d=example.test header.s=r1",
+            "dmarc=pass",
+        ] {
+            assert!(
+                message.contains(expected),
+                "missing {expected:?} in\n{message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn send_queue_signs_and_deliver_sends_the_signed_bytes() {
+    let dir = TempDir::new("dkim-queue");
+    let ed = keygen(&dir.0, "e1", "ed25519");
+    let dns = Dnsmasq::start(
+        Records::new()
+            .txt("example.test", "v=spf1 ip4:127.0.0.1 -all")
+            .txt("e1._domainkey.example.test", &ed)
+            .txt("_dmarc.example.test", "v=DMARC1; p=reject"),
+    )
+    .unwrap_or_else(|e| panic!("dnsmasq could not start ({e}); run through tests/run-all.sh"));
+    let dns_addr = dns.addr().to_string();
+    let serve = Serve::start(&dir.0, &["--check-auth", "--auth-dns", &dns_addr], &[]);
+    let server = serve.plain.to_string();
+    let mut cmd = mailwire(&dir.0);
+    cmd.args([
+        "send",
+        "--queue",
+        "--from",
+        "ann@example.test",
+        "--to",
+        "bob@example.net",
+        "--subject",
+        "queued and signed",
+        "--text",
+        "hello from the spool",
+        "--dkim-key",
+        "e1.example.test.pem",
+        "--dkim-selector",
+        "e1",
+    ]);
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(serve.stored().is_empty(), "queued, not yet sent");
+    let mut cmd = mailwire(&dir.0);
+    cmd.args([
+        "deliver",
+        "--server",
+        &server,
+        "--security",
+        "none",
+        "--until-idle",
+    ]);
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stored = serve.stored();
+    assert_eq!(stored.len(), 1);
+    let message = text(&stored[0]);
+    assert!(
+        message.contains("dkim=pass header.d=example.test header.s=e1")
+            && message.contains("dmarc=pass"),
+        "{message}"
+    );
+}
