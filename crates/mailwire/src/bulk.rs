@@ -194,10 +194,10 @@ pub(crate) fn run(args: BulkArgs) -> Result<(), Failure> {
     )?;
     if args.dry_run {
         if let Some(first) = messages.first() {
-            println!("RCPT TO:<{}>\n", first.recipients[0]);
+            out!("RCPT TO:<{}>\n", first.recipients[0]);
             print!("{}", String::from_utf8_lossy(&first.body));
         }
-        println!(
+        out!(
             "\n{} message(s) would be queued as campaign {campaign:?}; nothing was sent",
             messages.len()
         );
@@ -216,7 +216,7 @@ pub(crate) fn run(args: BulkArgs) -> Result<(), Failure> {
             ids.push(queued.id);
         }
     }
-    println!(
+    out!(
         "queued {} message(s) for campaign {campaign:?} ({already} were already queued)",
         ids.len() - already
     );
@@ -294,14 +294,14 @@ fn summarize(spool: &dyn Spool, ids: &[MessageId]) -> Result<(), Failure> {
             *counts.entry(key).or_default() += 1;
         }
     }
-    println!(
+    out!(
         "summary: {} delivered, {} deferred (will be retried by `mailwire deliver`), {} failed",
         counts.get("delivered").unwrap_or(&0),
         counts.get("deferred").unwrap_or(&0),
         counts.get("failed").unwrap_or(&0)
     );
     for (reason, n) in reasons {
-        println!("  {n} failed: {reason}");
+        out!("  {n} failed: {reason}");
     }
     Ok(())
 }

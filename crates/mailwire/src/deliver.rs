@@ -297,9 +297,11 @@ pub(crate) fn run(args: DeliverArgs) -> Result<(), Failure> {
 }
 
 pub(crate) fn print_totals(t: &Totals) {
-    println!(
+    out!(
         "delivered {}, deferred {}, failed {}",
-        t.delivered, t.deferred, t.failed
+        t.delivered,
+        t.deferred,
+        t.failed
     );
 }
 

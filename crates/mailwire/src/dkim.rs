@@ -189,21 +189,21 @@ fn keygen(args: KeygenArgs) -> Result<(), Failure> {
         .with_context(|| format!("could not write {}", path.display()))
         .map_err(Failure::other)?;
     let name = format!("{}._domainkey.{domain}", args.selector);
-    println!(
+    out!(
         "Private key written to {} (mode 0600; keep it secret).",
         path.display()
     );
-    println!();
-    println!("Publish this TXT record in the DNS of {domain}:");
-    println!();
-    println!("{name}. IN TXT {}", quoted(&record));
-    println!();
-    println!(
+    out!();
+    out!("Publish this TXT record in the DNS of {domain}:");
+    out!();
+    out!("{name}. IN TXT {}", quoted(&record));
+    out!();
+    out!(
         "Then sign with: mailwire send --dkim-key {} --dkim-selector {} --dkim-domain {domain} ...",
         path.display(),
         args.selector
     );
-    println!(
+    out!(
         "and check with:  mailwire probe --domain {domain} --selector {}",
         args.selector
     );

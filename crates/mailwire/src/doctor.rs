@@ -61,21 +61,21 @@ struct Report {
 
 impl Report {
     fn ok(&mut self, topic: &str, text: impl AsRef<str>) {
-        println!("[ ok ] {topic:<8} {}", text.as_ref());
+        out!("[ ok ] {topic:<8} {}", text.as_ref());
     }
     fn info(&mut self, topic: &str, text: impl AsRef<str>) {
-        println!("[info] {topic:<8} {}", text.as_ref());
+        out!("[info] {topic:<8} {}", text.as_ref());
     }
     fn warn(&mut self, topic: &str, text: impl AsRef<str>) {
         self.warnings += 1;
-        println!("[WARN] {topic:<8} {}", text.as_ref());
+        out!("[WARN] {topic:<8} {}", text.as_ref());
     }
     fn fail(&mut self, topic: &str, text: impl AsRef<str>) {
         self.problems += 1;
-        println!("[FAIL] {topic:<8} {}", text.as_ref());
+        out!("[FAIL] {topic:<8} {}", text.as_ref());
     }
     fn more(&mut self, text: impl AsRef<str>) {
-        println!("                {}", text.as_ref());
+        out!("                {}", text.as_ref());
     }
 }
 
@@ -93,16 +93,16 @@ pub(crate) fn run(
     let dns = mail_dns::Resolver::new(config.with_timeout(timeout))
         .map_err(|e| Failure::other(anyhow!(e)))?;
     let roots = root_store(ca_file)?;
-    println!("Checking the mail setup of {domain}");
+    out!("Checking the mail setup of {domain}");
     let mut report = Report::default();
     mx(&mut report, &dns, &domain, args.mx_port, timeout, &roots);
     spf(&mut report, &dns, &domain, args.sender_ip);
     dkim(&mut report, &dns, &domain, args.selector.as_deref());
     dmarc(&mut report, &dns, &domain);
     mta_sts(&mut report, &dns, &domain);
-    println!();
+    out!();
     if report.problems == 0 {
-        println!("No problems found ({} warnings).", report.warnings);
+        out!("No problems found ({} warnings).", report.warnings);
         Ok(())
     } else {
         Err(Failure::other(anyhow!(

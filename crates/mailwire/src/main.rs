@@ -1,5 +1,18 @@
 //! `mailwire`: send mail from the command line, or run a local sink that
 //! stores every message it receives in a Maildir.
+
+/// `println!` for the tool's output: a reader that went away (`mailwire …
+/// | head`) is not an error of ours, so a closed pipe drops the line
+/// instead of panicking as `println!` does.
+macro_rules! out {
+    () => {
+        $crate::print_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
 mod bulk;
 mod check_auth;
 mod connect;
@@ -134,6 +147,17 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// Writes one line to standard output; see [`out!`].
+fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    // Any failure (a closed pipe, a full disk behind a redirection) only
+    // loses this line: the work the line reports on is already done.
+    let _ = stdout
+        .write_fmt(line)
+        .and_then(|()| stdout.write_all(b"\n"));
 }
 
 #[cfg(test)]

@@ -35,12 +35,12 @@ pub(crate) struct ProbeArgs {
 /// sequences: they are escaped.
 fn step(ok: bool, name: &str, detail: impl AsRef<str>) {
     let mark = if ok { " ok " } else { "FAIL" };
-    println!("[{mark}] {name:<9} {}", escape_control(detail.as_ref()));
+    out!("[{mark}] {name:<9} {}", escape_control(detail.as_ref()));
 }
 
 /// Prints an indented detail line under a step.
 fn more(detail: impl AsRef<str>) {
-    println!("            {}", escape_control(detail.as_ref()));
+    out!("            {}", escape_control(detail.as_ref()));
 }
 
 fn millis(d: Duration) -> String {
@@ -64,7 +64,7 @@ pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
         .connect
         .configure(where_to, args.server.as_deref(), false, false)?;
     let target = connect::build(plain.clone())?.context().clone();
-    println!(
+    out!(
         "Probing {} with {}{}",
         target.address(),
         target.security.name(),
@@ -88,7 +88,7 @@ pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
     match failure {
         Some(f) => Err(f),
         None => {
-            println!("Everything checked works.");
+            out!("Everything checked works.");
             Ok(())
         }
     }

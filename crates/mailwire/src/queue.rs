@@ -58,7 +58,7 @@ pub(crate) fn enqueue(
     let queued = spool
         .enqueue(&message, Timestamp::now())
         .map_err(|e| spool_failure(e, url))?;
-    println!("{}", queued.id);
+    out!("{}", queued.id);
     Ok(())
 }
 
@@ -157,10 +157,10 @@ pub(crate) fn run(args: QueueArgs) -> Result<(), Failure> {
             let after = after.as_deref().map(parse_id).transpose()?;
             let messages = spool.list(after, limit).map_err(fail)?;
             if messages.is_empty() {
-                println!("the spool is empty");
+                out!("the spool is empty");
             }
             for m in messages {
-                println!(
+                out!(
                     "{}  {:>8} bytes  {}  from {}\n    {}",
                     m.id,
                     m.size,
@@ -173,21 +173,21 @@ pub(crate) fn run(args: QueueArgs) -> Result<(), Failure> {
         QueueAction::Show { id } => {
             let detail = spool.show(parse_id(&id)?).map_err(fail)?;
             let s = &detail.summary;
-            println!("queue id: {}", s.id);
-            println!("from:     {}", sender_words(&s.sender));
-            println!("queued:   {}", s.queued_at);
-            println!("size:     {} bytes", s.size);
+            out!("queue id: {}", s.id);
+            out!("from:     {}", sender_words(&s.sender));
+            out!("queued:   {}", s.queued_at);
+            out!("size:     {} bytes", s.size);
             for r in &detail.recipients {
-                println!(
+                out!(
                     "  <{}>: {}",
                     r.address,
                     describe(r.state, r.due, r.failures)
                 );
                 if let Some(reply) = &r.last_reply {
-                    println!("      last reply: {reply}");
+                    out!("      last reply: {reply}");
                 }
                 if let Some(remote) = &r.remote_id {
-                    println!("      accepted as: {remote}");
+                    out!("      accepted as: {remote}");
                 }
             }
         }
@@ -198,25 +198,25 @@ pub(crate) fn run(args: QueueArgs) -> Result<(), Failure> {
                 id.as_deref().map(parse_id).transpose()?
             };
             let n = spool.retry(target, Timestamp::now()).map_err(fail)?;
-            println!("{n} recipient(s) due now; a running `mailwire deliver` picks them up");
+            out!("{n} recipient(s) due now; a running `mailwire deliver` picks them up");
         }
         QueueAction::Delete { id } => {
             let id = parse_id(&id)?;
             spool.delete(id).map_err(fail)?;
-            println!("deleted {id}");
+            out!("deleted {id}");
         }
         QueueAction::Purge => {
             let n = spool.purge_finished().map_err(fail)?;
-            println!("removed {n} finished message(s)");
+            out!("removed {n} finished message(s)");
         }
         QueueAction::Stats => {
             let stats = spool.stats().map_err(fail)?;
-            println!("messages: {}", stats.messages);
+            out!("messages: {}", stats.messages);
             for (state, n) in RecipientState::ALL.iter().zip(stats.recipients) {
-                println!("{:>10}: {n}", state.name());
+                out!("{:>10}: {n}", state.name());
             }
             if let Some(t) = stats.oldest_waiting {
-                println!("oldest waiting since {t}");
+                out!("oldest waiting since {t}");
             }
         }
     }

@@ -348,7 +348,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
                     .configure(target, args.server.as_deref(), true, args.transcript)?;
             let mailer = connect::build(builder)?;
             let id = deliver(&mailer, &envelope, &mut body, args.transcript)?;
-            println!(
+            out!(
                 "delivered to {}{}",
                 mailer.context().address(),
                 id.map(|id| format!(", queued as {id}")).unwrap_or_default()
@@ -437,6 +437,6 @@ fn send_local(args: &SendArgs, envelope: &Envelope, body: &mut dyn Read) -> Resu
         .and_then(|mailer| deliver(&mailer, envelope, body, args.transcript));
     server.shutdown(Duration::from_secs(1));
     let id = result?.ok_or_else(|| Failure::other(anyhow!("the sink gave no queue id")))?;
-    println!("{}", root.join("new").join(id).display());
+    out!("{}", root.join("new").join(id).display());
     Ok(())
 }

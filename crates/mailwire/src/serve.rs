@@ -188,7 +188,7 @@ fn load_tls(args: &ServeArgs, listen: &[SocketAddr]) -> Result<Option<ServerTls>
         .clone()
         .unwrap_or_else(|| default_cert_path(&args.maildir));
     generated.write_cert(&path).map_err(Failure::other)?;
-    println!(
+    out!(
         "self-signed certificate for {} written to {} (clients can trust it as a CA file)",
         generated.names.join(", "),
         path.display()
@@ -289,14 +289,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         format!("storing into {}", args.maildir.display())
     };
     if let Some(note) = auth_note {
-        println!("{note}");
+        out!("{note}");
     }
     let mode = if tls.is_some() {
         "SMTP, STARTTLS offered"
     } else {
         "SMTP"
     };
-    println!("listening on {} ({mode}), {target}", main.local_addr());
+    out!("listening on {} ({mode}), {target}", main.local_addr());
     // Kept alive until the main listener ends; dropping it stops the
     // implicit-TLS listener.
     let _implicit_handle = match implicit {
@@ -306,7 +306,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
                 .spawn()
                 .context("starting the implicit-TLS listener")
                 .map_err(Failure::other)?;
-            println!("listening on {addr} (implicit TLS), {target}");
+            out!("listening on {addr} (implicit TLS), {target}");
             Some(handle)
         }
         None => None,

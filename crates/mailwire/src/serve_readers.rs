@@ -90,7 +90,7 @@ impl Readers<'_> {
         if let Some(addr) = self.web {
             let handle = mail_web::serve(addr, &self.maildir)
                 .with_context(|| format!("serving the web page on {addr}"))?;
-            println!("web page on http://{}/", handle.local_addr());
+            out!("web page on http://{}/", handle.local_addr());
             running.push(Box::new(handle));
         }
         Ok(running)
@@ -124,7 +124,7 @@ impl Readers<'_> {
 
     fn announce(&self, protocol: &str, addr: std::io::Result<std::net::SocketAddr>, mode: &str) {
         if let Ok(addr) = addr {
-            println!(
+            out!(
                 "{protocol} on {addr} ({mode}), reading {}",
                 self.maildir.display()
             );

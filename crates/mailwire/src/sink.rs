@@ -226,14 +226,14 @@ impl Sink for Storing {
         };
         let Some(delivery) = self.delivery else {
             if let Some(fields) = fields(&self.log) {
-                println!("discarded {fields}");
+                out!("discarded {fields}");
             }
             return Decision::Accept;
         };
         match delivery.commit() {
             Ok(name) => {
                 if let Some(fields) = fields(&self.log) {
-                    println!("stored {name} {fields}");
+                    out!("stored {name} {fields}");
                 }
                 Decision::AcceptWith(reply(
                     ReplyCode::OK,

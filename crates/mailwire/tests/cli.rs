@@ -284,3 +284,35 @@ fn a_message_over_the_size_limit_is_rejected() {
     assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
     assert!(new_messages(&maildir).is_empty());
 }
+
+/// A reader that goes away before the output ends (`mailwire … | head -1`)
+/// loses the rest of the output, and the command still succeeds quietly
+/// after doing its work, as it would when printing to a terminal.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let dir = TempDir::new("closed-pipe");
+    let mut cmd = mailwire(&dir.0);
+    cmd.args([
+        "dkim",
+        "keygen",
+        "--domain",
+        "example.com",
+        "--selector",
+        "s1",
+    ]);
+    let mut child = cmd.spawn().unwrap();
+    // Nobody reads: the first write after this fails with a closed pipe.
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The work was done all the same.
+    assert!(dir.0.join("s1.example.com.pem").is_file());
+}
