@@ -36,8 +36,14 @@ pub(crate) struct CheckAuthArgs {
     /// X-Mailwire-Quarantine field); `report` only adds the results.
     #[arg(long, value_enum, default_value_t = DmarcAction::Enforce, requires = "check_auth")]
     dmarc_policy: DmarcAction,
-    /// The DNS server to ask, HOST:PORT (default: the system's resolver).
-    #[arg(long = "auth-dns", value_name = "HOST:PORT", requires = "check_auth")]
+    /// The DNS server --check-auth asks, HOST:PORT (default: the system's
+    /// resolver); the same flag as `deliver --dns` and `probe --dns`.
+    #[arg(
+        long = "dns",
+        alias = "auth-dns",
+        value_name = "HOST:PORT",
+        requires = "check_auth"
+    )]
     dns: Option<SocketAddr>,
 }
 

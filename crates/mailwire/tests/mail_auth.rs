@@ -118,7 +118,7 @@ fn serve_check_auth_adds_results_and_enforces_dmarc_reject() {
     )
     .unwrap_or_else(|e| panic!("dnsmasq could not start ({e}); run through tests/run-all.sh"));
     let dns_addr = dns.addr().to_string();
-    let serve = Serve::start(&dir.0, &["--check-auth", "--auth-dns", &dns_addr], &[]);
+    let serve = Serve::start(&dir.0, &["--check-auth", "--dns", &dns_addr], &[]);
     let server = serve.plain.to_string();
     let send = |from: &str, sign: bool| {
         let mut cmd = mailwire(&dir.0);
@@ -188,7 +188,7 @@ fn bulk_signs_at_enqueue_and_delivered_mail_verifies() {
     )
     .unwrap_or_else(|e| panic!("dnsmasq could not start ({e}); run through tests/run-all.sh"));
     let dns_addr = dns.addr().to_string();
-    let serve = Serve::start(&dir.0, &["--check-auth", "--auth-dns", &dns_addr], &[]);
+    let serve = Serve::start(&dir.0, &["--check-auth", "--dns", &dns_addr], &[]);
     let server = serve.plain.to_string();
     std::fs::write(
         dir.0.join("people.csv"),
@@ -259,7 +259,7 @@ fn send_queue_signs_and_deliver_sends_the_signed_bytes() {
     )
     .unwrap_or_else(|e| panic!("dnsmasq could not start ({e}); run through tests/run-all.sh"));
     let dns_addr = dns.addr().to_string();
-    let serve = Serve::start(&dir.0, &["--check-auth", "--auth-dns", &dns_addr], &[]);
+    let serve = Serve::start(&dir.0, &["--check-auth", "--dns", &dns_addr], &[]);
     let server = serve.plain.to_string();
     let mut cmd = mailwire(&dir.0);
     cmd.args([
