@@ -8,9 +8,9 @@
 //! use imap_proto::{Credentials, ImapConfig};
 //! use std::path::PathBuf;
 //!
-//! # fn tls() -> std::sync::Arc<rustls::ServerConfig> { unimplemented!() }
+//! # fn example(tls: std::sync::Arc<rustls::ServerConfig>) -> Result<(), imap_blocking::StartError> {
 //! let options = ServerOptions::new(ImapConfig::new("imap.example.com").with_starttls(true))
-//!     .with_tls(tls());
+//!     .with_tls(tls);
 //! // Who may log in, and where their mail is.
 //! let users = |c: &Credentials| {
 //!     (c.username == "alice" && c.password.expose() == "secret")
@@ -19,7 +19,8 @@
 //! let server = ImapServer::bind("127.0.0.1:1143", options, users)?.spawn();
 //! // ...
 //! server.shutdown();
-//! # Ok::<(), std::io::Error>(())
+//! # Ok(())
+//! # }
 //! ```
 #![cfg_attr(
     not(test),

@@ -8,9 +8,9 @@
 //! use pop3_proto::{Credentials, Pop3Config};
 //! use std::path::PathBuf;
 //!
-//! # fn tls() -> std::sync::Arc<rustls::ServerConfig> { unimplemented!() }
+//! # fn example(tls: std::sync::Arc<rustls::ServerConfig>) -> Result<(), pop3_blocking::StartError> {
 //! let options = ServerOptions::new(Pop3Config::new("pop.example.com").with_stls(true))
-//!     .with_tls(tls());
+//!     .with_tls(tls);
 //! // Who may log in, and where their mail is.
 //! let users = |c: &Credentials| {
 //!     (c.username() == "alice" && c.verify_password("secret"))
@@ -19,7 +19,8 @@
 //! let server = Pop3Server::bind("127.0.0.1:1110", options, users)?.spawn();
 //! // ...
 //! server.shutdown();
-//! # Ok::<(), std::io::Error>(())
+//! # Ok(())
+//! # }
 //! ```
 #![cfg_attr(
     not(test),
