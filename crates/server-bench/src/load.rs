@@ -1,0 +1,320 @@
+//! The load client: N connections on one thread (smol's local executor),
+//! each taking the next message from a shared counter and sending it
+//! without pipelining (MAIL, RCPT, DATA, body and end each wait for their
+//! reply), timing each message from the moment its final `.` line was
+//! written to the moment its reply arrived.
+
+use smol::future::FutureExt;
+use smol::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use smol::{Async, Timer};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub addr: SocketAddr,
+    pub connections: usize,
+    pub messages: usize,
+    pub users: usize,
+    /// Approximate size of each message in bytes.
+    pub size: usize,
+    /// Makes Message-IDs unique across runs.
+    pub run_id: String,
+    /// No new message is started after this.
+    pub deadline: Duration,
+    /// Bound on each reply.
+    pub reply_timeout: Duration,
+}
+
+/// What came back.
+#[derive(Debug, Default)]
+pub struct LoadResult {
+    /// Message numbers that got a 2xx reply to their end of data.
+    pub acked: Vec<usize>,
+    /// End of data to reply, in microseconds, per acknowledged message.
+    pub latencies_us: Vec<u64>,
+    /// Failed messages by stage and reply (or I/O error).
+    pub failures: BTreeMap<String, usize>,
+    /// From the start of the load to the last acknowledgement.
+    pub to_last_ack: Duration,
+    /// From the start of the load until every connection finished.
+    pub elapsed: Duration,
+}
+
+/// The Message-ID of message `n` of run `run`, without angle brackets.
+pub fn message_id(run: &str, n: usize) -> String {
+    format!("{n}.{run}@load.bench.test")
+}
+
+/// The last line of every message: a stored file that ends with it is
+/// complete.
+pub fn end_marker(id: &str) -> String {
+    format!("end of load message {id}")
+}
+
+/// Message `n`: headers, filler lines, the end marker; CRLF, dot-safe.
+pub fn message(cfg: &LoadConfig, n: usize) -> (String, Vec<u8>) {
+    let user = n % cfg.users.max(1);
+    let rcpt = format!("user{user}@bench.test");
+    let id = message_id(&cfg.run_id, n);
+    let mut text = format!(
+        "From: Load <load@client.test>\r\nTo: <{rcpt}>\r\nSubject: load message {n}\r\n\
+         Date: Sun, 06 Dec 2026 07:00:00 +0000\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+    );
+    let line = "The quick brown fox jumps over the lazy dog; load filler text line.\r\n";
+    while text.len() + line.len() < cfg.size {
+        text.push_str(line);
+    }
+    text.push_str(&end_marker(&id));
+    text.push_str("\r\n.\r\n");
+    (rcpt, text.into_bytes())
+}
+
+struct Shared {
+    cfg: LoadConfig,
+    next: Cell<usize>,
+    started: Instant,
+    last_ack: Cell<Instant>,
+    result: RefCell<LoadResult>,
+    acks: Arc<AtomicUsize>,
+}
+
+impl Shared {
+    fn take(&self) -> Option<usize> {
+        let n = self.next.get();
+        if n >= self.cfg.messages || self.started.elapsed() > self.cfg.deadline {
+            return None;
+        }
+        self.next.set(n + 1);
+        Some(n)
+    }
+
+    fn fail(&self, key: String) {
+        *self.result.borrow_mut().failures.entry(key).or_insert(0) += 1;
+    }
+}
+
+struct Session {
+    io: BufReader<Async<TcpStream>>,
+    line: String,
+}
+
+struct Reply {
+    code: u16,
+    text: String,
+}
+
+impl Reply {
+    fn key(&self, stage: &str) -> String {
+        let enhanced = self
+            .text
+            .split_whitespace()
+            .next()
+            .filter(|w| w.chars().all(|c| c.is_ascii_digit() || c == '.') && w.contains('.'))
+            .unwrap_or("");
+        format!("{stage} {} {enhanced}", self.code).trim_end().to_string()
+    }
+}
+
+fn io_key(stage: &str, e: &io::Error) -> String {
+    format!("{stage}: {}", e.kind())
+}
+
+impl Session {
+    async fn read_reply(&mut self, limit: Duration) -> io::Result<Reply> {
+        async {
+            loop {
+                self.line.clear();
+                let n = self.io.read_line(&mut self.line).await?;
+                if n == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed"));
+                }
+                let bytes = self.line.as_bytes();
+                if bytes.len() < 4 || !bytes[..3].iter().all(u8::is_ascii_digit) {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "bad reply"));
+                }
+                if bytes[3] == b'-' {
+                    continue;
+                }
+                let code = self.line[..3].parse().unwrap_or(0);
+                return Ok(Reply {
+                    code,
+                    text: self.line[4..].trim_end().to_string(),
+                });
+            }
+        }
+        .or(async {
+            Timer::after(limit).await;
+            Err(io::Error::new(io::ErrorKind::TimedOut, "no reply"))
+        })
+        .await
+    }
+
+    async fn command(&mut self, line: &[u8], limit: Duration) -> io::Result<Reply> {
+        self.io.get_mut().write_all(line).await?;
+        self.read_reply(limit).await
+    }
+}
+
+enum Failure {
+    /// The transaction failed; the session can go on.
+    Reply(String),
+    /// The connection is gone.
+    Broken(String),
+}
+
+async fn open(cfg: &LoadConfig) -> Result<Session, String> {
+    let stream = Async::<TcpStream>::connect(cfg.addr)
+        .await
+        .map_err(|e| io_key("connect", &e))?;
+    stream
+        .get_ref()
+        .set_nodelay(true)
+        .map_err(|e| io_key("connect", &e))?;
+    let mut s = Session {
+        io: BufReader::new(stream),
+        line: String::new(),
+    };
+    let greeting = s
+        .read_reply(cfg.reply_timeout)
+        .await
+        .map_err(|e| io_key("greeting", &e))?;
+    if greeting.code != 220 {
+        return Err(greeting.key("greeting"));
+    }
+    let ehlo = s
+        .command(b"EHLO load.bench.test\r\n", cfg.reply_timeout)
+        .await
+        .map_err(|e| io_key("EHLO", &e))?;
+    if ehlo.code != 250 {
+        return Err(ehlo.key("EHLO"));
+    }
+    Ok(s)
+}
+
+async fn transaction(
+    s: &mut Session,
+    cfg: &LoadConfig,
+    n: usize,
+) -> Result<Duration, Failure> {
+    let (rcpt, body) = message(cfg, n);
+    let t = cfg.reply_timeout;
+    let broken = |stage: &str| {
+        let stage = stage.to_string();
+        move |e: io::Error| Failure::Broken(io_key(&stage, &e))
+    };
+    let mail = s
+        .command(b"MAIL FROM:<load@client.test>\r\n", t)
+        .await
+        .map_err(broken("MAIL"))?;
+    if mail.code != 250 {
+        return Err(reset(s, mail.key("MAIL"), mail.code, t).await);
+    }
+    let rcpt = s
+        .command(format!("RCPT TO:<{rcpt}>\r\n").as_bytes(), t)
+        .await
+        .map_err(broken("RCPT"))?;
+    if rcpt.code != 250 && rcpt.code != 251 {
+        return Err(reset(s, rcpt.key("RCPT"), rcpt.code, t).await);
+    }
+    let data = s.command(b"DATA\r\n", t).await.map_err(broken("DATA"))?;
+    if data.code != 354 {
+        return Err(reset(s, data.key("DATA"), data.code, t).await);
+    }
+    s.io.get_mut()
+        .write_all(&body)
+        .await
+        .map_err(broken("body"))?;
+    let sent = Instant::now();
+    let end = s.read_reply(t).await.map_err(broken("end of data"))?;
+    let latency = sent.elapsed();
+    if end.code / 100 == 2 {
+        Ok(latency)
+    } else if end.code == 421 {
+        Err(Failure::Broken(end.key("end of data")))
+    } else {
+        Err(Failure::Reply(end.key("end of data")))
+    }
+}
+
+async fn reset(s: &mut Session, key: String, code: u16, t: Duration) -> Failure {
+    if code == 421 {
+        return Failure::Broken(key);
+    }
+    match s.command(b"RSET\r\n", t).await {
+        Ok(r) if r.code == 250 => Failure::Reply(key),
+        _ => Failure::Broken(key),
+    }
+}
+
+async fn connection(shared: Rc<Shared>) {
+    let mut session: Option<Session> = None;
+    while let Some(n) = shared.take() {
+        if session.is_none() {
+            match open(&shared.cfg).await {
+                Ok(s) => session = Some(s),
+                Err(key) => {
+                    // The message taken is counted as failed; a server that
+                    // is down is not hammered in a tight loop.
+                    shared.fail(key);
+                    Timer::after(Duration::from_millis(10)).await;
+                    continue;
+                }
+            }
+        }
+        let Some(s) = session.as_mut() else { continue };
+        match transaction(s, &shared.cfg, n).await {
+            Ok(latency) => {
+                let mut r = shared.result.borrow_mut();
+                r.acked.push(n);
+                r.latencies_us.push(latency.as_micros() as u64);
+                shared.last_ack.set(Instant::now());
+                shared.acks.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(Failure::Reply(key)) => shared.fail(key),
+            Err(Failure::Broken(key)) => {
+                shared.fail(key);
+                session = None;
+            }
+        }
+    }
+    if let Some(mut s) = session {
+        let _ = s.command(b"QUIT\r\n", Duration::from_secs(5)).await;
+    }
+}
+
+/// Runs the load; `acks` counts acknowledgements as they arrive (the
+/// kill switch watches it from another thread).
+pub fn run(cfg: LoadConfig, acks: Arc<AtomicUsize>) -> LoadResult {
+    let ex = smol::LocalExecutor::new();
+    let started = Instant::now();
+    let shared = Rc::new(Shared {
+        next: Cell::new(0),
+        started,
+        last_ack: Cell::new(started),
+        result: RefCell::new(LoadResult::default()),
+        acks,
+        cfg,
+    });
+    let tasks: Vec<_> = (0..shared.cfg.connections)
+        .map(|_| ex.spawn(connection(Rc::clone(&shared))))
+        .collect();
+    smol::block_on(ex.run(async {
+        for t in tasks {
+            t.await;
+        }
+    }));
+    let elapsed = started.elapsed();
+    let mut result = shared.result.replace(LoadResult::default());
+    result.to_last_ack = shared.last_ack.get().duration_since(started);
+    result.elapsed = elapsed;
+    result
+}
