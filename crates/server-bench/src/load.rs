@@ -31,6 +31,11 @@ pub struct LoadConfig {
     pub deadline: Duration,
     /// Bound on each reply.
     pub reply_timeout: Duration,
+    /// Bound on the greeting (a connection the kernel completed but the
+    /// server never accepted gets none).
+    pub greeting_timeout: Duration,
+    /// Connections are opened evenly over this time (0: all at once).
+    pub ramp: Duration,
 }
 
 /// What came back.
@@ -184,7 +189,7 @@ async fn open(cfg: &LoadConfig) -> Result<Session, String> {
         line: String::new(),
     };
     let greeting = s
-        .read_reply(cfg.reply_timeout)
+        .read_reply(cfg.greeting_timeout)
         .await
         .map_err(|e| io_key("greeting", &e))?;
     if greeting.code != 220 {
@@ -255,7 +260,10 @@ async fn reset(s: &mut Session, key: String, code: u16, t: Duration) -> Failure 
     }
 }
 
-async fn connection(shared: Rc<Shared>) {
+async fn connection(shared: Rc<Shared>, delay: Duration) {
+    if !delay.is_zero() {
+        Timer::after(delay).await;
+    }
     let mut session: Option<Session> = None;
     while let Some(n) = shared.take() {
         if session.is_none() {
@@ -304,8 +312,10 @@ pub fn run(cfg: LoadConfig, acks: Arc<AtomicUsize>) -> LoadResult {
         acks,
         cfg,
     });
-    let tasks: Vec<_> = (0..shared.cfg.connections)
-        .map(|_| ex.spawn(connection(Rc::clone(&shared))))
+    let count = shared.cfg.connections.max(1);
+    let step = shared.cfg.ramp / count as u32;
+    let tasks: Vec<_> = (0..count)
+        .map(|i| ex.spawn(connection(Rc::clone(&shared), step * i as u32)))
         .collect();
     smol::block_on(ex.run(async {
         for t in tasks {

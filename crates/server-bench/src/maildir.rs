@@ -26,6 +26,28 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// How many message files are under `root` (no paths kept).
+pub fn count(root: &Path) -> usize {
+    fn go(dir: &Path, mail: bool) -> usize {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut n = 0;
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => {
+                    let name = entry.file_name();
+                    n += go(&entry.path(), name == "new" || name == "cur");
+                }
+                Ok(t) if t.is_file() && mail => n += 1,
+                _ => {}
+            }
+        }
+        n
+    }
+    go(root, false)
+}
+
 /// The message files under `root`.
 pub fn files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

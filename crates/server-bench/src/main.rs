@@ -8,7 +8,7 @@
 //!       [--connections 1000] [--messages 10000] [--users 100] [--size 3072]
 //!       [--kill-after 500] [--mailwire target/release/mailwire]
 //!       [--workdir DIR] [--keep] [--deliver-timeout 300]
-//!       [--accounts-arg ARG]...
+//!       [--accounts-arg ARG]... [--ramp-ms 0]
 //!
 //! `load` reports messages per second (to the last 250, and until every
 //! acknowledged message is a file in the Maildirs), latency from the end
@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,7 @@ struct Args {
     keep: bool,
     deliver_timeout: Duration,
     accounts_args: Vec<String>,
+    ramp: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -63,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         keep: false,
         deliver_timeout: Duration::from_secs(300),
         accounts_args: Vec::new(),
+        ramp: Duration::ZERO,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -89,6 +91,7 @@ fn parse_args() -> Result<Args, String> {
                 a.deliver_timeout = Duration::from_secs(number(value()?)? as u64)
             }
             "--accounts-arg" => a.accounts_args.push(value()?),
+            "--ramp-ms" => a.ramp = Duration::from_millis(number(value()?)? as u64),
             "-h" | "--help" => {
                 return Err("usage: see the comment at the top of src/main.rs".into())
             }
@@ -196,8 +199,30 @@ fn measure(args: &Args, kind: Kind, workdir: &std::path::Path, run_id: &str) -> 
         run_id: run_id.to_string(),
         deadline: Duration::from_secs(600),
         reply_timeout: Duration::from_secs(120),
+        greeting_timeout: Duration::from_secs(30),
+        ramp: args.ramp,
     };
     let started = Instant::now();
+    // Counts the stored files (and Postfix's queue) while the load runs and
+    // after: every 100 ms during the load, every 20 ms after it.
+    let samples: Arc<Mutex<Vec<(Duration, usize, usize)>>> = Arc::default();
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (samples, watching, load_done) =
+            (Arc::clone(&samples), Arc::clone(&watching), Arc::clone(&done));
+        let (root, queue) = (server.mail_root.clone(), server.queue_dir());
+        thread::spawn(move || {
+            while watching.load(Ordering::Relaxed) {
+                let files = maildir::count(&root);
+                let queued = servers::queued(queue.as_deref());
+                if let Ok(mut s) = samples.lock() {
+                    s.push((started.elapsed(), files, queued));
+                }
+                let pause = if load_done.load(Ordering::Relaxed) { 20 } else { 100 };
+                thread::sleep(Duration::from_millis(pause));
+            }
+        })
+    };
     let result = load::run(cfg, Arc::clone(&acks));
     done.store(true, Ordering::Relaxed);
     let acked_at_kill = killer.and_then(|k| k.join().ok().flatten());
@@ -210,28 +235,40 @@ fn measure(args: &Args, kind: Kind, workdir: &std::path::Path, run_id: &str) -> 
         .map(|n| load::message_id(run_id, *n))
         .collect();
     // Wait until every acknowledged message is a file (Postfix delivers
-    // from its queue after the 250).
+    // from its queue after the 250); the moment is the first sample that
+    // shows as many files as acknowledgements and an empty queue (after a
+    // kill, a queue may keep files of messages never acknowledged: then
+    // the moment a scan finds every acknowledged Message-ID).
     let until = Instant::now() + args.deliver_timeout;
     let mut last_scan = Instant::now() - Duration::from_secs(10);
     let mut to_delivered = None;
+    let first_full = |samples: &[(Duration, usize, usize)]| {
+        samples
+            .iter()
+            .find(|(_, files, queued)| *files >= acked.len() && *queued == 0)
+            .map(|(t, _, _)| (*t).max(result.to_last_ack))
+    };
     while Instant::now() < until {
-        let files = maildir::files(&server.mail_root).len();
-        if files >= acked.len() {
-            if server.queued() == 0 {
+        let (latest_files, found) = {
+            let s = samples.lock().map(|s| s.clone()).unwrap_or_default();
+            (s.last().map_or(0, |x| x.1), first_full(&s))
+        };
+        if found.is_some() {
+            to_delivered = found;
+            break;
+        }
+        if latest_files >= acked.len() && last_scan.elapsed() > Duration::from_secs(1) {
+            last_scan = Instant::now();
+            let scan = maildir::scan(&server.mail_root);
+            if acked.iter().all(|id| scan.complete.contains_key(id)) {
                 to_delivered = Some(started.elapsed());
                 break;
-            }
-            if last_scan.elapsed() > Duration::from_secs(1) {
-                last_scan = Instant::now();
-                let scan = maildir::scan(&server.mail_root);
-                if acked.iter().all(|id| scan.complete.contains_key(id)) {
-                    to_delivered = Some(started.elapsed());
-                    break;
-                }
             }
         }
         thread::sleep(Duration::from_millis(20));
     }
+    watching.store(false, Ordering::Relaxed);
+    let _ = watcher.join();
     let pids = procs::tree(&roots());
     let hwm_sum = pids.iter().filter_map(|p| procs::hwm(*p)).sum();
     let cpu_s = procs::tree_cpu_seconds(&roots());
@@ -333,9 +370,10 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("server-bench-{run_id}")));
     println!(
-        "server-bench {}: {} connections, {} messages of ~{} bytes to {} users; open files limit {fds}{}",
+        "server-bench {}: {} connections (opened over {} ms), {} messages of ~{} bytes to {} users; open files limit {fds}{}",
         if args.kill { "kill" } else { "load" },
         args.connections,
+        args.ramp.as_millis(),
         args.messages,
         args.size,
         args.users,

@@ -194,6 +194,9 @@ impl Server {
         // Postfix's daemons and the virtual agent (as nobody) must reach in.
         run(Command::new("chmod").arg("755").arg(d))?;
         run(Command::new("chown").arg("-R").arg("postfix").arg(d.join("data")))?;
+        // postsuper writes to the log as the mail owner at a restart.
+        fs::write(d.join("maillog"), "").map_err(|e| e.to_string())?;
+        run(Command::new("chown").arg("postfix").arg(d.join("maillog")))?;
         run(Command::new("chown").arg("-R").arg("nobody:nogroup").arg(d.join("vmail")))?;
         let mut map = String::new();
         for n in 0..self.setup.users {
@@ -337,15 +340,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         self.launch()
     }
 
-    /// Messages still in Postfix's queue (0 for the others).
-    pub fn queued(&self) -> usize {
-        if self.kind != Kind::Postfix {
-            return 0;
-        }
-        ["maildrop", "incoming", "active", "deferred", "hold"]
-            .iter()
-            .map(|q| count_files(&self.dir.join("queue").join(q)))
-            .sum()
+    /// Postfix's queue directory (none for the others).
+    pub fn queue_dir(&self) -> Option<PathBuf> {
+        (self.kind == Kind::Postfix).then(|| self.dir.join("queue"))
     }
 
     pub fn stop(&mut self) {
@@ -381,6 +378,15 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Messages in a Postfix queue (files under its queues).
+pub fn queued(queue: Option<&Path>) -> usize {
+    let Some(queue) = queue else { return 0 };
+    ["maildrop", "incoming", "active", "deferred", "hold"]
+        .iter()
+        .map(|q| count_files(&queue.join(q)))
+        .sum()
 }
 
 fn count_files(dir: &Path) -> usize {
