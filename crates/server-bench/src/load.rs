@@ -125,7 +125,9 @@ impl Reply {
             .next()
             .filter(|w| w.chars().all(|c| c.is_ascii_digit() || c == '.') && w.contains('.'))
             .unwrap_or("");
-        format!("{stage} {} {enhanced}", self.code).trim_end().to_string()
+        format!("{stage} {} {enhanced}", self.code)
+            .trim_end()
+            .to_string()
     }
 }
 
@@ -205,11 +207,7 @@ async fn open(cfg: &LoadConfig) -> Result<Session, String> {
     Ok(s)
 }
 
-async fn transaction(
-    s: &mut Session,
-    cfg: &LoadConfig,
-    n: usize,
-) -> Result<Duration, Failure> {
+async fn transaction(s: &mut Session, cfg: &LoadConfig, n: usize) -> Result<Duration, Failure> {
     let (rcpt, body) = message(cfg, n);
     let t = cfg.reply_timeout;
     let broken = |stage: &str| {

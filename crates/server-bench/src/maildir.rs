@@ -17,7 +17,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         Some("new") | Some("cur")
     );
     for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
             walk(&entry.path(), out);
         } else if kind.is_file() && is_mail_dir {
@@ -119,9 +121,17 @@ mod tests {
         fs::create_dir_all(&new).unwrap();
         fs::create_dir_all(root.join("user0/tmp")).unwrap();
         let id = "7.run@load.bench.test";
-        fs::write(new.join("a"), format!("Message-ID: <{id}>\n\nbody\n{}\n", end_marker(id))).unwrap();
+        fs::write(
+            new.join("a"),
+            format!("Message-ID: <{id}>\n\nbody\n{}\n", end_marker(id)),
+        )
+        .unwrap();
         fs::write(new.join("b"), format!("Message-ID: <{id}>\n\nbody\n")).unwrap();
-        fs::write(root.join("user0/tmp/c"), format!("Message-ID: <{id}>\n\n{}\n", end_marker(id))).unwrap();
+        fs::write(
+            root.join("user0/tmp/c"),
+            format!("Message-ID: <{id}>\n\n{}\n", end_marker(id)),
+        )
+        .unwrap();
         let scan = scan(&root);
         fs::remove_dir_all(&root).unwrap();
         assert_eq!(scan.files, 2);

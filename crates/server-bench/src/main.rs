@@ -149,7 +149,12 @@ fn raise_fd_limit() -> u64 {
         .unwrap_or(0)
 }
 
-fn measure(args: &Args, kind: Kind, workdir: &std::path::Path, run_id: &str) -> Result<Row, String> {
+fn measure(
+    args: &Args,
+    kind: Kind,
+    workdir: &std::path::Path,
+    run_id: &str,
+) -> Result<Row, String> {
     let setup = Setup {
         mailwire: args.mailwire.clone(),
         users: args.users,
@@ -172,9 +177,7 @@ fn measure(args: &Args, kind: Kind, workdir: &std::path::Path, run_id: &str) -> 
     let acks = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let killer = if args.kill {
-        let mut cmd = server
-            .kill_command()
-            .ok_or("no process to kill")?;
+        let mut cmd = server.kill_command().ok_or("no process to kill")?;
         let (acks, done, after) = (Arc::clone(&acks), Arc::clone(&done), args.kill_after);
         Some(thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
@@ -208,8 +211,11 @@ fn measure(args: &Args, kind: Kind, workdir: &std::path::Path, run_id: &str) -> 
     let samples: Arc<Mutex<Vec<(Duration, usize, usize)>>> = Arc::default();
     let watching = Arc::new(AtomicBool::new(true));
     let watcher = {
-        let (samples, watching, load_done) =
-            (Arc::clone(&samples), Arc::clone(&watching), Arc::clone(&done));
+        let (samples, watching, load_done) = (
+            Arc::clone(&samples),
+            Arc::clone(&watching),
+            Arc::clone(&done),
+        );
         let (root, queue) = (server.mail_root.clone(), server.queue_dir());
         thread::spawn(move || {
             while watching.load(Ordering::Relaxed) {
@@ -218,7 +224,11 @@ fn measure(args: &Args, kind: Kind, workdir: &std::path::Path, run_id: &str) -> 
                 if let Ok(mut s) = samples.lock() {
                     s.push((started.elapsed(), files, queued));
                 }
-                let pause = if load_done.load(Ordering::Relaxed) { 20 } else { 100 };
+                let pause = if load_done.load(Ordering::Relaxed) {
+                    20
+                } else {
+                    100
+                };
                 thread::sleep(Duration::from_millis(pause));
             }
         })
@@ -275,8 +285,15 @@ fn measure(args: &Args, kind: Kind, workdir: &std::path::Path, run_id: &str) -> 
     let peak = sampler.finish();
     server.stop();
     let scan = maildir::scan(&server.mail_root);
-    let missing = acked.iter().filter(|id| !scan.complete.contains_key(*id)).count();
-    let extra = scan.complete.keys().filter(|id| !acked.contains(*id)).count();
+    let missing = acked
+        .iter()
+        .filter(|id| !scan.complete.contains_key(*id))
+        .count();
+    let extra = scan
+        .complete
+        .keys()
+        .filter(|id| !acked.contains(*id))
+        .count();
     let duplicates = scan.complete.values().map(|n| n - 1).sum();
     let mut lat = result.latencies_us.clone();
     lat.sort_unstable();
@@ -408,7 +425,8 @@ fn main() -> ExitCode {
             println!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.kind.label(),
-                r.acked_at_kill.map_or("not killed".into(), |n| n.to_string()),
+                r.acked_at_kill
+                    .map_or("not killed".into(), |n| n.to_string()),
                 r.acked,
                 r.files,
                 r.missing,

@@ -27,7 +27,10 @@ pub fn tree(roots: &[u32]) -> Vec<u32> {
             continue;
         }
         if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-            stack.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            stack.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
         }
     }
     seen.into_iter()

@@ -160,7 +160,8 @@ impl Server {
                         .arg(&self.mail_root)
                         .args(&self.setup.accounts_args);
                 }
-                let log = fs::File::create(self.dir.join("serve.log")).map_err(|e| e.to_string())?;
+                let log =
+                    fs::File::create(self.dir.join("serve.log")).map_err(|e| e.to_string())?;
                 let err = log.try_clone().map_err(|e| e.to_string())?;
                 cmd.current_dir(&self.dir)
                     .env("MAILWIRE_LOG", "warn")
@@ -177,7 +178,12 @@ impl Server {
         let users = self.dir.join("users");
         for n in 0..self.setup.users {
             run(Command::new(&self.setup.mailwire)
-                .args(["user", "add", &format!("user{n}@bench.test"), "--users-file"])
+                .args([
+                    "user",
+                    "add",
+                    &format!("user{n}@bench.test"),
+                    "--users-file",
+                ])
                 .arg(&users)
                 .env("MAILWIRE_PASSWORD", format!("load-bench-password-{n}"))
                 .stdin(Stdio::null()))?;
@@ -193,11 +199,17 @@ impl Server {
         }
         // Postfix's daemons and the virtual agent (as nobody) must reach in.
         run(Command::new("chmod").arg("755").arg(d))?;
-        run(Command::new("chown").arg("-R").arg("postfix").arg(d.join("data")))?;
+        run(Command::new("chown")
+            .arg("-R")
+            .arg("postfix")
+            .arg(d.join("data")))?;
         // postsuper writes to the log as the mail owner at a restart.
         fs::write(d.join("maillog"), "").map_err(|e| e.to_string())?;
         run(Command::new("chown").arg("postfix").arg(d.join("maillog")))?;
-        run(Command::new("chown").arg("-R").arg("nobody:nogroup").arg(d.join("vmail")))?;
+        run(Command::new("chown")
+            .arg("-R")
+            .arg("nobody:nogroup")
+            .arg(d.join("vmail")))?;
         let mut map = String::new();
         for n in 0..self.setup.users {
             map.push_str(&format!("user{n}@bench.test bench.test/user{n}/\n"));
