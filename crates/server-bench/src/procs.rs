@@ -139,7 +139,7 @@ impl Sampler {
                 let sum: u64 = pids.iter().filter_map(|p| rss(*p)).sum();
                 peak.rss_sum = peak.rss_sum.max(sum);
                 peak.processes = peak.processes.max(pids.len());
-                if tick % 20 == 0 {
+                if tick.is_multiple_of(20) {
                     let sum: u64 = pids.iter().filter_map(|p| pss(*p)).sum();
                     peak.pss_sum = peak.pss_sum.max(sum);
                 }
