@@ -45,6 +45,10 @@ pub struct LoadResult {
     pub acked: Vec<usize>,
     /// End of data to reply, in microseconds, per acknowledged message.
     pub latencies_us: Vec<u64>,
+    /// MAIL sent to the final reply, in microseconds, per acknowledged
+    /// message (a server that makes clients wait before it takes a message,
+    /// as Postfix's `in_flow_delay` does at MAIL, shows it here).
+    pub transactions_us: Vec<u64>,
     /// Failed messages by stage and reply (or I/O error).
     pub failures: BTreeMap<String, usize>,
     /// From the start of the load to the last acknowledgement.
@@ -207,8 +211,14 @@ async fn open(cfg: &LoadConfig) -> Result<Session, String> {
     Ok(s)
 }
 
-async fn transaction(s: &mut Session, cfg: &LoadConfig, n: usize) -> Result<Duration, Failure> {
+/// Returns (end of DATA to reply, MAIL sent to final reply).
+async fn transaction(
+    s: &mut Session,
+    cfg: &LoadConfig,
+    n: usize,
+) -> Result<(Duration, Duration), Failure> {
     let (rcpt, body) = message(cfg, n);
+    let began = Instant::now();
     let t = cfg.reply_timeout;
     let broken = |stage: &str| {
         let stage = stage.to_string();
@@ -240,7 +250,7 @@ async fn transaction(s: &mut Session, cfg: &LoadConfig, n: usize) -> Result<Dura
     let end = s.read_reply(t).await.map_err(broken("end of data"))?;
     let latency = sent.elapsed();
     if end.code / 100 == 2 {
-        Ok(latency)
+        Ok((latency, began.elapsed()))
     } else if end.code == 421 {
         Err(Failure::Broken(end.key("end of data")))
     } else {
@@ -278,10 +288,11 @@ async fn connection(shared: Rc<Shared>, delay: Duration) {
         }
         let Some(s) = session.as_mut() else { continue };
         match transaction(s, &shared.cfg, n).await {
-            Ok(latency) => {
+            Ok((latency, whole)) => {
                 let mut r = shared.result.borrow_mut();
                 r.acked.push(n);
                 r.latencies_us.push(latency.as_micros() as u64);
+                r.transactions_us.push(whole.as_micros() as u64);
                 shared.last_ack.set(Instant::now());
                 shared.acks.fetch_add(1, Ordering::SeqCst);
             }
