@@ -8,7 +8,7 @@
 //!       [--connections 1000] [--messages 10000] [--users 100] [--size 3072]
 //!       [--kill-after 500] [--mailwire target/release/mailwire]
 //!       [--workdir DIR] [--keep] [--deliver-timeout 300]
-//!       [--accounts-arg ARG]... [--ramp-ms 0]
+//!       [--accounts-arg ARG]... [--ramp-ms 0] [--sample-ms 50]
 //!
 //! `load` reports messages per second (to the last 250, and until every
 //! acknowledged message is a file in the Maildirs), latency from the end
@@ -27,7 +27,7 @@ mod servers;
 use servers::{Kind, Server, Setup};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -48,6 +48,7 @@ struct Args {
     deliver_timeout: Duration,
     accounts_args: Vec<String>,
     ramp: Duration,
+    sample_every: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -65,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
         deliver_timeout: Duration::from_secs(300),
         accounts_args: Vec::new(),
         ramp: Duration::ZERO,
+        sample_every: Duration::from_millis(50),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -91,6 +93,9 @@ fn parse_args() -> Result<Args, String> {
                 a.deliver_timeout = Duration::from_secs(number(value()?)? as u64)
             }
             "--accounts-arg" => a.accounts_args.push(value()?),
+            "--sample-ms" => {
+                a.sample_every = Duration::from_millis(number(value()?)?.max(1) as u64)
+            }
             "--ramp-ms" => a.ramp = Duration::from_millis(number(value()?)? as u64),
             "-h" | "--help" => {
                 return Err("usage: see the comment at the top of src/main.rs".into())
@@ -175,17 +180,19 @@ fn measure(
     let dir = workdir.join(&name);
     let mut server = Server::start(kind, &dir, &setup)?;
     let roots = server.roots();
-    let sampler = procs::Sampler::start(Arc::clone(&roots));
+    let sampler = procs::Sampler::start(Arc::clone(&roots), args.sample_every);
     let acks = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let killer = if args.kill {
-        let mut cmd = server.kill_command().ok_or("no process to kill")?;
+        let target = server.kill_target().ok_or("no process to kill")?;
         let (acks, done, after) = (Arc::clone(&acks), Arc::clone(&done), args.kill_after);
         Some(thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
                 let n = acks.load(Ordering::SeqCst);
                 if n >= after {
-                    let _ = cmd.stderr(Stdio::null()).status();
+                    if let Err(e) = target.kill() {
+                        eprintln!("server-bench: {e}");
+                    }
                     return Some(n);
                 }
                 thread::sleep(Duration::from_micros(200));
@@ -356,10 +363,11 @@ fn print_row(r: &Row) {
         r.tx_p50_ms, r.tx_p99_ms
     );
     println!(
-        "   server: peak RSS sum {:.1} MiB over up to {} processes ({} samples), peak PSS sum {:.1} MiB, VmHWM sum at end {:.1} MiB, CPU {:.1} s",
+        "   server: peak RSS sum {:.1} MiB over up to {} processes ({} samples, taking {:.1} s of CPU), peak PSS sum {:.1} MiB, VmHWM sum at end {:.1} MiB, CPU {:.1} s",
         mib(r.peak.rss_sum),
         r.peak.processes,
         r.peak.samples,
+        r.peak.sampler_cpu_s,
         mib(r.peak.pss_sum),
         mib(r.hwm_sum),
         r.cpu_s

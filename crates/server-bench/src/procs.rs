@@ -1,5 +1,5 @@
 //! The server's process tree and its memory, from /proc: resident set
-//! summed over every process of the tree, sampled every 50 ms (`statm`'s
+//! summed over every process of the tree, sampled every 50 ms by default (`statm`'s
 //! resident field, the same figure as `VmRSS` in `status`, cheaper to read
 //! for a thousand processes), the proportional set size (`Pss` in
 //! `smaps_rollup`, shared pages divided among their sharers) summed once a
@@ -98,6 +98,22 @@ pub fn tree_cpu_seconds(roots: &[u32]) -> f64 {
     ticks as f64 / clock_ticks() as f64
 }
 
+/// CPU seconds used by the calling thread.
+fn own_thread_cpu_seconds() -> f64 {
+    let ticks = fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|text| {
+            let rest = text[text.rfind(')')? + 1..].to_string();
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(0))
+                .collect();
+            Some(f.get(11)? + f.get(12)?)
+        })
+        .unwrap_or(0);
+    ticks as f64 / clock_ticks() as f64
+}
+
 fn clock_ticks() -> u64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
@@ -118,9 +134,11 @@ pub struct Peak {
     /// Most processes at one sample.
     pub processes: usize,
     pub samples: usize,
+    /// CPU seconds the sampling itself took (it competes with the server).
+    pub sampler_cpu_s: f64,
 }
 
-/// Samples the trees under `roots` every 50 ms until stopped.
+/// Samples the trees under `roots` every `every` until stopped.
 #[derive(Debug)]
 pub struct Sampler {
     stop: Arc<AtomicBool>,
@@ -128,7 +146,7 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn start(roots: Roots) -> Sampler {
+    pub fn start(roots: Roots, every: Duration) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let handle = thread::spawn(move || {
@@ -140,13 +158,15 @@ impl Sampler {
                 peak.rss_sum = peak.rss_sum.max(sum);
                 peak.processes = peak.processes.max(pids.len());
                 if tick.is_multiple_of(20) {
+                    // Every 20th sample (once a second at 50 ms).
                     let sum: u64 = pids.iter().filter_map(|p| pss(*p)).sum();
                     peak.pss_sum = peak.pss_sum.max(sum);
                 }
                 peak.samples += 1;
                 tick += 1;
-                thread::sleep(Duration::from_millis(50));
+                thread::sleep(every);
             }
+            peak.sampler_cpu_s = own_thread_cpu_seconds();
             peak
         });
         Sampler { stop, handle }

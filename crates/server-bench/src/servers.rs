@@ -317,22 +317,14 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         }
     }
 
-    /// The command that kills the server with SIGKILL: its process, or for
-    /// Postfix the master's whole process group (the master and every
-    /// daemon it started) at once.
-    pub fn kill_command(&self) -> Option<Command> {
-        let mut cmd = Command::new("kill");
-        cmd.args(["-KILL", "--"]);
+    /// What to kill with SIGKILL: the server's process, or for Postfix the
+    /// master's whole process group (the master and every daemon it
+    /// started) at once.
+    pub fn kill_target(&self) -> Option<KillTarget> {
         match self.kind {
-            Kind::Postfix => {
-                let group = self.master_group()?;
-                cmd.arg(format!("-{group}"));
-            }
-            _ => {
-                cmd.arg(self.child.as_ref()?.id().to_string());
-            }
+            Kind::Postfix => self.master_group().map(KillTarget::Group),
+            _ => self.child.as_ref().map(|c| KillTarget::Process(c.id())),
         }
-        Some(cmd)
     }
 
     /// After a kill: reaps our child, and starts the server again on the
@@ -389,6 +381,33 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A process or a process group to kill.
+#[derive(Debug, Clone, Copy)]
+pub enum KillTarget {
+    Process(u32),
+    Group(u32),
+}
+
+impl KillTarget {
+    /// Sends SIGKILL (a system call, no `kill` process to start).
+    pub fn kill(self) -> Result<(), String> {
+        use rustix::process::{kill_process, kill_process_group, Pid, Signal};
+        let result = match self {
+            KillTarget::Process(p) => {
+                Pid::from_raw(p as i32).map(|p| kill_process(p, Signal::KILL))
+            }
+            KillTarget::Group(g) => {
+                Pid::from_raw(g as i32).map(|g| kill_process_group(g, Signal::KILL))
+            }
+        };
+        match result {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(format!("kill {self:?}: {e}")),
+            None => Err(format!("kill {self:?}: pid 0")),
+        }
     }
 }
 
