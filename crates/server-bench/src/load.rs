@@ -12,8 +12,6 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What to send.
@@ -93,8 +91,13 @@ struct Shared {
     started: Instant,
     last_ack: Cell<Instant>,
     result: RefCell<LoadResult>,
-    acks: Arc<AtomicUsize>,
+    acks: Cell<usize>,
+    on_ack: RefCell<OnAck>,
 }
+
+/// Called on the client's thread with the count of acknowledgements after
+/// each one (the kill mode sends SIGKILL from here, at once).
+pub type OnAck = Box<dyn FnMut(usize)>;
 
 impl Shared {
     fn take(&self) -> Option<usize> {
@@ -293,8 +296,11 @@ async fn connection(shared: Rc<Shared>, delay: Duration) {
                 r.acked.push(n);
                 r.latencies_us.push(latency.as_micros() as u64);
                 r.transactions_us.push(whole.as_micros() as u64);
+                drop(r);
                 shared.last_ack.set(Instant::now());
-                shared.acks.fetch_add(1, Ordering::SeqCst);
+                let count = shared.acks.get() + 1;
+                shared.acks.set(count);
+                (shared.on_ack.borrow_mut())(count);
             }
             Err(Failure::Reply(key)) => shared.fail(key),
             Err(Failure::Broken(key)) => {
@@ -308,9 +314,8 @@ async fn connection(shared: Rc<Shared>, delay: Duration) {
     }
 }
 
-/// Runs the load; `acks` counts acknowledgements as they arrive (the
-/// kill switch watches it from another thread).
-pub fn run(cfg: LoadConfig, acks: Arc<AtomicUsize>) -> LoadResult {
+/// Runs the load, calling `on_ack` after each acknowledgement.
+pub fn run(cfg: LoadConfig, on_ack: OnAck) -> LoadResult {
     let ex = smol::LocalExecutor::new();
     let started = Instant::now();
     let shared = Rc::new(Shared {
@@ -318,7 +323,8 @@ pub fn run(cfg: LoadConfig, acks: Arc<AtomicUsize>) -> LoadResult {
         started,
         last_ack: Cell::new(started),
         result: RefCell::new(LoadResult::default()),
-        acks,
+        acks: Cell::new(0),
+        on_ack: RefCell::new(on_ack),
         cfg,
     });
     let count = shared.cfg.connections.max(1);

@@ -25,10 +25,12 @@ mod procs;
 mod servers;
 
 use servers::{Kind, Server, Setup};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -181,26 +183,21 @@ fn measure(
     let mut server = Server::start(kind, &dir, &setup)?;
     let roots = server.roots();
     let sampler = procs::Sampler::start(Arc::clone(&roots), args.sample_every);
-    let acks = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicBool::new(false));
-    let killer = if args.kill {
+    let killed_at = Rc::new(Cell::new(None));
+    let on_ack: load::OnAck = if args.kill {
         let target = server.kill_target().ok_or("no process to kill")?;
-        let (acks, done, after) = (Arc::clone(&acks), Arc::clone(&done), args.kill_after);
-        Some(thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                let n = acks.load(Ordering::SeqCst);
-                if n >= after {
-                    if let Err(e) = target.kill() {
-                        eprintln!("server-bench: {e}");
-                    }
-                    return Some(n);
+        let (after, killed_at) = (args.kill_after, Rc::clone(&killed_at));
+        Box::new(move |n| {
+            if n >= after && killed_at.get().is_none() {
+                if let Err(e) = target.kill() {
+                    eprintln!("server-bench: {e}");
                 }
-                thread::sleep(Duration::from_micros(200));
+                killed_at.set(Some(n));
             }
-            None
-        }))
+        })
     } else {
-        None
+        Box::new(|_| {})
     };
     let cfg = load::LoadConfig {
         addr: server.addr,
@@ -242,9 +239,9 @@ fn measure(
             }
         })
     };
-    let result = load::run(cfg, Arc::clone(&acks));
+    let result = load::run(cfg, on_ack);
     done.store(true, Ordering::Relaxed);
-    let acked_at_kill = killer.and_then(|k| k.join().ok().flatten());
+    let acked_at_kill = killed_at.get();
     if acked_at_kill.is_some() && kind == Kind::Postfix {
         server.restart()?;
     }
