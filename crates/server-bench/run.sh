@@ -17,6 +17,10 @@
 # (tests/setup/30-postfix-tools.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+[ "$(id -u)" = 0 ] || { echo "run.sh needs root (Postfix's master)" >&2; exit 1; }
+command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] \
+  || { echo "postfix is missing: install the postfix package (tests/setup/30-postfix-tools.sh)" >&2; exit 1; }
+export PATH="$PATH:/usr/sbin"
 root=$(pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 servers=${SERVERS:-sink,postfix}
