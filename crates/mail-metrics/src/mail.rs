@@ -3,7 +3,7 @@
 //! misspelt name cannot compile. `docs/monitoring.md` lists them.
 
 use crate::registry::{
-    Counter, CounterFamily, Gauge, GaugeFamily, HistogramFamily, Registry, RegistryError,
+    Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily, Registry, RegistryError,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,9 +117,11 @@ pub struct MailMetrics {
     auth_failures_total: CounterFamily<1>,
     filter_verdicts_total: CounterFamily<2>,
     queue_depth: GaugeFamily<1>,
-    deliveries_total: CounterFamily<1>,
-    storage_errors_total: CounterFamily<0>,
-    reply_seconds: HistogramFamily<0>,
+    /// The series without labels (or with one of a few fixed values),
+    /// kept so that updating them is one atomic operation.
+    storage_errors: Arc<Counter>,
+    reply: Arc<Histogram>,
+    deliveries: [Arc<Counter>; 3],
 }
 
 impl Default for MailMetrics {
@@ -145,68 +147,64 @@ impl MailMetrics {
     }
 
     fn build(registry: &Registry) -> MailMetrics {
-        let metrics = MailMetrics {
-            registry: registry.clone(),
-            connections_total: registry.trusted_counter(
-                NAMES[0],
-                "Connections accepted, by listener.",
-                ["listener"],
-            ),
-            connections_active: registry.trusted_gauge(
-                NAMES[1],
-                "Connections open now, by listener.",
-                ["listener"],
-            ),
-            messages_total: registry.trusted_counter(
-                NAMES[2],
-                "Messages offered at end of data, by listener, outcome and reason.",
-                ["listener", "outcome", "reason"],
-            ),
-            message_bytes_total: registry.trusted_counter(
-                NAMES[3],
-                "Bytes of accepted messages, by listener.",
-                ["listener"],
-            ),
-            auth_failures_total: registry.trusted_counter(
-                NAMES[4],
-                "Failed AUTH attempts, by listener.",
-                ["listener"],
-            ),
-            filter_verdicts_total: registry.trusted_counter(
-                NAMES[5],
-                "Verdicts of each filter: accept, reject, quarantine, tempfail or error.",
-                ["filter", "verdict"],
-            ),
-            queue_depth: registry.trusted_gauge(
-                NAMES[6],
-                "Recipients in the delivery queue, by state.",
-                ["state"],
-            ),
-            deliveries_total: registry.trusted_counter(
-                NAMES[7],
-                "Delivery attempts by outcome: delivered, deferred or failed.",
-                ["outcome"],
-            ),
-            storage_errors_total: registry.trusted_counter(
-                NAMES[8],
-                "Mailbox or spool writes that failed.",
-                [],
-            ),
-            reply_seconds: registry.trusted_histogram(
-                NAMES[9],
-                "Time from the end of a message's data to the server's reply.",
-                [],
-                &REPLY_BUCKETS,
-            ),
-        };
+        // Registered in the order of NAMES: the order they render in.
+        let connections_total =
+            registry.trusted_counter(NAMES[0], "Connections accepted, by listener.", ["listener"]);
+        let connections_active =
+            registry.trusted_gauge(NAMES[1], "Connections open now, by listener.", ["listener"]);
+        let messages_total = registry.trusted_counter(
+            NAMES[2],
+            "Messages offered at end of data, by listener, outcome and reason.",
+            ["listener", "outcome", "reason"],
+        );
+        let message_bytes_total = registry.trusted_counter(
+            NAMES[3],
+            "Bytes of accepted messages, by listener.",
+            ["listener"],
+        );
+        let auth_failures_total =
+            registry.trusted_counter(NAMES[4], "Failed AUTH attempts, by listener.", ["listener"]);
+        let filter_verdicts_total = registry.trusted_counter(
+            NAMES[5],
+            "Verdicts of each filter: accept, reject, quarantine, tempfail or error.",
+            ["filter", "verdict"],
+        );
+        let queue_depth = registry.trusted_gauge(
+            NAMES[6],
+            "Recipients in the delivery queue, by state.",
+            ["state"],
+        );
+        let deliveries_total: CounterFamily<1> = registry.trusted_counter(
+            NAMES[7],
+            "Delivery attempts by outcome: delivered, deferred or failed.",
+            ["outcome"],
+        );
+        let storage_errors_total: CounterFamily<0> =
+            registry.trusted_counter(NAMES[8], "Mailbox or spool writes that failed.", []);
+        let reply_seconds: HistogramFamily<0> = registry.trusted_histogram(
+            NAMES[9],
+            "Time from the end of a message's data to the server's reply.",
+            [],
+            &REPLY_BUCKETS,
+        );
         // Series that exist from the start, so that rates and alerts see a
-        // zero rather than no data.
-        metrics.storage_errors_total.with([]);
-        metrics.reply_seconds.with([]);
-        for outcome in DeliveryOutcome::ALL {
-            metrics.deliveries_total.with([outcome.as_str()]);
+        // zero rather than no data; kept, so updating them is one atomic
+        // operation.
+        let deliveries =
+            DeliveryOutcome::ALL.map(|outcome| deliveries_total.with([outcome.as_str()]));
+        MailMetrics {
+            registry: registry.clone(),
+            connections_total,
+            connections_active,
+            messages_total,
+            message_bytes_total,
+            auth_failures_total,
+            filter_verdicts_total,
+            queue_depth,
+            storage_errors: storage_errors_total.with([]),
+            reply: reply_seconds.with([]),
+            deliveries,
         }
-        metrics
     }
 
     /// The registry to render or serve.
@@ -264,17 +262,24 @@ impl MailMetrics {
 
     /// Counts one delivery attempt's outcome.
     pub fn delivery(&self, outcome: DeliveryOutcome) {
-        self.deliveries_total.with([outcome.as_str()]).inc();
+        let slot = match outcome {
+            DeliveryOutcome::Delivered => 0,
+            DeliveryOutcome::Deferred => 1,
+            DeliveryOutcome::Failed => 2,
+        };
+        if let Some(counter) = self.deliveries.get(slot) {
+            counter.inc();
+        }
     }
 
     /// Counts a failed mailbox or spool write.
     pub fn storage_error(&self) {
-        self.storage_errors_total.with([]).inc();
+        self.storage_errors.inc();
     }
 
     /// Records the time from end of data to the reply.
     pub fn reply_time(&self, took: Duration) {
-        self.reply_seconds.with([]).observe_duration(took);
+        self.reply.observe_duration(took);
     }
 
     /// The counter of connections on `listener`, for a caller that keeps it.

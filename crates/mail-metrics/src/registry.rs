@@ -362,11 +362,13 @@ thread_local! {
 }
 
 fn write_key(key: &mut String, values: &[&str]) {
-    use fmt::Write;
     key.clear();
     for value in values {
         let value = truncate(value);
-        let _ = write!(key, "{}:", value.len());
+        // The length as one char (values are cut to 128 bytes, so it is
+        // always a valid scalar value) marks where each value ends.
+        let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
+        key.push(char::from_u32(len).unwrap_or(char::REPLACEMENT_CHARACTER));
         key.push_str(value);
     }
 }
@@ -431,16 +433,13 @@ impl<M: Metric> Collect for Family<M> {
 
     fn collect(&self, out: &mut String) {
         text::write_header(&self.meta, out);
-        let mut rows: Vec<(Vec<String>, Arc<M>)> = self
-            .series
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|(labels, metric)| (labels.clone(), Arc::clone(metric)))
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        // Rendered under the read lock: updates go on meanwhile, only a
+        // new label set waits for the end of the family.
+        let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
+        let mut rows: Vec<&(Vec<String>, Arc<M>)> = series.values().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (labels, metric) in rows {
-            metric.write(&self.meta, &labels, out);
+            metric.write(&self.meta, labels, out);
         }
     }
 }
@@ -601,7 +600,7 @@ impl Metric for Histogram {
                 &meta.labels,
                 labels,
                 Some(&le),
-                &cumulative.to_string(),
+                cumulative,
                 out,
             );
         }

@@ -30,9 +30,10 @@ pub(crate) fn write_sample(
     names: &[String],
     values: &[String],
     le: Option<&str>,
-    value: &str,
+    value: impl std::fmt::Display,
     out: &mut String,
 ) {
+    use std::fmt::Write;
     out.push_str(name);
     out.push_str(suffix);
     let mut pairs = names
@@ -56,9 +57,7 @@ pub(crate) fn write_sample(
         }
         out.push('}');
     }
-    out.push(' ');
-    out.push_str(value);
-    out.push('\n');
+    let _ = writeln!(out, " {value}");
 }
 
 /// Appends `value` escaped for a label value: `\` as `\\`, `"` as `\"`,
