@@ -241,26 +241,60 @@ fn read_head(stream: &mut TcpStream, options: &EndpointOptions) -> Head {
             Ok(n) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => {
-                return match (request.method, request.path) {
-                    (Some(method), Some(path)) => Head::Request {
-                        method: method.to_owned(),
-                        path: path.to_owned(),
-                    },
-                    _ => Head::Malformed,
-                };
-            }
-            Ok(httparse::Status::Partial) if buf.len() < options.max_request_bytes => {}
-            Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
-                return Head::TooLarge
-            }
-            Err(_) => return Head::Malformed,
+        if let Some(head) = classify(&buf, options.max_request_bytes) {
+            return head;
         }
-        if buf.len() >= options.max_request_bytes {
-            return Head::TooLarge;
+    }
+}
+
+/// What the bytes received so far make of a request head, or `None` while
+/// it is incomplete and under `max` bytes. Deterministic in the bytes:
+/// however they arrive in pieces, the first answer is the same.
+fn classify(buf: &[u8], max: usize) -> Option<Head> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut headers);
+    // Only the first `max` bytes count: a head that completes past them is
+    // too large however it was split.
+    let seen = &buf[..buf.len().min(max)];
+    match request.parse(seen) {
+        Ok(httparse::Status::Complete(_)) => Some(match (request.method, request.path) {
+            (Some(method), Some(path)) => Head::Request {
+                method: method.to_owned(),
+                path: path.to_owned(),
+            },
+            _ => Head::Malformed,
+        }),
+        Ok(httparse::Status::Partial) if buf.len() < max => None,
+        Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
+            Some(Head::TooLarge)
+        }
+        Err(_) => Some(Head::Malformed),
+    }
+}
+
+pub(crate) mod fuzzing {
+    /// Classifies `bytes` as a request head fed whole and fed in the pieces
+    /// `cuts` gives (offsets), each with the limit `max`; both must agree,
+    /// and the limit must hold.
+    pub fn request_head(bytes: &[u8], cuts: &[usize], max: usize) {
+        let whole = super::classify(bytes, max);
+        let mut pieces = None;
+        let mut end = 0;
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        points.sort_unstable();
+        points.push(bytes.len());
+        for point in points {
+            end = end.max(point);
+            if let Some(head) = super::classify(&bytes[..end], max) {
+                pieces = Some(head);
+                break;
+            }
+        }
+        if whole.is_some() || pieces.is_some() {
+            assert_eq!(whole, pieces, "whole and piecewise disagree");
+        }
+        if let Some(super::Head::Request { method, path }) = &whole {
+            assert!(method.len() + path.len() <= max);
         }
     }
 }

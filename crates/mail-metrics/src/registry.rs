@@ -469,15 +469,7 @@ impl Counter {
 
 impl Metric for Counter {
     fn write(&self, meta: &Meta, labels: &[String], out: &mut String) {
-        text::write_sample(
-            &meta.name,
-            "",
-            &meta.labels,
-            labels,
-            None,
-            &self.get().to_string(),
-            out,
-        );
+        text::write_sample(&meta.name, "", &meta.labels, labels, None, self.get(), out);
     }
 }
 
@@ -516,15 +508,7 @@ impl Gauge {
 
 impl Metric for Gauge {
     fn write(&self, meta: &Meta, labels: &[String], out: &mut String) {
-        text::write_sample(
-            &meta.name,
-            "",
-            &meta.labels,
-            labels,
-            None,
-            &self.get().to_string(),
-            out,
-        );
+        text::write_sample(&meta.name, "", &meta.labels, labels, None, self.get(), out);
     }
 }
 

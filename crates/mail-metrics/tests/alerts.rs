@@ -40,9 +40,12 @@ fn python() -> String {
     })
 }
 
+/// A label matcher: label, operator, value.
+type Matcher = (String, String, String);
+
 /// `name{k="v",k=~"a|b"}` selectors of `mailwire_*` metrics in `expr`:
 /// the metric and its matchers (label, operator, value).
-fn selectors(expr: &str) -> Vec<(String, Vec<(String, String, String)>)> {
+fn selectors(expr: &str) -> Vec<(String, Vec<Matcher>)> {
     let mut found = Vec::new();
     let mut rest = expr;
     while let Some(start) = rest.find("mailwire_") {

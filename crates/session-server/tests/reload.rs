@@ -110,6 +110,9 @@ fn presented(server: &Arc<rustls::ServerConfig>) -> Vec<u8> {
     cert.unwrap()
 }
 
+/// What a broken pair's error must be.
+type Expect = fn(&CertError) -> bool;
+
 #[test]
 fn replaced_files_are_served_and_broken_ones_keep_the_old_pair() {
     let dir = TempDir::new("reload");
@@ -134,7 +137,7 @@ fn replaced_files_are_served_and_broken_ones_keep_the_old_pair() {
     // missing file: each keeps B in service, with the reason kept.
     let (_, key_c, _) = generate("localhost");
     let truncated = &cert_a[..cert_a.len() / 2];
-    let cases: [(&str, &str, fn(&CertError) -> bool); 5] = [
+    let cases: [(&str, &str, Expect); 5] = [
         (
             "-----BEGIN CERTIFICATE-----\nMIIBAAAAAAAA\n-----END CERTIFICATE-----\n",
             &key_b,
