@@ -34,9 +34,10 @@ pub(crate) struct DoctorArgs {
     /// With --domain: check that SPF allows mail sent from this IP (your server or relay).
     #[arg(long, value_name = "IP", requires = "domain")]
     sender_ip: Option<IpAddr>,
-    /// The DNS server to ask, HOST:PORT (default: the system's resolver).
+    /// The DNS server to ask, HOST:PORT (default: the system's resolver); also for the
+    /// server's name when probing one server.
     #[arg(long, value_name = "HOST:PORT")]
-    dns: Option<SocketAddr>,
+    pub(crate) dns: Option<SocketAddr>,
     /// The SMTP port probed on each MX host (25; another port is for tests).
     #[arg(long, default_value_t = 25, hide = true)]
     mx_port: u16,

@@ -1,6 +1,7 @@
 //! Names looked up through `--dns` and DKIM signing on the way out of the spool, against a
 //! real dnsmasq (tests/setup/25-dnsmasq.sh) and a `mailwire serve --check-auth` on loopback:
-//! - `send --dns` finds a made-up server name only the given DNS server knows;
+//! - `send --dns` and `probe --dns` find a made-up server name only the given DNS server
+//!   knows;
 //! - `deliver` on the direct-MX route (MX and A records in dnsmasq) delivers mail signed at
 //!   enqueue, signs unsigned mail of `--dkim-domain` itself, signs nothing twice, and leaves
 //!   other domains' mail alone; the receiving side's Authentication-Results says which.
@@ -99,6 +100,23 @@ fn send_finds_the_server_through_the_given_dns_server() {
         "{said}"
     );
     assert_eq!(serve.stored().len(), 1);
+
+    // `probe` of one server takes the same --dns.
+    let mut cmd = mailwire(&dir.0);
+    cmd.args([
+        "probe",
+        &format!("smtp.made-up.test:{port}"),
+        "--security",
+        "none",
+    ])
+    .args(["--dns", &dns_addr, "--timeout", "5"]);
+    let out = run(cmd);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("[ ok ] DNS       smtp.made-up.test -> 127.0.0.1"),
+        "{stdout}"
+    );
 }
 
 #[test]
