@@ -5,7 +5,7 @@
 //! written to the moment its reply arrived.
 
 use smol::future::FutureExt;
-use smol::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use smol::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use smol::{Async, Timer};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -114,6 +114,9 @@ impl Shared {
     }
 }
 
+/// The longest reply line read.
+const MAX_LINE: u64 = 4096;
+
 struct Session {
     io: BufReader<Async<TcpStream>>,
     line: String,
@@ -147,9 +150,19 @@ impl Session {
         async {
             loop {
                 self.line.clear();
-                let n = self.io.read_line(&mut self.line).await?;
+                // A reply line is bounded (RFC 5321 allows 512 octets).
+                let n = (&mut self.io)
+                    .take(MAX_LINE)
+                    .read_line(&mut self.line)
+                    .await?;
                 if n == 0 {
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed"));
+                }
+                if !self.line.ends_with('\n') {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "reply line too long",
+                    ));
                 }
                 let bytes = self.line.as_bytes();
                 if bytes.len() < 4 || !bytes[..3].iter().all(u8::is_ascii_digit) {
