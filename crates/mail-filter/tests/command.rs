@@ -4,8 +4,7 @@ mod common;
 
 use common::{info, message, TempDir};
 use mail_filter::{
-    Command, CommandConfig, FailurePolicy, Filter, FilterChain, FilterError, FiltersConfig,
-    Verdict,
+    Command, CommandConfig, FailurePolicy, Filter, FilterChain, FilterError, FiltersConfig, Verdict,
 };
 use std::time::{Duration, Instant};
 
@@ -59,7 +58,10 @@ fn the_reject_status_rejects_with_the_first_line_sanitized() {
         }
     );
     let (_dir, clean, size) = sample("plain");
-    assert_eq!(sh(script).check(&info(size), &clean).unwrap(), Verdict::accept());
+    assert_eq!(
+        sh(script).check(&info(size), &clean).unwrap(),
+        Verdict::accept()
+    );
 }
 
 #[test]
@@ -104,7 +106,11 @@ fn a_program_that_hangs_is_killed_at_the_deadline() {
         .check(&info(size), &path)
         .unwrap_err();
     assert!(matches!(error, FilterError::Timeout { .. }), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -117,7 +123,10 @@ fn a_program_that_never_reads_its_input_does_not_block_us() {
         vec!["/bin/sh".into(), "-c".into(), "sleep 0.2; exit 0".into()],
     );
     config.timeout_ms = 5000;
-    let verdict = Command::new(config).unwrap().check(&info(size), &path).unwrap();
+    let verdict = Command::new(config)
+        .unwrap()
+        .check(&info(size), &path)
+        .unwrap();
     assert_eq!(verdict, Verdict::accept());
 }
 
@@ -133,7 +142,10 @@ fn endless_output_is_bounded() {
         ],
     );
     config.timeout_ms = 10_000;
-    let verdict = Command::new(config).unwrap().check(&info(size), &path).unwrap();
+    let verdict = Command::new(config)
+        .unwrap()
+        .check(&info(size), &path)
+        .unwrap();
     let Verdict::Reject { text, .. } = verdict else {
         panic!("reject: {verdict:?}")
     };
@@ -204,10 +216,7 @@ fn the_chain_builds_commands_and_header_rules_from_toml() {
     assert_eq!(outcome.verdict, Verdict::reject("no bulk mail here"));
 
     let mut lenient = FilterChain::new();
-    lenient.push(
-        Box::new(sh("exit 9")),
-        FailurePolicy::Accept,
-    );
+    lenient.push(Box::new(sh("exit 9")), FailurePolicy::Accept);
     let outcome = lenient.run(&info(bytes.len()), &path);
     assert_eq!(
         outcome.verdict,
@@ -227,7 +236,10 @@ fn bad_configurations_are_typed_errors() {
     ] {
         let config: FiltersConfig = toml::from_str(toml_text).unwrap();
         let error = FilterChain::from_config(&config).unwrap_err();
-        assert!(matches!(error, FilterError::Config(_)), "{toml_text}: {error:?}");
+        assert!(
+            matches!(error, FilterError::Config(_)),
+            "{toml_text}: {error:?}"
+        );
     }
     assert!(toml::from_str::<FiltersConfig>("[[chain]]\nkind = \"size\"\nmax = 1").is_err());
     assert!(toml::from_str::<FiltersConfig>("[[chain]]\nkind = \"antivirus\"").is_err());

@@ -25,14 +25,21 @@ fn a_listed_client_is_rejected_with_the_zones_reason() {
     let dns = Dnsmasq::start(
         Records::new()
             .a("2.2.0.192.bl.test", [127, 0, 0, 2].into())
-            .txt("2.2.0.192.bl.test", "listed for testing, see https://bl.test/q?192.0.2.2")
+            .txt(
+                "2.2.0.192.bl.test",
+                "listed for testing, see https://bl.test/q?192.0.2.2",
+            )
             .a("3.2.0.192.bl.test", [127, 0, 0, 4].into())
             .a("4.2.0.192.bl.test", [127, 255, 255, 254].into())
             .a("5.2.0.192.other.test", [127, 0, 0, 10].into())
             .a(&v6_name, [127, 0, 0, 3].into()),
     )
     .unwrap();
-    let dnsbl = Dnsbl::new(&config(&["bl.test", "other.test."]), dns.resolver().unwrap()).unwrap();
+    let dnsbl = Dnsbl::new(
+        &config(&["bl.test", "other.test."]),
+        dns.resolver().unwrap(),
+    )
+    .unwrap();
 
     let listing = dnsbl.check([192, 0, 2, 2].into()).unwrap();
     assert_eq!(listing.zone, "bl.test");
@@ -48,11 +55,17 @@ fn a_listed_client_is_rejected_with_the_zones_reason() {
     // Listed without a TXT reason.
     let listing = dnsbl.check([192, 0, 2, 3].into()).unwrap();
     assert_eq!(listing.reason, None);
-    assert_eq!(listing.verdict(), Verdict::reject("client 192.0.2.3 is listed in bl.test"));
+    assert_eq!(
+        listing.verdict(),
+        Verdict::reject("client 192.0.2.3 is listed in bl.test")
+    );
     // An answer outside 127.0.0.0/24 (a refused query) is not a listing.
     assert_eq!(dnsbl.check([192, 0, 2, 4].into()), None);
     // The second zone is asked too.
-    assert_eq!(dnsbl.check([192, 0, 2, 5].into()).unwrap().zone, "other.test");
+    assert_eq!(
+        dnsbl.check([192, 0, 2, 5].into()).unwrap().zone,
+        "other.test"
+    );
     // Not listed anywhere (NXDOMAIN).
     assert_eq!(dnsbl.check([192, 0, 2, 6].into()), None);
     // IPv6 by nibbles, and the Filter form at the end of DATA.
@@ -61,9 +74,15 @@ fn a_listed_client_is_rejected_with_the_zones_reason() {
     let path = dir.message("m.eml", b"Subject: x\r\n\r\nx\r\n");
     let mut message_info = info(17);
     message_info.client_ip = [192, 0, 2, 2].into();
-    assert_eq!(Filter::check(&dnsbl, &message_info, &path).unwrap().name(), "reject");
+    assert_eq!(
+        Filter::check(&dnsbl, &message_info, &path).unwrap().name(),
+        "reject"
+    );
     message_info.client_ip = [192, 0, 2, 9].into();
-    assert_eq!(Filter::check(&dnsbl, &message_info, &path).unwrap(), Verdict::accept());
+    assert_eq!(
+        Filter::check(&dnsbl, &message_info, &path).unwrap(),
+        Verdict::accept()
+    );
 }
 
 #[test]
@@ -77,7 +96,11 @@ fn a_dns_failure_counts_as_not_listed() {
     let dnsbl = Dnsbl::new(&config(&["bl.test"]), resolver).unwrap();
     let started = Instant::now();
     assert_eq!(dnsbl.check([192, 0, 2, 2].into()), None);
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

@@ -28,7 +28,9 @@ fn peer(behave: impl FnOnce(TcpStream) + Send + 'static) -> String {
 
 /// Reads what the client sends for a while (so its writes do not fail).
 fn drain(stream: &mut TcpStream, for_how_long: Duration) {
-    stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     let end = Instant::now() + for_how_long;
     let mut buf = [0u8; 65536];
     while Instant::now() < end {
@@ -89,7 +91,10 @@ fn a_scanner_that_is_down_is_a_connect_error_and_the_policy_decides() {
     assert_eq!(outcome.decided_by, None);
     assert_eq!(
         outcome.per_filter,
-        vec![("clamd".to_owned(), "failed"), ("rspamd".to_owned(), "failed")]
+        vec![
+            ("clamd".to_owned(), "failed"),
+            ("rspamd".to_owned(), "failed")
+        ]
     );
 
     let mut chain = FilterChain::new();
@@ -140,8 +145,15 @@ fn a_scanner_that_trickles_hits_the_deadline_too() {
     });
     let started = Instant::now();
     let result = rspamd(&addr, 500).check(&info(size), &path);
-    assert!(matches!(result, Err(FilterError::Timeout { .. })), "{result:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        matches!(result, Err(FilterError::Timeout { .. })),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -188,19 +200,28 @@ fn nonsense_is_a_protocol_error() {
         let _ = s.write_all(b"I am not clamd\0");
     });
     let result = clamd(&addr, 3000).check(&info(size), &path);
-    assert!(matches!(result, Err(FilterError::Protocol { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(FilterError::Protocol { .. })),
+        "{result:?}"
+    );
 
     let addr = peer(|mut s| {
         drain(&mut s, Duration::from_millis(200));
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot json!");
     });
     let result = rspamd(&addr, 3000).check(&info(size), &path);
-    assert!(matches!(result, Err(FilterError::Protocol { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(FilterError::Protocol { .. })),
+        "{result:?}"
+    );
 
     let addr = peer(|mut s| {
         drain(&mut s, Duration::from_millis(200));
         let json = br#"{"error":"no good\r\n"}"#;
-        let head = format!("HTTP/1.1 500 Internal\r\nContent-Length: {}\r\n\r\n", json.len());
+        let head = format!(
+            "HTTP/1.1 500 Internal\r\nContent-Length: {}\r\n\r\n",
+            json.len()
+        );
         let _ = s.write_all(&[head.as_bytes(), json].concat());
     });
     let result = rspamd(&addr, 3000).check(&info(size), &path);
@@ -234,7 +255,8 @@ fn what_rspamd_receives_is_the_envelope_and_the_whole_message() {
                 if all.len() >= end + 4 + len {
                     let body = all[end + 4..].to_vec();
                     let json = br#"{"action":"no action","score":0.5,"x":[]}"#;
-                    let reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", json.len());
+                    let reply =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", json.len());
                     let _ = s.write_all(&[reply.as_bytes(), json].concat());
                     sender.send((head, body)).unwrap();
                     return;
@@ -330,7 +352,10 @@ fn headers_accumulate_and_the_first_refusal_wins() {
             )),
             FailurePolicy::Accept,
         )
-        .push(Box::new(Fixed("never", Verdict::reject("no"))), FailurePolicy::Accept);
+        .push(
+            Box::new(Fixed("never", Verdict::reject("no"))),
+            FailurePolicy::Accept,
+        );
     let outcome = chain.run(&info(size), &path);
     assert_eq!(
         outcome.verdict,
@@ -348,7 +373,10 @@ fn headers_accumulate_and_the_first_refusal_wins() {
     let mut chain = FilterChain::new();
     chain
         .push(Box::new(Fixed("a", add("a"))), FailurePolicy::Accept)
-        .push(Box::new(Fixed("r", Verdict::reject("go away"))), FailurePolicy::Accept)
+        .push(
+            Box::new(Fixed("r", Verdict::reject("go away"))),
+            FailurePolicy::Accept,
+        )
         .push(Box::new(Fixed("b", add("b"))), FailurePolicy::Accept);
     let outcome = chain.run(&info(size), &path);
     assert_eq!(outcome.verdict, Verdict::reject("go away"));
