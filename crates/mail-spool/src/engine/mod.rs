@@ -203,10 +203,28 @@ impl Engine {
     ) -> Result<(), SpoolError> {
         let cfg = &self.config;
         let retry = transport.retry_policy();
-        let mut scheduler = Scheduler::new(cfg.destinations.clone());
+        // With a spool that shares pacing among workers (PostgreSQL), the
+        // message rates and quotas are taken from the spool; each worker's
+        // scheduler keeps only its connection bound and rests.
+        let shared = self.spool.shares_pacing();
+        let local = |policy: &DestinationPolicy| {
+            let mut policy = policy.clone();
+            if shared {
+                policy.limits = policy.limits.connections_only();
+            }
+            policy
+        };
+        let mut scheduler = Scheduler::new(local(&cfg.destinations));
         for (destination, policy) in &cfg.destination_overrides {
-            scheduler.set_policy(destination, policy.clone());
+            scheduler.set_policy(destination, local(policy));
         }
+        let limits_of = |destination: &str| {
+            cfg.destination_overrides
+                .iter()
+                .find(|(d, _)| d == destination)
+                .map_or(&cfg.destinations, |(_, policy)| policy)
+                .limits
+        };
         let mut jitter = JitterSource(cfg.seed);
         // Jobs that wait for a free slot at their destination.
         let mut waiting: HashMap<String, VecDeque<Job>> = HashMap::new();
@@ -263,7 +281,15 @@ impl Engine {
                 let now = Timestamp::now();
                 for (destination, queue) in waiting.iter_mut() {
                     while let Some(job) = queue.pop_front() {
-                        match scheduler.admit(destination, now) {
+                        let mut admission = scheduler.admit(destination, now);
+                        if admission == Admission::Go && shared {
+                            let limits = limits_of(destination);
+                            if let Err(until) = self.spool.take_shared(destination, &limits, now)? {
+                                scheduler.cancel(destination);
+                                admission = Admission::Wait(until);
+                            }
+                        }
+                        match admission {
                             Admission::Go => {
                                 waiting_count -= 1;
                                 in_flight += 1;
