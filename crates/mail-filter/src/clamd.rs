@@ -239,4 +239,20 @@ mod tests {
         assert!(parse_clamd_reply(b"PONG\0").is_err());
         assert!(parse_clamd_reply(&[0xff, 0xfe]).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_virus_name_round_trips(name in "[!-~]{1,40}( [!-~]{1,10}){0,2}", tail in proptest::collection::vec(proptest::num::u8::ANY, 0..20)) {
+            let mut reply = format!("stream: {name} FOUND\0").into_bytes();
+            reply.extend_from_slice(&tail);
+            proptest::prop_assert_eq!(parse_clamd_reply(&reply), Ok(ClamdReply::Virus(name)));
+        }
+
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            if let Ok(ClamdReply::Virus(text) | ClamdReply::Error(text)) = parse_clamd_reply(&bytes) {
+                proptest::prop_assert!(text.bytes().all(|b| (0x20..0x7f).contains(&b)));
+            }
+        }
+    }
 }

@@ -543,4 +543,35 @@ mod tests {
         assert!(Rspamd::new(RspamdConfig::new("http://x")).is_err());
         assert!(Rspamd::new(RspamdConfig::new("http://127.0.0.1:11333/")).is_ok());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn replies_round_trip_through_json(
+            action in proptest::sample::select(vec![
+                "no action", "greylist", "add header", "rewrite subject", "soft reject", "reject",
+            ]),
+            score in -100.0f64..100.0,
+            message in "\\PC{0,80}",
+        ) {
+            let json = serde_json::json!({
+                "action": action, "score": score, "required_score": 15.0,
+                "messages": { "smtp_message": message },
+                "symbols": { "A": { "score": 1.0 } },
+            });
+            let reply = parse_rspamd_reply(json.to_string().as_bytes()).unwrap();
+            proptest::prop_assert_eq!(reply.action.as_str(), action);
+            proptest::prop_assert!((reply.score - score).abs() < 1e-9);
+            proptest::prop_assert_eq!(reply.symbols, vec!["A".to_owned()]);
+            let sanitized = sanitize_text(&message);
+            proptest::prop_assert_eq!(
+                reply.smtp_message,
+                if sanitized.is_empty() { None } else { Some(sanitized) }
+            );
+        }
+
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = parse_rspamd_reply(&bytes);
+        }
+    }
 }

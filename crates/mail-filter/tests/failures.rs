@@ -126,6 +126,37 @@ fn a_scanner_that_never_answers_hits_the_deadline() {
 }
 
 #[test]
+fn a_scanner_that_never_reads_hits_the_deadline_while_we_write() {
+    let dir = TempDir::new("failures");
+    let bytes = message("big", &"w".repeat(8 << 20));
+    let path = dir.message("big.eml", &bytes);
+    for kind in ["clamd", "rspamd"] {
+        let addr = peer(|s| {
+            std::thread::sleep(Duration::from_secs(4));
+            drop(s);
+        });
+        let started = Instant::now();
+        let result = if kind == "clamd" {
+            let mut config = ClamdConfig::new(addr);
+            config.timeout_ms = 500;
+            config.max_size = 16 << 20;
+            Clamd::new(config).check(&info(bytes.len()), &path)
+        } else {
+            rspamd(&addr, 500).check(&info(bytes.len()), &path)
+        };
+        assert!(
+            matches!(result, Err(FilterError::Timeout { .. })),
+            "{kind}: {result:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{kind}: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
 fn a_scanner_that_trickles_hits_the_deadline_too() {
     let (_dir, path, size) = sample();
     // One byte every 50 ms of a reply that never ends: each read succeeds,
