@@ -284,3 +284,9 @@ fn two_engines_share_one_destination_limit() {
     assert_eq!(state(RecipientState::Deferred), 20 - sent as u64);
     assert_eq!(state(RecipientState::Failed), 0);
 }
+
+#[test]
+fn a_long_delay_warns_the_sender_once() {
+    let url = database("delay");
+    common::delay_warning_scenario(move || Arc::new(PostgresSpool::connect(&url).unwrap()));
+}

@@ -259,11 +259,11 @@ impl Spool for PostgresSpool {
         self.write(false, |tx| {
             let rows = tx
                 .query(
-                    "WITH due AS (SELECT id FROM mailwire_recipients WHERE due IS NOT NULL AND due <= $1 \
+                    "WITH due AS (SELECT id, updated FROM mailwire_recipients WHERE due IS NOT NULL AND due <= $1 \
                                   ORDER BY due, message_id LIMIT $2 FOR UPDATE SKIP LOCKED) \
                      UPDATE mailwire_recipients r SET state = 1, due = $3, lease = r.lease + 1, owner = $4, updated = $1 \
                      FROM due, mailwire_messages m WHERE r.id = due.id AND m.id = r.message_id \
-                     RETURNING r.id, r.message_id, r.address, r.domain, r.failures, r.lease, m.sender, m.queued_at",
+                     RETURNING r.id, r.message_id, r.address, r.domain, r.failures, r.lease, m.sender, m.queued_at, due.updated",
                     &[&now.0, &limit, &until, &owner],
                 )
                 .map_err(pg_error)?;
@@ -278,6 +278,7 @@ impl Spool for PostgresSpool {
                     domain: row.try_get(3).map_err(pg_error)?,
                     failures: u32::try_from(failures).unwrap_or(0),
                     lease: row.try_get(5).map_err(pg_error)?,
+                    since: Timestamp(row.try_get(8).map_err(pg_error)?),
                 };
                 let entry = match by_message.entry(message) {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
