@@ -42,7 +42,7 @@ pub fn parse_quota(text: &str) -> Option<u64> {
 /// [`parse_quota`] reads back the same number.
 pub fn format_quota(bytes: u64) -> String {
     for (unit, multiplier) in UNITS.iter().rev() {
-        if bytes >= *multiplier && bytes % multiplier == 0 {
+        if bytes >= *multiplier && bytes.is_multiple_of(*multiplier) {
             return format!("{}{unit}", bytes / multiplier);
         }
     }
