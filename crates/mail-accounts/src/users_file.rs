@@ -239,6 +239,8 @@ impl UsersFile {
         let mut lines = Vec::new();
         let mut seen = std::collections::HashMap::new();
         for (index, raw) in text.lines().enumerate() {
+            // A bare CR ending the text would turn into CRLF when rendered.
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
             let number = index + 1;
             let trimmed = raw.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -495,6 +497,10 @@ mod tests {
         );
         // Rendered back line for line (CRLF becomes LF).
         assert_eq!(file.render(), text.replace("\r\n", "\n"));
+        // A last line ending in a bare CR reads as if it ended in CRLF.
+        let bare = UsersFile::parse("# last\r").unwrap();
+        assert_eq!(bare.render(), "# last\n");
+        assert_eq!(UsersFile::parse(&bare.render()).unwrap(), bare);
     }
 
     #[test]

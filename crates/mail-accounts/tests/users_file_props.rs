@@ -122,7 +122,7 @@ proptest! {
     }
 
     #[test]
-    fn any_text_parses_or_fails_without_showing_a_line(text in "(\\PC{0,40}[\r\n]?){0,6}") {
+    fn any_text_parses_or_fails_without_showing_a_line(text in "(\\PC{0,40}(\r|\n|\r\n)?){0,6}") {
         match UsersFile::parse(&text) {
             Ok(file) => {
                 prop_assert_eq!(UsersFile::parse(&file.render()).unwrap(), file);
