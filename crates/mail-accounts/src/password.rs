@@ -70,6 +70,21 @@ impl HashedPassword {
         if Algorithm::try_from(parsed.algorithm).is_err() {
             return Err(HashProblem::NotArgon2);
         }
+        // Bounded before argon2 reads them: its `Params::new` computes
+        // `p * 8` unchecked, which overflows (a panic with overflow checks)
+        // for a huge `p` (found by fuzzing).
+        let within = |name: &str, max: u32| {
+            parsed
+                .params
+                .get_decimal(name)
+                .is_none_or(|value| value <= max)
+        };
+        if !(within("m", MAX_MEMORY_KIB)
+            && within("t", MAX_TIME_COST)
+            && within("p", MAX_PARALLELISM))
+        {
+            return Err(HashProblem::Malformed);
+        }
         let params = Params::try_from(&parsed).map_err(|_| HashProblem::Malformed)?;
         let bounded = params.m_cost() <= MAX_MEMORY_KIB
             && params.t_cost() <= MAX_TIME_COST
@@ -229,6 +244,15 @@ mod tests {
             ("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ", Malformed),
             (
                 "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$7hPTfTz3hS1C0bOSpzVLsRhNcmiuC+WXxZ2s6Qv0gzI",
+                Malformed,
+            ),
+            // argon2's own check of this one overflows.
+            (
+                "$argon2id$v=19$m=19456,t=2,p=1555555555$c2FsdHNhbHQ$7hPTfTz3hS1C0bOSpzVLsRhNcmiuC+WXxZ2s6Qv0gzI",
+                Malformed,
+            ),
+            (
+                "$argon2id$v=19$m=19456,t=99,p=1$c2FsdHNhbHQ$7hPTfTz3hS1C0bOSpzVLsRhNcmiuC+WXxZ2s6Qv0gzI",
                 Malformed,
             ),
         ];

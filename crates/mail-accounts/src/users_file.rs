@@ -239,8 +239,8 @@ impl UsersFile {
         let mut lines = Vec::new();
         let mut seen = std::collections::HashMap::new();
         for (index, raw) in text.lines().enumerate() {
-            // A bare CR ending the text would turn into CRLF when rendered.
-            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            // CRs ending a line would turn into CRLF when rendered: gone.
+            let raw = raw.trim_end_matches('\r');
             let number = index + 1;
             let trimmed = raw.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -497,8 +497,8 @@ mod tests {
         );
         // Rendered back line for line (CRLF becomes LF).
         assert_eq!(file.render(), text.replace("\r\n", "\n"));
-        // A last line ending in a bare CR reads as if it ended in CRLF.
-        let bare = UsersFile::parse("# last\r").unwrap();
+        // A last line ending in bare CRs reads as if it ended in CRLF.
+        let bare = UsersFile::parse("# last\r\r\r").unwrap();
         assert_eq!(bare.render(), "# last\n");
         assert_eq!(UsersFile::parse(&bare.render()).unwrap(), bare);
     }
