@@ -20,6 +20,11 @@ use std::path::{Path, PathBuf};
 const MAX_PASSWORD: usize = 4096;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 done, 1 refused or a file problem (the account exists or \
+                        is missing; the file is missing, unreadable or malformed), 2 usage (not an \
+                        address, not a size, no password, the two passwords differ)."
+)]
 pub(crate) struct UserArgs {
     #[command(subcommand)]
     action: Action,
