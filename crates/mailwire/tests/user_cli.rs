@@ -321,3 +321,45 @@ fn on_a_terminal_the_password_is_asked_twice() {
     );
     assert_eq!(fs::read(dir.0.join("users")).unwrap(), before);
 }
+
+#[test]
+fn a_kill_9_at_any_moment_leaves_the_old_file_or_the_new_one() {
+    let dir = TempDir::new("user-kill");
+    let path = dir.0.join("users");
+    assert_eq!(
+        user(&dir.0, &["add", "first@example.org"], Some("pw")).0,
+        Some(0)
+    );
+    let mut accounts = 1;
+    for i in 0..24u64 {
+        let mut cmd = mailwire(&dir.0);
+        cmd.args([
+            "user",
+            "add",
+            &format!("u{i}@example.org"),
+            "--users-file",
+            "users",
+        ])
+        .env("MAILWIRE_PASSWORD", "pw");
+        let mut child = cmd.spawn().unwrap();
+        // Spread over the run: start-up, hashing, writing, renaming.
+        std::thread::sleep(std::time::Duration::from_millis(i * 4));
+        let _ = child.kill();
+        let _ = child.wait();
+        let file = mail_accounts::UsersFile::read(&path).expect("the file is whole");
+        let now = file.entries().count();
+        assert!(
+            now == accounts || now == accounts + 1,
+            "{accounts} then {now}"
+        );
+        accounts = now;
+    }
+    eprintln!("{accounts} accounts after 24 kills");
+    // And the file still takes a new account.
+    assert_eq!(
+        user(&dir.0, &["add", "last@example.org"], Some("pw")).0,
+        Some(0)
+    );
+    let file = mail_accounts::UsersFile::read(&path).unwrap();
+    assert_eq!(file.entries().count(), accounts + 1);
+}
