@@ -41,8 +41,13 @@
 #![warn(missing_docs)]
 
 mod folders;
+pub mod index;
+mod names;
+mod quota;
+mod store;
 
 pub use folders::{FolderError, FolderListing, FolderMessage, MaildirFolders};
+pub use store::{CopyMode, Delivered, Incoming, MailStore, StoreError, Usage};
 
 use std::fs::{self, File};
 use std::io;
@@ -214,10 +219,12 @@ impl Maildrop {
     /// Removes these messages (indexes into [`messages`](Self::messages)),
     /// then syncs both directories so the removal survives a crash. A
     /// message already gone counts as removed. Every deletion is attempted
-    /// even when one fails.
+    /// even when one fails. The removed messages are counted out of the
+    /// Maildir++ `maildirsize`, if the Maildir keeps one.
     pub fn delete(&self, indexes: &[usize]) -> Result<(), DeleteError> {
         let mut failed = 0;
         let mut first = None;
+        let (mut bytes, mut count) = (0u64, 0u64);
         for &index in indexes {
             let message = self
                 .messages
@@ -225,17 +232,25 @@ impl Maildrop {
                 .ok_or(DeleteError::NoSuchMessage(index))?;
             let result = match fs::remove_file(&message.path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => match self.find(&message.uid) {
-                    Ok(Some(path)) => fs::remove_file(path),
-                    Ok(None) => Ok(()),
+                    Ok(Some(path)) => fs::remove_file(path).map(|()| true),
+                    Ok(None) => Ok(false),
                     Err(e) => Err(e),
                 },
-                other => other,
+                other => other.map(|()| true),
             };
-            if let Err(e) = result {
-                failed += 1;
-                first.get_or_insert(e);
+            match result {
+                Ok(true) => {
+                    bytes += message.size;
+                    count += 1;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    failed += 1;
+                    first.get_or_insert(e);
+                }
             }
         }
+        quota::note_removed(&self.root, bytes, count);
         for sub in ["new", "cur"] {
             if let Ok(dir) = File::open(self.root.join(sub)) {
                 if let Err(e) = dir.sync_all() {
