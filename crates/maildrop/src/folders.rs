@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const UIDLIST: &str = ".mailwire-uidlist";
+const UIDVALIDITY: &str = ".mailwire-uidvalidity";
 static LOCK: Mutex<()> = Mutex::new(());
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -271,10 +272,14 @@ impl MaildirFolders {
         }
         let (mut validity, mut next) = match &stored {
             Ok(index) => (index.uid_validity, index.uid_next),
-            Err(hint) => (new_validity(*hint), 1),
+            Err(hint) => (new_validity(&dir, *hint)?, 1),
         };
         let known: HashMap<&str, &IndexEntry> = match &stored {
-            Ok(index) => index.entries.iter().map(|e| (e.unique.as_str(), e)).collect(),
+            Ok(index) => index
+                .entries
+                .iter()
+                .map(|e| (e.unique.as_str(), e))
+                .collect(),
             Err(_) => HashMap::new(),
         };
         let mut found = Vec::new();
@@ -365,7 +370,7 @@ impl MaildirFolders {
         }
         if next == u32::MAX {
             // UIDs ran out: start over under a new UIDVALIDITY.
-            validity = new_validity(Some(validity));
+            validity = new_validity(&dir, Some(validity))?;
             next = 1;
             for (m, e) in messages.iter_mut().zip(entries.iter_mut()) {
                 m.uid = next;
@@ -590,14 +595,27 @@ fn load_index(dir: &Path) -> io::Result<Result<UidIndex, Option<u32>>> {
     Ok(UidIndex::parse(&bytes).map_err(|_| IndexError::validity_hint(&bytes)))
 }
 
-/// A UIDVALIDITY for UIDs that start over: the time, and always another
-/// value than the one before.
-fn new_validity(before: Option<u32>) -> u32 {
+/// A UIDVALIDITY for UIDs that start over: the time, and always above the
+/// one before (from the index header when readable) and the last one this
+/// folder used (kept in `.mailwire-uidvalidity`, the role of Dovecot's
+/// `dovecot-uidvalidity`, so an index lost in the second it was made still
+/// gets a new value).
+fn new_validity(dir: &Path, before: Option<u32>) -> io::Result<u32> {
     let now = u32::try_from(now_secs()).unwrap_or(u32::MAX).max(1);
-    match before {
+    let last = fs::read_to_string(dir.join(UIDVALIDITY))
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    let floor = before.max(last);
+    let validity = match floor {
         Some(old) if old >= now => old.checked_add(1).unwrap_or(1),
         _ => now,
-    }
+    };
+    let tmp = dir.join(format!("{UIDVALIDITY}.tmp"));
+    let mut file = File::create(&tmp)?;
+    file.write_all(format!("{validity}\n").as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&tmp, dir.join(UIDVALIDITY))?;
+    Ok(validity)
 }
 
 fn dir_stamp(dir: &Path) -> io::Result<Option<DirStamp>> {

@@ -262,10 +262,9 @@ impl UidIndex {
                 parse_entry(line).ok_or(bad.clone())?
             };
             let unique_ok = valid_file_name(&entry.unique)
-                && entry
-                    .file
-                    .as_ref()
-                    .is_none_or(|f| valid_file_name(&f.name) && unique_name(&f.name) == entry.unique)
+                && entry.file.as_ref().is_none_or(|f| {
+                    valid_file_name(&f.name) && unique_name(&f.name) == entry.unique
+                })
                 && !entry.unique.contains(':');
             if entry.uid <= last_uid
                 || entry.uid >= index.uid_next
@@ -331,7 +330,8 @@ mod tests {
 
     #[test]
     fn reads_version_1() {
-        let idx = UidIndex::parse(b"mailwire-uidlist 1 1700000000 4\n1 a.M1.h\n3 b.M2.h\n").unwrap();
+        let idx =
+            UidIndex::parse(b"mailwire-uidlist 1 1700000000 4\n1 a.M1.h\n3 b.M2.h\n").unwrap();
         assert_eq!(idx.uid_next, 4);
         assert_eq!(idx.entries.len(), 2);
         assert_eq!(idx.entries[1].unique, "b.M2.h");
@@ -363,7 +363,11 @@ mod tests {
             b"mailwire-uidlist 2 1 3 - -\n1 - a:2,S\n",
             b"mailwire-uidlist 2 1 3 - -\n1 - \xff\n",
         ] {
-            assert!(UidIndex::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                UidIndex::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert_eq!(
             IndexError::validity_hint(b"mailwire-uidlist 2 77 3 - -\ngarbage\n"),
@@ -376,9 +380,10 @@ mod tests {
     }
 
     fn stamp() -> impl Strategy<Value = Option<DirStamp>> {
-        proptest::option::of((any::<u64>(), any::<i64>(), 0u32..1_000_000_000).prop_map(
-            |(ino, secs, nanos)| DirStamp { ino, secs, nanos },
-        ))
+        proptest::option::of(
+            (any::<u64>(), any::<i64>(), 0u32..1_000_000_000)
+                .prop_map(|(ino, secs, nanos)| DirStamp { ino, secs, nanos }),
+        )
     }
 
     prop_compose! {

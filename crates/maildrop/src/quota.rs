@@ -65,9 +65,7 @@ impl Limits {
     pub(crate) fn fits(&self, usage: (i64, i64), bytes: u64, messages: u64) -> bool {
         let within = |used: i64, more: u64, limit: Option<u64>| match limit {
             None => true,
-            Some(limit) => {
-                i128::from(used.max(0)) + i128::from(more) <= i128::from(limit)
-            }
+            Some(limit) => i128::from(used.max(0)) + i128::from(more) <= i128::from(limit),
         };
         within(usage.0, bytes, self.bytes) && within(usage.1, messages, self.messages)
     }
@@ -218,9 +216,7 @@ pub(crate) fn read(root: &Path, want: Want) -> io::Result<SizeFile> {
 /// removal). One short `O_APPEND` write, so concurrent writers never
 /// interleave inside a line.
 pub(crate) fn append(root: &Path, bytes: i64, messages: i64) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .append(true)
-        .open(root.join(FILE))?;
+    let mut file = OpenOptions::new().append(true).open(root.join(FILE))?;
     file.write_all(format!("{bytes} {messages}\n").as_bytes())
 }
 

@@ -360,7 +360,11 @@ impl Incoming {
                 Some(self.path.clone())
             }
             CopyMode::Link => {
-                let path = self.store.root.join(STAGING).join(format!("{unique}.staged"));
+                let path = self
+                    .store
+                    .root
+                    .join(STAGING)
+                    .join(format!("{unique}.staged"));
                 let result = write_copy(&path, prepend, &self.path);
                 if let Err(e) = result {
                     let _ = fs::remove_file(&path);
