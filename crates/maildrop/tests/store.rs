@@ -475,3 +475,115 @@ fn a_deleted_or_corrupt_index_is_rebuilt_from_the_files() {
     assert_eq!(uids(&upgraded), uids(&before));
     assert_eq!(upgraded.uid_validity, before.uid_validity);
 }
+
+/// The child half of the kill test: delivers until killed, printing each
+/// message's unique name once `commit` has returned.
+fn crash_child(root: &Path, copy: bool) {
+    use std::io::Write;
+    let store = MailStore::open(root).unwrap();
+    let store = if copy {
+        store.with_copy_mode(CopyMode::Copy)
+    } else {
+        store
+    };
+    let users = [
+        ("a@example.org", None),
+        ("b@example.org", None),
+        ("c@example.org", None),
+    ];
+    let mut out = std::io::stdout().lock();
+    for n in 0u64.. {
+        let size = 1000 + (n * 7919) % 300_000;
+        let mut incoming = store.begin().unwrap();
+        let chunk = vec![b'z'; 8192];
+        let mut left = size;
+        while left > 0 {
+            let take = left.min(8192) as usize;
+            incoming.write(&chunk[..take]).unwrap();
+            left -= take as u64;
+        }
+        let delivered = incoming
+            .commit(b"X-Prepended: yes\r\n", &users, None)
+            .unwrap();
+        writeln!(out, "\nDELIVERED {}", delivered[0].unique).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// A message file is whole: the prepend, then exactly the `z`s its size
+/// says.
+fn is_whole(path: &Path, unique: &str) -> bool {
+    let bytes = fs::read(path).unwrap();
+    let size: usize = unique.rsplit(",S=").next().unwrap().parse().unwrap();
+    bytes.len() == size
+        && bytes.starts_with(b"X-Prepended: yes\r\n")
+        && bytes[18..].iter().all(|&b| b == b'z')
+}
+
+#[test]
+fn kill_9_during_delivery_leaves_whole_messages_only() {
+    if let Ok(root) = std::env::var("MAILDROP_CRASH_CHILD") {
+        crash_child(
+            Path::new(&root),
+            std::env::var("MAILDROP_CRASH_COPY").is_ok(),
+        );
+        return;
+    }
+    for copy in [false, true] {
+        let dir = TempDir::new(if copy { "kill-copy" } else { "kill-link" });
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args([
+                "--exact",
+                "kill_9_during_delivery_leaves_whole_messages_only",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("MAILDROP_CRASH_CHILD", &dir.0)
+            .stdout(std::process::Stdio::piped());
+        if copy {
+            command.env("MAILDROP_CRASH_COPY", "1");
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| l.strip_prefix("DELIVERED ").map(str::to_owned))
+                .collect::<Vec<String>>()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let acknowledged = reader.join().unwrap();
+        assert!(
+            acknowledged.len() > 5,
+            "only {} deliveries",
+            acknowledged.len()
+        );
+        let store = MailStore::open(&dir.0).unwrap();
+        for user in ["a@example.org", "b@example.org", "c@example.org"] {
+            let maildir = store.maildir(user).unwrap();
+            let mut present = std::collections::HashSet::new();
+            for sub in ["new", "cur"] {
+                for entry in fs::read_dir(maildir.join(sub)).unwrap() {
+                    let entry = entry.unwrap();
+                    let name = entry.file_name().into_string().unwrap();
+                    assert!(is_whole(&entry.path(), &name), "{user}: partial {name}");
+                    present.insert(name);
+                }
+            }
+            for unique in &acknowledged {
+                assert!(
+                    present.contains(unique),
+                    "{user}: lost acknowledged {unique}"
+                );
+            }
+            // The counts agree with the files once recalculated.
+            fs::remove_file(maildir.join("maildirsize")).unwrap();
+            assert_eq!(store.usage(user).unwrap().messages, present.len() as u64);
+        }
+    }
+}
