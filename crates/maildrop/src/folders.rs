@@ -631,6 +631,22 @@ fn dir_stamp(dir: &Path) -> io::Result<Option<DirStamp>> {
     }
 }
 
+/// The folder's listing from its index alone, if the index is readable,
+/// complete, and both directories are as it recorded them (what POP3's
+/// scan uses; it never writes).
+pub(crate) fn unchanged_listing(dir: &Path) -> Option<FolderListing> {
+    let bytes = fs::read(dir.join(UIDLIST)).ok()?;
+    let index = UidIndex::parse(&bytes).ok()?;
+    let new_stamp = dir_stamp(&dir.join("new")).ok()?;
+    let cur_stamp = dir_stamp(&dir.join("cur")).ok()?;
+    let unchanged = index.new_stamp.is_some()
+        && index.cur_stamp.is_some()
+        && index.new_stamp == new_stamp
+        && index.cur_stamp == cur_stamp
+        && index.entries.iter().all(|e| e.file.is_some());
+    unchanged.then(|| listing_from(dir, &index))
+}
+
 fn listing_from(dir: &Path, index: &UidIndex) -> FolderListing {
     let messages = index
         .entries

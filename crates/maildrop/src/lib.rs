@@ -113,10 +113,36 @@ fn valid_uid(uid: &str) -> bool {
 impl Maildrop {
     /// Lists `new/` and `cur/` under `root`. A missing subdirectory is an
     /// empty one; dot files and anything but regular files are ignored.
+    ///
+    /// When the Maildir has an index ([`MaildirFolders`]' `.mailwire-uidlist`)
+    /// that recorded both directories as they are now, the listing comes
+    /// from it without reading the directories (names that are not UTF-8
+    /// are then not counted in [`skipped`](Self::skipped)); the index is
+    /// only read here, never written.
     pub fn scan(root: impl AsRef<Path>) -> io::Result<Maildrop> {
         let root = root.as_ref().to_path_buf();
         let mut messages = Vec::new();
         let mut skipped = 0;
+        if let Some(listing) = folders::unchanged_listing(&root) {
+            for m in listing.messages {
+                if valid_uid(&m.unique) {
+                    let path = m.path().to_path_buf();
+                    messages.push(Message {
+                        uid: m.unique,
+                        size: m.size,
+                        path,
+                    });
+                } else {
+                    skipped += 1;
+                }
+            }
+            messages.sort_by(|a, b| a.uid.cmp(&b.uid));
+            return Ok(Maildrop {
+                root,
+                messages,
+                skipped,
+            });
+        }
         for sub in ["new", "cur"] {
             let dir = root.join(sub);
             let entries = match fs::read_dir(&dir) {

@@ -587,3 +587,32 @@ fn kill_9_during_delivery_leaves_whole_messages_only() {
         }
     }
 }
+
+#[test]
+fn pop3_scan_reads_a_settled_index_and_notices_changes() {
+    let dir = TempDir::new("pop3");
+    let store = MailStore::open(&dir.0).unwrap();
+    for i in 0..3 {
+        deliver(
+            &store,
+            format!("message {i}").as_bytes(),
+            &[("a@example.org", None)],
+        )
+        .unwrap();
+    }
+    let maildir = store.maildir("a@example.org").unwrap();
+    let plain = Maildrop::scan(&maildir).unwrap();
+    settle();
+    let folders = MaildirFolders::open(&maildir).unwrap();
+    folders.list("INBOX", false).unwrap();
+    let indexed = Maildrop::scan(&maildir).unwrap();
+    assert_eq!(indexed.messages(), plain.messages());
+    // Served from the index: a size changed behind its back is not seen.
+    fs::write(plain.messages()[0].path(), b"longer than before").unwrap();
+    assert_eq!(Maildrop::scan(&maildir).unwrap().messages()[0].size(), 9);
+    // A deletion changes new/: read again.
+    indexed.delete(&[1]).unwrap();
+    let after = Maildrop::scan(&maildir).unwrap();
+    assert_eq!(after.messages().len(), 2);
+    assert_eq!(after.messages()[0].size(), 18);
+}
