@@ -5,12 +5,15 @@
 //! role of Dovecot's `dovecot-uidlist`), so UIDVALIDITY and UIDNEXT stay
 //! the same across restarts.
 //!
-//! The list's first line is `mailwire-uidlist 1 UIDVALIDITY UIDNEXT`; each
-//! further line is `UID UNIQUE-NAME`. It is rewritten atomically (temporary
-//! file, fsync, rename, fsync of the directory) whenever a message gains a
-//! UID, and a message never gets a UID lower than UIDNEXT, so a UID is
-//! never reused while UIDVALIDITY holds. Writers within one process take a
-//! lock; two processes writing one tree at once is not supported.
+//! The list (format in [`crate::index`]) also keeps each message's size,
+//! date and file name with the stamps of `new/` and `cur/`, so a folder
+//! whose directories did not change is listed without reading them. It is
+//! rewritten atomically (temporary file, fsync, rename, fsync of the
+//! directory) whenever it changes, and a message never gets a UID lower than
+//! UIDNEXT, so a UID is never reused while UIDVALIDITY holds; a deleted or
+//! corrupt list is rebuilt from the files under a new UIDVALIDITY. Writers
+//! within one process take a lock; two processes writing one tree at once is
+//! not supported.
 
 use crate::index::{CachedFile, DirStamp, IndexEntry, IndexError, UidIndex};
 use crate::unique_name;

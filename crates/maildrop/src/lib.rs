@@ -1,5 +1,12 @@
-//! A Maildir read as a maildrop: what POP3 (and later IMAP and the web page)
-//! needs from the sink's store.
+//! Maildir storage for the mail server and its readers.
+//!
+//! - [`MailStore`]: the server's mailbox store, one Maildir++ tree per user
+//!   under one root, streaming two-phase delivery ([`Incoming`]) and
+//!   Maildir++ quotas (docs/mailbox-store.md);
+//! - [`MaildirFolders`]: a user's tree as IMAP folders, with a per-folder
+//!   index ([`index`]) that keeps UIDs and lists unchanged folders without
+//!   reading their directories;
+//! - [`Maildrop`]: a Maildir read as a POP3 maildrop, described below.
 //!
 //! [`Maildrop::scan`] lists the messages in `new/` and `cur/` with their
 //! sizes and unique ids; [`Maildrop::open`] gives a message as a reader to
