@@ -68,6 +68,11 @@ pub(crate) struct DeliveryArgs {
     /// seconds (default: 1 day for a relay).
     #[arg(long, value_name = "SECONDS")]
     max_age: Option<u64>,
+    /// Warn a message's sender once (an RFC 3464 report, `Action:
+    /// delayed`) when a recipient still waits this many hours after it was
+    /// queued; 0 sends no warnings.
+    #[arg(long, value_name = "HOURS", default_value_t = 4)]
+    delay_warning: u64,
     /// The least wait before a retry, in milliseconds (default 30 s).
     #[arg(long, value_name = "MS", hide = true)]
     retry_floor_ms: Option<u64>,
@@ -228,6 +233,8 @@ impl DeliveryArgs {
         engine.workers = self.workers.max(1);
         engine.lease = Duration::from_secs(self.lease.max(1));
         engine.reporting_mta = self.reporting_mta.clone();
+        engine.delay_warning = (self.delay_warning > 0)
+            .then(|| Duration::from_secs(self.delay_warning.saturating_mul(3600)));
         let mut limits = provider
             .map(|p| provider_limits(p.settings().name))
             .unwrap_or_default();
