@@ -126,6 +126,13 @@ fn now_secs() -> u64 {
 
 fn info_flags(file_name: &str) -> String {
     match file_name.split_once(":2,") {
+        // Already sorted, distinct capitals (what we write): as is.
+        Some((_, f))
+            if f.as_bytes().windows(2).all(|w| w[0] < w[1])
+                && f.bytes().all(|b| b.is_ascii_uppercase()) =>
+        {
+            f.to_owned()
+        }
         Some((_, f)) => {
             let mut letters: Vec<char> = f.chars().filter(char::is_ascii_uppercase).collect();
             letters.sort_unstable();
@@ -634,10 +641,10 @@ fn dir_stamp(dir: &Path) -> io::Result<Option<DirStamp>> {
     }
 }
 
-/// The folder's listing from its index alone, if the index is readable,
+/// The folder's index, if it is readable,
 /// complete, and both directories are as it recorded them (what POP3's
 /// scan uses; it never writes).
-pub(crate) fn unchanged_listing(dir: &Path) -> Option<FolderListing> {
+pub(crate) fn unchanged_index(dir: &Path) -> Option<UidIndex> {
     let bytes = fs::read(dir.join(UIDLIST)).ok()?;
     let index = UidIndex::parse(&bytes).ok()?;
     let new_stamp = dir_stamp(&dir.join("new")).ok()?;
@@ -647,7 +654,7 @@ pub(crate) fn unchanged_listing(dir: &Path) -> Option<FolderListing> {
         && index.new_stamp == new_stamp
         && index.cur_stamp == cur_stamp
         && index.entries.iter().all(|e| e.file.is_some());
-    unchanged.then(|| listing_from(dir, &index))
+    unchanged.then_some(index)
 }
 
 fn listing_from(dir: &Path, index: &UidIndex) -> FolderListing {
@@ -663,7 +670,16 @@ fn listing_from(dir: &Path, index: &UidIndex) -> FolderListing {
                 size: f.size,
                 mtime: f.mtime,
                 recent: f.in_new,
-                path: dir.join(if f.in_new { "new" } else { "cur" }).join(&f.name),
+                path: {
+                    let sub = if f.in_new { "new" } else { "cur" };
+                    let mut path = PathBuf::with_capacity(
+                        dir.as_os_str().len() + sub.len() + f.name.len() + 2,
+                    );
+                    path.push(dir);
+                    path.push(sub);
+                    path.push(&f.name);
+                    path
+                },
             })
         })
         .collect();

@@ -247,17 +247,19 @@ impl UidIndex {
             ["mailwire-uidlist", "2", v, n, new, cur] => (2, header_index(v, n, new, cur)?),
             _ => return Err(IndexError::Header),
         };
-        let mut seen = std::collections::HashSet::new();
+        // Keys are the names as written (escaping is injective), borrowed.
+        let mut seen = std::collections::HashSet::with_capacity(body.len() / 64);
         let mut last_uid = 0u32;
         for (i, line) in lines.enumerate() {
             let bad = IndexError::Line(i + 2);
-            let entry = if version == 1 {
+            let (entry, key) = if version == 1 {
                 let (uid, unique) = line.split_once(' ').ok_or(bad.clone())?;
-                IndexEntry {
+                let entry = IndexEntry {
                     uid: digits(uid).ok_or(bad.clone())?,
                     unique: unique.to_owned(),
                     file: None,
-                }
+                };
+                (entry, unique)
             } else {
                 parse_entry(line).ok_or(bad.clone())?
             };
@@ -269,7 +271,7 @@ impl UidIndex {
             if entry.uid <= last_uid
                 || entry.uid >= index.uid_next
                 || !unique_ok
-                || !seen.insert(entry.unique.clone())
+                || !seen.insert(key)
             {
                 return Err(bad);
             }
@@ -292,15 +294,17 @@ fn header_index(v: &str, n: &str, new: &str, cur: &str) -> Result<UidIndex, Inde
     })
 }
 
-fn parse_entry(line: &str) -> Option<IndexEntry> {
+/// An entry and its name as written (the duplicate check's key).
+fn parse_entry(line: &str) -> Option<(IndexEntry, &str)> {
     let (uid, rest) = line.split_once(' ')?;
     let uid = digits(uid)?;
     if let Some(unique) = rest.strip_prefix("- ") {
-        return Some(IndexEntry {
+        let entry = IndexEntry {
             uid,
             unique: unescape(unique)?,
             file: None,
-        });
+        };
+        return Some((entry, unique));
     }
     let mut fields = rest.splitn(4, ' ');
     let size = digits(fields.next()?)?;
@@ -310,8 +314,9 @@ fn parse_entry(line: &str) -> Option<IndexEntry> {
         "C" => false,
         _ => return None,
     };
-    let name = unescape(fields.next()?)?;
-    Some(IndexEntry {
+    let written = fields.next()?;
+    let name = unescape(written)?;
+    let entry = IndexEntry {
         uid,
         unique: unique_name(&name).to_owned(),
         file: Some(CachedFile {
@@ -320,7 +325,8 @@ fn parse_entry(line: &str) -> Option<IndexEntry> {
             in_new,
             name,
         }),
-    })
+    };
+    Some((entry, unique_name(written)))
 }
 
 #[cfg(test)]

@@ -130,14 +130,15 @@ impl Maildrop {
         let root = root.as_ref().to_path_buf();
         let mut messages = Vec::new();
         let mut skipped = 0;
-        if let Some(listing) = folders::unchanged_listing(&root) {
-            for m in listing.messages {
-                if valid_uid(&m.unique) {
-                    let path = m.path().to_path_buf();
+        if let Some(index) = folders::unchanged_index(&root) {
+            for entry in index.entries {
+                let Some(file) = entry.file else { continue };
+                if valid_uid(&entry.unique) {
+                    let sub = if file.in_new { "new" } else { "cur" };
                     messages.push(Message {
-                        uid: m.unique,
-                        size: m.size,
-                        path,
+                        uid: entry.unique,
+                        size: file.size,
+                        path: root.join(sub).join(file.name),
                     });
                 } else {
                     skipped += 1;
