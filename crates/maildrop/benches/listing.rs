@@ -148,7 +148,7 @@ fn main() {
     let mut flip = 0u32;
     let changed = time(runs, || {
         flip += 1;
-        let letters = if flip % 2 == 0 { "S" } else { "FS" };
+        let letters = if flip.is_multiple_of(2) { "S" } else { "FS" };
         folders.set_flags("INBOX", 1, letters).unwrap();
         folders.list("INBOX", false).unwrap()
     });
