@@ -78,7 +78,15 @@ fn notice(
         return None;
     }
     let mta = ascii(report.reporting_mta);
-    let boundary = format!("=_mwdsn{:x}{}", now.0, report.queue_id);
+    // The queue id goes into a boundary, a Message-ID and text: letters,
+    // digits and `.-_` only, whatever the caller passed.
+    let queue_id: String = report
+        .queue_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(64)
+        .collect();
+    let boundary = format!("=_mwdsn{:x}{queue_id}", now.0);
     let date = rfc5322(now);
     let mut out = String::with_capacity(2048);
     out.push_str(&format!(
@@ -92,7 +100,7 @@ fn notice(
     out.push_str(&format!("Date: {date}\r\n"));
     out.push_str(&format!(
         "Message-ID: <dsn.{}.{}@{mta}>\r\n",
-        report.queue_id, now.0
+        queue_id, now.0
     ));
     out.push_str("Auto-Submitted: auto-replied\r\n");
     out.push_str("MIME-Version: 1.0\r\n");
@@ -107,13 +115,13 @@ fn notice(
     match kind {
         Kind::Failed => out.push_str(&format!(
             "Your message (queue id {}) could not be delivered to {} recipient(s):\r\n\r\n",
-            report.queue_id,
+            queue_id,
             failed.len()
         )),
         Kind::Delayed { will_retry_until } => out.push_str(&format!(
             "Your message (queue id {}) has not yet been delivered to {} recipient(s).\r\n\
              It is still being retried until {}; you need not send it again.\r\n\r\n",
-            report.queue_id,
+            queue_id,
             failed.len(),
             rfc5322(will_retry_until)
         )),

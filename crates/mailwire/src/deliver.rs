@@ -26,8 +26,8 @@ pub(crate) struct DeliveryArgs {
     /// domain's MX hosts.
     #[arg(long)]
     server: Option<String>,
-    /// The DNS server for MX and address lookups (`host:port`) [default:
-    /// the system's resolver].
+    /// The DNS server for MX and address lookups, and for the name of
+    /// --server (`host:port`) [default: the system's resolver].
     #[arg(long, value_name = "ADDR")]
     dns: Option<std::net::SocketAddr>,
     /// The port of the MX hosts (25; another only for tests).
@@ -103,6 +103,10 @@ pub(crate) struct DeliverArgs {
     /// Stop once nothing is due now and nothing is in flight.
     #[arg(long)]
     until_idle: bool,
+    /// Sign the mail of --dkim-domain that is not signed yet (mail queued
+    /// by `send --queue` or `bulk` with --dkim-key is signed already).
+    #[command(flatten)]
+    dkim: crate::dkim::DkimSignArgs,
 }
 
 /// Rate presets for the providers' submission servers: see
@@ -202,9 +206,13 @@ impl DeliveryArgs {
     pub(crate) fn build(&self) -> Result<(EngineConfig, SmtpTransport), Failure> {
         let (route, provider, mut retry) = match self.connect.target(self.server.as_deref())? {
             Some(target) => {
-                let builder =
+                let mut builder =
                     self.connect
                         .configure(target, self.server.as_deref(), true, false)?;
+                if let Some(server) = self.dns {
+                    builder =
+                        builder.resolver(connect::dns_server(server, self.connect.timeout())?);
+                }
                 let mailer = connect::build(builder)?;
                 let provider = mailer.context().provider;
                 (
@@ -289,6 +297,7 @@ pub(crate) fn run(args: DeliverArgs) -> Result<(), Failure> {
     let url = args.spool.spool.clone();
     let spool: Arc<dyn Spool> = Arc::from(args.spool.open()?);
     let (mut config, transport) = args.delivery.build()?;
+    let signing = args.dkim.delivery_signing()?;
     config.exit_when_idle = args.until_idle;
     let engine = Engine::new(Arc::clone(&spool), config);
     stop_on_signals(&engine.stop_handle())?;
@@ -296,9 +305,13 @@ pub(crate) fn run(args: DeliverArgs) -> Result<(), Failure> {
         serve_metrics(addr, engine.metrics(), Arc::clone(&spool))?;
     }
     tracing::info!(spool = %url, "delivering");
-    let totals = engine
-        .run(Arc::new(transport))
-        .map_err(|e| spool_failure(e, &url))?;
+    let totals = match signing {
+        Some(signing) => engine.run(Arc::new(crate::dkim::SigningTransport::new(
+            transport, signing,
+        ))),
+        None => engine.run(Arc::new(transport)),
+    }
+    .map_err(|e| spool_failure(e, &url))?;
     print_totals(&totals);
     Ok(())
 }
