@@ -442,9 +442,7 @@ impl ServerConfig {
     /// it (a file name). Paths stay as written.
     pub fn parse(text: &str, name: &str) -> Result<ServerConfig, ConfigError> {
         let mut config: ServerConfig = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map_or(0, |span| line_at(text, span.start));
+            let line = e.span().map_or(0, |span| line_at(text, span.start));
             ConfigError::Invalid {
                 path: name.to_owned(),
                 line,
@@ -492,7 +490,12 @@ impl ServerConfig {
             self.hostname.clone_from(hostname);
         }
         for domain in &flags.domains {
-            if !self.directory.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+            if !self
+                .directory
+                .domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
+            {
                 self.directory.domains.push(domain.clone());
             }
         }
@@ -559,7 +562,11 @@ impl ServerConfig {
         if (l.submission.is_some() || l.submissions.is_some()) && self.spool.is_none() {
             return Err(self.invalid(
                 "listeners",
-                Some(if l.submission.is_some() { "submission" } else { "submissions" }),
+                Some(if l.submission.is_some() {
+                    "submission"
+                } else {
+                    "submissions"
+                }),
                 "submission needs a spool for the mail it accepts: add spool = \"DIR\"",
             ));
         }
@@ -574,18 +581,37 @@ impl ServerConfig {
             return Err(self.invalid("limits", None, "connection limits must be at least 1"));
         }
         if self.limits.max_recipients == 0 {
-            return Err(self.invalid("limits", Some("max_recipients"), "max_recipients must be at least 1"));
+            return Err(self.invalid(
+                "limits",
+                Some("max_recipients"),
+                "max_recipients must be at least 1",
+            ));
         }
-        if self.junk_folder.is_empty() || self.junk_folder.contains(['/', '\\', '\0']) || self.junk_folder.starts_with('.') {
-            return Err(self.invalid("", Some("junk_folder"), "junk_folder must be a plain folder name"));
+        if self.junk_folder.is_empty()
+            || self.junk_folder.contains(['/', '\\', '\0'])
+            || self.junk_folder.starts_with('.')
+        {
+            return Err(self.invalid(
+                "",
+                Some("junk_folder"),
+                "junk_folder must be a plain folder name",
+            ));
         }
         for key in &self.dkim {
             if key.domain.is_empty() || key.selector.is_empty() {
-                return Err(self.invalid("dkim", Some("domain"), "a [[dkim]] key needs a domain and a selector"));
+                return Err(self.invalid(
+                    "dkim",
+                    Some("domain"),
+                    "a [[dkim]] key needs a domain and a selector",
+                ));
             }
         }
         if self.delivery.enabled && self.spool.is_none() {
-            return Err(self.invalid("delivery", Some("enabled"), "delivery needs a spool: add spool = \"DIR\""));
+            return Err(self.invalid(
+                "delivery",
+                Some("enabled"),
+                "delivery needs a spool: add spool = \"DIR\"",
+            ));
         }
         Ok(())
     }
@@ -660,7 +686,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const MINIMAL: &str = "[listeners]\nsmtp = \"127.0.0.1:2525\"\n[directory]\ndomains = [\"example.com\"]\n";
+    const MINIMAL: &str =
+        "[listeners]\nsmtp = \"127.0.0.1:2525\"\n[directory]\ndomains = [\"example.com\"]\n";
 
     fn error(text: &str) -> (usize, String) {
         match ServerConfig::parse(text, "t.toml") {
@@ -693,16 +720,20 @@ mod tests {
         let (line, message) = error(&format!("{MINIMAL}[limits]\nmax_message_size = \"12Q\"\n"));
         assert_eq!(line, 6);
         assert!(message.contains("size unit"), "{message}");
-        let (line, _) = error("[listeners]\nsmtp = \"localhost\"\n[directory]\ndomains = [\"a.example\"]\n");
+        let (line, _) =
+            error("[listeners]\nsmtp = \"localhost\"\n[directory]\ndomains = [\"a.example\"]\n");
         assert_eq!(line, 2);
     }
 
     #[test]
     fn rules_across_keys_name_the_line_of_the_key() {
-        let (line, message) = error(&format!("spool = \"q\"\n{MINIMAL}submission = \"127.0.0.1:587\"\n"));
+        let (line, message) = error(
+            "spool = \"q\"\n[directory]\ndomains = [\"a.example\"]\n[listeners]\nsmtp = \"127.0.0.1:25\"\nsubmission = \"127.0.0.1:587\"\n",
+        );
         assert_eq!(line, 6, "{message}");
         assert!(message.contains("certificate"), "{message}");
-        let (line, message) = error("[listeners]\nsmtp = \"127.0.0.1:25\"\n[directory]\ndomains = []\n");
+        let (line, message) =
+            error("[listeners]\nsmtp = \"127.0.0.1:25\"\n[directory]\ndomains = []\n");
         assert_eq!(line, 4, "{message}");
         assert!(message.contains("no local domain"));
     }

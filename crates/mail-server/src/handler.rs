@@ -111,7 +111,9 @@ impl<D, S, F> fmt::Debug for MailHandler<D, S, F> {
 }
 
 fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A reply from constant parts; a text a reply cannot hold (CR, LF) falls
@@ -140,7 +142,11 @@ fn refusal_reply(refusal: &Refusal) -> Reply {
 }
 
 fn try_later() -> Reply {
-    reply(451, (4, 3, 0), "Could not store the message, try again later")
+    reply(
+        451,
+        (4, 3, 0),
+        "Could not store the message, try again later",
+    )
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -294,14 +300,17 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
                 } else {
                     self.refuse(
                         "relay_denied",
-                        reply(554, (5, 7, 1), "Relay access denied: this server has no spool for outgoing mail"),
+                        reply(
+                            554,
+                            (5, 7, 1),
+                            "Relay access denied: this server has no spool for outgoing mail",
+                        ),
                     )
                 }
             }
-            Recipient::NotLocal => self.refuse(
-                "relay_denied",
-                reply(554, (5, 7, 1), "Relay access denied"),
-            ),
+            Recipient::NotLocal => {
+                self.refuse("relay_denied", reply(554, (5, 7, 1), "Relay access denied"))
+            }
         }
     }
 
@@ -343,14 +352,16 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
         })?;
         let helo = sanitize_helo(conn.helo.as_ref());
         let checking = match (&self.shared.checks, &conn.authenticated) {
-            (Some(checks), None) => Some(checks.start(
-                conn.peer.ip(),
-                conn.helo
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                mail_from.clone(),
-            )),
+            (Some(checks), None) => Some(
+                checks.start(
+                    conn.peer.ip(),
+                    conn.helo
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    mail_from.clone(),
+                ),
+            ),
             _ => None,
         };
         Ok(MessageSink {
@@ -390,8 +401,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
             AuthRequest::Login { password, .. } => Some(password),
             _ => None,
         };
-        let verified =
-            password.is_some_and(|p| self.shared.directory.verify(&user, p.expose()));
+        let verified = password.is_some_and(|p| self.shared.directory.verify(&user, p.expose()));
         if verified {
             lock(&self.shared.limiter).succeeded(&user, ip);
             return Decision::Accept;
@@ -483,7 +493,13 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             Ok(outcome) => self.deliver(sink, incoming, checked, outcome),
             Err((reason, reply, verdict_name, decided_by)) => {
                 incoming.abort();
-                self.log(&sink, checked.as_ref(), verdict_name, decided_by.as_deref(), &format!("refused: {}", reply_text(&reply)));
+                self.log(
+                    &sink,
+                    checked.as_ref(),
+                    verdict_name,
+                    decided_by.as_deref(),
+                    &format!("refused: {}", reply_text(&reply)),
+                );
                 self.refuse(reason, reply)
             }
         }
@@ -506,13 +522,19 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                     let domain = checked.from_domain.clone().unwrap_or_default();
                     return Err((
                         "dmarc",
-                        reply(550, (5, 7, 26), &format!("Message rejected: it fails the DMARC policy of {domain}")),
+                        reply(
+                            550,
+                            (5, 7, 26),
+                            &format!("Message rejected: it fails the DMARC policy of {domain}"),
+                        ),
                         "reject",
                         Some("dmarc".to_owned()),
                     ));
                 }
                 Verdict::Quarantine => {
-                    fields.push_str("X-Mailwire-Quarantine: DMARC failed under the sender's p=quarantine\r\n");
+                    fields.push_str(
+                        "X-Mailwire-Quarantine: DMARC failed under the sender's p=quarantine\r\n",
+                    );
                     folder = Some(self.shared.junk_folder.clone());
                 }
                 Verdict::Deliver => {}
@@ -544,10 +566,20 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                 folder = Some(self.shared.junk_folder.clone());
             }
             FilterVerdict::Reject(refusal) => {
-                return Err(("filter", refusal_reply(&refusal), verdict_name, outcome.decided_by))
+                return Err((
+                    "filter",
+                    refusal_reply(&refusal),
+                    verdict_name,
+                    outcome.decided_by,
+                ))
             }
             FilterVerdict::TempFail { text } => {
-                return Err(("filter", reply(451, (4, 7, 1), &text), verdict_name, outcome.decided_by))
+                return Err((
+                    "filter",
+                    reply(451, (4, 7, 1), &text),
+                    verdict_name,
+                    outcome.decided_by,
+                ))
             }
         }
         Ok(Outcome {
@@ -591,12 +623,22 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                     return self.refuse("store_error", try_later());
                 }
             };
-            match outbound.sign(&body, u64::try_from(crate::received::now_secs()).unwrap_or(0)) {
+            match outbound.sign(
+                &body,
+                u64::try_from(crate::received::now_secs()).unwrap_or(0),
+            ) {
                 Ok(signature) => prepend.extend_from_slice(signature.as_bytes()),
                 Err(error) => {
                     tracing::error!(queue_id = %facts.queue_id, %error, "DKIM signing failed");
                     incoming.abort();
-                    return self.refuse("dkim_error", reply(451, (4, 3, 0), "Could not sign the message, try again later"));
+                    return self.refuse(
+                        "dkim_error",
+                        reply(
+                            451,
+                            (4, 3, 0),
+                            "Could not sign the message, try again later",
+                        ),
+                    );
                 }
             }
             content = Some(body);
@@ -612,7 +654,14 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             if let Err(error) = outbound.enqueue(&facts.mail_from, sink.remote.clone(), message) {
                 tracing::error!(queue_id = %facts.queue_id, %error, "queueing failed");
                 incoming.abort();
-                return self.refuse("spool_error", reply(451, (4, 3, 0), "Could not queue the message, try again later"));
+                return self.refuse(
+                    "spool_error",
+                    reply(
+                        451,
+                        (4, 3, 0),
+                        "Could not queue the message, try again later",
+                    ),
+                );
             }
         }
         if sink.local.is_empty() {
@@ -625,9 +674,10 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                 .collect();
             if let Err(error) = incoming.commit(&prepend, &users, outcome.folder.as_deref()) {
                 let (reason, answer) = match &error {
-                    StoreError::OverQuota { .. } => {
-                        ("over_quota", reply(452, (4, 2, 2), "Mailbox full, try again later"))
-                    }
+                    StoreError::OverQuota { .. } => (
+                        "over_quota",
+                        reply(452, (4, 2, 2), "Mailbox full, try again later"),
+                    ),
                     _ => {
                         self.count(Event::StorageError);
                         ("store_error", try_later())
@@ -642,7 +692,13 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             bytes: facts.size,
         });
         let folder = outcome.folder.as_deref().unwrap_or("INBOX");
-        self.log(&sink, checked.as_ref(), outcome.verdict_name, outcome.decided_by.as_deref(), &format!("accepted into {folder}"));
+        self.log(
+            &sink,
+            checked.as_ref(),
+            outcome.verdict_name,
+            outcome.decided_by.as_deref(),
+            &format!("accepted into {folder}"),
+        );
         Decision::AcceptWith(reply(
             250,
             (2, 0, 0),

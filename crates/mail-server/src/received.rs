@@ -41,7 +41,11 @@ pub(crate) fn received_field(
     let date = mime_codec::DateTime::from_unix(now_secs(), 0)
         .map(|d| d.to_string())
         .unwrap_or_default();
-    let auth = if user.is_some() { " (authenticated)" } else { "" };
+    let auth = if user.is_some() {
+        " (authenticated)"
+    } else {
+        ""
+    };
     format!(
         "Received: from {helo} ([{ip}]){auth}\r\n\tby {hostname} (mailwire) with {protocol} id {queue_id};\r\n\t{date}\r\n"
     )
@@ -58,10 +62,7 @@ pub(crate) fn now_secs() -> i64 {
 /// field) become spaces; a name must be a valid field name or the field is
 /// dropped.
 pub(crate) fn header_field(name: &str, value: &str) -> Option<String> {
-    let valid_name = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b':');
+    let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
     if !valid_name {
         return None;
     }
@@ -90,7 +91,8 @@ mod tests {
             if let Some(field) = header_field(&name, &value) {
                 let body = field.strip_suffix("\r\n").unwrap();
                 prop_assert!(!body.contains('\r') && !body.contains('\n'));
-                prop_assert!(body.starts_with(&format!("{name}: ")));
+                let prefix = format!("{}: ", name);
+                prop_assert!(body.starts_with(&prefix));
             }
         }
     }

@@ -103,7 +103,11 @@ impl<D, S, F> fmt::Debug for Running<D, S, F> {
         f.debug_struct("Running")
             .field(
                 "listeners",
-                &self.listeners.iter().map(|(n, a, _)| (n, a)).collect::<Vec<_>>(),
+                &self
+                    .listeners
+                    .iter()
+                    .map(|(n, a, _)| (n, a))
+                    .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -204,8 +208,18 @@ pub fn start<D: Directory, S: MailboxStore, F: MessageFilter>(
     limits.max_connections_per_ip = config.limits.max_connections_per_ip;
     let doors = [
         ("smtp", config.listeners.smtp, Role::Inbound, false),
-        ("submission", config.listeners.submission, Role::Submission, false),
-        ("submissions", config.listeners.submissions, Role::Submission, true),
+        (
+            "submission",
+            config.listeners.submission,
+            Role::Submission,
+            false,
+        ),
+        (
+            "submissions",
+            config.listeners.submissions,
+            Role::Submission,
+            true,
+        ),
     ];
     let mut listeners = Vec::new();
     for (name, addr, role, implicit) in doors {
