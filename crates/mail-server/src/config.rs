@@ -218,8 +218,9 @@ pub struct DirectoryConfig {
     /// Domain → the user that gets mail for unknown addresses there.
     #[serde(default)]
     pub catch_all: BTreeMap<String, String>,
-    /// A user's quota when their line in the users file gives none.
-    pub default_quota: Option<Size>,
+    /// A user's quota when their line in the users file gives none
+    /// (`"1G"`).
+    pub default_quota: Option<String>,
 }
 
 /// What DMARC's policy does to failing mail.
@@ -570,11 +571,17 @@ impl ServerConfig {
                 "submission needs a spool for the mail it accepts: add spool = \"DIR\"",
             ));
         }
-        if self.directory.domains.is_empty() {
+        if let Some(quota) = &self.directory.default_quota {
+            if let Err(message) = Size::parse(quota) {
+                return Err(self.invalid("directory", Some("default_quota"), &message));
+            }
+        }
+        // The users' own domains are local too, so a users file is enough.
+        if self.directory.domains.is_empty() && self.users_file.is_none() {
             return Err(self.invalid(
                 "directory",
                 Some("domains"),
-                "no local domain: give [directory] domains = [\"example.com\"]",
+                "no local domain: give [directory] domains = [\"example.com\"] or a users_file",
             ));
         }
         if self.limits.max_connections == 0 || self.limits.max_connections_per_ip == 0 {

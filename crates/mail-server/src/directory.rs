@@ -15,6 +15,14 @@ pub enum Recipient {
     /// In a local domain, reaching these users (an alias may reach
     /// several; a `+detail` or a catch-all reaches its user).
     Local(Vec<LocalUser>),
+    /// An alias that reaches addresses elsewhere too: stored for the
+    /// `local` users, queued for the `remote` addresses.
+    Forward {
+        /// The local users among the targets (maybe none).
+        local: Vec<LocalUser>,
+        /// The targets in other domains.
+        remote: Vec<String>,
+    },
     /// In a local domain, but nobody there: `550 5.1.1`.
     Unknown,
     /// Not in a local domain: relayed for authenticated clients only.

@@ -207,6 +207,23 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                         }
                     }
                 }
+                Recipient::Forward {
+                    local: users,
+                    remote: targets,
+                } => {
+                    for user in users {
+                        if !local.iter().any(|u| u.address == user.address) {
+                            local.push(user);
+                        }
+                    }
+                    if self.shared.outbound.is_some() {
+                        for target in targets {
+                            if !remote.contains(&target) {
+                                remote.push(target);
+                            }
+                        }
+                    }
+                }
                 Recipient::NotLocal if conn.authenticated.is_some() => {
                     if !remote.contains(&address) {
                         remote.push(address);
@@ -268,7 +285,15 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
                 "unknown_user",
                 reply(550, (5, 1, 1), "Recipient address rejected: user unknown"),
             ),
-            Recipient::Local(users) => {
+            Recipient::Forward { local, .. }
+                if local.is_empty() && self.shared.outbound.is_none() =>
+            {
+                self.refuse(
+                    "unknown_user",
+                    reply(550, (5, 1, 1), "Recipient address rejected: it forwards elsewhere and this server has no spool"),
+                )
+            }
+            Recipient::Local(users) | Recipient::Forward { local: users, .. } => {
                 for user in &users {
                     match self.shared.store.room(&user.address, user.quota, 1) {
                         Ok(true) => {}
@@ -610,23 +635,25 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         );
         let mut prepend = received.into_bytes();
         let outbound = self.shared.outbound.as_ref();
-        // Mail from an authenticated user leaves signed; its local copies
-        // carry the same signature.
+        // Mail that leaves (and mail from an authenticated user, whose local
+        // copies carry the same signature) is read whole: the spool keeps
+        // bodies in its database.
         let mut content = None;
-        if let (Some(outbound), Some(_)) = (outbound, &facts.authenticated) {
-            let body = match std::fs::read(incoming.path()) {
-                Ok(body) => body,
+        let signs = facts.authenticated.is_some() && outbound.is_some();
+        if signs || !sink.remote.is_empty() {
+            match std::fs::read(incoming.path()) {
+                Ok(body) => content = Some(body),
                 Err(error) => {
                     tracing::error!(queue_id = %facts.queue_id, %error, "reading the received message failed");
                     incoming.abort();
                     self.count(Event::StorageError);
                     return self.refuse("store_error", try_later());
                 }
-            };
-            match outbound.sign(
-                &body,
-                u64::try_from(crate::received::now_secs()).unwrap_or(0),
-            ) {
+            }
+        }
+        if let (true, Some(outbound), Some(body)) = (signs, outbound, &content) {
+            let now = u64::try_from(crate::received::now_secs()).unwrap_or(0);
+            match outbound.sign(body, now) {
                 Ok(signature) => prepend.extend_from_slice(signature.as_bytes()),
                 Err(error) => {
                     tracing::error!(queue_id = %facts.queue_id, %error, "DKIM signing failed");
@@ -641,29 +668,11 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                     );
                 }
             }
-            content = Some(body);
         }
         prepend.extend_from_slice(outcome.fields.as_bytes());
-        if !sink.remote.is_empty() {
-            let Some((outbound, body)) = outbound.zip(content) else {
-                incoming.abort();
-                return self.refuse("relay_denied", reply(554, (5, 7, 1), "Relay access denied"));
-            };
-            let mut message = prepend.clone();
-            message.extend_from_slice(&body);
-            if let Err(error) = outbound.enqueue(&facts.mail_from, sink.remote.clone(), message) {
-                tracing::error!(queue_id = %facts.queue_id, %error, "queueing failed");
-                incoming.abort();
-                return self.refuse(
-                    "spool_error",
-                    reply(
-                        451,
-                        (4, 3, 0),
-                        "Could not queue the message, try again later",
-                    ),
-                );
-            }
-        }
+        // Local copies first: when none can be stored, nothing is queued
+        // either and the client may try again without duplicates.
+        let mut not_stored: Vec<String> = Vec::new();
         if sink.local.is_empty() {
             incoming.abort();
         } else {
@@ -672,19 +681,59 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                 .iter()
                 .map(|u| (u.address.as_str(), u.quota))
                 .collect();
-            if let Err(error) = incoming.commit(&prepend, &users, outcome.folder.as_deref()) {
-                let (reason, answer) = match &error {
-                    StoreError::OverQuota { .. } => (
-                        "over_quota",
-                        reply(452, (4, 2, 2), "Mailbox full, try again later"),
-                    ),
-                    _ => {
-                        self.count(Event::StorageError);
-                        ("store_error", try_later())
+            let outcomes = incoming.commit(&prepend, &users, outcome.folder.as_deref());
+            let mut first_error = None;
+            let mut stored = 0;
+            match outcomes {
+                Ok(outcomes) => {
+                    for ((user, _), result) in users.iter().zip(outcomes) {
+                        match result {
+                            Ok(()) => stored += 1,
+                            Err(error) => {
+                                tracing::warn!(queue_id = %facts.queue_id, user = %user, %error, "not stored for this user");
+                                not_stored.push((*user).to_owned());
+                                first_error.get_or_insert(error);
+                            }
+                        }
                     }
-                };
-                tracing::error!(queue_id = %facts.queue_id, %error, "storing failed");
-                return self.refuse(reason, answer);
+                }
+                Err(error) => {
+                    first_error = Some(error);
+                }
+            }
+            if stored == 0 {
+                if let Some(error) = first_error {
+                    let (reason, answer) = match &error {
+                        StoreError::OverQuota { .. } => (
+                            "over_quota",
+                            reply(452, (4, 2, 2), "Mailbox full, try again later"),
+                        ),
+                        _ => {
+                            self.count(Event::StorageError);
+                            ("store_error", try_later())
+                        }
+                    };
+                    tracing::error!(queue_id = %facts.queue_id, %error, "storing failed");
+                    return self.refuse(reason, answer);
+                }
+            }
+        }
+        if !sink.remote.is_empty() {
+            let (Some(outbound), Some(body)) = (outbound, content) else {
+                return self.refuse("relay_denied", reply(554, (5, 7, 1), "Relay access denied"));
+            };
+            let mut message = prepend.clone();
+            message.extend_from_slice(&body);
+            if let Err(error) = outbound.enqueue(&facts.mail_from, sink.remote.clone(), message) {
+                tracing::error!(queue_id = %facts.queue_id, %error, "queueing failed");
+                return self.refuse(
+                    "spool_error",
+                    reply(
+                        451,
+                        (4, 3, 0),
+                        "Could not queue the message, try again later",
+                    ),
+                );
             }
         }
         self.count(Event::Accepted {

@@ -46,13 +46,16 @@ pub trait IncomingMessage: Send + 'static {
     fn path(&self) -> &Path;
     /// Stores the message, with `prepend` in front, once per user (each
     /// with its quota), into `folder` (the inbox when `None`), durably
-    /// (files and directories synced) before returning.
+    /// (files and directories synced) before returning. One outcome per
+    /// user, in order: a user over quota gets no copy while the others keep
+    /// theirs. The outer error is a failure before any copy was stored.
+    #[allow(clippy::type_complexity)]
     fn commit(
         self,
         prepend: &[u8],
         users: &[(&str, Option<u64>)],
         folder: Option<&str>,
-    ) -> Result<(), StoreError>
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>
     where
         Self: Sized;
     /// Drops the message and whatever was written of it.

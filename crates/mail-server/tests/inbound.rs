@@ -213,3 +213,36 @@ fn filters_reject_quarantine_and_tempfail() {
         .count();
     assert_eq!(tmp, 0);
 }
+
+#[test]
+fn an_alias_forwarding_elsewhere_stores_locally_and_queues_the_rest() {
+    let h = start(Options::default());
+    let mut c = Raw::connect(h.smtp());
+    c.cmd("EHLO client.test");
+    // fwd@ is carol and far@elsewhere.test; no AUTH needed for an alias.
+    let r = c.send(
+        "someone@remote.test",
+        &[&format!("fwd@{DOMAIN}")],
+        "Subject: f\n\nx\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(
+        h.store.messages(&format!("carol@{DOMAIN}"), "INBOX").len(),
+        1
+    );
+    assert_eq!(h.spooled(), 1);
+}
+
+#[test]
+fn one_full_mailbox_does_not_cost_the_others_their_copy() {
+    let h = start(Options::default());
+    let mut c = Raw::connect(h.smtp());
+    c.cmd("EHLO client.test");
+    // carol (200 bytes) has room at RCPT, but not for this message.
+    let body = format!("Subject: big\n\n{}\n", "y".repeat(300));
+    let to = [format!("carol@{DOMAIN}"), format!("alice@{DOMAIN}")];
+    let r = c.send("someone@remote.test", &[&to[0], &to[1]], &body);
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(h.store.messages(&to[1], "INBOX").len(), 1);
+    assert!(h.store.messages(&to[0], "INBOX").is_empty());
+}

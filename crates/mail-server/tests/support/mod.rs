@@ -78,6 +78,10 @@ impl TestDirectory {
         );
         d.aliases
             .insert(format!("sales@{DOMAIN}"), vec![format!("alice@{DOMAIN}")]);
+        d.aliases.insert(
+            format!("fwd@{DOMAIN}"),
+            vec![format!("carol@{DOMAIN}"), "far@elsewhere.test".into()],
+        );
         d.catch_all
             .insert("catchall.test".into(), format!("bob@{DOMAIN}"));
         d
@@ -106,7 +110,16 @@ impl Directory for TestDirectory {
             return Recipient::Local(vec![user]);
         }
         if let Some(targets) = self.aliases.get(&address) {
-            return Recipient::Local(targets.iter().filter_map(|t| self.user(t)).collect());
+            let local = targets.iter().filter_map(|t| self.user(t)).collect();
+            let remote: Vec<String> = targets
+                .iter()
+                .filter(|t| !t.ends_with(&format!("@{DOMAIN}")))
+                .cloned()
+                .collect();
+            if remote.is_empty() {
+                return Recipient::Local(local);
+            }
+            return Recipient::Forward { local, remote };
         }
         match self.catch_all.get(&domain).and_then(|u| self.user(u)) {
             Some(user) => Recipient::Local(vec![user]),
@@ -219,23 +232,23 @@ impl IncomingMessage for DirIncoming {
         prepend: &[u8],
         users: &[(&str, Option<u64>)],
         folder: Option<&str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         self.file.sync_all()?;
         let content = fs::read(&self.path)?;
         let store = DirStore {
             root: self.root.clone(),
             seq: AtomicU64::new(0),
         };
+        let mut outcomes = Vec::new();
         for (user, quota) in users {
             let size = (prepend.len() + content.len()) as u64;
             if !store.room(user, *quota, size)? {
-                let _ = fs::remove_file(&self.path);
-                return Err(StoreError::OverQuota {
+                outcomes.push(Err(StoreError::OverQuota {
                     user: (*user).to_owned(),
-                });
+                }));
+                continue;
             }
-        }
-        for (user, _) in users {
+            outcomes.push(Ok(()));
             let dir = self.root.join(user).join(folder.unwrap_or("INBOX"));
             fs::create_dir_all(&dir)?;
             let mut out = File::create(dir.join(&self.name))?;
@@ -244,7 +257,7 @@ impl IncomingMessage for DirIncoming {
             out.sync_all()?;
         }
         let _ = fs::remove_file(&self.path);
-        Ok(())
+        Ok(outcomes)
     }
     fn abort(self) {
         let _ = fs::remove_file(&self.path);
