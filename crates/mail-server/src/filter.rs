@@ -80,6 +80,9 @@ pub struct FilterOutcome {
     /// The filter that decided, when one did (`None`: every filter
     /// accepted, or there were none).
     pub decided_by: Option<String>,
+    /// Each filter that ran and what it said (`accept`, `reject`,
+    /// `quarantine`, `tempfail`, or `failed`), for the metrics.
+    pub per_filter: Vec<(String, &'static str)>,
 }
 
 impl FilterOutcome {
@@ -90,6 +93,7 @@ impl FilterOutcome {
                 add_headers: Vec::new(),
             },
             decided_by: None,
+            per_filter: Vec::new(),
         }
     }
 }

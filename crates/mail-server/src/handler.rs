@@ -20,7 +20,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Which door a connection came in by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,6 +90,7 @@ impl<D, S, F> Shared<D, S, F> {
 pub struct MailHandler<D, S, F> {
     shared: Arc<Shared<D, S, F>>,
     role: Role,
+    listener: &'static str,
 }
 
 impl<D, S, F> Clone for MailHandler<D, S, F> {
@@ -97,6 +98,7 @@ impl<D, S, F> Clone for MailHandler<D, S, F> {
         MailHandler {
             shared: Arc::clone(&self.shared),
             role: self.role,
+            listener: self.listener,
         }
     }
 }
@@ -168,15 +170,21 @@ fn address_of(path: &ForwardPath, hostname: &str) -> String {
 }
 
 impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
-    pub(crate) fn new(shared: Arc<Shared<D, S, F>>, role: Role) -> MailHandler<D, S, F> {
-        MailHandler { shared, role }
+    pub(crate) fn new(shared: Arc<Shared<D, S, F>>) -> MailHandler<D, S, F> {
+        MailHandler {
+            shared,
+            role: Role::Inbound,
+            listener: "smtp",
+        }
     }
 
-    /// The same handler for another listener's role.
-    pub fn with_role(&self, role: Role) -> MailHandler<D, S, F> {
+    /// The same handler for another listener: its name (in logs and
+    /// metrics) and its role.
+    pub fn for_listener(&self, listener: &'static str, role: Role) -> MailHandler<D, S, F> {
         MailHandler {
             shared: Arc::clone(&self.shared),
             role,
+            listener,
         }
     }
 
@@ -186,7 +194,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
 
     fn refuse(&self, reason: &'static str, reply: Reply) -> Decision {
         self.count(Event::Rejected {
-            role: self.role,
+            listener: self.listener,
             reason,
         });
         Decision::Reject(reply)
@@ -240,7 +248,9 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
     type Sink = MessageSink<D, S, F>;
 
     fn helo(&self, conn: &Connection, _host: &Host, _extended: bool) -> Decision {
-        self.count(Event::Session { role: self.role });
+        self.count(Event::Session {
+            listener: self.listener,
+        });
         if self.role == Role::Inbound && conn.authenticated.is_none() {
             if let Some(refusal) = self.shared.filter.check_client(conn.peer.ip()) {
                 tracing::info!(client = %conn.peer.ip(), reply = %refusal.text, "client refused");
@@ -363,7 +373,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
                 SystemTime::now(),
             ) {
                 self.count(Event::Rejected {
-                    role: self.role,
+                    listener: self.listener,
                     reason: "greylist",
                 });
                 tracing::info!(client = %conn.peer.ip(), from = %mail_from, reply = %refusal.text, "envelope refused");
@@ -406,6 +416,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
             remote,
             protocol: transaction.protocol,
             started: Instant::now(),
+            finished: None,
         })
     }
 
@@ -446,7 +457,9 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
             .remove(&conn.peer)
             .unwrap_or_default();
         lock(&self.shared.limiter).failed(&user, ip, Instant::now());
-        self.count(Event::AuthFailed);
+        self.count(Event::AuthFailed {
+            listener: self.listener,
+        });
         tracing::warn!(user = ?user, client = %ip, failures, "AUTH failed");
     }
 }
@@ -461,6 +474,8 @@ pub struct MessageSink<D, S: MailboxStore, F> {
     remote: Vec<String>,
     protocol: &'static str,
     started: Instant,
+    /// When the end of the data arrived.
+    finished: Option<Instant>,
 }
 
 impl<D, S: MailboxStore, F> fmt::Debug for MessageSink<D, S, F> {
@@ -488,7 +503,8 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Sink for MessageSink<D, S,
         })
     }
 
-    fn finish(self) -> Decision {
+    fn finish(mut self) -> Decision {
+        self.finished = Some(Instant::now());
         let handler = self.handler.clone();
         handler.finish_message(self)
     }
@@ -567,10 +583,9 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         }
         let outcome = self.shared.filter.check_message(&sink.facts, path);
         let verdict_name = outcome.verdict.name();
-        self.count(Event::FilterVerdict {
-            filter: outcome.decided_by.as_deref().unwrap_or("chain"),
-            verdict: verdict_name,
-        });
+        for (filter, verdict) in &outcome.per_filter {
+            self.count(Event::FilterVerdict { filter, verdict });
+        }
         let add = |fields: &mut String, headers: &[(String, String)]| {
             for (name, value) in headers {
                 if let Some(field) = header_field(name, value) {
@@ -737,8 +752,10 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             }
         }
         self.count(Event::Accepted {
-            role: self.role,
+            listener: self.listener,
             bytes: facts.size,
+            quarantined: outcome.folder.is_some(),
+            took: sink.finished.map_or(Duration::ZERO, |t| t.elapsed()),
         });
         let folder = outcome.folder.as_deref().unwrap_or("INBOX");
         self.log(
@@ -771,7 +788,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         let local: Vec<&str> = sink.local.iter().map(|u| u.address.as_str()).collect();
         tracing::info!(
             queue_id = %facts.queue_id,
-            role = self.role.name(),
+            listener = self.listener,
             client = %facts.client_ip,
             helo = ?facts.helo,
             from = ?facts.mail_from,

@@ -1,22 +1,27 @@
 //! What the server counts: each [`Event`] told to a [`ServerMetrics`].
 
-use crate::handler::Role;
+use std::time::Duration;
 
 /// Something worth counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event<'a> {
-    /// A client said EHLO or HELO on a listener.
+    /// A client said EHLO or HELO on a listener (`smtp`, `submission`,
+    /// `submissions`).
     Session {
         /// The listener.
-        role: Role,
+        listener: &'a str,
     },
     /// A message was accepted (stored and/or queued) with this many bytes.
     Accepted {
         /// The listener.
-        role: Role,
+        listener: &'a str,
         /// Its size as received.
         bytes: u64,
+        /// It went to the junk folder.
+        quarantined: bool,
+        /// From the end of its data to the reply.
+        took: Duration,
     },
     /// A recipient or a message was refused, for `reason` (a short label:
     /// `unknown_user`, `over_quota`, `relay_denied`, `sender_not_owned`,
@@ -24,12 +29,15 @@ pub enum Event<'a> {
     /// `spool_error`).
     Rejected {
         /// The listener.
-        role: Role,
+        listener: &'a str,
         /// Why.
         reason: &'static str,
     },
     /// An AUTH attempt failed.
-    AuthFailed,
+    AuthFailed {
+        /// The listener.
+        listener: &'a str,
+    },
     /// A filter decided: its name and the verdict's name (`accept`,
     /// `reject`, `quarantine`, `tempfail`).
     FilterVerdict {

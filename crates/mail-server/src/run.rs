@@ -202,7 +202,7 @@ pub fn start<D: Directory, S: MailboxStore, F: MessageFilter>(
         config.hostname.clone(),
         config.junk_folder.clone(),
     ));
-    let handler = MailHandler::new(shared, Role::Inbound);
+    let handler = MailHandler::new(shared);
     let mut limits = Limits::default();
     limits.max_connections = config.limits.max_connections;
     limits.max_connections_per_ip = config.limits.max_connections_per_ip;
@@ -225,7 +225,7 @@ pub fn start<D: Directory, S: MailboxStore, F: MessageFilter>(
     for (name, addr, role, implicit) in doors {
         let Some(addr) = addr else { continue };
         let session = session_config(config, role, tls.is_some(), implicit);
-        let door = handler.with_role(role);
+        let door = handler.for_listener(name, role);
         let listen_error = |source| StartError::Listen { name, addr, source };
         let server = match &tls {
             Some(tls) if implicit => Server::bind_tls(addr, session, tls.clone().implicit(), door),

@@ -249,13 +249,21 @@ fn one_full_mailbox_does_not_cost_the_others_their_copy() {
 
 #[test]
 fn the_example_configuration_in_the_docs_loads() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/mailwire.toml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/mailwire.toml");
     let config = mail_server::ServerConfig::load(&path).unwrap();
     assert_eq!(config.hostname, "mx.example.com");
     assert_eq!(config.directory.domains, ["example.com"]);
-    assert_eq!(config.listeners.submissions, Some("0.0.0.0:465".parse().unwrap()));
+    assert_eq!(
+        config.listeners.submissions,
+        Some("0.0.0.0:465".parse().unwrap())
+    );
     // Relative paths are the file's directory's.
-    assert!(config.mailboxes.ends_with("docs/examples/mailboxes"), "{:?}", config.mailboxes);
+    assert!(
+        config.mailboxes.ends_with("docs/examples/mailboxes"),
+        "{:?}",
+        config.mailboxes
+    );
     assert_eq!(config.dkim.len(), 1);
     assert!(config.delivery.enabled);
 }

@@ -301,9 +301,11 @@ impl MessageFilter for HeaderFilter {
         };
         let decided_by =
             (!matches!(verdict, FilterVerdict::Accept { .. })).then(|| "header".into());
+        let per_filter = vec![("header".to_owned(), verdict.name())];
         FilterOutcome {
             verdict,
             decided_by,
+            per_filter,
         }
     }
 }
