@@ -46,22 +46,61 @@ pub fn build(
     failed: &[FailedRecipient],
     now: Timestamp,
 ) -> Option<NewMessage> {
+    notice(report, failed, Kind::Failed, now)
+}
+
+/// A delay warning (RFC 3464 `Action: delayed`): the message has waited
+/// long and is still being retried until `will_retry_until`; the sender
+/// need not send it again. `None` for `<>` or no recipients. Each
+/// recipient's `diagnostic` is its last transient reply.
+pub fn delay_warning(
+    report: &Report<'_>,
+    delayed: &[FailedRecipient],
+    will_retry_until: Timestamp,
+    now: Timestamp,
+) -> Option<NewMessage> {
+    notice(report, delayed, Kind::Delayed { will_retry_until }, now)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Failed,
+    Delayed { will_retry_until: Timestamp },
+}
+
+fn notice(
+    report: &Report<'_>,
+    failed: &[FailedRecipient],
+    kind: Kind,
+    now: Timestamp,
+) -> Option<NewMessage> {
     if report.sender.is_empty() || failed.is_empty() {
         return None;
     }
     let mta = ascii(report.reporting_mta);
-    let boundary = format!("=_mwdsn{:x}{}", now.0, report.queue_id);
+    // The queue id goes into a boundary, a Message-ID and text: letters,
+    // digits and `.-_` only, whatever the caller passed.
+    let queue_id: String = report
+        .queue_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(64)
+        .collect();
+    let boundary = format!("=_mwdsn{:x}{queue_id}", now.0);
     let date = rfc5322(now);
     let mut out = String::with_capacity(2048);
     out.push_str(&format!(
         "From: Mail Delivery System <MAILER-DAEMON@{mta}>\r\n"
     ));
     out.push_str(&format!("To: <{}>\r\n", ascii(report.sender)));
-    out.push_str("Subject: Undelivered Mail Returned to Sender\r\n");
+    out.push_str(match kind {
+        Kind::Failed => "Subject: Undelivered Mail Returned to Sender\r\n",
+        Kind::Delayed { .. } => "Subject: Delayed Mail (still being retried)\r\n",
+    });
     out.push_str(&format!("Date: {date}\r\n"));
     out.push_str(&format!(
         "Message-ID: <dsn.{}.{}@{mta}>\r\n",
-        report.queue_id, now.0
+        queue_id, now.0
     ));
     out.push_str("Auto-Submitted: auto-replied\r\n");
     out.push_str("MIME-Version: 1.0\r\n");
@@ -73,16 +112,25 @@ pub fn build(
     out.push_str(&format!(
         "--{boundary}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
     ));
-    out.push_str(&format!(
-        "Your message (queue id {}) could not be delivered to {} recipient(s):\r\n\r\n",
-        report.queue_id,
-        failed.len()
-    ));
+    match kind {
+        Kind::Failed => out.push_str(&format!(
+            "Your message (queue id {}) could not be delivered to {} recipient(s):\r\n\r\n",
+            queue_id,
+            failed.len()
+        )),
+        Kind::Delayed { will_retry_until } => out.push_str(&format!(
+            "Your message (queue id {}) has not yet been delivered to {} recipient(s).\r\n\
+             It is still being retried until {}; you need not send it again.\r\n\r\n",
+            queue_id,
+            failed.len(),
+            rfc5322(will_retry_until)
+        )),
+    }
     for f in failed {
-        let why = if f.expired {
-            "gave up after retrying"
-        } else {
-            "refused"
+        let why = match kind {
+            Kind::Delayed { .. } => "still trying, last reply",
+            Kind::Failed if f.expired => "gave up after retrying",
+            Kind::Failed => "refused",
         };
         out.push_str(&format!(
             "  <{}>: {why}: {}\r\n",
@@ -103,8 +151,16 @@ pub fn build(
             "Final-Recipient: rfc822; {}\r\n",
             ascii(&f.address)
         ));
-        out.push_str("Action: failed\r\n");
-        out.push_str(&format!("Status: {}\r\n", status_of(f)));
+        match kind {
+            Kind::Failed => {
+                out.push_str("Action: failed\r\n");
+                out.push_str(&format!("Status: {}\r\n", status_of(f)));
+            }
+            Kind::Delayed { .. } => {
+                out.push_str("Action: delayed\r\n");
+                out.push_str(&format!("Status: {}\r\n", delayed_status(f)));
+            }
+        }
         if f.diagnostic
             .get(..3)
             .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()))
@@ -120,6 +176,12 @@ pub fn build(
             ));
         }
         out.push_str(&format!("Last-Attempt-Date: {date}\r\n"));
+        if let Kind::Delayed { will_retry_until } = kind {
+            out.push_str(&format!(
+                "Will-Retry-Until: {}\r\n",
+                rfc5322(will_retry_until)
+            ));
+        }
     }
     out.push_str("\r\n");
 
@@ -155,6 +217,16 @@ fn status_of(f: &FailedRecipient) -> String {
         Some('4') => "4.0.0".into(),
         _ => "5.0.0".into(),
     }
+}
+
+/// The status of a recipient still being retried: its reply's enhanced
+/// status when that is a 4.x.x one, else 4.0.0.
+fn delayed_status(f: &FailedRecipient) -> String {
+    f.diagnostic
+        .split_whitespace()
+        .nth(1)
+        .filter(|w| is_enhanced(w) && w.starts_with('4'))
+        .map_or_else(|| "4.0.0".to_owned(), str::to_owned)
 }
 
 fn is_enhanced(w: &str) -> bool {
@@ -295,6 +367,61 @@ mod tests {
             parsed.header("Auto-Submitted").as_deref(),
             Some("auto-replied")
         );
+    }
+
+    #[test]
+    fn a_delay_warning_says_delayed_and_until_when() {
+        let original = b"From: app@sender.example\r\nSubject: Hello\r\n\r\nbody\r\n";
+        let delayed = [
+            FailedRecipient {
+                address: "slow@dest.example".into(),
+                diagnostic: "451 4.7.1 Greylisted, try later".into(),
+                expired: false,
+            },
+            FailedRecipient {
+                address: "down@dest.example".into(),
+                diagnostic: "connection refused".into(),
+                expired: false,
+            },
+        ];
+        let until = Timestamp::from_secs(1_796_532_321 + 5 * 86_400);
+        let warning = delay_warning(
+            &report(original),
+            &delayed,
+            until,
+            Timestamp::from_secs(1_796_540_000),
+        )
+        .unwrap();
+        assert_eq!(warning.sender, "", "a warning is sent from <>");
+        let parsed = mime_codec::Message::parse(&warning.body);
+        assert_eq!(
+            parsed.header("Subject").as_deref(),
+            Some("Delayed Mail (still being retried)")
+        );
+        let parts = parsed.root().parts();
+        assert_eq!(parts.len(), 3);
+        let status = String::from_utf8_lossy(parts[1].raw_body()).into_owned();
+        assert!(status.contains(
+            "Final-Recipient: rfc822; slow@dest.example\r\nAction: delayed\r\nStatus: 4.7.1\r\n"
+        ));
+        assert!(status.contains(
+            "Final-Recipient: rfc822; down@dest.example\r\nAction: delayed\r\nStatus: 4.0.0\r\n"
+        ));
+        assert!(!status.contains("Action: failed"));
+        let until_text = format!("Will-Retry-Until: {}\r\n", rfc5322(until));
+        assert_eq!(status.matches(&until_text).count(), 2, "{status}");
+        let text = String::from_utf8_lossy(parts[0].raw_body()).into_owned();
+        assert!(text.contains("you need not send it again"));
+        assert!(delay_warning(
+            &Report {
+                sender: "",
+                ..report(original)
+            },
+            &delayed,
+            until,
+            Timestamp::from_secs(1_796_540_000)
+        )
+        .is_none());
     }
 
     #[test]

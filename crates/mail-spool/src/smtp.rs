@@ -197,7 +197,11 @@ impl SmtpWorker {
                         let mut config = config.clone();
                         let builder = if strict {
                             config.tls = TlsPolicy::Required;
-                            Client::builder(config).tls(verified_tls.clone())
+                            // By name for the certificate, at the addresses
+                            // our resolver found (not the system's).
+                            Client::builder(config)
+                                .tls(verified_tls.clone())
+                                .addresses(host.addresses.iter().copied())
                         } else {
                             // Opportunistic (RFC 7435): encrypted when
                             // offered, the certificate not checked, as MTAs do.

@@ -148,3 +148,12 @@ fn processes_opening_one_new_spool_at_once_all_succeed() {
     let spool = SqliteSpool::open(&path, SqliteOptions::default()).unwrap();
     assert_eq!(spool.stats().unwrap().messages, 8);
 }
+
+#[test]
+fn a_long_delay_warns_the_sender_once() {
+    let dir = TempDir::new("delay-warning");
+    let path = dir.0.clone();
+    common::delay_warning_scenario(move || {
+        std::sync::Arc::new(SqliteSpool::open(&path, SqliteOptions::default()).unwrap())
+    });
+}

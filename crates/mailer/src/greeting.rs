@@ -42,6 +42,7 @@ pub(crate) fn connect(
     builder: ClientBuilder,
     observer: Option<Box<dyn WireObserver>>,
     target: &Context,
+    addresses: &[std::net::IpAddr],
 ) -> Result<Client, Error> {
     let heard = Arc::new(AtomicBool::new(false));
     let builder = builder.observer(Heard {
@@ -65,7 +66,7 @@ pub(crate) fn connect(
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {}
     }
-    if !heard.load(Ordering::SeqCst) && speaks_implicit_tls(target) {
+    if !heard.load(Ordering::SeqCst) && speaks_implicit_tls(target, addresses) {
         return Err(Error::ImplicitTlsPort {
             address: target.address(),
         });
@@ -82,7 +83,7 @@ fn unknown_peer() -> std::net::SocketAddr {
 
 /// A TLS handshake on a second connection succeeds (the certificate is not
 /// checked: nothing but EHLO and QUIT crosses it).
-fn speaks_implicit_tls(target: &Context) -> bool {
+fn speaks_implicit_tls(target: &Context, addresses: &[std::net::IpAddr]) -> bool {
     let Ok(name) = Host::parse("localhost") else {
         return false;
     };
@@ -93,6 +94,7 @@ fn speaks_implicit_tls(target: &Context) -> bool {
     let result = Client::builder(config)
         .tls(TlsSettings::new().dangerous_accept_invalid_certs())
         .connect_timeout(LOOK)
+        .addresses(addresses.iter().copied())
         .connect(&target.host, target.port);
     match result {
         Ok(client) => {

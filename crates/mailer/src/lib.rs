@@ -21,7 +21,8 @@ mod stream;
 pub use envelope::{ascii_domain, envelope, envelope_commands, mailbox};
 pub use explain::{reply_code, Context, Error, ErrorKind, Words};
 pub use mailer::{
-    Credentials, Mailer, MailerBuilder, MailerPool, Session, TokenProvider, DEFAULT_TIMEOUT,
+    Credentials, HostResolver, Mailer, MailerBuilder, MailerPool, Session, TokenProvider,
+    DEFAULT_TIMEOUT,
 };
 pub use provider::{Provider, ProviderSettings, Security};
 pub use sink::LocalSink;

@@ -12,6 +12,7 @@ use smtp_proto::sasl::ClientCredentials;
 use smtp_proto::{ClientConfig, DeliveryReport, Envelope, Host, Secret, WireObserver};
 use std::fmt;
 use std::io::Read;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,6 +107,24 @@ impl Credentials {
     }
 }
 
+/// Looks up a server's addresses for a [`Mailer`]: see
+/// [`MailerBuilder::resolver`]. A closure
+/// `Fn(&str) -> Result<Vec<IpAddr>, String>` will do.
+pub trait HostResolver: Send + Sync {
+    /// The addresses of `host`, most preferred first; an error says why in
+    /// words.
+    fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String>;
+}
+
+impl<F> HostResolver for F
+where
+    F: Fn(&str) -> Result<Vec<IpAddr>, String> + Send + Sync,
+{
+    fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        self(host)
+    }
+}
+
 /// The DKIM signers of a mailer (none without the `dkim` feature).
 #[cfg(feature = "dkim")]
 pub(crate) type Signers = Arc<Vec<crate::dkim::DkimSigner>>;
@@ -168,6 +187,7 @@ pub struct Mailer {
     allow_plaintext_auth: bool,
     observer: Option<ObserverFactory>,
     signers: Signers,
+    resolver: Option<Arc<dyn HostResolver>>,
 }
 
 impl fmt::Debug for Mailer {
@@ -197,6 +217,7 @@ pub struct MailerBuilder {
     allow_plaintext_auth: bool,
     observer: Option<ObserverFactory>,
     signers: Signers,
+    resolver: Option<Arc<dyn HostResolver>>,
 }
 
 impl fmt::Debug for MailerBuilder {
@@ -279,11 +300,37 @@ impl Mailer {
     /// configured), for a caller that wants the adapter's client itself
     /// (its capabilities, its TLS details).
     pub fn connect(&self) -> Result<Client, Error> {
+        let addresses = self.addresses()?;
         let builder = Client::builder(self.client_config()?)
             .tls(self.tls.clone())
-            .connect_timeout(self.timeout);
+            .connect_timeout(self.timeout)
+            .addresses(addresses.iter().copied());
         let observer = self.observer.as_ref().map(|make| make());
-        crate::greeting::connect(builder, observer, &self.context)
+        crate::greeting::connect(builder, observer, &self.context, &addresses)
+    }
+
+    /// The server's addresses from the [`resolver`](MailerBuilder::resolver)
+    /// (empty without one, or for an IP address: the adapter connects to
+    /// the host as given).
+    pub(crate) fn addresses(&self) -> Result<Vec<IpAddr>, Error> {
+        let host = self.context.host.trim_matches(|c| c == '[' || c == ']');
+        let Some(resolver) = &self.resolver else {
+            return Ok(Vec::new());
+        };
+        if host.parse::<IpAddr>().is_ok() {
+            return Ok(Vec::new());
+        }
+        let unresolved = |reason: String| {
+            Error::from(smtp_blocking::Error::Resolve {
+                addr: self.context.address(),
+                source: std::io::Error::other(reason),
+            })
+        };
+        let addresses = resolver.resolve(host).map_err(unresolved)?;
+        if addresses.is_empty() {
+            return Err(unresolved("no address found".to_owned()));
+        }
+        Ok(addresses)
     }
 
     /// The session's configuration: EHLO name, TLS policy, timeouts and
@@ -334,6 +381,7 @@ impl Mailer {
     /// Credentials are resolved now: an OAuth2 token is fetched once.
     pub fn pool(&self, max_connections: usize) -> Result<MailerPool, Error> {
         let config = self.client_config()?;
+        let addresses = self.addresses()?;
         let pool = smtp_blocking::Pool::new(
             &self.context.host,
             self.context.port,
@@ -341,7 +389,8 @@ impl Mailer {
             max_connections,
         )
         .with_tls(self.tls.clone())
-        .with_connect_timeout(self.timeout);
+        .with_connect_timeout(self.timeout)
+        .with_addresses(addresses);
         Ok(MailerPool {
             pool,
             signers: self.signers.clone(),
@@ -365,6 +414,7 @@ impl MailerBuilder {
             allow_plaintext_auth: false,
             observer: None,
             signers: Signers::default(),
+            resolver: None,
         }
     }
 
@@ -449,6 +499,32 @@ impl MailerBuilder {
         self
     }
 
+    /// Looks the server's name up with `resolver` (before each connection)
+    /// instead of the system's resolver: `mailwire send --dns HOST:PORT`
+    /// passes one that asks that DNS server. The name stays the one TLS
+    /// verifies; an IP address is not looked up. A pool looks the name up
+    /// once, when it is made. [`send_on`](Mailer::send_on) calls the
+    /// resolver on the executor's thread.
+    ///
+    /// ```
+    /// use mailer::{LocalSink, Mailer, Security};
+    ///
+    /// let sink = LocalSink::start()?;
+    /// let port = sink.mailer().build()?.context().port;
+    /// let mailer = Mailer::server("smtp.example.test", port, Security::None)
+    ///     .resolver(|host: &str| match host {
+    ///         "smtp.example.test" => Ok(vec![[127, 0, 0, 1].into()]),
+    ///         _ => Err(format!("{host}: no such name")),
+    ///     })
+    ///     .build()?;
+    /// mailer.connect()?.quit()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resolver(mut self, resolver: impl HostResolver + 'static) -> MailerBuilder {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
     /// Signs every message with DKIM using `signer` (call again to add
     /// more signatures, e.g. RSA and Ed25519). The message is spooled to an
     /// unlinked temporary file while it is hashed, so a message of any size
@@ -505,6 +581,7 @@ impl MailerBuilder {
             allow_plaintext_auth: self.allow_plaintext_auth,
             observer: self.observer,
             signers: self.signers,
+            resolver: self.resolver,
         })
     }
 }

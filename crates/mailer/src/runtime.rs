@@ -32,9 +32,11 @@ impl Mailer {
     ) -> Result<DeliveryReport, Error> {
         let envelope = envelope(&message)?;
         let body = crate::mailer::message_body(self.signers(), message)?;
+        let addresses = self.addresses()?;
         let mut builder = smtp_futures::Client::<R>::builder(self.client_config()?)
             .tls(self.tls_settings().clone())
-            .connect_timeout(self.connect_timeout());
+            .connect_timeout(self.connect_timeout())
+            .addresses(addresses);
         if let Some(observer) = self.make_observer() {
             builder = builder.observer(Forward(observer));
         }

@@ -1,5 +1,6 @@
 //! Mail authentication for mailwire: DKIM signing and verification (RFC 6376, RFC 8463),
-//! SPF (RFC 7208), DMARC (RFC 7489) and the Authentication-Results field (RFC 8601).
+//! SPF (RFC 7208), DMARC (RFC 7489), the Authentication-Results field (RFC 8601) and
+//! MTA-STS records and policies (RFC 8461).
 //!
 //! The crate does no I/O and reads no clock: DNS questions go to a [`Resolver`] the caller
 //! provides, and the time is an argument. Message bytes are fed in chunks; only the header
@@ -17,6 +18,7 @@ pub mod dmarc;
 pub mod header;
 #[cfg(feature = "mail-dns")]
 mod mail_dns_resolver;
+pub mod mta_sts;
 pub mod resolver;
 pub mod spf;
 pub mod tag_list;

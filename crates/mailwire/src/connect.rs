@@ -269,6 +269,21 @@ fn machine_name() -> String {
     }
 }
 
+/// A resolver for [`MailerBuilder::resolver`] that asks only the DNS server
+/// `server` (`--dns HOST:PORT`), each lookup bounded by `timeout`.
+pub(crate) fn dns_server(
+    server: std::net::SocketAddr,
+    timeout: Duration,
+) -> Result<impl mailer::HostResolver, Failure> {
+    let dns = mail_dns::Resolver::new(mail_dns::DnsConfig::server(server).with_timeout(timeout))
+        .map_err(|e| Failure::usage(anyhow!("--dns {server}: {e}")))?;
+    Ok(move |host: &str| {
+        dns.ips(host)
+            .wait()
+            .map_err(|e| format!("{e} (asked the DNS server {server})"))
+    })
+}
+
 /// Builds the mailer; a setting that cannot work is a usage error.
 pub(crate) fn build(builder: MailerBuilder) -> Result<Mailer, Failure> {
     builder.build().map_err(|e| Failure::usage(anyhow!("{e}")))

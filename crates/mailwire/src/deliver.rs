@@ -26,8 +26,8 @@ pub(crate) struct DeliveryArgs {
     /// domain's MX hosts.
     #[arg(long)]
     server: Option<String>,
-    /// The DNS server for MX and address lookups (`host:port`) [default:
-    /// the system's resolver].
+    /// The DNS server for MX and address lookups, and for the name of
+    /// --server (`host:port`) [default: the system's resolver].
     #[arg(long, value_name = "ADDR")]
     dns: Option<std::net::SocketAddr>,
     /// The port of the MX hosts (25; another only for tests).
@@ -68,6 +68,11 @@ pub(crate) struct DeliveryArgs {
     /// seconds (default: 1 day for a relay).
     #[arg(long, value_name = "SECONDS")]
     max_age: Option<u64>,
+    /// Warn a message's sender once (an RFC 3464 report, `Action:
+    /// delayed`) when a recipient still waits this many hours after it was
+    /// queued; 0 sends no warnings.
+    #[arg(long, value_name = "HOURS", default_value_t = 4)]
+    delay_warning: u64,
     /// The least wait before a retry, in milliseconds (default 30 s).
     #[arg(long, value_name = "MS", hide = true)]
     retry_floor_ms: Option<u64>,
@@ -98,6 +103,10 @@ pub(crate) struct DeliverArgs {
     /// Stop once nothing is due now and nothing is in flight.
     #[arg(long)]
     until_idle: bool,
+    /// Sign the mail of --dkim-domain that is not signed yet (mail queued
+    /// by `send --queue` or `bulk` with --dkim-key is signed already).
+    #[command(flatten)]
+    dkim: crate::dkim::DkimSignArgs,
 }
 
 /// Rate presets for the providers' submission servers: see
@@ -197,9 +206,13 @@ impl DeliveryArgs {
     pub(crate) fn build(&self) -> Result<(EngineConfig, SmtpTransport), Failure> {
         let (route, provider, mut retry) = match self.connect.target(self.server.as_deref())? {
             Some(target) => {
-                let builder =
+                let mut builder =
                     self.connect
                         .configure(target, self.server.as_deref(), true, false)?;
+                if let Some(server) = self.dns {
+                    builder =
+                        builder.resolver(connect::dns_server(server, self.connect.timeout())?);
+                }
                 let mailer = connect::build(builder)?;
                 let provider = mailer.context().provider;
                 (
@@ -228,6 +241,8 @@ impl DeliveryArgs {
         engine.workers = self.workers.max(1);
         engine.lease = Duration::from_secs(self.lease.max(1));
         engine.reporting_mta = self.reporting_mta.clone();
+        engine.delay_warning = (self.delay_warning > 0)
+            .then(|| Duration::from_secs(self.delay_warning.saturating_mul(3600)));
         let mut limits = provider
             .map(|p| provider_limits(p.settings().name))
             .unwrap_or_default();
@@ -282,6 +297,7 @@ pub(crate) fn run(args: DeliverArgs) -> Result<(), Failure> {
     let url = args.spool.spool.clone();
     let spool: Arc<dyn Spool> = Arc::from(args.spool.open()?);
     let (mut config, transport) = args.delivery.build()?;
+    let signing = args.dkim.delivery_signing()?;
     config.exit_when_idle = args.until_idle;
     let engine = Engine::new(Arc::clone(&spool), config);
     stop_on_signals(&engine.stop_handle())?;
@@ -289,9 +305,13 @@ pub(crate) fn run(args: DeliverArgs) -> Result<(), Failure> {
         serve_metrics(addr, engine.metrics(), Arc::clone(&spool))?;
     }
     tracing::info!(spool = %url, "delivering");
-    let totals = engine
-        .run(Arc::new(transport))
-        .map_err(|e| spool_failure(e, &url))?;
+    let totals = match signing {
+        Some(signing) => engine.run(Arc::new(crate::dkim::SigningTransport::new(
+            transport, signing,
+        ))),
+        None => engine.run(Arc::new(transport)),
+    }
+    .map_err(|e| spool_failure(e, &url))?;
     print_totals(&totals);
     Ok(())
 }

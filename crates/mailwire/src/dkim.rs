@@ -49,7 +49,7 @@ struct KeygenArgs {
     out: Option<PathBuf>,
 }
 
-/// The signing flags, one definition for `mailwire send` and `mailwire bulk`.
+/// The signing flags, one definition for `mailwire send`, `bulk` and `deliver`.
 #[derive(Debug, Args)]
 pub(crate) struct DkimSignArgs {
     /// Sign with DKIM using this private key (PEM). Repeat with one --dkim-selector each to add
@@ -129,6 +129,153 @@ impl DkimSignArgs {
             signers.push(signer);
         }
         Ok(signers)
+    }
+}
+
+impl DkimSignArgs {
+    /// `mailwire deliver --dkim-*`: what signs the messages it delivers, or
+    /// `None` without keys. The signing domain must be given: a spool may
+    /// hold mail of many domains, and only mail whose From is that domain
+    /// (or one of its subdomains) is signed.
+    pub(crate) fn delivery_signing(&self) -> Result<Option<DeliverySigning>, Failure> {
+        if self.dkim_key.is_empty() {
+            return Ok(None);
+        }
+        let Some(domain) = &self.dkim_domain else {
+            return Err(Failure::usage(anyhow!(
+                "mailwire deliver signs only the mail of one domain: give --dkim-domain with \
+                 --dkim-key"
+            )));
+        };
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        Ok(Some(DeliverySigning {
+            signers: self.signers(Some(domain.clone()))?,
+            selectors: self
+                .dkim_selector
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+            domain,
+        }))
+    }
+}
+
+/// Signs messages on their way out of the spool (`mailwire deliver
+/// --dkim-*`). Each attempt signs afresh (the spool keeps the unsigned
+/// bytes), so a retry days later carries a signature made then.
+#[derive(Debug)]
+pub(crate) struct DeliverySigning {
+    domain: String,
+    selectors: Vec<String>,
+    signers: Vec<DkimSigner>,
+}
+
+impl DeliverySigning {
+    /// The message with the signature fields on top, or `None` when it is
+    /// left as it is: its From is of another domain, or it already carries
+    /// a signature of this domain and one of these selectors (signed at
+    /// enqueue).
+    pub(crate) fn sign(&self, message: &[u8], now: u64) -> Option<Vec<u8>> {
+        let head_end = message
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(message.len(), |i| i + 2);
+        let fields = mailwire_auth::header::split_fields(&message[..head_end]);
+        let from = mailwire_auth::check::from_domain(&fields)?;
+        let ours = from == self.domain || from.ends_with(&format!(".{}", self.domain));
+        if !ours {
+            return None;
+        }
+        let signed_already = fields
+            .iter()
+            .filter(|f| f.is("DKIM-Signature"))
+            .filter_map(|f| mailwire_auth::dkim::DkimSignature::parse(f.value()).ok())
+            .any(|sig| {
+                sig.domain.eq_ignore_ascii_case(&self.domain)
+                    && self
+                        .selectors
+                        .iter()
+                        .any(|s| sig.selector.eq_ignore_ascii_case(s))
+            });
+        if signed_already {
+            return None;
+        }
+        match mailer::dkim::sign_bytes(message, &self.signers, now) {
+            Ok(fields) => {
+                let mut signed = Vec::with_capacity(fields.len() + message.len());
+                signed.extend_from_slice(fields.as_bytes());
+                signed.extend_from_slice(message);
+                Some(signed)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not DKIM-sign a message; it goes out unsigned");
+                None
+            }
+        }
+    }
+}
+
+/// A transport that signs each message with [`DeliverySigning`] before the
+/// wrapped transport sends it.
+#[derive(Debug)]
+pub(crate) struct SigningTransport<T> {
+    inner: T,
+    signing: std::sync::Arc<DeliverySigning>,
+}
+
+impl<T> SigningTransport<T> {
+    pub(crate) fn new(inner: T, signing: DeliverySigning) -> Self {
+        SigningTransport {
+            inner,
+            signing: std::sync::Arc::new(signing),
+        }
+    }
+}
+
+impl<T: mail_spool::engine::Transport> mail_spool::engine::Transport for SigningTransport<T> {
+    type Worker = SigningWorker<T::Worker>;
+
+    fn destination(&self, domain: &str) -> String {
+        self.inner.destination(domain)
+    }
+
+    fn retry_policy(&self) -> mail_spool::schedule::RetryPolicy {
+        self.inner.retry_policy()
+    }
+
+    fn worker(&self) -> Self::Worker {
+        SigningWorker {
+            inner: self.inner.worker(),
+            signing: std::sync::Arc::clone(&self.signing),
+        }
+    }
+}
+
+/// One delivery thread of a [`SigningTransport`].
+#[derive(Debug)]
+pub(crate) struct SigningWorker<W> {
+    inner: W,
+    signing: std::sync::Arc<DeliverySigning>,
+}
+
+impl<W: mail_spool::engine::TransportWorker> mail_spool::engine::TransportWorker
+    for SigningWorker<W>
+{
+    fn attempt(
+        &mut self,
+        destination: &str,
+        sender: &str,
+        recipients: &[String],
+        body: &[u8],
+    ) -> mail_spool::engine::Attempt {
+        match self.signing.sign(body, now()) {
+            Some(signed) => self.inner.attempt(destination, sender, recipients, &signed),
+            None => self.inner.attempt(destination, sender, recipients, body),
+        }
+    }
+
+    fn close_idle(&mut self) {
+        self.inner.close_idle();
     }
 }
 

@@ -1,6 +1,7 @@
 //! `mailwire probe --domain D`: the domain doctor. Checks what decides whether a domain's mail
 //! lands in the inbox — MX hosts (SMTP, STARTTLS, certificate), SPF, DKIM, DMARC, MTA-STS and
-//! TLS-RPT — and says each problem in plain words with the record to publish.
+//! TLS-RPT — and says each problem in plain words with the record to publish. The MTA-STS
+//! policy file is fetched over HTTPS (`doctor/mta_sts.rs`).
 
 use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -19,6 +20,8 @@ use mailwire_auth::{DnsError, Resolver};
 
 use crate::Failure;
 
+mod mta_sts;
+
 #[derive(Debug, Args)]
 pub(crate) struct DoctorArgs {
     /// Check a domain's mail setup (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT) instead of one
@@ -31,12 +34,16 @@ pub(crate) struct DoctorArgs {
     /// With --domain: check that SPF allows mail sent from this IP (your server or relay).
     #[arg(long, value_name = "IP", requires = "domain")]
     sender_ip: Option<IpAddr>,
-    /// The DNS server to ask, HOST:PORT (default: the system's resolver).
+    /// The DNS server to ask, HOST:PORT (default: the system's resolver); also for the
+    /// server's name when probing one server.
     #[arg(long, value_name = "HOST:PORT")]
-    dns: Option<SocketAddr>,
+    pub(crate) dns: Option<SocketAddr>,
     /// The SMTP port probed on each MX host (25; another port is for tests).
     #[arg(long, default_value_t = 25, hide = true)]
     mx_port: u16,
+    /// The HTTPS port of the MTA-STS policy host (443; another port is for tests).
+    #[arg(long, default_value_t = 443, hide = true)]
+    mta_sts_port: u16,
 }
 
 /// Selectors that common providers and tools use, tried when none is given.
@@ -95,11 +102,18 @@ pub(crate) fn run(
     let roots = root_store(ca_file)?;
     out!("Checking the mail setup of {domain}");
     let mut report = Report::default();
-    mx(&mut report, &dns, &domain, args.mx_port, timeout, &roots);
+    let mx_hosts = mx(&mut report, &dns, &domain, args.mx_port, timeout, &roots);
     spf(&mut report, &dns, &domain, args.sender_ip);
     dkim(&mut report, &dns, &domain, args.selector.as_deref());
     dmarc(&mut report, &dns, &domain);
-    mta_sts(&mut report, &dns, &domain);
+    let fetch = mta_sts::Fetch {
+        dns: &dns,
+        port: args.mta_sts_port,
+        timeout,
+        roots: &roots,
+    };
+    mta_sts::check(&mut report, &fetch, &domain, &mx_hosts);
+    tls_rpt(&mut report, &dns, &domain);
     out!();
     if report.problems == 0 {
         out!("No problems found ({} warnings).", report.warnings);
@@ -139,7 +153,7 @@ fn mx(
     port: u16,
     timeout: Duration,
     roots: &Arc<rustls::RootCertStore>,
-) {
+) -> Vec<String> {
     let records = match mail_dns::Resolver::mx(dns, domain).wait() {
         Ok(r) => r,
         Err(e) if e.is_negative() => {
@@ -148,11 +162,11 @@ fn mx(
                 format!("{domain} has no MX record; senders fall back to its A/AAAA record"),
             );
             report.more(format!("fix: publish `{domain}. IN MX 10 mail.{domain}.` naming the host that receives mail"));
-            return;
+            return Vec::new();
         }
         Err(e) => {
             report.fail("MX", format!("could not look up MX {domain}: {e}"));
-            return;
+            return Vec::new();
         }
     };
     if records.iter().any(|m| m.is_null()) {
@@ -160,7 +174,7 @@ fn mx(
             "MX",
             format!("{domain} publishes a null MX (RFC 7505): it receives no mail"),
         );
-        return;
+        return Vec::new();
     }
     let mut records = records;
     records.sort();
@@ -187,6 +201,7 @@ fn mx(
         let ip = ips.iter().find(|ip| ip.is_ipv4()).unwrap_or(&ips[0]);
         smtp(report, host, *ip, port, timeout, roots);
     }
+    records.into_iter().map(|m| m.exchange).collect()
 }
 
 fn read_reply(reader: &mut BufReader<TcpStream>) -> Result<(u16, Vec<String>), String> {
@@ -663,18 +678,9 @@ fn dmarc(report: &mut Report, dns: &mail_dns::Resolver, domain: &str) {
     }
 }
 
-// ------------------------------------------------------------------- MTA-STS and TLS-RPT
+// ------------------------------------------------------------------------------ TLS-RPT
 
-fn mta_sts(report: &mut Report, dns: &mail_dns::Resolver, domain: &str) {
-    if let Some(txt) = txt_records(report, dns, "MTA-STS", &format!("_mta-sts.{domain}")) {
-        match txt.iter().find(|t| t.starts_with("v=STSv1")) {
-            Some(r) if r.contains("id=") => {
-                report.ok("MTA-STS", format!("{r} (the policy at https://mta-sts.{domain}/.well-known/mta-sts.txt is not fetched)"))
-            }
-            Some(r) => report.fail("MTA-STS", format!("{r}: the record has no id=")),
-            None => report.info("MTA-STS", "not published (optional: makes senders require TLS to you)"),
-        }
-    }
+fn tls_rpt(report: &mut Report, dns: &mail_dns::Resolver, domain: &str) {
     if let Some(txt) = txt_records(report, dns, "TLS-RPT", &format!("_smtp._tls.{domain}")) {
         match txt.iter().find(|t| t.starts_with("v=TLSRPTv1")) {
             Some(r) if r.contains("rua=") => report.ok("TLS-RPT", r),

@@ -60,9 +60,12 @@ pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
         .connect
         .target(args.server.as_deref())?
         .ok_or_else(|| Failure::usage(anyhow!("give a server or --provider")))?;
-    let plain = args
+    let mut plain = args
         .connect
         .configure(where_to, args.server.as_deref(), false, false)?;
+    if let Some(server) = args.doctor.dns {
+        plain = plain.resolver(connect::dns_server(server, args.connect.timeout())?);
+    }
     let target = connect::build(plain.clone())?.context().clone();
     out!(
         "Probing {} with {}{}",
@@ -73,7 +76,7 @@ pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
             .map(|p| format!(" ({})", p.settings().display))
             .unwrap_or_default()
     );
-    let addrs = dns(&target)?;
+    let addrs = dns(&target, args.doctor.dns, args.connect.timeout())?;
     tcp(&target, &addrs, args.connect.timeout())?;
     let mut failure = None;
     let session = session(&args, &plain, &target, &mut failure)?;
@@ -94,11 +97,31 @@ pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
     }
 }
 
-fn dns(target: &Context) -> Result<Vec<SocketAddr>, Failure> {
+/// Looks the server's name up: through `server` (`--dns`) when given, else the system.
+fn dns(
+    target: &Context,
+    server: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, Failure> {
     let started = Instant::now();
-    match (target.host.as_str(), target.port).to_socket_addrs() {
+    let host = target.host.trim_matches(|c| c == '[' || c == ']');
+    let found = match server {
+        Some(server) if host.parse::<std::net::IpAddr>().is_err() => {
+            let resolver = connect::dns_server(server, timeout)?;
+            mailer::HostResolver::resolve(&resolver, host)
+                .map(|ips| {
+                    ips.into_iter()
+                        .map(|ip| SocketAddr::new(ip, target.port))
+                        .collect::<Vec<_>>()
+                })
+                .map_err(std::io::Error::other)
+        }
+        _ => (target.host.as_str(), target.port)
+            .to_socket_addrs()
+            .map(Iterator::collect::<Vec<_>>),
+    };
+    match found {
         Ok(addrs) => {
-            let addrs: Vec<SocketAddr> = addrs.collect();
             let shown: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
             step(
                 true,
@@ -377,9 +400,12 @@ fn login(args: &ProbeArgs, target: &Context) -> Result<(), Failure> {
         .connect
         .target(args.server.as_deref())?
         .ok_or_else(|| Failure::usage(anyhow!("give a server or --provider")))?;
-    let builder = args
+    let mut builder = args
         .connect
         .configure(where_to, args.server.as_deref(), true, false)?;
+    if let Some(server) = args.doctor.dns {
+        builder = builder.resolver(connect::dns_server(server, args.connect.timeout())?);
+    }
     match observed(args.transcript, builder).0 {
         Ok(client) => {
             let user = args.connect.user.as_deref().unwrap_or_default();

@@ -95,6 +95,10 @@ pub(crate) struct SendArgs {
     server: Option<String>,
     #[command(flatten)]
     connect: ConnectArgs,
+    /// The DNS server (`host:port`) that looks up the server's name
+    /// [default: the system's resolver].
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["queue", "spool"])]
+    dns: Option<std::net::SocketAddr>,
     /// Put the message in the spool and print its queue id once it is on
     /// disk; `mailwire deliver` sends it.
     #[arg(long)]
@@ -343,9 +347,12 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     }
     match target {
         Some(target) => {
-            let builder =
+            let mut builder =
                 args.connect
                     .configure(target, args.server.as_deref(), true, args.transcript)?;
+            if let Some(server) = args.dns {
+                builder = builder.resolver(connect::dns_server(server, args.connect.timeout())?);
+            }
             let mailer = connect::build(builder)?;
             let id = deliver(&mailer, &envelope, &mut body, args.transcript)?;
             out!(

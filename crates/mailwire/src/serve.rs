@@ -35,6 +35,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     tls_listen: Option<String>,
     /// The certificate chain (PEM, leaf first) for STARTTLS and --tls-listen.
+    /// Replaced files are taken up without a restart.
     #[arg(
         long,
         value_name = "FILE",
@@ -174,7 +175,7 @@ fn load_users(args: &ServeArgs) -> Result<Users, Failure> {
 /// and its certificate written out.
 fn load_tls(args: &ServeArgs, listen: &[SocketAddr]) -> Result<Option<ServerTls>, Failure> {
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let tls = ServerTls::from_pem_files(cert, key)
+        let tls = crate::serve_tls::reloading(cert, key)
             .context("loading --tls-cert and --tls-key")
             .map_err(Failure::usage)?;
         return Ok(Some(tls));

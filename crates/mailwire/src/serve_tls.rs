@@ -1,6 +1,7 @@
-//! The certificate `mailwire serve` offers: PEM files given by the user, or
-//! a self-signed one generated at start whose certificate (never its key)
-//! is written to a file clients can trust.
+//! The certificate `mailwire serve` offers: PEM files given by the user
+//! (reloaded when they change, without a restart), or a self-signed one
+//! generated at start whose certificate (never its key) is written to a
+//! file clients can trust.
 
 use anyhow::Context;
 use smtp_blocking::{CertificateDer, PrivateKeyDer, ServerTls};
@@ -10,6 +11,22 @@ use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How often a handshake may look at the certificate files for a change:
+/// two `stat` calls, so often enough that a renewal shows at once.
+pub(crate) const RELOAD_CHECK: Duration = Duration::from_secs(1);
+
+/// The server side of TLS with the certificate chain and key of these PEM
+/// files, reloaded when they change (looked at on a handshake, at most
+/// every [`RELOAD_CHECK`]). New files that do not load leave the old pair
+/// in service, and a warning is logged. SMTP, POP3 and IMAP listeners
+/// built from the returned value (or its rustls configuration) all follow.
+pub(crate) fn reloading(cert: &Path, key: &Path) -> anyhow::Result<ServerTls> {
+    let reloading = session_server::ReloadingCert::load(cert, key, RELOAD_CHECK)?;
+    let config = reloading.server_config()?;
+    Ok(ServerTls::from_config(config))
+}
 
 /// A certificate generated for this run.
 #[derive(Debug)]

@@ -96,9 +96,12 @@ pub(crate) fn parse_csv(text: &str) -> Result<Table, TemplateError> {
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
                 record.push(std::mem::take(&mut field));
+                // A blank line is skipped; `""` alone is a record of one
+                // empty field, as it is at the end of the file.
+                let blank = record.len() == 1 && record[0].is_empty() && !was_quoted;
                 was_quoted = false;
                 let done = std::mem::take(&mut record);
-                if !(done.len() == 1 && done[0].is_empty()) {
+                if !blank {
                     records.push((record_line, done));
                     if records.len() > MAX_ROWS {
                         return Err(err(line, "more than 10,000,000 rows"));
@@ -150,13 +153,13 @@ enum Piece {
 
 impl Template {
     /// Compiles `text` against `header`: every `{{name}}` (spaces inside
-    /// allowed) must name a column.
+    /// allowed) must name a column; a name that heads two columns means the
+    /// first of them.
     pub(crate) fn compile(text: &str, header: &[String]) -> Result<Template, TemplateError> {
-        let index: HashMap<&str, usize> = header
-            .iter()
-            .enumerate()
-            .map(|(n, h)| (h.as_str(), n))
-            .collect();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (n, h) in header.iter().enumerate() {
+            index.entry(h.as_str()).or_insert(n);
+        }
         let mut pieces = Vec::new();
         let mut rest = text;
         let mut offset = 0;
@@ -199,6 +202,22 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_empty_field_alone_is_a_record_not_a_blank_line() {
+        let table = parse_csv("email\r\n\r\n\"\"\r\nb@example.com\r\n").unwrap();
+        assert_eq!(
+            table.rows,
+            [vec![String::new()], vec!["b@example.com".to_owned()]]
+        );
+    }
+
+    #[test]
+    fn a_repeated_column_name_means_the_first_column() {
+        let table = parse_csv("email,name,name\r\na@example.com,First,Second\r\n").unwrap();
+        let template = Template::compile("Hi {{ name }}", &table.header).unwrap();
+        assert_eq!(template.render(&table.rows[0]), "Hi First");
+    }
     use proptest::prelude::*;
 
     fn encode(table: &Table) -> String {

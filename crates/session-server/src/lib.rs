@@ -11,7 +11,9 @@
 //! - [`ServerOptions`]: TLS, the connection limit and the timeouts, around
 //!   the protocol's own configuration;
 //! - [`Listener`] and [`RunningServer`]: the accept loop, the connection
-//!   limit, shutdown.
+//!   limit, shutdown;
+//! - [`ReloadingCert`]: the server certificate, reloaded from its files
+//!   when they change, without a restart.
 //!
 //! ```no_run
 //! use session_server::{Listener, Service, Shutdown};
@@ -37,10 +39,12 @@
 )]
 #![warn(missing_docs)]
 
+mod reload;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod transport;
 
+pub use reload::{CertError, ReloadingCert};
 pub use transport::{drive, wait_for, Driven, Received, Transport, SHUTDOWN_POLL};
 
 use std::io::{self, Write};

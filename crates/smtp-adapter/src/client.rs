@@ -6,6 +6,7 @@ use crate::{Error, TlsSettings, Upgrade};
 use smtp_proto::{ClientConfig, WireObserver};
 use std::fmt;
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// How long a connection attempt waits for TCP by default.
@@ -22,6 +23,10 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Sees every byte of the dialogue.
     pub observer: Option<Box<dyn WireObserver>>,
+    /// The addresses to connect to, in order, instead of looking the host
+    /// name up (empty: the adapter resolves it). The name stays the TLS
+    /// name.
+    pub addresses: Vec<IpAddr>,
 }
 
 impl ConnectOptions {
@@ -33,6 +38,7 @@ impl ConnectOptions {
             tls: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             observer: None,
+            addresses: Vec::new(),
         }
     }
 
@@ -53,6 +59,7 @@ impl fmt::Debug for ConnectOptions {
             .field("tls", &self.tls)
             .field("connect_timeout", &self.connect_timeout)
             .field("observed", &self.observer.is_some())
+            .field("addresses", &self.addresses)
             .finish()
     }
 }
@@ -110,6 +117,15 @@ impl<C: Connect> ClientBuilder<C> {
     /// [`Transcript`](smtp_proto::transcript::Transcript)).
     pub fn observer(mut self, observer: impl WireObserver + 'static) -> Self {
         self.options.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// Connects to these addresses, in order, instead of looking the host
+    /// name up: for a caller that resolved it itself (through a DNS server
+    /// of its choice, say). The name given to [`connect`](Self::connect)
+    /// stays the SNI name and the name the certificate must carry.
+    pub fn addresses(mut self, addresses: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.options.addresses = addresses.into_iter().collect();
         self
     }
 

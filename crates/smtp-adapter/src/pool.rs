@@ -7,6 +7,7 @@
 use crate::{ClientBuilder, Connect, TlsSettings, DEFAULT_CONNECT_TIMEOUT};
 use smtp_proto::ClientConfig;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub struct PoolCore<C> {
     config: ClientConfig,
     tls: Option<TlsSettings>,
     connect_timeout: Duration,
+    addresses: Vec<IpAddr>,
     max_connections: usize,
     idle: Mutex<Vec<C>>,
 }
@@ -49,6 +51,7 @@ impl<C> PoolCore<C> {
             config,
             tls: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            addresses: Vec::new(),
             max_connections: max_connections.max(1),
             idle: Mutex::new(Vec::new()),
         }
@@ -64,6 +67,12 @@ impl<C> PoolCore<C> {
         self.connect_timeout = timeout;
     }
 
+    /// The addresses to connect to instead of looking the host name up
+    /// (see [`ClientBuilder::addresses`]).
+    pub fn set_addresses(&mut self, addresses: Vec<IpAddr>) {
+        self.addresses = addresses;
+    }
+
     /// The most connections open and busy at once.
     pub fn max_connections(&self) -> usize {
         self.max_connections
@@ -77,8 +86,9 @@ impl<C> PoolCore<C> {
     /// Opens a new connection with the pool's options: `K::connect`'s
     /// output (a client, or a future of one).
     pub fn open<K: Connect>(&self) -> K::Output {
-        let mut builder =
-            ClientBuilder::<K>::new(self.config.clone()).connect_timeout(self.connect_timeout);
+        let mut builder = ClientBuilder::<K>::new(self.config.clone())
+            .connect_timeout(self.connect_timeout)
+            .addresses(self.addresses.iter().copied());
         if let Some(tls) = &self.tls {
             builder = builder.tls(tls.clone());
         }

@@ -208,6 +208,15 @@ impl ServerTls {
         ServerTls::new(cert_chain, private_key)
     }
 
+    /// From a rustls server configuration built elsewhere: one whose
+    /// certificate resolver reloads its files, say.
+    pub fn from_config(config: Arc<rustls::ServerConfig>) -> ServerTls {
+        ServerTls {
+            config,
+            implicit: false,
+        }
+    }
+
     fn new(
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,

@@ -21,6 +21,20 @@ impl Connect for Blocking {
 
     fn connect(options: ConnectOptions, host: &str, port: u16) -> Result<Client, Error> {
         let upgrade = options.upgrade(host)?;
+        if !options.addresses.is_empty() {
+            let addrs: Vec<SocketAddr> = options
+                .addresses
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, port))
+                .collect();
+            return Client::open(
+                &addrs[..],
+                options.config,
+                options.connect_timeout,
+                upgrade,
+                options.observer,
+            );
+        }
         Client::open(
             (host, port),
             options.config,

@@ -374,3 +374,36 @@ fn builder_observer_sees_a_redacted_dialogue_and_the_certificate_chain() {
             .any(|l| l.contains("secret") || l.contains(&plain)));
     });
 }
+
+/// `ClientBuilder::addresses`: a name no resolver knows is reached at the address given,
+/// and the certificate is still checked against that name (and refused for another).
+#[test]
+fn given_addresses_connect_while_the_certificate_is_checked_by_name() {
+    bounded(limit(), || {
+        let pki = Pki::new(&["mx.made-up.test"]);
+        let config = server_config().with_starttls(true).with_require_tls(true);
+        let (server, recorder) = start(config, pki.server());
+        let port = server.local_addr().port();
+        let loopback = [std::net::IpAddr::from([127, 0, 0, 1])];
+        let mut client = Client::builder(client_config(TlsPolicy::Required))
+            .tls(pki.client())
+            .connect_timeout(CONNECT)
+            .addresses(loopback)
+            .connect("mx.made-up.test", port)
+            .unwrap();
+        let tls = client.tls().expect("Ready reports TLS").clone();
+        assert!(tls.verified);
+        assert_eq!(tls.peer_name.as_deref(), Some("mx.made-up.test"));
+        deliver(&mut client);
+        client.quit().unwrap();
+        let err = Client::builder(client_config(TlsPolicy::Required))
+            .tls(pki.client())
+            .connect_timeout(CONNECT)
+            .addresses(loopback)
+            .connect("other.made-up.test", port)
+            .unwrap_err();
+        expect_tls_error(&err, "name mismatch");
+        server.shutdown(Duration::from_secs(1));
+        assert_eq!(recorder.messages.lock().unwrap().len(), 1);
+    });
+}

@@ -31,7 +31,15 @@ impl<R: Runtime> Connect for Connector<R> {
         let host = host.to_owned();
         Box::pin(async move {
             let upgrade = options.upgrade(&host)?;
-            let addrs = resolve::<R>(&host, port).await?;
+            let addrs = if options.addresses.is_empty() {
+                resolve::<R>(&host, port).await?
+            } else {
+                options
+                    .addresses
+                    .iter()
+                    .map(|ip| std::net::SocketAddr::new(*ip, port))
+                    .collect()
+            };
             Client::open(
                 &addrs,
                 options.config,

@@ -26,6 +26,27 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The default [`EngineConfig::delay_warning`]: four hours, as Sendmail
+/// and most providers warn (Postfix leaves it off by default).
+pub const DEFAULT_DELAY_WARNING: Duration = Duration::from_secs(4 * 3600);
+
+/// Whether a recipient deferred at `now` crosses its message's warning
+/// time with this settlement: the warning time lies after its previous
+/// state change (`since`) and not after `now`. Each recipient crosses once,
+/// so its sender is warned once (twice at most when a worker dies between
+/// settling and the next claim).
+fn warning_due(
+    warn_after: Option<Duration>,
+    queued_at: Timestamp,
+    since: Timestamp,
+    now: Timestamp,
+) -> bool {
+    warn_after.is_some_and(|after| {
+        let at = queued_at + after;
+        since < at && at <= now
+    })
+}
+
 /// How the engine runs.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -53,6 +74,10 @@ pub struct EngineConfig {
     pub stop_grace: Duration,
     /// Seed of the jitter source (the scheduler itself has no randomness).
     pub seed: u64,
+    /// When a recipient still waits this long after the message was
+    /// queued, its sender gets one delay warning (an RFC 3464 report with
+    /// `Action: delayed`). `None` sends none.
+    pub delay_warning: Option<Duration>,
 }
 
 impl EngineConfig {
@@ -70,6 +95,7 @@ impl EngineConfig {
             exit_when_idle: false,
             stop_grace: Duration::from_secs(30),
             seed: 0x853C_49E6_748F_EA9B,
+            delay_warning: Some(DEFAULT_DELAY_WARNING),
         }
     }
 }
@@ -167,6 +193,7 @@ impl Engine {
                 metrics: Arc::clone(&self.metrics),
                 retry: transport.retry_policy(),
                 reporting_mta: self.config.reporting_mta.clone(),
+                delay_warning: self.config.delay_warning,
                 jitter: JitterSource(
                     self.config.seed ^ (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 ),
@@ -203,10 +230,28 @@ impl Engine {
     ) -> Result<(), SpoolError> {
         let cfg = &self.config;
         let retry = transport.retry_policy();
-        let mut scheduler = Scheduler::new(cfg.destinations.clone());
+        // With a spool that shares pacing among workers (PostgreSQL), the
+        // message rates and quotas are taken from the spool; each worker's
+        // scheduler keeps only its connection bound and rests.
+        let shared = self.spool.shares_pacing();
+        let local = |policy: &DestinationPolicy| {
+            let mut policy = policy.clone();
+            if shared {
+                policy.limits = policy.limits.connections_only();
+            }
+            policy
+        };
+        let mut scheduler = Scheduler::new(local(&cfg.destinations));
         for (destination, policy) in &cfg.destination_overrides {
-            scheduler.set_policy(destination, policy.clone());
+            scheduler.set_policy(destination, local(policy));
         }
+        let limits_of = |destination: &str| {
+            cfg.destination_overrides
+                .iter()
+                .find(|(d, _)| d == destination)
+                .map_or(&cfg.destinations, |(_, policy)| policy)
+                .limits
+        };
         let mut jitter = JitterSource(cfg.seed);
         // Jobs that wait for a free slot at their destination.
         let mut waiting: HashMap<String, VecDeque<Job>> = HashMap::new();
@@ -263,7 +308,15 @@ impl Engine {
                 let now = Timestamp::now();
                 for (destination, queue) in waiting.iter_mut() {
                     while let Some(job) = queue.pop_front() {
-                        match scheduler.admit(destination, now) {
+                        let mut admission = scheduler.admit(destination, now);
+                        if admission == Admission::Go && shared {
+                            let limits = limits_of(destination);
+                            if let Err(until) = self.spool.take_shared(destination, &limits, now)? {
+                                scheduler.cancel(destination);
+                                admission = Admission::Wait(until);
+                            }
+                        }
+                        match admission {
                             Admission::Go => {
                                 waiting_count -= 1;
                                 in_flight += 1;
@@ -412,16 +465,44 @@ fn postpone(
     match retry.postpone(job.claimed.queued_at, now, until) {
         Retry::At(t) => {
             metrics.count("postponed", &job.destination, job.recipients.len() as u64);
+            let reason = format!(
+                "waiting for {} (rate limit, quota or a rest after 421) until {t}",
+                job.destination
+            );
+            let delayed: Vec<FailedRecipient> = job
+                .recipients
+                .iter()
+                .filter(|r| warning_due(config.delay_warning, job.claimed.queued_at, r.since, now))
+                .map(|r| FailedRecipient {
+                    address: r.address.clone(),
+                    diagnostic: reason.clone(),
+                    expired: false,
+                })
+                .collect();
+            // The body is not at hand here; the warning carries no headers.
+            let report = Report {
+                reporting_mta: &config.reporting_mta,
+                sender: &job.claimed.sender,
+                original: b"",
+                arrival: job.claimed.queued_at,
+                queue_id: &job.claimed.message.to_string(),
+            };
+            if let Some(warning) = bounce::delay_warning(
+                &report,
+                &delayed,
+                job.claimed.queued_at + retry.max_age,
+                now,
+            ) {
+                metrics.count("delay_warning", &job.destination, delayed.len() as u64);
+                bounces.push(warning);
+            }
             for r in &job.recipients {
                 pending.push(Settlement {
                     recipient: r.id,
                     lease: r.lease,
                     outcome: Outcome::Deferred {
                         until: t,
-                        reply: format!(
-                            "waiting for {} (rate limit, quota or a rest after 421) until {t}",
-                            job.destination
-                        ),
+                        reply: reason.clone(),
                         attempted: false,
                     },
                 });
@@ -468,6 +549,7 @@ struct WorkerContext<T: Transport> {
     retry: RetryPolicy,
     reporting_mta: String,
     jitter: JitterSource,
+    delay_warning: Option<Duration>,
 }
 
 impl<T: Transport> WorkerContext<T> {
@@ -523,6 +605,7 @@ impl<T: Transport> WorkerContext<T> {
         let now = Timestamp::now();
         let mut settlements = Vec::with_capacity(job.recipients.len());
         let mut failed = Vec::new();
+        let mut delayed = Vec::new();
         for (r, (verdict, reply)) in
             job.recipients
                 .iter()
@@ -553,11 +636,21 @@ impl<T: Transport> WorkerContext<T> {
                         now,
                         self.jitter.next(),
                     ) {
-                        Retry::At(until) => Outcome::Deferred {
-                            until,
-                            reply: reply.clone(),
-                            attempted: true,
-                        },
+                        Retry::At(until) => {
+                            if warning_due(self.delay_warning, job.claimed.queued_at, r.since, now)
+                            {
+                                delayed.push(FailedRecipient {
+                                    address: r.address.clone(),
+                                    diagnostic: reply.clone(),
+                                    expired: false,
+                                });
+                            }
+                            Outcome::Deferred {
+                                until,
+                                reply: reply.clone(),
+                                attempted: true,
+                            }
+                        }
                         Retry::GiveUp => {
                             failed.push(FailedRecipient {
                                 address: r.address.clone(),
@@ -591,7 +684,14 @@ impl<T: Transport> WorkerContext<T> {
             arrival: job.claimed.queued_at,
             queue_id: &job.claimed.message.to_string(),
         };
-        let bounces = bounce::build(&report, &failed, now).into_iter().collect();
+        let mut bounces: Vec<NewMessage> =
+            bounce::build(&report, &failed, now).into_iter().collect();
+        let give_up_at = job.claimed.queued_at + self.retry.max_age;
+        if let Some(warning) = bounce::delay_warning(&report, &delayed, give_up_at, now) {
+            self.metrics
+                .count("delay_warning", &job.destination, delayed.len() as u64);
+            bounces.push(warning);
+        }
         Done {
             destination: job.destination,
             verdict: attempt.destination,

@@ -254,10 +254,182 @@ impl Pacer {
     }
 }
 
+impl RateLimits {
+    /// Whether any message rate or quota is set (the connection bound
+    /// aside).
+    pub fn paces_messages(&self) -> bool {
+        self.per_second.is_some()
+            || self.per_minute.is_some()
+            || self.per_hour.is_some()
+            || self.per_day.is_some()
+            || self.daily_quota.is_some()
+    }
+
+    /// These limits without the message rates and quota: what a worker
+    /// keeps to itself when the rates are shared through the spool.
+    pub fn connections_only(&self) -> RateLimits {
+        RateLimits {
+            connections: self.connections,
+            ..RateLimits::default()
+        }
+    }
+
+    /// A short text naming these limits, stored next to shared pacing
+    /// state: state written under other limits is not reused.
+    pub fn fingerprint(&self) -> String {
+        let n = |v: Option<u32>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let quota = self
+            .daily_quota
+            .map_or_else(|| "-".to_owned(), |(n, at)| format!("{n}@{}", millis(at)));
+        format!(
+            "s{} m{} h{} d{} q{}",
+            n(self.per_second),
+            n(self.per_minute),
+            n(self.per_hour),
+            n(self.per_day),
+            quota
+        )
+    }
+}
+
+impl Pacer {
+    /// The message-pacing state (buckets and quota, not the connection
+    /// count) as one line of text, to be stored where several workers
+    /// share it; [`Pacer::restore`] reads it back.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        for b in &self.buckets {
+            out.push_str(&format!("b{}:{};", b.level(), b.updated().0));
+        }
+        if let Some(q) = &self.quota {
+            let (day, used) = q.state();
+            out.push_str(&format!("q{day}:{used};"));
+        }
+        out
+    }
+
+    /// A pacer for `limits` whose buckets and quota continue from
+    /// `state` (made by [`encode`](Self::encode) under the same limits).
+    /// State that does not parse or does not fit `limits` gives full
+    /// buckets, as [`Pacer::new`] does: pacing restarts, nothing fails.
+    pub fn restore(limits: &RateLimits, state: &str, now: Timestamp) -> Pacer {
+        let fresh = Pacer::new(limits, now);
+        let mut buckets = Vec::new();
+        let mut quota = None;
+        for part in state.split(';').filter(|p| !p.is_empty()) {
+            let Some((kind, rest)) = part.split_at_checked(1) else {
+                return fresh;
+            };
+            let Some((a, b)) = rest.split_once(':') else {
+                return fresh;
+            };
+            let (Ok(a), Ok(b)) = (a.parse::<i64>(), b.parse::<i64>()) else {
+                return fresh;
+            };
+            match kind {
+                "b" => buckets.push((a, Timestamp(b))),
+                "q" => match u32::try_from(b) {
+                    Ok(used) => quota = Some((a, used)),
+                    Err(_) => return fresh,
+                },
+                _ => return fresh,
+            }
+        }
+        if buckets.len() != fresh.buckets.len() || quota.is_some() != fresh.quota.is_some() {
+            return fresh;
+        }
+        Pacer {
+            buckets: fresh
+                .buckets
+                .iter()
+                .zip(buckets)
+                .map(|(b, (level, updated))| {
+                    TokenBucket::restore(
+                        b.capacity(),
+                        Duration::from_millis(u64::try_from(b.window_ms).unwrap_or(1)),
+                        level,
+                        updated,
+                    )
+                })
+                .collect(),
+            quota: fresh.quota.map(|q| {
+                let (day, used) = quota.unwrap_or((i64::MIN, 0));
+                DailyQuota::restore(
+                    q.limit,
+                    Duration::from_millis(u64::try_from(q.reset_offset_ms).unwrap_or(0)),
+                    used,
+                    day,
+                )
+            }),
+            max_connections: fresh.max_connections,
+            open: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn shared_limits() -> RateLimits {
+        RateLimits {
+            per_second: Some(3),
+            per_minute: Some(10),
+            daily_quota: Some((25, Duration::from_secs(16 * 3600))),
+            ..RateLimits::default()
+        }
+    }
+
+    #[test]
+    fn pacing_state_that_does_not_fit_restarts_full() {
+        let limits = shared_limits();
+        let now = Timestamp::from_secs(1_800_000_000);
+        for state in [
+            "",
+            "garbage",
+            "b1:2;",
+            "b1:2;b3:4;b5:6;q7:8;",
+            "x1:2;b1:1;q1:1;",
+            "b1:2;b3:4;q1:-1;",
+        ] {
+            assert_eq!(
+                Pacer::restore(&limits, state, now),
+                Pacer::new(&limits, now),
+                "{state:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fingerprints_tell_limits_apart() {
+        let a = shared_limits();
+        let mut b = a;
+        b.per_minute = Some(11);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint(), shared_limits().fingerprint());
+        assert!(a.paces_messages());
+        assert!(!a.connections_only().paces_messages());
+    }
+
+    proptest! {
+        /// Pacing that is stored after every take and read back before the
+        /// next (as workers sharing a spool do) admits exactly what one
+        /// pacer kept in memory admits.
+        #[test]
+        fn stored_pacing_paces_like_a_pacer_in_memory(steps in proptest::collection::vec(0i64..30_000, 1..200)) {
+            let limits = shared_limits();
+            let mut now = Timestamp::from_secs(1_800_000_000);
+            let mut memory = Pacer::new(&limits, now);
+            let mut stored = Pacer::new(&limits, now).encode();
+            for step in steps {
+                now = Timestamp(now.0 + step);
+                let mut shared = Pacer::restore(&limits, &stored, now);
+                prop_assert_eq!(shared.take_message(now), memory.take_message(now));
+                stored = shared.encode();
+            }
+        }
+    }
 
     #[test]
     fn a_bucket_passes_a_burst_then_the_rate() {

@@ -186,6 +186,17 @@ impl Scheduler {
         }
     }
 
+    /// Takes back an [`admit`](Self::admit) that said go, for an attempt
+    /// that did not start after all (a limit shared with other workers ran
+    /// out): it leaves the attempt count and the rest streak as they were.
+    /// The message taken from this scheduler's own buckets stays taken.
+    pub fn cancel(&mut self, destination: &str) {
+        if let Some(d) = self.destinations.get_mut(destination) {
+            d.in_flight = d.in_flight.saturating_sub(1);
+            d.pacer.connection_closed();
+        }
+    }
+
     /// Until when `destination` rests, if it does at `now`.
     pub fn resting_until(&self, destination: &str, now: Timestamp) -> Option<Timestamp> {
         self.destinations

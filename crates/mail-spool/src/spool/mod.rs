@@ -98,6 +98,28 @@ pub trait Spool: Send + Sync {
     /// Counts by state.
     fn stats(&self) -> Result<SpoolStats, SpoolError>;
 
+    /// Whether message rates and daily quotas are kept in the spool and
+    /// shared by every worker using it ([`take_shared`](Self::take_shared)).
+    /// The embedded spool serves one machine and keeps pacing in each
+    /// worker's scheduler.
+    fn shares_pacing(&self) -> bool {
+        false
+    }
+
+    /// Takes one message from `destination`'s shared buckets and daily
+    /// quota under `limits`, atomically for all workers: `Ok(Ok(()))` when
+    /// it may go now, `Ok(Err(t))` when the limit allows it again at `t`.
+    /// A spool that does not share pacing lets everything go.
+    fn take_shared(
+        &self,
+        destination: &str,
+        limits: &crate::schedule::RateLimits,
+        now: Timestamp,
+    ) -> Result<Result<(), Timestamp>, SpoolError> {
+        let _ = (destination, limits, now);
+        Ok(Ok(()))
+    }
+
     /// Blocks until something may have become due, or `timeout` passed. A
     /// backend with notifications (PostgreSQL's LISTEN) wakes early.
     fn wait_for_work(&self, timeout: Duration) {

@@ -11,6 +11,7 @@
 
 use super::types::*;
 use super::Spool;
+use crate::schedule::{Pacer, RateLimits};
 use crate::time::Timestamp;
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
@@ -45,6 +46,11 @@ CREATE TABLE IF NOT EXISTS mailwire_recipients (
 CREATE INDEX IF NOT EXISTS mailwire_recipients_due ON mailwire_recipients(due, message_id) WHERE due IS NOT NULL;
 CREATE INDEX IF NOT EXISTS mailwire_recipients_message ON mailwire_recipients(message_id);
 CREATE INDEX IF NOT EXISTS mailwire_recipients_owner ON mailwire_recipients(owner) WHERE owner IS NOT NULL;
+CREATE TABLE IF NOT EXISTS mailwire_pacing (
+    destination TEXT PRIMARY KEY,
+    limits TEXT NOT NULL,
+    state TEXT NOT NULL
+);
 ";
 
 const CHANNEL: &str = "mailwire_spool";
@@ -253,11 +259,11 @@ impl Spool for PostgresSpool {
         self.write(false, |tx| {
             let rows = tx
                 .query(
-                    "WITH due AS (SELECT id FROM mailwire_recipients WHERE due IS NOT NULL AND due <= $1 \
+                    "WITH due AS (SELECT id, updated FROM mailwire_recipients WHERE due IS NOT NULL AND due <= $1 \
                                   ORDER BY due, message_id LIMIT $2 FOR UPDATE SKIP LOCKED) \
                      UPDATE mailwire_recipients r SET state = 1, due = $3, lease = r.lease + 1, owner = $4, updated = $1 \
                      FROM due, mailwire_messages m WHERE r.id = due.id AND m.id = r.message_id \
-                     RETURNING r.id, r.message_id, r.address, r.domain, r.failures, r.lease, m.sender, m.queued_at",
+                     RETURNING r.id, r.message_id, r.address, r.domain, r.failures, r.lease, m.sender, m.queued_at, due.updated",
                     &[&now.0, &limit, &until, &owner],
                 )
                 .map_err(pg_error)?;
@@ -272,6 +278,7 @@ impl Spool for PostgresSpool {
                     domain: row.try_get(3).map_err(pg_error)?,
                     failures: u32::try_from(failures).unwrap_or(0),
                     lease: row.try_get(5).map_err(pg_error)?,
+                    since: Timestamp(row.try_get(8).map_err(pg_error)?),
                 };
                 let entry = match by_message.entry(message) {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -525,6 +532,55 @@ impl Spool for PostgresSpool {
             .and_then(|row| row.try_get::<_, i64>(0).ok())
             .map(Timestamp);
         Ok(stats)
+    }
+
+    fn shares_pacing(&self) -> bool {
+        true
+    }
+
+    /// One row per destination holds its buckets and quota; the row lock
+    /// (`FOR UPDATE`) makes read, take and write one step for all workers.
+    /// The pacing decision itself is the pure [`Pacer`]'s.
+    fn take_shared(
+        &self,
+        destination: &str,
+        limits: &RateLimits,
+        now: Timestamp,
+    ) -> Result<Result<(), Timestamp>, SpoolError> {
+        if !limits.paces_messages() {
+            return Ok(Ok(()));
+        }
+        let fingerprint = limits.fingerprint();
+        // Not durable: a take lost to a crash of the server lets one
+        // message more through, it never holds one back for ever.
+        self.write(false, |tx| {
+            tx.execute(
+                "INSERT INTO mailwire_pacing (destination, limits, state) VALUES ($1, $2, '') \
+                 ON CONFLICT (destination) DO NOTHING",
+                &[&destination, &fingerprint],
+            )
+            .map_err(pg_error)?;
+            let row = tx
+                .query_one(
+                    "SELECT limits, state FROM mailwire_pacing WHERE destination = $1 FOR UPDATE",
+                    &[&destination],
+                )
+                .map_err(pg_error)?;
+            let stored_limits: String = row.get(0);
+            let state: String = row.get(1);
+            let mut pacer = if stored_limits == fingerprint {
+                Pacer::restore(limits, &state, now)
+            } else {
+                Pacer::new(limits, now)
+            };
+            let taken = pacer.take_message(now);
+            tx.execute(
+                "UPDATE mailwire_pacing SET limits = $2, state = $3 WHERE destination = $1",
+                &[&destination, &fingerprint, &pacer.encode()],
+            )
+            .map_err(pg_error)?;
+            Ok(taken)
+        })
     }
 
     /// Sleeps until a `NOTIFY` (an enqueue, a retry, a release) or the

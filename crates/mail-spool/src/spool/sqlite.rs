@@ -424,7 +424,7 @@ impl Spool for SqliteSpool {
         self.write(false, |tx| {
             let mut select = tx
                 .prepare_cached(
-                    "SELECT r.id, r.message_id, r.address, r.domain, r.failures, r.lease, m.sender, m.queued_at \
+                    "SELECT r.id, r.message_id, r.address, r.domain, r.failures, r.updated, m.sender, m.queued_at \
                      FROM recipients r JOIN messages m ON m.id = r.message_id \
                      WHERE r.due IS NOT NULL AND r.due <= ?1 ORDER BY r.due, r.message_id LIMIT ?2",
                 )
@@ -444,7 +444,7 @@ impl Spool for SqliteSpool {
                 )
                 .map_err(sql_error)?;
             let mut claimed: Vec<Claimed> = Vec::new();
-            for (id, message, address, domain, failures, _, sender, queued_at) in rows {
+            for (id, message, address, domain, failures, since, sender, queued_at) in rows {
                 let lease: i64 = take
                     .query_row(params![id, until, owner, now.0], |r| r.get(0))
                     .map_err(sql_error)?;
@@ -454,6 +454,7 @@ impl Spool for SqliteSpool {
                     domain,
                     failures: u32::try_from(failures).unwrap_or(u32::MAX),
                     lease,
+                    since: Timestamp(since),
                 };
                 match claimed.last_mut() {
                     Some(last) if last.message.0 == message => last.recipients.push(recipient),

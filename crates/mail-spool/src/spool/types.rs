@@ -164,6 +164,10 @@ pub struct ClaimedRecipient {
     pub failures: u32,
     /// The lease this claim holds; settle with it.
     pub lease: i64,
+    /// When its state last changed before this claim (queued, deferred,
+    /// or claimed by a worker that did not settle): a delay warning is due
+    /// when the warning time falls between this and the settlement.
+    pub since: Timestamp,
 }
 
 /// A message with the recipients of it a worker holds.

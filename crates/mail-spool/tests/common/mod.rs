@@ -337,3 +337,95 @@ fn bad_messages_are_refused(spool: &dyn Spool) {
     assert!(spool.enqueue_batch(&batch, T0).is_err());
     assert_eq!(spool.stats().unwrap().messages, 0);
 }
+
+/// A transport whose every attempt gets `451 4.3.0 Try again later`.
+pub struct AlwaysLater;
+/// Its worker.
+pub struct AlwaysLaterWorker;
+
+impl mail_spool::engine::Transport for AlwaysLater {
+    type Worker = AlwaysLaterWorker;
+    fn destination(&self, domain: &str) -> String {
+        domain.to_owned()
+    }
+    fn retry_policy(&self) -> mail_spool::schedule::RetryPolicy {
+        mail_spool::schedule::RetryPolicy::MX
+    }
+    fn worker(&self) -> AlwaysLaterWorker {
+        AlwaysLaterWorker
+    }
+}
+
+impl mail_spool::engine::TransportWorker for AlwaysLaterWorker {
+    fn attempt(
+        &mut self,
+        _: &str,
+        _: &str,
+        recipients: &[String],
+        _: &[u8],
+    ) -> mail_spool::engine::Attempt {
+        mail_spool::engine::Attempt::reply(recipients.len(), 451, "4.3.0 Try again later")
+    }
+    fn close_idle(&mut self) {}
+}
+
+/// A message queued 10 minutes ago that the destination keeps deferring,
+/// with warnings after 5 minutes: the first attempt warns its sender once
+/// (an RFC 3464 `Action: delayed` report from `<>`); a later attempt does
+/// not warn again; a message queued just now is not warned about.
+pub fn delay_warning_scenario(open: impl Fn() -> std::sync::Arc<dyn Spool>) {
+    use mail_spool::engine::{Engine, EngineConfig};
+    use std::sync::Arc;
+    let run = || {
+        let mut config = EngineConfig::new("warner");
+        config.workers = 1;
+        config.exit_when_idle = true;
+        config.idle_poll = Duration::from_millis(20);
+        config.reporting_mta = "mx.sender.example".into();
+        config.delay_warning = Some(Duration::from_secs(300));
+        Engine::new(open(), config)
+            .run(Arc::new(AlwaysLater))
+            .unwrap();
+    };
+    let spool = open();
+    let now = Timestamp::now();
+    spool
+        .enqueue(
+            &message(1, &["slow@dest.example", "slower@dest.example"]),
+            Timestamp(now.0 - 600_000),
+        )
+        .unwrap();
+    spool
+        .enqueue(&message(2, &["new@dest.example"]), now)
+        .unwrap();
+    run();
+    let warnings = |spool: &Arc<dyn Spool>| {
+        spool
+            .list(None, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.sender.is_empty())
+            .collect::<Vec<_>>()
+    };
+    let first = warnings(&spool);
+    assert_eq!(first.len(), 1, "one warning, for the old message only");
+    let body = String::from_utf8(spool.body(first[0].id).unwrap()).unwrap();
+    assert!(body.contains("Subject: Delayed Mail (still being retried)\r\n"));
+    assert!(body.contains(
+        "Final-Recipient: rfc822; slow@dest.example\r\nAction: delayed\r\nStatus: 4.3.0\r\n"
+    ));
+    assert!(body.contains("Final-Recipient: rfc822; slower@dest.example\r\n"));
+    assert!(!body.contains("new@dest.example"));
+    assert!(
+        body.contains("Subject: 1\r\n"),
+        "the original's headers ride along"
+    );
+    let detail = spool.show(first[0].id).unwrap();
+    assert_eq!(detail.recipients.len(), 1);
+    assert_eq!(detail.recipients[0].address, "app1@sender.example");
+    // Everything comes due again and is deferred again: no second warning
+    // (and the warning itself, from <>, is never warned about).
+    spool.retry(None, Timestamp::now()).unwrap();
+    run();
+    assert_eq!(warnings(&spool).len(), 1);
+}

@@ -158,6 +158,11 @@ fn valid_domain(d: &str) -> bool {
     labels.len() >= 2 && d.len() <= 253 && labels.iter().all(|l| !l.is_empty() && l.len() <= 63)
 }
 
+/// Whether a DNS query can carry `name`: labels of 1 to 63 octets, 253 in all.
+fn queryable(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+}
+
 fn in_network(ip: IpAddr, net: IpAddr, len: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
@@ -269,7 +274,7 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
                                 .collect::<Vec<_>>()
                                 .join("."),
                         },
-                        'p' => "unknown".to_owned(),
+                        'p' => self.validated_name(domain),
                         'v' => if self.ip.is_ipv4() { "in-addr" } else { "ip6" }.to_owned(),
                         'h' => self.helo.to_owned(),
                         _ => {
@@ -302,6 +307,33 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
             }
         }
         Ok(out.trim_end_matches('.').to_owned())
+    }
+
+    /// `%{p}` (RFC 7208 §7.3): a name of the client's PTR records whose own addresses hold
+    /// the client: the domain itself, else one of its subdomains, else any; `unknown` when
+    /// none validates. Its lookups do not count toward the limit (§4.6.4 counts terms).
+    fn validated_name(&self, domain: &str) -> String {
+        let names = self.resolver.ptr(self.ip).unwrap_or_default();
+        let mut validated = Vec::new();
+        for name in names.into_iter().take(self.limits.names_per_answer) {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            let holds = match self.ip {
+                IpAddr::V4(v4) => self.resolver.a(&name).is_ok_and(|a| a.contains(&v4)),
+                IpAddr::V6(v6) => self.resolver.aaaa(&name).is_ok_and(|a| a.contains(&v6)),
+            };
+            if holds {
+                validated.push(name);
+            }
+        }
+        let domain = domain.to_ascii_lowercase();
+        let subdomain = format!(".{domain}");
+        validated
+            .iter()
+            .find(|n| **n == domain)
+            .or_else(|| validated.iter().find(|n| n.ends_with(&subdomain)))
+            .or_else(|| validated.first())
+            .cloned()
+            .unwrap_or_else(|| "unknown".to_owned())
     }
 
     fn target(&self, m: &Option<MacroString>, domain: &str) -> Result<String, Stop> {
@@ -375,6 +407,11 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
             Mechanism::Ip6(net, len) => in_network(ip, IpAddr::V6(*net), *len),
             Mechanism::A { domain: d, v4, v6 } => {
                 let target = self.target(d, domain)?;
+                // A name no DNS query can carry (an empty or over-long label, perhaps from
+                // a macro) matches nothing (RFC 7208 §4.3 by analogy; §4.8 leaves it open).
+                if !queryable(&target) {
+                    return Ok(false);
+                }
                 let len = if ip.is_ipv4() { *v4 } else { *v6 };
                 self.addresses(&target)?
                     .into_iter()
@@ -382,6 +419,9 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
             }
             Mechanism::Mx { domain: d, v4, v6 } => {
                 let target = self.target(d, domain)?;
+                if !queryable(&target) {
+                    return Ok(false);
+                }
                 let r = self.resolver.mx(&target);
                 let mut mx = self.answer(&target, r)?;
                 if mx.len() > self.limits.names_per_answer {
@@ -435,6 +475,9 @@ impl<R: Resolver + ?Sized> Context<'_, R> {
             }
             Mechanism::Exists(d) => {
                 let target = self.expand(d, domain)?;
+                if !queryable(&target) {
+                    return Ok(false);
+                }
                 let r = self.resolver.a(&target);
                 !self.answer(&target, r)?.is_empty()
             }

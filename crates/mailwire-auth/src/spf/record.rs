@@ -218,24 +218,66 @@ fn cidr(s: &str, max: u8) -> Option<u8> {
     s.parse::<u8>().ok().filter(|n| *n <= max)
 }
 
-/// Splits `domain[/v4][//v6]`.
+/// Splits `domain[/v4][//v6]`. A domain-spec may itself hold `/` (and `:`), so only a
+/// final `/digits` (and `//digits`) is a prefix length: `a:foo:bar/baz.example.com` names
+/// the domain `foo:bar/baz.example.com`.
 fn dual_cidr(arg: &str) -> Option<(&str, u8, u8)> {
-    let (rest, v6) = match arg.split_once("//") {
-        Some((r, v6)) => (r, cidr(v6, 128)?),
-        None => (arg, 128),
-    };
-    let (domain, v4) = match rest.rsplit_once('/') {
-        Some((d, v4)) => (d, cidr(v4, 32)?),
-        None => (rest, 32),
-    };
-    Some((domain, v4, v6))
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mut rest = arg;
+    let mut v6 = 128;
+    if let Some((r, len)) = rest.rsplit_once("//") {
+        if digits(len) {
+            v6 = cidr(len, 128)?;
+            rest = r;
+        }
+    }
+    let mut v4 = 32;
+    if let Some((r, len)) = rest.rsplit_once('/') {
+        if digits(len) {
+            v4 = cidr(len, 32)?;
+            rest = r;
+        }
+    }
+    Some((rest, v4, v6))
 }
 
+/// `domain-spec = macro-string domain-end` (RFC 7208 §7.1), where `domain-end = ( "."
+/// toplabel ["."] ) / macro-expand`; the macro letters `c`, `r` and `t` belong to explanation
+/// text only (§7.2).
 fn domain_spec(term: &str, s: &str) -> Result<MacroString, SpfSyntaxError> {
+    let bad = || SpfSyntaxError::BadArgument(term.to_owned());
     if s.is_empty() {
-        return Err(SpfSyntaxError::BadArgument(term.to_owned()));
+        return Err(bad());
     }
-    MacroString::parse(s)
+    let spec = MacroString::parse(s)?;
+    for token in &spec.0 {
+        if let MacroToken::Macro { letter, .. } = token {
+            if matches!(letter, 'c' | 'r' | 't') {
+                return Err(SpfSyntaxError::BadMacro(s.to_owned()));
+            }
+        }
+    }
+    match spec.0.last() {
+        Some(MacroToken::Macro { .. }) => Ok(spec),
+        Some(MacroToken::Literal(tail)) if ends_with_toplabel(tail) => Ok(spec),
+        _ => Err(bad()),
+    }
+}
+
+/// Whether `tail` ends with `"." toplabel ["."]`, where `toplabel = ( *alphanum ALPHA
+/// *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum )`: letters, digits and inner
+/// hyphens, not all digits (a numeric top label would read as an IP address).
+fn ends_with_toplabel(tail: &str) -> bool {
+    let tail = tail.strip_suffix('.').unwrap_or(tail);
+    let Some((_, top)) = tail.rsplit_once('.') else {
+        return false;
+    };
+    let b = top.as_bytes();
+    !b.is_empty()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+        && (b.contains(&b'-') || b.iter().any(u8::is_ascii_alphabetic))
 }
 
 impl SpfRecord {
@@ -265,7 +307,13 @@ impl SpfRecord {
         if let Some(i) = name_end {
             if term.as_bytes()[i] == b'=' && term.as_bytes()[0].is_ascii_alphabetic() {
                 let (name, value) = (&term[..i], &term[i + 1..]);
-                let value = MacroString::parse(value)?;
+                let known = matches!(name.to_ascii_lowercase().as_str(), "redirect" | "exp");
+                // Unknown modifiers hold any macro-string; redirect= and exp= a domain-spec.
+                let value = if known {
+                    domain_spec(term, value)?
+                } else {
+                    MacroString::parse(value)?
+                };
                 let slot = match name.to_ascii_lowercase().as_str() {
                     "redirect" => &mut self.redirect,
                     "exp" => &mut self.explanation,
@@ -273,9 +321,6 @@ impl SpfRecord {
                 };
                 if slot.is_some() {
                     return Err(SpfSyntaxError::DuplicateModifier(name.to_ascii_lowercase()));
-                }
-                if value.0.is_empty() {
-                    return Err(bad());
                 }
                 *slot = Some(value);
                 return Ok(());
@@ -394,9 +439,34 @@ mod tests {
             "v=spf1 exists:%{x}",
             "v=spf1 exists:%{d0}",
             "v=spf1 exists:%",
+            // RFC 7208 §7.1: a domain-spec ends with a top label that is not all digits.
+            "v=spf1 a:foo-bar -all",
+            "v=spf1 a:111.222.33.44",
+            "v=spf1 mx:example.-com",
+            "v=spf1 exists:mail.example.com/24",
+            "v=spf1 redirect=-all",
+            "v=spf1 -all exp=-all",
+            // c, r and t are for explanation text only.
+            "v=spf1 -all exp=%{r}.example.com",
+            "v=spf1 exists:%{t}.example.com",
         ] {
             assert!(SpfRecord::parse(bad).is_err(), "{bad}");
         }
+        let r = SpfRecord::parse("v=spf1 a:foo:bar/baz.example.com/24 mx:%{d} a:x.123-4.").unwrap();
+        assert_eq!(
+            r.directives[0].1,
+            Mechanism::A {
+                domain: Some(MacroString(vec![MacroToken::Literal(
+                    "foo:bar/baz.example.com".into()
+                )])),
+                v4: 24,
+                v6: 128
+            }
+        );
+        assert!(
+            SpfRecord::parse("v=spf1 foo=%{r}bar -all").is_ok(),
+            "unknown modifiers are free"
+        );
         assert!(is_spf_record("V=SPF1"));
         assert!(!is_spf_record("v=spf1x"));
     }
