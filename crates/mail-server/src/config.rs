@@ -8,7 +8,6 @@
 
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -204,24 +203,11 @@ impl Default for Limits {
     }
 }
 
-/// Local domains, aliases and catch-alls (users themselves are in the
-/// users file). The same keys as `mail_accounts::DirectoryConfig`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct DirectoryConfig {
-    /// The domains mail is delivered here for.
-    #[serde(default)]
-    pub domains: Vec<String>,
-    /// Alias address → target addresses (local users or remote).
-    #[serde(default)]
-    pub aliases: BTreeMap<String, Vec<String>>,
-    /// Domain → the user that gets mail for unknown addresses there.
-    #[serde(default)]
-    pub catch_all: BTreeMap<String, String>,
-    /// A user's quota when their line in the users file gives none
-    /// (`"1G"`).
-    pub default_quota: Option<String>,
-}
+/// Local domains, aliases, catch-alls and the default quota (users
+/// themselves are in the users file): `mail_accounts`' table.
+pub use mail_accounts::DirectoryConfig;
+/// The `[filters]`, `[greylist]` and `[dnsbl]` tables: `mail_filter`'s.
+pub use mail_filter::{DnsblConfig, FiltersConfig, GreylistConfig};
 
 /// What DMARC's policy does to failing mail.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -337,13 +323,15 @@ pub struct ServerConfig {
     pub delivery: Delivery,
     /// The Prometheus endpoint (`/metrics`, `/healthz`), `IP:PORT`.
     pub metrics: Option<SocketAddr>,
-    /// The filters at the end of DATA (the `mail-filter` crate's
-    /// `FiltersConfig`).
-    pub filters: Option<toml::Table>,
-    /// Greylisting (off unless given).
-    pub greylist: Option<toml::Table>,
-    /// DNSBL lookups (off unless given).
-    pub dnsbl: Option<toml::Table>,
+    /// The filters at the end of DATA.
+    #[serde(default)]
+    pub filters: FiltersConfig,
+    /// Greylisting (off unless enabled).
+    #[serde(default)]
+    pub greylist: GreylistConfig,
+    /// DNSBL lookups (off unless enabled).
+    #[serde(default)]
+    pub dnsbl: DnsblConfig,
     /// Where each top-level key and table starts in the file, for errors
     /// found after parsing.
     #[serde(skip)]
@@ -385,9 +373,9 @@ impl Default for ServerConfig {
             spool: None,
             delivery: Delivery::default(),
             metrics: None,
-            filters: None,
-            greylist: None,
-            dnsbl: None,
+            filters: FiltersConfig::default(),
+            greylist: GreylistConfig::default(),
+            dnsbl: DnsblConfig::default(),
             origin: Origin {
                 path: "flags".to_owned(),
                 text: String::new(),
@@ -428,11 +416,20 @@ pub struct Overrides {
 impl ServerConfig {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let config = ServerConfig::load_unchecked(path)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads a configuration file, checking each key but not yet the rules
+    /// across keys, for flags to complete it ([`apply`](Self::apply) checks
+    /// them).
+    pub fn load_unchecked(path: &Path) -> Result<ServerConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        let mut config = ServerConfig::parse(&text, &path.display().to_string())?;
+        let mut config = ServerConfig::parse_unchecked(&text, &path.display().to_string())?;
         if let Some(dir) = path.parent() {
             config.resolve_paths(dir);
         }
@@ -442,6 +439,12 @@ impl ServerConfig {
     /// Parses and checks configuration text; `name` is what errors call
     /// it (a file name). Paths stay as written.
     pub fn parse(text: &str, name: &str) -> Result<ServerConfig, ConfigError> {
+        let config = ServerConfig::parse_unchecked(text, name)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn parse_unchecked(text: &str, name: &str) -> Result<ServerConfig, ConfigError> {
         let mut config: ServerConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map_or(0, |span| line_at(text, span.start));
             ConfigError::Invalid {
@@ -454,7 +457,6 @@ impl ServerConfig {
             path: name.to_owned(),
             text: text.to_owned(),
         };
-        config.check()?;
         Ok(config)
     }
 
@@ -475,6 +477,9 @@ impl ServerConfig {
         fix(&mut self.mailboxes);
         for key in &mut self.dkim {
             fix(&mut key.key);
+        }
+        if let Some(database) = &mut self.greylist.database {
+            fix(database);
         }
         if let Some(spool) = &mut self.spool {
             let is_url = spool.contains("://");
@@ -572,8 +577,12 @@ impl ServerConfig {
             ));
         }
         if let Some(quota) = &self.directory.default_quota {
-            if let Err(message) = Size::parse(quota) {
-                return Err(self.invalid("directory", Some("default_quota"), &message));
+            if mail_accounts::parse_quota(quota).is_none() {
+                return Err(self.invalid(
+                    "directory",
+                    Some("default_quota"),
+                    &format!("{quota:?} is not a size such as 500M, 2G or 1048576"),
+                ));
             }
         }
         // The users' own domains are local too, so a users file is enough.

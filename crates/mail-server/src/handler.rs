@@ -91,6 +91,8 @@ pub struct MailHandler<D, S, F> {
     shared: Arc<Shared<D, S, F>>,
     role: Role,
     listener: &'static str,
+    /// Its connections start with TLS (port 465).
+    implicit_tls: bool,
 }
 
 impl<D, S, F> Clone for MailHandler<D, S, F> {
@@ -99,6 +101,7 @@ impl<D, S, F> Clone for MailHandler<D, S, F> {
             shared: Arc::clone(&self.shared),
             role: self.role,
             listener: self.listener,
+            implicit_tls: self.implicit_tls,
         }
     }
 }
@@ -175,16 +178,23 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             shared,
             role: Role::Inbound,
             listener: "smtp",
+            implicit_tls: false,
         }
     }
 
     /// The same handler for another listener: its name (in logs and
-    /// metrics) and its role.
-    pub fn for_listener(&self, listener: &'static str, role: Role) -> MailHandler<D, S, F> {
+    /// metrics), its role, and whether its connections start with TLS.
+    pub fn for_listener(
+        &self,
+        listener: &'static str,
+        role: Role,
+        implicit_tls: bool,
+    ) -> MailHandler<D, S, F> {
         MailHandler {
             shared: Arc::clone(&self.shared),
             role,
             listener,
+            implicit_tls,
         }
     }
 
@@ -248,9 +258,12 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
     type Sink = MessageSink<D, S, F>;
 
     fn helo(&self, conn: &Connection, _host: &Host, _extended: bool) -> Decision {
-        self.count(Event::Session {
-            listener: self.listener,
-        });
+        // Once per connection: the EHLO after STARTTLS is not another one.
+        if conn.tls.is_none() || self.implicit_tls {
+            self.count(Event::Session {
+                listener: self.listener,
+            });
+        }
         if self.role == Role::Inbound && conn.authenticated.is_none() {
             if let Some(refusal) = self.shared.filter.check_client(conn.peer.ip()) {
                 tracing::info!(client = %conn.peer.ip(), reply = %refusal.text, "client refused");
@@ -415,7 +428,6 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
             local,
             remote,
             protocol: transaction.protocol,
-            started: Instant::now(),
             finished: None,
         })
     }
@@ -473,7 +485,6 @@ pub struct MessageSink<D, S: MailboxStore, F> {
     local: Vec<LocalUser>,
     remote: Vec<String>,
     protocol: &'static str,
-    started: Instant,
     /// When the end of the data arrived.
     finished: Option<Instant>,
 }
@@ -520,8 +531,18 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Sink for MessageSink<D, S,
 struct Outcome {
     folder: Option<String>,
     fields: String,
-    verdict_name: &'static str,
-    decided_by: Option<String>,
+}
+
+/// Why a message is refused at its end: the reason counted, the reply.
+struct Refused(&'static str, Reply);
+
+/// Each filter's verdict, `name=verdict` joined with spaces (for the log).
+fn filter_summary(per_filter: &[(String, &'static str)]) -> String {
+    per_filter
+        .iter()
+        .map(|(name, verdict)| format!("{name}={verdict}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
@@ -530,20 +551,56 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             return Decision::Reject(try_later());
         };
         let checked = sink.checking.take().map(Checking::finish);
-        match self.decide(&sink, checked.as_ref(), incoming.path()) {
-            Ok(outcome) => self.deliver(sink, incoming, checked, outcome),
-            Err((reason, reply, verdict_name, decided_by)) => {
-                incoming.abort();
-                self.log(
-                    &sink,
-                    checked.as_ref(),
-                    verdict_name,
-                    decided_by.as_deref(),
-                    &format!("refused: {}", reply_text(&reply)),
-                );
-                self.refuse(reason, reply)
+        let mut filters = String::new();
+        let (decision, quarantined) =
+            match self.decide(&sink, checked.as_ref(), incoming.path(), &mut filters) {
+                Ok(outcome) => {
+                    let quarantined = outcome.folder.is_some();
+                    (self.deliver(&sink, incoming, outcome), quarantined)
+                }
+                Err(Refused(reason, reply)) => {
+                    incoming.abort();
+                    (self.refuse(reason, reply), false)
+                }
+            };
+        let (word, reply) = match &decision {
+            Decision::AcceptWith(reply) if quarantined => ("quarantined", reply_text(reply)),
+            Decision::AcceptWith(reply) => ("accepted", reply_text(reply)),
+            Decision::Reject(reply) => {
+                let text = reply_text(reply);
+                let word = if text.starts_with('4') {
+                    "tempfailed"
+                } else {
+                    "rejected"
+                };
+                (word, text)
             }
+            _ => ("accepted", "250".to_owned()),
+        };
+        let facts = &sink.facts;
+        let client = facts.client_ip.to_string();
+        let auth_results = checked
+            .as_ref()
+            .map(|c| c.header.split_whitespace().collect::<Vec<_>>().join(" "));
+        mail_metrics::logging::MessageLog {
+            queue_id: &facts.queue_id,
+            listener: self.listener,
+            client: &client,
+            helo: &facts.helo,
+            mail_from: &facts.mail_from,
+            recipients: &facts.recipients,
+            user: facts.authenticated.as_deref(),
+            size: facts.size,
+            outcome: word,
+            reply: &reply,
+            auth_results: auth_results.as_deref(),
+            filters: &filters,
+            reply_ms: sink.finished.map_or(0, |t| {
+                u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+            }),
         }
+        .emit();
+        decision
     }
 
     /// DMARC's policy, then the filters.
@@ -553,7 +610,8 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         sink: &MessageSink<D, S, F>,
         checked: Option<&Checked>,
         path: &std::path::Path,
-    ) -> Result<Outcome, (&'static str, Reply, &'static str, Option<String>)> {
+        filters: &mut String,
+    ) -> Result<Outcome, Refused> {
         let mut folder = None;
         let mut fields = String::new();
         if let Some(checked) = checked {
@@ -561,15 +619,13 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             match checked.verdict {
                 Verdict::Reject => {
                     let domain = checked.from_domain.clone().unwrap_or_default();
-                    return Err((
+                    return Err(Refused(
                         "dmarc",
                         reply(
                             550,
                             (5, 7, 26),
                             &format!("Message rejected: it fails the DMARC policy of {domain}"),
                         ),
-                        "reject",
-                        Some("dmarc".to_owned()),
                     ));
                 }
                 Verdict::Quarantine => {
@@ -582,7 +638,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             }
         }
         let outcome = self.shared.filter.check_message(&sink.facts, path);
-        let verdict_name = outcome.verdict.name();
+        *filters = filter_summary(&outcome.per_filter);
         for (filter, verdict) in &outcome.per_filter {
             self.count(Event::FilterVerdict { filter, verdict });
         }
@@ -606,37 +662,21 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                 folder = Some(self.shared.junk_folder.clone());
             }
             FilterVerdict::Reject(refusal) => {
-                return Err((
-                    "filter",
-                    refusal_reply(&refusal),
-                    verdict_name,
-                    outcome.decided_by,
-                ))
+                return Err(Refused("filter", refusal_reply(&refusal)))
             }
             FilterVerdict::TempFail { text } => {
-                return Err((
-                    "filter",
-                    reply(451, (4, 7, 1), &text),
-                    verdict_name,
-                    outcome.decided_by,
-                ))
+                return Err(Refused("filter", reply(451, (4, 7, 1), &text)))
             }
         }
-        Ok(Outcome {
-            folder,
-            fields,
-            verdict_name,
-            decided_by: outcome.decided_by,
-        })
+        Ok(Outcome { folder, fields })
     }
 
     /// Stores for the local users, queues for the remote ones: both
     /// durable before the 250.
     fn deliver(
         &self,
-        sink: MessageSink<D, S, F>,
+        sink: &MessageSink<D, S, F>,
         incoming: S::Incoming,
-        checked: Option<Checked>,
         outcome: Outcome,
     ) -> Decision {
         let facts = &sink.facts;
@@ -757,52 +797,11 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             quarantined: outcome.folder.is_some(),
             took: sink.finished.map_or(Duration::ZERO, |t| t.elapsed()),
         });
-        let folder = outcome.folder.as_deref().unwrap_or("INBOX");
-        self.log(
-            &sink,
-            checked.as_ref(),
-            outcome.verdict_name,
-            outcome.decided_by.as_deref(),
-            &format!("accepted into {folder}"),
-        );
         Decision::AcceptWith(reply(
             250,
             (2, 0, 0),
             &format!("Ok: queued as {}", facts.queue_id),
         ))
-    }
-
-    /// The one log event of a message.
-    fn log(
-        &self,
-        sink: &MessageSink<D, S, F>,
-        checked: Option<&Checked>,
-        verdict: &str,
-        decided_by: Option<&str>,
-        result: &str,
-    ) {
-        let facts = &sink.facts;
-        let auth_results = checked
-            .map(|c| c.header.split_whitespace().collect::<Vec<_>>().join(" "))
-            .unwrap_or_default();
-        let local: Vec<&str> = sink.local.iter().map(|u| u.address.as_str()).collect();
-        tracing::info!(
-            queue_id = %facts.queue_id,
-            listener = self.listener,
-            client = %facts.client_ip,
-            helo = ?facts.helo,
-            from = ?facts.mail_from,
-            to = ?facts.recipients.join(","),
-            local = ?local.join(","),
-            remote = ?sink.remote.join(","),
-            size = facts.size,
-            user = ?facts.authenticated.as_deref().unwrap_or(""),
-            auth_results = ?auth_results,
-            filter = verdict,
-            decided_by = decided_by.unwrap_or(""),
-            millis = sink.started.elapsed().as_millis() as u64,
-            "{result}"
-        );
     }
 }
 

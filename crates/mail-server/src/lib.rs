@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod checks;
+mod concrete;
 pub mod config;
 mod directory;
 mod filter;
@@ -40,6 +41,7 @@ mod run;
 mod store;
 
 pub use checks::AuthChecks;
+pub use concrete::Filters;
 pub use config::{ConfigError, ServerConfig};
 pub use directory::{Directory, LocalUser, Recipient};
 pub use filter::{FilterOutcome, FilterVerdict, MessageFacts, MessageFilter, NoFilters, Refusal};
