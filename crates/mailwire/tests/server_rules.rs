@@ -376,3 +376,56 @@ fn a_scanner_that_is_down_follows_its_policy() {
     assert!(r.starts_with("451 4.7.1"), "{r}");
     assert!(messages(&d.join("mail"), "rules.test", "ben", None).is_empty());
 }
+
+#[test]
+fn from_flags_alone_the_checks_run_only_when_asked() {
+    let dir = TempDir::new("server-flags");
+    let d = &dir.0;
+    add_user(d, "users", "ann@rules.test", "ann-pw", None);
+    let args = [
+        "--domain",
+        "rules.test",
+        "--users-file",
+        "users",
+        "--mailboxes",
+        "mail",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let s = MailServer::start(d, &args, &["smtp"]);
+    let mut c = Raw::connect(s.addr("smtp")).unwrap();
+    c.cmd("EHLO client.test").unwrap();
+    let r = c
+        .send("x@remote.test", &["ann@rules.test"], "Subject: a\n\nx\n")
+        .unwrap();
+    assert!(r.starts_with("250"), "{r}");
+    let stored = messages(&d.join("mail"), "rules.test", "ann", None);
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].contains("Authentication-Results:"),
+        "{}",
+        stored[0]
+    );
+    drop(s);
+    // --check-auth turns them on (an empty DNS server answers quickly).
+    let dns = mail_dns::testing::Dnsmasq::start(mail_dns::testing::Records::new())
+        .expect("starting dnsmasq (package dnsmasq-base; see tests/run-all.sh)");
+    let dns_addr = dns.addr().to_string();
+    let mut with_checks = args.to_vec();
+    with_checks.extend(["--check-auth", "--dns", &dns_addr]);
+    let s = MailServer::start(d, &with_checks, &["smtp"]);
+    let mut c = Raw::connect(s.addr("smtp")).unwrap();
+    c.cmd("EHLO client.test").unwrap();
+    let r = c
+        .send("x@remote.test", &["ann@rules.test"], "Subject: b\n\nx\n")
+        .unwrap();
+    assert!(r.starts_with("250"), "{r}");
+    let stored = messages(&d.join("mail"), "rules.test", "ann", None);
+    assert_eq!(stored.len(), 2);
+    assert!(
+        stored
+            .iter()
+            .any(|m| m.contains("Authentication-Results: localhost;")),
+        "{stored:?}"
+    );
+}

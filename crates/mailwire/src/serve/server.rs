@@ -174,6 +174,11 @@ fn configuration(args: &ServeArgs) -> Result<ServerConfig, Failure> {
     if let Some(secs) = args.session_lifetime {
         limits.session_timeout = mail_server::config::Seconds(secs);
     }
+    // From flags alone the checks are asked for, as on the sink; a file
+    // has them on unless it says otherwise.
+    if flags.config.is_none() {
+        config.checks.enabled = args.check_auth.enabled();
+    }
     if args.check_auth.enabled() {
         config.checks.enabled = true;
         if args.check_auth.report_only() {
