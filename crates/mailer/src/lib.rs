@@ -25,6 +25,8 @@ pub use mailer::{
     DEFAULT_TIMEOUT,
 };
 pub use provider::{Provider, ProviderSettings, Security};
+#[cfg(feature = "async")]
+pub use runtime::{AsyncPool, AsyncSession};
 pub use sink::LocalSink;
 /// The async-std runtime, for [`Mailer::send_on`].
 #[cfg(feature = "async-std")]
