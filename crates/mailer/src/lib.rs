@@ -18,7 +18,7 @@ mod runtime;
 mod sink;
 mod stream;
 
-pub use envelope::{ascii_domain, envelope, envelope_commands, mailbox};
+pub use envelope::{ascii_domain, envelope, envelope_commands, envelope_mailbox, mailbox};
 pub use explain::{reply_code, Context, Error, ErrorKind, Words};
 pub use mailer::{
     Credentials, HostResolver, Mailer, MailerBuilder, MailerPool, Session, TokenProvider,
