@@ -157,3 +157,65 @@ fn a_long_delay_warns_the_sender_once() {
         std::sync::Arc::new(SqliteSpool::open(&path, SqliteOptions::default()).unwrap())
     });
 }
+
+/// A spool written by format 1 (bodies in their own table, every message in
+/// the dedup index) opens, keeps its messages readable, dedups against
+/// them, and takes new messages with their bodies in the message row.
+#[test]
+fn a_format_1_spool_is_upgraded_in_place() {
+    let dir = TempDir::new("format-1");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    {
+        let raw = rusqlite::Connection::open(dir.0.join("spool.db")).unwrap();
+        raw.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta VALUES ('format', 'mailwire-spool-1');
+             CREATE TABLE messages (id INTEGER PRIMARY KEY, sender TEXT NOT NULL,
+                 queued_at INTEGER NOT NULL, size INTEGER NOT NULL, dedup_key TEXT UNIQUE);
+             CREATE TABLE bodies (message_id INTEGER PRIMARY KEY REFERENCES messages(id)
+                 ON DELETE CASCADE, body BLOB NOT NULL);
+             CREATE TABLE recipients (id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL
+                 REFERENCES messages(id) ON DELETE CASCADE, address TEXT NOT NULL,
+                 domain TEXT NOT NULL, state INTEGER NOT NULL, due INTEGER,
+                 failures INTEGER NOT NULL DEFAULT 0, lease INTEGER NOT NULL DEFAULT 0,
+                 owner TEXT, last_reply TEXT, remote_id TEXT, updated INTEGER NOT NULL);
+             CREATE INDEX recipients_due ON recipients(due, message_id) WHERE due IS NOT NULL;
+             CREATE INDEX recipients_message ON recipients(message_id);
+             CREATE INDEX recipients_owner ON recipients(owner) WHERE owner IS NOT NULL;
+             INSERT INTO messages VALUES (7, 'old@a.example', 1, 8, 'campaign/x@b.example');
+             INSERT INTO bodies VALUES (7, X'6F6C6420626F6479');
+             INSERT INTO recipients (message_id, address, domain, state, due, updated)
+                 VALUES (7, 'x@b.example', 'b.example', 0, 1, 1);",
+        )
+        .unwrap();
+    }
+    let spool = SqliteSpool::open(&dir.0, SqliteOptions::default()).unwrap();
+    assert_eq!(spool.body(mail_spool::spool::MessageId(7)).unwrap(), b"old body");
+    let mut again = message(2, &["x@b.example"]);
+    again.dedup_key = Some("campaign/x@b.example".into());
+    let dup = spool.enqueue(&again, Timestamp(2)).unwrap();
+    assert!(dup.duplicate, "the old message's key still counts");
+    assert_eq!(dup.id, mail_spool::spool::MessageId(7));
+    let new = message(3, &["y@b.example"]);
+    let id = spool.enqueue(&new, Timestamp(3)).unwrap().id;
+    assert_eq!(spool.body(id).unwrap(), new.body);
+    let claimed = spool
+        .claim("w", Timestamp(10), Duration::from_secs(60), 10)
+        .unwrap();
+    assert_eq!(claimed.len(), 2, "old and new messages are both due");
+    drop(spool);
+    let raw = rusqlite::Connection::open(dir.0.join("spool.db")).unwrap();
+    let (format, inline): (String, i64) = raw
+        .query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'format'), \
+             (SELECT count(*) FROM messages WHERE body IS NOT NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((format.as_str(), inline), ("mailwire-spool-2", 1));
+    // Opening again changes nothing.
+    let spool = SqliteSpool::open(&dir.0, SqliteOptions::default()).unwrap();
+    assert_eq!(spool.body(mail_spool::spool::MessageId(7)).unwrap(), b"old body");
+}

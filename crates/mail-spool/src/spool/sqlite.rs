@@ -17,8 +17,12 @@ use rusqlite::{
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+/// The tables. A spool made by this build keeps each body in its message's
+/// row and indexes only dedup keys that exist; one made by format 1 keeps
+/// its `bodies` table (read for its old messages) and its dedup index, and
+/// gains the `body` column (see [`upgrade`]).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (
@@ -26,8 +30,10 @@ CREATE TABLE IF NOT EXISTS messages (
     sender TEXT NOT NULL,
     queued_at INTEGER NOT NULL,
     size INTEGER NOT NULL,
-    dedup_key TEXT UNIQUE
+    dedup_key TEXT,
+    body BLOB
 );
+CREATE UNIQUE INDEX IF NOT EXISTS messages_dedup ON messages(dedup_key) WHERE dedup_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bodies (
     message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
     body BLOB NOT NULL
@@ -51,7 +57,30 @@ CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message_id);
 CREATE INDEX IF NOT EXISTS recipients_owner ON recipients(owner) WHERE owner IS NOT NULL;
 ";
 
-const FORMAT: &str = "mailwire-spool-1";
+/// What this build writes: format 2 keeps bodies in `messages.body`.
+const FORMAT: &str = "mailwire-spool-2";
+/// Format 1 (bodies in `bodies` only), read and upgraded in place.
+const FORMAT_1: &str = "mailwire-spool-1";
+
+/// Brings a format-1 spool to format 2 in one transaction: a `body` column
+/// for new messages (old ones keep theirs in `bodies`). Idempotent, and
+/// safe when several processes open the spool at once.
+fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let has_body: bool = tx.query_row(
+        "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'body'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_body {
+        tx.execute_batch("ALTER TABLE messages ADD COLUMN body BLOB")?;
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'format' AND value = ?2",
+        [FORMAT, FORMAT_1],
+    )?;
+    tx.commit()
+}
 
 /// How the embedded spool is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +113,7 @@ impl Default for SqliteOptions {
 pub struct SqliteSpool {
     conn: Mutex<Connection>,
     durable_enqueue: bool,
+    busy_timeout: Duration,
     path: PathBuf,
     group: GroupCommit,
 }
@@ -155,6 +185,7 @@ impl SqliteSpool {
                 conn.pragma_update(None, "journal_mode", "WAL")?;
             }
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
             if let Some(pages) = options.max_pages {
                 conn.pragma_update(
@@ -192,6 +223,7 @@ impl SqliteSpool {
             .map_err(sql_error)?;
         match format.as_deref() {
             Some(FORMAT) => {}
+            Some(FORMAT_1) => upgrade(&conn).map_err(sql_error)?,
             None => {
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?1)",
@@ -209,6 +241,7 @@ impl SqliteSpool {
         Ok(SqliteSpool {
             conn: Mutex::new(conn),
             durable_enqueue: options.durable_enqueue,
+            busy_timeout: options.busy_timeout,
             path,
             group: GroupCommit::default(),
         })
@@ -290,37 +323,91 @@ impl SqliteSpool {
         }
     }
 
+    /// Whether any recipient is due at `now` (a read: no write lock).
+    fn anything_due(&self, now: Timestamp) -> Result<bool, SpoolError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT 1 FROM recipients WHERE due IS NOT NULL AND due <= ?1 LIMIT 1",
+            )
+            .map_err(sql_error)?;
+        stmt.exists([now.0]).map_err(sql_error)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `f` in an immediate (write-locked) transaction.
+    /// Runs `f` in an immediate (write-locked) transaction. A `durable`
+    /// one commits with `synchronous = FULL` (the WAL fsynced before this
+    /// returns) and leaves checkpoints to the other commits unless the WAL
+    /// has grown past [`ACK_CHECKPOINT_PAGES`]: an acknowledgement waits
+    /// for its own fsync and nothing else.
     fn write<T>(
         &self,
         durable: bool,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, SpoolError>,
     ) -> Result<T, SpoolError> {
-        let mut conn = self.lock();
+        let conn = self.lock();
         if durable {
-            conn.pragma_update(None, "synchronous", "FULL")
-                .map_err(sql_error)?;
+            conn.execute_batch(&format!(
+                "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = {ACK_CHECKPOINT_PAGES};"
+            ))
+            .map_err(sql_error)?;
         }
         let result = (|| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql_error)?;
+            let tx = begin_immediate(&conn, self.busy_timeout)?;
             let value = f(&tx)?;
             tx.commit().map_err(sql_error)?;
             Ok(value)
         })();
         if durable {
-            conn.pragma_update(None, "synchronous", "NORMAL")
-                .map_err(sql_error)?;
+            conn.execute_batch(&format!(
+                "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES};"
+            ))
+            .map_err(sql_error)?;
         }
         result
     }
+}
+
+/// Pages in the WAL after which the commit that crosses it copies them
+/// into the database (a checkpoint: two fsyncs and scattered writes).
+const CHECKPOINT_PAGES: u32 = 1000;
+/// The same for acknowledging commits: high enough that a worker's commits
+/// (claims, outcomes, every few milliseconds) do the checkpoints while one
+/// runs, low enough to bound the WAL (64 MiB) when nothing but enqueues
+/// happens.
+const ACK_CHECKPOINT_PAGES: u32 = 16_384;
+
+/// `BEGIN IMMEDIATE`, waiting for another writer (another process, or a
+/// second handle) in steps of tens of microseconds up to 1 ms rather than
+/// SQLite's busy handler's 1, 2, 5, 10… ms: a commit holds the lock for
+/// about one fsync, and a wait of a few milliseconds would cost an
+/// injecting connection more than the fsync itself.
+fn begin_immediate(conn: &Connection, timeout: Duration) -> Result<Transaction<'_>, SpoolError> {
+    conn.busy_timeout(Duration::ZERO).map_err(sql_error)?;
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_micros(20);
+    let begun = loop {
+        match Transaction::new_unchecked(conn, TransactionBehavior::Immediate) {
+            Ok(tx) => break Ok(tx),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(1));
+            }
+            Err(e) => break Err(sql_error(e)),
+        }
+    };
+    conn.busy_timeout(timeout).map_err(sql_error)?;
+    begun
 }
 
 fn insert_messages(
@@ -334,11 +421,8 @@ fn insert_messages(
         .map_err(sql_error)?;
     let mut message = tx
         .prepare_cached(
-            "INSERT INTO messages (sender, queued_at, size, dedup_key) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO messages (sender, queued_at, size, dedup_key, body) VALUES (?1, ?2, ?3, ?4, ?5)",
         )
-        .map_err(sql_error)?;
-    let mut body = tx
-        .prepare_cached("INSERT INTO bodies (message_id, body) VALUES (?1, ?2)")
         .map_err(sql_error)?;
     let mut rcpt = tx
         .prepare_cached(
@@ -363,10 +447,9 @@ fn insert_messages(
         }
         let size = i64::try_from(m.body.len()).unwrap_or(i64::MAX);
         message
-            .execute(params![m.sender, now.0, size, m.dedup_key])
+            .execute(params![m.sender, now.0, size, m.dedup_key, m.body])
             .map_err(sql_error)?;
         let id = tx.last_insert_rowid();
-        body.execute(params![id, m.body]).map_err(sql_error)?;
         for address in &m.recipients {
             let domain = domain_of(address).unwrap_or_default();
             rcpt.execute(params![id, address, domain, now.0])
@@ -421,6 +504,11 @@ impl Spool for SqliteSpool {
     ) -> Result<Vec<Claimed>, SpoolError> {
         let until = (now + lease).0;
         let limit = i64::try_from(max_recipients).unwrap_or(i64::MAX);
+        // Look before taking the write lock: a worker polling an idle (or
+        // not yet due) queue then never holds up an enqueue.
+        if !self.anything_due(now)? {
+            return Ok(Vec::new());
+        }
         self.write(false, |tx| {
             let mut select = tx
                 .prepare_cached(
@@ -473,13 +561,16 @@ impl Spool for SqliteSpool {
     fn body(&self, message: MessageId) -> Result<Vec<u8>, SpoolError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached("SELECT body FROM bodies WHERE message_id = ?1")
+            .prepare_cached(
+                "SELECT coalesce(m.body, (SELECT b.body FROM bodies b WHERE b.message_id = m.id)) \
+                 FROM messages m WHERE m.id = ?1",
+            )
             .map_err(sql_error)?;
-        let body: Option<Vec<u8>> = stmt
+        let body: Option<Option<Vec<u8>>> = stmt
             .query_row([message.0], |r| r.get(0))
             .optional()
             .map_err(sql_error)?;
-        body.ok_or(SpoolError::NotFound(message))
+        body.flatten().ok_or(SpoolError::NotFound(message))
     }
 
     fn settle(
