@@ -158,15 +158,36 @@ fn a_long_delay_warns_the_sender_once() {
     });
 }
 
-/// A spool written by format 1 (bodies in their own table, every message in
-/// the dedup index) opens, keeps its messages readable, dedups against
-/// them, and takes new messages with their bodies in the message row.
+/// Dedup keys are unique through a partial index (messages without a key
+/// cost no index entry) in a new spool, and through the `UNIQUE` column of
+/// a spool made before it, which opens unchanged and keeps deduplicating.
 #[test]
-fn a_format_1_spool_is_upgraded_in_place() {
-    let dir = TempDir::new("format-1");
-    std::fs::create_dir_all(&dir.0).unwrap();
+fn dedup_keys_are_unique_in_new_and_older_spools() {
+    let keyed = |n: usize| {
+        let mut m = message(n, &["x@b.example"]);
+        m.dedup_key = Some("campaign/x@b.example".into());
+        m
+    };
+    let indexes = |dir: &std::path::Path| -> Vec<String> {
+        let raw = rusqlite::Connection::open(dir.join("spool.db")).unwrap();
+        let mut stmt = raw
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+
+    let new = TempDir::new("dedup-new");
+    let spool = SqliteSpool::open(&new.0, SqliteOptions::default()).unwrap();
+    let first = spool.enqueue(&keyed(1), Timestamp(1)).unwrap();
+    let again = spool.enqueue(&keyed(2), Timestamp(2)).unwrap();
+    assert!(!first.duplicate && again.duplicate && again.id == first.id);
+    spool.enqueue(&message(3, &["y@b.example"]), Timestamp(3)).unwrap();
+    assert_eq!(indexes(&new.0), ["messages_dedup"]);
+
+    let old = TempDir::new("dedup-old");
+    std::fs::create_dir_all(&old.0).unwrap();
     {
-        let raw = rusqlite::Connection::open(dir.0.join("spool.db")).unwrap();
+        let raw = rusqlite::Connection::open(old.0.join("spool.db")).unwrap();
         raw.execute_batch(
             "PRAGMA journal_mode = WAL;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -180,9 +201,6 @@ fn a_format_1_spool_is_upgraded_in_place() {
                  domain TEXT NOT NULL, state INTEGER NOT NULL, due INTEGER,
                  failures INTEGER NOT NULL DEFAULT 0, lease INTEGER NOT NULL DEFAULT 0,
                  owner TEXT, last_reply TEXT, remote_id TEXT, updated INTEGER NOT NULL);
-             CREATE INDEX recipients_due ON recipients(due, message_id) WHERE due IS NOT NULL;
-             CREATE INDEX recipients_message ON recipients(message_id);
-             CREATE INDEX recipients_owner ON recipients(owner) WHERE owner IS NOT NULL;
              INSERT INTO messages VALUES (7, 'old@a.example', 1, 8, 'campaign/x@b.example');
              INSERT INTO bodies VALUES (7, X'6F6C6420626F6479');
              INSERT INTO recipients (message_id, address, domain, state, due, updated)
@@ -190,32 +208,12 @@ fn a_format_1_spool_is_upgraded_in_place() {
         )
         .unwrap();
     }
-    let spool = SqliteSpool::open(&dir.0, SqliteOptions::default()).unwrap();
+    let spool = SqliteSpool::open(&old.0, SqliteOptions::default()).unwrap();
     assert_eq!(spool.body(mail_spool::spool::MessageId(7)).unwrap(), b"old body");
-    let mut again = message(2, &["x@b.example"]);
-    again.dedup_key = Some("campaign/x@b.example".into());
-    let dup = spool.enqueue(&again, Timestamp(2)).unwrap();
+    let dup = spool.enqueue(&keyed(4), Timestamp(4)).unwrap();
     assert!(dup.duplicate, "the old message's key still counts");
     assert_eq!(dup.id, mail_spool::spool::MessageId(7));
-    let new = message(3, &["y@b.example"]);
-    let id = spool.enqueue(&new, Timestamp(3)).unwrap().id;
-    assert_eq!(spool.body(id).unwrap(), new.body);
-    let claimed = spool
-        .claim("w", Timestamp(10), Duration::from_secs(60), 10)
-        .unwrap();
-    assert_eq!(claimed.len(), 2, "old and new messages are both due");
-    drop(spool);
-    let raw = rusqlite::Connection::open(dir.0.join("spool.db")).unwrap();
-    let (format, inline): (String, i64) = raw
-        .query_row(
-            "SELECT (SELECT value FROM meta WHERE key = 'format'), \
-             (SELECT count(*) FROM messages WHERE body IS NOT NULL)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((format.as_str(), inline), ("mailwire-spool-2", 1));
-    // Opening again changes nothing.
-    let spool = SqliteSpool::open(&dir.0, SqliteOptions::default()).unwrap();
-    assert_eq!(spool.body(mail_spool::spool::MessageId(7)).unwrap(), b"old body");
+    let other = spool.enqueue(&message(5, &["y@b.example"]), Timestamp(5)).unwrap();
+    assert!(!other.duplicate);
+    assert_eq!(indexes(&old.0), ["sqlite_autoindex_messages_1"], "no second index");
 }

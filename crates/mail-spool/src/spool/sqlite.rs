@@ -19,10 +19,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The tables. A spool made by this build keeps each body in its message's
-/// row and indexes only dedup keys that exist; one made by format 1 keeps
-/// its `bodies` table (read for its old messages) and its dedup index, and
-/// gains the `body` column (see [`upgrade`]).
+/// The tables. Bodies live in their own table so that `messages` stays a
+/// few dozen rows per page (counting and listing read it whole). Only dedup
+/// keys that exist are indexed (a partial index: a message without a key
+/// costs no index page); a spool made before that keeps its `UNIQUE`
+/// column instead (see [`DEDUP_INDEX`]).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (
@@ -30,10 +31,8 @@ CREATE TABLE IF NOT EXISTS messages (
     sender TEXT NOT NULL,
     queued_at INTEGER NOT NULL,
     size INTEGER NOT NULL,
-    dedup_key TEXT,
-    body BLOB
+    dedup_key TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS messages_dedup ON messages(dedup_key) WHERE dedup_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bodies (
     message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
     body BLOB NOT NULL
@@ -57,30 +56,14 @@ CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message_id);
 CREATE INDEX IF NOT EXISTS recipients_owner ON recipients(owner) WHERE owner IS NOT NULL;
 ";
 
-/// What this build writes: format 2 keeps bodies in `messages.body`.
-const FORMAT: &str = "mailwire-spool-2";
-/// Format 1 (bodies in `bodies` only), read and upgraded in place.
-const FORMAT_1: &str = "mailwire-spool-1";
+/// The dedup index, made unless the spool predates it: spools made before
+/// it declared `dedup_key TEXT UNIQUE`, whose index (holding every message,
+/// keyed or not) already does the job. Either way `dedup_key` is unique.
+const DEDUP_INDEX: &str = "
+CREATE UNIQUE INDEX IF NOT EXISTS messages_dedup ON messages(dedup_key) WHERE dedup_key IS NOT NULL
+";
 
-/// Brings a format-1 spool to format 2 in one transaction: a `body` column
-/// for new messages (old ones keep theirs in `bodies`). Idempotent, and
-/// safe when several processes open the spool at once.
-fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
-    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-    let has_body: bool = tx.query_row(
-        "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'body'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )?;
-    if !has_body {
-        tx.execute_batch("ALTER TABLE messages ADD COLUMN body BLOB")?;
-    }
-    tx.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'format' AND value = ?2",
-        [FORMAT, FORMAT_1],
-    )?;
-    tx.commit()
-}
+const FORMAT: &str = "mailwire-spool-1";
 
 /// How the embedded spool is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +178,14 @@ impl SqliteSpool {
                 )?;
             }
             conn.execute_batch(SCHEMA)?;
+            let old_unique: bool = conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_autoindex_messages_1'",
+                [],
+                |r| r.get::<_, i64>(0).map(|n| n > 0),
+            )?;
+            if !old_unique {
+                conn.execute_batch(DEDUP_INDEX)?;
+            }
             Ok(())
         };
         // Several processes opening one new spool at once (a deliver
@@ -223,7 +214,6 @@ impl SqliteSpool {
             .map_err(sql_error)?;
         match format.as_deref() {
             Some(FORMAT) => {}
-            Some(FORMAT_1) => upgrade(&conn).map_err(sql_error)?,
             None => {
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?1)",
@@ -421,8 +411,11 @@ fn insert_messages(
         .map_err(sql_error)?;
     let mut message = tx
         .prepare_cached(
-            "INSERT INTO messages (sender, queued_at, size, dedup_key, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO messages (sender, queued_at, size, dedup_key) VALUES (?1, ?2, ?3, ?4)",
         )
+        .map_err(sql_error)?;
+    let mut body = tx
+        .prepare_cached("INSERT INTO bodies (message_id, body) VALUES (?1, ?2)")
         .map_err(sql_error)?;
     let mut rcpt = tx
         .prepare_cached(
@@ -447,9 +440,10 @@ fn insert_messages(
         }
         let size = i64::try_from(m.body.len()).unwrap_or(i64::MAX);
         message
-            .execute(params![m.sender, now.0, size, m.dedup_key, m.body])
+            .execute(params![m.sender, now.0, size, m.dedup_key])
             .map_err(sql_error)?;
         let id = tx.last_insert_rowid();
+        body.execute(params![id, m.body]).map_err(sql_error)?;
         for address in &m.recipients {
             let domain = domain_of(address).unwrap_or_default();
             rcpt.execute(params![id, address, domain, now.0])
@@ -561,16 +555,13 @@ impl Spool for SqliteSpool {
     fn body(&self, message: MessageId) -> Result<Vec<u8>, SpoolError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT coalesce(m.body, (SELECT b.body FROM bodies b WHERE b.message_id = m.id)) \
-                 FROM messages m WHERE m.id = ?1",
-            )
+            .prepare_cached("SELECT body FROM bodies WHERE message_id = ?1")
             .map_err(sql_error)?;
-        let body: Option<Option<Vec<u8>>> = stmt
+        let body: Option<Vec<u8>> = stmt
             .query_row([message.0], |r| r.get(0))
             .optional()
             .map_err(sql_error)?;
-        body.flatten().ok_or(SpoolError::NotFound(message))
+        body.ok_or(SpoolError::NotFound(message))
     }
 
     fn settle(
