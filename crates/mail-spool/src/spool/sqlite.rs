@@ -168,7 +168,6 @@ impl SqliteSpool {
                 conn.pragma_update(None, "journal_mode", "WAL")?;
             }
             conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
             if let Some(pages) = options.max_pages {
                 conn.pragma_update(
@@ -330,11 +329,16 @@ impl SqliteSpool {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `f` in an immediate (write-locked) transaction. A `durable`
+    /// Runs `f` in an immediate (write-locked) transaction; a `durable`
     /// one commits with `synchronous = FULL` (the WAL fsynced before this
-    /// returns) and leaves checkpoints to the other commits unless the WAL
-    /// has grown past [`ACK_CHECKPOINT_PAGES`]: an acknowledgement waits
-    /// for its own fsync and nothing else.
+    /// returns).
+    ///
+    /// Checkpoints stay where SQLite puts them, in the commit that takes
+    /// the WAL past 1,000 pages, acknowledging or not. Leaving them to the
+    /// worker's commits was measured and is worse: a checkpoint that runs
+    /// while another connection keeps appending never lets the WAL start
+    /// over, so the WAL file grows and every fsync then also has to commit
+    /// the file's new size (see docs/benchmarks.md).
     fn write<T>(
         &self,
         durable: bool,
@@ -342,10 +346,8 @@ impl SqliteSpool {
     ) -> Result<T, SpoolError> {
         let conn = self.lock();
         if durable {
-            conn.execute_batch(&format!(
-                "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = {ACK_CHECKPOINT_PAGES};"
-            ))
-            .map_err(sql_error)?;
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(sql_error)?;
         }
         let result = (|| {
             let tx = begin_immediate(&conn, self.busy_timeout)?;
@@ -354,23 +356,12 @@ impl SqliteSpool {
             Ok(value)
         })();
         if durable {
-            conn.execute_batch(&format!(
-                "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES};"
-            ))
-            .map_err(sql_error)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(sql_error)?;
         }
         result
     }
 }
-
-/// Pages in the WAL after which the commit that crosses it copies them
-/// into the database (a checkpoint: two fsyncs and scattered writes).
-const CHECKPOINT_PAGES: u32 = 1000;
-/// The same for acknowledging commits: high enough that a worker's commits
-/// (claims, outcomes, every few milliseconds) do the checkpoints while one
-/// runs, low enough to bound the WAL (64 MiB) when nothing but enqueues
-/// happens.
-const ACK_CHECKPOINT_PAGES: u32 = 16_384;
 
 /// `BEGIN IMMEDIATE`, waiting for another writer (another process, or a
 /// second handle) in steps of tens of microseconds up to 1 ms rather than
