@@ -217,3 +217,37 @@ fn dedup_keys_are_unique_in_new_and_older_spools() {
     assert!(!other.duplicate);
     assert_eq!(indexes(&old.0), ["sqlite_autoindex_messages_1"], "no second index");
 }
+
+/// A writer holding the spool (another process, say) makes an enqueue
+/// wait, not fail, while the busy timeout lasts, and fail as unavailable
+/// (nothing queued) when it lasts longer.
+#[test]
+fn an_enqueue_waits_for_another_writer_up_to_the_busy_timeout() {
+    let dir = TempDir::new("busy");
+    let patient = SqliteSpool::open(&dir.0, SqliteOptions::default()).unwrap();
+    let hasty = SqliteSpool::open(
+        &dir.0,
+        SqliteOptions {
+            busy_timeout: Duration::from_millis(100),
+            ..SqliteOptions::default()
+        },
+    )
+    .unwrap();
+    let holder = rusqlite::Connection::open(dir.0.join("spool.db")).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = hasty
+        .enqueue(&message(1, &["a@b.example"]), Timestamp(1))
+        .unwrap_err();
+    assert!(matches!(err, SpoolError::Unavailable(_)), "{err:?}");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        holder.execute_batch("COMMIT").unwrap();
+    });
+    let id = patient
+        .enqueue(&message(2, &["a@b.example"]), Timestamp(2))
+        .unwrap()
+        .id;
+    release.join().unwrap();
+    assert_eq!(patient.stats().unwrap().messages, 1, "only the second was queued");
+    assert_eq!(hasty.show(id).unwrap().recipients.len(), 1);
+}
