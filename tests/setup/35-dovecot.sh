@@ -1,5 +1,6 @@
 # Dovecot: the reference IMAP server whose ENVELOPE and BODYSTRUCTURE answers
-# imap-blocking's tests/dovecot.rs compares with ours. The test starts its own
+# imap-blocking's tests/dovecot.rs compares with ours, and the reader that
+# maildrop's tests/dovecot.rs checks the mailbox store's files with. The test starts its own
 # private instance (dovecot -F -c PRIVATE.conf) on a loopback port; only the
 # package is needed here. Its packaged service is never started.
 need_packages dovecot-core dovecot-imapd

@@ -5,13 +5,17 @@
 //! role of Dovecot's `dovecot-uidlist`), so UIDVALIDITY and UIDNEXT stay
 //! the same across restarts.
 //!
-//! The list's first line is `mailwire-uidlist 1 UIDVALIDITY UIDNEXT`; each
-//! further line is `UID UNIQUE-NAME`. It is rewritten atomically (temporary
-//! file, fsync, rename, fsync of the directory) whenever a message gains a
-//! UID, and a message never gets a UID lower than UIDNEXT, so a UID is
-//! never reused while UIDVALIDITY holds. Writers within one process take a
-//! lock; two processes writing one tree at once is not supported.
+//! The list (format in [`crate::index`]) also keeps each message's size,
+//! date and file name with the stamps of `new/` and `cur/`, so a folder
+//! whose directories did not change is listed without reading them. It is
+//! rewritten atomically (temporary file, fsync, rename, fsync of the
+//! directory) whenever it changes, and a message never gets a UID lower than
+//! UIDNEXT, so a UID is never reused while UIDVALIDITY holds; a deleted or
+//! corrupt list is rebuilt from the files under a new UIDVALIDITY. Writers
+//! within one process take a lock; two processes writing one tree at once is
+//! not supported.
 
+use crate::index::{CachedFile, DirStamp, IndexEntry, IndexError, UidIndex};
 use crate::unique_name;
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -22,6 +26,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const UIDLIST: &str = ".mailwire-uidlist";
+const UIDVALIDITY: &str = ".mailwire-uidvalidity";
 static LOCK: Mutex<()> = Mutex::new(());
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -98,7 +103,7 @@ fn is_inbox(name: &str) -> bool {
     name.eq_ignore_ascii_case("INBOX")
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 200
         && !name.starts_with('.')
@@ -108,7 +113,7 @@ fn valid_name(name: &str) -> bool {
         && !name.chars().any(char::is_control)
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
@@ -121,6 +126,13 @@ fn now_secs() -> u64 {
 
 fn info_flags(file_name: &str) -> String {
     match file_name.split_once(":2,") {
+        // Already sorted, distinct capitals (what we write): as is.
+        Some((_, f))
+            if f.as_bytes().windows(2).all(|w| w[0] < w[1])
+                && f.bytes().all(|b| b.is_ascii_uppercase()) =>
+        {
+            f.to_owned()
+        }
         Some((_, f)) => {
             let mut letters: Vec<char> = f.chars().filter(char::is_ascii_uppercase).collect();
             letters.sort_unstable();
@@ -240,16 +252,46 @@ impl MaildirFolders {
     /// Lists a folder, giving UIDs to messages that have none yet. With
     /// `claim_recent`, messages in `new/` move to `cur/` (they are reported
     /// `recent` this once).
+    ///
+    /// When neither `new/` nor `cur/` changed since the index recorded them,
+    /// the listing comes from the index alone; otherwise the directories
+    /// are read and only files the index does not know are stat-ed.
     pub fn list(&self, name: &str, claim_recent: bool) -> Result<FolderListing, FolderError> {
         let dir = self.dir(name)?;
         let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut validity, mut next, mut known) = read_uidlist(&dir)?;
-        let mut changed = false;
-        if validity == 0 {
-            validity = u32::try_from(now_secs()).unwrap_or(1).max(1);
-            next = 1;
-            changed = true;
+        let now = i64::try_from(now_secs()).unwrap_or(i64::MAX);
+        let stored = load_index(&dir)?;
+        // Taken before reading the directories: a change during the read
+        // shows as a different stamp next time.
+        let new_stamp = dir_stamp(&dir.join("new"))?;
+        let cur_stamp = dir_stamp(&dir.join("cur"))?;
+        if let Ok(index) = &stored {
+            let unchanged = index.new_stamp.is_some()
+                && index.cur_stamp.is_some()
+                && index.new_stamp == new_stamp
+                && index.cur_stamp == cur_stamp;
+            let cached = index.entries.iter().all(|e| e.file.is_some());
+            let claims = claim_recent
+                && index
+                    .entries
+                    .iter()
+                    .any(|e| e.file.as_ref().is_some_and(|f| f.in_new));
+            if unchanged && cached && !claims {
+                return Ok(listing_from(&dir, index));
+            }
         }
+        let (mut validity, mut next) = match &stored {
+            Ok(index) => (index.uid_validity, index.uid_next),
+            Err(hint) => (new_validity(&dir, *hint)?, 1),
+        };
+        let known: HashMap<&str, &IndexEntry> = match &stored {
+            Ok(index) => index
+                .entries
+                .iter()
+                .map(|e| (e.unique.as_str(), e))
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
         let mut found = Vec::new();
         for (sub, recent) in [("new", true), ("cur", false)] {
             let entries = match fs::read_dir(dir.join(sub)) {
@@ -262,47 +304,70 @@ impl MaildirFolders {
                 let Some(file) = entry.file_name().to_str().map(str::to_owned) else {
                     continue;
                 };
-                if file.starts_with('.') {
+                if file.starts_with('.') || entry.file_type().is_ok_and(|t| t.is_dir()) {
                     continue;
                 }
-                let meta = match entry.metadata() {
-                    Ok(m) if m.is_file() => m,
-                    _ => continue,
-                };
-                let mtime = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-                    .unwrap_or(0);
                 let unique = unique_name(&file).to_owned();
+                let cached = known
+                    .get(unique.as_str())
+                    .and_then(|e| e.file.as_ref())
+                    .map(|f| (f.size, f.mtime));
+                let (size, mtime) = match cached {
+                    Some(known) => known,
+                    None => {
+                        let meta = match entry.metadata() {
+                            Ok(m) if m.is_file() => m,
+                            _ => continue,
+                        };
+                        let mtime = meta
+                            .modified()
+                            .ok()
+                            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                            .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+                            .unwrap_or(0);
+                        (meta.len(), mtime)
+                    }
+                };
                 let mut path = entry.path();
-                let mut flags = info_flags(&file);
+                let mut file_name = file.clone();
+                let mut in_new = recent;
                 if recent && claim_recent {
-                    let target = dir.join("cur").join(format!("{unique}:2,{flags}"));
+                    let moved = format!("{unique}:2,{}", info_flags(&file));
+                    let target = dir.join("cur").join(&moved);
                     if fs::rename(&path, &target).is_ok() {
                         path = target;
+                        file_name = moved;
+                        in_new = false;
                     }
-                    flags = info_flags(&format!("{unique}:2,{flags}"));
                 }
-                found.push((unique, flags, meta.len(), mtime, recent, path));
+                let flags = info_flags(&file_name);
+                found.push((unique, flags, size, mtime, recent, path, file_name, in_new));
             }
         }
         // Oldest unique name first, so new UIDs follow delivery order.
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found.dedup_by(|a, b| a.0 == b.0);
         let mut messages = Vec::with_capacity(found.len());
-        for (unique, flags, size, mtime, recent, path) in found {
-            let uid = match known.get(&unique) {
-                Some(&uid) => uid,
+        let mut entries = Vec::with_capacity(found.len());
+        for (unique, flags, size, mtime, recent, path, file_name, in_new) in found {
+            let uid = match known.get(unique.as_str()) {
+                Some(e) => e.uid,
                 None => {
                     let uid = next;
                     next = next.saturating_add(1);
-                    known.insert(unique.clone(), uid);
-                    changed = true;
                     uid
                 }
             };
+            entries.push(IndexEntry {
+                uid,
+                unique: unique.clone(),
+                file: Some(CachedFile {
+                    size,
+                    mtime,
+                    in_new,
+                    name: file_name,
+                }),
+            });
             messages.push(FolderMessage {
                 uid,
                 unique,
@@ -313,13 +378,32 @@ impl MaildirFolders {
                 path,
             });
         }
-        let before = known.len();
-        known.retain(|u, _| messages.iter().any(|m| &m.unique == u));
-        changed |= known.len() != before;
-        if changed {
-            write_uidlist(&dir, validity, next, &messages)?;
+        if next == u32::MAX {
+            // UIDs ran out: start over under a new UIDVALIDITY.
+            validity = new_validity(&dir, Some(validity))?;
+            next = 1;
+            for (m, e) in messages.iter_mut().zip(entries.iter_mut()) {
+                m.uid = next;
+                e.uid = next;
+                next += 1;
+            }
         }
+        entries.sort_by_key(|e| e.uid);
         messages.sort_by_key(|m| m.uid);
+        // A stamp still inside the current second may yet change without
+        // its time changing: record it as unknown, so the next listing
+        // reads the directory again.
+        let settled = |s: Option<DirStamp>| s.filter(|s| s.secs < now - 1);
+        let index = UidIndex {
+            uid_validity: validity,
+            uid_next: next,
+            new_stamp: settled(new_stamp),
+            cur_stamp: settled(cur_stamp),
+            entries,
+        };
+        if stored.as_ref().ok() != Some(&index) {
+            write_index(&dir, &index)?;
+        }
         Ok(FolderListing {
             uid_validity: validity,
             uid_next: next,
@@ -381,10 +465,13 @@ impl MaildirFolders {
         Ok(())
     }
 
-    /// Removes messages for good.
+    /// Removes messages for good (and counts them out of the tree's
+    /// Maildir++ `maildirsize`, if it keeps one).
     pub fn expunge(&self, name: &str, uids: &[u32]) -> Result<(), FolderError> {
         let dir = self.dir(name)?;
         let uids: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        let (mut bytes, mut count) = (0u64, 0u64);
+        let mut result = Ok(());
         for m in self
             .list(name, false)?
             .messages
@@ -393,9 +480,18 @@ impl MaildirFolders {
         {
             match fs::remove_file(&m.path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                other => other?,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+                Ok(()) => {
+                    bytes += m.size;
+                    count += 1;
+                }
             }
         }
+        crate::quota::note_removed(&self.root, bytes, count);
+        result?;
         sync_dir(&dir.join("cur"))?;
         sync_dir(&dir.join("new"))?;
         Ok(())
@@ -498,46 +594,109 @@ impl MaildirFolders {
     }
 }
 
-fn read_uidlist(dir: &Path) -> io::Result<(u32, u32, HashMap<String, u32>)> {
-    let text = match fs::read_to_string(dir.join(UIDLIST)) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((0, 1, HashMap::new())),
+/// The folder's index; `Err` (with the old UIDVALIDITY when readable)
+/// when it is missing or corrupt, and UIDs must start over.
+fn load_index(dir: &Path) -> io::Result<Result<UidIndex, Option<u32>>> {
+    let bytes = match fs::read(dir.join(UIDLIST)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Err(None)),
         Err(e) => return Err(e),
     };
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
-    let (validity, next) = match header.as_slice() {
-        ["mailwire-uidlist", "1", v, n] => (v.parse().unwrap_or(0), n.parse().unwrap_or(1)),
-        // An unreadable list starts over with a new UIDVALIDITY, which
-        // tells clients to forget what they cached.
-        _ => return Ok((0, 1, HashMap::new())),
-    };
-    let mut known = HashMap::new();
-    for line in lines {
-        if let Some((uid, unique)) = line.split_once(' ') {
-            if let Ok(uid) = uid.parse::<u32>() {
-                known.insert(unique.to_owned(), uid);
-            }
-        }
-    }
-    Ok((validity, next, known))
+    Ok(UidIndex::parse(&bytes).map_err(|_| IndexError::validity_hint(&bytes)))
 }
 
-fn write_uidlist(
-    dir: &Path,
-    validity: u32,
-    next: u32,
-    messages: &[FolderMessage],
-) -> io::Result<()> {
-    let mut text = format!("mailwire-uidlist 1 {validity} {next}\n");
-    let mut sorted: Vec<&FolderMessage> = messages.iter().collect();
-    sorted.sort_by_key(|m| m.uid);
-    for m in sorted {
-        text.push_str(&format!("{} {}\n", m.uid, m.unique));
+/// A UIDVALIDITY for UIDs that start over: the time, and always above the
+/// one before (from the index header when readable) and the last one this
+/// folder used (kept in `.mailwire-uidvalidity`, the role of Dovecot's
+/// `dovecot-uidvalidity`, so an index lost in the second it was made still
+/// gets a new value).
+fn new_validity(dir: &Path, before: Option<u32>) -> io::Result<u32> {
+    let now = u32::try_from(now_secs()).unwrap_or(u32::MAX).max(1);
+    let last = fs::read_to_string(dir.join(UIDVALIDITY))
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    let floor = before.max(last);
+    let validity = match floor {
+        Some(old) if old >= now => old.checked_add(1).unwrap_or(1),
+        _ => now,
+    };
+    let tmp = dir.join(format!("{UIDVALIDITY}.tmp"));
+    let mut file = File::create(&tmp)?;
+    file.write_all(format!("{validity}\n").as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&tmp, dir.join(UIDVALIDITY))?;
+    Ok(validity)
+}
+
+fn dir_stamp(dir: &Path) -> io::Result<Option<DirStamp>> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::metadata(dir) {
+        Ok(m) => Ok(Some(DirStamp {
+            ino: m.ino(),
+            secs: m.mtime(),
+            nanos: u32::try_from(m.mtime_nsec()).unwrap_or(0),
+        })),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
+}
+
+/// The folder's index, if it is readable,
+/// complete, and both directories are as it recorded them (what POP3's
+/// scan uses; it never writes).
+pub(crate) fn unchanged_index(dir: &Path) -> Option<UidIndex> {
+    let bytes = fs::read(dir.join(UIDLIST)).ok()?;
+    let index = UidIndex::parse(&bytes).ok()?;
+    let new_stamp = dir_stamp(&dir.join("new")).ok()?;
+    let cur_stamp = dir_stamp(&dir.join("cur")).ok()?;
+    let unchanged = index.new_stamp.is_some()
+        && index.cur_stamp.is_some()
+        && index.new_stamp == new_stamp
+        && index.cur_stamp == cur_stamp
+        && index.entries.iter().all(|e| e.file.is_some());
+    unchanged.then_some(index)
+}
+
+fn listing_from(dir: &Path, index: &UidIndex) -> FolderListing {
+    let messages = index
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let f = e.file.as_ref()?;
+            Some(FolderMessage {
+                uid: e.uid,
+                unique: e.unique.clone(),
+                flags: info_flags(&f.name),
+                size: f.size,
+                mtime: f.mtime,
+                recent: f.in_new,
+                path: {
+                    let sub = if f.in_new { "new" } else { "cur" };
+                    let mut path = PathBuf::with_capacity(
+                        dir.as_os_str().len() + sub.len() + f.name.len() + 2,
+                    );
+                    path.push(dir);
+                    path.push(sub);
+                    path.push(&f.name);
+                    path
+                },
+            })
+        })
+        .collect();
+    FolderListing {
+        uid_validity: index.uid_validity,
+        uid_next: index.uid_next,
+        messages,
+    }
+}
+
+/// Replaces the index atomically and durably (temporary file, fsync,
+/// rename, fsync of the directory): a UID once given is never given again
+/// under the same UIDVALIDITY, even after a crash.
+fn write_index(dir: &Path, index: &UidIndex) -> io::Result<()> {
     let tmp = dir.join(format!("{UIDLIST}.tmp"));
     let mut file = File::create(&tmp)?;
-    file.write_all(text.as_bytes())?;
+    file.write_all(&index.encode())?;
     file.sync_all()?;
     fs::rename(&tmp, dir.join(UIDLIST))?;
     sync_dir(dir)

@@ -1,5 +1,12 @@
-//! A Maildir read as a maildrop: what POP3 (and later IMAP and the web page)
-//! needs from the sink's store.
+//! Maildir storage for the mail server and its readers.
+//!
+//! - [`MailStore`]: the server's mailbox store, one Maildir++ tree per user
+//!   under one root, streaming two-phase delivery ([`Incoming`]) and
+//!   Maildir++ quotas (docs/mailbox-store.md);
+//! - [`MaildirFolders`]: a user's tree as IMAP folders, with a per-folder
+//!   index ([`index`]) that keeps UIDs and lists unchanged folders without
+//!   reading their directories;
+//! - [`Maildrop`]: a Maildir read as a POP3 maildrop, described below.
 //!
 //! [`Maildrop::scan`] lists the messages in `new/` and `cur/` with their
 //! sizes and unique ids; [`Maildrop::open`] gives a message as a reader to
@@ -41,8 +48,13 @@
 #![warn(missing_docs)]
 
 mod folders;
+pub mod index;
+mod names;
+mod quota;
+mod store;
 
 pub use folders::{FolderError, FolderListing, FolderMessage, MaildirFolders};
+pub use store::{CopyMode, Delivered, Incoming, MailStore, StoreError, Usage};
 
 use std::fs::{self, File};
 use std::io;
@@ -108,10 +120,37 @@ fn valid_uid(uid: &str) -> bool {
 impl Maildrop {
     /// Lists `new/` and `cur/` under `root`. A missing subdirectory is an
     /// empty one; dot files and anything but regular files are ignored.
+    ///
+    /// When the Maildir has an index ([`MaildirFolders`]' `.mailwire-uidlist`)
+    /// that recorded both directories as they are now, the listing comes
+    /// from it without reading the directories (names that are not UTF-8
+    /// are then not counted in [`skipped`](Self::skipped)); the index is
+    /// only read here, never written.
     pub fn scan(root: impl AsRef<Path>) -> io::Result<Maildrop> {
         let root = root.as_ref().to_path_buf();
         let mut messages = Vec::new();
         let mut skipped = 0;
+        if let Some(index) = folders::unchanged_index(&root) {
+            for entry in index.entries {
+                let Some(file) = entry.file else { continue };
+                if valid_uid(&entry.unique) {
+                    let sub = if file.in_new { "new" } else { "cur" };
+                    messages.push(Message {
+                        uid: entry.unique,
+                        size: file.size,
+                        path: root.join(sub).join(file.name),
+                    });
+                } else {
+                    skipped += 1;
+                }
+            }
+            messages.sort_by(|a, b| a.uid.cmp(&b.uid));
+            return Ok(Maildrop {
+                root,
+                messages,
+                skipped,
+            });
+        }
         for sub in ["new", "cur"] {
             let dir = root.join(sub);
             let entries = match fs::read_dir(&dir) {
@@ -214,10 +253,12 @@ impl Maildrop {
     /// Removes these messages (indexes into [`messages`](Self::messages)),
     /// then syncs both directories so the removal survives a crash. A
     /// message already gone counts as removed. Every deletion is attempted
-    /// even when one fails.
+    /// even when one fails. The removed messages are counted out of the
+    /// Maildir++ `maildirsize`, if the Maildir keeps one.
     pub fn delete(&self, indexes: &[usize]) -> Result<(), DeleteError> {
         let mut failed = 0;
         let mut first = None;
+        let (mut bytes, mut count) = (0u64, 0u64);
         for &index in indexes {
             let message = self
                 .messages
@@ -225,17 +266,25 @@ impl Maildrop {
                 .ok_or(DeleteError::NoSuchMessage(index))?;
             let result = match fs::remove_file(&message.path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => match self.find(&message.uid) {
-                    Ok(Some(path)) => fs::remove_file(path),
-                    Ok(None) => Ok(()),
+                    Ok(Some(path)) => fs::remove_file(path).map(|()| true),
+                    Ok(None) => Ok(false),
                     Err(e) => Err(e),
                 },
-                other => other,
+                other => other.map(|()| true),
             };
-            if let Err(e) = result {
-                failed += 1;
-                first.get_or_insert(e);
+            match result {
+                Ok(true) => {
+                    bytes += message.size;
+                    count += 1;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    failed += 1;
+                    first.get_or_insert(e);
+                }
             }
         }
+        quota::note_removed(&self.root, bytes, count);
         for sub in ["new", "cur"] {
             if let Ok(dir) = File::open(self.root.join(sub)) {
                 if let Err(e) = dir.sync_all() {

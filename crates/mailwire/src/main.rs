@@ -28,6 +28,7 @@ mod serve_readers;
 mod serve_tls;
 mod sink;
 mod template;
+mod user;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -120,6 +121,8 @@ enum Command {
     Bulk(Box<bulk::BulkArgs>),
     /// DKIM keys: `mailwire dkim keygen --domain D --selector S`.
     Dkim(dkim::DkimArgs),
+    /// The accounts of a users file: add, passwd, delete, list, quota.
+    User(user::UserArgs),
 }
 
 fn main() -> ExitCode {
@@ -132,6 +135,7 @@ fn main() -> ExitCode {
         Command::Queue(args) => queue::run(args),
         Command::Bulk(args) => bulk::run(*args),
         Command::Dkim(args) => dkim::run(args),
+        Command::User(args) => user::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,14 +13,15 @@ use crate::users::{Users, USERS_ENV};
 use crate::Failure;
 use anyhow::{anyhow, Context};
 use clap::Args;
-use smtp_blocking::{AuthThrottle, Limits, Server, ServerTls};
+use mail_accounts::AuthLimits;
+use smtp_blocking::{Limits, Server, ServerTls};
 use smtp_proto::{BareLineEndingPolicy, Mechanism};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long an address that used up its AUTH failures stays refused.
+/// How long a user or address that used up its AUTH failures stays refused.
 const AUTH_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, Args)]
@@ -54,10 +55,12 @@ pub(crate) struct ServeArgs {
     /// mailwire-self-signed.pem beside the Maildir].
     #[arg(long, value_name = "FILE", requires = "self_signed")]
     tls_cert_out: Option<PathBuf>,
-    /// Accounts for AUTH: one `user:password` per line, `#` starts a
-    /// comment. More may come from the MAILWIRE_SERVE_USERS environment
-    /// variable (`user:pass,user2:pass2`). With accounts, AUTH is offered
-    /// and required.
+    /// Accounts for AUTH: one `address:argon2-hash[:quota]` per line, as
+    /// `mailwire user add` writes them; `#` starts a comment. AUTH PLAIN and
+    /// LOGIN are then offered (CRAM-MD5 needs plain passwords). More may
+    /// come from the MAILWIRE_SERVE_USERS environment variable
+    /// (`user:pass,user2:pass2`, kept in memory, CRAM-MD5 too when there is
+    /// no users file). With accounts, AUTH is offered and required.
     #[arg(long, value_name = "FILE")]
     users_file: Option<PathBuf>,
     /// With accounts configured, also accept mail from clients that do not
@@ -90,12 +93,16 @@ pub(crate) struct ServeArgs {
     /// so that one client cannot take every slot.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections_per_ip: u32,
-    /// Failed AUTH attempts allowed from one client address, across its
-    /// connections, before its AUTH is refused until 15 minutes pass without
-    /// a failure. (Each connection also delays its failed AUTH replies,
-    /// 2 s, then 4 s, and closes after 3.)
+    /// Failed AUTH attempts allowed from one client address (IPv6: one
+    /// /64), across its connections, before its AUTH is refused until 15
+    /// minutes pass without a failure. (Each connection also delays its
+    /// failed AUTH replies, 2 s, then 4 s, and closes after 3.)
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     auth_failures_per_ip: u32,
+    /// Failed AUTH attempts allowed for one user, from any address, before
+    /// AUTH as that user is refused until 15 minutes pass without a failure.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    auth_failures_per_user: u32,
     /// A command line must be complete this many seconds after its first
     /// byte (a client trickling a byte a second is closed); 0: no bound.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
@@ -218,6 +225,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     }
     let users = load_users(&args)?;
     let tls = load_tls(&args, &addrs)?;
+    if users.has_hashed() && tls.is_none() && !args.allow_plaintext_auth {
+        return Err(Failure::usage(anyhow!(
+            "the accounts of --users-file log in with AUTH PLAIN or LOGIN, which need TLS: add \
+             --self-signed or --tls-cert/--tls-key (or --allow-plaintext-auth on a trusted network)"
+        )));
+    }
     let maildir = if args.discard {
         None
     } else {
@@ -229,8 +242,13 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     config.command_timeout = seconds(args.command_timeout);
     config.session_lifetime = seconds(args.session_lifetime);
     if !users.is_empty() {
+        // CRAM-MD5 needs the plain password, which a users file never holds.
+        let mut mechanisms = vec![Mechanism::Plain, Mechanism::Login];
+        if !users.has_hashed() {
+            mechanisms.push(Mechanism::CramMd5);
+        }
         config = config
-            .with_auth(vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5])
+            .with_auth(mechanisms)
             .with_require_auth(!args.auth_optional)
             .with_plaintext_auth(args.allow_plaintext_auth);
     }
@@ -255,7 +273,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let sink = args.check_auth.wrap(
         MaildirSink::new(maildir, true)
             .with_users(Arc::clone(&users))
-            .with_auth_throttle(AuthThrottle::new(args.auth_failures_per_ip, AUTH_WINDOW)),
+            .with_auth_limits(AuthLimits {
+                failures_per_user: args.auth_failures_per_user,
+                failures_per_ip: args.auth_failures_per_ip,
+                window: AUTH_WINDOW,
+                ..AuthLimits::default()
+            }),
         HOSTNAME,
     )?;
     let mut limits = Limits::default();
@@ -334,10 +357,14 @@ fn auth_summary(users: &Users, args: &ServeArgs, tls: bool) -> Option<String> {
     } else {
         "required"
     };
-    let when = match (args.allow_plaintext_auth, tls) {
-        (true, _) => "PLAIN, LOGIN and CRAM-MD5 offered, also without TLS",
-        (false, true) => "CRAM-MD5 offered; PLAIN and LOGIN only after STARTTLS or on --tls-listen",
-        (false, false) => {
+    let when = match (users.has_hashed(), args.allow_plaintext_auth, tls) {
+        (true, true, _) => "PLAIN and LOGIN offered, also without TLS",
+        (true, false, _) => "PLAIN and LOGIN offered after STARTTLS or on --tls-listen",
+        (false, true, _) => "PLAIN, LOGIN and CRAM-MD5 offered, also without TLS",
+        (false, false, true) => {
+            "CRAM-MD5 offered; PLAIN and LOGIN only after STARTTLS or on --tls-listen"
+        }
+        (false, false, false) => {
             "CRAM-MD5 only: PLAIN and LOGIN need TLS (add --self-signed or --tls-cert) or --allow-plaintext-auth"
         }
     };

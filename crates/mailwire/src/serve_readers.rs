@@ -144,11 +144,7 @@ impl Readers<'_> {
         let mode = Self::mode(tls.is_some(), implicit, "STLS");
         let options = self.options(config, tls, implicit);
         let (users, maildir) = (Arc::clone(users), self.maildir.clone());
-        let login = move |c: &pop3_proto::Credentials| {
-            users
-                .verify(c.username(), |password| c.verify_password(password))
-                .then(|| maildir.clone())
-        };
+        let login = move |c: &pop3_proto::Credentials| users.check_pop3(c).then(|| maildir.clone());
         let server = pop3_blocking::Pop3Server::bind(addr, options, login)
             .with_context(|| format!("listening for POP3 on {addr}"))?;
         self.announce("POP3", server.local_addr(), &mode);
@@ -168,22 +164,10 @@ impl Readers<'_> {
         let mode = Self::mode(tls.is_some(), implicit, "STARTTLS");
         let options = self.options(config, tls, implicit);
         let (users, maildir) = (Arc::clone(users), self.maildir.clone());
-        let login = move |c: &imap_proto::Credentials| {
-            let plain_for_someone_else = c.authzid.as_ref().is_some_and(|a| *a != c.username);
-            (!plain_for_someone_else
-                && users.verify(&c.username, |password| {
-                    constant_time_eq(password.as_bytes(), c.password.expose().as_bytes())
-                }))
-            .then(|| maildir.clone())
-        };
+        let login = move |c: &imap_proto::Credentials| users.check_imap(c).then(|| maildir.clone());
         let server = imap_blocking::ImapServer::bind(addr, options, login)
             .with_context(|| format!("listening for IMAP on {addr}"))?;
         self.announce("IMAP", server.local_addr(), &mode);
         Ok(Box::new(server.spawn()))
     }
-}
-
-/// Compares two secrets in time that depends only on their lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

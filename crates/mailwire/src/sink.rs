@@ -1,17 +1,19 @@
 //! The sink's SMTP side: stores each message in a Maildir (or discards it)
 //! as it arrives, writes a sanitized `Received:` line first, logs one line
 //! per message with every client-chosen value quoted, and checks AUTH
-//! against the configured accounts with failures throttled per address.
+//! against the configured accounts with failures limited per user and per
+//! client address across connections (`mail_accounts::AuthLimiter`).
 //!
 //! `mailwire serve` listens with it; `mailwire send` with no server starts
 //! it in-process as the embedded local sink.
 
 use crate::maildir::{Delivery, Maildir};
 use crate::users::Users;
-use smtp_blocking::{AuthThrottle, Connection, Decision, Handler, Sink, Transaction};
+use mail_accounts::{AuthLimiter, AuthLimits};
+use smtp_blocking::{Connection, Decision, Handler, Sink, Transaction};
 use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{EnhancedStatus, Host, Reply, ReplyCode, ServerConfig};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,16 +33,16 @@ pub(crate) fn sink_config(max_size: u64) -> ServerConfig {
 
 /// Stores each message in a Maildir (or discards it), streamed as it
 /// arrives; logs one line per message; checks AUTH against the configured
-/// accounts, with failures throttled per client address.
+/// accounts, with failures limited per user and per client address.
 #[derive(Debug, Clone)]
 pub(crate) struct MaildirSink {
     maildir: Option<Arc<Maildir>>,
     log: bool,
     users: Arc<Users>,
-    throttle: Arc<Mutex<AuthThrottle>>,
-    /// The user name of each connection's refused AUTH, until the failure
-    /// it causes is logged (at once: the session reports it right after).
-    refused_users: Arc<Mutex<HashMap<SocketAddr, String>>>,
+    limiter: Arc<Mutex<AuthLimiter>>,
+    /// The connections whose refused AUTH `auth` already counted, until
+    /// the session reports that failure (at once, right after).
+    counted: Arc<Mutex<HashSet<SocketAddr>>>,
 }
 
 impl MaildirSink {
@@ -51,8 +53,8 @@ impl MaildirSink {
             maildir: maildir.map(Arc::new),
             log,
             users: Arc::new(Users::new()),
-            throttle: Arc::new(Mutex::new(AuthThrottle::default())),
-            refused_users: Arc::default(),
+            limiter: Arc::new(Mutex::new(AuthLimiter::default())),
+            counted: Arc::default(),
         }
     }
 
@@ -62,22 +64,32 @@ impl MaildirSink {
         self
     }
 
-    /// Refuses AUTH from an address after this many failures.
-    pub(crate) fn with_auth_throttle(mut self, throttle: AuthThrottle) -> MaildirSink {
-        self.throttle = Arc::new(Mutex::new(throttle));
+    /// Refuses AUTH for a user, or from an address, after this many
+    /// failures.
+    pub(crate) fn with_auth_limits(mut self, limits: AuthLimits) -> MaildirSink {
+        self.limiter = Arc::new(Mutex::new(AuthLimiter::new(limits)));
         self
     }
 
-    fn refused_users(&self) -> MutexGuard<'_, HashMap<SocketAddr, String>> {
-        self.refused_users
+    fn counted(&self) -> MutexGuard<'_, HashSet<SocketAddr>> {
+        self.counted
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn throttle(&self) -> MutexGuard<'_, AuthThrottle> {
-        self.throttle
+    fn limiter(&self) -> MutexGuard<'_, AuthLimiter> {
+        self.limiter
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Notes that `auth` counted this connection's failure itself.
+    fn mark_counted(&self, peer: SocketAddr) {
+        let mut counted = self.counted();
+        if counted.len() >= 10_000 {
+            counted.clear();
+        }
+        counted.insert(peer);
     }
 }
 
@@ -286,39 +298,48 @@ impl Handler for MaildirSink {
     }
 
     fn auth(&self, conn: &Connection, request: &AuthRequest) -> Decision {
-        if self.throttle().is_blocked(conn.peer.ip(), Instant::now()) {
-            // Refused without looking at the credentials.
+        let (ip, user) = (conn.peer.ip(), request.username());
+        if !self.limiter().allowed(Some(user), ip, Instant::now()) {
+            // Refused without looking at the credentials, and not counted
+            // as one more failure.
+            self.mark_counted(conn.peer);
             return Decision::Reject(reply(
                 ReplyCode::new(454).unwrap_or(ReplyCode::LOCAL_ERROR),
                 (4, 7, 0),
                 "Too many authentication failures, try again later",
             ));
         }
+        // argon2 runs outside the lock: other connections go on meanwhile.
         if !self.users.is_empty() && self.users.check(request) {
+            self.limiter().succeeded(user, ip);
             return Decision::Accept;
         }
-        // The user name only: a password never reaches a log.
-        let mut refused = self.refused_users();
-        if refused.len() >= 10_000 {
-            refused.clear();
+        // Counted across connections, per user and per address; the
+        // session itself delays its reply and closes after a few.
+        let log = self
+            .limiter()
+            .record_failure(Some(user), ip, Instant::now());
+        self.mark_counted(conn.peer);
+        if let Some(failures) = log {
+            // The user name only: a password never reaches a log.
+            eprintln!(
+                "mailwire: AUTH failed for user={} client={ip} failures={failures}",
+                quote(user)
+            );
         }
-        refused.insert(conn.peer, request.username().to_owned());
         Decision::auth_invalid()
     }
 
     fn auth_failed(&self, conn: &Connection, _failures: usize) {
-        let ip = conn.peer.ip();
-        // A cancelled or garbled exchange named no user.
-        let user = self.refused_users().remove(&conn.peer).unwrap_or_default();
-        // Counted across connections; the session itself delays its reply
-        // and closes after a few.
-        let Some(failures) = self.throttle().record_failure(ip, Instant::now()) else {
+        if self.counted().remove(&conn.peer) {
             return;
-        };
-        eprintln!(
-            "mailwire: AUTH failed for user={} client={ip} failures={failures}",
-            quote(&user)
-        );
+        }
+        // A cancelled or garbled exchange: it named no user.
+        let ip = conn.peer.ip();
+        let log = self.limiter().record_failure(None, ip, Instant::now());
+        if let Some(failures) = log {
+            eprintln!("mailwire: AUTH failed for user=\"\" client={ip} failures={failures}");
+        }
     }
 }
 

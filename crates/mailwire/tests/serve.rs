@@ -183,33 +183,52 @@ fn a_certificate_from_pem_files_serves_starttls() {
     assert!(connect_tls(serve.plain, config(TlsPolicy::Required), &other_pem).is_err());
 }
 
+/// Writes a users file of argon2 hashes, as `mailwire user add` does.
+fn write_users(path: &Path, accounts: &[(&str, &str)]) {
+    let mut file = mail_accounts::UsersFile::parse("# test accounts\n").unwrap();
+    for (address, password) in accounts {
+        let hash = mail_accounts::HashedPassword::new(password).unwrap();
+        file.add(address, hash, None).unwrap();
+    }
+    file.write(path).unwrap();
+}
+
 #[test]
 fn users_from_a_file_must_authenticate_and_passwords_stay_out_of_the_logs() {
     let dir = TempDir::new("auth");
     let users = dir.0.join("users");
-    fs::write(
+    write_users(
         &users,
-        "# test accounts\nalice:correct horse:battery\n\nbob:tr0ub4dor\n",
-    )
-    .unwrap();
+        &[
+            ("alice@example.org", "correct horse:battery"),
+            ("bob@example.org", "tr0ub4dor"),
+        ],
+    );
     let serve = Serve::start(
         &dir.0,
         &["--self-signed", "--users-file", users.to_str().unwrap()],
         &[],
     );
     let cert = serve.cert.clone().unwrap();
+    assert!(
+        serve.stdout().iter().any(|l| l
+            == "AUTH required for 2 account(s): PLAIN and LOGIN offered after STARTTLS or on --tls-listen"),
+        "{:?}",
+        serve.stdout()
+    );
 
-    // Before TLS only CRAM-MD5 is offered; after it, PLAIN and LOGIN too.
+    // Hashed accounts need the password itself: no AUTH before TLS, and
+    // PLAIN and LOGIN (never CRAM-MD5) after it.
     let ehlo = plain_ehlo(serve.plain);
-    assert!(ehlo.contains("AUTH CRAM-MD5\r\n"), "{ehlo}");
+    assert!(!ehlo.contains("AUTH"), "{ehlo}");
     let client = connect_tls(serve.plain, config(TlsPolicy::Required), &cert).unwrap();
-    let offered = client.capabilities().auth_mechanisms();
-    for mechanism in ["PLAIN", "LOGIN", "CRAM-MD5"] {
-        assert!(
-            offered.iter().any(|m| m.as_str() == mechanism),
-            "{offered:?}"
-        );
-    }
+    let offered: Vec<String> = client
+        .capabilities()
+        .auth_mechanisms()
+        .iter()
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    assert_eq!(offered, ["PLAIN", "LOGIN"]);
     // No credentials: MAIL is refused (530), nothing stored.
     let mut anonymous = client;
     let refused = anonymous.send(&envelope(), body("anonymous").as_slice());
@@ -220,29 +239,40 @@ fn users_from_a_file_must_authenticate_and_passwords_stay_out_of_the_logs() {
     assert!(format!("{:?}", refused.unwrap_err()).contains("530"));
     let _ = anonymous.quit();
 
-    // CRAM-MD5 never sends the password, so it works before TLS.
-    let client = Client::connect(
+    // Without TLS there is nothing to log in with.
+    let no_tls = Client::connect(
         serve.plain,
-        login(config(TlsPolicy::None), "bob", "tr0ub4dor"),
+        login(config(TlsPolicy::None), "bob@example.org", "tr0ub4dor"),
         STEP,
+    );
+    assert!(no_tls.is_err(), "{no_tls:?}");
+
+    let client = connect_tls(
+        serve.plain,
+        login(config(TlsPolicy::Required), "bob@example.org", "tr0ub4dor"),
+        &cert,
     )
     .unwrap();
-    deliver(client, "from bob without TLS").unwrap();
+    deliver(client, "from bob").unwrap();
 
     // A wrong password fails the session's setup.
     let wrong = connect_tls(
         serve.plain,
-        login(config(TlsPolicy::Required), "alice", "wrong-password-x"),
+        login(
+            config(TlsPolicy::Required),
+            "alice@example.org",
+            "wrong-password-x",
+        ),
         &cert,
     );
     assert!(wrong.is_err(), "{wrong:?}");
 
-    // The right one (CRAM-MD5, the client's first choice) is accepted.
+    // The right one is accepted, the domain compared case-blind.
     let client = connect_tls(
         serve.plain,
         login(
             config(TlsPolicy::Required),
-            "alice",
+            "alice@EXAMPLE.org",
             "correct horse:battery",
         ),
         &cert,
@@ -250,29 +280,62 @@ fn users_from_a_file_must_authenticate_and_passwords_stay_out_of_the_logs() {
     .unwrap();
     deliver(client, "from alice").unwrap();
     let logged = serve.wait_lines("stored ", 2);
-    assert!(logged[0].contains(" user=\"bob\" "), "{logged:?}");
-    assert!(logged[1].contains(" user=\"alice\" "), "{logged:?}");
+    assert!(
+        logged[0].contains(" user=\"bob@example.org\" "),
+        "{logged:?}"
+    );
+    assert!(
+        logged[1].contains(" user=\"alice@EXAMPLE.org\" "),
+        "{logged:?}"
+    );
     let stored = serve.stored();
     assert_eq!(stored.len(), 2);
     for message in &stored {
         let text = String::from_utf8_lossy(message);
         // RFC 3848: A for a login, S for TLS (here STARTTLS).
-        let protocol = if text.contains("without TLS") {
-            "with ESMTPA;"
-        } else {
-            "with ESMTPSA;"
-        };
-        assert!(text.contains(protocol), "{text}");
+        assert!(text.contains("with ESMTPSA;"), "{text}");
     }
 
     let everything = [serve.stdout(), serve.stderr()].concat().join("\n");
     assert!(
-        everything.contains("failed for user=\"alice\""),
+        everything.contains("failed for user=\"alice@example.org\""),
         "{everything}"
     );
-    for secret in ["correct horse", "wrong-password-x", "tr0ub4dor"] {
+    for secret in ["correct horse", "wrong-password-x", "tr0ub4dor", "argon2"] {
         assert!(!everything.contains(secret), "{everything}");
     }
+}
+
+#[test]
+fn users_from_a_file_written_by_mailwire_user_log_in_without_tls_when_allowed() {
+    let dir = TempDir::new("auth-tool");
+    let mut add = mailwire(&dir.0);
+    add.args(["user", "add", "carol@example.org", "--users-file", "users"])
+        .env("MAILWIRE_PASSWORD", "carol's pw");
+    let (code, _, stderr) = run_to_end(add);
+    assert_eq!(code, Some(0), "{stderr}");
+    let users = dir.0.join("users");
+    let serve = Serve::start(
+        &dir.0,
+        &[
+            "--allow-plaintext-auth",
+            "--users-file",
+            users.to_str().unwrap(),
+        ],
+        &[("MAILWIRE_SERVE_USERS", "dave:pw-dave")],
+    );
+    let ehlo = plain_ehlo(serve.plain);
+    assert!(ehlo.contains("AUTH PLAIN LOGIN\r\n"), "{ehlo}");
+    for (user, password) in [("carol@example.org", "carol's pw"), ("dave", "pw-dave")] {
+        let client = Client::connect(
+            serve.plain,
+            login(config(TlsPolicy::None), user, password).with_plaintext_auth(true),
+            STEP,
+        )
+        .unwrap();
+        deliver(client, user).unwrap();
+    }
+    assert_eq!(serve.wait_lines("stored ", 2).len(), 2);
 }
 
 #[test]
@@ -336,6 +399,8 @@ fn inconsistent_flags_are_usage_errors() {
     let dir = TempDir::new("usage");
     let users = dir.0.join("users");
     fs::write(&users, "erin:hidden-value\nno colon here hidden-value\n").unwrap();
+    let hashed = dir.0.join("hashed");
+    write_users(&hashed, &[("erin@example.org", "hidden-value")]);
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["--tls-listen", "127.0.0.1:0"],
@@ -344,7 +409,14 @@ fn inconsistent_flags_are_usage_errors() {
         (vec!["--auth-optional"], "need accounts"),
         (vec!["--tls-cert", "x.pem"], "--tls-key"),
         (vec!["--tls-cert-out", "x.pem"], "--self-signed"),
-        (vec!["--users-file", users.to_str().unwrap()], "line 2"),
+        (
+            vec!["--users-file", users.to_str().unwrap()],
+            "line 1 holds a password in plain text",
+        ),
+        (
+            vec!["--users-file", hashed.to_str().unwrap()],
+            "need TLS: add --self-signed",
+        ),
     ];
     for (args, expected) in cases {
         let mut cmd = mailwire(&dir.0);

@@ -21,7 +21,19 @@ struct Raw {
 
 impl Raw {
     fn connect(addr: SocketAddr) -> Raw {
-        let stream = TcpStream::connect_timeout(&addr, STEP).unwrap();
+        Raw::start(TcpStream::connect_timeout(&addr, STEP).unwrap())
+    }
+
+    /// Connects from another loopback address (127.0.0.0/8 is all local).
+    fn connect_from(addr: SocketAddr, source: [u8; 4]) -> Raw {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+        socket.connect_timeout(&addr.into(), STEP).unwrap();
+        Raw::start(socket.into())
+    }
+
+    fn start(stream: TcpStream) -> Raw {
         stream.set_read_timeout(Some(STEP)).unwrap();
         let writer = stream.try_clone().unwrap();
         let mut raw = Raw {
@@ -191,6 +203,59 @@ fn auth_failures_are_throttled_per_address_across_connections() {
     // One line per address a minute, however many failures.
     assert_eq!(logged.len(), 1, "{logged:?}");
     assert!(logged[0].contains("user=\"carol\""), "{logged:?}");
+}
+
+#[test]
+fn auth_failures_are_limited_per_user_across_addresses_with_a_hashed_users_file() {
+    let dir = TempDir::new("authuser");
+    let users = dir.0.join("users");
+    let mut file = mail_accounts::UsersFile::new();
+    for (address, password) in [("ana@example.org", "ana-pw"), ("bo@example.org", "bo-pw")] {
+        let hash = mail_accounts::HashedPassword::new(password).unwrap();
+        file.add(address, hash, None).unwrap();
+    }
+    file.write(&users).unwrap();
+    let serve = Serve::start(
+        &dir.0,
+        &[
+            "--allow-plaintext-auth",
+            "--users-file",
+            users.to_str().unwrap(),
+            "--auth-failures-per-user",
+            "2",
+        ],
+        &[],
+    );
+    let plain = |user: &str, password: &str| {
+        let token = smtp_proto::sasl::encode_base64(format!("\0{user}\0{password}").as_bytes());
+        format!("AUTH PLAIN {token}\r\n")
+    };
+    let attempt = |source: [u8; 4], user: &str, password: &str| {
+        let mut raw = Raw::connect_from(serve.plain, source);
+        assert!(raw.send(b"EHLO raw.test\r\n").starts_with("250"));
+        raw.send(plain(user, password).as_bytes())
+    };
+    // Two guesses for ana, each from an address of its own.
+    assert!(attempt([127, 0, 0, 2], "ana@example.org", "guess-1").starts_with("535"));
+    assert!(attempt([127, 0, 0, 3], "ana@example.org", "guess-2").starts_with("535"));
+    // Now ana is refused from a third address, even with her password,
+    // without it being checked; bo from that address is not.
+    let refused = attempt([127, 0, 0, 4], "ANA@example.org", "ana-pw");
+    assert!(refused.starts_with("454 4.7.0"), "{refused}");
+    assert!(attempt([127, 0, 0, 4], "bo@example.org", "bo-pw").starts_with("235"));
+    let logged: Vec<String> = serve
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains("AUTH failed"))
+        .collect();
+    assert_eq!(logged.len(), 2, "one line per address: {logged:?}");
+    assert!(
+        logged
+            .iter()
+            .all(|l| l.contains("user=\"ana@example.org\"")),
+        "{logged:?}"
+    );
+    assert!(!logged.concat().contains("guess"), "{logged:?}");
 }
 
 /// The peak resident set of process `pid`, KiB.

@@ -41,18 +41,18 @@ if os.environ["MODE"] == "implicit":
 else:
     p = poplib.POP3("127.0.0.1", port, timeout=20)
     try:
-        p.user("alice")
+        p.user(os.environ["MAILUSER"])
         raise SystemExit("USER accepted before STLS")
     except poplib.error_proto as e:
         assert b"[AUTH]" in e.args[0], e
     p.stls(context=ctx)
-p.user("alice")
+p.user(os.environ["MAILUSER"])
 try:
     p.pass_("wrong")
     raise SystemExit("a wrong password was accepted")
 except poplib.error_proto:
     pass
-p.user("alice")
+p.user(os.environ["MAILUSER"])
 p.pass_(os.environ["PASSWORD"])
 count, _ = p.stat()
 assert count == 1, count
@@ -72,11 +72,11 @@ else:
     assert "LOGINDISABLED" in m.capabilities, m.capabilities
     m.starttls(ssl_context=ctx)
 try:
-    m.login("alice", "wrong")
+    m.login(os.environ["MAILUSER"], "wrong")
     raise SystemExit("a wrong password was accepted")
 except imaplib.IMAP4.error:
     pass
-m.login("alice", os.environ["PASSWORD"])
+m.login(os.environ["MAILUSER"], os.environ["PASSWORD"])
 typ, data = m.select("INBOX", readonly=True)
 assert typ == "OK" and data[0] == b"1", (typ, data)
 typ, data = m.fetch("1", "(BODY.PEEK[])")
@@ -100,12 +100,14 @@ sys.stdout.buffer.write(r.read())
 "#;
 
 /// Runs a Python client script against `addr`; what it wrote to stdout.
-fn python(script: &str, addr: SocketAddr, mode: &str, ca: &Path) -> Vec<u8> {
+/// The account is `user` with the password `reader-secret`.
+fn python(script: &str, addr: SocketAddr, mode: &str, ca: &Path, user: &str) -> Vec<u8> {
     let mut cmd = Command::new("python3");
     cmd.args(["-c", script])
         .env("PORT", addr.port().to_string())
         .env("MODE", mode)
         .env("CA", ca)
+        .env("MAILUSER", user)
         .env("PASSWORD", "reader-secret")
         .env("SUBJECT", "读 over every reader")
         .stdin(Stdio::null())
@@ -181,7 +183,7 @@ fn a_message_sent_over_smtp_is_read_back_over_pop3_imap_and_the_web_api() {
         ("web page on ", "", WEB, "web", &stored[0]),
     ] {
         let addr = announced(&serve, prefix, mode);
-        let fetched = python(script, addr, py_mode, &ca);
+        let fetched = python(script, addr, py_mode, &ca, "alice");
         assert!(
             fetched == *expected,
             "{prefix}{mode}: other bytes than the Maildir holds:\n{}\n---\n{}",
@@ -189,6 +191,74 @@ fn a_message_sent_over_smtp_is_read_back_over_pop3_imap_and_the_web_api() {
             String::from_utf8_lossy(expected)
         );
     }
+}
+
+#[test]
+fn hashed_accounts_of_a_users_file_read_over_pop3_and_imap() {
+    let dir = TempDir::new("serve-readers-hashed");
+    let users = dir.0.join("users");
+    let mut file = mail_accounts::UsersFile::new();
+    let hash = mail_accounts::HashedPassword::new("reader-secret").unwrap();
+    file.add("alice@example.org", hash, None).unwrap();
+    file.write(&users).unwrap();
+    let serve = Serve::start(
+        &dir.0,
+        &[
+            "--self-signed",
+            "--auth-optional",
+            "--users-file",
+            users.to_str().unwrap(),
+            "--pop3s",
+            "127.0.0.1:0",
+            "--imap",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let ca = serve
+        .cert
+        .clone()
+        .expect("the self-signed certificate's path");
+    let mut send = mailwire(&dir.0);
+    send.args([
+        "send",
+        "--server",
+        &serve.plain.to_string(),
+        "--security",
+        "none",
+        "--from",
+        "a@example.com",
+        "--to",
+        "alice@example.org",
+        "--subject",
+        "hashed",
+        "--text",
+        "hi\n",
+    ]);
+    let (status, _, stderr) = run_to_end(send);
+    assert_eq!(status, Some(0), "send failed: {stderr}");
+    serve.wait_lines("stored ", 1);
+    let stored = serve.stored();
+    let pop3 = python(
+        POP3,
+        announced(&serve, "POP3 on ", "implicit TLS"),
+        "implicit",
+        &ca,
+        "alice@example.org",
+    );
+    assert!(
+        pop3.starts_with(&stored[0][..stored[0].len() - 2]),
+        "{}",
+        String::from_utf8_lossy(&pop3)
+    );
+    let imap = python(
+        IMAP,
+        announced(&serve, "IMAP on ", "STARTTLS offered"),
+        "plain",
+        &ca,
+        "alice@EXAMPLE.org",
+    );
+    assert_eq!(imap, stored[0]);
 }
 
 #[test]
