@@ -173,7 +173,10 @@ fn dedup_keys_are_unique_in_new_and_older_spools() {
         let mut stmt = raw
             .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' ORDER BY name")
             .unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     };
 
     let new = TempDir::new("dedup-new");
@@ -181,7 +184,9 @@ fn dedup_keys_are_unique_in_new_and_older_spools() {
     let first = spool.enqueue(&keyed(1), Timestamp(1)).unwrap();
     let again = spool.enqueue(&keyed(2), Timestamp(2)).unwrap();
     assert!(!first.duplicate && again.duplicate && again.id == first.id);
-    spool.enqueue(&message(3, &["y@b.example"]), Timestamp(3)).unwrap();
+    spool
+        .enqueue(&message(3, &["y@b.example"]), Timestamp(3))
+        .unwrap();
     assert_eq!(indexes(&new.0), ["messages_dedup"]);
 
     let old = TempDir::new("dedup-old");
@@ -209,13 +214,22 @@ fn dedup_keys_are_unique_in_new_and_older_spools() {
         .unwrap();
     }
     let spool = SqliteSpool::open(&old.0, SqliteOptions::default()).unwrap();
-    assert_eq!(spool.body(mail_spool::spool::MessageId(7)).unwrap(), b"old body");
+    assert_eq!(
+        spool.body(mail_spool::spool::MessageId(7)).unwrap(),
+        b"old body"
+    );
     let dup = spool.enqueue(&keyed(4), Timestamp(4)).unwrap();
     assert!(dup.duplicate, "the old message's key still counts");
     assert_eq!(dup.id, mail_spool::spool::MessageId(7));
-    let other = spool.enqueue(&message(5, &["y@b.example"]), Timestamp(5)).unwrap();
+    let other = spool
+        .enqueue(&message(5, &["y@b.example"]), Timestamp(5))
+        .unwrap();
     assert!(!other.duplicate);
-    assert_eq!(indexes(&old.0), ["sqlite_autoindex_messages_1"], "no second index");
+    assert_eq!(
+        indexes(&old.0),
+        ["sqlite_autoindex_messages_1"],
+        "no second index"
+    );
 }
 
 /// A writer holding the spool (another process, say) makes an enqueue
@@ -248,6 +262,10 @@ fn an_enqueue_waits_for_another_writer_up_to_the_busy_timeout() {
         .unwrap()
         .id;
     release.join().unwrap();
-    assert_eq!(patient.stats().unwrap().messages, 1, "only the second was queued");
+    assert_eq!(
+        patient.stats().unwrap().messages,
+        1,
+        "only the second was queued"
+    );
     assert_eq!(hasty.show(id).unwrap().recipients.len(), 1);
 }

@@ -316,9 +316,7 @@ impl SqliteSpool {
     fn anything_due(&self, now: Timestamp) -> Result<bool, SpoolError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT 1 FROM recipients WHERE due IS NOT NULL AND due <= ?1 LIMIT 1",
-            )
+            .prepare_cached("SELECT 1 FROM recipients WHERE due IS NOT NULL AND due <= ?1 LIMIT 1")
             .map_err(sql_error)?;
         stmt.exists([now.0]).map_err(sql_error)
     }
