@@ -2,8 +2,11 @@
 //! envelope as the core's own encoder writes it (for dry runs).
 
 use crate::Error;
-use mime_codec::OutgoingMessage;
-use smtp_proto::{Body, Command, Envelope, MailParams, Mailbox, RcptParams, Recipient};
+use mime_codec::{EnvelopeAddress, EnvelopeDomain, OutgoingMessage};
+use smtp_proto::{
+    AddressLiteral, Body, Command, Domain, Envelope, GeneralLiteral, Host, MailParams, Mailbox,
+    RcptParams, Recipient,
+};
 
 /// An address whose local part is ASCII keeps to ASCII: its domain as the
 /// IDNA A-label (`bob@xn--bcher-kva.example`), which every server takes with
@@ -29,16 +32,64 @@ pub fn ascii_domain(addr: &str) -> Result<String, Error> {
     Ok(format!("{local}@{ascii}"))
 }
 
-/// One envelope address (ASCII local parts at A-label domains, UTF-8
-/// otherwise).
+/// One envelope address from text (ASCII local parts at A-label domains,
+/// UTF-8 otherwise): checked once by mime-codec, then converted by
+/// [`envelope_mailbox`].
 pub fn mailbox(addr: &str) -> Result<Mailbox, Error> {
-    let ascii = ascii_domain(addr)?;
-    Mailbox::parse(&ascii)
-        .or_else(|_| Mailbox::parse_utf8(&ascii))
-        .map_err(|e| Error::Address {
-            address: addr.to_owned(),
-            reason: e.to_string(),
-        })
+    let checked = EnvelopeAddress::new(addr).map_err(|e| Error::Address {
+        address: addr.to_owned(),
+        reason: e.to_string(),
+    })?;
+    envelope_mailbox(&checked)
+}
+
+/// The core's mailbox for an address of a built message's envelope, from
+/// the parts mime-codec checked (no text is split or parsed again as an
+/// address). An ASCII local part at a non-ASCII domain goes to the
+/// domain's A-label form, which every server takes with or without
+/// SMTPUTF8; a domain without one (or a non-ASCII local part) stays UTF-8,
+/// and the message then needs SMTPUTF8.
+///
+/// ```
+/// use mime_codec::EnvelopeAddress;
+/// let address = EnvelopeAddress::new("bob@bücher.example")?;
+/// let mailbox = mailer::envelope_mailbox(&address)?;
+/// assert_eq!(mailbox.to_string(), "bob@xn--bcher-kva.example");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn envelope_mailbox(address: &EnvelopeAddress) -> Result<Mailbox, Error> {
+    let refused = |e: smtp_proto::ParseError| Error::Address {
+        address: address.to_string(),
+        reason: e.to_string(),
+    };
+    let local = address.local_part();
+    let literal = match address.domain() {
+        EnvelopeDomain::Name(domain) => return named(local, domain).map_err(refused),
+        EnvelopeDomain::Ipv4(ip) => AddressLiteral::V4(ip),
+        EnvelopeDomain::Ipv6(ip) => AddressLiteral::V6(ip),
+        EnvelopeDomain::General { tag, content } => {
+            AddressLiteral::General(GeneralLiteral::new(tag, content).map_err(refused)?)
+        }
+    };
+    Mailbox::new(local, Host::Literal(literal)).map_err(refused)
+}
+
+/// A mailbox at a domain name: its A-label form when the local part is
+/// ASCII and the domain has one, else as it is.
+fn named(local: &str, domain: &str) -> Result<Mailbox, smtp_proto::ParseError> {
+    if domain.is_ascii() {
+        return Mailbox::new(local, Host::Domain(Domain::new(domain)?));
+    }
+    if local.is_ascii() {
+        let a_label = idna::domain_to_ascii(domain)
+            .ok()
+            .and_then(|ascii| Domain::new(&ascii).ok())
+            .and_then(|d| Mailbox::new(local, Host::Domain(d)).ok());
+        if let Some(mailbox) = a_label {
+            return Ok(mailbox);
+        }
+    }
+    Mailbox::new(local, Host::Domain(Domain::new_utf8(domain)?))
 }
 
 /// The SMTP envelope of a built message: its reverse path and every
@@ -60,9 +111,9 @@ pub fn mailbox(addr: &str) -> Result<Mailbox, Error> {
 /// ```
 pub fn envelope(message: &OutgoingMessage) -> Result<Envelope, Error> {
     let source = message.envelope();
-    let mut envelope = Envelope::new(mailbox(&source.reverse_path)?.into());
+    let mut envelope = Envelope::new(envelope_mailbox(&source.reverse_path)?.into());
     for rcpt in &source.recipients {
-        envelope = envelope.with_recipient(Recipient::new(mailbox(rcpt)?));
+        envelope = envelope.with_recipient(Recipient::new(envelope_mailbox(rcpt)?));
     }
     if let Some(size) = message.size() {
         envelope = envelope.with_size(size);

@@ -13,15 +13,26 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// How long a silent server is waited for before the port is looked into.
-const SILENCE: Duration = Duration::from_secs(2);
+pub(crate) const SILENCE: Duration = Duration::from_secs(2);
 
 /// How long the look may take.
 const LOOK: Duration = Duration::from_secs(3);
 
 /// Records that the server said anything, and passes every byte on.
-struct Heard {
+pub(crate) struct Heard {
     heard: Arc<AtomicBool>,
     inner: Option<Box<dyn WireObserver>>,
+}
+
+impl Heard {
+    /// An observer that sets `heard` once the server says anything, and
+    /// shows every byte to `inner`.
+    pub(crate) fn new(heard: &Arc<AtomicBool>, inner: Option<Box<dyn WireObserver>>) -> Heard {
+        Heard {
+            heard: Arc::clone(heard),
+            inner,
+        }
+    }
 }
 
 impl WireObserver for Heard {
@@ -45,10 +56,7 @@ pub(crate) fn connect(
     addresses: &[std::net::IpAddr],
 ) -> Result<Client, Error> {
     let heard = Arc::new(AtomicBool::new(false));
-    let builder = builder.observer(Heard {
-        heard: Arc::clone(&heard),
-        inner: observer,
-    });
+    let builder = builder.observer(Heard::new(&heard, observer));
     if target.security == Security::Tls {
         return Ok(builder.connect(&target.host, target.port)?);
     }
@@ -81,26 +89,30 @@ fn unknown_peer() -> std::net::SocketAddr {
     std::net::SocketAddr::from(([0, 0, 0, 0], 0))
 }
 
-/// A TLS handshake on a second connection succeeds (the certificate is not
-/// checked: nothing but EHLO and QUIT crosses it).
-fn speaks_implicit_tls(target: &Context, addresses: &[std::net::IpAddr]) -> bool {
-    let Ok(name) = Host::parse("localhost") else {
-        return false;
-    };
+/// The configuration of the look: implicit TLS, nothing but EHLO and
+/// QUIT, each bounded by [`LOOK`].
+pub(crate) fn look_config() -> Option<ClientConfig> {
+    let name = Host::parse("localhost").ok()?;
     let mut config = ClientConfig::new(name).with_tls(TlsPolicy::Implicit);
     config.timeouts.greeting = LOOK;
     config.timeouts.ehlo = LOOK;
     config.timeouts.quit = LOOK;
-    let result = Client::builder(config)
-        .tls(TlsSettings::new().dangerous_accept_invalid_certs())
-        .connect_timeout(LOOK)
-        .addresses(addresses.iter().copied())
-        .connect(&target.host, target.port);
+    Some(config)
+}
+
+/// TLS for the look: the certificate is not checked, as nothing but EHLO
+/// and QUIT crosses it.
+pub(crate) fn look_tls() -> TlsSettings {
+    TlsSettings::new().dangerous_accept_invalid_certs()
+}
+
+/// How long the look may take to connect.
+pub(crate) const LOOK_CONNECT: Duration = LOOK;
+
+/// Whether the look's outcome shows a TLS handshake that passed.
+pub(crate) fn handshake_passed<T>(result: &Result<T, smtp_blocking::Error>) -> bool {
     match result {
-        Ok(client) => {
-            let _ = client.quit();
-            true
-        }
+        Ok(_) => true,
         // The handshake itself failed, or no connection: not implicit TLS.
         Err(
             smtp_blocking::Error::Tls { .. }
@@ -111,4 +123,21 @@ fn speaks_implicit_tls(target: &Context, addresses: &[std::net::IpAddr]) -> bool
         // The handshake passed; what failed came after it.
         Err(_) => true,
     }
+}
+
+/// A TLS handshake on a second connection succeeds.
+fn speaks_implicit_tls(target: &Context, addresses: &[std::net::IpAddr]) -> bool {
+    let Some(config) = look_config() else {
+        return false;
+    };
+    let result = Client::builder(config)
+        .tls(look_tls())
+        .connect_timeout(LOOK_CONNECT)
+        .addresses(addresses.iter().copied())
+        .connect(&target.host, target.port);
+    let passed = handshake_passed(&result);
+    if let Ok(client) = result {
+        let _ = client.quit();
+    }
+    passed
 }

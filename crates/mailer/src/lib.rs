@@ -18,13 +18,15 @@ mod runtime;
 mod sink;
 mod stream;
 
-pub use envelope::{ascii_domain, envelope, envelope_commands, mailbox};
+pub use envelope::{ascii_domain, envelope, envelope_commands, envelope_mailbox, mailbox};
 pub use explain::{reply_code, Context, Error, ErrorKind, Words};
 pub use mailer::{
     Credentials, HostResolver, Mailer, MailerBuilder, MailerPool, Session, TokenProvider,
     DEFAULT_TIMEOUT,
 };
 pub use provider::{Provider, ProviderSettings, Security};
+#[cfg(feature = "async")]
+pub use runtime::{AsyncPool, AsyncSession};
 pub use sink::LocalSink;
 /// The async-std runtime, for [`Mailer::send_on`].
 #[cfg(feature = "async-std")]

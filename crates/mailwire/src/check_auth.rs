@@ -37,13 +37,10 @@ pub(crate) struct CheckAuthArgs {
     #[arg(long, value_enum, default_value_t = DmarcAction::Enforce, requires = "check_auth")]
     dmarc_policy: DmarcAction,
     /// The DNS server --check-auth asks, HOST:PORT (default: the system's
-    /// resolver); the same flag as `deliver --dns` and `probe --dns`.
-    #[arg(
-        long = "dns",
-        alias = "auth-dns",
-        value_name = "HOST:PORT",
-        requires = "check_auth"
-    )]
+    /// resolver); the same flag as `deliver --dns` and `probe --dns`. As a
+    /// mail server (see --config), the DNS server of every check and of
+    /// the delivery workers.
+    #[arg(long = "dns", alias = "auth-dns", value_name = "HOST:PORT")]
     dns: Option<SocketAddr>,
 }
 
@@ -54,12 +51,32 @@ pub(crate) enum DmarcAction {
 }
 
 impl CheckAuthArgs {
+    /// `--check-auth` was given.
+    pub(crate) fn enabled(&self) -> bool {
+        self.check_auth
+    }
+
+    /// `--dmarc-policy report` was given.
+    pub(crate) fn report_only(&self) -> bool {
+        self.dmarc_policy == DmarcAction::Report
+    }
+
+    /// `--dns`.
+    pub(crate) fn dns(&self) -> Option<SocketAddr> {
+        self.dns
+    }
+
     /// Wraps `inner`: checking when --check-auth was given, passing through otherwise.
     pub(crate) fn wrap<H: Handler>(
         &self,
         inner: H,
         authserv_id: &str,
     ) -> Result<AuthCheck<H>, Failure> {
+        if self.dns.is_some() && !self.check_auth {
+            return Err(Failure::usage(anyhow!(
+                "--dns needs --check-auth (or the mail server's --config / --domain)"
+            )));
+        }
         let resolver = if self.check_auth {
             let config = match self.dns {
                 Some(server) => mail_dns::DnsConfig::server(server),

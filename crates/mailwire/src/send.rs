@@ -343,7 +343,8 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
         let mut bytes = Vec::new();
         body.read_to_end(&mut bytes)
             .map_err(|e| Failure::usage(anyhow!("reading the message: {e}")))?;
-        return crate::queue::enqueue(url, &shown.reverse_path, &shown.recipients, bytes);
+        let recipients: Vec<String> = shown.recipients.iter().map(|r| r.to_string()).collect();
+        return crate::queue::enqueue(url, shown.reverse_path.as_str(), &recipients, bytes);
     }
     match target {
         Some(target) => {

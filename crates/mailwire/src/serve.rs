@@ -1,4 +1,5 @@
-//! `mailwire serve`: an SMTP sink that stores each message in a Maildir.
+//! `mailwire serve`: an SMTP sink that stores each message in a Maildir;
+//! with `--config` or `--domain` (see [`server`]), a mail server.
 //!
 //! One process serves the `--listen` address (plain SMTP, with STARTTLS
 //! when a certificate is given) and, with `--tls-listen`, an implicit-TLS
@@ -21,6 +22,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod server;
+
+/// Where the sink listens unless told otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
+/// Where the sink stores unless told otherwise.
+const DEFAULT_MAILDIR: &str = "./mailwire-mail";
+/// Connections at once, in all and from one address, unless told otherwise.
+const DEFAULT_MAX_CONNECTIONS: u32 = 64;
+const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 16;
+/// Seconds for a command line, and for a whole connection.
+const DEFAULT_COMMAND_TIMEOUT: u64 = 60;
+const DEFAULT_SESSION_LIFETIME: u64 = 3600;
+
 /// How long a user or address that used up its AUTH failures stays refused.
 const AUTH_WINDOW: Duration = Duration::from_secs(15 * 60);
 
@@ -28,9 +42,10 @@ const AUTH_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub(crate) struct ServeArgs {
     /// Address to listen on (loopback only unless you say otherwise): plain
     /// SMTP, with STARTTLS when a certificate is given. Port 0 picks a free
-    /// port (printed at start).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
-    listen: String,
+    /// port (printed at start). [default: 127.0.0.1:2525; as a mail server,
+    /// the port-25 listener of the file]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
     /// Also listen on this address with implicit TLS (port 465 style).
     /// Needs --tls-cert/--tls-key or --self-signed.
     #[arg(long, value_name = "ADDR")]
@@ -71,12 +86,14 @@ pub(crate) struct ServeArgs {
     /// the network readable by anyone on the path).
     #[arg(long)]
     allow_plaintext_auth: bool,
-    /// The Maildir to store messages in (created when missing).
-    #[arg(long, value_name = "DIR", default_value = "./mailwire-mail")]
-    maildir: PathBuf,
-    /// Largest message accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_SIZE)]
-    max_size: u64,
+    /// The Maildir to store messages in (created when missing) [default:
+    /// ./mailwire-mail]. Not for the mail server, which stores per user
+    /// (--mailboxes).
+    #[arg(long, value_name = "DIR")]
+    maildir: Option<PathBuf>,
+    /// Largest message accepted, in bytes [default: 26214400].
+    #[arg(long, value_name = "BYTES")]
+    max_size: Option<u64>,
     /// Accept every message and store none.
     #[arg(long)]
     discard: bool,
@@ -86,13 +103,14 @@ pub(crate) struct ServeArgs {
     /// only CR LF "." CR LF does.
     #[arg(long, value_enum, default_value_t = BareLineEndings::Reject)]
     bare_line_endings: BareLineEndings,
-    /// Connections served at once (per listener); more are answered 421.
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
-    max_connections: u32,
+    /// Connections served at once (per listener); more are answered 421
+    /// [default: 64].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
     /// Connections served at once from one client address (IPv6: one /64),
-    /// so that one client cannot take every slot.
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
-    max_connections_per_ip: u32,
+    /// so that one client cannot take every slot [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_ip: Option<u32>,
     /// Failed AUTH attempts allowed from one client address (IPv6: one
     /// /64), across its connections, before its AUTH is refused until 15
     /// minutes pass without a failure. (Each connection also delays its
@@ -104,13 +122,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     auth_failures_per_user: u32,
     /// A command line must be complete this many seconds after its first
-    /// byte (a client trickling a byte a second is closed); 0: no bound.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    command_timeout: u64,
+    /// byte (a client trickling a byte a second is closed); 0: no bound
+    /// [default: 60].
+    #[arg(long, value_name = "SECS")]
+    command_timeout: Option<u64>,
     /// The longest a connection may last, in seconds, whatever it does;
-    /// 0: no bound.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
-    session_lifetime: u64,
+    /// 0: no bound [default: 3600].
+    #[arg(long, value_name = "SECS")]
+    session_lifetime: Option<u64>,
     /// Also serve the Maildir over POP3 on this address (port 110 style:
     /// STLS offered when there is a certificate), to the same accounts.
     #[arg(long, value_name = "ADDR")]
@@ -134,6 +153,20 @@ pub(crate) struct ServeArgs {
     web: Option<String>,
     #[command(flatten)]
     check_auth: crate::check_auth::CheckAuthArgs,
+    #[command(flatten)]
+    server: server::ServerArgs,
+}
+
+impl ServeArgs {
+    fn listen(&self) -> &str {
+        self.listen.as_deref().unwrap_or(DEFAULT_LISTEN)
+    }
+
+    fn maildir(&self) -> PathBuf {
+        self.maildir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_MAILDIR))
+    }
 }
 
 /// `--bare-line-endings`.
@@ -194,7 +227,7 @@ fn load_tls(args: &ServeArgs, listen: &[SocketAddr]) -> Result<Option<ServerTls>
     let path = args
         .tls_cert_out
         .clone()
-        .unwrap_or_else(|| default_cert_path(&args.maildir));
+        .unwrap_or_else(|| default_cert_path(&args.maildir()));
     generated.write_cert(&path).map_err(Failure::other)?;
     out!(
         "self-signed certificate for {} written to {} (clients can trust it as a CA file)",
@@ -212,7 +245,10 @@ fn resolve(addr: &str, flag: &str) -> Result<Vec<SocketAddr>, Failure> {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
-    let mut addrs = resolve(&args.listen, "--listen")?;
+    if args.server.wanted() {
+        return server::run(args);
+    }
+    let mut addrs = resolve(args.listen(), "--listen")?;
     let tls_addrs = match &args.tls_listen {
         Some(addr) => resolve(addr, "--tls-listen")?,
         None => Vec::new(),
@@ -234,13 +270,13 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let maildir = if args.discard {
         None
     } else {
-        Some(Maildir::create(&args.maildir).map_err(Failure::other)?)
+        Some(Maildir::create(&args.maildir()).map_err(Failure::other)?)
     };
 
-    let mut config =
-        sink_config(args.max_size).with_bare_line_endings(args.bare_line_endings.policy());
-    config.command_timeout = seconds(args.command_timeout);
-    config.session_lifetime = seconds(args.session_lifetime);
+    let mut config = sink_config(args.max_size.unwrap_or(DEFAULT_MAX_SIZE))
+        .with_bare_line_endings(args.bare_line_endings.policy());
+    config.command_timeout = seconds(args.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT));
+    config.session_lifetime = seconds(args.session_lifetime.unwrap_or(DEFAULT_SESSION_LIFETIME));
     if !users.is_empty() {
         // CRAM-MD5 needs the plain password, which a users file never holds.
         let mut mechanisms = vec![Mechanism::Plain, Mechanism::Login];
@@ -261,9 +297,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         imaps: args.imaps.as_deref(),
         web: args.web.as_deref(),
         hostname: HOSTNAME,
-        maildir: args.maildir.clone(),
+        maildir: args.maildir(),
         allow_plaintext: args.allow_plaintext_auth,
-        max_connections: args.max_connections as usize,
+        max_connections: args.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS) as usize,
+        per_user: None,
     };
     if args.discard && readers.any() {
         return Err(Failure::usage(anyhow!(
@@ -282,19 +319,21 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         HOSTNAME,
     )?;
     let mut limits = Limits::default();
-    limits.max_connections = args.max_connections as usize;
-    limits.max_connections_per_ip = args.max_connections_per_ip as usize;
+    limits.max_connections = args.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS) as usize;
+    limits.max_connections_per_ip = args
+        .max_connections_per_ip
+        .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP) as usize;
 
     let main = match &tls {
         Some(tls) => Server::bind_tls(
-            args.listen.as_str(),
+            args.listen(),
             config.clone().with_starttls(true),
             tls.clone(),
             sink.clone(),
         ),
-        None => Server::bind(args.listen.as_str(), config.clone(), sink.clone()),
+        None => Server::bind(args.listen(), config.clone(), sink.clone()),
     }
-    .with_context(|| format!("listening on {}", args.listen))
+    .with_context(|| format!("listening on {}", args.listen()))
     .map_err(Failure::connect)?
     .with_limits(limits);
     let implicit = match (&args.tls_listen, &tls) {
@@ -310,7 +349,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let target = if args.discard {
         "discarding messages".to_owned()
     } else {
-        format!("storing into {}", args.maildir.display())
+        format!("storing into {}", args.maildir().display())
     };
     if let Some(note) = auth_note {
         out!("{note}");

@@ -2,6 +2,9 @@
 //! `--pop3s`), IMAP (`--imap`, `--imaps`) for the same accounts that may
 //! AUTH over SMTP, and the web page with its JSON API (`--web`).
 //!
+//! As a mail server, each user logs in to their own mailbox instead
+//! ([`Readers::per_user`]).
+//!
 //! Each listener prints one line, `POP3 on ADDR (mode)`, `IMAP on ADDR
 //! (mode)` or `web page on http://ADDR/`, and stops when its handle drops.
 
@@ -33,6 +36,23 @@ pub(crate) struct Readers<'a> {
     pub(crate) allow_plaintext: bool,
     /// `--max-connections`.
     pub(crate) max_connections: usize,
+    /// As a mail server: each user's own Maildir, found by a login (user,
+    /// password); `users` and `maildir` are then not used.
+    pub(crate) per_user: Option<PerUser>,
+}
+
+/// A login that opens the user's own Maildir: `Some(dir)` when `password`
+/// is `user`'s.
+#[derive(Clone)]
+pub(crate) struct PerUser(pub(crate) Arc<OpenMailbox>);
+
+/// (user, password) → the user's Maildir, when the password is theirs.
+pub(crate) type OpenMailbox = dyn Fn(&str, &str) -> Option<PathBuf> + Send + Sync;
+
+impl std::fmt::Debug for PerUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PerUser")
+    }
 }
 
 /// A running reader, kept only to be dropped: dropping it stops it.
@@ -66,7 +86,7 @@ impl Readers<'_> {
         users: &Arc<Users>,
         tls: Option<&ServerTls>,
     ) -> anyhow::Result<Vec<Running>> {
-        if self.mail_readers() && users.is_empty() {
+        if self.mail_readers() && users.is_empty() && self.per_user.is_none() {
             return Err(anyhow!(
                 "--pop3, --pop3s, --imap and --imaps need accounts (--users-file or MAILWIRE_SERVE_USERS)"
             ));
@@ -144,7 +164,16 @@ impl Readers<'_> {
         let mode = Self::mode(tls.is_some(), implicit, "STLS");
         let options = self.options(config, tls, implicit);
         let (users, maildir) = (Arc::clone(users), self.maildir.clone());
-        let login = move |c: &pop3_proto::Credentials| users.check_pop3(c).then(|| maildir.clone());
+        let per_user = self.per_user.clone();
+        let login = move |c: &pop3_proto::Credentials| match &per_user {
+            // A PLAIN authorization identity for someone else is refused:
+            // `verify_password` of the client's own password says so.
+            Some(open) => c
+                .password()
+                .filter(|p| c.verify_password(p.expose()))
+                .and_then(|p| (open.0)(c.username(), p.expose())),
+            None => users.check_pop3(c).then(|| maildir.clone()),
+        };
         let server = pop3_blocking::Pop3Server::bind(addr, options, login)
             .with_context(|| format!("listening for POP3 on {addr}"))?;
         self.announce("POP3", server.local_addr(), &mode);
@@ -164,7 +193,18 @@ impl Readers<'_> {
         let mode = Self::mode(tls.is_some(), implicit, "STARTTLS");
         let options = self.options(config, tls, implicit);
         let (users, maildir) = (Arc::clone(users), self.maildir.clone());
-        let login = move |c: &imap_proto::Credentials| users.check_imap(c).then(|| maildir.clone());
+        let per_user = self.per_user.clone();
+        let login = move |c: &imap_proto::Credentials| match &per_user {
+            Some(open) => {
+                let for_someone_else = c.authzid.as_ref().is_some_and(|a| *a != c.username);
+                if for_someone_else {
+                    None
+                } else {
+                    (open.0)(&c.username, c.password.expose())
+                }
+            }
+            None => users.check_imap(c).then(|| maildir.clone()),
+        };
         let server = imap_blocking::ImapServer::bind(addr, options, login)
             .with_context(|| format!("listening for IMAP on {addr}"))?;
         self.announce("IMAP", server.local_addr(), &mode);

@@ -3,6 +3,7 @@
 use crate::address::Mailbox;
 use crate::content_type::{ContentType, TransferEncoding};
 use crate::date::DateTime;
+use crate::envelope_address::EnvelopeAddress;
 use crate::error::{check_value, BuildError};
 use crate::fold::{name_param, quote_param, write_mailboxes, write_unstructured, HeaderField};
 use crate::output::{ChunkSource, Envelope, OutgoingMessage, Segment};
@@ -317,12 +318,12 @@ impl MessageBuilder {
         if self.from.len() > 1 && self.sender.is_none() {
             return Err(BuildError::MissingSender);
         }
-        let reverse_path = self.sender.as_ref().unwrap_or(author).address().to_owned();
+        let reverse_path = self.sender.as_ref().unwrap_or(author).envelope_address()?;
         let domain = self.sender.as_ref().unwrap_or(author).domain().to_owned();
-        let mut recipients: Vec<String> = Vec::new();
+        let mut recipients: Vec<EnvelopeAddress> = Vec::new();
         for m in self.to.iter().chain(&self.cc).chain(&self.bcc) {
             if !recipients.iter().any(|r| r == m.address()) {
-                recipients.push(m.address().to_owned());
+                recipients.push(m.envelope_address()?);
             }
         }
         let all_boxes = || {

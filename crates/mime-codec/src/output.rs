@@ -1,6 +1,7 @@
 //! A built message: its envelope, size, SMTP requirements, and its bytes as a stream of chunks.
 
 use crate::base64::{encoded_len, Base64Encoder, LINE_INPUT};
+use crate::envelope_address::EnvelopeAddress;
 
 /// About how many output bytes each chunk holds while streaming a base64 body.
 const CHUNK_INPUT: usize = LINE_INPUT * 1024;
@@ -28,13 +29,14 @@ impl Segment {
     }
 }
 
-/// The SMTP envelope of a message: the reverse path and every recipient, Bcc included.
+/// The SMTP envelope of a message: the reverse path and every recipient, Bcc included, each
+/// checked to RFC 5321's grammar when the message was built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     /// The address for `MAIL FROM`: the Sender if given, else the first From address.
-    pub reverse_path: String,
+    pub reverse_path: EnvelopeAddress,
     /// The addresses for `RCPT TO`: To, Cc and Bcc in that order, each once.
-    pub recipients: Vec<String>,
+    pub recipients: Vec<EnvelopeAddress>,
 }
 
 /// A message ready to send: produced by [`MessageBuilder::build`](crate::MessageBuilder::build).

@@ -4,7 +4,10 @@
 //! an I/O failure is worded. The drivers keep only reads, writes, timers
 //! and the handshake; they pass the time in.
 
-use crate::{Error, Session, TlsFailure, Upgrade, DEFAULT_HANDSHAKE};
+use crate::{
+    describe_client_failure, describe_server_failure, Error, Session, TlsFailure, Upgrade,
+    DEFAULT_HANDSHAKE, SERVER_HANDSHAKE_LIMIT,
+};
 use smtp_proto::{Direction, TlsInfo, WireObserver};
 use std::fmt;
 use std::io;
@@ -26,6 +29,28 @@ pub struct TlsStart {
 /// A handshake's outcome: the session's TLS details, or the failure's kind
 /// and reason.
 pub type Handshake = Result<TlsInfo, (TlsFailure, String)>;
+
+impl TlsStart {
+    /// By when the handshake must be done: the session's deadline, and a
+    /// server's at most [`SERVER_HANDSHAKE_LIMIT`] after `now` (a client
+    /// that stalls its handshake must not hold a connection for the
+    /// session's whole timeout).
+    pub fn handshake_deadline(&self, now: Instant) -> Instant {
+        match self.upgrade {
+            Upgrade::Client { .. } => self.deadline,
+            Upgrade::Server(_) => self.deadline.min(now + SERVER_HANDSHAKE_LIMIT),
+        }
+    }
+
+    /// A failed handshake in words, for this side (the client's wording
+    /// names the server and knows whether TLS came before any SMTP).
+    pub fn failure(&self, error: &io::Error) -> (TlsFailure, String) {
+        match &self.upgrade {
+            Upgrade::Client { name, .. } => describe_client_failure(error, name, self.implicit),
+            Upgrade::Server(_) => describe_server_failure(error),
+        }
+    }
+}
 
 /// One connection's state beside its stream.
 pub struct DriverState {

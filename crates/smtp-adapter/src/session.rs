@@ -22,31 +22,49 @@ pub trait Session {
     fn tls_established(&mut self, now: Instant, info: TlsInfo);
 }
 
-macro_rules! session_impl {
-    ($session:ty, $event:ty) => {
-        impl Session for $session {
-            type Event = $event;
-            fn feed(&mut self, now: Instant, bytes: &[u8]) {
-                <$session>::feed(self, now, bytes)
-            }
-            fn feed_eof(&mut self, now: Instant) {
-                <$session>::feed_eof(self, now)
-            }
-            fn handle_timeout(&mut self, now: Instant) {
-                <$session>::handle_timeout(self, now)
-            }
-            fn poll_output(&mut self) -> Option<Output<$event>> {
-                <$session>::poll_output(self)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$session>::poll_timeout(self)
-            }
-            fn tls_established(&mut self, now: Instant, info: TlsInfo) {
-                <$session>::tls_established(self, now, info)
-            }
-        }
-    };
+// Each method forwards to the session's own method of the same name (an
+// inherent method wins over a trait method in the call).
+
+impl Session for ClientSession {
+    type Event = ClientEvent;
+    fn feed(&mut self, now: Instant, bytes: &[u8]) {
+        ClientSession::feed(self, now, bytes);
+    }
+    fn feed_eof(&mut self, now: Instant) {
+        ClientSession::feed_eof(self, now);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        ClientSession::handle_timeout(self, now);
+    }
+    fn poll_output(&mut self) -> Option<Output<ClientEvent>> {
+        ClientSession::poll_output(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        ClientSession::poll_timeout(self)
+    }
+    fn tls_established(&mut self, now: Instant, info: TlsInfo) {
+        ClientSession::tls_established(self, now, info);
+    }
 }
 
-session_impl!(ClientSession, ClientEvent);
-session_impl!(ServerSession, ServerEvent);
+impl Session for ServerSession {
+    type Event = ServerEvent;
+    fn feed(&mut self, now: Instant, bytes: &[u8]) {
+        ServerSession::feed(self, now, bytes);
+    }
+    fn feed_eof(&mut self, now: Instant) {
+        ServerSession::feed_eof(self, now);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        ServerSession::handle_timeout(self, now);
+    }
+    fn poll_output(&mut self) -> Option<Output<ServerEvent>> {
+        ServerSession::poll_output(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        ServerSession::poll_timeout(self)
+    }
+    fn tls_established(&mut self, now: Instant, info: TlsInfo) {
+        ServerSession::tls_established(self, now, info);
+    }
+}

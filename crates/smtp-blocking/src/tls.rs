@@ -4,8 +4,7 @@
 
 use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use smtp_adapter::{
-    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info,
-    tls_already_in_use, Handshake, TlsFailure, TlsStart, SERVER_HANDSHAKE_LIMIT,
+    client_tls_info, server_tls_info, tls_already_in_use, Handshake, TlsFailure, TlsStart,
 };
 pub(crate) use smtp_adapter::{ServerTls, TlsSettings, Upgrade};
 use std::io::{self, Read, Write};
@@ -129,13 +128,8 @@ impl Stream {
         let Stream::Plain(mut socket) = std::mem::replace(self, Stream::Gone) else {
             return Err(tls_already_in_use());
         };
-        let TlsStart {
-            upgrade,
-            deadline,
-            implicit,
-        } = start;
-        let (deadline, implicit) = (*deadline, *implicit);
-        match upgrade {
+        let deadline = start.handshake_deadline(Instant::now());
+        match &start.upgrade {
             Upgrade::Client {
                 config,
                 name,
@@ -145,7 +139,7 @@ impl Stream {
                     .map_err(|e| (TlsFailure::Other, e.to_string()))?;
                 if let Err(e) = handshake!(conn, socket, deadline) {
                     let _ = socket.shutdown(Shutdown::Both);
-                    return Err(describe_client_failure(&e, name, implicit));
+                    return Err(start.failure(&e));
                 }
                 let info = client_tls_info(&conn, name, *verified);
                 *self = Stream::Client(Box::new(StreamOwned::new(conn, socket)));
@@ -154,10 +148,9 @@ impl Stream {
             Upgrade::Server(config) => {
                 let mut conn = ServerConnection::new(Arc::clone(config))
                     .map_err(|e| (TlsFailure::Other, e.to_string()))?;
-                let deadline = deadline.min(Instant::now() + SERVER_HANDSHAKE_LIMIT);
                 if let Err(e) = handshake!(conn, socket, deadline) {
                     let _ = socket.shutdown(Shutdown::Both);
-                    return Err(describe_server_failure(&e));
+                    return Err(start.failure(&e));
                 }
                 let info = server_tls_info(&conn);
                 *self = Stream::Server(Box::new(StreamOwned::new(conn, socket)));

@@ -53,6 +53,17 @@ impl<R: Runtime> Pool<R> {
         self
     }
 
+    /// Connects to these addresses, in order, instead of looking the host
+    /// name up; the name stays the TLS name (see
+    /// [`ClientBuilder::addresses`](crate::ClientBuilder::addresses)).
+    pub fn with_addresses(
+        mut self,
+        addresses: impl IntoIterator<Item = std::net::IpAddr>,
+    ) -> Pool<R> {
+        self.core.set_addresses(addresses.into_iter().collect());
+        self
+    }
+
     /// Connections open and waiting for a message.
     pub fn idle_connections(&self) -> usize {
         self.core.idle_connections()

@@ -6,8 +6,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::{TlsAcceptor, TlsConnector};
 use futures_util::AsyncWriteExt;
 use smtp_adapter::{
-    client_tls_info, describe_client_failure, describe_server_failure, server_tls_info,
-    tls_already_in_use, Handshake, TlsStart, Upgrade, SERVER_HANDSHAKE_LIMIT,
+    client_tls_info, server_tls_info, tls_already_in_use, Handshake, TlsStart, Upgrade,
 };
 use std::io;
 use std::pin::Pin;
@@ -63,9 +62,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream<S> {
         let Stream::Plain(socket) = std::mem::replace(self, Stream::Gone) else {
             return Err(tls_already_in_use());
         };
-        let (upgrade, deadline, implicit) = (&start.upgrade, start.deadline, start.implicit);
+        let deadline = start.handshake_deadline(Instant::now());
         let timed_out = || io::Error::from(io::ErrorKind::TimedOut);
-        match upgrade {
+        match &start.upgrade {
             Upgrade::Client {
                 config,
                 name,
@@ -74,20 +73,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream<S> {
                 let connect = TlsConnector::from(config.clone()).connect(name.clone(), socket);
                 let tls = match timeout::<R, _>(deadline, connect).await {
                     Some(Ok(tls)) => tls,
-                    Some(Err(e)) => return Err(describe_client_failure(&e, name, implicit)),
-                    None => return Err(describe_client_failure(&timed_out(), name, implicit)),
+                    Some(Err(e)) => return Err(start.failure(&e)),
+                    None => return Err(start.failure(&timed_out())),
                 };
                 let info = client_tls_info(tls.get_ref().1, name, *verified);
                 *self = Stream::Client(Box::new(tls));
                 Ok(info)
             }
             Upgrade::Server(config) => {
-                let deadline = deadline.min(Instant::now() + SERVER_HANDSHAKE_LIMIT);
                 let accept = TlsAcceptor::from(config.clone()).accept(socket);
                 let tls = match timeout::<R, _>(deadline, accept).await {
                     Some(Ok(tls)) => tls,
-                    Some(Err(e)) => return Err(describe_server_failure(&e)),
-                    None => return Err(describe_server_failure(&timed_out())),
+                    Some(Err(e)) => return Err(start.failure(&e)),
+                    None => return Err(start.failure(&timed_out())),
                 };
                 let info = server_tls_info(tls.get_ref().1);
                 *self = Stream::Server(Box::new(tls));

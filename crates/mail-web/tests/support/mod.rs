@@ -163,9 +163,9 @@ impl Rig {
         let message = builder.build().unwrap();
         let env = message.envelope().clone();
         let bytes = message.to_vec();
-        let mut envelope = Envelope::new(Mailbox::parse(&env.reverse_path).unwrap().into());
+        let mut envelope = Envelope::new(Mailbox::parse(env.reverse_path.as_str()).unwrap().into());
         for r in &env.recipients {
-            envelope = envelope.with_recipient(Recipient::new(Mailbox::parse(r).unwrap()));
+            envelope = envelope.with_recipient(Recipient::new(Mailbox::parse(r.as_str()).unwrap()));
         }
         let addr = self.smtp.as_ref().unwrap().local_addr();
         let mut client = Client::connect(
