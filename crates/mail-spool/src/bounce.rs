@@ -171,8 +171,19 @@ fn notice(
     // A host name that is not a usable domain still gets a bounce: from
     // MAILER-DAEMON@localhost, and with no To header for a sender that is
     // not an address a header can hold (the envelope still carries it).
-    let from = Mailbox::new("Mail Delivery System", format!("MAILER-DAEMON@{mta}"))
-        .or_else(|_| Mailbox::new("Mail Delivery System", "MAILER-DAEMON@localhost"));
+    // (The builder also takes each address as an SMTP envelope address, a
+    // stricter grammar than a header's: both must hold.)
+    let usable = |m: Result<Mailbox, _>| m.ok().filter(|m: &Mailbox| m.envelope_address().is_ok());
+    let from = usable(Mailbox::new(
+        "Mail Delivery System",
+        format!("MAILER-DAEMON@{mta}"),
+    ))
+    .or_else(|| {
+        usable(Mailbox::new(
+            "Mail Delivery System",
+            "MAILER-DAEMON@localhost",
+        ))
+    });
     let mut builder = MessageBuilder::new()
         .subject(match kind {
             Kind::Failed => "Undelivered Mail Returned to Sender",
@@ -183,10 +194,10 @@ fn notice(
         .text_body(text)
         .part(RawPart::new("message/delivery-status", status))
         .part(RawPart::new("text/rfc822-headers", headers));
-    if let Ok(from) = from {
+    if let Some(from) = from {
         builder = builder.from(from);
     }
-    if let Ok(to) = Mailbox::address_only(ascii(report.sender)) {
+    if let Some(to) = usable(Mailbox::address_only(ascii(report.sender))) {
         builder = builder.to(to);
     }
     if let Some(d) = mime_codec::DateTime::from_unix(now.secs(), 0) {
@@ -514,6 +525,15 @@ mod tests {
         assert!(parsed.header("To").is_none());
         let status = String::from_utf8_lossy(parsed.root().parts()[1].raw_body()).into_owned();
         assert!(status.starts_with("Reporting-MTA: dns; not a host name!\r\n"));
+        // A header would take this address, SMTP would not: no To either.
+        let dotted = Report {
+            sender: ".dot@sender.example",
+            ..report(original)
+        };
+        let bounce = build(&dotted, &failed, Timestamp::from_secs(1_796_540_000)).unwrap();
+        assert!(mime_codec::Message::parse(&bounce.body)
+            .header("To")
+            .is_none());
     }
 
     proptest! {
