@@ -484,6 +484,16 @@ fn postpone(
     config: &EngineConfig,
     metrics: &Metrics,
 ) {
+    // The body is not at hand here: a warning or bounce from here carries
+    // no headers of the original.
+    let queue_id = job.claimed.message.to_string();
+    let report = Report {
+        reporting_mta: &config.reporting_mta,
+        sender: &job.claimed.sender,
+        original: b"",
+        arrival: job.claimed.queued_at,
+        queue_id: &queue_id,
+    };
     match retry.postpone(job.claimed.queued_at, now, until) {
         Retry::At(t) => {
             metrics.count("postponed", &job.destination, job.recipients.len() as u64);
@@ -501,14 +511,6 @@ fn postpone(
                     expired: false,
                 })
                 .collect();
-            // The body is not at hand here; the warning carries no headers.
-            let report = Report {
-                reporting_mta: &config.reporting_mta,
-                sender: &job.claimed.sender,
-                original: b"",
-                arrival: job.claimed.queued_at,
-                queue_id: &job.claimed.message.to_string(),
-            };
             if let Some(warning) = bounce::delay_warning(
                 &report,
                 &delayed,
@@ -549,14 +551,6 @@ fn postpone(
                     outcome: Outcome::Failed { reply },
                 });
             }
-            // The body is not at hand here; the bounce carries no headers.
-            let report = Report {
-                reporting_mta: &config.reporting_mta,
-                sender: &job.claimed.sender,
-                original: b"",
-                arrival: job.claimed.queued_at,
-                queue_id: &job.claimed.message.to_string(),
-            };
             bounces.extend(bounce::build(&report, &failed, now));
         }
     }
