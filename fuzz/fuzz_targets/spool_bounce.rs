@@ -1,5 +1,6 @@
 //! The bounce and delay-warning builder on arbitrary senders, originals and
-//! replies: the result is always 7-bit, CRLF, lines within 998 octets, and
+//! replies: a report exists whenever there is a sender and a failed
+//! recipient, and is always 7-bit, CRLF, lines within 998 octets, and
 //! mime-codec reads it as a `multipart/report` of three parts whose
 //! delivery-status part names every recipient once.
 #![no_main]
@@ -38,8 +39,11 @@ fuzz_target!(|data: &[u8]| {
         bounce::build(&report, &failed, now),
         bounce::delay_warning(&report, &failed, Timestamp::from_secs(1_800_432_000), now),
     ];
+    // A report exists exactly when there is a sender and a recipient to report.
+    for message in &built {
+        assert_eq!(message.is_some(), !sender.is_empty() && !failed.is_empty());
+    }
     for message in built.into_iter().flatten() {
-        assert!(!sender.is_empty() && !failed.is_empty());
         assert!(message.sender.is_empty(), "sent from <>");
         let body = &message.body;
         assert!(body.is_ascii(), "7-bit");

@@ -3,12 +3,15 @@
 //! failed for some recipients, with the original headers attached
 //! (`text/rfc822-headers`).
 //!
-//! mime-codec's `MessageBuilder` has no `multipart/report` yet, so the
-//! three parts are framed here; mime-codec gives the date, and its parser
-//! checks the result in the tests. Everything written is 7-bit ASCII.
+//! The report is laid out by mime-codec's `MessageBuilder`: a
+//! `multipart/report` of the explanation (its text body) and two parts
+//! given as they are (`RawPart`), which this module writes 7-bit with CRLF
+//! lines under 998 octets; the builder checks that and picks a boundary
+//! none of them holds. Everything written is 7-bit ASCII.
 
 use crate::spool::NewMessage;
 use crate::time::Timestamp;
+use mime_codec::{Mailbox, MessageBuilder, RawPart};
 
 /// The most of the original header block returned.
 const MAX_HEADERS: usize = 64 * 1024;
@@ -78,47 +81,24 @@ fn notice(
         return None;
     }
     let mta = ascii(report.reporting_mta);
-    // The queue id goes into a boundary, a Message-ID and text: letters,
-    // digits and `.-_` only, whatever the caller passed.
+    // The queue id goes into a Message-ID and text: letters, digits and
+    // `.-_` only, whatever the caller passed.
     let queue_id: String = report
         .queue_id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         .take(64)
         .collect();
-    let boundary = format!("=_mwdsn{:x}{queue_id}", now.0);
-    let date = rfc5322(now);
-    let mut out = String::with_capacity(2048);
-    out.push_str(&format!(
-        "From: Mail Delivery System <MAILER-DAEMON@{mta}>\r\n"
-    ));
-    out.push_str(&format!("To: <{}>\r\n", ascii(report.sender)));
-    out.push_str(match kind {
-        Kind::Failed => "Subject: Undelivered Mail Returned to Sender\r\n",
-        Kind::Delayed { .. } => "Subject: Delayed Mail (still being retried)\r\n",
-    });
-    out.push_str(&format!("Date: {date}\r\n"));
-    out.push_str(&format!(
-        "Message-ID: <dsn.{}.{}@{mta}>\r\n",
-        queue_id, now.0
-    ));
-    out.push_str("Auto-Submitted: auto-replied\r\n");
-    out.push_str("MIME-Version: 1.0\r\n");
-    out.push_str(&format!(
-        "Content-Type: multipart/report; report-type=delivery-status;\r\n boundary=\"{boundary}\"\r\n\r\n"
-    ));
-    out.push_str("This is a MIME-encapsulated delivery status notification.\r\n\r\n");
 
-    out.push_str(&format!(
-        "--{boundary}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
-    ));
+    // The human-readable part.
+    let mut text = String::with_capacity(512);
     match kind {
-        Kind::Failed => out.push_str(&format!(
+        Kind::Failed => text.push_str(&format!(
             "Your message (queue id {}) could not be delivered to {} recipient(s):\r\n\r\n",
             queue_id,
             failed.len()
         )),
-        Kind::Delayed { will_retry_until } => out.push_str(&format!(
+        Kind::Delayed { will_retry_until } => text.push_str(&format!(
             "Your message (queue id {}) has not yet been delivered to {} recipient(s).\r\n\
              It is still being retried until {}; you need not send it again.\r\n\r\n",
             queue_id,
@@ -132,74 +112,137 @@ fn notice(
             Kind::Failed if f.expired => "gave up after retrying",
             Kind::Failed => "refused",
         };
-        out.push_str(&format!(
+        text.push_str(&format!(
             "  <{}>: {why}: {}\r\n",
-            ascii(&f.address),
+            address_text(&f.address),
             wrap(&ascii(&f.diagnostic))
         ));
     }
-    out.push_str("\r\n");
 
-    out.push_str(&format!(
-        "--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"
-    ));
-    out.push_str(&format!("Reporting-MTA: dns; {mta}\r\n"));
-    out.push_str(&format!("Arrival-Date: {}\r\n", rfc5322(report.arrival)));
+    // The machine-readable part (RFC 3464 section 2).
+    let date = rfc5322(now);
+    let mut status = String::with_capacity(512);
+    status.push_str(&format!("Reporting-MTA: dns; {mta}\r\n"));
+    status.push_str(&format!("Arrival-Date: {}\r\n", rfc5322(report.arrival)));
     for f in failed {
-        out.push_str("\r\n");
-        out.push_str(&format!(
+        status.push_str("\r\n");
+        status.push_str(&format!(
             "Final-Recipient: rfc822; {}\r\n",
-            ascii(&f.address)
+            address_text(&f.address)
         ));
         match kind {
             Kind::Failed => {
-                out.push_str("Action: failed\r\n");
-                out.push_str(&format!("Status: {}\r\n", status_of(f)));
+                status.push_str("Action: failed\r\n");
+                status.push_str(&format!("Status: {}\r\n", status_of(f)));
             }
             Kind::Delayed { .. } => {
-                out.push_str("Action: delayed\r\n");
-                out.push_str(&format!("Status: {}\r\n", delayed_status(f)));
+                status.push_str("Action: delayed\r\n");
+                status.push_str(&format!("Status: {}\r\n", delayed_status(f)));
             }
         }
-        if f.diagnostic
+        let diagnostic_type = if f
+            .diagnostic
             .get(..3)
             .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()))
         {
-            out.push_str(&format!(
-                "Diagnostic-Code: smtp; {}\r\n",
-                wrap(&ascii(&f.diagnostic))
-            ));
+            "smtp"
         } else {
-            out.push_str(&format!(
-                "Diagnostic-Code: x-mailwire; {}\r\n",
-                wrap(&ascii(&f.diagnostic))
-            ));
-        }
-        out.push_str(&format!("Last-Attempt-Date: {date}\r\n"));
+            "x-mailwire"
+        };
+        status.push_str(&format!(
+            "Diagnostic-Code: {diagnostic_type}; {}\r\n",
+            wrap(&ascii(&f.diagnostic))
+        ));
+        status.push_str(&format!("Last-Attempt-Date: {date}\r\n"));
         if let Kind::Delayed { will_retry_until } = kind {
-            out.push_str(&format!(
+            status.push_str(&format!(
                 "Will-Retry-Until: {}\r\n",
                 rfc5322(will_retry_until)
             ));
         }
     }
-    out.push_str("\r\n");
 
-    out.push_str(&format!(
-        "--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-    ));
-    let headers = header_block(report.original);
-    out.push_str(&headers);
+    // The returned headers (RFC 6522 `text/rfc822-headers`), never the body.
+    let mut headers = header_block(report.original);
     if !headers.ends_with("\r\n") {
-        out.push_str("\r\n");
+        headers.push_str("\r\n");
     }
-    out.push_str(&format!("\r\n--{boundary}--\r\n"));
+
+    // A host name that is not a usable domain still gets a bounce: from
+    // MAILER-DAEMON@localhost, and with no To header for a sender that is
+    // not an address a header can hold (the envelope still carries it).
+    // (The builder also takes each address as an SMTP envelope address, a
+    // stricter grammar than a header's: both must hold.)
+    let usable = |m: Result<Mailbox, _>| m.ok().filter(|m: &Mailbox| m.envelope_address().is_ok());
+    let from = usable(Mailbox::new(
+        "Mail Delivery System",
+        format!("MAILER-DAEMON@{mta}"),
+    ))
+    .or_else(|| {
+        usable(Mailbox::new(
+            "Mail Delivery System",
+            "MAILER-DAEMON@localhost",
+        ))
+    });
+    let mut builder = MessageBuilder::new()
+        .subject(match kind {
+            Kind::Failed => "Undelivered Mail Returned to Sender",
+            Kind::Delayed { .. } => "Delayed Mail (still being retried)",
+        })
+        .header("Auto-Submitted", "auto-replied")
+        .multipart("report", &[("report-type", "delivery-status")])
+        .text_body(text)
+        .part(RawPart::new("message/delivery-status", status))
+        .part(RawPart::new("text/rfc822-headers", headers));
+    if let Some(from) = from {
+        builder = builder.from(from);
+    }
+    if let Some(to) = usable(Mailbox::address_only(ascii(report.sender))) {
+        builder = builder.to(to);
+    }
+    if let Some(d) = mime_codec::DateTime::from_unix(now.secs(), 0) {
+        builder = builder.date(d);
+    }
+    let domain = from_domain(&mta);
+    let id = format!("dsn.{queue_id}.{}@{domain}", now.0);
+    let body = match builder.message_id(id).build() {
+        Ok(message) => message.to_vec(),
+        Err(e) => {
+            // Every piece above is made valid first; this names a bug.
+            tracing::error!(error = %e, queue_id, "cannot build a delivery status notification");
+            return None;
+        }
+    };
     Some(NewMessage {
         sender: String::new(),
         recipients: vec![report.sender.to_owned()],
-        body: out.into_bytes(),
+        body,
         dedup_key: None,
     })
+}
+
+/// The domain for the report's Message-ID: the host name's letters,
+/// digits, dots and hyphens, `localhost` when none is left.
+fn from_domain(mta: &str) -> String {
+    let domain: String = mta
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        .take(200)
+        .collect();
+    let domain = domain.trim_matches('.');
+    if domain.is_empty() {
+        "localhost".into()
+    } else {
+        domain.to_owned()
+    }
+}
+
+/// An address as written in the report: 7-bit, and cut so its line stays
+/// under the 998-octet limit (an SMTP address is at most 256 octets).
+fn address_text(address: &str) -> String {
+    let mut text = ascii(address);
+    text.truncate(900);
+    text
 }
 
 /// The RFC 3463 status: the reply's enhanced status when it has one, else
@@ -437,26 +480,99 @@ mod tests {
         assert!(build(&report(b""), &[], Timestamp(0)).is_none());
     }
 
+    #[test]
+    fn the_report_is_laid_out_by_mime_codec() {
+        let failed = [FailedRecipient {
+            address: "nobody@dest.example".into(),
+            diagnostic: "550 5.1.1 No such user".into(),
+            expired: false,
+        }];
+        let original = b"Subject: Hi\r\n\r\nbody\r\n";
+        let bounce = build(
+            &report(original),
+            &failed,
+            Timestamp::from_secs(1_796_540_000),
+        )
+        .unwrap();
+        let text = String::from_utf8(bounce.body).unwrap();
+        for line in [
+            "From: Mail Delivery System <MAILER-DAEMON@mx.sender.example>\r\n",
+            "To: <app@sender.example>\r\n",
+            "Subject: Undelivered Mail Returned to Sender\r\n",
+            "Message-ID: <dsn.00000000002A.1796540000000@mx.sender.example>\r\n",
+            "Auto-Submitted: auto-replied\r\n",
+            "MIME-Version: 1.0\r\n",
+            "Content-Type: multipart/report; report-type=delivery-status;\r\n boundary=",
+            "Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: 7bit\r\n\r\nReporting-MTA: dns; mx.sender.example\r\n",
+            "Content-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: 7bit\r\n\r\nSubject: Hi\r\n",
+            "  <nobody@dest.example>: refused: 550 5.1.1 No such user\r\n",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+        // A host name and a sender no header can hold still give a report.
+        let odd = Report {
+            reporting_mta: "not a host name!",
+            sender: "not an address",
+            ..report(original)
+        };
+        let bounce = build(&odd, &failed, Timestamp::from_secs(1_796_540_000)).unwrap();
+        let parsed = mime_codec::Message::parse(&bounce.body);
+        assert_eq!(bounce.recipients, ["not an address"]);
+        assert_eq!(
+            parsed.header("From").as_deref(),
+            Some("Mail Delivery System <MAILER-DAEMON@localhost>")
+        );
+        assert!(parsed.header("To").is_none());
+        let status = String::from_utf8_lossy(parsed.root().parts()[1].raw_body()).into_owned();
+        assert!(status.starts_with("Reporting-MTA: dns; not a host name!\r\n"));
+        // A header would take this address, SMTP would not: no To either.
+        let dotted = Report {
+            sender: ".dot@sender.example",
+            ..report(original)
+        };
+        let bounce = build(&dotted, &failed, Timestamp::from_secs(1_796_540_000)).unwrap();
+        assert!(mime_codec::Message::parse(&bounce.body)
+            .header("To")
+            .is_none());
+    }
+
     proptest! {
-        /// Whatever the original and the replies hold, the bounce is 7-bit,
-        /// has CRLF line ends only, no line over 998 octets, and parses as
-        /// a three-part report.
+        /// Whatever the sender, the original and the replies hold, the
+        /// bounce and the delay warning exist, are 7-bit, have CRLF line
+        /// ends only, no line over 998 octets, and parse as a three-part
+        /// `multipart/report` naming each recipient once.
         #[test]
         fn any_input_gives_a_well_formed_report(
             original in proptest::collection::vec(any::<u8>(), 0..3000),
             diagnostic in ".{0,2000}",
-            address in "[a-z0-9.]{1,20}@[a-z]{1,10}\\.example",
+            address in prop_oneof!["[a-z0-9.]{1,20}@[a-z]{1,10}\\.example", ".{0,1200}"],
+            sender in prop_oneof!["[a-z0-9.]{1,20}@[a-z]{1,10}\\.example", ".{1,300}"],
+            expired in any::<bool>(),
         ) {
-            let failed = [FailedRecipient { address, diagnostic, expired: false }];
-            let bounce = build(&report(&original), &failed, Timestamp(1_800_000_000_000)).unwrap();
-            prop_assert!(bounce.body.iter().all(|b| b.is_ascii()));
-            for line in bounce.body.split(|b| *b == b'\n') {
-                prop_assert!(line.len() <= 998);
+            let failed = [FailedRecipient { address, diagnostic, expired }];
+            let r = Report { sender: &sender, ..report(&original) };
+            let now = Timestamp(1_800_000_000_000);
+            let built = [
+                build(&r, &failed, now),
+                delay_warning(&r, &failed, Timestamp(1_800_400_000_000), now),
+            ];
+            for bounce in built {
+                let bounce = bounce.unwrap();
+                prop_assert!(bounce.body.iter().all(|b| b.is_ascii()));
+                // At most 998 octets before each CRLF (RFC 5322 section 2.1.1).
+                for line in bounce.body.split(|b| *b == b'\n') {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    prop_assert!(line.len() <= 998, "a line of {} octets", line.len());
+                }
+                let text = String::from_utf8_lossy(&bounce.body);
+                prop_assert!(!text.replace("\r\n", "").contains(['\r', '\n']));
+                let parsed = mime_codec::Message::parse(&bounce.body);
+                prop_assert!(parsed.root().content_type().is("multipart", "report"));
+                let parts = parsed.root().parts();
+                prop_assert_eq!(parts.len(), 3);
+                let status = String::from_utf8_lossy(parts[1].raw_body()).into_owned();
+                prop_assert_eq!(status.matches("\r\nFinal-Recipient: rfc822; ").count(), 1);
             }
-            let text = String::from_utf8_lossy(&bounce.body);
-            prop_assert!(!text.replace("\r\n", "").contains(['\r', '\n']));
-            let parsed = mime_codec::Message::parse(&bounce.body);
-            prop_assert_eq!(parsed.root().parts().len(), 3);
         }
     }
 }

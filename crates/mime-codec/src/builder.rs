@@ -95,11 +95,41 @@ impl Attachment {
     }
 }
 
+/// A body part given as it is to be sent: a content type and a body that is already 7-bit text
+/// (ASCII without NUL, CRLF line endings only, lines of at most 998 octets), written with
+/// `Content-Transfer-Encoding: 7bit` and never re-encoded. For the machine-readable parts of a
+/// report, such as `message/delivery-status` (RFC 3464) or `text/rfc822-headers` (RFC 6522); added
+/// with [`MessageBuilder::part`]. [`MessageBuilder::build`] checks the body and the content type.
+///
+/// ```
+/// use mime_codec::RawPart;
+/// let status = RawPart::new("message/delivery-status", "Reporting-MTA: dns; mx.example\r\n");
+/// # let _ = status;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawPart {
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl RawPart {
+    /// A part of content type `content_type` (`type/subtype`, parameters allowed, not multipart)
+    /// whose body is `body`, byte for byte.
+    pub fn new(content_type: impl Into<String>, body: impl Into<Vec<u8>>) -> Self {
+        RawPart {
+            content_type: content_type.into(),
+            body: body.into(),
+        }
+    }
+}
+
 /// Builds a MIME message.
 ///
 /// The structure follows from what is given: a text or HTML body alone, both as
 /// `multipart/alternative`, inline images with the HTML in `multipart/related`, and attachments
-/// around it all in `multipart/mixed`. Nothing is checked until [`build`](Self::build), which
+/// around it all in `multipart/mixed`. Parts given as they are ([`part`](Self::part)) follow the
+/// body in that `multipart/mixed`, or in a multipart of the caller's subtype and parameters
+/// ([`multipart`](Self::multipart)), as a `multipart/report` needs. Nothing is checked until [`build`](Self::build), which
 /// reports the first problem as a [`BuildError`].
 ///
 /// ```
@@ -140,6 +170,8 @@ pub struct MessageBuilder {
     html: Option<String>,
     inline: Vec<(String, Attachment)>,
     attachments: Vec<Attachment>,
+    raw_parts: Vec<RawPart>,
+    multipart: Option<(String, Vec<(String, String)>)>,
     allow_8bit: bool,
 }
 
@@ -234,6 +266,44 @@ impl MessageBuilder {
     /// Adds an attachment.
     pub fn attach(mut self, attachment: Attachment) -> Self {
         self.attachments.push(attachment);
+        self
+    }
+    /// Adds a part given as it is (see [`RawPart`]), after the text and HTML body and before the
+    /// attachments. A message with such parts is a multipart: `multipart/mixed` unless
+    /// [`multipart`](Self::multipart) chose another subtype.
+    pub fn part(mut self, part: RawPart) -> Self {
+        self.raw_parts.push(part);
+        self
+    }
+    /// Makes the message one `multipart/SUBTYPE` holding, in order, the body (text, HTML and inline
+    /// parts as usual), the parts added with [`part`](Self::part) and the attachments, with
+    /// `params` added to its Content-Type before the boundary. An RFC 3464 bounce is
+    /// `multipart("report", &[("report-type", "delivery-status")])` with a text body and two
+    /// [`RawPart`]s. The subtype must be a token, and a parameter a token name other than
+    /// `boundary` with a printable ASCII value.
+    ///
+    /// ```
+    /// use mime_codec::{Mailbox, Message, MessageBuilder, RawPart};
+    /// let bytes = MessageBuilder::new()
+    ///     .from(Mailbox::address_only("MAILER-DAEMON@mx.example")?)
+    ///     .multipart("report", &[("report-type", "delivery-status")])
+    ///     .text_body("Your message could not be delivered.")
+    ///     .part(RawPart::new("message/delivery-status", "Reporting-MTA: dns; mx.example\r\n"))
+    ///     .part(RawPart::new("text/rfc822-headers", "Subject: Hi\r\n"))
+    ///     .build()?
+    ///     .to_vec();
+    /// let m = Message::parse(&bytes);
+    /// assert!(m.root().content_type().is("multipart", "report"));
+    /// assert_eq!(m.root().content_type().param("report-type"), Some("delivery-status"));
+    /// assert_eq!(m.root().parts()[2].raw_body(), b"Subject: Hi\r\n");
+    /// # Ok::<(), mime_codec::BuildError>(())
+    /// ```
+    pub fn multipart(mut self, subtype: impl Into<String>, params: &[(&str, &str)]) -> Self {
+        let params = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.multipart = Some((subtype.into(), params));
         self
     }
     /// Allows `8bit` parts when the path to the server supports 8BITMIME; off by default.
@@ -334,9 +404,9 @@ impl MessageBuilder {
         let mut body = match (text, html) {
             (Some(t), Some(h)) if !self.inline.is_empty() => {
                 let related = related(h, self.inline, allow_8bit)?;
-                Node::Multi("alternative", vec![t, related])
+                Node::multi("alternative", vec![t, related])
             }
-            (Some(t), Some(h)) => Node::Multi("alternative", vec![t, h]),
+            (Some(t), Some(h)) => Node::multi("alternative", vec![t, h]),
             (Some(one), None) | (None, Some(one)) if !self.inline.is_empty() => {
                 related(one, self.inline, allow_8bit)?
             }
@@ -350,12 +420,21 @@ impl MessageBuilder {
                 }
             }
         };
-        if !self.attachments.is_empty() {
+        if let Some((subtype, params)) = &self.multipart {
+            check_multipart(subtype, params)?;
+        }
+        if !self.attachments.is_empty() || !self.raw_parts.is_empty() || self.multipart.is_some() {
             let mut children = vec![body];
+            for p in self.raw_parts {
+                children.push(raw_leaf(p)?);
+            }
             for a in self.attachments {
                 children.push(file_leaf(a, None, allow_8bit)?);
             }
-            body = Node::Multi("mixed", children);
+            let (subtype, params) = self
+                .multipart
+                .unwrap_or_else(|| ("mixed".to_owned(), Vec::new()));
+            body = Node::Multi(subtype.to_ascii_lowercase(), params, children);
         }
 
         let needs_8bitmime = needs_smtputf8 || body.has_8bit();
@@ -402,15 +481,20 @@ enum Body {
 enum Node {
     /// Part headers (without the blank line) and the body.
     Leaf(Vec<u8>, Body),
-    Multi(&'static str, Vec<Node>),
+    /// Subtype, extra Content-Type parameters (before the boundary), children.
+    Multi(String, Vec<(String, String)>, Vec<Node>),
 }
 
 impl Node {
+    fn multi(subtype: &str, children: Vec<Node>) -> Node {
+        Node::Multi(subtype.to_owned(), Vec::new(), children)
+    }
+
     fn has_8bit(&self) -> bool {
         match self {
             Node::Leaf(_, Body::Ready(_, e)) => *e == TransferEncoding::EightBit,
             Node::Leaf(..) => false,
-            Node::Multi(_, c) => c.iter().any(Node::has_8bit),
+            Node::Multi(_, _, c) => c.iter().any(Node::has_8bit),
         }
     }
 
@@ -418,7 +502,7 @@ impl Node {
         match self {
             Node::Leaf(h, Body::Ready(b, _)) => contains(h, needle) || contains(b, needle),
             Node::Leaf(h, _) => contains(h, needle),
-            Node::Multi(_, c) => c.iter().any(|n| n.raw_contains(needle)),
+            Node::Multi(_, _, c) => c.iter().any(|n| n.raw_contains(needle)),
         }
     }
 }
@@ -455,11 +539,14 @@ impl Writer {
                     }
                 }
             }
-            Node::Multi(subtype, children) => {
+            Node::Multi(subtype, params, children) => {
                 let boundary = format!("=_mw{:016x}_{}", self.salt, self.next);
                 self.next += 1;
                 let mut f = HeaderField::start(&mut self.current, "Content-Type");
                 f.word(&format!("multipart/{subtype};"));
+                for (k, v) in &params {
+                    f.word(&format!("{k}={};", quote_param(v)));
+                }
                 f.word(&format!("boundary=\"{boundary}\""));
                 f.end();
                 self.current.extend_from_slice(b"\r\n");
@@ -511,7 +598,7 @@ fn related(
     for (cid, part) in inline {
         children.push(file_leaf(part, Some(cid), allow_8bit)?);
     }
-    Ok(Node::Multi("related", children))
+    Ok(Node::multi("related", children))
 }
 
 /// A file part: attachment, or inline with a Content-ID.
@@ -576,6 +663,63 @@ fn file_leaf(
     Ok(Node::Leaf(h, body))
 }
 
+/// Whether `v` is a parameter value the builder writes as it is: printable ASCII, short enough to
+/// keep its line under the 998 octet limit.
+fn plain_value(k: &str, v: &str) -> bool {
+    v.bytes().all(|b| (b' '..=b'~').contains(&b)) && k.len() + v.len() <= 900
+}
+
+fn is_token_text(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 127 && s.bytes().all(crate::content_type::is_token)
+}
+
+/// Checks a caller's multipart subtype and its extra parameters.
+fn check_multipart(subtype: &str, params: &[(String, String)]) -> Result<(), BuildError> {
+    let bad = || {
+        let mut text = format!("multipart/{subtype}");
+        for (k, v) in params {
+            text.push_str(&format!("; {k}={v}"));
+        }
+        BuildError::InvalidContentType(text)
+    };
+    if !is_token_text(subtype) {
+        return Err(bad());
+    }
+    for (k, v) in params {
+        if !is_token_text(k) || k.eq_ignore_ascii_case("boundary") || !plain_value(k, v) {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
+/// A part given as it is: the content type checked and rewritten, the body checked to be 7-bit.
+fn raw_leaf(p: RawPart) -> Result<Node, BuildError> {
+    check_value("part content type", &p.content_type)?;
+    let ct = ContentType::parse(&p.content_type)
+        .ok_or_else(|| BuildError::InvalidContentType(p.content_type.clone()))?;
+    if ct.media_type == "multipart"
+        || !p.content_type.bytes().all(|b| (b' '..=b'~').contains(&b))
+        || ct.params.iter().any(|(k, v)| !plain_value(k, v))
+    {
+        return Err(BuildError::InvalidContentType(p.content_type));
+    }
+    if !p.body.iter().all(|b| (1..0x80).contains(b)) || !crate::transfer::fits_lines(&p.body) {
+        return Err(BuildError::NotSevenBit(ct.essence()));
+    }
+    let mut h = Vec::with_capacity(128);
+    let mut f = HeaderField::start(&mut h, "Content-Type");
+    f.word(&ct.essence());
+    for (k, v) in &ct.params {
+        f.glue(";");
+        f.word(&format!("{k}={}", quote_param(v)));
+    }
+    f.end();
+    let body = Body::Ready(p.body, TransferEncoding::SevenBit);
+    transfer_header(&mut h, &body);
+    Ok(Node::Leaf(h, body))
+}
+
 /// Validates a message or content identifier and wraps it in angle brackets.
 fn msg_id(id: &str) -> Result<String, BuildError> {
     check_value("message identifier", id)?;
@@ -608,4 +752,153 @@ fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    fn report() -> MessageBuilder {
+        MessageBuilder::new()
+            .from(Mailbox::new("Mail Delivery System", "MAILER-DAEMON@mx.example").unwrap())
+            .to(Mailbox::address_only("app@example.com").unwrap())
+            .message_id("dsn.1@mx.example")
+            .multipart("report", &[("report-type", "delivery-status")])
+            .text_body("Your message could not be delivered.\n")
+    }
+
+    const STATUS: &[u8] = b"Reporting-MTA: dns; mx.example\r\n\r\n\
+        Final-Recipient: rfc822; nobody@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n";
+
+    #[test]
+    fn a_report_is_one_multipart_of_the_chosen_subtype_with_the_parts_as_given() {
+        let out = report()
+            .part(RawPart::new("message/delivery-status", STATUS))
+            .part(RawPart::new("text/rfc822-headers", "Subject: Hi\r\n"))
+            .build()
+            .unwrap()
+            .to_vec();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.contains(
+            "Content-Type: multipart/report; report-type=delivery-status;\r\n boundary=\"=_mw"
+        ));
+        assert!(text.contains(
+            "Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: 7bit\r\n\r\nReporting-MTA: dns; mx.example\r\n"
+        ));
+        let m = Message::parse(&out);
+        assert!(m.root().content_type().is("multipart", "report"));
+        let parts = m.root().parts();
+        assert_eq!(parts.len(), 3);
+        assert!(parts[0].content_type().is("text", "plain"));
+        assert_eq!(
+            m.text_body().unwrap().text,
+            "Your message could not be delivered.\r\n"
+        );
+        assert!(parts[1].content_type().is("message", "delivery-status"));
+        assert_eq!(parts[1].raw_body(), STATUS);
+        assert!(parts[2].content_type().is("text", "rfc822-headers"));
+        assert_eq!(parts[2].raw_body(), b"Subject: Hi\r\n");
+        assert!(m.defects().is_empty(), "{:?}", m.defects());
+    }
+
+    #[test]
+    fn raw_parts_without_a_subtype_go_in_multipart_mixed_before_the_attachments() {
+        let out = MessageBuilder::new()
+            .from(Mailbox::address_only("a@example.com").unwrap())
+            .text_body("hi")
+            .attach(Attachment::new("a.bin", vec![0, 1, 2]))
+            .part(RawPart::new(
+                "text/plain; charset=us-ascii; format=flowed",
+                "as is\r\n",
+            ))
+            .build()
+            .unwrap()
+            .to_vec();
+        let m = Message::parse(&out);
+        assert!(m.root().content_type().is("multipart", "mixed"));
+        let parts = m.root().parts();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[1].content_type().param("format"), Some("flowed"));
+        assert_eq!(parts[1].raw_body(), b"as is\r\n");
+        assert_eq!(parts[2].decoded().into_owned(), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_boundary_never_appears_in_a_raw_part() {
+        // The first boundary the builder would pick, inside a part: it picks another.
+        let first = report().build().unwrap().to_vec();
+        let text = String::from_utf8(first).unwrap();
+        let at = text.find("boundary=\"").unwrap() + 10;
+        let boundary = &text[at..at + text[at..].find('"').unwrap()];
+        assert!(boundary.starts_with("=_mw"), "{boundary}");
+        let body = format!("--{boundary}\r\n");
+        let out = report()
+            .part(RawPart::new("text/rfc822-headers", body.clone()))
+            .build()
+            .unwrap()
+            .to_vec();
+        let m = Message::parse(&out);
+        assert_eq!(m.root().parts().len(), 2);
+        assert_eq!(m.root().parts()[1].raw_body(), body.as_bytes());
+    }
+
+    #[test]
+    fn what_is_not_7_bit_or_not_a_plain_type_is_refused() {
+        let refused = |p: RawPart| report().part(p).build().map(|_| ()).unwrap_err();
+        for body in [
+            &b"caf\xc3\xa9\r\n"[..],
+            b"bare\nlf\r\n",
+            b"bare\rcr\r\n",
+            b"nul\0\r\n",
+        ] {
+            assert_eq!(
+                refused(RawPart::new("message/delivery-status", body)),
+                BuildError::NotSevenBit("message/delivery-status".into())
+            );
+        }
+        let long = format!("{}\r\n", "x".repeat(999));
+        assert!(matches!(
+            refused(RawPart::new("text/plain", long)),
+            BuildError::NotSevenBit(_)
+        ));
+        assert!(report()
+            .part(RawPart::new(
+                "text/plain",
+                format!("{}\r\n", "x".repeat(998))
+            ))
+            .build()
+            .is_ok());
+        for ct in [
+            "multipart/mixed",
+            "nonsense",
+            "text/plain; x=\"é\"",
+            "text/\u{e9}",
+        ] {
+            assert!(matches!(
+                refused(RawPart::new(ct, "x")),
+                BuildError::InvalidContentType(_)
+            ));
+        }
+        assert!(matches!(
+            refused(RawPart::new("text/plain\r\nBcc: x@y", "x")),
+            BuildError::ForbiddenCharacter { .. }
+        ));
+        for (subtype, params) in [
+            ("", &[][..]),
+            ("re port", &[]),
+            ("report", &[("boundary", "x")]),
+            ("report", &[("report type", "x")]),
+            ("report", &[("report-type", "caf\u{e9}")]),
+        ] {
+            let built = MessageBuilder::new()
+                .from(Mailbox::address_only("a@example.com").unwrap())
+                .multipart(subtype, params)
+                .build();
+            assert!(
+                matches!(built, Err(BuildError::InvalidContentType(_))),
+                "{subtype:?} {params:?}"
+            );
+        }
+    }
 }

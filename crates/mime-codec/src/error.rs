@@ -31,6 +31,10 @@ pub enum BuildError {
     /// A Message-ID, In-Reply-To, References or Content-ID value is not a valid identifier.
     #[error("invalid message or content identifier {0:?}")]
     InvalidId(String),
+    /// A part given as it is ([`RawPart`](crate::RawPart)) has a body that is not 7-bit text:
+    /// a byte over 127 or NUL, a bare CR or LF, or a line over 998 octets. Names its content type.
+    #[error("the {0} part is not 7-bit text with CRLF lines of at most 998 octets")]
+    NotSevenBit(String),
     /// The message has no From address.
     #[error("the message has no From address")]
     MissingFrom,

@@ -50,7 +50,7 @@ pub mod rfc2231;
 mod transfer;
 
 pub use address::{parse_address_list, Address, Mailbox};
-pub use builder::{Attachment, MessageBuilder};
+pub use builder::{Attachment, MessageBuilder, RawPart};
 pub use charset::{CharsetStatus, DecodedText};
 pub use content_type::{ContentDisposition, ContentType, TransferEncoding};
 pub use date::{rfc3339_utc, DateTime};

@@ -27,7 +27,7 @@ pub(crate) fn to_crlf(text: &str) -> Vec<u8> {
 }
 
 /// Whether `data` can travel as it is: CRLF line endings only, no NUL, lines within 998 octets.
-fn fits_lines(data: &[u8]) -> bool {
+pub(crate) fn fits_lines(data: &[u8]) -> bool {
     let mut line = 0usize;
     let mut i = 0;
     while i < data.len() {

@@ -1,7 +1,9 @@
 //! Property tests: what is built parses back to what was given; encoders and decoders agree;
 //! no generated header holds a bare CR or LF; the parser survives anything.
 
-use mime_codec::{rfc2047, rfc2231, Attachment, DateTime, Mailbox, Message, MessageBuilder};
+use mime_codec::{
+    rfc2047, rfc2231, Attachment, DateTime, Mailbox, Message, MessageBuilder, RawPart,
+};
 use proptest::prelude::*;
 
 /// Header text as a caller might give it: any Unicode except CR, LF and NUL.
@@ -178,6 +180,77 @@ proptest! {
         }
         if let Some(t) = text { prop_assert_eq!(m.text_body().unwrap().text.into_owned(), t); }
         if let Some(h) = html { prop_assert_eq!(m.html_body().unwrap().text.into_owned(), h); }
+    }
+
+    /// A multipart of any subtype with extra parameters and parts given as they are (7-bit CRLF
+    /// bodies, any plain content type with parameters) parses back to exactly that: the subtype,
+    /// the parameters, the text body, each part's content type and its body byte for byte.
+    #[test]
+    fn raw_parts_and_chosen_multiparts_round_trip(
+        subtype in prop::option::of("[a-z][a-z0-9-]{0,15}"),
+        params in prop::collection::vec(("[a-z][a-z0-9-]{0,10}", "[ -~]{0,60}"), 0..3),
+        raw in prop::collection::vec((
+            prop_oneof![
+                Just("message/delivery-status".to_owned()),
+                Just("text/rfc822-headers".to_owned()),
+                "(text|application|message)/x-[a-z]{1,8}",
+            ],
+            prop::option::of("[ -~]{0,30}"),
+            prop::collection::vec("[ -~]{0,120}", 0..8),
+            any::<bool>(),
+        ), 0..4),
+        text in "[ -~\n]{0,200}",
+        attach in prop::option::of(prop::collection::vec(any::<u8>(), 0..300)),
+    ) {
+        // Distinct names: a repeated parameter would be read once.
+        let mut params = params;
+        params.retain(|(k, _)| k != "boundary");
+        params.sort();
+        params.dedup_by(|a, b| a.0 == b.0);
+        let mut b = base().text_body(text.clone());
+        if let Some(s) = &subtype {
+            let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            b = b.multipart(s.clone(), &p);
+        }
+        let mut given = Vec::new();
+        for (ct, charset, lines, crlf_end) in &raw {
+            let ct = match charset {
+                Some(c) => format!("{ct}; x-note=\"{}\"", c.replace(['"', '\\'], "")),
+                None => ct.clone(),
+            };
+            let mut body = lines.join("\r\n");
+            if *crlf_end { body.push_str("\r\n"); }
+            given.push((ct.clone(), body.clone()));
+            b = b.part(RawPart::new(ct, body));
+        }
+        if let Some(a) = &attach { b = b.attach(Attachment::new("a.bin", a.clone())); }
+        let out = b.build().unwrap().to_vec();
+        prop_assert!(out.is_ascii());
+        let m = Message::parse(&out);
+        prop_assert_eq!(m.text_body().unwrap().text.into_owned(), normalise_newlines(&text));
+        let root = m.root().content_type();
+        if subtype.is_none() && raw.is_empty() && attach.is_none() {
+            prop_assert!(root.is("text", "plain"));
+            return Ok(());
+        }
+        let want = subtype.clone().unwrap_or_else(|| "mixed".into());
+        prop_assert!(root.is("multipart", &want), "{:?}", root);
+        if subtype.is_some() {
+            for (k, v) in &params {
+                prop_assert_eq!(root.param(k), Some(v.as_str()));
+            }
+        }
+        let parts = m.root().parts();
+        prop_assert_eq!(parts.len(), 1 + raw.len() + usize::from(attach.is_some()));
+        for (part, (ct, body)) in parts[1..].iter().zip(&given) {
+            let expected = mime_codec::ContentType::parse(ct).unwrap();
+            prop_assert_eq!(part.content_type().essence(), expected.essence());
+            prop_assert_eq!(part.content_type().params.clone(), expected.params);
+            prop_assert_eq!(part.raw_body(), body.as_bytes());
+        }
+        if let Some(a) = attach {
+            prop_assert_eq!(parts[parts.len() - 1].decoded().into_owned(), a);
+        }
     }
 
     #[test]

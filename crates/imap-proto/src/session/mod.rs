@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod search;
+mod sets;
 
 pub use config::ImapConfig;
 

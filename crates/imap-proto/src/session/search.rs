@@ -1,6 +1,6 @@
 //! SEARCH: the common keys over the selected folder.
 
-use super::commands::Ranges;
+use super::sets::Ranges;
 use super::ImapSession;
 use crate::store::{Flags, Mailstore, MessageMeta};
 use imap_codec::imap_types::core::Vec1;

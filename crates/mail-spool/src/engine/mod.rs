@@ -26,6 +26,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// How long an outcome may wait to be committed with the next ones: one
+/// commit (and its checkpoint share) serves every attempt that finished in
+/// this time. A worker killed meanwhile repeats those deliveries (see
+/// docs/spool.md, "How duplicates are kept rare").
+const SETTLE_EVERY: Duration = Duration::from_millis(5);
+
 /// The default [`EngineConfig::delay_warning`]: four hours, as Sendmail
 /// and most providers warn (Postfix leaves it off by default).
 pub const DEFAULT_DELAY_WARNING: Duration = Duration::from_secs(4 * 3600);
@@ -261,6 +267,8 @@ impl Engine {
         let mut bounces: Vec<NewMessage> = Vec::new();
         let outstanding_cap = cfg.workers.max(1) * 8 + cfg.claim_batch;
         let mut stopping_since: Option<Instant> = None;
+        // When the oldest outcome not yet committed arrived.
+        let mut pending_since: Option<Instant> = None;
         let mut last_forget = Instant::now();
         loop {
             let stop = self.stop.load(Ordering::Relaxed);
@@ -363,11 +371,15 @@ impl Engine {
             }
             // Collect what finished; sleep here when there is nothing to do.
             let nothing_to_claim = !claimed_any;
+            let settle_by = pending_since.map(|t: Instant| t + SETTLE_EVERY);
             let timeout = if pending.len() >= 256 {
                 Duration::ZERO
             } else if in_flight > 0 {
-                Duration::from_millis(if claimed_any { 0 } else { 50 })
-            } else if nothing_to_claim {
+                let wait = Duration::from_millis(if claimed_any { 0 } else { 50 });
+                settle_by.map_or(wait, |t| {
+                    wait.min(t.saturating_duration_since(Instant::now()))
+                })
+            } else if nothing_to_claim && pending.is_empty() && bounces.is_empty() {
                 self.idle_sleep(now)?
             } else {
                 Duration::ZERO
@@ -388,10 +400,20 @@ impl Engine {
                     }
                 }
             }
-            if !pending.is_empty() || !bounces.is_empty() {
+            // Outcomes are committed in batches: at most SETTLE_EVERY after
+            // the first one waiting, at once when the batch is large, when
+            // stopping, or when nothing else is going on.
+            if (!pending.is_empty() || !bounces.is_empty()) && pending_since.is_none() {
+                pending_since = Some(Instant::now());
+            }
+            let idle = in_flight == 0 && waiting_count == 0 && nothing_to_claim;
+            if pending_since.is_some_and(|t| {
+                stop || idle || pending.len() >= 256 || t.elapsed() >= SETTLE_EVERY
+            }) {
                 self.spool.settle(&pending, &bounces, Timestamp::now())?;
                 pending.clear();
                 bounces.clear();
+                pending_since = None;
             }
             if last_forget.elapsed() > Duration::from_secs(60) {
                 scheduler.forget_idle(Timestamp::now(), Duration::from_secs(600));
@@ -462,6 +484,16 @@ fn postpone(
     config: &EngineConfig,
     metrics: &Metrics,
 ) {
+    // The body is not at hand here: a warning or bounce from here carries
+    // no headers of the original.
+    let queue_id = job.claimed.message.to_string();
+    let report = Report {
+        reporting_mta: &config.reporting_mta,
+        sender: &job.claimed.sender,
+        original: b"",
+        arrival: job.claimed.queued_at,
+        queue_id: &queue_id,
+    };
     match retry.postpone(job.claimed.queued_at, now, until) {
         Retry::At(t) => {
             metrics.count("postponed", &job.destination, job.recipients.len() as u64);
@@ -479,14 +511,6 @@ fn postpone(
                     expired: false,
                 })
                 .collect();
-            // The body is not at hand here; the warning carries no headers.
-            let report = Report {
-                reporting_mta: &config.reporting_mta,
-                sender: &job.claimed.sender,
-                original: b"",
-                arrival: job.claimed.queued_at,
-                queue_id: &job.claimed.message.to_string(),
-            };
             if let Some(warning) = bounce::delay_warning(
                 &report,
                 &delayed,
@@ -527,14 +551,6 @@ fn postpone(
                     outcome: Outcome::Failed { reply },
                 });
             }
-            // The body is not at hand here; the bounce carries no headers.
-            let report = Report {
-                reporting_mta: &config.reporting_mta,
-                sender: &job.claimed.sender,
-                original: b"",
-                arrival: job.claimed.queued_at,
-                queue_id: &job.claimed.message.to_string(),
-            };
             bounces.extend(bounce::build(&report, &failed, now));
         }
     }

@@ -17,8 +17,13 @@ use rusqlite::{
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+/// The tables. Bodies live in their own table so that `messages` stays a
+/// few dozen rows per page (counting and listing read it whole). Only dedup
+/// keys that exist are indexed (a partial index: a message without a key
+/// costs no index page); a spool made before that keeps its `UNIQUE`
+/// column instead (see [`DEDUP_INDEX`]).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (
@@ -26,7 +31,7 @@ CREATE TABLE IF NOT EXISTS messages (
     sender TEXT NOT NULL,
     queued_at INTEGER NOT NULL,
     size INTEGER NOT NULL,
-    dedup_key TEXT UNIQUE
+    dedup_key TEXT
 );
 CREATE TABLE IF NOT EXISTS bodies (
     message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
@@ -49,6 +54,13 @@ CREATE TABLE IF NOT EXISTS recipients (
 CREATE INDEX IF NOT EXISTS recipients_due ON recipients(due, message_id) WHERE due IS NOT NULL;
 CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message_id);
 CREATE INDEX IF NOT EXISTS recipients_owner ON recipients(owner) WHERE owner IS NOT NULL;
+";
+
+/// The dedup index, made unless the spool predates it: spools made before
+/// it declared `dedup_key TEXT UNIQUE`, whose index (holding every message,
+/// keyed or not) already does the job. Either way `dedup_key` is unique.
+const DEDUP_INDEX: &str = "
+CREATE UNIQUE INDEX IF NOT EXISTS messages_dedup ON messages(dedup_key) WHERE dedup_key IS NOT NULL
 ";
 
 const FORMAT: &str = "mailwire-spool-1";
@@ -84,6 +96,7 @@ impl Default for SqliteOptions {
 pub struct SqliteSpool {
     conn: Mutex<Connection>,
     durable_enqueue: bool,
+    busy_timeout: Duration,
     path: PathBuf,
     group: GroupCommit,
 }
@@ -164,6 +177,14 @@ impl SqliteSpool {
                 )?;
             }
             conn.execute_batch(SCHEMA)?;
+            let old_unique: bool = conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_autoindex_messages_1'",
+                [],
+                |r| r.get::<_, i64>(0).map(|n| n > 0),
+            )?;
+            if !old_unique {
+                conn.execute_batch(DEDUP_INDEX)?;
+            }
             Ok(())
         };
         // Several processes opening one new spool at once (a deliver
@@ -209,6 +230,7 @@ impl SqliteSpool {
         Ok(SqliteSpool {
             conn: Mutex::new(conn),
             durable_enqueue: options.durable_enqueue,
+            busy_timeout: options.busy_timeout,
             path,
             group: GroupCommit::default(),
         })
@@ -290,27 +312,43 @@ impl SqliteSpool {
         }
     }
 
+    /// Whether any recipient is due at `now` (a read: no write lock).
+    fn anything_due(&self, now: Timestamp) -> Result<bool, SpoolError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT 1 FROM recipients WHERE due IS NOT NULL AND due <= ?1 LIMIT 1")
+            .map_err(sql_error)?;
+        stmt.exists([now.0]).map_err(sql_error)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `f` in an immediate (write-locked) transaction.
+    /// Runs `f` in an immediate (write-locked) transaction; a `durable`
+    /// one commits with `synchronous = FULL` (the WAL fsynced before this
+    /// returns).
+    ///
+    /// Checkpoints stay where SQLite puts them, in the commit that takes
+    /// the WAL past 1,000 pages, acknowledging or not. Leaving them to the
+    /// worker's commits was measured and is worse: a checkpoint that runs
+    /// while another connection keeps appending never lets the WAL start
+    /// over, so the WAL file grows and every fsync then also has to commit
+    /// the file's new size (see docs/benchmarks.md).
     fn write<T>(
         &self,
         durable: bool,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, SpoolError>,
     ) -> Result<T, SpoolError> {
-        let mut conn = self.lock();
+        let conn = self.lock();
         if durable {
             conn.pragma_update(None, "synchronous", "FULL")
                 .map_err(sql_error)?;
         }
         let result = (|| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql_error)?;
+            let tx = begin_immediate(&conn, self.busy_timeout)?;
             let value = f(&tx)?;
             tx.commit().map_err(sql_error)?;
             Ok(value)
@@ -321,6 +359,34 @@ impl SqliteSpool {
         }
         result
     }
+}
+
+/// `BEGIN IMMEDIATE`, waiting for another writer (another process, or a
+/// second handle) in steps of tens of microseconds up to 1 ms rather than
+/// SQLite's busy handler's 1, 2, 5, 10… ms: a commit holds the lock for
+/// about one fsync, and a wait of a few milliseconds would cost an
+/// injecting connection more than the fsync itself.
+fn begin_immediate(conn: &Connection, timeout: Duration) -> Result<Transaction<'_>, SpoolError> {
+    conn.busy_timeout(Duration::ZERO).map_err(sql_error)?;
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_micros(20);
+    let begun = loop {
+        match Transaction::new_unchecked(conn, TransactionBehavior::Immediate) {
+            Ok(tx) => break Ok(tx),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(1));
+            }
+            Err(e) => break Err(sql_error(e)),
+        }
+    };
+    conn.busy_timeout(timeout).map_err(sql_error)?;
+    begun
 }
 
 fn insert_messages(
@@ -421,6 +487,11 @@ impl Spool for SqliteSpool {
     ) -> Result<Vec<Claimed>, SpoolError> {
         let until = (now + lease).0;
         let limit = i64::try_from(max_recipients).unwrap_or(i64::MAX);
+        // Look before taking the write lock: a worker polling an idle (or
+        // not yet due) queue then never holds up an enqueue.
+        if !self.anything_due(now)? {
+            return Ok(Vec::new());
+        }
         self.write(false, |tx| {
             let mut select = tx
                 .prepare_cached(
