@@ -193,13 +193,30 @@ impl DeliveryArgs {
             resolver: Arc::new(resolver),
             port: self.mx_port,
             config,
-            verified_tls: smtp_blocking::TlsSettings::new(),
+            verified_tls: self.verified_tls()?,
             require_verified_tls: self
                 .require_tls
                 .iter()
                 .map(|d| d.to_ascii_lowercase())
                 .collect(),
         })
+    }
+
+    /// What a --require-tls domain's certificate must verify against: the
+    /// public roots, with --ca-file added or --ca-file-only instead.
+    fn verified_tls(&self) -> Result<smtp_blocking::TlsSettings, Failure> {
+        let mut tls = smtp_blocking::TlsSettings::new();
+        if let Some(path) = &self.connect.ca_file {
+            tls = tls
+                .with_ca_file(path)
+                .map_err(|e| Failure::usage(anyhow!("--ca-file: {e}")))?;
+        }
+        if let Some(path) = &self.connect.ca_file_only {
+            tls = tls
+                .with_ca_file_only(path)
+                .map_err(|e| Failure::usage(anyhow!("--ca-file-only: {e}")))?;
+        }
+        Ok(tls)
     }
 
     /// The engine's configuration and the transport these flags describe.

@@ -113,6 +113,46 @@ pub struct Listening {
     pub tls: Option<ServerTls>,
 }
 
+/// How many connections the kernel may hold completed but not yet
+/// accepted. std's `TcpListener::bind` asks for 128: a burst of a thousand
+/// clients connecting at once overflows that, Linux answers the rest with
+/// SYN cookies and drops their final ACK, and those clients hang on a
+/// connection the server never sees. The kernel caps this at
+/// `net.core.somaxconn` (4096 by default).
+pub(crate) const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds the first address of `addr` that binds, as `TcpListener::bind`
+/// does, with [`LISTEN_BACKLOG`] and `SO_REUSEADDR` (as std sets it on
+/// Unix).
+fn bind_listener(addr: &impl ToSocketAddrs) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in addr.to_socket_addrs()? {
+        let attempt = (|| {
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                Some(socket2::Protocol::TCP),
+            )?;
+            if cfg!(unix) {
+                socket.set_reuse_address(true)?;
+            }
+            socket.bind(&addr.into())?;
+            socket.listen(LISTEN_BACKLOG)?;
+            Ok(TcpListener::from(socket))
+        })();
+        match attempt {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
 impl Listening {
     /// Refuses settings that cannot work (STARTTLS or `require_tls` without
     /// a certificate; a certificate with neither STARTTLS nor implicit TLS
@@ -127,7 +167,7 @@ impl Listening {
             addr: format!("{addr:?}"),
             source,
         };
-        let listener = TcpListener::bind(&addr).map_err(bind_error)?;
+        let listener = bind_listener(&addr).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
         Ok(Listening {
             listener,
@@ -344,6 +384,28 @@ pub fn cram_md5_nonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 600 clients connect before the server accepts one: every one of
+    /// them is there to accept (with std's backlog of 128 the kernel drops
+    /// the rest's final ACK and they hang).
+    #[test]
+    fn a_burst_of_connections_waits_in_the_backlog() {
+        let listener = bind_listener(&"127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<_> = (0..600)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        listener.set_nonblocking(true).unwrap();
+        let mut accepted = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while accepted < clients.len() && std::time::Instant::now() < deadline {
+            match listener.accept() {
+                Ok(_) => accepted += 1,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
+        assert_eq!(accepted, clients.len());
+    }
 
     #[test]
     fn constant_replies_are_valid() {
