@@ -28,7 +28,8 @@ servers=${SERVERS:-sink,postfix}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "open files limit: $(ulimit -n); $(nproc) CPUs; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 cargo build --release -p mailwire
-(cd crates/server-bench && cargo build --release)
+# The harness is its own workspace: built into the same target directory.
+(cd crates/server-bench && CARGO_TARGET_DIR="$target" cargo build --release)
 bench=("$target/release/server-bench" --mailwire "$target/release/mailwire" --servers "$servers"
   --users "${USERS:-100}" --size "${SIZE:-3072}" --ramp-ms "${RAMP_MS:-0}")
 "${bench[@]}" load --connections "${CONNECTIONS:-1000}" --messages "${MESSAGES:-10000}" || status=$?
