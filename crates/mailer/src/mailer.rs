@@ -503,8 +503,8 @@ impl MailerBuilder {
     /// instead of the system's resolver: `mailwire send --dns HOST:PORT`
     /// passes one that asks that DNS server. The name stays the one TLS
     /// verifies; an IP address is not looked up. A pool looks the name up
-    /// once, when it is made. [`send_on`](Mailer::send_on) calls the
-    /// resolver on the executor's thread.
+    /// once, when it is made. The async forms (`send_on` and the others,
+    /// with a runtime feature) call the resolver on the executor's thread.
     ///
     /// ```
     /// use mailer::{LocalSink, Mailer, Security};

@@ -89,7 +89,10 @@ struct Check {
 }
 
 /// A certificate and key loaded from PEM files and reloaded when they
-/// change. See the [module docs](self).
+/// change: a handshake looks at the files at most once per `check_every`
+/// and reloads them when one changed; new files that do not load leave the
+/// old pair in service, their reason kept in
+/// [`last_error`](ReloadingCert::last_error).
 pub struct ReloadingCert {
     cert_path: PathBuf,
     key_path: PathBuf,

@@ -34,7 +34,7 @@ pub(crate) struct ServerArgs {
     #[arg(long = "domain", value_name = "DOMAIN")]
     domains: Vec<String>,
     /// The root of the per-user mailboxes (Maildir++ at
-    /// DIR/<domain>/<user>/). Runs as a mail server.
+    /// `DIR/<domain>/<user>/`). Runs as a mail server.
     #[arg(long, value_name = "DIR")]
     mailboxes: Option<PathBuf>,
     /// Listen for submission with STARTTLS here (port 587 style): TLS and
