@@ -270,10 +270,34 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         if sink.local.is_empty() {
             incoming.abort();
         } else {
+            // Quotas: a message that fits no recipient's mailbox is refused
+            // (452, the client keeps it and tries again). When it fits some
+            // but not others, there is no reply that says so after DATA: it
+            // is stored for every recipient, the full mailboxes going over
+            // their quota by this message (as Dovecot's quota grace does),
+            // and their next RCPT gets 452. No recipient's copy is lost.
+            let size = prepend.len() as u64 + facts.size;
+            let fits = |u: &LocalUser| {
+                u.quota.is_none()
+                    || self
+                        .shared
+                        .store
+                        .room(&u.address, u.quota, size)
+                        .unwrap_or(true)
+            };
+            let fitting = sink.local.iter().filter(|u| fits(u)).count();
+            // With several recipients and room for at least one, quotas
+            // were checked just now and are not enforced again at the
+            // commit: a mailbox filled meanwhile by another delivery must
+            // not make this one lose its copy either.
+            let grace = sink.local.len() > 1 && fitting > 0;
+            if grace && fitting < sink.local.len() {
+                tracing::warn!(queue_id = %facts.queue_id, "stored over quota for recipients whose mailbox is full, so that none loses it");
+            }
             let users: Vec<(&str, Option<u64>)> = sink
                 .local
                 .iter()
-                .map(|u| (u.address.as_str(), u.quota))
+                .map(|u| (u.address.as_str(), if grace { None } else { u.quota }))
                 .collect();
             let outcomes = incoming.commit(&prepend, &users, outcome.folder.as_deref());
             let mut first_error = None;

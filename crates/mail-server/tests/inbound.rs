@@ -234,20 +234,6 @@ fn an_alias_forwarding_elsewhere_stores_locally_and_queues_the_rest() {
 }
 
 #[test]
-fn one_full_mailbox_does_not_cost_the_others_their_copy() {
-    let h = start(Options::default());
-    let mut c = Raw::connect(h.smtp());
-    c.cmd("EHLO client.test");
-    // carol (200 bytes) has room at RCPT, but not for this message.
-    let body = format!("Subject: big\n\n{}\n", "y".repeat(300));
-    let to = [format!("carol@{DOMAIN}"), format!("alice@{DOMAIN}")];
-    let r = c.send("someone@remote.test", &[&to[0], &to[1]], &body);
-    assert!(r.starts_with("250"), "{r}");
-    assert_eq!(h.store.messages(&to[1], "INBOX").len(), 1);
-    assert!(h.store.messages(&to[0], "INBOX").is_empty());
-}
-
-#[test]
 fn the_example_configuration_in_the_docs_loads() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/mailwire.toml");
@@ -266,4 +252,35 @@ fn the_example_configuration_in_the_docs_loads() {
     );
     assert_eq!(config.dkim.len(), 1);
     assert!(config.delivery.enabled);
+}
+
+/// A message that fits one recipient's mailbox but not another's (the
+/// other filled up after its RCPT was accepted): after DATA there is no
+/// reply that could say so, so it is stored for both, the full mailbox
+/// going over its quota; its next RCPT then gets 452. Nobody's copy is lost.
+#[test]
+fn a_mailbox_that_fills_during_the_transaction_still_gets_its_copy() {
+    let h = start(Options::default());
+    // carol's quota is 200 bytes: 150 used leaves room at RCPT time.
+    h.store.put(&format!("carol@{DOMAIN}"), &"x".repeat(150));
+    let mut c = Raw::connect(h.smtp());
+    c.cmd("EHLO client.test");
+    let body = format!("Subject: shared\n\n{}\n", "y".repeat(300));
+    let r = c.send(
+        "someone@remote.test",
+        &[&format!("carol@{DOMAIN}"), &format!("alice@{DOMAIN}")],
+        &body,
+    );
+    assert!(r.starts_with("250"), "{r}");
+    for user in ["carol", "alice"] {
+        let stored = h.store.messages(&format!("{user}@{DOMAIN}"), "INBOX");
+        assert!(
+            stored.iter().any(|m| m.contains("Subject: shared")),
+            "{user} lost the message: {stored:?}"
+        );
+    }
+    // Now over quota: the next RCPT for carol is refused.
+    c.cmd("MAIL FROM:<someone@remote.test>");
+    let r = c.cmd(&format!("RCPT TO:<carol@{DOMAIN}>"));
+    assert!(r.starts_with("452 4.2.2"), "{r}");
 }
