@@ -5,6 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 
+#[path = "../../crates/mail-metrics/tests/oracle/mod.rs"]
+mod oracle;
+
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let values: Vec<&str> = text.split('\0').collect();
@@ -12,5 +15,5 @@ fuzz_target!(|data: &[u8]| {
         .chunks(2)
         .map(|c| (c[0], c.get(1).copied().unwrap_or("")))
         .collect();
-    mail_metrics::fuzzing::exposition(&pairs);
+    oracle::exposition(&pairs);
 });

@@ -5,11 +5,14 @@
 
 use libfuzzer_sys::fuzz_target;
 
+#[path = "../../crates/mail-metrics/tests/oracle/mod.rs"]
+mod oracle;
+
 fuzz_target!(|data: &[u8]| {
     if data.len() < 10 {
         return;
     }
     let max = usize::from(u16::from_le_bytes([data[0], data[1]])) % 4096 + 1;
     let cuts: Vec<usize> = data[2..10].iter().map(|&b| usize::from(b)).collect();
-    mail_metrics::fuzzing::request_head(&data[10..], &cuts, max);
+    oracle::request_head(&data[10..], &cuts, max);
 });

@@ -272,31 +272,14 @@ fn classify(buf: &[u8], max: usize) -> Option<Head> {
     }
 }
 
-pub(crate) mod fuzzing {
-    /// Classifies `bytes` as a request head fed whole and fed in the pieces
-    /// `cuts` gives (offsets), each with the limit `max`; both must agree,
-    /// and the limit must hold.
-    pub fn request_head(bytes: &[u8], cuts: &[usize], max: usize) {
-        let whole = super::classify(bytes, max);
-        let mut pieces = None;
-        let mut end = 0;
-        let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-        points.sort_unstable();
-        points.push(bytes.len());
-        for point in points {
-            end = end.max(point);
-            if let Some(head) = super::classify(&bytes[..end], max) {
-                pieces = Some(head);
-                break;
-            }
-        }
-        if whole.is_some() || pieces.is_some() {
-            assert_eq!(whole, pieces, "whole and piecewise disagree");
-        }
-        if let Some(super::Head::Request { method, path }) = &whole {
-            assert!(method.len() + path.len() <= max);
-        }
-    }
+pub(crate) fn classify_for_fuzzing(bytes: &[u8], max: usize) -> Option<(String, usize)> {
+    classify(bytes, max).map(|head| {
+        let kept = match &head {
+            Head::Request { method, path } => method.len() + path.len(),
+            _ => 0,
+        };
+        (format!("{head:?}"), kept)
+    })
 }
 
 fn serve(mut stream: TcpStream, shared: &Shared) {

@@ -2,7 +2,9 @@
 //! the same however it arrives in pieces, and any label values render to
 //! text that reads back to what was recorded, within the series cap.
 
-use mail_metrics::fuzzing::{exposition, request_head};
+mod oracle;
+
+use oracle::{exposition, request_head};
 use proptest::prelude::*;
 
 proptest! {
