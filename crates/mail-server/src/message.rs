@@ -285,7 +285,13 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                         .room(&u.address, u.quota, size)
                         .unwrap_or(true)
             };
-            let fitting = sink.local.iter().filter(|u| fits(u)).count();
+            // One recipient: the commit itself enforces the quota (and a
+            // refusal loses nothing), so no check is made here.
+            let fitting = if sink.local.len() > 1 {
+                sink.local.iter().filter(|u| fits(u)).count()
+            } else {
+                0
+            };
             // With several recipients and room for at least one, quotas
             // were checked just now and are not enforced again at the
             // commit: a mailbox filled meanwhile by another delivery must
