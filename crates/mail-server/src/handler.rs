@@ -336,7 +336,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
                         }
                     }
                 }
-                Decision::Accept
+                self.greylist(conn, &address)
             }
             Recipient::Unknown => self.refuse(
                 "unknown_user",
@@ -378,21 +378,6 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
             .iter()
             .map(|r| address_of(r, &self.shared.hostname))
             .collect();
-        if conn.authenticated.is_none() {
-            if let Some(refusal) = self.shared.filter.check_envelope(
-                conn.peer.ip(),
-                &mail_from,
-                &recipients,
-                SystemTime::now(),
-            ) {
-                self.count(Event::Rejected {
-                    listener: self.listener,
-                    reason: "greylist",
-                });
-                tracing::info!(client = %conn.peer.ip(), from = %mail_from, reply = %refusal.text, "envelope refused");
-                return Err(refusal_reply(&refusal));
-            }
-        }
         let incoming = self.shared.store.begin().map_err(|error| {
             tracing::error!(%error, "could not start storing a message");
             self.count(Event::StorageError);

@@ -32,6 +32,7 @@ mod concrete;
 pub mod config;
 mod directory;
 mod filter;
+mod greylisting;
 mod handler;
 mod limiter;
 mod message;

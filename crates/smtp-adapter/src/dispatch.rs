@@ -149,6 +149,7 @@ impl<S> Dispatch<S> {
     #[doc(hidden)]
     pub fn mail_from(&mut self, from: &ReversePath, params: &MailParams) {
         self.from = Some((from.clone(), params.clone()));
+        self.conn.mail_from = Some(from.clone());
     }
 
     /// The transaction whose content is about to arrive.
@@ -202,6 +203,7 @@ impl<S> Dispatch<S> {
     #[doc(hidden)]
     pub fn end(&mut self) -> Ending<S> {
         self.from = None;
+        self.conn.mail_from = None;
         match std::mem::replace(&mut self.body, Body::None) {
             Body::Open(sink) => Ending::Finish(sink),
             Body::Failed(reply) => Ending::Answer(Decision::Reject(reply)),
@@ -225,6 +227,7 @@ impl<S> Dispatch<S> {
     #[doc(hidden)]
     pub fn reset(&mut self) {
         self.from = None;
+        self.conn.mail_from = None;
     }
 
     /// Gives the session the handler's decision. A reply of the wrong class
@@ -242,6 +245,10 @@ impl<S> Dispatch<S> {
         }
         self.conn.helo = session.helo().cloned();
         self.conn.authenticated = session.authenticated().map(str::to_owned);
+        // A refused MAIL FROM starts no transaction.
+        if session.mail_params().is_none() {
+            self.conn.mail_from = None;
+        }
     }
 }
 

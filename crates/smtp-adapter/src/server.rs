@@ -3,7 +3,8 @@
 
 use crate::{Error, ServerTls};
 use smtp_proto::{
-    EnhancedStatus, Host, Mechanism, Reply, ReplyCode, ServerConfig, ServerSession, TlsInfo,
+    EnhancedStatus, Host, Mechanism, Reply, ReplyCode, ReversePath, ServerConfig, ServerSession,
+    TlsInfo,
 };
 use std::fmt;
 use std::io;
@@ -46,6 +47,10 @@ pub struct Connection {
     /// The TLS handshake's outcome, once the connection is encrypted
     /// (STARTTLS or implicit TLS).
     pub tls: Option<TlsInfo>,
+    /// The sender of the transaction in progress, from its MAIL FROM
+    /// (while `mail_from` decides, the one being decided), so that a
+    /// recipient can be judged with its sender (greylisting's triplet).
+    pub mail_from: Option<ReversePath>,
 }
 
 impl Connection {
@@ -57,6 +62,7 @@ impl Connection {
             helo: None,
             authenticated: None,
             tls: None,
+            mail_from: None,
         }
     }
 }
