@@ -237,8 +237,12 @@ impl ServerMetrics for mail_metrics::MailMetrics {
     fn record(&self, event: Event<'_>) {
         use mail_metrics::MessageOutcome;
         match event {
-            Event::Session { listener } => {
+            Event::Connected { listener } => {
                 self.connections_counter(listener).inc();
+                self.connections_gauge(listener).inc();
+            }
+            Event::Disconnected { listener } => {
+                self.connections_gauge(listener).dec();
             }
             Event::Accepted {
                 listener,

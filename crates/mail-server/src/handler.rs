@@ -91,8 +91,6 @@ pub struct MailHandler<D, S, F> {
     pub(crate) shared: Arc<Shared<D, S, F>>,
     pub(crate) role: Role,
     pub(crate) listener: &'static str,
-    /// Its connections start with TLS (port 465).
-    implicit_tls: bool,
 }
 
 impl<D, S, F> Clone for MailHandler<D, S, F> {
@@ -101,7 +99,6 @@ impl<D, S, F> Clone for MailHandler<D, S, F> {
             shared: Arc::clone(&self.shared),
             role: self.role,
             listener: self.listener,
-            implicit_tls: self.implicit_tls,
         }
     }
 }
@@ -178,23 +175,16 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             shared,
             role: Role::Inbound,
             listener: "smtp",
-            implicit_tls: false,
         }
     }
 
     /// The same handler for another listener: its name (in logs and
-    /// metrics), its role, and whether its connections start with TLS.
-    pub fn for_listener(
-        &self,
-        listener: &'static str,
-        role: Role,
-        implicit_tls: bool,
-    ) -> MailHandler<D, S, F> {
+    /// metrics) and its role.
+    pub fn for_listener(&self, listener: &'static str, role: Role) -> MailHandler<D, S, F> {
         MailHandler {
             shared: Arc::clone(&self.shared),
             role,
             listener,
-            implicit_tls,
         }
     }
 
@@ -257,13 +247,20 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
 impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D, S, F> {
     type Sink = MessageSink<D, S, F>;
 
+    fn connect(&self, _conn: &Connection) -> Result<(), Reply> {
+        self.count(Event::Connected {
+            listener: self.listener,
+        });
+        Ok(())
+    }
+
+    fn disconnect(&self, _conn: &Connection) {
+        self.count(Event::Disconnected {
+            listener: self.listener,
+        });
+    }
+
     fn helo(&self, conn: &Connection, _host: &Host, _extended: bool) -> Decision {
-        // Once per connection: the EHLO after STARTTLS is not another one.
-        if conn.tls.is_none() || self.implicit_tls {
-            self.count(Event::Session {
-                listener: self.listener,
-            });
-        }
         if self.role == Role::Inbound && conn.authenticated.is_none() {
             if let Some(refusal) = self.shared.filter.check_client(conn.peer.ip()) {
                 tracing::info!(client = %conn.peer.ip(), reply = %refusal.text, "client refused");

@@ -225,7 +225,7 @@ pub fn start<D: Directory, S: MailboxStore, F: MessageFilter>(
     for (name, addr, role, implicit) in doors {
         let Some(addr) = addr else { continue };
         let session = session_config(config, role, tls.is_some(), implicit);
-        let door = handler.for_listener(name, role, implicit);
+        let door = handler.for_listener(name, role);
         let listen_error = |source| StartError::Listen { name, addr, source };
         let server = match &tls {
             Some(tls) if implicit => Server::bind_tls(addr, session, tls.clone().implicit(), door),

@@ -11,10 +11,9 @@ use support::*;
 const GREYLIST: &str = "[greylist]\nenabled = true\ndelay_secs = 1\nretry_window_secs = 600\n";
 
 fn greylisted() -> Harness<Filters> {
-    let h = start_with(Options::default(), GREYLIST, |config| {
+    start_with(Options::default(), GREYLIST, |config| {
         Filters::from_config(config, None).unwrap()
-    });
-    h
+    })
 }
 
 #[test]
@@ -33,7 +32,10 @@ fn a_new_triplet_is_deferred_at_rcpt_and_no_data_is_taken() {
     let r = c.cmd("DATA");
     assert!(r.starts_with("554 5.5.1"), "{r}");
     assert!(c.cmd("QUIT").starts_with("221"));
-    assert!(h.store.messages(&format!("alice@{DOMAIN}"), "INBOX").is_empty());
+    assert!(h
+        .store
+        .messages(&format!("alice@{DOMAIN}"), "INBOX")
+        .is_empty());
 }
 
 #[test]
@@ -71,7 +73,10 @@ print("done")
     let alice = h.store.messages(&format!("alice@{DOMAIN}"), "INBOX");
     assert_eq!(alice.len(), 1, "{alice:?}");
     assert!(alice[0].contains("Subject: retried"), "{}", alice[0]);
-    assert!(h.store.messages(&format!("bob@{DOMAIN}"), "INBOX").is_empty());
+    assert!(h
+        .store
+        .messages(&format!("bob@{DOMAIN}"), "INBOX")
+        .is_empty());
     // Another sender to alice is a new triplet: deferred again.
     let mut c = Raw::connect(h.smtp());
     c.cmd("EHLO client.test");

@@ -117,6 +117,8 @@ pub enum Ending<S> {
 #[derive(Debug)]
 pub struct Dispatch<S> {
     conn: Connection,
+    /// The handler was told of the connection (and must be told its end).
+    connected: bool,
     from: Option<(ReversePath, MailParams)>,
     body: Body<S>,
 }
@@ -126,9 +128,29 @@ impl<S> Dispatch<S> {
     pub fn new(peer: SocketAddr) -> Dispatch<S> {
         Dispatch {
             conn: Connection::new(peer),
+            connected: false,
             from: None,
             body: Body::None,
         }
+    }
+
+    /// The server's address the client connected to.
+    pub fn with_local(mut self, local: Option<SocketAddr>) -> Dispatch<S> {
+        self.conn.local = local;
+        self
+    }
+
+    /// The handler was told of the connection: returns whether it had
+    /// been before (it is told once).
+    #[doc(hidden)]
+    pub fn set_connected(&mut self) -> bool {
+        std::mem::replace(&mut self.connected, true)
+    }
+
+    /// The connection ends: true once, when the handler was told of it.
+    #[doc(hidden)]
+    pub fn take_connected(&mut self) -> bool {
+        std::mem::replace(&mut self.connected, false)
     }
 
     /// What the handler is told about the connection.

@@ -40,6 +40,9 @@ impl Decision {
 pub struct Connection {
     /// The client's address.
     pub peer: SocketAddr,
+    /// The server's address the client connected to (`None` where the
+    /// socket could not tell).
+    pub local: Option<SocketAddr>,
     /// The name the client gave in an accepted EHLO or HELO.
     pub helo: Option<Host>,
     /// The user accepted by AUTH.
@@ -59,6 +62,7 @@ impl Connection {
     pub fn new(peer: SocketAddr) -> Connection {
         Connection {
             peer,
+            local: None,
             helo: None,
             authenticated: None,
             tls: None,
@@ -293,6 +297,16 @@ impl<H> ConnectionSetup<H> {
     /// [`new_server_session`]).
     pub fn session(&self, now: Instant) -> ServerSession {
         new_server_session(Arc::clone(&self.config), now)
+    }
+
+    /// The session for a connection the handler's `connect` answered
+    /// (see `start_connection`): greeted when it was let in, told the
+    /// refusal and closed when it was not.
+    pub fn session_after(&self, now: Instant, connect: &Result<(), Reply>) -> ServerSession {
+        match connect {
+            Ok(()) => self.session(now),
+            Err(reply) => ServerSession::refused(Arc::clone(&self.config), now, reply),
+        }
     }
 }
 

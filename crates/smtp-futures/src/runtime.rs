@@ -28,6 +28,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// Turns off Nagle's algorithm: each batch is one write, and must not
     /// wait for the previous one's acknowledgement.
     fn set_nodelay(stream: &Self::TcpStream) -> io::Result<()>;
+    /// The local address of a connected stream (what the server's handler
+    /// is told the client connected to).
+    fn local_addr(stream: &Self::TcpStream) -> io::Result<SocketAddr>;
     /// Adopts a bound standard listener.
     fn listener(listener: std::net::TcpListener) -> io::Result<Self::TcpListener>;
     /// Waits for the next connection.

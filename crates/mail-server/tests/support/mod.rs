@@ -317,6 +317,8 @@ pub struct Options {
     pub checks: Option<MemoryResolver>,
     /// A DKIM key (PEM) for `example.test`, selector `sel`.
     pub dkim_pem: Option<String>,
+    /// Where the server counts.
+    pub metrics: Option<Arc<mail_metrics::MailMetrics>>,
 }
 
 pub type TestServer<F = HeaderFilter> = Running<Arc<TestDirectory>, Arc<DirStore>, F>;
@@ -397,6 +399,9 @@ pub fn start_with<F: MessageFilter>(
         outbound = outbound.with_dkim_pem(DOMAIN, "sel", pem).unwrap();
     }
     parts.outbound = Some(outbound);
+    if let Some(metrics) = options.metrics {
+        parts.metrics = metrics;
+    }
     parts.tls =
         Some(smtp_blocking::ServerTls::from_pem_files(&cert, dir.0.join("key.pem")).unwrap());
     if let Some(resolver) = options.checks {
@@ -460,6 +465,11 @@ impl Raw {
                 return all;
             }
         }
+    }
+
+    /// Sends raw octets, waiting for no reply.
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).unwrap();
     }
 
     pub fn cmd(&mut self, line: &str) -> String {
