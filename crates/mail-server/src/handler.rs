@@ -52,6 +52,8 @@ pub(crate) struct Shared<D, S, F> {
     pub(crate) limiter: Mutex<Box<dyn LoginLimiter>>,
     pub(crate) hostname: String,
     pub(crate) junk_folder: String,
+    /// Rewrites the sender of forwarded mail, and takes its bounces back.
+    pub(crate) srs: Option<crate::srs::Srs>,
     /// The user name of each connection's refused AUTH, until the failure
     /// it causes is counted (at once: the session reports it right after).
     refused_users: Mutex<HashMap<SocketAddr, String>>,
@@ -80,6 +82,7 @@ impl<D, S, F> Shared<D, S, F> {
             limiter: Mutex::new(limiter),
             hostname,
             junk_folder,
+            srs: None,
             refused_users: Mutex::default(),
         }
     }
@@ -207,6 +210,11 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         let mut remote: Vec<String> = Vec::new();
         for path in &transaction.recipients {
             let address = address_of(path, &self.shared.hostname);
+            // A bounce to an SRS address of ours goes to the original sender.
+            let (address, bounce) = match self.srs_original(&address) {
+                Some(original) => (original, true),
+                None => (address, false),
+            };
             match self.shared.directory.resolve(&address) {
                 Recipient::Local(users) => {
                     for user in users {
@@ -232,7 +240,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                         }
                     }
                 }
-                Recipient::NotLocal if conn.authenticated.is_some() => {
+                Recipient::NotLocal if bounce || conn.authenticated.is_some() => {
                     if !remote.contains(&address) {
                         remote.push(address);
                     }
@@ -300,6 +308,9 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
 
     fn rcpt_to(&self, conn: &Connection, to: &ForwardPath, _params: &RcptParams) -> Decision {
         let address = address_of(to, &self.shared.hostname);
+        if let Some(decision) = self.srs_recipient(&address) {
+            return decision;
+        }
         match self.shared.directory.resolve(&address) {
             Recipient::Local(users) if users.is_empty() => self.refuse(
                 "unknown_user",
