@@ -391,7 +391,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
             self.count(Event::StorageError);
             try_later()
         })?;
-        let helo = sanitize_helo(conn.helo.as_ref());
+        let helo = sanitize_helo(conn.helo.as_ref(), false);
         let checking = match (&self.shared.checks, &conn.authenticated) {
             (Some(checks), None) => Some(
                 checks.start(

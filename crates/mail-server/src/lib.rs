@@ -39,7 +39,7 @@ mod limiter;
 mod message;
 mod metrics;
 mod outbound;
-mod received;
+pub mod received;
 mod run;
 pub mod srs;
 mod store;
