@@ -32,8 +32,8 @@ pub enum Event<'a> {
     },
     /// A recipient or a message was refused, for `reason` (a short label:
     /// `unknown_user`, `over_quota`, `relay_denied`, `sender_not_owned`,
-    /// `dmarc`, `filter`, `greylist`, `dnsbl`, `store_error`,
-    /// `spool_error`).
+    /// `dmarc`, `filter`, `greylist`, `dnsbl`, `srs_invalid`,
+    /// `store_error`, `spool_error`).
     Rejected {
         /// The listener.
         listener: &'a str,
