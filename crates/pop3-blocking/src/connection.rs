@@ -3,9 +3,9 @@
 use crate::Shared;
 use maildrop::Maildrop;
 use pop3_proto::{Event, MessageInfo, Output, Pop3Session, Response, ResponseCode, Uid};
-use session_server::{drive, Driven, Shutdown, Transport};
+use session_server::{drive, Driven, Login, Shutdown, Transport};
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -29,12 +29,17 @@ struct Connection<'a> {
     transport: Transport,
     session: Pop3Session,
     held: Option<Held<'a>>,
+    /// The client's address, for the authenticator.
+    peer: SocketAddr,
     /// Read buffer for message files.
     chunk: Vec<u8>,
     done: bool,
 }
 
 pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
     let Ok((transport, tls)) = Transport::accept(stream, &shared.options) else {
         return;
     };
@@ -48,6 +53,7 @@ pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
         transport,
         session,
         held: None,
+        peer,
         chunk: vec![0; shared.options.chunk_size.max(1)],
         done: false,
     };
@@ -114,9 +120,10 @@ impl Connection<'_> {
     fn event(&mut self, event: Event) -> io::Result<()> {
         match event {
             Event::Login(credentials) => {
-                let answer = match self.shared.auth.maildir(&credentials) {
-                    None => Err(None),
-                    Some(root) => self.lock(root).map_err(Some),
+                let answer = match self.shared.auth.login(&credentials, self.peer) {
+                    Login::Granted(root) => self.lock(root).map_err(Some),
+                    Login::Limited => Err(Some(limited())),
+                    _ => Err(None),
                 };
                 let result = match answer {
                     Ok(listing) => self.session.accept_login(listing),
@@ -238,4 +245,10 @@ impl Connection<'_> {
         }
         self.session.end_message().map_err(io::Error::other)
     }
+}
+
+/// The answer to a login refused because of earlier failures (for this user
+/// or from this address), the password unchecked.
+pub(crate) fn limited() -> Response {
+    Response::err("too many failed logins, try again later").with_code(ResponseCode::Auth)
 }
