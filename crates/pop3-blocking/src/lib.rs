@@ -30,16 +30,16 @@
 #![warn(missing_docs)]
 
 mod connection;
+pub mod maildrops;
 
+pub use maildrops::{HeldMaildrop, LoginOutcome, Maildrops};
 pub use session_server::{Authenticator, Login, RunningServer, StartError};
 
 use pop3_proto::{Credentials, Pop3Config};
 use session_server::{Listener, Service, Shutdown};
-use std::collections::HashSet;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// How the server runs (see [`session_server::ServerOptions`]): the POP3
 /// configuration, TLS (`with_tls` for STLS on port 110,
@@ -54,7 +54,7 @@ pub(crate) struct Shared {
     pub(crate) config: Arc<Pop3Config>,
     pub(crate) auth: Box<dyn Authenticator<Credentials>>,
     /// Maildrops in use: RFC 1939 §8 asks for exclusive access.
-    pub(crate) locked: Mutex<HashSet<PathBuf>>,
+    pub(crate) maildrops: Maildrops,
 }
 
 impl Service for Shared {
@@ -96,7 +96,7 @@ impl Pop3Server {
             options,
             config,
             auth: Box::new(auth),
-            locked: Mutex::new(HashSet::new()),
+            maildrops: Maildrops::new(),
         };
         Ok(Pop3Server {
             listener: Listener::bind(addr, shared, max_connections)?,

@@ -49,7 +49,7 @@ mod transport;
 
 pub use auth::{Authenticator, Login};
 pub use reload::{CertError, ReloadingCert};
-pub use transport::{drive, wait_for, Driven, Received, Transport, SHUTDOWN_POLL};
+pub use transport::{drive, tls_info, wait_for, Driven, Received, Transport, SHUTDOWN_POLL};
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
