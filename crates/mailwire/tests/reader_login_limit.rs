@@ -1,14 +1,14 @@
-//! `mailwire serve` as a mail server: POP3 and IMAP logins count in the
-//! same AUTH limiter as SMTP AUTH, per user and per client address. Wrong
-//! passwords over IMAP and SMTP use up ann's allowance; her right password
-//! is then refused over POP3 and IMAP without being checked, while ben,
-//! from the same address, logs in. Clients: Python's imaplib, smtplib and
-//! poplib.
+//! `mailwire serve`, as a mail server and as the sink: POP3 and IMAP logins
+//! count in the same AUTH limiter as SMTP AUTH, per user and per client
+//! address. Wrong passwords over IMAP and SMTP (or POP3) use up one user's
+//! allowance; her right password is then refused over POP3, IMAP and SMTP
+//! without being checked, while another user, from the same address, logs
+//! in. Clients: Python's imaplib, smtplib and poplib.
 
 mod common;
 mod server_support;
 
-use common::TempDir;
+use common::{Serve, TempDir};
 use server_support::{add_user, python, MailServer};
 
 #[test]
@@ -113,4 +113,92 @@ print("ben imap", imap("ben@limit.test", "ben-pw"))
     let logs = s.stderr().join("\n");
     assert!(logs.contains("IMAP login failed"), "{logs}");
     assert!(!logs.contains("guess-1"), "{logs}");
+}
+
+/// The address of the `PROTOCOL on ADDR (mode)` line the sink printed.
+fn reader_addr(serve: &Serve, protocol: &str) -> std::net::SocketAddr {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let prefix = format!("{protocol} on ");
+        if let Some(rest) = serve
+            .stdout()
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+        {
+            return rest.split(' ').next().unwrap().parse().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", serve.stdout());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn on_the_sink_guesses_over_pop3_lock_the_user_out_of_imap_and_smtp() {
+    let dir = TempDir::new("sink-login-limit");
+    let serve = Serve::start(
+        &dir.0,
+        &[
+            "--allow-plaintext-auth",
+            "--auth-optional",
+            "--auth-failures-per-user",
+            "2",
+            "--auth-failures-per-ip",
+            "50",
+            "--pop3",
+            "127.0.0.1:0",
+            "--imap",
+            "127.0.0.1:0",
+        ],
+        &[("MAILWIRE_SERVE_USERS", "alice:alice-pw,bob:bob-pw")],
+    );
+    let out = python(&format!(
+        r#"
+import imaplib, poplib, smtplib
+def pop3(user, pw):
+    p = poplib.POP3("127.0.0.1", {pop3}, timeout=20)
+    p.user(user)
+    try:
+        p.pass_(pw)
+        p.quit()
+        return "ok"
+    except poplib.error_proto as e:
+        return e.args[0].decode()
+def imap(user, pw):
+    m = imaplib.IMAP4("127.0.0.1", {imap})
+    try:
+        m.login(user, pw)
+        m.logout()
+        return "ok"
+    except imaplib.IMAP4.error as e:
+        return str(e)
+print("pop3 guess", pop3("alice", "guess-1"))
+print("pop3 guess", pop3("alice", "guess-2"))
+print("imap right", imap("alice", "alice-pw"))
+c = smtplib.SMTP("127.0.0.1", {smtp}, timeout=20)
+c.ehlo()
+c.esmtp_features["auth"] = "PLAIN"
+try:
+    c.login("alice", "alice-pw")
+    print("smtp right accepted")
+except smtplib.SMTPAuthenticationError as e:
+    print("smtp right", e.smtp_code)
+c.quit()
+print("bob imap", imap("bob", "bob-pw"))
+"#,
+        pop3 = reader_addr(&serve, "POP3").port(),
+        imap = reader_addr(&serve, "IMAP").port(),
+        smtp = serve.plain.port(),
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "pop3 guess -ERR [AUTH] invalid credentials",
+            "pop3 guess -ERR [AUTH] invalid credentials",
+            "imap right b'[UNAVAILABLE] Too many failed logins, try again later'",
+            "smtp right 454",
+            "bob imap ok",
+        ],
+        "{out}"
+    );
 }
