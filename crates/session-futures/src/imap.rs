@@ -4,7 +4,7 @@
 //! the session and its store moved to a pool thread and back.
 
 use crate::io::{drive, unblock, AsyncDriven, Io, StopSignal};
-use crate::server::{Protocol, Server};
+use crate::server::{Common, Protocol, Server};
 use imap_blocking::MaildirStore;
 use imap_proto::{Credentials, Event, ImapConfig, ImapSession, Mailstore, NoStore, Output};
 use maildrop::MaildirFolders;
@@ -26,18 +26,9 @@ pub type ImapOptions = session_server::ServerOptions<ImapConfig>;
 pub type ImapServer<R> = Server<R, Imap>;
 
 /// The IMAP side of a [`Server`]: what every connection shares.
+#[derive(Debug)]
 pub struct Imap {
-    options: ImapOptions,
-    config: Arc<ImapConfig>,
-    auth: Arc<dyn Authenticator<Credentials>>,
-}
-
-impl std::fmt::Debug for Imap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Imap")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
+    common: Common<ImapConfig, Credentials>,
 }
 
 impl<R: Runtime> Server<R, Imap> {
@@ -53,9 +44,7 @@ impl<R: Runtime> Server<R, Imap> {
         options.check_tls(options.config.starttls)?;
         let max_connections = options.max_connections;
         let imap = Imap {
-            config: Arc::new(options.config.clone()),
-            options,
-            auth: Arc::new(auth),
+            common: Common::new(options, auth),
         };
         Ok(Server::listen(addr, imap, max_connections)?)
     }
@@ -72,10 +61,8 @@ impl Protocol for Imap {
     }
 
     fn refusal(&self) -> Vec<u8> {
-        if self.options.implicit_tls {
-            return Vec::new();
-        }
-        b"* BYE [UNAVAILABLE] too many connections\r\n".to_vec()
+        self.common
+            .refusal(|| b"* BYE [UNAVAILABLE] too many connections\r\n".to_vec())
     }
 }
 
@@ -110,13 +97,13 @@ async fn serve<R: Runtime>(
     peer: SocketAddr,
     stop: StopSignal,
 ) {
-    let mut io = Io::<R>::new(socket, &shared.options);
-    let Ok(tls) = io.accept(&shared.options).await else {
+    let mut io = Io::<R>::new(socket, &shared.common.options);
+    let Ok(tls) = io.accept(&shared.common.options).await else {
         io.close().await;
         return;
     };
     let now = Instant::now();
-    let mut session = ImapSession::new(Arc::clone(&shared.config), now);
+    let mut session = ImapSession::new(Arc::clone(&shared.common.config), now);
     if let Some(info) = tls {
         session.tls_established(now, info);
     }
@@ -166,7 +153,7 @@ impl<R: Runtime> Connection<R> {
 
     async fn login(&mut self, credentials: Credentials) -> io::Result<()> {
         let (shared, peer) = (Arc::clone(&self.shared), self.peer);
-        let login = unblock(move || match shared.auth.login(&credentials, peer) {
+        let login = unblock(move || match shared.common.auth.login(&credentials, peer) {
             Login::Granted(root) => match MaildirFolders::open(root) {
                 Ok(folders) => Ok(MaildirStore::new(folders)),
                 Err(_) => Err(Login::Refused),

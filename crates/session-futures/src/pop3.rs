@@ -2,7 +2,7 @@
 //! listing, deletes) and pop3-proto's session, driven over futures-io.
 
 use crate::io::{drive, unblock, AsyncDriven, Io, StopSignal};
-use crate::server::{Protocol, Server};
+use crate::server::{Common, Protocol, Server};
 use pop3_blocking::{maildrops, HeldMaildrop, Maildrops};
 use pop3_proto::{Credentials, Event, Output, Pop3Config, Pop3Session, Response};
 use session_server::{Authenticator, StartError};
@@ -24,19 +24,10 @@ pub type Pop3Options = session_server::ServerOptions<Pop3Config>;
 pub type Pop3Server<R> = Server<R, Pop3>;
 
 /// The POP3 side of a [`Server`]: what every connection shares.
+#[derive(Debug)]
 pub struct Pop3 {
-    options: Pop3Options,
-    config: Arc<Pop3Config>,
-    auth: Arc<dyn Authenticator<Credentials>>,
+    common: Common<Pop3Config, Credentials>,
     maildrops: Maildrops,
-}
-
-impl std::fmt::Debug for Pop3 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pop3")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 impl<R: Runtime> Server<R, Pop3> {
@@ -52,9 +43,7 @@ impl<R: Runtime> Server<R, Pop3> {
         options.check_tls(options.config.stls)?;
         let max_connections = options.max_connections;
         let pop3 = Pop3 {
-            config: Arc::new(options.config.clone()),
-            options,
-            auth: Arc::new(auth),
+            common: Common::new(options, auth),
             maildrops: Maildrops::new(),
         };
         Ok(Server::listen(addr, pop3, max_connections)?)
@@ -72,12 +61,11 @@ impl Protocol for Pop3 {
     }
 
     fn refusal(&self) -> Vec<u8> {
-        if self.options.implicit_tls {
-            return Vec::new();
-        }
-        Response::err("too many connections")
-            .with_code(pop3_proto::ResponseCode::SysTemp)
-            .to_bytes()
+        self.common.refusal(|| {
+            Response::err("too many connections")
+                .with_code(pop3_proto::ResponseCode::SysTemp)
+                .to_bytes()
+        })
     }
 }
 
@@ -96,13 +84,13 @@ async fn serve<R: Runtime>(
     peer: SocketAddr,
     stop: StopSignal,
 ) {
-    let mut io = Io::<R>::new(socket, &shared.options);
-    let Ok(tls) = io.accept(&shared.options).await else {
+    let mut io = Io::<R>::new(socket, &shared.common.options);
+    let Ok(tls) = io.accept(&shared.common.options).await else {
         io.close().await;
         return;
     };
     let now = Instant::now();
-    let mut session = Pop3Session::new(Arc::clone(&shared.config), now);
+    let mut session = Pop3Session::new(Arc::clone(&shared.common.config), now);
     if let Some(info) = tls {
         session.tls_established(now, info);
     }
@@ -173,7 +161,7 @@ impl<R: Runtime> Connection<R> {
             Event::Login(credentials) => {
                 let (shared, peer) = (Arc::clone(&self.shared), self.peer);
                 let outcome = unblock(move || {
-                    let login = shared.auth.login(&credentials, peer);
+                    let login = shared.common.auth.login(&credentials, peer);
                     shared.maildrops.login(login)
                 })
                 .await;
@@ -220,7 +208,7 @@ impl<R: Runtime> Connection<R> {
                     .map_err(io::Error::other);
             }
         };
-        let mut chunk = vec![0; self.shared.options.chunk_size.max(1)];
+        let mut chunk = vec![0; self.shared.common.options.chunk_size.max(1)];
         while self.session.wants_more() {
             let (back, buf, read) = unblock(move || {
                 let read = read_some(&mut file, &mut chunk);

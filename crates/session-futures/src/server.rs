@@ -33,6 +33,45 @@ pub trait Protocol: Send + Sync + 'static {
     fn refusal(&self) -> Vec<u8>;
 }
 
+/// What every connection of one protocol's server shares: the options,
+/// the protocol configuration each session reads, and who may log in
+/// (`Cr`: the protocol's credentials).
+pub(crate) struct Common<C, Cr: ?Sized + 'static> {
+    pub(crate) options: session_server::ServerOptions<C>,
+    pub(crate) config: Arc<C>,
+    pub(crate) auth: Arc<dyn session_server::Authenticator<Cr>>,
+}
+
+impl<C: Clone, Cr: ?Sized + 'static> Common<C, Cr> {
+    pub(crate) fn new(
+        options: session_server::ServerOptions<C>,
+        auth: impl session_server::Authenticator<Cr>,
+    ) -> Common<C, Cr> {
+        Common {
+            config: Arc::new(options.config.clone()),
+            options,
+            auth: Arc::new(auth),
+        }
+    }
+
+    /// The refusal `line` for a client past the limit; nothing on an
+    /// implicit-TLS port, where plaintext would read as garbage.
+    pub(crate) fn refusal(&self, line: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
+        if self.options.implicit_tls {
+            return Vec::new();
+        }
+        line()
+    }
+}
+
+impl<C: fmt::Debug, Cr: ?Sized + 'static> fmt::Debug for Common<C, Cr> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Common")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A bound server, not yet accepting, generic over the runtime `R`
 /// (`smtp_smol::Smol`, `smtp_async_std::AsyncStd`, or any
 /// [`Runtime`]) and the protocol: see [`Pop3Server`](crate::Pop3Server)
