@@ -68,7 +68,7 @@ fn never_reads<R: Runtime>(
 type ServerHandleOf<R> = session_futures::ServerHandle<R>;
 
 fn pop3_never_reads<R: Runtime>() {
-    let dir = TempDir::new("a-noread-pop3");
+    let dir = temp_dir::<R>("a-noread-pop3");
     let maildir = dir.maildir();
     fs::write(maildir.join("new/1.M1.big"), vec![b'x'; BIG]).unwrap();
     let options = Pop3Options::new(pop3_config().with_plaintext_auth(true))
@@ -83,7 +83,7 @@ fn pop3_never_reads<R: Runtime>() {
 }
 
 fn imap_never_reads<R: Runtime>() {
-    let dir = TempDir::new("a-noread-imap");
+    let dir = temp_dir::<R>("a-noread-imap");
     let maildir = dir.maildir();
     // FETCH answers in steps of whole messages: 64 of 1 MiB each.
     let body = vec![b'x'; 1 << 20];
@@ -112,7 +112,7 @@ fn a_client_that_never_reads_is_dropped_and_memory_stays_flat() {
 }
 
 fn past_the_limit<R: Runtime>() {
-    let dir = TempDir::new("a-limit");
+    let dir = temp_dir::<R>("a-limit");
     let options = Pop3Options::new(pop3_config()).with_max_connections(1);
     let server = pop3::<R>(options, dir.maildir());
     let first = TcpStream::connect(server.local_addr()).unwrap();
@@ -136,7 +136,7 @@ fn connections_past_the_limit_are_refused() {
 /// The authenticator sleeps 2 s (a slow password hash, a database): it
 /// runs off the executor, so another client is greeted meanwhile.
 fn slow_authenticator<R: Runtime>() {
-    let dir = TempDir::new("a-slow-auth");
+    let dir = temp_dir::<R>("a-slow-auth");
     let maildir = dir.maildir();
     let auth = move |_c: &pop3_proto::Credentials, _peer: SocketAddr| {
         std::thread::sleep(Duration::from_secs(2));

@@ -52,7 +52,7 @@ m.logout()
 "#;
 
 fn imaplib<R: Runtime>(implicit: bool) {
-    let dir = TempDir::new(if implicit { "a-imaps" } else { "a-imap" });
+    let dir = temp_dir::<R>(if implicit { "a-imaps" } else { "a-imap" });
     let maildir = filled(&dir);
     let ca = dir.0.join("ca.pem");
     let options = if implicit {

@@ -43,7 +43,7 @@ print("quit", p.quit().decode())
 "#;
 
 fn poplib<R: Runtime>(implicit: bool) {
-    let dir = TempDir::new(if implicit { "a-pop3s" } else { "a-pop3" });
+    let dir = temp_dir::<R>(if implicit { "a-pop3s" } else { "a-pop3" });
     let maildir = filled(&dir);
     let ca = dir.0.join("ca.pem");
     let options = if implicit {
@@ -116,7 +116,7 @@ fn async_std_poplib_implicit_tls() {
 /// A session open at shutdown is told `-ERR [SYS/TEMP]` and nothing it
 /// marked is deleted.
 fn shutdown_mid_session<R: Runtime>() {
-    let dir = TempDir::new("a-pop3-shutdown");
+    let dir = temp_dir::<R>("a-pop3-shutdown");
     let maildir = filled(&dir);
     let server = pop3::<R>(
         Pop3Options::new(pop3_config().with_plaintext_auth(true)),

@@ -108,3 +108,13 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+/// A temporary directory of its own for a test on runtime `R` (the tests
+/// of one binary share a process id, and run on both runtimes at once).
+pub fn temp_dir<R: Runtime>(tag: &str) -> TempDir {
+    let runtime = std::any::type_name::<R>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("rt");
+    TempDir::new(&format!("{tag}-{runtime}"))
+}
