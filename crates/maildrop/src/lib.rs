@@ -47,6 +47,7 @@
 )]
 #![warn(missing_docs)]
 
+mod fifo;
 mod folders;
 pub mod index;
 mod names;

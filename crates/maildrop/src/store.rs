@@ -23,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::fifo::{FifoGuard, FifoLock};
 use crate::folders::{sync_dir, valid_name};
 use crate::names;
 use crate::quota::{self, Want};
@@ -32,7 +33,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// The store-wide staging directory (no user directory starts with `.`).
@@ -41,7 +42,9 @@ const STAGING: &str = ".tmp";
 const STALE: Duration = Duration::from_secs(36 * 3600);
 /// Deliveries to one user take one of these locks around the quota check
 /// (threads of one process; across processes the check is best effort).
-static QUOTA_LOCKS: [Mutex<()>; 64] = [const { Mutex::new(()) }; 64];
+/// FIFO, so that no delivery is passed over while others come and go (see
+/// `fifo.rs`).
+static QUOTA_LOCKS: [FifoLock; 256] = [const { FifoLock::new() }; 256];
 
 /// Why the store refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -251,12 +254,12 @@ impl MailStore {
     }
 }
 
-fn lock_for(dir: &Path) -> std::sync::MutexGuard<'static, ()> {
+fn lock_for(dir: &Path) -> FifoGuard<'static> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     dir.hash(&mut h);
-    let i = usize::try_from(h.finish() % 64).unwrap_or(0);
-    QUOTA_LOCKS[i].lock().unwrap_or_else(|e| e.into_inner())
+    let i = usize::try_from(h.finish() % QUOTA_LOCKS.len() as u64).unwrap_or(0);
+    QUOTA_LOCKS[i].lock()
 }
 
 /// A message being received. Dropped without [`commit`](Self::commit), its
