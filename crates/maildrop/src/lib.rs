@@ -49,6 +49,7 @@
 
 mod fifo;
 mod folders;
+mod group_sync;
 pub mod index;
 mod names;
 mod quota;
