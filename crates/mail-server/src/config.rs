@@ -730,6 +730,9 @@ mod tests {
         assert_eq!(c.limits.max_message_size, Size(25 << 20));
         assert!(c.checks.enabled);
         assert_eq!(c.junk_folder, "Junk");
+        assert_eq!(c.limits.max_sessions, DEFAULT_MAX_SESSIONS);
+        let none = ServerConfig::parse(&format!("{MINIMAL}[limits]\nmax_sessions = 0\n"), "t.toml");
+        assert_eq!(none.unwrap().limits.max_sessions, 0);
     }
 
     #[test]

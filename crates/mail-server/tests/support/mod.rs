@@ -317,6 +317,8 @@ pub struct Options {
     pub checks: Option<MemoryResolver>,
     /// A DKIM key (PEM) for `example.test`, selector `sel`.
     pub dkim_pem: Option<String>,
+    /// `[limits] max_sessions`.
+    pub max_sessions: Option<usize>,
 }
 
 pub type TestServer = Running<Arc<TestDirectory>, Arc<DirStore>, HeaderFilter>;
@@ -356,8 +358,14 @@ pub fn start(options: Options) -> Harness {
         cert.display(),
         key.display()
     );
+    if options.submission || options.max_sessions.is_some() {
+        text.push_str("[limits]\n");
+    }
     if options.submission {
-        text.push_str("[limits]\nauth_failures_per_ip = 50\n");
+        text.push_str("auth_failures_per_ip = 50\n");
+    }
+    if let Some(n) = options.max_sessions {
+        text.push_str(&format!("max_sessions = {n}\n"));
     }
     let mut config = ServerConfig::parse(&text, "test.toml").unwrap();
     if options.submission {
