@@ -234,9 +234,7 @@ pub fn start<D: Directory, S: MailboxStore, F: MessageFilter>(
         }
         .map_err(listen_error)?
         .with_limits(limits)
-        .with_max_sessions(
-            (config.limits.max_sessions > 0).then_some(config.limits.max_sessions),
-        );
+        .with_max_sessions((config.limits.max_sessions > 0).then_some(config.limits.max_sessions));
         let local = server.local_addr();
         let handle = server.spawn().map_err(listen_error)?;
         listeners.push((name, local, handle));

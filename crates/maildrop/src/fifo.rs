@@ -64,10 +64,7 @@ impl FifoLock {
         };
         let mut granted = lock(&waiter.granted);
         while !*granted {
-            granted = waiter
-                .wake
-                .wait(granted)
-                .unwrap_or_else(|e| e.into_inner());
+            granted = waiter.wake.wait(granted).unwrap_or_else(|e| e.into_inner());
         }
         FifoGuard { lock: self }
     }
@@ -147,7 +144,8 @@ mod tests {
         let total = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..8)
             .map(|_| {
-                let (l, inside, total) = (Arc::clone(&lock_), Arc::clone(&inside), Arc::clone(&total));
+                let (l, inside, total) =
+                    (Arc::clone(&lock_), Arc::clone(&inside), Arc::clone(&total));
                 std::thread::spawn(move || {
                     for _ in 0..500 {
                         let _g = l.lock();

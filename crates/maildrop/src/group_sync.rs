@@ -80,7 +80,9 @@ fn run(entry: &Dir, dir: &Path, sync: &impl Fn(&Path) -> io::Result<()>) -> io::
     };
     loop {
         if let Some(outcome) = round.outcome.get() {
-            return outcome.clone().map_err(|(kind, text)| io::Error::new(kind, text));
+            return outcome
+                .clone()
+                .map_err(|(kind, text)| io::Error::new(kind, text));
         }
         // The running sync ended and this round has not started: whoever
         // sees it first runs it for everyone in it.
@@ -91,10 +93,7 @@ fn run(entry: &Dir, dir: &Path, sync: &impl Fn(&Path) -> io::Result<()>) -> io::
             drop(state);
             return finish(entry, dir, sync, &round);
         }
-        state = entry
-            .changed
-            .wait(state)
-            .unwrap_or_else(|e| e.into_inner());
+        state = entry.changed.wait(state).unwrap_or_else(|e| e.into_inner());
     }
 }
 

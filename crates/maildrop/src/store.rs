@@ -389,9 +389,7 @@ impl Incoming {
             }
             CopyMode::Link => {
                 // Next to the received file, in the same staging shard.
-                let path = self
-                    .path
-                    .with_file_name(format!("{unique}.staged"));
+                let path = self.path.with_file_name(format!("{unique}.staged"));
                 let result = write_copy(&path, prepend, &self.path);
                 if let Err(e) = result {
                     let _ = fs::remove_file(&path);

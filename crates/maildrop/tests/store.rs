@@ -39,8 +39,7 @@ fn deliver(
 fn staging_is_empty(root: &Path) -> bool {
     fs::read_dir(root.join(".tmp")).unwrap().all(|entry| {
         let entry = entry.unwrap();
-        entry.file_type().unwrap().is_dir()
-            && fs::read_dir(entry.path()).unwrap().next().is_none()
+        entry.file_type().unwrap().is_dir() && fs::read_dir(entry.path()).unwrap().next().is_none()
     })
 }
 

@@ -485,12 +485,14 @@ fn max_sessions_makes_new_clients_wait_for_their_greeting_instead_of_refusing() 
         assert_eq!(greeting(&second, Duration::from_millis(600)), None);
         let third = std::net::TcpStream::connect_timeout(&addr, CONNECT).unwrap();
         first.quit().unwrap();
-        let line = greeting(&second, Duration::from_secs(10)).expect("greeted after the first left");
+        let line =
+            greeting(&second, Duration::from_secs(10)).expect("greeted after the first left");
         assert!(line.starts_with("220"), "{line}");
         // The third still waits behind the second.
         assert_eq!(greeting(&third, Duration::from_millis(600)), None);
         (&second).write_all(b"QUIT\r\n").unwrap();
-        let line = greeting(&third, Duration::from_secs(10)).expect("greeted after the second left");
+        let line =
+            greeting(&third, Duration::from_secs(10)).expect("greeted after the second left");
         assert!(line.starts_with("220"), "{line}");
         let _queued = std::net::TcpStream::connect_timeout(&addr, CONNECT).unwrap();
         let started = Instant::now();
