@@ -9,7 +9,7 @@
 
 use crate::maildir::{Delivery, Maildir};
 use crate::users::Users;
-use mail_accounts::{AuthLimiter, AuthLimits};
+use mail_accounts::AuthLimiter;
 use smtp_blocking::{Connection, Decision, Handler, Sink, Transaction};
 use smtp_proto::sasl::AuthRequest;
 use smtp_proto::{EnhancedStatus, Host, Reply, ReplyCode, ServerConfig};
@@ -64,10 +64,11 @@ impl MaildirSink {
         self
     }
 
-    /// Refuses AUTH for a user, or from an address, after this many
-    /// failures.
-    pub(crate) fn with_auth_limits(mut self, limits: AuthLimits) -> MaildirSink {
-        self.limiter = Arc::new(Mutex::new(AuthLimiter::new(limits)));
+    /// Counts AUTH failures in this limiter (shared with the POP3 and IMAP
+    /// logins), refusing AUTH for a user, or from an address, past its
+    /// limits.
+    pub(crate) fn with_limiter(mut self, limiter: Arc<Mutex<AuthLimiter>>) -> MaildirSink {
+        self.limiter = limiter;
         self
     }
 

@@ -42,10 +42,7 @@ pub trait Runtime: Send + Sync + 'static {
 
 /// Runs `future` until `deadline`: `None` when time ran out first (the
 /// future is then dropped).
-pub(crate) async fn timeout<R: Runtime, F: Future>(
-    deadline: Instant,
-    future: F,
-) -> Option<F::Output> {
+pub async fn timeout<R: Runtime, F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
     let mut future = pin!(future);
     let mut sleep = pin!(R::sleep_until(deadline));
     std::future::poll_fn(|cx| {

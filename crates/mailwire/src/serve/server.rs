@@ -8,7 +8,7 @@
 //! POP3 and IMAP open each user's own mailbox.
 
 use super::{resolve, ServeArgs, HOSTNAME};
-use crate::serve_readers::{PerUser, Readers};
+use crate::serve_readers::{LoginLimit, PerUser, Readers};
 use crate::serve_tls::SelfSigned;
 use crate::Failure;
 use anyhow::{anyhow, Context};
@@ -314,7 +314,7 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
     let _ = mail_metrics::logging::init(mail_metrics::logging::LogFormat::Plain);
     let config = configuration(&args)?;
     let accounts = Arc::new(
-        mail_accounts::Accounts::load(config.users_file.as_deref(), &config.directory)
+        mail_accounts::LiveAccounts::load(config.users_file.as_deref(), &config.directory)
             .map_err(|e| Failure::usage(anyhow!(e)))?,
     );
     let store = maildrop::MailStore::open(&config.mailboxes)
@@ -333,11 +333,15 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
         filters,
         config.limits.auth_failures_per_ip,
     );
-    parts.limiter = Box::new(mail_accounts::AuthLimiter::new(mail_accounts::AuthLimits {
-        failures_per_ip: config.limits.auth_failures_per_ip.max(1),
-        failures_per_user: args.auth_failures_per_user,
-        ..mail_accounts::AuthLimits::default()
-    }));
+    // One limiter for SMTP AUTH, POP3 and IMAP logins.
+    let limit = LoginLimit::structured(Arc::new(std::sync::Mutex::new(
+        mail_accounts::AuthLimiter::new(mail_accounts::AuthLimits {
+            failures_per_ip: config.limits.auth_failures_per_ip.max(1),
+            failures_per_user: args.auth_failures_per_user,
+            ..mail_accounts::AuthLimits::default()
+        }),
+    )));
+    parts.limiter = Box::new(limit.clone());
     parts.checks = checks(&config)?;
     parts.outbound = outbound;
     parts.metrics = Arc::new(metrics.clone());
@@ -372,7 +376,7 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
         }
     }
 
-    let domains = accounts.domains().collect::<Vec<_>>().join(", ");
+    let domains = accounts.current().domains().collect::<Vec<_>>().join(", ");
     for (name, addr) in running.listeners() {
         let mode = match (name, tls.is_some()) {
             ("submissions", _) => "implicit TLS, AUTH required",
@@ -389,7 +393,7 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
     let open: PerUser = {
         let (accounts, store) = (Arc::clone(&accounts), store.clone());
         PerUser(Arc::new(move |user: &str, password: &str| {
-            if !accounts.verify(user, password) {
+            if !accounts.current().verify(user, password) {
                 return None;
             }
             // The user's folders exist from their first login on.
@@ -420,6 +424,7 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
         allow_plaintext: args.allow_plaintext_auth,
         max_connections: config.limits.max_connections,
         per_user: Some(open),
+        limiter: limit,
     };
     let _readers = readers
         .start(&Arc::new(crate::users::Users::new()), tls.as_ref())
