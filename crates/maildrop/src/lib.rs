@@ -47,7 +47,9 @@
 )]
 #![warn(missing_docs)]
 
+mod fifo;
 mod folders;
+mod group_sync;
 pub mod index;
 mod names;
 mod quota;
