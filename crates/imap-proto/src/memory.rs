@@ -147,6 +147,25 @@ impl Mailstore for MemoryStore {
             .map(|(_, b)| b.clone())
             .ok_or(StoreError::NoSuchMessage)
     }
+    fn read_at(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        let f = self.folder(folder)?;
+        let bytes = f
+            .messages
+            .iter()
+            .find(|(m, _)| m.uid == uid)
+            .map(|(_, b)| b)
+            .ok_or(StoreError::NoSuchMessage)?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
+        Ok(n)
+    }
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError> {
         let f = self.folder(folder)?;
         let (m, _) = f

@@ -3,6 +3,7 @@
 //! tests use an in-memory one. The session itself does no I/O: it calls
 //! the store it is handed with each input.
 
+use crate::summary::Summary;
 use std::fmt;
 
 /// The system flags a Maildir can keep in its file names (`:2,DFRST`).
@@ -154,8 +155,34 @@ pub trait Mailstore {
     /// claim are reported `recent` once and then no longer (SELECT does
     /// this; EXAMINE, STATUS and update checks do not).
     fn view(&mut self, folder: &str, claim_recent: bool) -> Result<FolderView, StoreError>;
-    /// The whole message.
+    /// The whole message. The session asks for it only for what it cannot
+    /// answer from [`summary`](Self::summary) or stream with
+    /// [`read_at`](Self::read_at): sections of MIME parts.
     fn read(&mut self, folder: &str, uid: u32) -> Result<Vec<u8>, StoreError>;
+    /// Up to `buf.len()` octets of the message from `offset`; the count
+    /// read, 0 at its end. FETCH of BODY[], BODY[TEXT] and partials, and
+    /// SEARCH BODY/TEXT, read messages this way, a bounded chunk at a time.
+    /// The default reads the whole message (for small test stores).
+    fn read_at(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        let bytes = self.read(folder, uid)?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
+        Ok(n)
+    }
+    /// The message's [`Summary`], with its structure when `structure` is
+    /// set. A store may keep summaries (the Maildir store keeps them in a
+    /// cache file per folder); the default computes it from the message.
+    fn summary(&mut self, folder: &str, uid: u32, structure: bool) -> Result<Summary, StoreError> {
+        let _ = structure;
+        Ok(Summary::of(&self.read(folder, uid)?))
+    }
     /// Replaces a message's flags.
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError>;
     /// Removes messages for good.

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod fetching;
 mod search;
 mod sets;
 
@@ -163,7 +164,7 @@ pub struct ImapSession {
     last_now: Instant,
     held: Option<Held>,
     /// A FETCH being answered a few messages at a time.
-    pub(crate) fetch_job: Option<commands::FetchJob>,
+    pub(crate) fetch_job: Option<fetching::FetchJob>,
     /// Octets received while a login decision or a refusal delay holds
     /// the input back.
     paused_input: usize,
