@@ -1,8 +1,13 @@
 //! The session's [`Mailstore`] over a Maildir++ tree ([`MaildirFolders`]).
 
-use imap_proto::{Copied, Flags, FolderView, Mailstore, MessageMeta, StoreError};
+use crate::cache::FolderCache;
+use imap_proto::summary::{CacheKey, HeaderEnd, MAX_CACHED_HEADER, WHOLE_SUMMARY_LIMIT};
+use imap_proto::{Copied, Flags, FolderView, Mailstore, MessageMeta, StoreError, Summary};
 use maildrop::{FolderError, FolderMessage, MaildirFolders};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 
 /// A user's Maildir++ tree as the IMAP session sees it.
 ///
@@ -10,10 +15,17 @@ use std::collections::HashMap;
 /// a FETCH or STORE of many messages reads and renames files without
 /// listing the folder once per message; a message moved or removed since
 /// is looked up again.
-#[derive(Debug, Clone)]
+///
+/// Message summaries (ENVELOPE, BODYSTRUCTURE, the header block) are kept
+/// in a cache file per folder ([`crate::cache`]); message bodies are read a
+/// chunk at a time.
+#[derive(Debug)]
 pub struct MaildirStore {
     folders: MaildirFolders,
     known: HashMap<String, HashMap<u32, FolderMessage>>,
+    caches: HashMap<String, FolderCache>,
+    /// The message file last read by `read_at`, kept open for the next chunk.
+    open: Option<(String, u32, File)>,
 }
 
 impl MaildirStore {
@@ -22,7 +34,83 @@ impl MaildirStore {
         MaildirStore {
             folders,
             known: HashMap::new(),
+            caches: HashMap::new(),
+            open: None,
         }
+    }
+
+    /// The message as last listed (`fresh`: listed again first).
+    fn message(&mut self, folder: &str, uid: u32, fresh: bool) -> Result<FolderMessage, StoreError> {
+        if !fresh {
+            if let Some(m) = self.known.get(folder).and_then(|k| k.get(&uid)) {
+                return Ok(m.clone());
+            }
+        }
+        self.view(folder, false)?;
+        self.known
+            .get(folder)
+            .and_then(|k| k.get(&uid))
+            .cloned()
+            .ok_or(StoreError::NoSuchMessage)
+    }
+
+    /// Computes a summary from the file: from its whole bytes when small,
+    /// else from its first octets and a scan for the end of its header
+    /// (holding one chunk at a time).
+    fn summarize(m: &FolderMessage, structure: bool) -> std::io::Result<Summary> {
+        let mut file = File::open(m.path())?;
+        let size = file.metadata()?.len();
+        if size <= WHOLE_SUMMARY_LIMIT || structure {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            return Ok(Summary::of(&bytes));
+        }
+        let mut head = Vec::new();
+        let mut end = HeaderEnd::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut at = 0u64;
+        while end.body_offset().is_none() {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            end.feed(chunk);
+            let room = (MAX_CACHED_HEADER + 2).saturating_sub(head.len());
+            head.extend_from_slice(&chunk[..room.min(n)]);
+            at += n as u64;
+        }
+        let body_offset = end.body_offset().unwrap_or(at).min(size);
+        Ok(Summary::of_head(&head, size, body_offset))
+    }
+
+    /// [`Mailstore::summary`] of a message whose file moved since listed.
+    fn summary_relisted(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        structure: bool,
+    ) -> Result<Summary, StoreError> {
+        let m = self.message(folder, uid, true)?;
+        let summary = Self::summarize(&m, structure).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NoSuchMessage,
+            k => StoreError::Io(k.to_string()),
+        })?;
+        Ok(summary)
+    }
+
+    fn cache(&mut self, folder: &str, m: &FolderMessage) -> Option<&mut FolderCache> {
+        if !self.caches.contains_key(folder) {
+            let dir = m.path().parent()?.parent()?;
+            let live: HashSet<u32> = self
+                .known
+                .get(folder)
+                .map(|k| k.keys().copied().collect())
+                .unwrap_or_default();
+            let cache = FolderCache::open(dir, &live).ok()?;
+            self.caches.insert(folder.to_owned(), cache);
+        }
+        self.caches.get_mut(folder)
     }
 }
 
@@ -85,6 +173,67 @@ impl Mailstore for MaildirStore {
             }
         }
         self.folders.read(folder, uid).map_err(map)
+    }
+    fn read_at(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        let same = matches!(&self.open, Some((f, u, _)) if f == folder && *u == uid);
+        if !same {
+            self.open = None;
+            let m = self.message(folder, uid, false)?;
+            // Moved (its flags changed) since listed: list again.
+            let file = match File::open(m.path()) {
+                Ok(f) => Ok(f),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    File::open(self.message(folder, uid, true)?.path())
+                }
+                Err(e) => Err(e),
+            }
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => StoreError::NoSuchMessage,
+                k => StoreError::Io(k.to_string()),
+            })?;
+            self.open = Some((folder.to_owned(), uid, file));
+        }
+        let Some((_, _, file)) = &self.open else {
+            return Err(StoreError::NoSuchMessage);
+        };
+        file.read_at(buf, offset)
+            .map_err(|e| StoreError::Io(e.kind().to_string()))
+    }
+    fn summary(&mut self, folder: &str, uid: u32, structure: bool) -> Result<Summary, StoreError> {
+        let m = self.message(folder, uid, false)?;
+        let key = CacheKey {
+            uid,
+            size: m.size,
+            mtime: m.mtime,
+            unique: m.unique.clone(),
+        };
+        let cached = self.cache(folder, &m).and_then(|c| c.get(&key));
+        if let Some(s) = cached {
+            if s.structure.is_some() || !structure {
+                return Ok(s);
+            }
+        }
+        let summary = match Self::summarize(&m, structure) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return self.summary_relisted(folder, uid, structure);
+            }
+            other => other,
+        }
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NoSuchMessage,
+            k => StoreError::Io(k.to_string()),
+        })?;
+        if let Some(c) = self.cache(folder, &m) {
+            // A cache that cannot be written costs time, not answers.
+            let _ = c.put(&key, &summary);
+        }
+        Ok(summary)
     }
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError> {
         let letters = flags.maildir_letters();
