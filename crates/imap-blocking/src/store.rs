@@ -3,7 +3,7 @@
 use crate::cache::FolderCache;
 use imap_proto::summary::{CacheKey, HeaderEnd, MAX_CACHED_HEADER, WHOLE_SUMMARY_LIMIT};
 use imap_proto::{Copied, Flags, FolderView, Mailstore, MessageMeta, StoreError, Summary};
-use maildrop::{FolderError, FolderMessage, MaildirFolders};
+use maildrop::{Delivery, FolderError, FolderMessage, MaildirFolders};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
@@ -26,6 +26,8 @@ pub struct MaildirStore {
     caches: HashMap<String, FolderCache>,
     /// The message file last read by `read_at`, kept open for the next chunk.
     open: Option<(String, u32, File)>,
+    /// The APPEND being written to `tmp/`.
+    appending: Option<Delivery>,
 }
 
 impl MaildirStore {
@@ -36,6 +38,7 @@ impl MaildirStore {
             known: HashMap::new(),
             caches: HashMap::new(),
             open: None,
+            appending: None,
         }
     }
 
@@ -251,15 +254,31 @@ impl Mailstore for MaildirStore {
         let (uid_validity, uids) = self.folders.copy(folder, uids, to).map_err(map)?;
         Ok(Copied { uid_validity, uids })
     }
-    fn append(
+    fn append_begin(&mut self, folder: &str, _size: u64) -> Result<(), StoreError> {
+        self.appending = Some(self.folders.begin_delivery(folder).map_err(map)?);
+        Ok(())
+    }
+    fn append_data(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        match &mut self.appending {
+            Some(d) => d.write(chunk).map_err(|e| StoreError::Io(e.kind().to_string())),
+            None => Err(StoreError::NotAllowed("no append in progress".into())),
+        }
+    }
+    fn append_finish(
         &mut self,
-        folder: &str,
         flags: Flags,
         internal_date: Option<i64>,
-        message: &[u8],
     ) -> Result<(u32, u32), StoreError> {
+        let Some(d) = self.appending.take() else {
+            return Err(StoreError::NotAllowed("no append in progress".into()));
+        };
         self.folders
-            .deliver(folder, message, &flags.maildir_letters(), internal_date)
+            .finish_delivery(d, &flags.maildir_letters(), internal_date)
             .map_err(map)
     }
+    fn append_abort(&mut self) {
+        // Dropping the delivery removes its temporary file.
+        self.appending = None;
+    }
+
 }

@@ -189,14 +189,23 @@ pub trait Mailstore {
     fn expunge(&mut self, folder: &str, uids: &[u32]) -> Result<(), StoreError>;
     /// Copies messages (with their flags) into another folder.
     fn copy(&mut self, folder: &str, uids: &[u32], to: &str) -> Result<Copied, StoreError>;
-    /// Stores a new message; returns the folder's UIDVALIDITY and its UID.
-    fn append(
+    /// Starts storing a new message of `size` octets in `folder` (APPEND):
+    /// refused here (no such folder, too large) before the client sends
+    /// it. The octets follow through [`append_data`](Self::append_data) as
+    /// they arrive; then [`append_finish`](Self::append_finish) or
+    /// [`append_abort`](Self::append_abort). One append at a time.
+    fn append_begin(&mut self, folder: &str, size: u64) -> Result<(), StoreError>;
+    /// The next octets of the message being appended.
+    fn append_data(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
+    /// Stores the appended message; returns the folder's UIDVALIDITY and
+    /// its UID.
+    fn append_finish(
         &mut self,
-        folder: &str,
         flags: Flags,
         internal_date: Option<i64>,
-        message: &[u8],
     ) -> Result<(u32, u32), StoreError>;
+    /// Drops the message being appended.
+    fn append_abort(&mut self);
 }
 
 /// The store to hand the session before login: every call fails. The
@@ -232,15 +241,16 @@ impl Mailstore for NoStore {
     fn copy(&mut self, _: &str, _: &[u32], _: &str) -> Result<Copied, StoreError> {
         Err(StoreError::NotAllowed("not logged in".into()))
     }
-    fn append(
-        &mut self,
-        _: &str,
-        _: Flags,
-        _: Option<i64>,
-        _: &[u8],
-    ) -> Result<(u32, u32), StoreError> {
+    fn append_begin(&mut self, _: &str, _: u64) -> Result<(), StoreError> {
         Err(StoreError::NotAllowed("not logged in".into()))
     }
+    fn append_data(&mut self, _: &[u8]) -> Result<(), StoreError> {
+        Err(StoreError::NotAllowed("not logged in".into()))
+    }
+    fn append_finish(&mut self, _: Flags, _: Option<i64>) -> Result<(u32, u32), StoreError> {
+        Err(StoreError::NotAllowed("not logged in".into()))
+    }
+    fn append_abort(&mut self) {}
 }
 
 #[cfg(test)]

@@ -31,6 +31,14 @@ fn store_no(e: &StoreError) -> String {
     }
 }
 
+/// The text of an APPEND's `NO`.
+pub(crate) fn append_no(e: &StoreError) -> String {
+    match e {
+        StoreError::NoSuchFolder => "[TRYCREATE] no such mailbox".into(),
+        other => store_no(other),
+    }
+}
+
 impl ImapSession {
     /// Indexes of the messages a set names (sequence numbers or UIDs).
     fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<usize> {
@@ -201,12 +209,32 @@ impl ImapSession {
                 date,
                 message,
             } => {
-                let bytes: &[u8] = match &message {
-                    LiteralOrLiteral8::Literal(l) => l.data(),
-                    LiteralOrLiteral8::Literal8(l) => l.data.as_ref(),
-                };
                 let when = date.map(|d| d.as_ref().timestamp());
-                match store.append(&mailbox_name(&mailbox), flags_of(&flags), when, bytes) {
+                let result = match self.appending.take() {
+                    // The message went to the store as it arrived.
+                    Some(app) if app.tag == tag => match app.failed {
+                        Some(e) => {
+                            store.append_abort();
+                            Err(e)
+                        }
+                        None => store.append_finish(flags_of(&flags), when),
+                    },
+                    other => {
+                        if other.is_some() {
+                            store.append_abort();
+                        }
+                        let bytes: &[u8] = match &message {
+                            LiteralOrLiteral8::Literal(l) => l.data(),
+                            LiteralOrLiteral8::Literal8(l) => l.data.as_ref(),
+                        };
+                        store
+                            .append_begin(&mailbox_name(&mailbox), bytes.len() as u64)
+                            .and_then(|()| store.append_data(bytes))
+                            .and_then(|()| store.append_finish(flags_of(&flags), when))
+                            .inspect_err(|_| store.append_abort())
+                    }
+                };
+                match result {
                     Ok((validity, uid)) => {
                         if self.selected.is_some() {
                             self.refresh(store, false);
@@ -217,10 +245,7 @@ impl ImapSession {
                             &format!("[APPENDUID {validity} {uid}] APPEND completed"),
                         );
                     }
-                    Err(StoreError::NoSuchFolder) => {
-                        self.tagged(tag, "NO", "[TRYCREATE] no such mailbox")
-                    }
-                    Err(e) => self.tagged(tag, "NO", &store_no(&e)),
+                    Err(e) => self.tagged(tag, "NO", &append_no(&e)),
                 }
             }
             body => {
