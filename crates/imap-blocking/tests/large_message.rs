@@ -80,7 +80,7 @@ assert data[0][1] == want[40000000:41000000], "partial differs"
 data = fetch("(ENVELOPE BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)])")
 assert b'"fifty megabytes"' in data[0][0], data[0][0]
 assert data[0][1] == b"From: Big Sender <big@example.org>\r\nSubject: fifty megabytes\r\n\r\n", data[0][1]
-for criteria, hits in ((("BODY", "needle"), b"1"), (("TEXT", "no such text"), b""), (("FROM", "big@"), b"1"), (("SUBJECT", "fifty"), b"1"), (("LARGER", "50000000"), b"1")):
+for criteria, hits in ((("BODY", "needle"), b"1"), (("TEXT", '"no such text"'), b""), (("FROM", "big@"), b"1"), (("SUBJECT", "fifty"), b"1"), (("LARGER", "50000000"), b"1")):
     typ, data = m.search(None, *criteria)
     assert typ == "OK" and data[0] == hits, (criteria, data)
 typ, data = m.append("INBOX", "(\\Seen)", None, want)
