@@ -17,9 +17,7 @@
 //! interleave records; a file with many stale records is rewritten (to a
 //! temporary file, then renamed) when it is next loaded.
 
-use imap_proto::summary::{
-    decode_record, encode_record, record_len, CacheKey, CACHE_MAGIC,
-};
+use imap_proto::summary::{decode_record, encode_record, record_len, CacheKey, CACHE_MAGIC};
 use imap_proto::Summary;
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -210,10 +208,17 @@ impl FolderCache {
         out.write_all(CACHE_MAGIC)?;
         let mut at = CACHE_MAGIC.len() as u64;
         let mut slots = HashMap::new();
-        let mut uids: Vec<u32> = self.slots.keys().copied().filter(|u| live.contains(u)).collect();
+        let mut uids: Vec<u32> = self
+            .slots
+            .keys()
+            .copied()
+            .filter(|u| live.contains(u))
+            .collect();
         uids.sort_unstable();
         for uid in uids {
-            let Some(slot) = self.slots.get(&uid) else { continue };
+            let Some(slot) = self.slots.get(&uid) else {
+                continue;
+            };
             let mut bytes = vec![0u8; slot.len];
             if self.file.read_exact_at(&mut bytes, slot.offset).is_err()
                 || decode_record(&bytes).is_none()

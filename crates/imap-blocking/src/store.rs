@@ -43,7 +43,12 @@ impl MaildirStore {
     }
 
     /// The message as last listed (`fresh`: listed again first).
-    fn message(&mut self, folder: &str, uid: u32, fresh: bool) -> Result<FolderMessage, StoreError> {
+    fn message(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        fresh: bool,
+    ) -> Result<FolderMessage, StoreError> {
         if !fresh {
             if let Some(m) = self.known.get(folder).and_then(|k| k.get(&uid)) {
                 return Ok(m.clone());
@@ -260,7 +265,9 @@ impl Mailstore for MaildirStore {
     }
     fn append_data(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
         match &mut self.appending {
-            Some(d) => d.write(chunk).map_err(|e| StoreError::Io(e.kind().to_string())),
+            Some(d) => d
+                .write(chunk)
+                .map_err(|e| StoreError::Io(e.kind().to_string())),
             None => Err(StoreError::NotAllowed("no append in progress".into())),
         }
     }
@@ -280,5 +287,4 @@ impl Mailstore for MaildirStore {
         // Dropping the delivery removes its temporary file.
         self.appending = None;
     }
-
 }

@@ -126,16 +126,33 @@ fn answers_match_the_uncached_store_cold_warm_and_rebuilt() {
 
     // Deleted: rebuilt.
     fs::remove_file(root.join(CACHE_FILE)).unwrap();
-    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "deleted cache");
+    assert_eq!(
+        ask(&mut maildir_store(&root), COMMANDS),
+        want,
+        "deleted cache"
+    );
     assert_eq!(cached(&root), messages.len());
 
     // Cut in the middle of its last record: the rest kept, that one redone.
     let file = root.join(CACHE_FILE);
     let len = fs::metadata(&file).unwrap().len();
-    fs::File::options().write(true).open(&file).unwrap().set_len(len - 7).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
     assert_eq!(cached(&root), messages.len() - 1);
-    assert_eq!(fs::metadata(&file).unwrap().len() < len - 7, true, "the torn tail is cut off");
-    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "truncated cache");
+    assert_eq!(
+        fs::metadata(&file).unwrap().len() < len - 7,
+        true,
+        "the torn tail is cut off"
+    );
+    assert_eq!(
+        ask(&mut maildir_store(&root), COMMANDS),
+        want,
+        "truncated cache"
+    );
     assert_eq!(cached(&root), messages.len());
 
     // Bytes flipped inside the first record: nothing after it is trusted.
@@ -144,12 +161,20 @@ fn answers_match_the_uncached_store_cold_warm_and_rebuilt() {
     bytes[41] ^= 0x01;
     fs::write(&file, &bytes).unwrap();
     assert_eq!(cached(&root), 0);
-    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "damaged cache");
+    assert_eq!(
+        ask(&mut maildir_store(&root), COMMANDS),
+        want,
+        "damaged cache"
+    );
     assert_eq!(cached(&root), messages.len());
 
     // Not a cache file at all.
     fs::write(&file, b"garbage that is not a cache").unwrap();
-    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "garbage cache");
+    assert_eq!(
+        ask(&mut maildir_store(&root), COMMANDS),
+        want,
+        "garbage cache"
+    );
     assert_eq!(cached(&root), messages.len());
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -169,7 +194,9 @@ fn header_answers_come_from_the_cache_and_a_renumbered_folder_invalidates_it() {
         .unwrap()
         .replace("first", "FIRST")
         .replace("needle", "NEEDLE");
-    let other = changed.replace("FIRST", "xxxxx").replace("NEEDLE", "nothin");
+    let other = changed
+        .replace("FIRST", "xxxxx")
+        .replace("NEEDLE", "nothin");
     fs::write(&path, &other).unwrap();
     set_mtime(&path, WHEN);
     let mut fresh = maildir_store(&root);
@@ -193,7 +220,11 @@ fn header_answers_come_from_the_cache_and_a_renumbered_folder_invalidates_it() {
     fs::create_dir_all(root.join("new")).unwrap();
     let _ = fs::remove_file(root.join(".mailwire-uidlist"));
     let path = root.join("cur/1900000000.M1P1.again:2,");
-    fs::write(&path, b"From: Ann <ann@example.com>\r\nSubject: renumbered\r\n\r\nbody\r\n").unwrap();
+    fs::write(
+        &path,
+        b"From: Ann <ann@example.com>\r\nSubject: renumbered\r\n\r\nbody\r\n",
+    )
+    .unwrap();
     let got = ask(&mut maildir_store(&root), "a FETCH 1 ENVELOPE\r\n");
     assert!(got.contains("\"renumbered\""), "{got}");
     fs::remove_dir_all(&dir).unwrap();
@@ -218,7 +249,11 @@ fn message() -> impl Strategy<Value = Vec<u8>> {
     (
         text,
         text,
-        prop_oneof![Just("ann@example.com"), Just("Bob <bob@example.org>"), Just("x")],
+        prop_oneof![
+            Just("ann@example.com"),
+            Just("Bob <bob@example.org>"),
+            Just("x")
+        ],
         proptest::option::of(1u32..28),
         proptest::collection::vec("[a-z needl]{0,50}", 0..6),
         any::<bool>(),

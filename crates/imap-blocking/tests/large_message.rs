@@ -43,13 +43,17 @@ fn fifty_megabytes_fetched_searched_and_appended_with_bounded_memory() {
             written += line.len();
             n += 1;
         }
-        file.write_all(b"the NEEDLE is at the very end\r\n").unwrap();
+        file.write_all(b"the NEEDLE is at the very end\r\n")
+            .unwrap();
         file.flush().unwrap();
     }
     let upload = dir.0.join("upload.eml");
     fs::copy(&path, &upload).unwrap();
-    let options =
-        ServerOptions::new(config().with_plaintext_auth(true).with_max_literal(64 << 20));
+    let options = ServerOptions::new(
+        config()
+            .with_plaintext_auth(true)
+            .with_max_literal(64 << 20),
+    );
     let server = start(options, maildir.clone());
 
     // Reset the peak resident set to the current one (Linux clear_refs 5).
@@ -107,7 +111,10 @@ print(len(want))
     // The message is 50 MiB; the server holds a FETCH step (1 MiB), a read
     // chunk, the APPEND's write buffer and a few lines. 6 MiB leaves room
     // for thread stacks and allocator slack, far below the message.
-    assert!(growth_kib < 6 * 1024, "resident set grew by {growth_kib} KiB");
+    assert!(
+        growth_kib < 6 * 1024,
+        "resident set grew by {growth_kib} KiB"
+    );
     // The APPENDed copy is byte for byte the file, in cur/ beside it.
     let copies: Vec<_> = fs::read_dir(maildir.join("cur"))
         .unwrap()

@@ -23,5 +23,5 @@ mod wire;
 pub use memory::MemoryStore;
 pub use session::{CloseReason, Credentials, Event, ImapConfig, ImapSession, UsageError};
 pub use smtp_proto::{Output, Secret, TlsInfo};
-pub use summary::Summary;
 pub use store::{Copied, Flags, FolderView, Mailstore, MessageMeta, NoStore, StoreError};
+pub use summary::Summary;

@@ -163,7 +163,9 @@ impl Mailstore for MemoryStore {
             .find(|(m, _)| m.uid == uid)
             .map(|(_, b)| b)
             .ok_or(StoreError::NoSuchMessage)?;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
         let n = buf.len().min(bytes.len() - start);
         buf[..n].copy_from_slice(&bytes[start..start + n]);
         Ok(n)

@@ -171,7 +171,9 @@ pub trait Mailstore {
         buf: &mut [u8],
     ) -> Result<usize, StoreError> {
         let bytes = self.read(folder, uid)?;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
         let n = buf.len().min(bytes.len() - start);
         buf[..n].copy_from_slice(&bytes[start..start + n]);
         Ok(n)

@@ -59,9 +59,11 @@ fn cut<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
 
 fn append_input(msg: &[u8], sync: bool, folder: &str) -> Vec<u8> {
     let plus = if sync { "" } else { "+" };
-    let mut input =
-        format!("a LOGIN alice secret\r\nb SELECT INBOX\r\nc APPEND {folder} (\\Seen) {{{}{plus}}}\r\n", msg.len())
-            .into_bytes();
+    let mut input = format!(
+        "a LOGIN alice secret\r\nb SELECT INBOX\r\nc APPEND {folder} (\\Seen) {{{}{plus}}}\r\n",
+        msg.len()
+    )
+    .into_bytes();
     input.extend_from_slice(msg);
     input.extend_from_slice(b"\r\nd NOOP\r\n");
     input
@@ -120,7 +122,10 @@ fn an_append_to_a_missing_folder_is_refused_before_its_data() {
         ],
     );
     let text = String::from_utf8_lossy(&out);
-    assert!(text.contains("c NO [TRYCREATE] no such mailbox\r\nd OK"), "{text}");
+    assert!(
+        text.contains("c NO [TRYCREATE] no such mailbox\r\nd OK"),
+        "{text}"
+    );
     assert!(!text.contains("+ Ready"), "{text}");
     // Non-synchronizing: the data comes anyway and is skipped, never read
     // as commands, then the NO.
@@ -128,7 +133,10 @@ fn an_append_to_a_missing_folder_is_refused_before_its_data() {
     let input = append_input(b"e LOGOUT\r\n\r\nxx", false, "Nope");
     let out = run(plain(), &mut store, &[&input]);
     let text = String::from_utf8_lossy(&out);
-    assert!(text.contains("c NO [TRYCREATE] no such mailbox\r\nd OK NOOP"), "{text}");
+    assert!(
+        text.contains("c NO [TRYCREATE] no such mailbox\r\nd OK NOOP"),
+        "{text}"
+    );
     assert!(!text.contains("BYE"), "{text}");
     assert!(store.read("INBOX", 1).is_err());
 }

@@ -1,7 +1,7 @@
 //! The commands of the Authenticated and Selected states.
 
-use super::sets::{flag_list, flags_of, glob, uid_set, Ranges};
 use super::fetching::FetchJob;
+use super::sets::{flag_list, flags_of, glob, uid_set, Ranges};
 use super::{ImapSession, Selected};
 use crate::store::{Flags, Mailstore, StoreError};
 use crate::wire;
@@ -19,7 +19,6 @@ pub(crate) fn mailbox_name(m: &Mailbox<'_>) -> String {
         Mailbox::Other(o) => String::from_utf8_lossy(o.inner().as_ref()).into_owned(),
     }
 }
-
 
 fn store_no(e: &StoreError) -> String {
     match e {

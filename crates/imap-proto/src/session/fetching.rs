@@ -105,7 +105,9 @@ impl ImapSession {
                     Piece::Bytes(b) => self.transmit(&b),
                     Piece::Range { uid, start, len } => {
                         let room = self.config.fetch_batch.saturating_sub(self.queued());
-                        let n = room.clamp(4096, CHUNK).min(usize::try_from(len).unwrap_or(CHUNK));
+                        let n = room
+                            .clamp(4096, CHUNK)
+                            .min(usize::try_from(len).unwrap_or(CHUNK));
                         if !self.send_range(store, uid, start, n) {
                             return;
                         }

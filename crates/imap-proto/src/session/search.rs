@@ -143,6 +143,32 @@ fn header_value(header: &[u8], name: &str) -> Vec<u8> {
     out
 }
 
+/// The candidate's summary, asked of the store once.
+fn summary<'c>(
+    c: &'c mut Candidate<'_>,
+    store: &mut dyn Mailstore,
+    folder: &str,
+) -> Option<&'c Summary> {
+    if c.summary.is_none() {
+        c.summary = Some(store.summary(folder, c.meta.uid, false).ok());
+    }
+    c.summary.as_ref().and_then(Option::as_ref)
+}
+
+/// Whether the header field `name` of the summary's header holds `value`.
+fn header_has(
+    c: &mut Candidate<'_>,
+    store: &mut dyn Mailstore,
+    folder: &str,
+    name: &str,
+    value: &[u8],
+) -> bool {
+    let Some(s) = summary(c, store, folder) else {
+        return false;
+    };
+    contains_ci(&header_value(&s.header, name), value)
+}
+
 fn matches(
     key: &SearchKey<'_>,
     c: &mut Candidate<'_>,
@@ -155,13 +181,11 @@ fn matches(
         return false;
     }
     let flags = c.meta.flags;
-    let mut summary = |c: &mut Candidate<'_>| -> Option<Summary> {
-        if c.summary.is_none() {
-            c.summary = Some(store.summary(folder, c.meta.uid, false).ok());
-        }
-        c.summary.clone().flatten()
+    let header = |c: &mut Candidate<'_>, store: &mut dyn Mailstore| -> Vec<u8> {
+        summary(c, store, folder)
+            .map(|s| s.header.clone())
+            .unwrap_or_default()
     };
-    let header = |s: &Option<Summary>| s.as_ref().map(|s| s.header.clone()).unwrap_or_default();
     match key {
         SearchKey::And(keys) => keys
             .as_ref()
@@ -204,7 +228,7 @@ fn matches(
         SearchKey::Before(d) => day(c.meta.internal_date).is_some_and(|x| x < *d.as_ref()),
         SearchKey::On(d) => day(c.meta.internal_date).is_some_and(|x| x == *d.as_ref()),
         SearchKey::SentSince(d) | SearchKey::SentBefore(d) | SearchKey::SentOn(d) => {
-            let Some(x) = summary(c)
+            let Some(x) = summary(c, store, folder)
                 .and_then(|s| s.sent_day)
                 .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
             else {
@@ -216,16 +240,14 @@ fn matches(
                 _ => x == *d.as_ref(),
             }
         }
-        SearchKey::From(s) => contains_ci(&header_value(&header(&summary(c)), "From"), s.as_ref()),
-        SearchKey::To(s) => contains_ci(&header_value(&header(&summary(c)), "To"), s.as_ref()),
-        SearchKey::Cc(s) => contains_ci(&header_value(&header(&summary(c)), "Cc"), s.as_ref()),
-        SearchKey::Bcc(s) => contains_ci(&header_value(&header(&summary(c)), "Bcc"), s.as_ref()),
-        SearchKey::Subject(s) => {
-            contains_ci(&header_value(&header(&summary(c)), "Subject"), s.as_ref())
-        }
+        SearchKey::From(s) => header_has(c, store, folder, "From", s.as_ref()),
+        SearchKey::To(s) => header_has(c, store, folder, "To", s.as_ref()),
+        SearchKey::Cc(s) => header_has(c, store, folder, "Cc", s.as_ref()),
+        SearchKey::Bcc(s) => header_has(c, store, folder, "Bcc", s.as_ref()),
+        SearchKey::Subject(s) => header_has(c, store, folder, "Subject", s.as_ref()),
         SearchKey::Header(name, value) => {
             let name = String::from_utf8_lossy(name.as_ref()).into_owned();
-            let bytes = header(&summary(c));
+            let bytes = header(c, store);
             let msg = mime_codec::Message::parse(&bytes);
             let present = msg
                 .headers()
@@ -234,7 +256,7 @@ fn matches(
             present && contains_ci(&header_value(&bytes, &name), value.as_ref())
         }
         SearchKey::Body(s) => {
-            let Some(start) = summary(c).map(|s| s.body_offset) else {
+            let Some(start) = summary(c, store, folder).map(|s| s.body_offset) else {
                 return false;
             };
             scan(store, folder, c.meta.uid, start, s.as_ref())

@@ -128,8 +128,13 @@ mod tests {
         d.write(b"Subject: a\r\n\r\n").unwrap();
         d.write(b"body\r\n").unwrap();
         assert_eq!(d.written(), 20);
-        let (_, uid) = folders.finish_delivery(d, "S", Some(1_700_000_000)).unwrap();
-        assert_eq!(folders.read("INBOX", uid).unwrap(), b"Subject: a\r\n\r\nbody\r\n");
+        let (_, uid) = folders
+            .finish_delivery(d, "S", Some(1_700_000_000))
+            .unwrap();
+        assert_eq!(
+            folders.read("INBOX", uid).unwrap(),
+            b"Subject: a\r\n\r\nbody\r\n"
+        );
         let listing = folders.list("INBOX", false).unwrap();
         assert_eq!(listing.messages[0].flags, "S");
         assert_eq!(listing.messages[0].mtime, 1_700_000_000);
