@@ -109,12 +109,25 @@ impl Summary {
     /// where its body starts (from [`HeaderEnd`] run over the message).
     /// No structure: it needs the whole message.
     pub fn of_head(head: &[u8], size: u64, body_offset: u64) -> Summary {
+        // Where mime-codec ends the header, when that is inside `head`:
+        // the same place a parse of the whole message finds (a line that is
+        // not a field ends the header before any empty line).
+        let parsed = mime_codec::Message::parse(head);
+        let body_offset = match offset(head, parsed.root().raw_body()) {
+            Some(at) if at < head.len() => at as u64,
+            _ => body_offset,
+        };
         let end = usize::try_from(body_offset).unwrap_or(usize::MAX);
         let header_complete = end <= MAX_CACHED_HEADER && end <= head.len();
-        let header = head
-            .get(..end.min(MAX_CACHED_HEADER).min(head.len()))
-            .unwrap_or_default()
-            .to_vec();
+        let end = end.min(MAX_CACHED_HEADER);
+        // As the whole parse's HEADER section: from the first field.
+        let cut = end.min(head.len());
+        let mut header = fetch::section_bytes(
+            &head[..cut],
+            &Some(imap_codec::imap_types::fetch::Section::Header(None)),
+        )
+        .unwrap_or_default();
+        header.truncate(MAX_CACHED_HEADER);
         let msg = mime_codec::Message::parse(&header);
         let mut envelope = Vec::new();
         fetch::envelope(&mut envelope, &msg);
@@ -485,6 +498,35 @@ mod tests {
                 rest = b;
             }
             prop_assert_eq!(whole.body_offset(), parts.body_offset());
+        }
+
+        #[test]
+        fn offsets_name_the_same_bytes_as_the_sections(
+            head in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b' '), Just(b':'), Just(b'a'), Just(b'-')], 0..60),
+            body in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'-'), Just(b'b')], 0..60),
+            multipart in any::<bool>(),
+        ) {
+            use imap_codec::imap_types::fetch::Section;
+            let mut msg = head.clone();
+            if multipart {
+                msg.extend_from_slice(b"\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n");
+            }
+            msg.extend_from_slice(&body);
+            let s = Summary::of(&msg);
+            let text = fetch::section_bytes(&msg, &Some(Section::Text(None))).unwrap();
+            prop_assert_eq!(&msg[s.body_offset as usize..], &text[..]);
+            let header = fetch::section_bytes(&msg, &Some(Section::Header(None))).unwrap();
+            prop_assert_eq!(&s.header, &header);
+            // The summary made for a message too large to parse whole (from
+            // its head and a scan for its empty line) agrees.
+            let mut end = HeaderEnd::new();
+            end.feed(&msg);
+            let scanned = end.body_offset().unwrap_or(msg.len() as u64);
+            let h = Summary::of_head(&msg, msg.len() as u64, scanned);
+            prop_assert_eq!(h.body_offset, s.body_offset);
+            prop_assert_eq!(&h.header, &s.header);
+            prop_assert_eq!(&h.envelope, &s.envelope);
+            prop_assert_eq!(h.sent_day, s.sent_day);
         }
 
         #[test]

@@ -324,9 +324,14 @@ impl ImapSession {
                         }
                         _ => ("RFC822.TEXT ", Some(Section::Text(None))),
                     };
-                    let (start, len) = streamable(&section, s).unwrap_or((0, 0));
                     let mut head = next();
                     head.extend_from_slice(label.as_bytes());
+                    if matches!(section, Some(Section::Header(None))) && s.header_complete {
+                        wire::literal(&mut head, &s.header);
+                        pieces.push(Piece::Bytes(head));
+                        continue;
+                    }
+                    let (start, len) = streamable(&section, s).unwrap_or((0, 0));
                     literal_range(&mut pieces, head, uid_n, start, len);
                     continue;
                 }
@@ -338,6 +343,18 @@ impl ImapSession {
                         Some((start, _)) => format!("{label}<{start}> "),
                         None => format!("{label} "),
                     };
+                    let cached_header = summary.as_ref().filter(|s| {
+                        s.header_complete && matches!(section, Some(Section::Header(None)))
+                    });
+                    if let Some(s) = cached_header {
+                        let (start, len) = partial_of(0, s.header.len() as u64, partial);
+                        let (a, n) = (start as usize, len as usize);
+                        let mut head = next();
+                        head.extend_from_slice(label.as_bytes());
+                        wire::literal(&mut head, &s.header[a..a + n]);
+                        pieces.push(Piece::Bytes(head));
+                        continue;
+                    }
                     if let Some((base, total)) =
                         summary.as_ref().and_then(|s| streamable(section, s))
                     {
