@@ -12,8 +12,8 @@
 //! that does not verify and the file is cut there; a file without the magic
 //! is started afresh. Nothing in it is trusted without its checksum, and
 //! since every summary can be recomputed from its message, a lost or
-//! damaged cache costs time only (so appends are not synced). Appends take
-//! the file's lock, so sessions and processes sharing a folder do not
+//! damaged cache costs time only (so appends are not synced). Appends are
+//! serialized within the process, so sessions sharing a folder do not
 //! interleave records; a file with many stale records is rewritten (to a
 //! temporary file, then renamed) when it is next loaded.
 
@@ -24,6 +24,13 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Serializes appends and cuts within this process (as maildrop's folder
+/// lock does for the UID list). Another process appending at the same
+/// moment can garble a record; the checksum and the key compared on every
+/// read make that a cache miss, never a wrong answer.
+static WRITE: Mutex<()> = Mutex::new(());
 
 /// The cache file's name in a Maildir folder directory.
 pub const CACHE_FILE: &str = ".mailwire-imapcache";
@@ -83,12 +90,11 @@ impl FolderCache {
         if good < cache.file.metadata()?.len() {
             // A torn or damaged tail: cut it off under the lock, unless
             // another writer has meanwhile appended good records.
-            cache.file.lock()?;
+            let _guard = WRITE.lock().unwrap_or_else(|e| e.into_inner());
             let (_, again) = cache.scan_from(good)?;
             if again < cache.file.metadata()?.len() {
                 cache.file.set_len(again)?;
             }
-            cache.file.unlock()?;
         }
         let stale = cache.slots.keys().filter(|u| !live.contains(u)).count();
         if records > 1000 && (records > 2 * cache.slots.len() || stale > cache.slots.len() / 2) {
@@ -176,14 +182,12 @@ impl FolderCache {
     /// Appends a summary for this message.
     pub fn put(&mut self, key: &CacheKey, summary: &Summary) -> io::Result<()> {
         let record = encode_record(key, summary);
-        self.file.lock()?;
-        let result = (|| -> io::Result<u64> {
+        let at = {
+            let _guard = WRITE.lock().unwrap_or_else(|e| e.into_inner());
             let at = self.file.seek(SeekFrom::End(0))?;
             self.file.write_all(&record)?;
-            Ok(at)
-        })();
-        self.file.unlock()?;
-        let at = result?;
+            at
+        };
         self.slots.insert(
             key.uid,
             Slot {
