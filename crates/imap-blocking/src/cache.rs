@@ -62,6 +62,28 @@ pub struct FolderCache {
     /// How far the file has been read (records past it were appended by
     /// another session and are picked up on a miss).
     end: u64,
+    /// The file's octets from `window_at`, read ahead for the next lookups.
+    /// Verified records never change in place, and every record taken
+    /// from it is checked again.
+    window: Vec<u8>,
+    window_at: u64,
+}
+
+/// How much of the cache file one read brings in.
+const WINDOW: usize = 256 * 1024;
+
+/// Reads from `offset` until `buf` is full or the file ends; the count.
+fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 impl FolderCache {
@@ -79,10 +101,13 @@ impl FolderCache {
             file,
             slots: HashMap::new(),
             end: 0,
+            window: Vec::new(),
+            window_at: 0,
         };
         let (records, good) = cache.scan_from(0)?;
         if good == 0 {
             cache.file = fresh(&cache.path)?;
+            cache.window.clear();
             cache.slots.clear();
             cache.end = CACHE_MAGIC.len() as u64;
             return Ok(cache);
@@ -161,13 +186,27 @@ impl FolderCache {
         if !self.matching(key) {
             return None;
         }
-        let slot = self.slots.get(&key.uid)?;
-        let mut bytes = vec![0u8; slot.len];
-        self.file.read_exact_at(&mut bytes, slot.offset).ok()?;
-        match decode_record(&bytes) {
+        let (offset, len) = self.slots.get(&key.uid).map(|s| (s.offset, s.len))?;
+        let end = offset.checked_add(len as u64)?;
+        let window_end = self.window_at + self.window.len() as u64;
+        if offset < self.window_at || end > window_end {
+            // Records are mostly in UID order, and so are SEARCH and FETCH:
+            // one read brings the next few hundred.
+            self.window.resize(len.max(WINDOW), 0);
+            let n = read_up_to(&self.file, &mut self.window, offset).ok()?;
+            self.window.truncate(n);
+            self.window_at = offset;
+            if n < len {
+                return None;
+            }
+        }
+        let start = usize::try_from(offset - self.window_at).ok()?;
+        let bytes = self.window.get(start..start + len)?;
+        match decode_record(bytes) {
             Some((k, summary)) if k == *key => Some(summary),
             _ => {
                 self.slots.remove(&key.uid);
+                self.window.clear();
                 None
             }
         }
@@ -242,6 +281,7 @@ impl FolderCache {
         out.into_inner().map_err(|e| e.into_error())?;
         fs::rename(&tmp, &self.path)?;
         self.file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        self.window.clear();
         self.slots = slots;
         self.end = at;
         Ok(())

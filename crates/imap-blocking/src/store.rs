@@ -214,6 +214,21 @@ impl Mailstore for MaildirStore {
             .map_err(|e| StoreError::Io(e.kind().to_string()))
     }
     fn summary(&mut self, folder: &str, uid: u32, structure: bool) -> Result<Summary, StoreError> {
+        // The common case, a cache hit, without copying the listing entry.
+        let known = self.known.get(folder).and_then(|k| k.get(&uid));
+        if let (Some(m), Some(cache)) = (known, self.caches.get_mut(folder)) {
+            let key = CacheKey {
+                uid,
+                size: m.size,
+                mtime: m.mtime,
+                unique: m.unique.clone(),
+            };
+            if let Some(s) = cache.get(&key) {
+                if s.structure.is_some() || !structure {
+                    return Ok(s);
+                }
+            }
+        }
         let m = self.message(folder, uid, false)?;
         let key = CacheKey {
             uid,
