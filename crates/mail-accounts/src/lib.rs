@@ -12,6 +12,8 @@
 //!   of verifications running at once is bounded);
 //!   [`Accounts::may_send_as`] says whether a user may use an envelope
 //!   sender.
+//! - [`LiveAccounts`]: the directory of a running server, reloaded when
+//!   its users file changes (a broken new file keeps the last good one).
 //! - [`AuthLimiter`]: AUTH failures per user and per client network across
 //!   connections, pure (time is an argument) and bounded in memory.
 //!
@@ -26,6 +28,7 @@
 mod address;
 mod directory;
 mod limiter;
+mod live;
 mod password;
 mod quota;
 mod users_file;
@@ -35,6 +38,7 @@ pub use directory::{
     Accounts, AccountsError, DirectoryConfig, LocalUser, Resolution, MAX_ALIAS_DEPTH,
 };
 pub use limiter::{AuthLimiter, AuthLimits};
+pub use live::{LiveAccounts, DEFAULT_CHECK_INTERVAL};
 pub use password::{HashError, HashedPassword, MAX_MEMORY_KIB, MAX_PARALLELISM, MAX_TIME_COST};
 pub use quota::{format_quota, parse_quota};
 pub use users_file::{EditError, UserEntry, UsersFile, UsersFileError, MAX_FILE_SIZE};

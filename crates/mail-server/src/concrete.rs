@@ -47,6 +47,23 @@ impl Directory for mail_accounts::Accounts {
     }
 }
 
+/// The directory of a running server follows its users file: each lookup
+/// asks the file's current version (looked at, at most, once a second).
+impl Directory for mail_accounts::LiveAccounts {
+    fn resolve(&self, address: &str) -> Recipient {
+        Directory::resolve(&*self.current(), address)
+    }
+    fn verify(&self, user: &str, password: &str) -> bool {
+        self.current().verify(user, password)
+    }
+    fn may_send_as(&self, user: &str, mail_from: &str) -> bool {
+        self.current().may_send_as(user, mail_from)
+    }
+    fn is_local_domain(&self, domain: &str) -> bool {
+        self.current().is_local_domain(domain)
+    }
+}
+
 impl LoginLimiter for mail_accounts::AuthLimiter {
     fn allowed(&mut self, user: Option<&str>, ip: IpAddr, now: Instant) -> bool {
         mail_accounts::AuthLimiter::allowed(self, user, ip, now)

@@ -314,7 +314,7 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
     let _ = mail_metrics::logging::init(mail_metrics::logging::LogFormat::Plain);
     let config = configuration(&args)?;
     let accounts = Arc::new(
-        mail_accounts::Accounts::load(config.users_file.as_deref(), &config.directory)
+        mail_accounts::LiveAccounts::load(config.users_file.as_deref(), &config.directory)
             .map_err(|e| Failure::usage(anyhow!(e)))?,
     );
     let store = maildrop::MailStore::open(&config.mailboxes)
@@ -372,7 +372,7 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
         }
     }
 
-    let domains = accounts.domains().collect::<Vec<_>>().join(", ");
+    let domains = accounts.current().domains().collect::<Vec<_>>().join(", ");
     for (name, addr) in running.listeners() {
         let mode = match (name, tls.is_some()) {
             ("submissions", _) => "implicit TLS, AUTH required",
@@ -389,7 +389,7 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
     let open: PerUser = {
         let (accounts, store) = (Arc::clone(&accounts), store.clone());
         PerUser(Arc::new(move |user: &str, password: &str| {
-            if !accounts.verify(user, password) {
+            if !accounts.current().verify(user, password) {
                 return None;
             }
             // The user's folders exist from their first login on.
