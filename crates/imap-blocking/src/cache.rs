@@ -43,6 +43,8 @@ struct Slot {
     size: u64,
     mtime: i64,
     unique: u64,
+    /// The summary's `sent_day`, kept in memory: date searches need no read.
+    sent_day: Option<i32>,
 }
 
 fn fingerprint(unique: &str) -> u64 {
@@ -156,7 +158,7 @@ impl FolderCache {
             if reader.read_exact(&mut record[8..]).is_err() {
                 break;
             }
-            let Some((key, _)) = decode_record(&record) else {
+            let Some((key, summary)) = decode_record(&record) else {
                 break;
             };
             self.slots.insert(
@@ -167,6 +169,7 @@ impl FolderCache {
                     size: key.size,
                     mtime: key.mtime,
                     unique: fingerprint(&key.unique),
+                    sent_day: summary.sent_day,
                 },
             );
             at += len as u64;
@@ -176,13 +179,29 @@ impl FolderCache {
         Ok((count, at))
     }
 
-    /// The summary cached for this message, if its record still matches.
-    pub fn get(&mut self, key: &CacheKey) -> Option<Summary> {
-        if !self.matching(key) && self.file.metadata().ok()?.len() > self.end {
-            // Another session may have summarized it meanwhile.
+    /// The Date field's day cached for this message, if its record still
+    /// matches (from memory).
+    pub fn sent_day(&mut self, key: &CacheKey) -> Option<Option<i32>> {
+        self.catch_up(key);
+        if !self.matching(key) {
+            return None;
+        }
+        self.slots.get(&key.uid).map(|s| s.sent_day)
+    }
+
+    /// Reads records other sessions appended, when `key` has none.
+    fn catch_up(&mut self, key: &CacheKey) {
+        let grown = self.file.metadata().is_ok_and(|m| m.len() > self.end);
+        if !self.matching(key) && grown {
             let end = self.end;
             let _ = self.scan_from(end);
         }
+    }
+
+    /// The summary cached for this message, if its record still matches.
+    pub fn get(&mut self, key: &CacheKey) -> Option<Summary> {
+        // Another session may have summarized it meanwhile.
+        self.catch_up(key);
         if !self.matching(key) {
             return None;
         }
@@ -235,6 +254,7 @@ impl FolderCache {
                 size: key.size,
                 mtime: key.mtime,
                 unique: fingerprint(&key.unique),
+                sent_day: summary.sent_day,
             },
         );
         if at == self.end {

@@ -258,6 +258,21 @@ impl Mailstore for MaildirStore {
         }
         Ok(summary)
     }
+    fn sent_day(&mut self, folder: &str, uid: u32) -> Result<Option<i32>, StoreError> {
+        let known = self.known.get(folder).and_then(|k| k.get(&uid));
+        if let (Some(m), Some(cache)) = (known, self.caches.get_mut(folder)) {
+            let key = CacheKey {
+                uid,
+                size: m.size,
+                mtime: m.mtime,
+                unique: m.unique.clone(),
+            };
+            if let Some(day) = cache.sent_day(&key) {
+                return Ok(day);
+            }
+        }
+        Ok(self.summary(folder, uid, false)?.sent_day)
+    }
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError> {
         let letters = flags.maildir_letters();
         if let Some(m) = self.known.get_mut(folder).and_then(|k| k.get_mut(&uid)) {

@@ -185,6 +185,12 @@ pub trait Mailstore {
         let _ = structure;
         Ok(Summary::of(&self.read(folder, uid)?))
     }
+    /// The day of the message's Date field ([`Summary::sent_day`]), for
+    /// SENTSINCE, SENTBEFORE and SENTON. A store with a cache may answer it
+    /// from memory; the default takes it from the summary.
+    fn sent_day(&mut self, folder: &str, uid: u32) -> Result<Option<i32>, StoreError> {
+        Ok(self.summary(folder, uid, false)?.sent_day)
+    }
     /// Replaces a message's flags.
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError>;
     /// Removes messages for good.

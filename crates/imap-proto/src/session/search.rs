@@ -15,6 +15,9 @@ struct Candidate<'s> {
     largest_seq: u32,
     largest_uid: u32,
     summary: Option<Option<Summary>>,
+    /// The header's fields (name, raw value and decoded text), parsed once
+    /// for all the header keys of a search.
+    fields: Option<Vec<(String, Vec<u8>)>>,
 }
 
 /// Octets of a message read at a time by BODY and TEXT.
@@ -114,6 +117,7 @@ impl ImapSession {
                 largest_seq,
                 largest_uid,
                 summary: None,
+                fields: None,
             };
             if criteria
                 .as_ref()
@@ -125,22 +129,6 @@ impl ImapSession {
         }
         hits
     }
-}
-
-fn header_value(header: &[u8], name: &str) -> Vec<u8> {
-    let msg = mime_codec::Message::parse(header);
-    let mut out = Vec::new();
-    for h in msg
-        .headers()
-        .iter()
-        .filter(|h| h.name().eq_ignore_ascii_case(name))
-    {
-        out.extend_from_slice(h.raw_value());
-        out.push(b' ');
-        out.extend_from_slice(h.text().as_bytes());
-        out.push(b'\n');
-    }
-    out
 }
 
 /// The candidate's summary, asked of the store once.
@@ -155,7 +143,33 @@ fn summary<'c>(
     c.summary.as_ref().and_then(Option::as_ref)
 }
 
-/// Whether the header field `name` of the summary's header holds `value`.
+/// The candidate's header fields, parsed once: each name with its raw
+/// value and its RFC 2047-decoded text (a key matches either).
+fn fields<'c>(
+    c: &'c mut Candidate<'_>,
+    store: &mut dyn Mailstore,
+    folder: &str,
+) -> &'c [(String, Vec<u8>)] {
+    if c.fields.is_none() {
+        let parsed = summary(c, store, folder).map(|s| {
+            mime_codec::Message::parse(&s.header)
+                .headers()
+                .iter()
+                .map(|h| {
+                    let mut v = h.raw_value().to_vec();
+                    v.push(b' ');
+                    v.extend_from_slice(h.text().as_bytes());
+                    (h.name().to_owned(), v)
+                })
+                .collect()
+        });
+        c.fields = Some(parsed.unwrap_or_default());
+    }
+    c.fields.as_deref().unwrap_or_default()
+}
+
+/// Whether a header field `name` holds `value` (any of several fields of
+/// that name). With `present`, the field must exist even for an empty value.
 fn header_has(
     c: &mut Candidate<'_>,
     store: &mut dyn Mailstore,
@@ -163,10 +177,14 @@ fn header_has(
     name: &str,
     value: &[u8],
 ) -> bool {
-    let Some(s) = summary(c, store, folder) else {
-        return false;
-    };
-    contains_ci(&header_value(&s.header, name), value)
+    let mut joined = Vec::new();
+    for (n, v) in fields(c, store, folder) {
+        if n.eq_ignore_ascii_case(name) {
+            joined.extend_from_slice(v);
+            joined.push(b'\n');
+        }
+    }
+    contains_ci(&joined, value)
 }
 
 fn matches(
@@ -181,11 +199,6 @@ fn matches(
         return false;
     }
     let flags = c.meta.flags;
-    let header = |c: &mut Candidate<'_>, store: &mut dyn Mailstore| -> Vec<u8> {
-        summary(c, store, folder)
-            .map(|s| s.header.clone())
-            .unwrap_or_default()
-    };
     match key {
         SearchKey::And(keys) => keys
             .as_ref()
@@ -228,10 +241,11 @@ fn matches(
         SearchKey::Before(d) => day(c.meta.internal_date).is_some_and(|x| x < *d.as_ref()),
         SearchKey::On(d) => day(c.meta.internal_date).is_some_and(|x| x == *d.as_ref()),
         SearchKey::SentSince(d) | SearchKey::SentBefore(d) | SearchKey::SentOn(d) => {
-            let Some(x) = summary(c, store, folder)
-                .and_then(|s| s.sent_day)
-                .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
-            else {
+            let day = match &c.summary {
+                Some(s) => s.as_ref().and_then(|s| s.sent_day),
+                None => store.sent_day(folder, c.meta.uid).ok().flatten(),
+            };
+            let Some(x) = day.and_then(chrono::NaiveDate::from_num_days_from_ce_opt) else {
                 return false;
             };
             match key {
@@ -247,13 +261,10 @@ fn matches(
         SearchKey::Subject(s) => header_has(c, store, folder, "Subject", s.as_ref()),
         SearchKey::Header(name, value) => {
             let name = String::from_utf8_lossy(name.as_ref()).into_owned();
-            let bytes = header(c, store);
-            let msg = mime_codec::Message::parse(&bytes);
-            let present = msg
-                .headers()
+            let present = fields(c, store, folder)
                 .iter()
-                .any(|h| h.name().eq_ignore_ascii_case(&name));
-            present && contains_ci(&header_value(&bytes, &name), value.as_ref())
+                .any(|(n, _)| n.eq_ignore_ascii_case(&name));
+            present && header_has(c, store, folder, &name, value.as_ref())
         }
         SearchKey::Body(s) => {
             let Some(start) = summary(c, store, folder).map(|s| s.body_offset) else {
