@@ -4,9 +4,9 @@ use crate::store::MaildirStore;
 use crate::Shared;
 use imap_proto::{Event, ImapSession, Mailstore, NoStore, Output};
 use maildrop::MaildirFolders;
-use session_server::{drive, Driven, Shutdown, Transport};
+use session_server::{drive, Driven, Login, Shutdown, Transport};
 use std::io;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 struct Connection<'a> {
@@ -14,10 +14,15 @@ struct Connection<'a> {
     transport: Transport,
     session: ImapSession,
     store: Option<MaildirStore>,
+    /// The client's address, for the authenticator.
+    peer: SocketAddr,
     done: bool,
 }
 
 pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
     let Ok((transport, tls)) = Transport::accept(stream, &shared.options) else {
         return;
     };
@@ -31,6 +36,7 @@ pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
         transport,
         session,
         store: None,
+        peer,
         done: false,
     };
     if drive(&mut conn, shutdown).is_err() {
@@ -92,14 +98,16 @@ impl Connection<'_> {
                     return Ok(());
                 }
                 Output::Event(Event::Login(credentials)) => {
-                    let root = self.shared.auth.maildir(&credentials);
-                    let opened = root.and_then(|r| MaildirFolders::open(r).ok());
-                    let result = match opened {
-                        Some(folders) => {
-                            self.store = Some(MaildirStore::new(folders));
-                            self.session.accept_login()
-                        }
-                        None => self.session.reject_login(),
+                    let result = match self.shared.auth.login(&credentials, self.peer) {
+                        Login::Granted(root) => match MaildirFolders::open(root) {
+                            Ok(folders) => {
+                                self.store = Some(MaildirStore::new(folders));
+                                self.session.accept_login()
+                            }
+                            Err(_) => self.session.reject_login(),
+                        },
+                        Login::Limited => self.session.reject_login_unavailable(),
+                        _ => self.session.reject_login(),
                     };
                     result.map_err(io::Error::other)?;
                     // Go on with commands pipelined behind the login.

@@ -6,13 +6,14 @@
 //! ```no_run
 //! use imap_blocking::{ImapServer, ServerOptions};
 //! use imap_proto::{Credentials, ImapConfig};
+//! use std::net::SocketAddr;
 //! use std::path::PathBuf;
 //!
 //! # fn example(tls: std::sync::Arc<rustls::ServerConfig>) -> Result<(), imap_blocking::StartError> {
 //! let options = ServerOptions::new(ImapConfig::new("imap.example.com").with_starttls(true))
 //!     .with_tls(tls);
-//! // Who may log in, and where their mail is.
-//! let users = |c: &Credentials| {
+//! // Who may log in (from which address), and where their mail is.
+//! let users = |c: &Credentials, _peer: SocketAddr| {
 //!     (c.username == "alice" && c.password.expose() == "secret")
 //!         .then(|| PathBuf::from("/var/mail/alice"))
 //! };
@@ -32,35 +33,14 @@ pub mod cache;
 mod connection;
 mod store;
 
-pub use session_server::{RunningServer, StartError};
+pub use session_server::{Authenticator, Login, RunningServer, StartError};
 pub use store::MaildirStore;
 
 use imap_proto::{Credentials, ImapConfig};
 use session_server::{Listener, Service, Shutdown};
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Decides who may log in and where their mail is.
-///
-/// Implemented for closures `Fn(&Credentials) -> Option<PathBuf>`. Check the
-/// password (a stored hash against [`Credentials::password`]); return the
-/// user's Maildir, or `None` to refuse. The session delays and counts
-/// refusals.
-pub trait Authenticator: Send + Sync + 'static {
-    /// The Maildir of the user these credentials prove, or `None`.
-    fn maildir(&self, credentials: &Credentials) -> Option<PathBuf>;
-}
-
-impl<F> Authenticator for F
-where
-    F: Fn(&Credentials) -> Option<PathBuf> + Send + Sync + 'static,
-{
-    fn maildir(&self, credentials: &Credentials) -> Option<PathBuf> {
-        self(credentials)
-    }
-}
 
 /// How the server runs (see [`session_server::ServerOptions`]): the IMAP
 /// configuration, TLS (`with_tls` for STARTTLS on port 143,
@@ -73,7 +53,7 @@ pub type ServerOptions = session_server::ServerOptions<ImapConfig>;
 pub(crate) struct Shared {
     pub(crate) options: ServerOptions,
     pub(crate) config: Arc<ImapConfig>,
-    pub(crate) auth: Box<dyn Authenticator>,
+    pub(crate) auth: Box<dyn Authenticator<Credentials>>,
 }
 
 impl Service for Shared {
@@ -104,7 +84,7 @@ impl ImapServer {
     pub fn bind(
         addr: impl ToSocketAddrs,
         options: ServerOptions,
-        auth: impl Authenticator,
+        auth: impl Authenticator<Credentials>,
     ) -> Result<ImapServer, StartError> {
         options.check_tls(options.config.starttls)?;
         let config = Arc::new(options.config.clone());

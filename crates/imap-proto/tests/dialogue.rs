@@ -40,6 +40,8 @@ impl Run {
                 Output::Event(Event::Login(c)) => {
                     if c.password.expose() == "secret" {
                         self.session.accept_login().unwrap();
+                    } else if c.password.expose() == "limited" {
+                        self.session.reject_login_unavailable().unwrap();
                     } else {
                         self.session.reject_login().unwrap();
                     }
@@ -77,6 +79,19 @@ impl Run {
 
 fn plain() -> ImapConfig {
     ImapConfig::new("imap.test").with_plaintext_auth(true)
+}
+
+#[test]
+fn a_limited_login_is_refused_at_once_as_unavailable_and_the_session_goes_on() {
+    let mut r = Run::new(plain());
+    // No delay, no count: the caller's limiter refused it.
+    assert_eq!(
+        r.send(b"a LOGIN alice limited\r\nb NOOP\r\n"),
+        "a NO [UNAVAILABLE] Too many failed logins, try again later\r\nb OK NOOP completed\r\n"
+    );
+    assert!(r
+        .send(b"c LOGIN alice secret\r\n")
+        .starts_with("c OK [CAPABILITY IMAP4rev1"));
 }
 
 #[test]

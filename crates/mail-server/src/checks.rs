@@ -98,18 +98,12 @@ impl Checking {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let resolver: &(dyn Resolver + Send + Sync) = self.checks.resolver.as_ref();
-        let pending = self.verifier.finish();
-        let (dkim, arc) = if self.headers_too_large {
-            (Vec::new(), mailwire_auth::arc::ArcResult::None)
-        } else {
-            (pending.check(resolver, now), pending.check_arc(resolver))
-        };
-        let (results, verdict) = mailwire_auth::check::decide(
+        let (results, verdict) = mailwire_auth::check::decide_streamed(
             resolver,
             &envelope,
-            pending.headers(),
-            dkim,
-            arc,
+            self.verifier,
+            self.headers_too_large,
+            now,
             sample(),
         );
         Checked {

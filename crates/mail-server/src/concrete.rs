@@ -230,29 +230,23 @@ impl MessageFilter for Filters {
         refusal(listing.verdict())
     }
 
-    fn check_envelope(
+    fn check_recipient(
         &self,
         ip: IpAddr,
         mail_from: &str,
-        recipients: &[String],
+        recipient: &str,
         now: SystemTime,
     ) -> Option<Refusal> {
         let greylist = self.greylist.as_ref()?;
-        let mut deferred = None;
-        // Every triplet is recorded, so that one retry passes them all.
-        for recipient in recipients {
-            match greylist.check(ip, mail_from, recipient, now) {
-                Ok(decision) => {
-                    if let Some(verdict) = decision.verdict() {
-                        deferred.get_or_insert(verdict);
-                    }
-                }
-                // A greylist that cannot decide lets mail through rather
-                // than defer it forever.
-                Err(error) => tracing::error!(%error, "greylist failed; passing"),
+        match greylist.check(ip, mail_from, recipient, now) {
+            Ok(decision) => decision.verdict().and_then(refusal),
+            // A greylist that cannot decide lets mail through rather than
+            // defer it forever.
+            Err(error) => {
+                tracing::error!(%error, "greylist failed; passing");
+                None
             }
         }
-        deferred.and_then(refusal)
     }
 }
 
@@ -260,8 +254,12 @@ impl ServerMetrics for mail_metrics::MailMetrics {
     fn record(&self, event: Event<'_>) {
         use mail_metrics::MessageOutcome;
         match event {
-            Event::Session { listener } => {
+            Event::Connected { listener } => {
                 self.connections_counter(listener).inc();
+                self.connections_gauge(listener).inc();
+            }
+            Event::Disconnected { listener } => {
+                self.connections_gauge(listener).dec();
             }
             Event::Accepted {
                 listener,

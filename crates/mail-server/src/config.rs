@@ -332,6 +332,10 @@ pub struct ServerConfig {
     /// DNSBL lookups (off unless enabled).
     #[serde(default)]
     pub dnsbl: DnsblConfig,
+    /// The Sender Rewriting Scheme for forwarded mail (off without a
+    /// secret).
+    #[serde(default)]
+    pub srs: crate::forwarding::SrsConfig,
     /// Where each top-level key and table starts in the file, for errors
     /// found after parsing.
     #[serde(skip)]
@@ -376,6 +380,7 @@ impl Default for ServerConfig {
             filters: FiltersConfig::default(),
             greylist: GreylistConfig::default(),
             dnsbl: DnsblConfig::default(),
+            srs: crate::forwarding::SrsConfig::default(),
             origin: Origin {
                 path: "flags".to_owned(),
                 text: String::new(),
@@ -591,6 +596,13 @@ impl ServerConfig {
                 "directory",
                 Some("domains"),
                 "no local domain: give [directory] domains = [\"example.com\"] or a users_file",
+            ));
+        }
+        if self.srs.secret.is_some() && self.srs.secret_file.is_some() {
+            return Err(self.invalid(
+                "srs",
+                Some("secret_file"),
+                "give the SRS secret once: secret or secret_file, not both",
             ));
         }
         if self.limits.max_connections == 0 || self.limits.max_connections_per_ip == 0 {

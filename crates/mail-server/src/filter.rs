@@ -1,6 +1,6 @@
 //! Checks on a message and its client: the [`MessageFilter`] the server
 //! runs at the end of DATA (and, optionally, on the client's address and on
-//! each envelope before the content).
+//! each recipient before the content).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -114,14 +114,15 @@ pub trait MessageFilter: Send + Sync + 'static {
         None
     }
 
-    /// An unauthenticated envelope before its content is sent (greylisting
-    /// on the triplet of client network, sender and each recipient):
-    /// `Some` refuses the message. Accepts by default.
-    fn check_envelope(
+    /// An unauthenticated client's recipient, at its RCPT TO, before any
+    /// content is sent (greylisting on the triplet of client network,
+    /// sender and this recipient): `Some` refuses this recipient (a 4yz
+    /// reply defers it; the client tries again later). Accepts by default.
+    fn check_recipient(
         &self,
         _ip: IpAddr,
         _mail_from: &str,
-        _recipients: &[String],
+        _recipient: &str,
         _now: SystemTime,
     ) -> Option<Refusal> {
         None
@@ -145,13 +146,13 @@ impl<F: MessageFilter + ?Sized> MessageFilter for std::sync::Arc<F> {
     fn check_client(&self, ip: IpAddr) -> Option<Refusal> {
         (**self).check_client(ip)
     }
-    fn check_envelope(
+    fn check_recipient(
         &self,
         ip: IpAddr,
         mail_from: &str,
-        recipients: &[String],
+        recipient: &str,
         now: SystemTime,
     ) -> Option<Refusal> {
-        (**self).check_envelope(ip, mail_from, recipients, now)
+        (**self).check_recipient(ip, mail_from, recipient, now)
     }
 }

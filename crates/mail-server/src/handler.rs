@@ -52,6 +52,8 @@ pub(crate) struct Shared<D, S, F> {
     pub(crate) limiter: Mutex<Box<dyn LoginLimiter>>,
     pub(crate) hostname: String,
     pub(crate) junk_folder: String,
+    /// Rewrites the sender of forwarded mail, and takes its bounces back.
+    pub(crate) srs: Option<crate::srs::Srs>,
     /// The user name of each connection's refused AUTH, until the failure
     /// it causes is counted (at once: the session reports it right after).
     refused_users: Mutex<HashMap<SocketAddr, String>>,
@@ -80,6 +82,7 @@ impl<D, S, F> Shared<D, S, F> {
             limiter: Mutex::new(limiter),
             hostname,
             junk_folder,
+            srs: None,
             refused_users: Mutex::default(),
         }
     }
@@ -91,8 +94,6 @@ pub struct MailHandler<D, S, F> {
     pub(crate) shared: Arc<Shared<D, S, F>>,
     pub(crate) role: Role,
     pub(crate) listener: &'static str,
-    /// Its connections start with TLS (port 465).
-    implicit_tls: bool,
 }
 
 impl<D, S, F> Clone for MailHandler<D, S, F> {
@@ -101,7 +102,6 @@ impl<D, S, F> Clone for MailHandler<D, S, F> {
             shared: Arc::clone(&self.shared),
             role: self.role,
             listener: self.listener,
-            implicit_tls: self.implicit_tls,
         }
     }
 }
@@ -178,23 +178,16 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             shared,
             role: Role::Inbound,
             listener: "smtp",
-            implicit_tls: false,
         }
     }
 
     /// The same handler for another listener: its name (in logs and
-    /// metrics), its role, and whether its connections start with TLS.
-    pub fn for_listener(
-        &self,
-        listener: &'static str,
-        role: Role,
-        implicit_tls: bool,
-    ) -> MailHandler<D, S, F> {
+    /// metrics) and its role.
+    pub fn for_listener(&self, listener: &'static str, role: Role) -> MailHandler<D, S, F> {
         MailHandler {
             shared: Arc::clone(&self.shared),
             role,
             listener,
-            implicit_tls,
         }
     }
 
@@ -217,6 +210,11 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         let mut remote: Vec<String> = Vec::new();
         for path in &transaction.recipients {
             let address = address_of(path, &self.shared.hostname);
+            // A bounce to an SRS address of ours goes to the original sender.
+            let (address, bounce) = match self.srs_original(&address) {
+                Some(original) => (original, true),
+                None => (address, false),
+            };
             match self.shared.directory.resolve(&address) {
                 Recipient::Local(users) => {
                     for user in users {
@@ -242,7 +240,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                         }
                     }
                 }
-                Recipient::NotLocal if conn.authenticated.is_some() => {
+                Recipient::NotLocal if bounce || conn.authenticated.is_some() => {
                     if !remote.contains(&address) {
                         remote.push(address);
                     }
@@ -257,13 +255,20 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
 impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D, S, F> {
     type Sink = MessageSink<D, S, F>;
 
+    fn connect(&self, _conn: &Connection) -> Result<(), Reply> {
+        self.count(Event::Connected {
+            listener: self.listener,
+        });
+        Ok(())
+    }
+
+    fn disconnect(&self, _conn: &Connection) {
+        self.count(Event::Disconnected {
+            listener: self.listener,
+        });
+    }
+
     fn helo(&self, conn: &Connection, _host: &Host, _extended: bool) -> Decision {
-        // Once per connection: the EHLO after STARTTLS is not another one.
-        if conn.tls.is_none() || self.implicit_tls {
-            self.count(Event::Session {
-                listener: self.listener,
-            });
-        }
         if self.role == Role::Inbound && conn.authenticated.is_none() {
             if let Some(refusal) = self.shared.filter.check_client(conn.peer.ip()) {
                 tracing::info!(client = %conn.peer.ip(), reply = %refusal.text, "client refused");
@@ -303,6 +308,9 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
 
     fn rcpt_to(&self, conn: &Connection, to: &ForwardPath, _params: &RcptParams) -> Decision {
         let address = address_of(to, &self.shared.hostname);
+        if let Some(decision) = self.srs_recipient(&address) {
+            return decision;
+        }
         match self.shared.directory.resolve(&address) {
             Recipient::Local(users) if users.is_empty() => self.refuse(
                 "unknown_user",
@@ -336,7 +344,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
                         }
                     }
                 }
-                Decision::Accept
+                self.greylist(conn, &address)
             }
             Recipient::Unknown => self.refuse(
                 "unknown_user",
@@ -378,27 +386,12 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
             .iter()
             .map(|r| address_of(r, &self.shared.hostname))
             .collect();
-        if conn.authenticated.is_none() {
-            if let Some(refusal) = self.shared.filter.check_envelope(
-                conn.peer.ip(),
-                &mail_from,
-                &recipients,
-                SystemTime::now(),
-            ) {
-                self.count(Event::Rejected {
-                    listener: self.listener,
-                    reason: "greylist",
-                });
-                tracing::info!(client = %conn.peer.ip(), from = %mail_from, reply = %refusal.text, "envelope refused");
-                return Err(refusal_reply(&refusal));
-            }
-        }
         let incoming = self.shared.store.begin().map_err(|error| {
             tracing::error!(%error, "could not start storing a message");
             self.count(Event::StorageError);
             try_later()
         })?;
-        let helo = sanitize_helo(conn.helo.as_ref());
+        let helo = sanitize_helo(conn.helo.as_ref(), false);
         let checking = match (&self.shared.checks, &conn.authenticated) {
             (Some(checks), None) => Some(
                 checks.start(

@@ -348,7 +348,8 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
             };
             let mut message = prepend.clone();
             message.extend_from_slice(&body);
-            if let Err(error) = outbound.enqueue(&facts.mail_from, sink.remote.clone(), message) {
+            let sender = self.forward_sender(&facts.mail_from);
+            if let Err(error) = outbound.enqueue(&sender, sink.remote.clone(), message) {
                 tracing::error!(queue_id = %facts.queue_id, %error, "queueing failed");
                 return self.refuse(
                     "spool_error",

@@ -6,9 +6,16 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event<'a> {
-    /// A client said EHLO or HELO on a listener (`smtp`, `submission`,
-    /// `submissions`).
-    Session {
+    /// A client connected to a listener (`smtp`, `submission`,
+    /// `submissions`), before its greeting: counted whether or not it
+    /// ever says EHLO.
+    Connected {
+        /// The listener.
+        listener: &'a str,
+    },
+    /// A connection counted by `Connected` ended, however it ended
+    /// (QUIT, a timeout, the client gone, an error): once per `Connected`.
+    Disconnected {
         /// The listener.
         listener: &'a str,
     },
@@ -25,8 +32,8 @@ pub enum Event<'a> {
     },
     /// A recipient or a message was refused, for `reason` (a short label:
     /// `unknown_user`, `over_quota`, `relay_denied`, `sender_not_owned`,
-    /// `dmarc`, `filter`, `greylist`, `dnsbl`, `store_error`,
-    /// `spool_error`).
+    /// `dmarc`, `filter`, `greylist`, `dnsbl`, `srs_invalid`,
+    /// `store_error`, `spool_error`).
     Rejected {
         /// The listener.
         listener: &'a str,

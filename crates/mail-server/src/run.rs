@@ -30,6 +30,10 @@ pub enum StartError {
     /// Submission needs a spool and none was given.
     #[error("the {0} listener needs a spool for the mail it accepts")]
     NeedsSpool(&'static str),
+    /// The `[srs]` table cannot be used (its secret file unreadable, no
+    /// domain).
+    #[error("{0}")]
+    Srs(String),
     /// A listener could not be bound or started.
     #[error("the {name} listener on {addr}: {source}")]
     Listen {
@@ -191,7 +195,11 @@ pub fn start<D: Directory, S: MailboxStore, F: MessageFilter>(
             return Err(StartError::NeedsSpool(name));
         }
     }
-    let shared = Arc::new(Shared::new(
+    let srs = config
+        .srs
+        .load(config.directory.domains.first().map(String::as_str))
+        .map_err(StartError::Srs)?;
+    let mut shared = Shared::new(
         directory,
         store,
         filter,
@@ -201,7 +209,9 @@ pub fn start<D: Directory, S: MailboxStore, F: MessageFilter>(
         limiter,
         config.hostname.clone(),
         config.junk_folder.clone(),
-    ));
+    );
+    shared.srs = srs;
+    let shared = Arc::new(shared);
     let handler = MailHandler::new(shared);
     let mut limits = Limits::default();
     limits.max_connections = config.limits.max_connections;
@@ -225,7 +235,7 @@ pub fn start<D: Directory, S: MailboxStore, F: MessageFilter>(
     for (name, addr, role, implicit) in doors {
         let Some(addr) = addr else { continue };
         let session = session_config(config, role, tls.is_some(), implicit);
-        let door = handler.for_listener(name, role, implicit);
+        let door = handler.for_listener(name, role);
         let listen_error = |source| StartError::Listen { name, addr, source };
         let server = match &tls {
             Some(tls) if implicit => Server::bind_tls(addr, session, tls.clone().implicit(), door),

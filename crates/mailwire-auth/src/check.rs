@@ -105,6 +105,27 @@ pub fn decide<R: Resolver + ?Sized>(
     decide_with_spf(resolver, spf, headers, dkim, arc, sample)
 }
 
+/// For a server that fed the whole message to a [`DkimVerifier`] as it arrived: its DKIM
+/// signatures and ARC chain are checked at `now` (seconds since the Unix epoch; none when
+/// the header section was beyond the verifier's bound, `headers_too_large`), then
+/// [`decide`]: what `mailwire serve --check-auth` and the mail server both conclude with.
+pub fn decide_streamed<R: Resolver + ?Sized>(
+    resolver: &R,
+    envelope: &Envelope<'_>,
+    verifier: DkimVerifier,
+    headers_too_large: bool,
+    now: u64,
+    sample: u8,
+) -> (AuthResults, Verdict) {
+    let pending = verifier.finish();
+    let (dkim, arc) = if headers_too_large {
+        (Vec::new(), ArcResult::None)
+    } else {
+        (pending.check(resolver, now), pending.check_arc(resolver))
+    };
+    decide(resolver, envelope, pending.headers(), dkim, arc, sample)
+}
+
 fn decide_with_spf<R: Resolver + ?Sized>(
     resolver: &R,
     spf: SpfOutcome,

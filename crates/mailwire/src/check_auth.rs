@@ -266,21 +266,12 @@ impl<S: Sink> Sink for AuthSink<S> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let pending = verifier.finish();
-        let (dkim, arc) = if headers_too_large {
-            (Vec::new(), mailwire_auth::arc::ArcResult::None)
-        } else {
-            (
-                pending.check(resolver.as_ref(), now),
-                pending.check_arc(resolver.as_ref()),
-            )
-        };
-        let (results, verdict) = mailwire_auth::check::decide(
+        let (results, verdict) = mailwire_auth::check::decide_streamed(
             resolver.as_ref(),
             &envelope,
-            pending.headers(),
-            dkim,
-            arc,
+            verifier,
+            headers_too_large,
+            now,
             random_sample(),
         );
         if enforce && verdict == Verdict::Reject {

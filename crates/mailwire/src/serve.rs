@@ -14,7 +14,7 @@ use crate::users::{Users, USERS_ENV};
 use crate::Failure;
 use anyhow::{anyhow, Context};
 use clap::Args;
-use mail_accounts::AuthLimits;
+use mail_accounts::{AuthLimiter, AuthLimits};
 use smtp_blocking::{Limits, Server, ServerTls};
 use smtp_proto::{BareLineEndingPolicy, Mechanism};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -290,6 +290,13 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     }
     let auth_note = auth_summary(&users, &args, tls.is_some());
     let users = Arc::new(users);
+    // One limiter for SMTP AUTH, POP3 and IMAP logins.
+    let limiter = Arc::new(std::sync::Mutex::new(AuthLimiter::new(AuthLimits {
+        failures_per_user: args.auth_failures_per_user,
+        failures_per_ip: args.auth_failures_per_ip,
+        window: AUTH_WINDOW,
+        ..AuthLimits::default()
+    })));
     let readers = Readers {
         pop3: args.pop3.as_deref(),
         pop3s: args.pop3s.as_deref(),
@@ -301,6 +308,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         allow_plaintext: args.allow_plaintext_auth,
         max_connections: args.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS) as usize,
         per_user: None,
+        limiter: crate::serve_readers::LoginLimit::plain(Arc::clone(&limiter)),
     };
     if args.discard && readers.any() {
         return Err(Failure::usage(anyhow!(
@@ -310,12 +318,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let sink = args.check_auth.wrap(
         MaildirSink::new(maildir, true)
             .with_users(Arc::clone(&users))
-            .with_auth_limits(AuthLimits {
-                failures_per_user: args.auth_failures_per_user,
-                failures_per_ip: args.auth_failures_per_ip,
-                window: AUTH_WINDOW,
-                ..AuthLimits::default()
-            }),
+            .with_limiter(limiter),
         HOSTNAME,
     )?;
     let mut limits = Limits::default();

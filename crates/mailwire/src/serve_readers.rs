@@ -5,15 +5,25 @@
 //! As a mail server, each user logs in to their own mailbox instead
 //! ([`Readers::per_user`]).
 //!
+//! Logins go through the same [`AuthLimiter`] as SMTP AUTH
+//! ([`Readers::limiter`]): a password guessed over POP3 counts toward the
+//! same per-user and per-address limits as one guessed over SMTP or IMAP,
+//! and once a limit is reached POP3 answers `-ERR [AUTH]` and IMAP
+//! `NO [UNAVAILABLE]` without checking the password.
+//!
 //! Each listener prints one line, `POP3 on ADDR (mode)`, `IMAP on ADDR
 //! (mode)` or `web page on http://ADDR/`, and stops when its handle drops.
 
 use crate::users::Users;
 use anyhow::{anyhow, Context};
+use mail_accounts::AuthLimiter;
+use session_server::Login;
 use smtp_adapter::Upgrade;
 use smtp_blocking::ServerTls;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 /// The readers `serve` was asked for, and what they share with it.
 #[derive(Debug)]
@@ -39,6 +49,88 @@ pub(crate) struct Readers<'a> {
     /// As a mail server: each user's own Maildir, found by a login (user,
     /// password); `users` and `maildir` are then not used.
     pub(crate) per_user: Option<PerUser>,
+    /// The limiter SMTP AUTH uses: POP3 and IMAP logins count in it too.
+    pub(crate) limiter: LoginLimit,
+}
+
+/// An [`AuthLimiter`] shared by SMTP AUTH, POP3 and IMAP logins, and how
+/// its log lines are written.
+#[derive(Debug, Clone)]
+pub(crate) struct LoginLimit {
+    limiter: Arc<Mutex<AuthLimiter>>,
+    /// Log through `tracing` (the mail server) rather than to stderr (the
+    /// sink).
+    structured: bool,
+}
+
+impl LoginLimit {
+    /// A limiter whose failures the sink logs to stderr.
+    pub(crate) fn plain(limiter: Arc<Mutex<AuthLimiter>>) -> LoginLimit {
+        LoginLimit {
+            limiter,
+            structured: false,
+        }
+    }
+
+    /// A limiter whose failures are logged through `tracing`.
+    pub(crate) fn structured(limiter: Arc<Mutex<AuthLimiter>>) -> LoginLimit {
+        LoginLimit {
+            limiter,
+            structured: true,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, AuthLimiter> {
+        self.limiter
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A `protocol` login of `user` from `peer`: refused at once when the
+    /// limiter says so, else `check` (argon2, outside the lock) decides and
+    /// the outcome is counted.
+    fn login(
+        &self,
+        protocol: &str,
+        user: &str,
+        peer: SocketAddr,
+        check: impl FnOnce() -> Option<PathBuf>,
+    ) -> Login {
+        let ip = peer.ip();
+        if !self.lock().allowed(Some(user), ip, Instant::now()) {
+            return Login::Limited;
+        }
+        if let Some(maildir) = check() {
+            self.lock().succeeded(user, ip);
+            return Login::Granted(maildir);
+        }
+        let due = self.lock().record_failure(Some(user), ip, Instant::now());
+        if let Some(failures) = due {
+            // The user name only: a password never reaches a log.
+            if self.structured {
+                tracing::warn!(user = ?user, client = %ip, failures, "{protocol} login failed");
+            } else {
+                eprintln!(
+                    "mailwire: {protocol} login failed for user={} client={ip} failures={failures}",
+                    crate::sink::quote(user)
+                );
+            }
+        }
+        Login::Refused
+    }
+}
+
+/// SMTP AUTH (the mail server's handler) counting in the same limiter.
+impl mail_server::LoginLimiter for LoginLimit {
+    fn allowed(&mut self, user: Option<&str>, ip: std::net::IpAddr, now: Instant) -> bool {
+        mail_server::LoginLimiter::allowed(&mut *self.lock(), user, ip, now)
+    }
+    fn failed(&mut self, user: &str, ip: std::net::IpAddr, now: Instant) {
+        mail_server::LoginLimiter::failed(&mut *self.lock(), user, ip, now);
+    }
+    fn succeeded(&mut self, user: &str, ip: std::net::IpAddr) {
+        mail_server::LoginLimiter::succeeded(&mut *self.lock(), user, ip);
+    }
 }
 
 /// A login that opens the user's own Maildir: `Some(dir)` when `password`
@@ -164,15 +256,18 @@ impl Readers<'_> {
         let mode = Self::mode(tls.is_some(), implicit, "STLS");
         let options = self.options(config, tls, implicit);
         let (users, maildir) = (Arc::clone(users), self.maildir.clone());
-        let per_user = self.per_user.clone();
-        let login = move |c: &pop3_proto::Credentials| match &per_user {
-            // A PLAIN authorization identity for someone else is refused:
-            // `verify_password` of the client's own password says so.
-            Some(open) => c
-                .password()
-                .filter(|p| c.verify_password(p.expose()))
-                .and_then(|p| (open.0)(c.username(), p.expose())),
-            None => users.check_pop3(c).then(|| maildir.clone()),
+        let (per_user, limit) = (self.per_user.clone(), self.limiter.clone());
+        let login = move |c: &pop3_proto::Credentials, peer: SocketAddr| {
+            limit.login("POP3", c.username(), peer, || match &per_user {
+                // A PLAIN authorization identity for someone else is
+                // refused: `verify_password` of the client's own password
+                // says so.
+                Some(open) => c
+                    .password()
+                    .filter(|p| c.verify_password(p.expose()))
+                    .and_then(|p| (open.0)(c.username(), p.expose())),
+                None => users.check_pop3(c).then(|| maildir.clone()),
+            })
         };
         let server = pop3_blocking::Pop3Server::bind(addr, options, login)
             .with_context(|| format!("listening for POP3 on {addr}"))?;
@@ -193,17 +288,19 @@ impl Readers<'_> {
         let mode = Self::mode(tls.is_some(), implicit, "STARTTLS");
         let options = self.options(config, tls, implicit);
         let (users, maildir) = (Arc::clone(users), self.maildir.clone());
-        let per_user = self.per_user.clone();
-        let login = move |c: &imap_proto::Credentials| match &per_user {
-            Some(open) => {
-                let for_someone_else = c.authzid.as_ref().is_some_and(|a| *a != c.username);
-                if for_someone_else {
-                    None
-                } else {
-                    (open.0)(&c.username, c.password.expose())
+        let (per_user, limit) = (self.per_user.clone(), self.limiter.clone());
+        let login = move |c: &imap_proto::Credentials, peer: SocketAddr| {
+            limit.login("IMAP", &c.username, peer, || match &per_user {
+                Some(open) => {
+                    let for_someone_else = c.authzid.as_ref().is_some_and(|a| *a != c.username);
+                    if for_someone_else {
+                        None
+                    } else {
+                        (open.0)(&c.username, c.password.expose())
+                    }
                 }
-            }
-            None => users.check_imap(c).then(|| maildir.clone()),
+                None => users.check_imap(c).then(|| maildir.clone()),
+            })
         };
         let server = imap_blocking::ImapServer::bind(addr, options, login)
             .with_context(|| format!("listening for IMAP on {addr}"))?;

@@ -9,14 +9,14 @@
 
 use crate::maildir::{Delivery, Maildir};
 use crate::users::Users;
-use mail_accounts::{AuthLimiter, AuthLimits};
+use mail_accounts::AuthLimiter;
 use smtp_blocking::{Connection, Decision, Handler, Sink, Transaction};
 use smtp_proto::sasl::AuthRequest;
-use smtp_proto::{EnhancedStatus, Host, Reply, ReplyCode, ServerConfig};
+use smtp_proto::{EnhancedStatus, Reply, ReplyCode, ServerConfig};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The default limit on a message's size: 25 MiB.
 pub(crate) const DEFAULT_MAX_SIZE: u64 = 25 * 1024 * 1024;
@@ -64,10 +64,11 @@ impl MaildirSink {
         self
     }
 
-    /// Refuses AUTH for a user, or from an address, after this many
-    /// failures.
-    pub(crate) fn with_auth_limits(mut self, limits: AuthLimits) -> MaildirSink {
-        self.limiter = Arc::new(Mutex::new(AuthLimiter::new(limits)));
+    /// Counts AUTH failures in this limiter (shared with the POP3 and IMAP
+    /// logins), refusing AUTH for a user, or from an address, past its
+    /// limits.
+    pub(crate) fn with_limiter(mut self, limiter: Arc<Mutex<AuthLimiter>>) -> MaildirSink {
+        self.limiter = limiter;
         self
     }
 
@@ -93,62 +94,21 @@ impl MaildirSink {
     }
 }
 
-/// The client's EHLO name as the `Received:` line may show it: letters,
-/// digits, `-`, `.` (and, for an address literal, `[`, `:` and `]`) are
-/// kept; anything else, a parenthesis, a bidirectional override (U+202E),
-/// a control (U+0085), becomes `?`. Non-ASCII letters are kept only for an
-/// SMTPUTF8 message, whose header may carry UTF-8.
-fn received_name(host: &Host, smtputf8: bool) -> String {
-    sanitize_name(
-        &host.to_string(),
-        matches!(host, Host::Literal(_)),
-        smtputf8,
-    )
-}
-
-/// [`received_name`] on text: each character kept or replaced by `?`.
-fn sanitize_name(name: &str, literal: bool, smtputf8: bool) -> String {
-    name.chars()
-        .map(|c| {
-            let letter = if smtputf8 {
-                c.is_alphanumeric()
-            } else {
-                c.is_ascii_alphanumeric()
-            };
-            let kept =
-                letter || matches!(c, '-' | '.') || (literal && matches!(c, '[' | ']' | ':'));
-            if kept {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
-
 /// The `Received:` field for a message of `transaction`; its `with` clause
-/// is the session's own protocol name (RFC 3848, RFC 6531).
+/// is the session's own protocol name (RFC 3848, RFC 6531), and an
+/// SMTPUTF8 message's field may show a non-ASCII EHLO name.
 fn received_line(conn: &Connection, transaction: &Transaction) -> String {
-    let smtputf8 = transaction.params.smtputf8;
-    let helo = conn
-        .helo
-        .as_ref()
-        .map_or_else(|| "unknown".to_owned(), |h| received_name(h, smtputf8));
-    let date = mime_codec::DateTime::from_unix(now_secs(), 0)
-        .map(|d| d.to_string())
-        .unwrap_or_default();
-    format!(
-        "Received: from {helo} ([{}])\r\n\tby {HOSTNAME} (mailwire) with {};\r\n\t{date}\r\n",
-        conn.peer.ip(),
-        transaction.protocol
-    )
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    use mail_server::received::{now_secs, sanitize_helo, Received};
+    let helo = sanitize_helo(conn.helo.as_ref(), transaction.params.smtputf8);
+    Received {
+        helo: &helo,
+        ip: conn.peer.ip(),
+        by: HOSTNAME,
+        protocol: transaction.protocol,
+        id: None,
+        authenticated: false,
+    }
+    .field(now_secs())
 }
 
 fn reply(code: ReplyCode, status: (u8, u16, u16), text: &str) -> Reply {
@@ -381,36 +341,12 @@ mod tests {
         assert_eq!(quote("a\u{202e}b\nc"), r#""a\u{202e}b\u{a}c""#);
     }
 
-    #[test]
-    fn hostile_ehlo_names_are_sanitized_for_received() {
-        let literal = Host::parse("[X:)by(trusted.example;]").unwrap();
-        assert_eq!(received_name(&literal, false), "[X:?by?trusted.example?]");
-        let v6 = Host::parse("[IPv6:2001:db8::1]").unwrap();
-        assert_eq!(received_name(&v6, false), "[IPv6:2001:db8::1]");
-        let plain = Host::parse("client.example").unwrap();
-        assert_eq!(received_name(&plain, false), "client.example");
-    }
-
     proptest! {
         #[test]
         fn quote_round_trips_and_never_leaves_a_bare_quote_or_control(value in any::<String>()) {
             let quoted = quote(&value);
             prop_assert_eq!(unquote(&quoted), Some(value));
             prop_assert!(!quoted.chars().any(char::is_control));
-        }
-
-        #[test]
-        fn sanitized_names_keep_only_safe_characters_one_for_one(
-            name in any::<String>(),
-            literal in any::<bool>(),
-            smtputf8 in any::<bool>(),
-        ) {
-            let clean = sanitize_name(&name, literal, smtputf8);
-            prop_assert_eq!(clean.chars().count(), name.chars().count());
-            for c in clean.chars() {
-                let letter = if smtputf8 { c.is_alphanumeric() } else { c.is_ascii_alphanumeric() };
-                prop_assert!(letter || "-.?".contains(c) || (literal && "[]:".contains(c)), "{:?}", c);
-            }
         }
     }
 }

@@ -1,40 +1,29 @@
 //! One connection: the driving loop around a `Pop3Session`.
 
+use crate::maildrops::{self, HeldMaildrop};
 use crate::Shared;
-use maildrop::Maildrop;
-use pop3_proto::{Event, MessageInfo, Output, Pop3Session, Response, ResponseCode, Uid};
+use pop3_proto::{Event, Output, Pop3Session};
 use session_server::{drive, Driven, Shutdown, Transport};
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
-
-/// The maildrop a session holds, released (unlocked) when dropped.
-struct Held<'a> {
-    shared: &'a Shared,
-    root: PathBuf,
-    maildrop: Maildrop,
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut locked) = self.shared.locked.lock() {
-            locked.remove(&self.root);
-        }
-    }
-}
 
 struct Connection<'a> {
     shared: &'a Shared,
     transport: Transport,
     session: Pop3Session,
-    held: Option<Held<'a>>,
+    held: Option<HeldMaildrop>,
+    /// The client's address, for the authenticator.
+    peer: SocketAddr,
     /// Read buffer for message files.
     chunk: Vec<u8>,
     done: bool,
 }
 
 pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
     let Ok((transport, tls)) = Transport::accept(stream, &shared.options) else {
         return;
     };
@@ -48,6 +37,7 @@ pub(crate) fn serve(stream: TcpStream, shared: &Shared, shutdown: &Shutdown) {
         transport,
         session,
         held: None,
+        peer,
         chunk: vec![0; shared.options.chunk_size.max(1)],
         done: false,
     };
@@ -114,31 +104,17 @@ impl Connection<'_> {
     fn event(&mut self, event: Event) -> io::Result<()> {
         match event {
             Event::Login(credentials) => {
-                let answer = match self.shared.auth.maildir(&credentials) {
-                    None => Err(None),
-                    Some(root) => self.lock(root).map_err(Some),
-                };
-                let result = match answer {
-                    Ok(listing) => self.session.accept_login(listing),
-                    Err(None) => self.session.reject_login(),
-                    Err(Some(response)) => self.session.reject_login_with(response),
-                };
-                result.map_err(io::Error::other)
+                let login = self.shared.auth.login(&credentials, self.peer);
+                let outcome = self.shared.maildrops.login(login);
+                self.held = outcome
+                    .answer(&mut self.session)
+                    .map_err(io::Error::other)?;
+                Ok(())
             }
             Event::Retrieve { index, .. } => self.retrieve(index),
             Event::Update { deletions } => {
-                let indexes: Vec<usize> = deletions.iter().map(|d| d.index).collect();
-                let removed = match &self.held {
-                    Some(held) => held.maildrop.delete(&indexes).is_ok(),
-                    None => indexes.is_empty(),
-                };
-                self.held = None;
-                let result = if removed {
-                    self.session.accept_update()
-                } else {
-                    self.session.reject_update()
-                };
-                result.map_err(io::Error::other)
+                let removed = maildrops::update(self.held.take(), &deletions);
+                maildrops::answer_update(&mut self.session, removed).map_err(io::Error::other)
             }
             Event::Closed(_) => {
                 // Released without deleting anything (unless UPDATE ran).
@@ -149,64 +125,16 @@ impl Connection<'_> {
         }
     }
 
-    /// Locks and scans the user's maildrop.
-    fn lock(&mut self, root: PathBuf) -> Result<Vec<MessageInfo>, Response> {
-        {
-            let Ok(mut locked) = self.shared.locked.lock() else {
-                return Err(
-                    Response::err("lock table unavailable").with_code(ResponseCode::SysTemp)
-                );
-            };
-            if !locked.insert(root.clone()) {
-                return Err(Response::err("maildrop already in use").with_code(ResponseCode::InUse));
-            }
-        }
-        let maildrop = match Maildrop::scan(&root) {
-            Ok(m) => m,
-            Err(_) => {
-                if let Ok(mut locked) = self.shared.locked.lock() {
-                    locked.remove(&root);
-                }
-                return Err(
-                    Response::err("cannot read the maildrop").with_code(ResponseCode::SysTemp)
-                );
-            }
-        };
-        let held = Held {
-            shared: self.shared,
-            root,
-            maildrop,
-        };
-        let listing = held
-            .maildrop
-            .messages()
-            .iter()
-            .filter_map(|m| {
-                Some(MessageInfo {
-                    size: m.size(),
-                    uid: Uid::new(m.uid()).ok()?,
-                })
-            })
-            .collect();
-        self.held = Some(held);
-        Ok(listing)
-    }
-
     /// Streams message `index` from disk through the session, one chunk at
     /// a time: read, stuff, write, repeat.
     fn retrieve(&mut self, index: usize) -> io::Result<()> {
         let file = match &self.held {
-            Some(held) => held.maildrop.open(index),
-            None => Err(io::ErrorKind::NotFound.into()),
+            Some(held) => held.open_message(index),
+            None => Err(pop3_proto::Response::err("message was removed")),
         };
         let mut file = match file {
             Ok(file) => file,
-            Err(e) => {
-                let response = if e.kind() == io::ErrorKind::NotFound {
-                    Response::err("message was removed")
-                } else {
-                    Response::err("cannot read the message").with_code(ResponseCode::SysTemp)
-                };
+            Err(response) => {
                 return self
                     .session
                     .fail_message(response)

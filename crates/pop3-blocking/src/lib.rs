@@ -6,13 +6,14 @@
 //! ```no_run
 //! use pop3_blocking::{Pop3Server, ServerOptions};
 //! use pop3_proto::{Credentials, Pop3Config};
+//! use std::net::SocketAddr;
 //! use std::path::PathBuf;
 //!
 //! # fn example(tls: std::sync::Arc<rustls::ServerConfig>) -> Result<(), pop3_blocking::StartError> {
 //! let options = ServerOptions::new(Pop3Config::new("pop.example.com").with_stls(true))
 //!     .with_tls(tls);
-//! // Who may log in, and where their mail is.
-//! let users = |c: &Credentials| {
+//! // Who may log in (from which address), and where their mail is.
+//! let users = |c: &Credentials, _peer: SocketAddr| {
 //!     (c.username() == "alice" && c.verify_password("secret"))
 //!         .then(|| PathBuf::from("/var/mail/alice"))
 //! };
@@ -29,36 +30,16 @@
 #![warn(missing_docs)]
 
 mod connection;
+pub mod maildrops;
 
-pub use session_server::{RunningServer, StartError};
+pub use maildrops::{HeldMaildrop, LoginOutcome, Maildrops};
+pub use session_server::{Authenticator, Login, RunningServer, StartError};
 
 use pop3_proto::{Credentials, Pop3Config};
 use session_server::{Listener, Service, Shutdown};
-use std::collections::HashSet;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
-/// Decides who may log in and where their mail is.
-///
-/// Implemented for closures `Fn(&Credentials) -> Option<PathBuf>`. Check the
-/// password with [`Credentials::verify_password`] (or a stored hash against
-/// [`Credentials::password`]); return the user's Maildir, or `None` to
-/// refuse. The session delays and counts refusals.
-pub trait Authenticator: Send + Sync + 'static {
-    /// The Maildir of the user these credentials prove, or `None`.
-    fn maildir(&self, credentials: &Credentials) -> Option<PathBuf>;
-}
-
-impl<F> Authenticator for F
-where
-    F: Fn(&Credentials) -> Option<PathBuf> + Send + Sync + 'static,
-{
-    fn maildir(&self, credentials: &Credentials) -> Option<PathBuf> {
-        self(credentials)
-    }
-}
+use std::sync::Arc;
 
 /// How the server runs (see [`session_server::ServerOptions`]): the POP3
 /// configuration, TLS (`with_tls` for STLS on port 110,
@@ -71,9 +52,9 @@ pub type ServerOptions = session_server::ServerOptions<Pop3Config>;
 pub(crate) struct Shared {
     pub(crate) options: ServerOptions,
     pub(crate) config: Arc<Pop3Config>,
-    pub(crate) auth: Box<dyn Authenticator>,
+    pub(crate) auth: Box<dyn Authenticator<Credentials>>,
     /// Maildrops in use: RFC 1939 §8 asks for exclusive access.
-    pub(crate) locked: Mutex<HashSet<PathBuf>>,
+    pub(crate) maildrops: Maildrops,
 }
 
 impl Service for Shared {
@@ -106,7 +87,7 @@ impl Pop3Server {
     pub fn bind(
         addr: impl ToSocketAddrs,
         options: ServerOptions,
-        auth: impl Authenticator,
+        auth: impl Authenticator<Credentials>,
     ) -> Result<Pop3Server, StartError> {
         options.check_tls(options.config.stls)?;
         let config = Arc::new(options.config.clone());
@@ -115,7 +96,7 @@ impl Pop3Server {
             options,
             config,
             auth: Box::new(auth),
-            locked: Mutex::new(HashSet::new()),
+            maildrops: Maildrops::new(),
         };
         Ok(Pop3Server {
             listener: Listener::bind(addr, shared, max_connections)?,

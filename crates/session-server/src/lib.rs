@@ -13,7 +13,9 @@
 //! - [`Listener`] and [`RunningServer`]: the accept loop, the connection
 //!   limit, shutdown;
 //! - [`ReloadingCert`]: the server certificate, reloaded from its files
-//!   when they change, without a restart.
+//!   when they change, without a restart;
+//! - [`Authenticator`] and [`Login`]: who may log in, asked with the
+//!   client's address.
 //!
 //! ```no_run
 //! use session_server::{Listener, Service, Shutdown};
@@ -39,13 +41,15 @@
 )]
 #![warn(missing_docs)]
 
+mod auth;
 mod reload;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod transport;
 
+pub use auth::{Authenticator, Login};
 pub use reload::{CertError, ReloadingCert};
-pub use transport::{drive, wait_for, Driven, Received, Transport, SHUTDOWN_POLL};
+pub use transport::{drive, tls_info, wait_for, Driven, Received, Transport, SHUTDOWN_POLL};
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};

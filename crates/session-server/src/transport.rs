@@ -17,8 +17,8 @@ pub enum Transport {
     Gone,
 }
 
-/// What a TLS handshake learned.
-fn tls_info(conn: &rustls::ServerConnection) -> TlsInfo {
+/// What a server-side TLS handshake learned (for the sessions' `tls_established`).
+pub fn tls_info(conn: &rustls::ServerConnection) -> TlsInfo {
     let protocol = conn
         .protocol_version()
         .and_then(|v| v.as_str())

@@ -117,6 +117,8 @@ pub enum Ending<S> {
 #[derive(Debug)]
 pub struct Dispatch<S> {
     conn: Connection,
+    /// The handler was told of the connection (and must be told its end).
+    connected: bool,
     from: Option<(ReversePath, MailParams)>,
     body: Body<S>,
 }
@@ -126,9 +128,29 @@ impl<S> Dispatch<S> {
     pub fn new(peer: SocketAddr) -> Dispatch<S> {
         Dispatch {
             conn: Connection::new(peer),
+            connected: false,
             from: None,
             body: Body::None,
         }
+    }
+
+    /// The server's address the client connected to.
+    pub fn with_local(mut self, local: Option<SocketAddr>) -> Dispatch<S> {
+        self.conn.local = local;
+        self
+    }
+
+    /// The handler was told of the connection: returns whether it had
+    /// been before (it is told once).
+    #[doc(hidden)]
+    pub fn set_connected(&mut self) -> bool {
+        std::mem::replace(&mut self.connected, true)
+    }
+
+    /// The connection ends: true once, when the handler was told of it.
+    #[doc(hidden)]
+    pub fn take_connected(&mut self) -> bool {
+        std::mem::replace(&mut self.connected, false)
     }
 
     /// What the handler is told about the connection.
@@ -149,6 +171,7 @@ impl<S> Dispatch<S> {
     #[doc(hidden)]
     pub fn mail_from(&mut self, from: &ReversePath, params: &MailParams) {
         self.from = Some((from.clone(), params.clone()));
+        self.conn.mail_from = Some(from.clone());
     }
 
     /// The transaction whose content is about to arrive.
@@ -202,6 +225,7 @@ impl<S> Dispatch<S> {
     #[doc(hidden)]
     pub fn end(&mut self) -> Ending<S> {
         self.from = None;
+        self.conn.mail_from = None;
         match std::mem::replace(&mut self.body, Body::None) {
             Body::Open(sink) => Ending::Finish(sink),
             Body::Failed(reply) => Ending::Answer(Decision::Reject(reply)),
@@ -225,6 +249,7 @@ impl<S> Dispatch<S> {
     #[doc(hidden)]
     pub fn reset(&mut self) {
         self.from = None;
+        self.conn.mail_from = None;
     }
 
     /// Gives the session the handler's decision. A reply of the wrong class
@@ -242,6 +267,10 @@ impl<S> Dispatch<S> {
         }
         self.conn.helo = session.helo().cloned();
         self.conn.authenticated = session.authenticated().map(str::to_owned);
+        // A refused MAIL FROM starts no transaction.
+        if session.mail_params().is_none() {
+            self.conn.mail_from = None;
+        }
     }
 }
 

@@ -58,6 +58,23 @@ macro_rules! handler_api {
             /// [`Collect`] to gather it in memory).
             type Sink: Sink;
 
+            /// A client connected, before it is greeted: `Ok` greets it,
+            /// `Err(reply)` answers it with that refusal instead (`554`,
+            /// RFC 5321 §3.1, or a `421`) and closes (a DNSBL listing at
+            /// connect, say). Every connection the handler is told of here
+            /// is told once to [`disconnect`](Self::disconnect) when it
+            /// ends, refused ones too. Connections over the adapter's
+            /// [`Limits`](crate::Limits) are refused before this. Accepts by
+            /// default.
+            fn connect(&self, _conn: &Connection) -> output!($mode, Result<(), Reply>) {
+                body!($mode, Ok(()))
+            }
+            /// A connection told to [`connect`](Self::connect) ended,
+            /// however it ended (QUIT, a timeout, the client gone, a socket
+            /// error, a refusal, a shutdown): exactly once, after any open
+            /// message was aborted and before `connection_error`. Ignored
+            /// by default.
+            fn disconnect(&self, _conn: &Connection) {}
             /// EHLO or HELO.
             fn helo(
                 &self,
@@ -257,12 +274,30 @@ macro_rules! handler_api {
             dispatch.answer(session, decision);
         }
 
-        /// The connection is over, however it ended: a message still open
-        /// is aborted.
+        /// A connection was accepted: the handler's `connect` decides
+        /// whether it is greeted (`Ok`) or refused; the adapter builds its
+        /// session from the answer (`ConnectionSetup::session_after`) and
+        /// must call [`end_connection`] however the connection ends.
         #[doc(hidden)]
-        pub $($kw)* fn end_connection<S: Sink>(dispatch: &mut Dispatch<S>) {
+        pub $($kw)* fn start_connection<H: Handler>(
+            handler: &H,
+            dispatch: &mut Dispatch<H::Sink>,
+        ) -> Result<(), Reply> {
+            if dispatch.set_connected() {
+                return Ok(());
+            }
+            handler.connect(dispatch.connection()) $($aw)*
+        }
+
+        /// The connection is over, however it ended: a message still open
+        /// is aborted, then the handler is told (once).
+        #[doc(hidden)]
+        pub $($kw)* fn end_connection<H: Handler>(handler: &H, dispatch: &mut Dispatch<H::Sink>) {
             if let Some(sink) = dispatch.discard() {
                 sink.abort() $($aw)*;
+            }
+            if dispatch.take_connected() {
+                handler.disconnect(dispatch.connection());
             }
         }
     };
@@ -353,7 +388,7 @@ mod tests {
         }
         session.feed_eof(now);
         drain(&mut session, &mut dispatch);
-        end_connection(&mut dispatch);
+        end_connection(&handler, &mut dispatch);
         let log = log.lock().unwrap().clone();
         (log, String::from_utf8(sent).unwrap())
     }

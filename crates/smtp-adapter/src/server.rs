@@ -3,7 +3,8 @@
 
 use crate::{Error, ServerTls};
 use smtp_proto::{
-    EnhancedStatus, Host, Mechanism, Reply, ReplyCode, ServerConfig, ServerSession, TlsInfo,
+    EnhancedStatus, Host, Mechanism, Reply, ReplyCode, ReversePath, ServerConfig, ServerSession,
+    TlsInfo,
 };
 use std::fmt;
 use std::io;
@@ -39,6 +40,9 @@ impl Decision {
 pub struct Connection {
     /// The client's address.
     pub peer: SocketAddr,
+    /// The server's address the client connected to (`None` where the
+    /// socket could not tell).
+    pub local: Option<SocketAddr>,
     /// The name the client gave in an accepted EHLO or HELO.
     pub helo: Option<Host>,
     /// The user accepted by AUTH.
@@ -46,6 +50,10 @@ pub struct Connection {
     /// The TLS handshake's outcome, once the connection is encrypted
     /// (STARTTLS or implicit TLS).
     pub tls: Option<TlsInfo>,
+    /// The sender of the transaction in progress, from its MAIL FROM
+    /// (while `mail_from` decides, the one being decided), so that a
+    /// recipient can be judged with its sender (greylisting's triplet).
+    pub mail_from: Option<ReversePath>,
 }
 
 impl Connection {
@@ -54,9 +62,11 @@ impl Connection {
     pub fn new(peer: SocketAddr) -> Connection {
         Connection {
             peer,
+            local: None,
             helo: None,
             authenticated: None,
             tls: None,
+            mail_from: None,
         }
     }
 }
@@ -287,6 +297,16 @@ impl<H> ConnectionSetup<H> {
     /// [`new_server_session`]).
     pub fn session(&self, now: Instant) -> ServerSession {
         new_server_session(Arc::clone(&self.config), now)
+    }
+
+    /// The session for a connection the handler's `connect` answered
+    /// (see `start_connection`): greeted when it was let in, told the
+    /// refusal and closed when it was not.
+    pub fn session_after(&self, now: Instant, connect: &Result<(), Reply>) -> ServerSession {
+        match connect {
+            Ok(()) => self.session(now),
+            Err(reply) => ServerSession::refused(Arc::clone(&self.config), now, reply),
+        }
     }
 }
 

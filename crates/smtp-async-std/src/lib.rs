@@ -67,6 +67,10 @@ impl smtp_futures::Runtime for AsyncStd {
         stream.set_nodelay(true)
     }
 
+    fn local_addr(stream: &TcpStream) -> io::Result<SocketAddr> {
+        stream.local_addr()
+    }
+
     fn listener(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         Ok(TcpListener::from(listener))

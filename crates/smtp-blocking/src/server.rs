@@ -3,7 +3,7 @@
 use crate::driver::Driver;
 use crate::tls::{ServerTls, Stream};
 use crate::Error;
-use smtp_adapter::blocking::{end_connection, handle_event, Handler};
+use smtp_adapter::blocking::{end_connection, handle_event, start_connection, Handler};
 use smtp_adapter::{
     refusal_reply, ConnectionSetup, Dispatch, Limits, Listening, Next, ServerSetup, SharedAdmission,
 };
@@ -300,6 +300,23 @@ fn serve_connection<H: Handler>(
     setup: &ConnectionSetup<H>,
     shared: &Shared,
 ) -> Result<(), Error> {
+    let mut dispatch = Dispatch::new(peer).with_local(stream.local_addr().ok());
+    let greeting = start_connection(&*setup.handler, &mut dispatch);
+    let result = drive_connection(stream, peer, setup, shared, &mut dispatch, &greeting);
+    // A message still open when the connection ended is deleted, and the
+    // handler hears of the end, whichever way it came.
+    end_connection(&*setup.handler, &mut dispatch);
+    result
+}
+
+fn drive_connection<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    setup: &ConnectionSetup<H>,
+    shared: &Shared,
+    dispatch: &mut Dispatch<H::Sink>,
+    greeting: &Result<(), smtp_proto::Reply>,
+) -> Result<(), Error> {
     let configure = |source| Error::Io {
         action: "configuring the connection from",
         peer,
@@ -315,13 +332,12 @@ fn serve_connection<H: Handler>(
         Some(POLL_INTERVAL),
         setup.upgrade(),
     );
-    let mut session = setup.session(Instant::now());
+    let mut session = setup.session_after(Instant::now(), greeting);
     if setup.implicit_tls() {
         // The greeting the session queued goes out over TLS.
         driver.start_tls(&mut session, true)?;
     }
-    let mut dispatch = Dispatch::new(peer);
-    let result = loop {
+    loop {
         let event = match driver.next(&mut session) {
             Ok(Next::Event(event)) => event,
             // At most one poll interval apart, however busy the client.
@@ -331,14 +347,11 @@ fn serve_connection<H: Handler>(
                 }
                 continue;
             }
-            Ok(Next::Closed) => break Ok(()),
-            Err(error) => break Err(error),
+            Ok(Next::Closed) => return Ok(()),
+            Err(error) => return Err(error),
         };
-        handle_event(&*setup.handler, &mut dispatch, &mut session, event);
-    };
-    // A message still open when the connection ended is deleted.
-    end_connection(&mut dispatch);
-    result
+        handle_event(&*setup.handler, dispatch, &mut session, event);
+    }
 }
 
 /// Answers a connection over the limit and closes it. The reply is built by

@@ -48,7 +48,7 @@ mod stream;
 pub use client::{Client, ClientBuilder, Connector};
 pub use common::*;
 pub use pool::Pool;
-pub use runtime::Runtime;
+pub use runtime::{timeout, Runtime};
 pub use server::{Server, ServerHandle, ShutdownHandle};
 
 /// What every runtime crate re-exports unchanged: `pub use

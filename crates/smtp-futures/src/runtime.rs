@@ -28,6 +28,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// Turns off Nagle's algorithm: each batch is one write, and must not
     /// wait for the previous one's acknowledgement.
     fn set_nodelay(stream: &Self::TcpStream) -> io::Result<()>;
+    /// The local address of a connected stream (what the server's handler
+    /// is told the client connected to).
+    fn local_addr(stream: &Self::TcpStream) -> io::Result<SocketAddr>;
     /// Adopts a bound standard listener.
     fn listener(listener: std::net::TcpListener) -> io::Result<Self::TcpListener>;
     /// Waits for the next connection.
@@ -42,10 +45,7 @@ pub trait Runtime: Send + Sync + 'static {
 
 /// Runs `future` until `deadline`: `None` when time ran out first (the
 /// future is then dropped).
-pub(crate) async fn timeout<R: Runtime, F: Future>(
-    deadline: Instant,
-    future: F,
-) -> Option<F::Output> {
+pub async fn timeout<R: Runtime, F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
     let mut future = pin!(future);
     let mut sleep = pin!(R::sleep_until(deadline));
     std::future::poll_fn(|cx| {

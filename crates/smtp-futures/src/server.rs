@@ -5,7 +5,7 @@ use crate::driver::{Driver, StopSignal};
 use crate::runtime::{timeout, Runtime};
 use event_listener::Event;
 use futures_util::AsyncWriteExt as _;
-use smtp_adapter::asynchronous::{end_connection, handle_event, Handler};
+use smtp_adapter::asynchronous::{end_connection, handle_event, start_connection, Handler};
 use smtp_adapter::{
     refusal_reply, ConnectionSetup, Dispatch, Error, Limits, Listening, Next, ServerSetup,
     ServerTls, SharedAdmission,
@@ -330,6 +330,24 @@ async fn serve_connection<R: Runtime, H: Handler>(
     setup: &ConnectionSetup<H>,
     shared: Arc<Shared>,
 ) -> Result<(), Error> {
+    let mut dispatch = Dispatch::new(peer).with_local(R::local_addr(&socket).ok());
+    let greeting = start_connection(&*setup.handler, &mut dispatch).await;
+    let result =
+        drive_connection::<R, H>(socket, peer, setup, shared, &mut dispatch, &greeting).await;
+    // A message still open when the connection ended is deleted, and the
+    // handler hears of the end, whichever way it came.
+    end_connection(&*setup.handler, &mut dispatch).await;
+    result
+}
+
+async fn drive_connection<R: Runtime, H: Handler>(
+    socket: R::TcpStream,
+    peer: SocketAddr,
+    setup: &ConnectionSetup<H>,
+    shared: Arc<Shared>,
+    dispatch: &mut Dispatch<H::Sink>,
+    greeting: &Result<(), smtp_proto::Reply>,
+) -> Result<(), Error> {
     R::set_nodelay(&socket).map_err(|source| Error::Io {
         action: "configuring the connection from",
         peer,
@@ -337,27 +355,23 @@ async fn serve_connection<R: Runtime, H: Handler>(
     })?;
     let mut driver = Driver::<R>::new(socket, peer, setup.upgrade(), setup.limits.write_timeout);
     driver.set_stop(closing_signal(shared));
-    let mut session = setup.session(Instant::now());
+    let mut session = setup.session_after(Instant::now(), greeting);
     if setup.implicit_tls() {
         // The greeting the session queued goes out over TLS.
         driver.start_tls(&mut session, true).await?;
     }
-    let mut dispatch = Dispatch::new(peer);
-    let result = loop {
+    loop {
         let event = match driver.next(&mut session).await {
             Ok(Next::Event(event)) => event,
             Ok(Next::Stop | Next::Idle) => {
                 session.shutdown();
                 continue;
             }
-            Ok(Next::Closed) => break Ok(()),
-            Err(error) => break Err(error),
+            Ok(Next::Closed) => return Ok(()),
+            Err(error) => return Err(error),
         };
-        handle_event(&*setup.handler, &mut dispatch, &mut session, event).await;
-    };
-    // A message still open when the connection ended is deleted.
-    end_connection(&mut dispatch).await;
-    result
+        handle_event(&*setup.handler, dispatch, &mut session, event).await;
+    }
 }
 
 /// Answers a connection over the limit and closes it. The reply is built by

@@ -680,3 +680,43 @@ fn a_pipelined_binary_bdat_chunk_behind_pending_decisions_arrives_whole() {
     );
     assert_eq!(h.bodies(), body);
 }
+
+#[test]
+fn a_refused_connection_gets_the_refusal_instead_of_the_greeting_then_closes() {
+    let now = Instant::now();
+    let refusal = Reply::new(
+        smtp_proto::ReplyCode::new(554).unwrap(),
+        smtp_proto::EnhancedStatus::new(5, 7, 1),
+        ["listed at dnsbl.test"],
+    )
+    .unwrap();
+    let mut session = ServerSession::refused(config(), now, &refusal);
+    let mut sent = Vec::new();
+    let mut events = Vec::new();
+    let mut closed = false;
+    while let Some(out) = session.poll_output() {
+        match out {
+            Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
+            Output::Event(e) => events.push(e),
+            Output::Close => closed = true,
+            Output::StartTls => panic!("no TLS"),
+        }
+    }
+    assert_eq!(
+        String::from_utf8(sent).unwrap(),
+        "554 5.7.1 listed at dnsbl.test\r\n"
+    );
+    assert!(closed);
+    assert_eq!(events, vec![ServerEvent::Closed(CloseReason::Refused)]);
+    assert_eq!(session.poll_timeout(), None);
+    // Nothing the client says is read.
+    session.feed(now, b"EHLO c.example\r\n");
+    assert!(session.poll_output().is_none());
+    // A positive reply cannot let a refused client in.
+    let ok = Reply::new(smtp_proto::ReplyCode::new(250).unwrap(), None, ["ok"]).unwrap();
+    let mut session = ServerSession::refused(config(), now, &ok);
+    match session.poll_output() {
+        Some(Output::Transmit(bytes)) => assert!(bytes.starts_with(b"554 5.3.2"), "{bytes:?}"),
+        other => panic!("{other:?}"),
+    }
+}

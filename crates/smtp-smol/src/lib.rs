@@ -65,6 +65,10 @@ impl smtp_futures::Runtime for Smol {
         stream.set_nodelay(true)
     }
 
+    fn local_addr(stream: &TcpStream) -> io::Result<SocketAddr> {
+        stream.local_addr()
+    }
+
     fn listener(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         TcpListener::try_from(listener)
     }

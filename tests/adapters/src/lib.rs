@@ -26,6 +26,21 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Connects from `local` (any port) to `addr`, with a 10 s read timeout.
+pub fn connect_from(local: [u8; 4], addr: SocketAddr) -> std::net::TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from((local, 0)).into())
+        .expect("binding a loopback source address");
+    socket.connect(&addr.into()).unwrap();
+    let stream: std::net::TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
 /// Runs `test` on its own thread and fails if it takes longer than `limit`.
 pub fn bounded(limit: Duration, test: impl FnOnce() + Send + 'static) {
     let (tx, rx) = mpsc::channel();
@@ -221,6 +236,29 @@ pub struct Recorder {
     /// message (to test cancellation).
     pub first_delay: Option<Duration>,
     delayed: Arc<AtomicBool>,
+    /// What `connect` and `disconnect` were told.
+    pub lifecycle: Arc<Lifecycle>,
+    /// Connections from this address are refused at connect (`554 5.7.1`).
+    pub refuse_from: Option<std::net::IpAddr>,
+}
+
+/// The connections a [`Recorder`] was told of.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    /// `connect` calls.
+    pub connected: AtomicUsize,
+    /// `disconnect` calls.
+    pub disconnected: AtomicUsize,
+    /// The local address of each `connect`.
+    pub locals: Mutex<Vec<Option<SocketAddr>>>,
+}
+
+impl Lifecycle {
+    /// Connections told to `connect` and not yet to `disconnect`.
+    pub fn open(&self) -> isize {
+        self.connected.load(Ordering::SeqCst) as isize
+            - self.disconnected.load(Ordering::SeqCst) as isize
+    }
 }
 
 impl Recorder {
@@ -244,6 +282,14 @@ impl Recorder {
         peers.len()
     }
 
+    /// A recorder that refuses connections from `ip` at connect.
+    pub fn refusing(ip: std::net::IpAddr) -> Recorder {
+        Recorder {
+            refuse_from: Some(ip),
+            ..Recorder::default()
+        }
+    }
+
     /// A recorder whose async handler answers the first message only after
     /// `delay`.
     pub fn with_first_delay(delay: Duration) -> Recorder {
@@ -251,6 +297,24 @@ impl Recorder {
             first_delay: Some(delay),
             ..Recorder::default()
         }
+    }
+
+    fn connect(&self, conn: &Connection) -> Result<(), Reply> {
+        self.lifecycle.connected.fetch_add(1, Ordering::SeqCst);
+        self.lifecycle.locals.lock().unwrap().push(conn.local);
+        if Some(conn.peer.ip()) == self.refuse_from {
+            return Err(Reply::new(
+                ReplyCode::TRANSACTION_FAILED,
+                EnhancedStatus::new(5, 7, 1),
+                ["Client host refused"],
+            )
+            .unwrap());
+        }
+        Ok(())
+    }
+
+    fn disconnect(&self) {
+        self.lifecycle.disconnected.fetch_add(1, Ordering::SeqCst);
     }
 
     fn rcpt(&self, to: &ForwardPath) -> Decision {
@@ -332,6 +396,12 @@ impl smtp_futures::Sink for Keep {
 impl smtp_blocking::Handler for Recorder {
     type Sink = Keep;
 
+    fn connect(&self, conn: &Connection) -> Result<(), Reply> {
+        Recorder::connect(self, conn)
+    }
+    fn disconnect(&self, _: &Connection) {
+        Recorder::disconnect(self);
+    }
     fn rcpt_to(&self, _: &Connection, to: &ForwardPath, _: &RcptParams) -> Decision {
         self.rcpt(to)
     }
@@ -346,6 +416,12 @@ impl smtp_blocking::Handler for Recorder {
 impl smtp_futures::Handler for Recorder {
     type Sink = Keep;
 
+    async fn connect(&self, conn: &Connection) -> Result<(), Reply> {
+        Recorder::connect(self, conn)
+    }
+    fn disconnect(&self, _: &Connection) {
+        Recorder::disconnect(self);
+    }
     async fn rcpt_to(&self, _: &Connection, to: &ForwardPath, _: &RcptParams) -> Decision {
         self.rcpt(to)
     }

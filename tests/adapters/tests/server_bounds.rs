@@ -4,29 +4,14 @@
 //! server queue replies without end.
 
 use mailwire_adapter_tests::{
-    bounded, server_config, start_server_limited, Kind, Recorder, Security, KINDS,
+    bounded, connect_from, server_config, start_server_limited, Kind, Recorder, Security, KINDS,
 };
 use smtp_adapter::Limits;
-use socket2::{Domain, Socket, Type};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Connects from `local` (any port) to `addr`.
-fn connect_from(local: [u8; 4], addr: SocketAddr) -> TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket
-        .bind(&SocketAddr::from((local, 0)).into())
-        .expect("binding a loopback source address");
-    socket.connect(&addr.into()).unwrap();
-    let stream: TcpStream = socket.into();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-}
 
 /// The first reply line the server sends.
 fn first_line(stream: &mut TcpStream) -> String {

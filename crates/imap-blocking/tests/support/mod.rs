@@ -6,6 +6,7 @@
 use imap_blocking::{ImapServer, RunningServer, ServerOptions};
 use imap_proto::{Credentials, ImapConfig};
 use std::fs;
+use std::net::SocketAddr;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,8 +22,10 @@ pub fn tls(ca_file: &Path) -> Arc<rustls::ServerConfig> {
 }
 
 /// One account, alice / `secret`, whose mail is `maildir`.
-pub fn alice(maildir: PathBuf) -> impl Fn(&Credentials) -> Option<PathBuf> + Send + Sync + 'static {
-    move |c: &Credentials| {
+pub fn alice(
+    maildir: PathBuf,
+) -> impl Fn(&Credentials, SocketAddr) -> Option<PathBuf> + Send + Sync + 'static {
+    move |c: &Credentials, _peer: SocketAddr| {
         (c.username == "alice" && c.password.expose() == "secret").then(|| maildir.clone())
     }
 }

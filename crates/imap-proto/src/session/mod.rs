@@ -380,6 +380,18 @@ impl ImapSession {
         Ok(())
     }
 
+    /// Refuses the pending login at once, its password unchecked, because
+    /// of earlier failures (for this user or from this address, counted
+    /// across connections by the caller): `NO [UNAVAILABLE]` (RFC 5530).
+    pub fn reject_login_unavailable(&mut self) -> Result<(), UsageError> {
+        let (tag, _) = self.pending_login.take().ok_or(UsageError::NotPending)?;
+        self.transmit(
+            format!("{tag} NO [UNAVAILABLE] Too many failed logins, try again later\r\n")
+                .as_bytes(),
+        );
+        Ok(())
+    }
+
     /// Ends the session: `* BYE`, close.
     pub fn shutdown(&mut self) {
         if !matches!(self.mode, Mode::Closed) {

@@ -317,20 +317,22 @@ pub struct Options {
     pub checks: Option<MemoryResolver>,
     /// A DKIM key (PEM) for `example.test`, selector `sel`.
     pub dkim_pem: Option<String>,
+    /// Where the server counts.
+    pub metrics: Option<Arc<mail_metrics::MailMetrics>>,
 }
 
-pub type TestServer = Running<Arc<TestDirectory>, Arc<DirStore>, HeaderFilter>;
+pub type TestServer<F = HeaderFilter> = Running<Arc<TestDirectory>, Arc<DirStore>, F>;
 
 /// A server on loopback ports with a generated certificate.
-pub struct Harness {
-    pub running: TestServer,
+pub struct Harness<F = HeaderFilter> {
+    pub running: TestServer<F>,
     pub store: Arc<DirStore>,
     pub spool: Arc<SqliteSpool>,
     pub ca: PathBuf,
     pub dir: TempDir,
 }
 
-impl Harness {
+impl<F> Harness<F> {
     pub fn smtp(&self) -> SocketAddr {
         self.running.addr("smtp").unwrap()
     }
@@ -348,6 +350,16 @@ impl Harness {
 }
 
 pub fn start(options: Options) -> Harness {
+    start_with(options, "", |_| HeaderFilter)
+}
+
+/// A server with `extra` TOML appended to its configuration and the filter
+/// `filter` builds from that configuration.
+pub fn start_with<F: MessageFilter>(
+    options: Options,
+    extra: &str,
+    filter: impl FnOnce(&ServerConfig) -> F,
+) -> Harness<F> {
     let dir = TempDir::new("server");
     let (cert, key) = certificate(&dir.0);
     let mut text = format!(
@@ -359,6 +371,7 @@ pub fn start(options: Options) -> Harness {
     if options.submission {
         text.push_str("[limits]\nauth_failures_per_ip = 50\n");
     }
+    text.push_str(extra);
     let mut config = ServerConfig::parse(&text, "test.toml").unwrap();
     if options.submission {
         config
@@ -378,7 +391,7 @@ pub fn start(options: Options) -> Harness {
     let mut parts = Parts::new(
         Arc::new(TestDirectory::standard()),
         Arc::clone(&store),
-        HeaderFilter,
+        filter(&config),
         config.limits.auth_failures_per_ip,
     );
     let mut outbound = Outbound::new(spool.clone());
@@ -386,6 +399,9 @@ pub fn start(options: Options) -> Harness {
         outbound = outbound.with_dkim_pem(DOMAIN, "sel", pem).unwrap();
     }
     parts.outbound = Some(outbound);
+    if let Some(metrics) = options.metrics {
+        parts.metrics = metrics;
+    }
     parts.tls =
         Some(smtp_blocking::ServerTls::from_pem_files(&cert, dir.0.join("key.pem")).unwrap());
     if let Some(resolver) = options.checks {
@@ -449,6 +465,11 @@ impl Raw {
                 return all;
             }
         }
+    }
+
+    /// Sends raw octets, waiting for no reply.
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).unwrap();
     }
 
     pub fn cmd(&mut self, line: &str) -> String {

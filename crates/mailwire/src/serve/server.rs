@@ -8,7 +8,7 @@
 //! POP3 and IMAP open each user's own mailbox.
 
 use super::{resolve, ServeArgs, HOSTNAME};
-use crate::serve_readers::{PerUser, Readers};
+use crate::serve_readers::{LoginLimit, PerUser, Readers};
 use crate::serve_tls::SelfSigned;
 use crate::Failure;
 use anyhow::{anyhow, Context};
@@ -333,11 +333,15 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
         filters,
         config.limits.auth_failures_per_ip,
     );
-    parts.limiter = Box::new(mail_accounts::AuthLimiter::new(mail_accounts::AuthLimits {
-        failures_per_ip: config.limits.auth_failures_per_ip.max(1),
-        failures_per_user: args.auth_failures_per_user,
-        ..mail_accounts::AuthLimits::default()
-    }));
+    // One limiter for SMTP AUTH, POP3 and IMAP logins.
+    let limit = LoginLimit::structured(Arc::new(std::sync::Mutex::new(
+        mail_accounts::AuthLimiter::new(mail_accounts::AuthLimits {
+            failures_per_ip: config.limits.auth_failures_per_ip.max(1),
+            failures_per_user: args.auth_failures_per_user,
+            ..mail_accounts::AuthLimits::default()
+        }),
+    )));
+    parts.limiter = Box::new(limit.clone());
     parts.checks = checks(&config)?;
     parts.outbound = outbound;
     parts.metrics = Arc::new(metrics.clone());
@@ -420,6 +424,7 @@ pub(super) fn run(args: ServeArgs) -> Result<(), Failure> {
         allow_plaintext: args.allow_plaintext_auth,
         max_connections: config.limits.max_connections,
         per_user: Some(open),
+        limiter: limit,
     };
     let _readers = readers
         .start(&Arc::new(crate::users::Users::new()), tls.as_ref())

@@ -5,6 +5,7 @@
 
 use pop3_blocking::{Pop3Server, RunningServer, ServerOptions};
 use pop3_proto::{Credentials, Pop3Config};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +19,10 @@ pub fn tls(ca_file: &Path) -> Arc<rustls::ServerConfig> {
 }
 
 /// One account, alice / `secret`, whose mail is `maildir`.
-pub fn alice(maildir: PathBuf) -> impl Fn(&Credentials) -> Option<PathBuf> + Send + Sync + 'static {
-    move |c: &Credentials| {
+pub fn alice(
+    maildir: PathBuf,
+) -> impl Fn(&Credentials, SocketAddr) -> Option<PathBuf> + Send + Sync + 'static {
+    move |c: &Credentials, _peer: SocketAddr| {
         (c.username() == "alice" && c.verify_password("secret")).then(|| maildir.clone())
     }
 }

@@ -160,7 +160,35 @@ impl ServerSession {
     /// after `greeting_delay`). For implicit TLS, handshake first and call
     /// [`tls_established`](Self::tls_established) before feeding bytes.
     pub fn new(config: impl Into<Arc<ServerConfig>>, now: Instant) -> ServerSession {
-        let config = config.into();
+        let mut session = ServerSession::ungreeted(config.into(), now);
+        match session.config.greeting_delay {
+            Some(delay) => session.timers.idle = Some(now + delay),
+            None => session.greet(now),
+        }
+        session
+    }
+
+    /// A session for a connection the application refuses (a DNSBL listing
+    /// at connect, say): `reply` is sent instead of the greeting (RFC 5321
+    /// §3.1: `554`, or `421` for a temporary refusal) and the session
+    /// closes ([`CloseReason::Refused`]); the client is not listened to. A
+    /// positive `reply` is the caller's mistake: `554 5.3.2` goes instead.
+    pub fn refused(
+        config: impl Into<Arc<ServerConfig>>,
+        now: Instant,
+        reply: &Reply,
+    ) -> ServerSession {
+        let mut session = ServerSession::ungreeted(config.into(), now);
+        session.greeted = true;
+        if reply.code().is_positive() {
+            session.close_with(&replies::refused(), CloseReason::Refused);
+        } else {
+            session.close_with(reply, CloseReason::Refused);
+        }
+        session
+    }
+
+    fn ungreeted(config: Arc<ServerConfig>, now: Instant) -> ServerSession {
         let hostname = printable(&config.hostname);
         let mut session = ServerSession {
             lines: LineBuffer::new(config.command_line),
@@ -186,10 +214,6 @@ impl ServerSession {
             config,
         };
         session.refresh_capabilities();
-        match session.config.greeting_delay {
-            Some(delay) => session.timers.idle = Some(now + delay),
-            None => session.greet(now),
-        }
         session
     }
 

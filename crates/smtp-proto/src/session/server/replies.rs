@@ -26,6 +26,12 @@ pub(crate) fn greeting(hostname: &str, banner: &str) -> Reply {
     )
 }
 
+/// The refusal of a connection whose application gave a positive reply to
+/// refuse it with.
+pub(crate) fn refused() -> Reply {
+    reply(554, (5, 3, 2), "No SMTP service here")
+}
+
 pub(crate) fn helo_ok(hostname: &str) -> Reply {
     Reply::new_unchecked(ReplyCode::OK, None, vec![hostname.to_owned()])
 }

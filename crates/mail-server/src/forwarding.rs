@@ -1,0 +1,152 @@
+//! Mail an alias forwards to another domain, and the bounces that come
+//! back for it: the `[srs]` table, the envelope sender of forwarded copies
+//! (rewritten with [`Srs`]), and the SRS0 recipients this server takes
+//! back (routed to the original sender, forged or expired ones refused).
+
+use crate::directory::Directory;
+use crate::filter::MessageFilter;
+use crate::handler::{reply, MailHandler};
+use crate::srs::{self, Srs, DEFAULT_MAX_AGE_DAYS};
+use crate::store::MailboxStore;
+use serde::Deserialize;
+use smtp_blocking::Decision;
+use std::fmt;
+use std::path::PathBuf;
+
+/// The `[srs]` table. SRS is on when a secret is given, inline or in a
+/// file (the file's content, without its final line break). `Debug` does
+/// not show the secret.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SrsConfig {
+    /// The secret, inline.
+    pub secret: Option<String>,
+    /// A file holding the secret (readable by the server only).
+    pub secret_file: Option<PathBuf>,
+    /// The domain of rewritten addresses (default: the first of
+    /// `[directory] domains`); bounces to them must reach this server.
+    pub domain: Option<String>,
+    /// How long a rewritten address is taken back, in days (default 21).
+    pub max_age_days: u64,
+}
+
+impl Default for SrsConfig {
+    fn default() -> Self {
+        SrsConfig {
+            secret: None,
+            secret_file: None,
+            domain: None,
+            max_age_days: DEFAULT_MAX_AGE_DAYS,
+        }
+    }
+}
+
+impl fmt::Debug for SrsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SrsConfig")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret_file", &self.secret_file)
+            .field("domain", &self.domain)
+            .field("max_age_days", &self.max_age_days)
+            .finish()
+    }
+}
+
+impl SrsConfig {
+    /// The rewriting this table asks for (`None`: SRS is off), its domain
+    /// defaulting to `default_domain`. Reads the secret file; the error
+    /// says what is wrong without the secret.
+    pub fn load(&self, default_domain: Option<&str>) -> Result<Option<Srs>, String> {
+        let secret = match (&self.secret, &self.secret_file) {
+            (Some(secret), _) => secret.clone().into_bytes(),
+            (None, Some(path)) => {
+                let mut bytes = std::fs::read(path)
+                    .map_err(|e| format!("the SRS secret file {}: {e}", path.display()))?;
+                while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    bytes.pop();
+                }
+                bytes
+            }
+            (None, None) => return Ok(None),
+        };
+        let Some(domain) = self.domain.as_deref().or(default_domain) else {
+            return Err("SRS needs a domain: give [srs] domain".to_owned());
+        };
+        let srs = Srs::new(secret, domain)
+            .map_err(|e| format!("[srs]: {e}"))?
+            .with_max_age_days(self.max_age_days);
+        Ok(Some(srs))
+    }
+}
+
+fn now_secs() -> u64 {
+    u64::try_from(crate::received::now_secs()).unwrap_or(0)
+}
+
+impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
+    /// The `SRS0=...` local part of `address` at our SRS domain or a
+    /// local one, when SRS is on.
+    fn srs_local<'a>(&self, srs: &Srs, address: &'a str) -> Option<&'a str> {
+        let (local, domain) = address.rsplit_once('@')?;
+        let ours = domain.eq_ignore_ascii_case(srs.domain())
+            || self.shared.directory.is_local_domain(domain);
+        (ours && srs::is_srs0(local)).then_some(local)
+    }
+
+    /// The answer to RCPT TO an SRS0 address of ours (a bounce of mail we
+    /// forwarded): accepted when genuine and young enough (it goes back
+    /// through the spool), `550 5.1.1` when forged, altered or expired.
+    /// `None` when `address` is no such address.
+    pub(crate) fn srs_recipient(&self, address: &str) -> Option<Decision> {
+        let srs = self.shared.srs.as_ref()?;
+        let local = self.srs_local(srs, address)?;
+        match srs.reverse(local, now_secs()) {
+            Ok(_) if self.shared.outbound.is_some() => Some(Decision::Accept),
+            Ok(_) => Some(self.refuse(
+                "unknown_user",
+                reply(
+                    550,
+                    (5, 1, 1),
+                    "Recipient address rejected: this server has no spool to return it",
+                ),
+            )),
+            Err(error) => {
+                tracing::info!(recipient = %address, %error, "SRS address refused");
+                Some(self.refuse(
+                    "srs_invalid",
+                    reply(
+                        550,
+                        (5, 1, 1),
+                        "Recipient address rejected: invalid or expired SRS address",
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The original sender an SRS0 recipient of ours stands for.
+    pub(crate) fn srs_original(&self, address: &str) -> Option<String> {
+        let srs = self.shared.srs.as_ref()?;
+        let local = self.srs_local(srs, address)?;
+        srs.reverse(local, now_secs()).ok()
+    }
+
+    /// The envelope sender of the copies that leave for other domains:
+    /// rewritten with SRS when it is on and the sender is neither `<>` nor
+    /// in a local domain (our own senders pass SPF as they are).
+    pub(crate) fn forward_sender(&self, mail_from: &str) -> String {
+        let Some(srs) = &self.shared.srs else {
+            return mail_from.to_owned();
+        };
+        let Some((_, domain)) = mail_from.rsplit_once('@') else {
+            return mail_from.to_owned();
+        };
+        if self.shared.directory.is_local_domain(domain)
+            || domain.eq_ignore_ascii_case(srs.domain())
+        {
+            return mail_from.to_owned();
+        }
+        srs.forward(mail_from, now_secs())
+            .unwrap_or_else(|| mail_from.to_owned())
+    }
+}
