@@ -55,7 +55,7 @@ mod names;
 mod quota;
 mod store;
 
-pub use folders::{FolderError, FolderListing, FolderMessage, MaildirFolders};
+pub use folders::{Delivery, FolderError, FolderListing, FolderMessage, MaildirFolders};
 pub use store::{CopyMode, Delivered, Incoming, MailStore, StoreError, Usage};
 
 use std::fs::{self, File};
