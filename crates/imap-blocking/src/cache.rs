@@ -191,8 +191,9 @@ impl FolderCache {
 
     /// Reads records other sessions appended, when `key` has none.
     fn catch_up(&mut self, key: &CacheKey) {
-        let grown = self.file.metadata().is_ok_and(|m| m.len() > self.end);
-        if !self.matching(key) && grown {
+        // The file's length is asked only on a miss: a lookup that hits
+        // makes no system call.
+        if !self.matching(key) && self.file.metadata().is_ok_and(|m| m.len() > self.end) {
             let end = self.end;
             let _ = self.scan_from(end);
         }

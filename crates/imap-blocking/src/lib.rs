@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod columns;
 mod connection;
 mod store;
 

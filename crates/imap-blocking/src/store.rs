@@ -1,6 +1,8 @@
 //! The session's [`Mailstore`] over a Maildir++ tree ([`MaildirFolders`]).
 
 use crate::cache::FolderCache;
+use crate::columns::ColumnFile;
+use imap_proto::columns::Columns;
 use imap_proto::summary::{CacheKey, HeaderEnd, MAX_CACHED_HEADER, WHOLE_SUMMARY_LIMIT};
 use imap_proto::{Copied, Flags, FolderView, Mailstore, MessageMeta, StoreError, Summary};
 use maildrop::{Delivery, FolderError, FolderMessage, MaildirFolders};
@@ -24,6 +26,8 @@ pub struct MaildirStore {
     folders: MaildirFolders,
     known: HashMap<String, HashMap<u32, FolderMessage>>,
     caches: HashMap<String, FolderCache>,
+    /// Each folder's search columns, read once and held ([`crate::columns`]).
+    columns: HashMap<String, ColumnFile>,
     /// The message file last read by `read_at`, kept open for the next chunk.
     open: Option<(String, u32, File)>,
     /// The APPEND being written to `tmp/`.
@@ -37,6 +41,7 @@ impl MaildirStore {
             folders,
             known: HashMap::new(),
             caches: HashMap::new(),
+            columns: HashMap::new(),
             open: None,
             appending: None,
         }
@@ -119,6 +124,33 @@ impl MaildirStore {
             self.caches.insert(folder.to_owned(), cache);
         }
         self.caches.get_mut(folder)
+    }
+
+    fn column_file(&mut self, folder: &str, m: &FolderMessage) -> Option<&mut ColumnFile> {
+        if !self.columns.contains_key(folder) {
+            let dir = m.path().parent()?.parent()?;
+            let live: HashSet<u32> = self
+                .known
+                .get(folder)
+                .map(|k| k.keys().copied().collect())
+                .unwrap_or_default();
+            let cols = ColumnFile::open(dir, &live).ok()?;
+            self.columns.insert(folder.to_owned(), cols);
+        }
+        self.columns.get_mut(folder)
+    }
+
+    /// The held columns of a message as last listed, without copying its
+    /// listing entry (the common case of a warm SEARCH).
+    fn held_columns(&mut self, folder: &str, uid: u32, out: &mut Columns) -> bool {
+        let known = self.known.get(folder).and_then(|k| k.get(&uid));
+        if let (Some(m), Some(cols)) = (known, self.columns.get_mut(folder)) {
+            if let Some(r) = cols.get(uid, m.size, m.mtime, &m.unique) {
+                out.set(&r);
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -260,18 +292,42 @@ impl Mailstore for MaildirStore {
     }
     fn sent_day(&mut self, folder: &str, uid: u32) -> Result<Option<i32>, StoreError> {
         let known = self.known.get(folder).and_then(|k| k.get(&uid));
-        if let (Some(m), Some(cache)) = (known, self.caches.get_mut(folder)) {
-            let key = CacheKey {
-                uid,
-                size: m.size,
-                mtime: m.mtime,
-                unique: m.unique.clone(),
-            };
-            if let Some(day) = cache.sent_day(&key) {
-                return Ok(day);
+        if let (Some(m), Some(cols)) = (known, self.columns.get_mut(folder)) {
+            if let Some(r) = cols.get(uid, m.size, m.mtime, &m.unique) {
+                return Ok(r.sent_day);
             }
         }
-        Ok(self.summary(folder, uid, false)?.sent_day)
+        let mut out = Columns::default();
+        self.search_columns(folder, uid, &mut out)?;
+        Ok(out.sent_day)
+    }
+    fn search_columns(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        out: &mut Columns,
+    ) -> Result<(), StoreError> {
+        if self.held_columns(folder, uid, out) {
+            return Ok(());
+        }
+        let m = self.message(folder, uid, false)?;
+        // The first lookup in this folder reads the file.
+        if self.column_file(folder, &m).is_some() && self.held_columns(folder, uid, out) {
+            return Ok(());
+        }
+        let summary = self.summary(folder, uid, false)?;
+        out.fill(&summary);
+        let key = CacheKey {
+            uid,
+            size: m.size,
+            mtime: m.mtime,
+            unique: m.unique.clone(),
+        };
+        if let Some(cols) = self.column_file(folder, &m) {
+            // A file that cannot be written costs time, not answers.
+            let _ = cols.put(&key, out);
+        }
+        Ok(())
     }
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError> {
         let letters = flags.maildir_letters();

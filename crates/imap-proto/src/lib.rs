@@ -13,6 +13,7 @@
 )]
 #![warn(missing_docs)]
 
+pub mod columns;
 mod fetch;
 mod memory;
 pub mod session;

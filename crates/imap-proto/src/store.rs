@@ -3,6 +3,7 @@
 //! tests use an in-memory one. The session itself does no I/O: it calls
 //! the store it is handed with each input.
 
+use crate::columns::Columns;
 use crate::summary::Summary;
 use std::fmt;
 
@@ -190,6 +191,20 @@ pub trait Mailstore {
     /// from memory; the default takes it from the summary.
     fn sent_day(&mut self, folder: &str, uid: u32) -> Result<Option<i32>, StoreError> {
         Ok(self.summary(folder, uid, false)?.sent_day)
+    }
+    /// The message's search [`Columns`] (sent day, From, To, Cc, Bcc and
+    /// Subject as the header SEARCH keys match them), written into `out`
+    /// (a buffer the session reuses). A store may keep them apart from the
+    /// summaries (the Maildir store keeps `.mailwire-imapsearch`, read in
+    /// one pass); the default takes them from the summary.
+    fn search_columns(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        out: &mut Columns,
+    ) -> Result<(), StoreError> {
+        out.fill(&self.summary(folder, uid, false)?);
+        Ok(())
     }
     /// Replaces a message's flags.
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError>;

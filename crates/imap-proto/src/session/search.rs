@@ -2,13 +2,15 @@
 
 use super::sets::Ranges;
 use super::ImapSession;
+use crate::columns::{column_of, Columns};
 use crate::store::{Flags, Mailstore, MessageMeta};
 use crate::summary::Summary;
 use imap_codec::imap_types::core::Vec1;
 use imap_codec::imap_types::search::SearchKey;
 use std::collections::HashMap;
 
-/// A message being tested, its summary fetched only when a key needs it.
+/// A message being tested, its columns and summary fetched only when a key
+/// needs them.
 struct Candidate<'s> {
     meta: &'s MessageMeta,
     seq: u32,
@@ -16,8 +18,56 @@ struct Candidate<'s> {
     largest_uid: u32,
     summary: Option<Option<Summary>>,
     /// The header's fields (name, raw value and decoded text), parsed once
-    /// for all the header keys of a search.
+    /// for all the header keys of a search that no column answers.
     fields: Option<Vec<(String, Vec<u8>)>>,
+    /// The search columns (a buffer reused from message to message).
+    cols: &'s mut Columns,
+    cols_ready: bool,
+}
+
+/// What a search builds once and uses for every message: the criteria's
+/// sets made into ranges, and their strings lowercased into substring
+/// finders, each keyed by where it lives in the criteria.
+#[derive(Default)]
+struct Prepared {
+    sets: HashMap<usize, Ranges>,
+    needles: HashMap<(usize, usize), memchr::memmem::Finder<'static>>,
+}
+
+impl Prepared {
+    /// Whether `hay` (already lowercase) holds `needle` in any case.
+    fn find(&mut self, needle: &[u8], hay: &[u8]) -> bool {
+        self.needles
+            .entry((needle.as_ptr() as usize, needle.len()))
+            .or_insert_with(|| {
+                memchr::memmem::Finder::new(&needle.to_ascii_lowercase()).into_owned()
+            })
+            .find(hay)
+            .is_some()
+    }
+}
+
+/// How dear a key is to test: 0 from the listing (flags, sizes, dates,
+/// sets), 1 from the columns or summary, 2 reading the message. The keys
+/// of an AND are tested cheapest first, and so are the two sides of an OR:
+/// the answer is the same, the dear tests run on fewer messages.
+fn tier(key: &SearchKey<'_>) -> u8 {
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().map(tier).max().unwrap_or(0),
+        SearchKey::Or(a, b) => tier(a).max(tier(b)),
+        SearchKey::Not(k) => tier(k),
+        SearchKey::Body(_) | SearchKey::Text(_) => 2,
+        SearchKey::From(_)
+        | SearchKey::To(_)
+        | SearchKey::Cc(_)
+        | SearchKey::Bcc(_)
+        | SearchKey::Subject(_)
+        | SearchKey::Header(..)
+        | SearchKey::SentSince(_)
+        | SearchKey::SentBefore(_)
+        | SearchKey::SentOn(_) => 1,
+        _ => 0,
+    }
 }
 
 /// Octets of a message read at a time by BODY and TEXT.
@@ -107,8 +157,10 @@ impl ImapSession {
         let largest_seq = u32::try_from(sel.messages.len()).unwrap_or(u32::MAX);
         let largest_uid = sel.messages.last().map(|m| m.uid).unwrap_or(0);
         let mut hits = Vec::new();
-        // Each set in the criteria, made into ranges once per search.
-        let mut sets = HashMap::new();
+        let mut prepared = Prepared::default();
+        let mut cols = Columns::default();
+        let mut keys: Vec<&SearchKey<'_>> = criteria.as_ref().iter().collect();
+        keys.sort_by_key(|k| tier(k));
         for (i, meta) in sel.messages.iter().enumerate() {
             let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let mut c = Candidate {
@@ -118,11 +170,12 @@ impl ImapSession {
                 largest_uid,
                 summary: None,
                 fields: None,
+                cols: &mut cols,
+                cols_ready: false,
             };
-            if criteria
-                .as_ref()
+            if keys
                 .iter()
-                .all(|k| matches(k, &mut c, &sel.name, store, &mut sets, 0))
+                .all(|k| matches(k, &mut c, &sel.name, store, &mut prepared, 0))
             {
                 hits.push(if uid { meta.uid } else { seq });
             }
@@ -141,6 +194,30 @@ fn summary<'c>(
         c.summary = Some(store.summary(folder, c.meta.uid, false).ok());
     }
     c.summary.as_ref().and_then(Option::as_ref)
+}
+
+/// The candidate's search columns, asked of the store once (empty when
+/// the store cannot give them, as a message without those fields).
+fn columns<'c>(c: &'c mut Candidate<'_>, store: &mut dyn Mailstore, folder: &str) -> &'c Columns {
+    if !c.cols_ready {
+        c.cols_ready = true;
+        if store.search_columns(folder, c.meta.uid, c.cols).is_err() {
+            c.cols.clear();
+        }
+    }
+    c.cols
+}
+
+/// Whether column `i` holds `value` (any case).
+fn column_has(
+    c: &mut Candidate<'_>,
+    store: &mut dyn Mailstore,
+    folder: &str,
+    p: &mut Prepared,
+    i: usize,
+    value: &[u8],
+) -> bool {
+    p.find(value, columns(c, store, folder).field(i))
 }
 
 /// The candidate's header fields, parsed once: each name with its raw
@@ -192,7 +269,7 @@ fn matches(
     c: &mut Candidate<'_>,
     folder: &str,
     store: &mut dyn Mailstore,
-    sets: &mut HashMap<usize, Ranges>,
+    p: &mut Prepared,
     depth: usize,
 ) -> bool {
     if depth > 64 {
@@ -200,23 +277,27 @@ fn matches(
     }
     let flags = c.meta.flags;
     match key {
-        SearchKey::And(keys) => keys
-            .as_ref()
-            .iter()
-            .all(|k| matches(k, c, folder, store, sets, depth + 1)),
+        SearchKey::And(keys) => (0..3).all(|t| {
+            keys.as_ref()
+                .iter()
+                .filter(|k| tier(k) == t)
+                .all(|k| matches(k, c, folder, store, p, depth + 1))
+        }),
         SearchKey::Or(a, b) => {
-            matches(a, c, folder, store, sets, depth + 1)
-                || matches(b, c, folder, store, sets, depth + 1)
+            let (a, b) = if tier(b) < tier(a) { (b, a) } else { (a, b) };
+            matches(a, c, folder, store, p, depth + 1) || matches(b, c, folder, store, p, depth + 1)
         }
-        SearchKey::Not(k) => !matches(k, c, folder, store, sets, depth + 1),
+        SearchKey::Not(k) => !matches(k, c, folder, store, p, depth + 1),
         SearchKey::All => true,
         // Keyed by where the set lives in the criteria: the same set for
         // every message of this search.
-        SearchKey::SequenceSet(set) => sets
+        SearchKey::SequenceSet(set) => p
+            .sets
             .entry(set as *const _ as usize)
             .or_insert_with(|| Ranges::new(set, c.largest_seq))
             .contains(c.seq),
-        SearchKey::Uid(set) => sets
+        SearchKey::Uid(set) => p
+            .sets
             .entry(set as *const _ as usize)
             .or_insert_with(|| Ranges::new(set, c.largest_uid))
             .contains(c.meta.uid),
@@ -242,6 +323,7 @@ fn matches(
         SearchKey::On(d) => day(c.meta.internal_date).is_some_and(|x| x == *d.as_ref()),
         SearchKey::SentSince(d) | SearchKey::SentBefore(d) | SearchKey::SentOn(d) => {
             let day = match &c.summary {
+                _ if c.cols_ready => c.cols.sent_day,
                 Some(s) => s.as_ref().and_then(|s| s.sent_day),
                 None => store.sent_day(folder, c.meta.uid).ok().flatten(),
             };
@@ -254,13 +336,18 @@ fn matches(
                 _ => x == *d.as_ref(),
             }
         }
-        SearchKey::From(s) => header_has(c, store, folder, "From", s.as_ref()),
-        SearchKey::To(s) => header_has(c, store, folder, "To", s.as_ref()),
-        SearchKey::Cc(s) => header_has(c, store, folder, "Cc", s.as_ref()),
-        SearchKey::Bcc(s) => header_has(c, store, folder, "Bcc", s.as_ref()),
-        SearchKey::Subject(s) => header_has(c, store, folder, "Subject", s.as_ref()),
+        SearchKey::From(s) => column_has(c, store, folder, p, 0, s.as_ref()),
+        SearchKey::To(s) => column_has(c, store, folder, p, 1, s.as_ref()),
+        SearchKey::Cc(s) => column_has(c, store, folder, p, 2, s.as_ref()),
+        SearchKey::Bcc(s) => column_has(c, store, folder, p, 3, s.as_ref()),
+        SearchKey::Subject(s) => column_has(c, store, folder, p, 4, s.as_ref()),
         SearchKey::Header(name, value) => {
-            let name = String::from_utf8_lossy(name.as_ref()).into_owned();
+            let name = String::from_utf8_lossy(name.as_ref());
+            if let Some(i) = column_of(&name) {
+                // A column is empty exactly when no field has that name.
+                return !columns(c, store, folder).field(i).is_empty()
+                    && column_has(c, store, folder, p, i, value.as_ref());
+            }
             let present = fields(c, store, folder)
                 .iter()
                 .any(|(n, _)| n.eq_ignore_ascii_case(&name));
