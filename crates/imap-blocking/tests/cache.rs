@@ -1,9 +1,12 @@
 //! The summary cache: the same FETCH and SEARCH answers with and without
 //! it (against the in-memory store, which has none), rebuilt when deleted,
 //! cut or damaged, and not trusted for a message expunged, delivered from
-//! outside, or renumbered under another file. Driven through the sans-IO session directly.
+//! outside, or renumbered under another file. The same for the search
+//! columns (`.mailwire-imapsearch`). Driven through the sans-IO session
+//! directly.
 
 use imap_blocking::cache::{FolderCache, CACHE_FILE};
+use imap_blocking::columns::{ColumnFile, COLUMNS_FILE};
 use imap_blocking::MaildirStore;
 use imap_proto::{Event, ImapConfig, ImapSession, Mailstore, MemoryStore, Output};
 use maildrop::MaildirFolders;
@@ -52,8 +55,13 @@ fn ask(store: &mut dyn Mailstore, commands: &str) -> String {
 const COMMANDS: &str = "f1 FETCH 1:* (RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT TO)] BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])\r\n\
 f2 FETCH 1:* (BODY.PEEK[] BODY.PEEK[TEXT] BODY.PEEK[HEADER] BODY.PEEK[1] BODY.PEEK[]<3.40> BODY.PEEK[TEXT]<2.5> RFC822.HEADER)\r\n\
 s1 SEARCH FROM ann\r\ns2 SEARCH SUBJECT \"caf\"\r\ns3 SEARCH TO bob CC carl\r\ns4 SEARCH HEADER X-Tag blue\r\n\
-s5 SENTSINCE 2-Jan-2024\r\ns6 SEARCH SENTON 1-Jan-2024\r\ns7 SEARCH BODY needle\r\ns8 SEARCH TEXT needle\r\n\
-s9 SEARCH LARGER 300 NOT SMALLER 100\r\ns10 SEARCH OR FROM example.net SUBJECT second\r\n";
+s5 SEARCH SENTSINCE 2-Jan-2024\r\ns6 SEARCH SENTON 1-Jan-2024\r\ns7 SEARCH BODY needle\r\ns8 SEARCH TEXT needle\r\n\
+s9 SEARCH LARGER 300 NOT SMALLER 100\r\ns10 SEARCH OR FROM example.net SUBJECT second\r\n\
+s11 SEARCH HEADER FROM ann\r\ns12 SEARCH HEADER Subject \"\"\r\ns13 SEARCH HEADER cc \"\"\r\ns14 SEARCH BCC x\r\n\
+s15 SEARCH NOT FROM ann SENTBEFORE 3-Jan-2024\r\ns16 SEARCH OR BODY needle FROM dan\r\n\
+s17 UID SEARCH UID 2:* SUBJECT \"\"\r\ns18 SEARCH UNDELETED SINCE 1-Jan-2020 NOT SUBJECT CAF\r\n\
+s19 SEARCH 1:2 OR (TO bob CC example) (NOT HEADER X-Tag blue)\r\ns20 SEARCH FROM \"\" SUBJECT \"=?UTF-8?\"\r\n\
+s21 SEARCH SENTON 3-Jan-2024 OR UNDRAFT SUBJECT body\r\n";
 
 fn maildir(dir: &Path, messages: &[Vec<u8>]) -> PathBuf {
     let root = dir.join("mail");
@@ -94,6 +102,10 @@ fn maildir_store(root: &Path) -> MaildirStore {
 
 fn cached(root: &Path) -> usize {
     FolderCache::open(root, &HashSet::new()).unwrap().len()
+}
+
+fn columns_held(root: &Path) -> usize {
+    ColumnFile::open(root, &HashSet::new()).unwrap().len()
 }
 
 fn samples() -> Vec<Vec<u8>> {
@@ -175,6 +187,118 @@ fn answers_match_the_uncached_store_cold_warm_and_rebuilt() {
         "garbage cache"
     );
     assert_eq!(cached(&root), messages.len());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn search_columns_give_the_same_answers_and_are_rebuilt_when_damaged() {
+    let dir = temp("columns");
+    let messages = samples();
+    let root = maildir(&dir, &messages);
+    let want = ask(&mut memory(&messages), COMMANDS);
+    assert!(want.contains("* SEARCH 1\r\ns11 OK"), "{want}");
+    assert!(want.contains("* SEARCH 1 2 3\r\ns12 OK"), "{want}");
+    assert!(want.contains("* SEARCH 1\r\ns13 OK"), "{want}");
+    assert!(want.contains("* SEARCH 1 2\r\ns16 OK"), "{want}");
+    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "cold");
+    let file = root.join(COLUMNS_FILE);
+    assert_eq!(columns_held(&root), messages.len());
+    let len = fs::metadata(&file).unwrap().len();
+    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "warm");
+    assert_eq!(fs::metadata(&file).unwrap().len(), len, "nothing appended warm");
+
+    // The summary cache gone too: the columns alone answer the header keys.
+    fs::remove_file(root.join(CACHE_FILE)).unwrap();
+    let mut store = maildir_store(&root);
+    assert!(ask(&mut store, "a SEARCH SUBJECT second\r\n").contains("* SEARCH 2\r\n"));
+    assert!(!root.join(CACHE_FILE).exists() || cached(&root) == 0);
+
+    // Deleted.
+    fs::remove_file(&file).unwrap();
+    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "deleted");
+    assert_eq!(columns_held(&root), messages.len());
+
+    // Cut in its last record: that one redone, the tail cut off.
+    let len = fs::metadata(&file).unwrap().len();
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    assert_eq!(columns_held(&root), messages.len() - 1);
+    assert!(fs::metadata(&file).unwrap().len() < len - 5);
+    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "cut");
+    assert_eq!(columns_held(&root), messages.len());
+
+    // A flipped octet in the first record: nothing after it trusted.
+    let mut bytes = fs::read(&file).unwrap();
+    bytes[30] ^= 0x20;
+    fs::write(&file, &bytes).unwrap();
+    assert_eq!(columns_held(&root), 0);
+    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "flipped");
+    assert_eq!(columns_held(&root), messages.len());
+
+    // Garbage, and a lying record for UID 1 (another message's columns
+    // under UID 1 with a wrong size) that must not answer.
+    fs::write(&file, b"MWIMAPC1 not a column file").unwrap();
+    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "garbage");
+    let mut liar = imap_proto::columns::Columns::of_summary(&imap_proto::Summary::of(&messages[1]));
+    liar.sent_day = Some(1);
+    let key = imap_proto::summary::CacheKey {
+        uid: 1,
+        size: 1,
+        mtime: WHEN,
+        unique: format!("{WHEN}.M0P1.test"),
+    };
+    let mut bytes = fs::read(&file).unwrap();
+    bytes.extend_from_slice(&liar.encode_record(&key));
+    fs::write(&file, &bytes).unwrap();
+    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "stale record");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn held_columns_follow_messages_added_and_expunged_between_searches() {
+    let dir = temp("follow");
+    let messages = samples();
+    let root = maildir(&dir, &messages);
+    let mut store = maildir_store(&root);
+    let got = ask(&mut store, "a SEARCH FROM example\r\n");
+    assert!(got.contains("* SEARCH 1 2\r\n"), "{got}");
+    // Delivered from outside, then searched with the same store (its
+    // columns held in memory).
+    fs::write(
+        root.join("new/1800000000.M9P9.other"),
+        b"From: Zed <zed@example.org>\r\nSubject: from outside\r\nDate: 9 Jan 2024 10:00:00 +0000\r\n\r\nx\r\n",
+    )
+    .unwrap();
+    let got = ask(
+        &mut store,
+        "a SEARCH FROM example\r\nb SEARCH SENTSINCE 9-Jan-2024\r\n",
+    );
+    assert!(got.contains("* SEARCH 1 2 4\r\na OK"), "{got}");
+    assert!(got.contains("* SEARCH 4\r\nb OK"), "{got}");
+    // Another store (another session) appended its columns meanwhile: ours
+    // reads them on its miss.
+    fs::write(
+        root.join("new/1800000001.M9P9.other"),
+        b"From: Yann <yann@example.org>\r\nSubject: later\r\n\r\nx\r\n",
+    )
+    .unwrap();
+    let got = ask(&mut maildir_store(&root), "a SEARCH FROM yann\r\n");
+    assert!(got.contains("* SEARCH 5\r\n"), "{got}");
+    let got = ask(&mut store, "a SEARCH FROM yann\r\n");
+    assert!(got.contains("* SEARCH 5\r\n"), "{got}");
+    // Expunged: gone from the answers, the others renumbered.
+    store.expunge("INBOX", &[1, 4]).unwrap();
+    let got = ask(
+        &mut store,
+        "a SEARCH FROM example\r\nb UID SEARCH FROM example\r\nc SEARCH SENTSINCE 9-Jan-2024\r\n",
+    );
+    assert!(got.contains("* SEARCH 1 3\r\na OK"), "{got}");
+    assert!(got.contains("* SEARCH 2 5\r\nb OK"), "{got}");
+    assert!(got.contains("* SEARCH\r\nc OK"), "{got}");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -281,11 +405,25 @@ fn message() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
-    fn cached_answers_equal_uncached_ones(messages in proptest::collection::vec(message(), 1..5)) {
+    fn cached_answers_equal_uncached_ones(
+        messages in proptest::collection::vec(message(), 1..5),
+        flip in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+    ) {
         let dir = temp("prop");
         let root = maildir(&dir, &messages);
         let want = ask(&mut memory(&messages), COMMANDS);
         prop_assert_eq!(&ask(&mut maildir_store(&root), COMMANDS), &want);
+        prop_assert_eq!(&ask(&mut maildir_store(&root), COMMANDS), &want);
+        // The search columns with an octet flipped, then cut anywhere.
+        let file = root.join(COLUMNS_FILE);
+        let mut bytes = fs::read(&file).unwrap();
+        let i = flip.index(bytes.len());
+        bytes[i] ^= 0x41;
+        fs::write(&file, &bytes).unwrap();
+        prop_assert_eq!(&ask(&mut maildir_store(&root), COMMANDS), &want);
+        let bytes = fs::read(&file).unwrap();
+        fs::write(&file, &bytes[..cut.index(bytes.len())]).unwrap();
         prop_assert_eq!(&ask(&mut maildir_store(&root), COMMANDS), &want);
         fs::remove_dir_all(&dir).unwrap();
     }

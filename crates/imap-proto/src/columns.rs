@@ -301,13 +301,13 @@ mod tests {
     #[test]
     fn columns_hold_raw_and_decoded_text_lowercased() {
         let c = Columns::of_summary(&Summary::of(MSG));
-        assert_eq!(c.field(0), b"ann <ann@example.com> ann <ann@example.com>\n");
+        assert_eq!(c.field(0), b" ann <ann@example.com> ann <ann@example.com>\n");
         assert_eq!(
             c.field(1),
-            "b@x b@x\n=?utf-8?q?caf=c3=a9?= <c@x> café <c@x>\n".as_bytes()
+            " b@x b@x\n =?utf-8?q?caf=c3=a9?= <c@x> café <c@x>\n".as_bytes()
         );
         assert!(c.field(2).is_empty() && c.field(3).is_empty());
-        assert_eq!(c.field(4), b"hi hi\n");
+        assert_eq!(c.field(4), b" hi hi\n");
         assert_eq!(c.field(7), b"");
         assert_eq!(c.sent_day, Summary::of(MSG).sent_day);
         assert!(c.sent_day.is_some());

@@ -386,5 +386,36 @@ mod tests {
             }
             prop_assert_eq!(m.found(), whole);
         }
+
+        /// A column search answers as matching the parsed header fields
+        /// (raw value, space, decoded text, for each field of the name).
+        #[test]
+        fn columns_answer_as_the_parsed_fields(
+            values in proptest::collection::vec(
+                (0usize..6, "[a-zA-Z <>@.=?_]{0,16}|=\\?utf-8\\?q\\?[A-Za-z=C3A9_]{0,8}\\?="), 0..6),
+            needle in "[a-zA-Z <>@.=]{0,4}",
+        ) {
+            let names = ["From", "to", "CC", "Bcc", "subject", "X-Other"];
+            let mut msg = String::new();
+            for (n, v) in &values {
+                msg.push_str(&format!("{}: {v}\r\n", names[*n]));
+            }
+            msg.push_str("\r\nbody\r\n");
+            let summary = Summary::of(msg.as_bytes());
+            let cols = Columns::of_summary(&summary);
+            let parsed = mime_codec::Message::parse(&summary.header);
+            let mut p = Prepared::default();
+            for (i, name) in crate::columns::COLUMN_FIELDS.iter().enumerate() {
+                let mut joined = Vec::new();
+                for h in parsed.headers().iter().filter(|h| h.name().eq_ignore_ascii_case(name)) {
+                    joined.extend_from_slice(h.raw_value());
+                    joined.push(b' ');
+                    joined.extend_from_slice(h.text().as_bytes());
+                    joined.push(b'\n');
+                }
+                prop_assert_eq!(p.find(needle.as_bytes(), cols.field(i)), contains_ci(&joined, needle.as_bytes()));
+                prop_assert_eq!(cols.field(i).is_empty(), joined.is_empty());
+            }
+        }
     }
 }
