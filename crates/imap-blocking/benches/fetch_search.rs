@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p imap-blocking --bench fetch_search` (needs dovecot-imapd
 //! and python3; `IMAP_BENCH_MESSAGES` sets the folder size, default 10,000;
-//! the FETCH of whole messages is left out above 20,000).
+//! the FETCH of whole messages is left out above 20,000;
+//! `IMAP_BENCH_ONLY=search-header,search-date-size` runs only those).
 //! Both servers get the same Maildir files; Python's imaplib is the client
 //! for both. Each operation is timed on its first run (the caches empty:
 //! ours, `.mailwire-imapcache`, and Dovecot's `dovecot.index.cache` are
@@ -29,6 +30,8 @@ OPS = [
 ]
 if N <= 20000:
     OPS.append(("fetch-body", lambda m: m.fetch("1:*", "(UID FLAGS RFC822.SIZE BODY.PEEK[])")))
+if os.environ.get("ONLY"):
+    OPS = [op for op in OPS if op[0] in os.environ["ONLY"].split(",")]
 def size(data):
     if data and isinstance(data[0], bytes) and data[0][:1].isdigit() and len(data) == 1:
         return len(data[0].split())
@@ -97,6 +100,7 @@ fn main() {
             ("OURS", server.local_addr().unwrap().port().to_string()),
             ("DOVECOT", dovecot.port.to_string()),
             ("N", n.to_string()),
+            ("ONLY", std::env::var("IMAP_BENCH_ONLY").unwrap_or_default()),
         ],
         Duration::from_secs(1800),
     );

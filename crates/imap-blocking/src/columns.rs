@@ -9,9 +9,12 @@
 //!
 //! The file is the magic `MWIMAPS1` and records appended one at a time
 //! (`LEN CRC32 PAYLOAD`), each keyed by UID, size, modification time and
-//! Maildir unique name, compared in full on every lookup: a message
-//! expunged, replaced or renumbered never matches an old record, and a new
-//! one is summarized and appended. Reading stops at the first record that
+//! Maildir unique name, compared in full with the folder's listing the
+//! first time a session uses the record: a message expunged, replaced or
+//! renumbered never matches an old record, and a new one is summarized and
+//! appended. A UID names one message for as long as the folder's
+//! UIDVALIDITY holds, so a record checked once is not checked again until
+//! the UIDVALIDITY changes (the store then reads the file afresh). Reading stops at the first record that
 //! does not verify and the file is cut there; a file without the magic is
 //! started afresh. Everything in it can be recomputed from the messages,
 //! so appends are not synced. A file with many stale records is rewritten
@@ -36,15 +39,35 @@ pub const COLUMNS_FILE: &str = ".mailwire-imapsearch";
 /// messages not held fall back to the summary cache and are not appended.
 pub const MAX_HELD: usize = 64 * 1024 * 1024;
 
+/// A record held in memory.
+#[derive(Debug, Clone)]
+struct Entry {
+    uid: u32,
+    /// Where its payload lies in `held`.
+    at: usize,
+    len: usize,
+    sent_day: Option<i32>,
+    /// Its key was compared with the folder's listing.
+    checked: bool,
+    /// No later record for the same UID replaced it.
+    current: bool,
+}
+
 /// One folder's column file, read and held.
 #[derive(Debug)]
 pub struct ColumnFile {
     path: PathBuf,
     file: File,
-    /// The verified payloads, back to back.
+    /// The good records as read or written (frames included), back to
+    /// back.
     held: Vec<u8>,
-    /// Where each UID's latest payload lies in `held`.
-    index: HashMap<u32, (usize, usize)>,
+    /// The records in file order (mostly UID order, as searches go).
+    entries: Vec<Entry>,
+    /// Each UID's current entry.
+    index: HashMap<u32, usize>,
+    /// Where the last lookup's successor is: a search goes in UID order,
+    /// so the next lookup usually finds its entry there without hashing.
+    cursor: usize,
     /// How far the file has been read.
     end: u64,
     /// `held` reached [`MAX_HELD`].
@@ -66,7 +89,9 @@ impl ColumnFile {
             path,
             file,
             held: Vec::new(),
+            entries: Vec::new(),
             index: HashMap::new(),
+            cursor: 0,
             end: 0,
             full: false,
         };
@@ -101,15 +126,21 @@ impl ColumnFile {
     fn read_from(&mut self, from: u64) -> io::Result<(usize, u64, u64)> {
         let len = self.file.metadata()?.len();
         let room = MAX_HELD.saturating_sub(self.held.len()) as u64;
-        let mut bytes = Vec::new();
+        // Read straight behind the records held, then keep the good part.
+        let base = self.held.len();
         let mut f = &self.file;
         f.seek(SeekFrom::Start(from))?;
         f.take(room.min(len.saturating_sub(from)))
-            .read_to_end(&mut bytes)?;
-        let (records, good) = scan_records(&bytes);
+            .read_to_end(&mut self.held)?;
+        let (records, good) = scan_records(&self.held[base..]);
         let count = records.len();
-        for (_, payload) in records {
-            self.hold(payload);
+        let found: Vec<(usize, usize)> = records
+            .iter()
+            .map(|(at, p)| (base + at + 8, p.len()))
+            .collect();
+        self.held.truncate(base + good);
+        for (at, plen) in found {
+            self.index_payload(at, plen);
         }
         if from.saturating_add(room) < len {
             self.full = true;
@@ -119,40 +150,115 @@ impl ColumnFile {
         Ok((count, good, len))
     }
 
-    fn hold(&mut self, payload: &[u8]) {
-        let Some(r) = imap_proto::columns::parse_payload(payload) else {
-            return;
-        };
-        if self.held.len() + payload.len() > MAX_HELD {
+    /// Holds a whole record (frame included).
+    fn hold(&mut self, record: &[u8]) {
+        if self.held.len() + record.len() > MAX_HELD {
             self.full = true;
             return;
         }
         let at = self.held.len();
-        self.held.extend_from_slice(payload);
-        self.index.insert(r.uid, (at, payload.len()));
+        self.held.extend_from_slice(record);
+        self.index_payload(at + 8, record.len().saturating_sub(8));
+    }
+
+    /// Indexes the payload held at `at`.
+    fn index_payload(&mut self, at: usize, len: usize) {
+        let Some(r) = self
+            .held
+            .get(at..at + len)
+            .and_then(imap_proto::columns::parse_payload)
+        else {
+            return;
+        };
+        let (uid, sent_day) = (r.uid, r.sent_day);
+        let i = self.entries.len();
+        self.entries.push(Entry {
+            uid,
+            at,
+            len,
+            sent_day,
+            checked: false,
+            current: true,
+        });
+        if let Some(old) = self.index.insert(uid, i) {
+            if let Some(e) = self.entries.get_mut(old) {
+                e.current = false;
+            }
+        }
+    }
+
+    fn payload(&self, i: usize) -> Option<ColumnsRef<'_>> {
+        let e = self.entries.get(i)?;
+        imap_proto::columns::parse_payload(self.held.get(e.at..e.at + e.len)?)
     }
 
     fn held(&self, uid: u32) -> Option<ColumnsRef<'_>> {
-        let (at, len) = *self.index.get(&uid)?;
-        imap_proto::columns::parse_payload(self.held.get(at..at + len)?)
+        self.payload(*self.index.get(&uid)?)
+    }
+
+    /// The current entry of `uid`, looked for at the cursor first.
+    fn position(&mut self, uid: u32) -> Option<usize> {
+        let i = match self.entries.get(self.cursor) {
+            Some(e) if e.uid == uid && e.current => self.cursor,
+            _ => *self.index.get(&uid)?,
+        };
+        self.cursor = i + 1;
+        Some(i)
+    }
+
+    /// The entry held for message `uid`, its key compared (once) with
+    /// `listed`, the message's size, time and unique name as the folder
+    /// lists it. On a miss, records other sessions appended since are read
+    /// first.
+    pub fn find<'k>(
+        &mut self,
+        uid: u32,
+        listed: impl Fn() -> Option<(u64, i64, &'k str)>,
+    ) -> Option<usize> {
+        for attempt in 0..2 {
+            if attempt == 1 {
+                let grown = self.file.metadata().is_ok_and(|m| m.len() > self.end);
+                if !grown || self.full {
+                    return None;
+                }
+                let end = self.end;
+                self.read_from(end).ok()?;
+            }
+            let Some(i) = self.position(uid) else {
+                continue;
+            };
+            if self.entries.get(i).is_some_and(|e| e.checked) {
+                return Some(i);
+            }
+            let (size, mtime, unique) = listed()?;
+            if self
+                .payload(i)
+                .is_some_and(|r| r.is_for(uid, size, mtime, unique))
+            {
+                if let Some(e) = self.entries.get_mut(i) {
+                    e.checked = true;
+                }
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// The sent day of entry `i` (from [`find`](Self::find)).
+    pub fn sent_day(&self, i: usize) -> Option<i32> {
+        self.entries.get(i).and_then(|e| e.sent_day)
+    }
+
+    /// The columns of entry `i` (from [`find`](Self::find)).
+    pub fn columns(&self, i: usize) -> Option<ColumnsRef<'_>> {
+        self.payload(i)
     }
 
     /// The columns held for this message, if a record for it (the same
-    /// UID, size, time and unique name) was read; on a miss, records other
-    /// sessions appended since are read first.
+    /// UID, size, time and unique name) was read.
     pub fn get(&mut self, uid: u32, size: u64, mtime: i64, unique: &str) -> Option<ColumnsRef<'_>> {
-        let hit = self
-            .held(uid)
-            .is_some_and(|r| r.is_for(uid, size, mtime, unique));
-        if !hit {
-            let grown = self.file.metadata().is_ok_and(|m| m.len() > self.end);
-            if !grown || self.full {
-                return None;
-            }
-            let end = self.end;
-            self.read_from(end).ok()?;
-        }
-        self.held(uid).filter(|r| r.is_for(uid, size, mtime, unique))
+        let i = self.find(uid, || Some((size, mtime, unique)))?;
+        self.payload(i)
     }
 
     /// Appends (and holds) the columns of this message.
@@ -167,7 +273,7 @@ impl ColumnFile {
             // other sessions wrote.
             (&self.file).write_all(&record)?;
         }
-        self.hold(&record[8..]);
+        self.hold(&record);
         Ok(())
     }
 
@@ -183,22 +289,26 @@ impl ColumnFile {
             .filter(|u| live.contains(u))
             .collect();
         uids.sort_unstable();
-        let mut held = Vec::new();
-        let mut index = HashMap::new();
-        let mut at = COLUMNS_MAGIC.len() as u64;
+        let mut records = Vec::new();
         for uid in uids {
             let Some(r) = self.held(uid) else { continue };
-            let record = r.encode();
-            out.write_all(&record)?;
+            records.push(r.encode());
+        }
+        let mut at = COLUMNS_MAGIC.len() as u64;
+        for record in &records {
+            out.write_all(record)?;
             at += record.len() as u64;
-            index.insert(uid, (held.len(), record.len() - 8));
-            held.extend_from_slice(&record[8..]);
         }
         out.into_inner().map_err(|e| e.into_error())?;
         fs::rename(&tmp, &self.path)?;
         self.file = OpenOptions::new().read(true).append(true).open(&self.path)?;
-        self.held = held;
-        self.index = index;
+        self.held.clear();
+        self.entries.clear();
+        self.index.clear();
+        self.cursor = 0;
+        for record in &records {
+            self.hold(record);
+        }
         self.end = at;
         Ok(())
     }

@@ -26,8 +26,11 @@ pub struct MaildirStore {
     folders: MaildirFolders,
     known: HashMap<String, HashMap<u32, FolderMessage>>,
     caches: HashMap<String, FolderCache>,
-    /// Each folder's search columns, read once and held ([`crate::columns`]).
-    columns: HashMap<String, ColumnFile>,
+    /// Each folder's search columns, read once and held ([`crate::columns`]),
+    /// with the UIDVALIDITY they were read under.
+    columns: HashMap<String, (u32, ColumnFile)>,
+    /// Each folder's UIDVALIDITY at its last listing.
+    validity: HashMap<String, u32>,
     /// The message file last read by `read_at`, kept open for the next chunk.
     open: Option<(String, u32, File)>,
     /// The APPEND being written to `tmp/`.
@@ -42,6 +45,7 @@ impl MaildirStore {
             known: HashMap::new(),
             caches: HashMap::new(),
             columns: HashMap::new(),
+            validity: HashMap::new(),
             open: None,
             appending: None,
         }
@@ -127,6 +131,10 @@ impl MaildirStore {
     }
 
     fn column_file(&mut self, folder: &str, m: &FolderMessage) -> Option<&mut ColumnFile> {
+        let validity = self.validity.get(folder).copied().unwrap_or(0);
+        if self.columns.get(folder).is_some_and(|(v, _)| *v != validity) {
+            self.columns.remove(folder);
+        }
         if !self.columns.contains_key(folder) {
             let dir = m.path().parent()?.parent()?;
             let live: HashSet<u32> = self
@@ -135,22 +143,36 @@ impl MaildirStore {
                 .map(|k| k.keys().copied().collect())
                 .unwrap_or_default();
             let cols = ColumnFile::open(dir, &live).ok()?;
-            self.columns.insert(folder.to_owned(), cols);
+            self.columns.insert(folder.to_owned(), (validity, cols));
         }
-        self.columns.get_mut(folder)
+        self.columns.get_mut(folder).map(|(_, c)| c)
     }
 
-    /// The held columns of a message as last listed, without copying its
-    /// listing entry (the common case of a warm SEARCH).
+    /// The held entry of a message as last listed (the common case of a
+    /// warm SEARCH: no copy of its listing entry, and its key compared
+    /// with the listing once per UIDVALIDITY).
+    fn held_entry(&mut self, folder: &str, uid: u32) -> Option<(&mut ColumnFile, usize)> {
+        let known = self.known.get(folder);
+        let (_, cols) = self.columns.get_mut(folder)?;
+        let i = cols.find(uid, || {
+            known
+                .and_then(|k| k.get(&uid))
+                .map(|m| (m.size, m.mtime, m.unique.as_str()))
+        })?;
+        Some((cols, i))
+    }
+
     fn held_columns(&mut self, folder: &str, uid: u32, out: &mut Columns) -> bool {
-        let known = self.known.get(folder).and_then(|k| k.get(&uid));
-        if let (Some(m), Some(cols)) = (known, self.columns.get_mut(folder)) {
-            if let Some(r) = cols.get(uid, m.size, m.mtime, &m.unique) {
-                out.set(&r);
-                return true;
-            }
+        match self.held_entry(folder, uid) {
+            Some((cols, i)) => match cols.columns(i) {
+                Some(r) => {
+                    out.set(&r);
+                    true
+                }
+                None => false,
+            },
+            None => false,
         }
-        false
     }
 }
 
@@ -182,6 +204,11 @@ impl Mailstore for MaildirStore {
     }
     fn view(&mut self, folder: &str, claim_recent: bool) -> Result<FolderView, StoreError> {
         let listing = self.folders.list(folder, claim_recent).map_err(map)?;
+        if self.validity.insert(folder.to_owned(), listing.uid_validity) != Some(listing.uid_validity) {
+            // Renumbered: the held columns are checked against the new
+            // listing when next read.
+            self.columns.remove(folder);
+        }
         self.known.insert(
             folder.to_owned(),
             listing
@@ -291,11 +318,8 @@ impl Mailstore for MaildirStore {
         Ok(summary)
     }
     fn sent_day(&mut self, folder: &str, uid: u32) -> Result<Option<i32>, StoreError> {
-        let known = self.known.get(folder).and_then(|k| k.get(&uid));
-        if let (Some(m), Some(cols)) = (known, self.columns.get_mut(folder)) {
-            if let Some(r) = cols.get(uid, m.size, m.mtime, &m.unique) {
-                return Ok(r.sent_day);
-            }
+        if let Some((cols, i)) = self.held_entry(folder, uid) {
+            return Ok(cols.sent_day(i));
         }
         let mut out = Columns::default();
         self.search_columns(folder, uid, &mut out)?;

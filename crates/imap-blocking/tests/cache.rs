@@ -299,6 +299,27 @@ fn held_columns_follow_messages_added_and_expunged_between_searches() {
     assert!(got.contains("* SEARCH 1 3\r\na OK"), "{got}");
     assert!(got.contains("* SEARCH 2 5\r\nb OK"), "{got}");
     assert!(got.contains("* SEARCH\r\nc OK"), "{got}");
+    // Renumbered under the same store (the UID list lost: a new
+    // UIDVALIDITY): UIDs 1 and 2 are now other messages, and the columns
+    // held and checked for the old ones must not answer for them.
+    for sub in ["cur", "new"] {
+        fs::remove_dir_all(root.join(sub)).unwrap();
+        fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    fs::remove_file(root.join(".mailwire-uidlist")).unwrap();
+    for (i, who) in ["Quinn <q@example.org>", "Rick <r@example.org>"].iter().enumerate() {
+        let path = root.join(format!("cur/{}.M{i}P1.again:2,", 1_900_000_000 + i));
+        fs::write(&path, format!("From: {who}\r\nSubject: renumbered\r\n\r\nbody\r\n")).unwrap();
+        set_mtime(&path, WHEN);
+    }
+    let got = ask(
+        &mut store,
+        "a SEARCH FROM example\r\nb SEARCH FROM quinn\r\nc SEARCH FROM dan\r\nd SEARCH SENTSINCE 1-Jan-2000\r\n",
+    );
+    assert!(got.contains("* SEARCH 1 2\r\na OK"), "{got}");
+    assert!(got.contains("* SEARCH 1\r\nb OK"), "{got}");
+    assert!(got.contains("* SEARCH\r\nc OK"), "{got}");
+    assert!(got.contains("* SEARCH\r\nd OK"), "{got}");
     fs::remove_dir_all(&dir).unwrap();
 }
 
