@@ -72,7 +72,14 @@ pub struct ColumnFile {
     end: u64,
     /// `held` reached [`MAX_HELD`].
     full: bool,
+    /// Records put but not yet written: a SEARCH that summarizes a whole
+    /// folder writes them a batch at a time (and the rest when the store
+    /// is dropped).
+    pending: Vec<u8>,
 }
+
+/// How many octets of new records are written at once.
+const BATCH: usize = 256 * 1024;
 
 impl ColumnFile {
     /// Opens (or starts) the column file of the folder in `dir` and reads
@@ -94,6 +101,7 @@ impl ColumnFile {
             cursor: 0,
             end: 0,
             full: false,
+            pending: Vec::new(),
         };
         let mut magic = [0u8; 8];
         let magic_ok = (&cols.file).read_exact(&mut magic).is_ok() && &magic == COLUMNS_MAGIC;
@@ -267,14 +275,31 @@ impl ColumnFile {
             return Ok(());
         }
         let record = columns.encode_record(key);
-        {
-            let _guard = WRITE.lock().unwrap_or_else(|e| e.into_inner());
-            // Opened for appending: the record lands at the end whatever
-            // other sessions wrote.
-            (&self.file).write_all(&record)?;
-        }
         self.hold(&record);
+        self.pending.extend_from_slice(&record);
+        if self.pending.len() >= BATCH {
+            self.flush()?;
+        }
         Ok(())
+    }
+
+    /// Writes the records put since the last flush.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let _guard = WRITE.lock().unwrap_or_else(|e| e.into_inner());
+        let before = self.file.metadata()?.len();
+        // Opened for appending: the records land at the end whatever other
+        // sessions wrote.
+        let written = (&self.file).write_all(&self.pending);
+        if written.is_ok() && before == self.end {
+            // Nothing of others' between what was read and these: they
+            // need not be read back.
+            self.end += self.pending.len() as u64;
+        }
+        self.pending.clear();
+        written
     }
 
     /// Rewrites the file with the live records only.
@@ -321,6 +346,13 @@ impl ColumnFile {
     /// No message has columns held.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
+    }
+}
+
+impl Drop for ColumnFile {
+    fn drop(&mut self) {
+        // Lost records cost time only.
+        let _ = self.flush();
     }
 }
 

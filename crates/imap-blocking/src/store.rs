@@ -203,6 +203,11 @@ impl Mailstore for MaildirStore {
         self.folders.rename(from, to).map_err(map)
     }
     fn view(&mut self, folder: &str, claim_recent: bool) -> Result<FolderView, StoreError> {
+        // Columns a search computed are written out at the latest here
+        // (the session lists the folder at each NOOP, IDLE poll and SELECT).
+        for (_, cols) in self.columns.values_mut() {
+            let _ = cols.flush();
+        }
         let listing = self.folders.list(folder, claim_recent).map_err(map)?;
         if self.validity.insert(folder.to_owned(), listing.uid_validity) != Some(listing.uid_validity) {
             // Renumbered: the held columns are checked against the new
