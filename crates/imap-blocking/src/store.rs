@@ -28,7 +28,9 @@ pub struct MaildirStore {
     caches: HashMap<String, FolderCache>,
     /// Each folder's search columns, read once and held ([`crate::columns`]),
     /// with the UIDVALIDITY they were read under.
-    columns: HashMap<String, (u32, ColumnFile)>,
+    /// A short list: a session searches few folders, and finding one by
+    /// comparing names is cheaper per message than hashing the name.
+    columns: Vec<(String, u32, ColumnFile)>,
     /// Each folder's UIDVALIDITY at its last listing.
     validity: HashMap<String, u32>,
     /// The message file last read by `read_at`, kept open for the next chunk.
@@ -44,7 +46,7 @@ impl MaildirStore {
             folders,
             known: HashMap::new(),
             caches: HashMap::new(),
-            columns: HashMap::new(),
+            columns: Vec::new(),
             validity: HashMap::new(),
             open: None,
             appending: None,
@@ -132,10 +134,8 @@ impl MaildirStore {
 
     fn column_file(&mut self, folder: &str, m: &FolderMessage) -> Option<&mut ColumnFile> {
         let validity = self.validity.get(folder).copied().unwrap_or(0);
-        if self.columns.get(folder).is_some_and(|(v, _)| *v != validity) {
-            self.columns.remove(folder);
-        }
-        if !self.columns.contains_key(folder) {
+        self.columns.retain(|(f, v, _)| f != folder || *v == validity);
+        if !self.columns.iter().any(|(f, _, _)| f == folder) {
             let dir = m.path().parent()?.parent()?;
             let live: HashSet<u32> = self
                 .known
@@ -143,19 +143,23 @@ impl MaildirStore {
                 .map(|k| k.keys().copied().collect())
                 .unwrap_or_default();
             let cols = ColumnFile::open(dir, &live).ok()?;
-            self.columns.insert(folder.to_owned(), (validity, cols));
+            self.columns.push((folder.to_owned(), validity, cols));
         }
-        self.columns.get_mut(folder).map(|(_, c)| c)
+        self.columns
+            .iter_mut()
+            .find(|(f, _, _)| f == folder)
+            .map(|(_, _, c)| c)
     }
 
     /// The held entry of a message as last listed (the common case of a
     /// warm SEARCH: no copy of its listing entry, and its key compared
     /// with the listing once per UIDVALIDITY).
     fn held_entry(&mut self, folder: &str, uid: u32) -> Option<(&mut ColumnFile, usize)> {
-        let known = self.known.get(folder);
-        let (_, cols) = self.columns.get_mut(folder)?;
+        let known = &self.known;
+        let (_, _, cols) = self.columns.iter_mut().find(|(f, _, _)| f == folder)?;
         let i = cols.find(uid, || {
             known
+                .get(folder)
                 .and_then(|k| k.get(&uid))
                 .map(|m| (m.size, m.mtime, m.unique.as_str()))
         })?;
@@ -205,14 +209,14 @@ impl Mailstore for MaildirStore {
     fn view(&mut self, folder: &str, claim_recent: bool) -> Result<FolderView, StoreError> {
         // Columns a search computed are written out at the latest here
         // (the session lists the folder at each NOOP, IDLE poll and SELECT).
-        for (_, cols) in self.columns.values_mut() {
+        for (_, _, cols) in &mut self.columns {
             let _ = cols.flush();
         }
         let listing = self.folders.list(folder, claim_recent).map_err(map)?;
         if self.validity.insert(folder.to_owned(), listing.uid_validity) != Some(listing.uid_validity) {
             // Renumbered: the held columns are checked against the new
             // listing when next read.
-            self.columns.remove(folder);
+            self.columns.retain(|(f, _, _)| f != folder);
         }
         self.known.insert(
             folder.to_owned(),

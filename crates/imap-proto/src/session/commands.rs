@@ -376,13 +376,7 @@ impl ImapSession {
             }
             CommandBody::Search { criteria, uid, .. } => {
                 let hits = self.search_with(&criteria, store, uid);
-                let list: Vec<String> = hits.iter().map(u32::to_string).collect();
-                let line = if list.is_empty() {
-                    "* SEARCH\r\n".to_owned()
-                } else {
-                    format!("* SEARCH {}\r\n", list.join(" "))
-                };
-                self.transmit(line.as_bytes());
+                self.transmit(&super::search::search_response(&hits));
                 self.tagged(tag, "OK", "SEARCH completed");
             }
             CommandBody::Fetch {

@@ -31,19 +31,27 @@ struct Candidate<'s> {
 #[derive(Default)]
 struct Prepared {
     sets: HashMap<usize, Ranges>,
-    needles: HashMap<(usize, usize), memchr::memmem::Finder<'static>>,
+    /// A short list (a search has few strings): found by comparing
+    /// addresses, cheaper per message than hashing them.
+    needles: Vec<((usize, usize), memchr::memmem::Finder<'static>)>,
 }
 
 impl Prepared {
     /// Whether `hay` (already lowercase) holds `needle` in any case.
     fn find(&mut self, needle: &[u8], hay: &[u8]) -> bool {
+        let at = (needle.as_ptr() as usize, needle.len());
+        let i = match self.needles.iter().position(|(k, _)| *k == at) {
+            Some(i) => i,
+            None => {
+                let lower = needle.to_ascii_lowercase();
+                let finder = memchr::memmem::Finder::new(&lower).into_owned();
+                self.needles.push((at, finder));
+                self.needles.len() - 1
+            }
+        };
         self.needles
-            .entry((needle.as_ptr() as usize, needle.len()))
-            .or_insert_with(|| {
-                memchr::memmem::Finder::new(&needle.to_ascii_lowercase()).into_owned()
-            })
-            .find(hay)
-            .is_some()
+            .get(i)
+            .is_some_and(|(_, f)| f.find(hay).is_some())
     }
 }
 
@@ -137,6 +145,30 @@ fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
     let haystack = haystack.to_ascii_lowercase();
     let needle = needle.to_ascii_lowercase();
     memchr::memmem::find(&haystack, &needle).is_some()
+}
+
+/// The untagged answer: `* SEARCH` and the numbers, written into one
+/// buffer (a search of a large folder can hit hundreds of thousands).
+pub(crate) fn search_response(hits: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10 + hits.len() * 7);
+    out.extend_from_slice(b"* SEARCH");
+    for &n in hits {
+        out.push(b' ');
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        let mut v = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[i..]);
+    }
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 fn day(seconds: i64) -> Option<chrono::NaiveDate> {
@@ -327,13 +359,20 @@ fn matches(
                 Some(s) => s.as_ref().and_then(|s| s.sent_day),
                 None => store.sent_day(folder, c.meta.uid).ok().flatten(),
             };
-            let Some(x) = day.and_then(chrono::NaiveDate::from_num_days_from_ce_opt) else {
+            // Compared as day numbers (no date made per message); a day
+            // outside the dates chrono can hold matches nothing, as before.
+            use chrono::Datelike;
+            let Some(x) = day.filter(|x| {
+                (chrono::NaiveDate::MIN.num_days_from_ce()..=chrono::NaiveDate::MAX.num_days_from_ce())
+                    .contains(x)
+            }) else {
                 return false;
             };
+            let d = d.as_ref().num_days_from_ce();
             match key {
-                SearchKey::SentSince(_) => x >= *d.as_ref(),
-                SearchKey::SentBefore(_) => x < *d.as_ref(),
-                _ => x == *d.as_ref(),
+                SearchKey::SentSince(_) => x >= d,
+                SearchKey::SentBefore(_) => x < d,
+                _ => x == d,
             }
         }
         SearchKey::From(s) => column_has(c, store, folder, p, 0, s.as_ref()),
@@ -367,6 +406,15 @@ fn matches(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn search_response_lists_the_numbers() {
+        assert_eq!(search_response(&[]), b"* SEARCH\r\n");
+        assert_eq!(
+            search_response(&[1, 9, 10, 4_294_967_295]),
+            b"* SEARCH 1 9 10 4294967295\r\n"
+        );
+    }
 
     proptest! {
         #[test]
