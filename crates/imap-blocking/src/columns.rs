@@ -326,7 +326,10 @@ impl ColumnFile {
         }
         out.into_inner().map_err(|e| e.into_error())?;
         fs::rename(&tmp, &self.path)?;
-        self.file = OpenOptions::new().read(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)?;
         self.held.clear();
         self.entries.clear();
         self.index.clear();

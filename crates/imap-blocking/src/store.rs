@@ -134,7 +134,8 @@ impl MaildirStore {
 
     fn column_file(&mut self, folder: &str, m: &FolderMessage) -> Option<&mut ColumnFile> {
         let validity = self.validity.get(folder).copied().unwrap_or(0);
-        self.columns.retain(|(f, v, _)| f != folder || *v == validity);
+        self.columns
+            .retain(|(f, v, _)| f != folder || *v == validity);
         if !self.columns.iter().any(|(f, _, _)| f == folder) {
             let dir = m.path().parent()?.parent()?;
             let live: HashSet<u32> = self
@@ -213,7 +214,11 @@ impl Mailstore for MaildirStore {
             let _ = cols.flush();
         }
         let listing = self.folders.list(folder, claim_recent).map_err(map)?;
-        if self.validity.insert(folder.to_owned(), listing.uid_validity) != Some(listing.uid_validity) {
+        if self
+            .validity
+            .insert(folder.to_owned(), listing.uid_validity)
+            != Some(listing.uid_validity)
+        {
             // Renumbered: the held columns are checked against the new
             // listing when next read.
             self.columns.retain(|(f, _, _)| f != folder);

@@ -205,7 +205,11 @@ fn search_columns_give_the_same_answers_and_are_rebuilt_when_damaged() {
     assert_eq!(columns_held(&root), messages.len());
     let len = fs::metadata(&file).unwrap().len();
     assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "warm");
-    assert_eq!(fs::metadata(&file).unwrap().len(), len, "nothing appended warm");
+    assert_eq!(
+        fs::metadata(&file).unwrap().len(),
+        len,
+        "nothing appended warm"
+    );
 
     // The summary cache gone too: the columns alone answer the header keys.
     fs::remove_file(root.join(CACHE_FILE)).unwrap();
@@ -254,7 +258,11 @@ fn search_columns_give_the_same_answers_and_are_rebuilt_when_damaged() {
     let mut bytes = fs::read(&file).unwrap();
     bytes.extend_from_slice(&liar.encode_record(&key));
     fs::write(&file, &bytes).unwrap();
-    assert_eq!(ask(&mut maildir_store(&root), COMMANDS), want, "stale record");
+    assert_eq!(
+        ask(&mut maildir_store(&root), COMMANDS),
+        want,
+        "stale record"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -307,9 +315,16 @@ fn held_columns_follow_messages_added_and_expunged_between_searches() {
         fs::create_dir_all(root.join(sub)).unwrap();
     }
     fs::remove_file(root.join(".mailwire-uidlist")).unwrap();
-    for (i, who) in ["Quinn <q@example.org>", "Rick <r@example.org>"].iter().enumerate() {
+    for (i, who) in ["Quinn <q@example.org>", "Rick <r@example.org>"]
+        .iter()
+        .enumerate()
+    {
         let path = root.join(format!("cur/{}.M{i}P1.again:2,", 1_900_000_000 + i));
-        fs::write(&path, format!("From: {who}\r\nSubject: renumbered\r\n\r\nbody\r\n")).unwrap();
+        fs::write(
+            &path,
+            format!("From: {who}\r\nSubject: renumbered\r\n\r\nbody\r\n"),
+        )
+        .unwrap();
         set_mtime(&path, WHEN);
     }
     let got = ask(

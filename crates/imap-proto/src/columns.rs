@@ -66,7 +66,10 @@ impl Columns {
         let msg = mime_codec::Message::parse(&summary.header);
         let headers = msg.headers();
         for (i, name) in COLUMN_FIELDS.iter().enumerate() {
-            for h in headers.iter().filter(|h| h.name().eq_ignore_ascii_case(name)) {
+            for h in headers
+                .iter()
+                .filter(|h| h.name().eq_ignore_ascii_case(name))
+            {
                 let start = self.text.len();
                 self.text.extend_from_slice(h.raw_value());
                 self.text.push(b' ');
@@ -224,7 +227,10 @@ pub struct ColumnsRef<'a> {
 impl ColumnsRef<'_> {
     /// Whether the record was written for this message.
     pub fn is_for(&self, uid: u32, size: u64, mtime: i64, unique: &str) -> bool {
-        self.uid == uid && self.size == size && self.mtime == mtime && self.unique == unique.as_bytes()
+        self.uid == uid
+            && self.size == size
+            && self.mtime == mtime
+            && self.unique == unique.as_bytes()
     }
 
     /// The record's octets again (`LEN CRC32 PAYLOAD`).
@@ -359,7 +365,10 @@ mod tests {
     #[test]
     fn columns_hold_raw_and_decoded_text_lowercased() {
         let c = Columns::of_summary(&Summary::of(MSG));
-        assert_eq!(c.field(0), b" ann <ann@example.com> ann <ann@example.com>\n");
+        assert_eq!(
+            c.field(0),
+            b" ann <ann@example.com> ann <ann@example.com>\n"
+        );
         assert_eq!(
             c.field(1),
             " b@x b@x\n =?utf-8?q?caf=c3=a9?= <c@x> café <c@x>\n".as_bytes()

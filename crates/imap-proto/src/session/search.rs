@@ -363,7 +363,8 @@ fn matches(
             // outside the dates chrono can hold matches nothing, as before.
             use chrono::Datelike;
             let Some(x) = day.filter(|x| {
-                (chrono::NaiveDate::MIN.num_days_from_ce()..=chrono::NaiveDate::MAX.num_days_from_ce())
+                (chrono::NaiveDate::MIN.num_days_from_ce()
+                    ..=chrono::NaiveDate::MAX.num_days_from_ce())
                     .contains(x)
             }) else {
                 return false;
