@@ -116,8 +116,12 @@ impl Srs {
 
     /// The envelope sender for `sender` (`local@domain`) forwarded at
     /// `now` (seconds since the Unix epoch). `None` when there is nothing
-    /// to rewrite or it cannot be: no `@`, an empty part, or a local part
-    /// that is not a plain dot-string (a quoted one).
+    /// to rewrite or it cannot be: no `@`, an empty part, a local part
+    /// that is not a plain dot-string (a quoted one), an address literal
+    /// (`[192.0.2.1]` cannot stand in a local part), or a rewritten address
+    /// that would not be a valid SMTP mailbox (a local part over 64 octets
+    /// or a path over 256, RFC 5321 §4.5.3.1: no server, this one included,
+    /// would take it, nor a bounce to it, back).
     pub fn forward(&self, sender: &str, now: u64) -> Option<String> {
         let (user, host) = sender.rsplit_once('@')?;
         if user.is_empty() || host.is_empty() || !user.bytes().all(is_dot_string_byte) {
@@ -128,7 +132,9 @@ impl Srs {
         }
         let stamp = encode_stamp(now / SECONDS_PER_DAY);
         let hash = self.hash(&stamp, host, user);
-        Some(format!("SRS0={hash}={stamp}={host}={user}@{}", self.domain))
+        let rewritten = format!("SRS0={hash}={stamp}={host}={user}@{}", self.domain);
+        smtp_proto::Mailbox::parse(&rewritten).ok()?;
+        Some(rewritten)
     }
 
     /// The original sender of the SRS0 `local` part of an address at one
@@ -228,8 +234,10 @@ fn is_dot_string_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
 }
 
+/// A domain name's characters (an address literal's brackets and colons
+/// cannot stand in the local part the domain goes into).
 fn is_domain_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'[' || b == b']' || b == b':'
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
 }
 
 #[cfg(test)]
@@ -318,6 +326,31 @@ mod tests {
         assert_eq!(s.forward("nobody", NOW), None);
         assert_eq!(s.forward("\"a b\"@x.example", NOW), None);
         assert_eq!(s.forward("a@", NOW), None);
+        // An address literal has no place in a local part.
+        assert_eq!(s.forward("user@[192.0.2.1]", NOW), None);
+        assert_eq!(s.forward("user@[IPv6:2001:db8::1]", NOW), None);
+    }
+
+    #[test]
+    fn a_rewritten_address_too_long_for_smtp_is_not_made() {
+        let s = srs();
+        // 50 octets of user and host: the local part is 64, the most
+        // RFC 5321 allows, and every server takes it.
+        let user = "u".repeat(20);
+        let host = format!("{}.example", "h".repeat(22));
+        let fits = s.forward(&format!("{user}@{host}"), NOW).unwrap();
+        assert_eq!(local(&fits).len(), 64);
+        assert!(smtp_proto::Mailbox::parse(&fits).is_ok(), "{fits}");
+        assert_eq!(
+            s.reverse(local(&fits), NOW).unwrap(),
+            format!("{user}@{host}")
+        );
+        // One more octet: a local part of 65, which the spool's client
+        // could never send (the forwarded copy would be lost) nor this
+        // server take back as a bounce's recipient.
+        assert_eq!(s.forward(&format!("{user}x@{host}"), NOW), None);
+        let long = format!("notifications.list-{}@mail.example", "x".repeat(40));
+        assert_eq!(s.forward(&long, NOW), None);
     }
 
     fn user() -> impl Strategy<Value = String> {
@@ -335,6 +368,8 @@ mod tests {
         fn round_trip(user in user(), host in host(), now in 0u64..4_000_000_000, later in 0u64..=21, lower in any::<bool>()) {
             let s = srs();
             let sender = format!("{user}@{host}");
+            // Too long to rewrite into a valid mailbox: left alone.
+            prop_assume!(user.len() + host.len() <= 50);
             let rewritten = s.forward(&sender, now).unwrap();
             prop_assert!(rewritten.ends_with("@fwd.example"));
             let mut local = local(&rewritten).to_owned();
@@ -353,6 +388,7 @@ mod tests {
         /// again), the address is refused.
         #[test]
         fn expiry(user in user(), host in host(), now in 0u64..4_000_000_000, later in 22u64..1000) {
+            prop_assume!(user.len() + host.len() <= 50);
             let s = srs();
             let rewritten = s.forward(&format!("{user}@{host}"), now).unwrap();
             prop_assert_eq!(s.reverse(local(&rewritten), now + later * 86_400), Err(SrsError::Expired));
@@ -362,6 +398,7 @@ mod tests {
         /// (other than its case) is refused.
         #[test]
         fn tampering(user in user(), host in host(), now in 0u64..4_000_000_000, at in any::<prop::sample::Index>()) {
+            prop_assume!(user.len() + host.len() <= 50);
             let s = srs();
             let rewritten = s.forward(&format!("{user}@{host}"), now).unwrap();
             let local = local(&rewritten);
@@ -380,6 +417,20 @@ mod tests {
                 // hash no longer matches: only reaching here with a stamp
                 // edit would be a failure.
                 Ok(back) => prop_assert!(false, "{tampered} accepted as {back}"),
+            }
+        }
+
+        /// Whatever is rewritten is a mailbox SMTP can carry (the spool's
+        /// client sends it, this server takes a bounce to it back); what is
+        /// not is left alone only when it could not be.
+        #[test]
+        fn every_rewritten_address_is_a_valid_mailbox(user in user(), host in host(), now in any::<u64>()) {
+            let sender = format!("{user}@{host}");
+            match srs().forward(&sender, now) {
+                Some(rewritten) => {
+                    prop_assert!(smtp_proto::Mailbox::parse(&rewritten).is_ok(), "{}", rewritten);
+                }
+                None => prop_assert!(user.len() + host.len() > 50, "{} left alone", sender),
             }
         }
 

@@ -147,3 +147,25 @@ fn without_srs_forwarded_mail_keeps_its_sender_and_local_senders_are_never_rewri
     assert!(r.starts_with("250"), "{r}");
     assert_eq!(spooled(&h)[0].0, format!("bob@{DOMAIN}"));
 }
+
+/// A sender whose SRS form would not be a valid mailbox (a local part over
+/// 64 octets) keeps its own address on the forwarded copy: an SRS0 sender
+/// that long could never be sent by the spool's client (the copy would
+/// fail at once, its bounce undeliverable) nor taken back by this server.
+#[test]
+fn a_sender_too_long_to_rewrite_is_forwarded_as_it_is() {
+    let h = srs_harness();
+    let long = format!("notifications-{}@lists.origin.test", "x".repeat(40));
+    let mut c = Raw::connect(h.smtp());
+    c.cmd("EHLO client.test");
+    let r = c.send(&long, &[&format!("fwd@{DOMAIN}")], "Subject: long\n\nhi\n");
+    assert!(r.starts_with("250"), "{r}");
+    let queued = spooled(&h);
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let sender = &queued[0].0;
+    assert!(
+        smtp_proto::Mailbox::parse(sender).is_ok(),
+        "the queued sender {sender:?} is no mailbox SMTP can send"
+    );
+    assert_eq!(sender, &long);
+}
