@@ -124,11 +124,14 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         }
     }
 
-    /// The original sender an SRS0 recipient of ours stands for.
+    /// The original sender an SRS0 recipient of ours stands for, at the
+    /// end of the message. Its age was judged at its RCPT TO: a recipient
+    /// taken on its last day is not lost (nor given to a catch-all) when
+    /// the day ends before the message does.
     pub(crate) fn srs_original(&self, address: &str) -> Option<String> {
         let srs = self.shared.srs.as_ref()?;
         let local = self.srs_local(srs, address)?;
-        srs.reverse(local, now_secs()).ok()
+        srs.original(local).ok()
     }
 
     /// The envelope sender of the copies that leave for other domains:

@@ -140,6 +140,25 @@ impl Srs {
     /// The original sender of the SRS0 `local` part of an address at one
     /// of our domains, checked at `now` (seconds since the Unix epoch).
     pub fn reverse(&self, local: &str, now: u64) -> Result<String, SrsError> {
+        let (then, original) = self.checked(local)?;
+        let today = (now / SECONDS_PER_DAY) % STAMP_SLOTS;
+        let age = (today + STAMP_SLOTS - then) % STAMP_SLOTS;
+        if age > self.max_age_days {
+            return Err(SrsError::Expired);
+        }
+        Ok(original)
+    }
+
+    /// The original sender of an SRS0 `local` part whose hash is ours,
+    /// whatever its age: for a recipient [`reverse`](Self::reverse)
+    /// already took (at RCPT TO), which must not be lost when its last day
+    /// ends before the message does.
+    pub fn original(&self, local: &str) -> Result<String, SrsError> {
+        self.checked(local).map(|(_, original)| original)
+    }
+
+    /// The day stamp and the original sender of a genuine SRS0 local part.
+    fn checked(&self, local: &str) -> Result<(u64, String), SrsError> {
         let rest = strip_srs0(local).ok_or(SrsError::NotSrs)?;
         let mut fields = rest.splitn(4, '=');
         let (Some(hash), Some(stamp), Some(host), Some(user)) =
@@ -155,12 +174,7 @@ impl Srs {
         if !same_ignoring_case(hash.as_bytes(), expected.as_bytes()) {
             return Err(SrsError::BadHash);
         }
-        let today = (now / SECONDS_PER_DAY) % STAMP_SLOTS;
-        let age = (today + STAMP_SLOTS - then) % STAMP_SLOTS;
-        if age > self.max_age_days {
-            return Err(SrsError::Expired);
-        }
-        Ok(format!("{user}@{host}"))
+        Ok((then, format!("{user}@{host}")))
     }
 
     /// The first [`HASH_LENGTH`] base64 characters of the HMAC-SHA1 of the
@@ -311,6 +325,23 @@ mod tests {
             Err(SrsError::BadStamp)
         );
         assert_eq!(Srs::new(Vec::new(), "x").unwrap_err(), SrsError::NoSecret);
+    }
+
+    #[test]
+    fn a_recipient_taken_back_keeps_its_original_past_its_last_day() {
+        let s = srs();
+        let good = s.forward("alice@origin.example", NOW).unwrap();
+        // RCPT TO on its last day; the message ends on the next.
+        let last_day = NOW + 21 * 86_400;
+        assert!(s.reverse(local(&good), last_day).is_ok());
+        assert_eq!(
+            s.reverse(local(&good), last_day + 86_400),
+            Err(SrsError::Expired)
+        );
+        assert_eq!(s.original(local(&good)).unwrap(), "alice@origin.example");
+        // The hash is still checked.
+        let altered = local(&good).replace("=alice", "=mallory");
+        assert_eq!(s.original(&altered), Err(SrsError::BadHash));
     }
 
     #[test]
