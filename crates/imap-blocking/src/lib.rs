@@ -29,6 +29,7 @@
 )]
 #![warn(missing_docs)]
 
+pub mod cache;
 mod connection;
 mod store;
 

@@ -1,8 +1,13 @@
 //! The session's [`Mailstore`] over a Maildir++ tree ([`MaildirFolders`]).
 
-use imap_proto::{Copied, Flags, FolderView, Mailstore, MessageMeta, StoreError};
-use maildrop::{FolderError, FolderMessage, MaildirFolders};
-use std::collections::HashMap;
+use crate::cache::FolderCache;
+use imap_proto::summary::{CacheKey, HeaderEnd, MAX_CACHED_HEADER, WHOLE_SUMMARY_LIMIT};
+use imap_proto::{Copied, Flags, FolderView, Mailstore, MessageMeta, StoreError, Summary};
+use maildrop::{Delivery, FolderError, FolderMessage, MaildirFolders};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 
 /// A user's Maildir++ tree as the IMAP session sees it.
 ///
@@ -10,10 +15,19 @@ use std::collections::HashMap;
 /// a FETCH or STORE of many messages reads and renames files without
 /// listing the folder once per message; a message moved or removed since
 /// is looked up again.
-#[derive(Debug, Clone)]
+///
+/// Message summaries (ENVELOPE, BODYSTRUCTURE, the header block) are kept
+/// in a cache file per folder ([`crate::cache`]); message bodies are read a
+/// chunk at a time.
+#[derive(Debug)]
 pub struct MaildirStore {
     folders: MaildirFolders,
     known: HashMap<String, HashMap<u32, FolderMessage>>,
+    caches: HashMap<String, FolderCache>,
+    /// The message file last read by `read_at`, kept open for the next chunk.
+    open: Option<(String, u32, File)>,
+    /// The APPEND being written to `tmp/`.
+    appending: Option<Delivery>,
 }
 
 impl MaildirStore {
@@ -22,7 +36,89 @@ impl MaildirStore {
         MaildirStore {
             folders,
             known: HashMap::new(),
+            caches: HashMap::new(),
+            open: None,
+            appending: None,
         }
+    }
+
+    /// The message as last listed (`fresh`: listed again first).
+    fn message(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        fresh: bool,
+    ) -> Result<FolderMessage, StoreError> {
+        if !fresh {
+            if let Some(m) = self.known.get(folder).and_then(|k| k.get(&uid)) {
+                return Ok(m.clone());
+            }
+        }
+        self.view(folder, false)?;
+        self.known
+            .get(folder)
+            .and_then(|k| k.get(&uid))
+            .cloned()
+            .ok_or(StoreError::NoSuchMessage)
+    }
+
+    /// Computes a summary from the file: from its whole bytes when small,
+    /// else from its first octets and a scan for the end of its header
+    /// (holding one chunk at a time).
+    fn summarize(m: &FolderMessage, structure: bool) -> std::io::Result<Summary> {
+        let mut file = File::open(m.path())?;
+        let size = file.metadata()?.len();
+        if size <= WHOLE_SUMMARY_LIMIT || structure {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            return Ok(Summary::of(&bytes));
+        }
+        let mut head = Vec::new();
+        let mut end = HeaderEnd::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut at = 0u64;
+        while end.body_offset().is_none() {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            end.feed(chunk);
+            let room = (MAX_CACHED_HEADER + 2).saturating_sub(head.len());
+            head.extend_from_slice(&chunk[..room.min(n)]);
+            at += n as u64;
+        }
+        let body_offset = end.body_offset().unwrap_or(at).min(size);
+        Ok(Summary::of_head(&head, size, body_offset))
+    }
+
+    /// [`Mailstore::summary`] of a message whose file moved since listed.
+    fn summary_relisted(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        structure: bool,
+    ) -> Result<Summary, StoreError> {
+        let m = self.message(folder, uid, true)?;
+        let summary = Self::summarize(&m, structure).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NoSuchMessage,
+            k => StoreError::Io(k.to_string()),
+        })?;
+        Ok(summary)
+    }
+
+    fn cache(&mut self, folder: &str, m: &FolderMessage) -> Option<&mut FolderCache> {
+        if !self.caches.contains_key(folder) {
+            let dir = m.path().parent()?.parent()?;
+            let live: HashSet<u32> = self
+                .known
+                .get(folder)
+                .map(|k| k.keys().copied().collect())
+                .unwrap_or_default();
+            let cache = FolderCache::open(dir, &live).ok()?;
+            self.caches.insert(folder.to_owned(), cache);
+        }
+        self.caches.get_mut(folder)
     }
 }
 
@@ -86,6 +182,97 @@ impl Mailstore for MaildirStore {
         }
         self.folders.read(folder, uid).map_err(map)
     }
+    fn read_at(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        let same = matches!(&self.open, Some((f, u, _)) if f == folder && *u == uid);
+        if !same {
+            self.open = None;
+            let m = self.message(folder, uid, false)?;
+            // Moved (its flags changed) since listed: list again.
+            let file = match File::open(m.path()) {
+                Ok(f) => Ok(f),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    File::open(self.message(folder, uid, true)?.path())
+                }
+                Err(e) => Err(e),
+            }
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => StoreError::NoSuchMessage,
+                k => StoreError::Io(k.to_string()),
+            })?;
+            self.open = Some((folder.to_owned(), uid, file));
+        }
+        let Some((_, _, file)) = &self.open else {
+            return Err(StoreError::NoSuchMessage);
+        };
+        file.read_at(buf, offset)
+            .map_err(|e| StoreError::Io(e.kind().to_string()))
+    }
+    fn summary(&mut self, folder: &str, uid: u32, structure: bool) -> Result<Summary, StoreError> {
+        // The common case, a cache hit, without copying the listing entry.
+        let known = self.known.get(folder).and_then(|k| k.get(&uid));
+        if let (Some(m), Some(cache)) = (known, self.caches.get_mut(folder)) {
+            let key = CacheKey {
+                uid,
+                size: m.size,
+                mtime: m.mtime,
+                unique: m.unique.clone(),
+            };
+            if let Some(s) = cache.get(&key) {
+                if s.structure.is_some() || !structure {
+                    return Ok(s);
+                }
+            }
+        }
+        let m = self.message(folder, uid, false)?;
+        let key = CacheKey {
+            uid,
+            size: m.size,
+            mtime: m.mtime,
+            unique: m.unique.clone(),
+        };
+        let cached = self.cache(folder, &m).and_then(|c| c.get(&key));
+        if let Some(s) = cached {
+            if s.structure.is_some() || !structure {
+                return Ok(s);
+            }
+        }
+        let summary = match Self::summarize(&m, structure) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return self.summary_relisted(folder, uid, structure);
+            }
+            other => other,
+        }
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NoSuchMessage,
+            k => StoreError::Io(k.to_string()),
+        })?;
+        if let Some(c) = self.cache(folder, &m) {
+            // A cache that cannot be written costs time, not answers.
+            let _ = c.put(&key, &summary);
+        }
+        Ok(summary)
+    }
+    fn sent_day(&mut self, folder: &str, uid: u32) -> Result<Option<i32>, StoreError> {
+        let known = self.known.get(folder).and_then(|k| k.get(&uid));
+        if let (Some(m), Some(cache)) = (known, self.caches.get_mut(folder)) {
+            let key = CacheKey {
+                uid,
+                size: m.size,
+                mtime: m.mtime,
+                unique: m.unique.clone(),
+            };
+            if let Some(day) = cache.sent_day(&key) {
+                return Ok(day);
+            }
+        }
+        Ok(self.summary(folder, uid, false)?.sent_day)
+    }
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError> {
         let letters = flags.maildir_letters();
         if let Some(m) = self.known.get_mut(folder).and_then(|k| k.get_mut(&uid)) {
@@ -102,15 +289,32 @@ impl Mailstore for MaildirStore {
         let (uid_validity, uids) = self.folders.copy(folder, uids, to).map_err(map)?;
         Ok(Copied { uid_validity, uids })
     }
-    fn append(
+    fn append_begin(&mut self, folder: &str, _size: u64) -> Result<(), StoreError> {
+        self.appending = Some(self.folders.begin_delivery(folder).map_err(map)?);
+        Ok(())
+    }
+    fn append_data(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        match &mut self.appending {
+            Some(d) => d
+                .write(chunk)
+                .map_err(|e| StoreError::Io(e.kind().to_string())),
+            None => Err(StoreError::NotAllowed("no append in progress".into())),
+        }
+    }
+    fn append_finish(
         &mut self,
-        folder: &str,
         flags: Flags,
         internal_date: Option<i64>,
-        message: &[u8],
     ) -> Result<(u32, u32), StoreError> {
+        let Some(d) = self.appending.take() else {
+            return Err(StoreError::NotAllowed("no append in progress".into()));
+        };
         self.folders
-            .deliver(folder, message, &flags.maildir_letters(), internal_date)
+            .finish_delivery(d, &flags.maildir_letters(), internal_date)
             .map_err(map)
+    }
+    fn append_abort(&mut self) {
+        // Dropping the delivery removes its temporary file.
+        self.appending = None;
     }
 }

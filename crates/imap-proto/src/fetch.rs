@@ -76,7 +76,7 @@ fn header_and_text<'a>(
 
 /// Header fields of a block whose names are (or with `not`, are not) in
 /// `names`, then the blank line.
-fn filter_fields(block: &[u8], names: &[Vec<u8>], not: bool) -> Vec<u8> {
+pub(crate) fn filter_fields(block: &[u8], names: &[Vec<u8>], not: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut keep = false;
     for line in block.split_inclusive(|&b| b == b'\n') {

@@ -17,9 +17,11 @@ mod fetch;
 mod memory;
 pub mod session;
 mod store;
+pub mod summary;
 mod wire;
 
 pub use memory::MemoryStore;
 pub use session::{CloseReason, Credentials, Event, ImapConfig, ImapSession, UsageError};
 pub use smtp_proto::{Output, Secret, TlsInfo};
 pub use store::{Copied, Flags, FolderView, Mailstore, MessageMeta, NoStore, StoreError};
+pub use summary::Summary;

@@ -27,6 +27,7 @@ pub struct MemoryStore {
     next_validity: u32,
     /// INTERNALDATE given to delivered messages without one.
     pub now_seconds: i64,
+    appending: Option<(String, Vec<u8>)>,
 }
 
 impl Default for MemoryStore {
@@ -37,6 +38,7 @@ impl Default for MemoryStore {
             folders,
             next_validity: 2,
             now_seconds: 1_700_000_000,
+            appending: None,
         }
     }
 }
@@ -147,6 +149,27 @@ impl Mailstore for MemoryStore {
             .map(|(_, b)| b.clone())
             .ok_or(StoreError::NoSuchMessage)
     }
+    fn read_at(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        let f = self.folder(folder)?;
+        let bytes = f
+            .messages
+            .iter()
+            .find(|(m, _)| m.uid == uid)
+            .map(|(_, b)| b)
+            .ok_or(StoreError::NoSuchMessage)?;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
+        Ok(n)
+    }
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError> {
         let f = self.folder(folder)?;
         let (m, _) = f
@@ -186,15 +209,33 @@ impl Mailstore for MemoryStore {
             uids: pairs,
         })
     }
-    fn append(
+    fn append_begin(&mut self, folder: &str, _size: u64) -> Result<(), StoreError> {
+        self.folder(folder)?;
+        self.appending = Some((key(folder), Vec::new()));
+        Ok(())
+    }
+    fn append_data(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        match &mut self.appending {
+            Some((_, bytes)) => {
+                bytes.extend_from_slice(chunk);
+                Ok(())
+            }
+            None => Err(StoreError::NotAllowed("no append in progress".into())),
+        }
+    }
+    fn append_abort(&mut self) {
+        self.appending = None;
+    }
+    fn append_finish(
         &mut self,
-        folder: &str,
         flags: Flags,
         internal_date: Option<i64>,
-        message: &[u8],
     ) -> Result<(u32, u32), StoreError> {
+        let Some((folder, message)) = self.appending.take() else {
+            return Err(StoreError::NotAllowed("no append in progress".into()));
+        };
         let now = self.now_seconds;
-        let f = self.folder(folder)?;
+        let f = self.folder(&folder)?;
         let uid = f.uid_next;
         f.uid_next += 1;
         let meta = MessageMeta {
@@ -204,7 +245,7 @@ impl Mailstore for MemoryStore {
             internal_date: internal_date.unwrap_or(now),
             recent: true,
         };
-        f.messages.push((meta, message.to_vec()));
+        f.messages.push((meta, message));
         Ok((f.uid_validity, uid))
     }
 }

@@ -3,6 +3,7 @@
 //! tests use an in-memory one. The session itself does no I/O: it calls
 //! the store it is handed with each input.
 
+use crate::summary::Summary;
 use std::fmt;
 
 /// The system flags a Maildir can keep in its file names (`:2,DFRST`).
@@ -154,22 +155,65 @@ pub trait Mailstore {
     /// claim are reported `recent` once and then no longer (SELECT does
     /// this; EXAMINE, STATUS and update checks do not).
     fn view(&mut self, folder: &str, claim_recent: bool) -> Result<FolderView, StoreError>;
-    /// The whole message.
+    /// The whole message. The session asks for it only for what it cannot
+    /// answer from [`summary`](Self::summary) or stream with
+    /// [`read_at`](Self::read_at): sections of MIME parts.
     fn read(&mut self, folder: &str, uid: u32) -> Result<Vec<u8>, StoreError>;
+    /// Up to `buf.len()` octets of the message from `offset`; the count
+    /// read, 0 at its end. FETCH of BODY[], BODY[TEXT] and partials, and
+    /// SEARCH BODY/TEXT, read messages this way, a bounded chunk at a time.
+    /// The default reads the whole message (for small test stores).
+    fn read_at(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        let bytes = self.read(folder, uid)?;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
+        Ok(n)
+    }
+    /// The message's [`Summary`], with its structure when `structure` is
+    /// set. A store may keep summaries (the Maildir store keeps them in a
+    /// cache file per folder); the default computes it from the message.
+    fn summary(&mut self, folder: &str, uid: u32, structure: bool) -> Result<Summary, StoreError> {
+        let _ = structure;
+        Ok(Summary::of(&self.read(folder, uid)?))
+    }
+    /// The day of the message's Date field ([`Summary::sent_day`]), for
+    /// SENTSINCE, SENTBEFORE and SENTON. A store with a cache may answer it
+    /// from memory; the default takes it from the summary.
+    fn sent_day(&mut self, folder: &str, uid: u32) -> Result<Option<i32>, StoreError> {
+        Ok(self.summary(folder, uid, false)?.sent_day)
+    }
     /// Replaces a message's flags.
     fn set_flags(&mut self, folder: &str, uid: u32, flags: Flags) -> Result<(), StoreError>;
     /// Removes messages for good.
     fn expunge(&mut self, folder: &str, uids: &[u32]) -> Result<(), StoreError>;
     /// Copies messages (with their flags) into another folder.
     fn copy(&mut self, folder: &str, uids: &[u32], to: &str) -> Result<Copied, StoreError>;
-    /// Stores a new message; returns the folder's UIDVALIDITY and its UID.
-    fn append(
+    /// Starts storing a new message of `size` octets in `folder` (APPEND):
+    /// refused here (no such folder, too large) before the client sends
+    /// it. The octets follow through [`append_data`](Self::append_data) as
+    /// they arrive; then [`append_finish`](Self::append_finish) or
+    /// [`append_abort`](Self::append_abort). One append at a time.
+    fn append_begin(&mut self, folder: &str, size: u64) -> Result<(), StoreError>;
+    /// The next octets of the message being appended.
+    fn append_data(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
+    /// Stores the appended message; returns the folder's UIDVALIDITY and
+    /// its UID.
+    fn append_finish(
         &mut self,
-        folder: &str,
         flags: Flags,
         internal_date: Option<i64>,
-        message: &[u8],
     ) -> Result<(u32, u32), StoreError>;
+    /// Drops the message being appended.
+    fn append_abort(&mut self);
 }
 
 /// The store to hand the session before login: every call fails. The
@@ -205,15 +249,16 @@ impl Mailstore for NoStore {
     fn copy(&mut self, _: &str, _: &[u32], _: &str) -> Result<Copied, StoreError> {
         Err(StoreError::NotAllowed("not logged in".into()))
     }
-    fn append(
-        &mut self,
-        _: &str,
-        _: Flags,
-        _: Option<i64>,
-        _: &[u8],
-    ) -> Result<(u32, u32), StoreError> {
+    fn append_begin(&mut self, _: &str, _: u64) -> Result<(), StoreError> {
         Err(StoreError::NotAllowed("not logged in".into()))
     }
+    fn append_data(&mut self, _: &[u8]) -> Result<(), StoreError> {
+        Err(StoreError::NotAllowed("not logged in".into()))
+    }
+    fn append_finish(&mut self, _: Flags, _: Option<i64>) -> Result<(u32, u32), StoreError> {
+        Err(StoreError::NotAllowed("not logged in".into()))
+    }
+    fn append_abort(&mut self) {}
 }
 
 #[cfg(test)]

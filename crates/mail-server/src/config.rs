@@ -164,6 +164,10 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// The default of `[limits] max_sessions` (chosen by the load benchmark
+/// in docs/benchmarks.md: 1,000 clients at once on 2 CPUs).
+pub const DEFAULT_MAX_SESSIONS: usize = 100;
+
 /// Limits on clients and messages.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -176,6 +180,12 @@ pub struct Limits {
     pub max_connections: usize,
     /// Connections at once from one address, IPv6 by /64 (default 16).
     pub max_connections_per_ip: usize,
+    /// Sessions served at once per listener; while that many are served,
+    /// new clients wait in the listen queue for their greeting instead of
+    /// being refused, as at Postfix's process limit (default
+    /// [`DEFAULT_MAX_SESSIONS`]; 0: no such wait, every connection up to
+    /// `max_connections` is served at once).
+    pub max_sessions: usize,
     /// A command line must be complete this long after its first byte
     /// (default 60s; 0: no bound).
     pub command_timeout: Seconds,
@@ -195,6 +205,7 @@ impl Default for Limits {
             max_recipients: 100,
             max_connections: 256,
             max_connections_per_ip: 16,
+            max_sessions: DEFAULT_MAX_SESSIONS,
             command_timeout: Seconds(60),
             session_timeout: Seconds(3600),
             idle_timeout: Seconds(300),
@@ -731,6 +742,9 @@ mod tests {
         assert_eq!(c.limits.max_message_size, Size(25 << 20));
         assert!(c.checks.enabled);
         assert_eq!(c.junk_folder, "Junk");
+        assert_eq!(c.limits.max_sessions, DEFAULT_MAX_SESSIONS);
+        let none = ServerConfig::parse(&format!("{MINIMAL}[limits]\nmax_sessions = 0\n"), "t.toml");
+        assert_eq!(none.unwrap().limits.max_sessions, 0);
     }
 
     #[test]

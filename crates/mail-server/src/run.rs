@@ -243,7 +243,8 @@ pub fn start<D: Directory, S: MailboxStore, F: MessageFilter>(
             None => Server::bind(addr, session, door),
         }
         .map_err(listen_error)?
-        .with_limits(limits);
+        .with_limits(limits)
+        .with_max_sessions((config.limits.max_sessions > 0).then_some(config.limits.max_sessions));
         let local = server.local_addr();
         let handle = server.spawn().map_err(listen_error)?;
         listeners.push((name, local, handle));

@@ -284,3 +284,38 @@ fn a_mailbox_that_fills_during_the_transaction_still_gets_its_copy() {
     let r = c.cmd(&format!("RCPT TO:<carol@{DOMAIN}>"));
     assert!(r.starts_with("452 4.2.2"), "{r}");
 }
+
+/// `[limits] max_sessions = 1`: a second client is not refused; it waits
+/// in the listen queue and is greeted once the first session ends.
+#[test]
+fn clients_over_max_sessions_wait_for_their_greeting_and_are_then_served() {
+    use std::io::{BufRead, BufReader};
+    let h = start(Options {
+        max_sessions: Some(1),
+        ..Options::default()
+    });
+    let mut first = Raw::connect(h.smtp());
+    first.cmd("EHLO client.test");
+    let second = std::net::TcpStream::connect(h.smtp()).unwrap();
+    second
+        .set_read_timeout(Some(std::time::Duration::from_millis(700)))
+        .unwrap();
+    let mut reader = BufReader::new(second);
+    let mut line = String::new();
+    // Nothing yet: neither a greeting nor a 421.
+    assert!(reader.read_line(&mut line).is_err(), "{line:?}");
+    let r = first.send(
+        "someone@remote.test",
+        &[&format!("alice@{DOMAIN}")],
+        &message("someone@remote.test", "first", ""),
+    );
+    assert!(r.starts_with("250"), "{r}");
+    first.cmd("QUIT");
+    reader
+        .get_ref()
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("220"), "{line}");
+}

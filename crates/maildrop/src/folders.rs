@@ -17,6 +17,9 @@
 
 use crate::index::{CachedFile, DirStamp, IndexEntry, IndexError, UidIndex};
 use crate::unique_name;
+
+mod delivery;
+pub use delivery::Delivery;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};

@@ -47,13 +47,15 @@
 )]
 #![warn(missing_docs)]
 
+mod fifo;
 mod folders;
+mod group_sync;
 pub mod index;
 mod names;
 mod quota;
 mod store;
 
-pub use folders::{FolderError, FolderListing, FolderMessage, MaildirFolders};
+pub use folders::{Delivery, FolderError, FolderListing, FolderMessage, MaildirFolders};
 pub use store::{CopyMode, Delivered, Incoming, MailStore, StoreError, Usage};
 
 use std::fs::{self, File};

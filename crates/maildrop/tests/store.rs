@@ -35,8 +35,12 @@ fn deliver(
     incoming.commit(b"", users, None)
 }
 
+/// No file in the staging directory or its shards.
 fn staging_is_empty(root: &Path) -> bool {
-    fs::read_dir(root.join(".tmp")).unwrap().next().is_none()
+    fs::read_dir(root.join(".tmp")).unwrap().all(|entry| {
+        let entry = entry.unwrap();
+        entry.file_type().unwrap().is_dir() && fs::read_dir(entry.path()).unwrap().next().is_none()
+    })
 }
 
 #[test]
@@ -615,4 +619,46 @@ fn pop3_scan_reads_a_settled_index_and_notices_changes() {
     let after = Maildrop::scan(&maildir).unwrap();
     assert_eq!(after.messages().len(), 2);
     assert_eq!(after.messages()[0].size(), 18);
+}
+
+/// Many deliveries to one user at once (each with a prepend, so through a
+/// staged file in one of the staging shards, and sharing syncs of `new/`):
+/// every one returns its own file, listed in `new/` with its content, and
+/// nothing is left in staging.
+#[test]
+fn simultaneous_deliveries_to_one_user_are_all_stored_and_listed() {
+    let dir = TempDir::new("burst");
+    let store = MailStore::open(&dir.0).unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(32));
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let mut incoming = store.begin().unwrap();
+                incoming
+                    .write(format!("Subject: {i}\r\n\r\nbody {i}\r\n").as_bytes())
+                    .unwrap();
+                barrier.wait();
+                let prepend = format!("Received: by test {i}\r\n");
+                let mut d = incoming
+                    .commit(prepend.as_bytes(), &[("burst@example.org", None)], None)
+                    .unwrap();
+                (i, d.remove(0))
+            })
+        })
+        .collect();
+    let mut names = std::collections::HashSet::new();
+    for t in threads {
+        let (i, d) = t.join().unwrap();
+        let text = fs::read_to_string(&d.path).unwrap();
+        assert_eq!(
+            text,
+            format!("Received: by test {i}\r\nSubject: {i}\r\n\r\nbody {i}\r\n")
+        );
+        assert!(names.insert(d.unique));
+    }
+    let inbox = store.maildir("burst@example.org").unwrap();
+    assert_eq!(Maildrop::scan(&inbox).unwrap().messages().len(), 32);
+    assert_eq!(store.usage("burst@example.org").unwrap().messages, 32);
+    assert!(staging_is_empty(&dir.0));
 }

@@ -429,3 +429,52 @@ fn from_flags_alone_the_checks_run_only_when_asked() {
         "{stored:?}"
     );
 }
+
+#[test]
+fn max_sessions_makes_further_clients_wait_for_their_greeting() {
+    use std::io::{BufRead, BufReader};
+    use std::time::Duration;
+    let dir = TempDir::new("server-max-sessions");
+    let d = &dir.0;
+    add_user(d, "users", "ann@rules.test", "ann-pw", None);
+    let args = [
+        "--domain",
+        "rules.test",
+        "--users-file",
+        "users",
+        "--mailboxes",
+        "mail",
+        "--listen",
+        "127.0.0.1:0",
+        "--max-sessions",
+        "1",
+    ];
+    let s = MailServer::start(d, &args, &["smtp"]);
+    let mut first = Raw::connect(s.addr("smtp")).unwrap();
+    first.cmd("EHLO one.test").unwrap();
+    // The second client is connected (the kernel's queue) but not greeted
+    // while the first is served, and not refused either.
+    let second = std::net::TcpStream::connect(s.addr("smtp")).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(800)))
+        .unwrap();
+    let mut second = BufReader::new(second);
+    let mut line = String::new();
+    let early = second.read_line(&mut line);
+    assert!(
+        early.is_err(),
+        "greeted while the first was served: {line:?}"
+    );
+    let r = first
+        .send("x@remote.test", &["ann@rules.test"], "Subject: a\n\nx\n")
+        .unwrap();
+    assert!(r.starts_with("250"), "{r}");
+    first.cmd("QUIT").unwrap();
+    second
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    line.clear();
+    second.read_line(&mut line).unwrap();
+    assert!(line.starts_with("220"), "{line:?}");
+}

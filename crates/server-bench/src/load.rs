@@ -47,6 +47,18 @@ pub struct LoadResult {
     /// message (a server that makes clients wait before it takes a message,
     /// as Postfix's `in_flow_delay` does at MAIL, shows it here).
     pub transactions_us: Vec<u64>,
+    /// From the start of `connect` to the 250 of the first message the
+    /// connection carried, in microseconds, per connection that carried
+    /// one: includes any wait for the server to accept and greet (a server
+    /// that admits a limited number of sessions at once makes the others
+    /// wait here, before the greeting).
+    pub connect_to_first_us: Vec<u64>,
+    /// From the start of `connect` to the greeting, in microseconds, per
+    /// connection greeted.
+    pub greeting_us: Vec<u64>,
+    /// Per acknowledged message: when its MAIL was sent (since the start
+    /// of the load) and its end of DATA to reply, both in microseconds.
+    pub timeline_us: Vec<(u64, u64)>,
     /// Failed messages by stage and reply (or I/O error).
     pub failures: BTreeMap<String, usize>,
     /// From the start of the load to the last acknowledgement.
@@ -198,7 +210,8 @@ enum Failure {
     Broken(String),
 }
 
-async fn open(cfg: &LoadConfig) -> Result<Session, String> {
+async fn open(cfg: &LoadConfig) -> Result<(Session, Duration), String> {
+    let began = Instant::now();
     let stream = Async::<TcpStream>::connect(cfg.addr)
         .await
         .map_err(|e| io_key("connect", &e))?;
@@ -217,6 +230,7 @@ async fn open(cfg: &LoadConfig) -> Result<Session, String> {
     if greeting.code != 220 {
         return Err(greeting.key("greeting"));
     }
+    let greeted = began.elapsed();
     let ehlo = s
         .command(b"EHLO load.bench.test\r\n", cfg.reply_timeout)
         .await
@@ -224,15 +238,16 @@ async fn open(cfg: &LoadConfig) -> Result<Session, String> {
     if ehlo.code != 250 {
         return Err(ehlo.key("EHLO"));
     }
-    Ok(s)
+    Ok((s, greeted))
 }
 
-/// Returns (end of DATA to reply, MAIL sent to final reply).
+/// Returns (when MAIL was sent, end of DATA to reply, MAIL sent to final
+/// reply).
 async fn transaction(
     s: &mut Session,
     cfg: &LoadConfig,
     n: usize,
-) -> Result<(Duration, Duration), Failure> {
+) -> Result<(Instant, Duration, Duration), Failure> {
     let (rcpt, body) = message(cfg, n);
     let began = Instant::now();
     let t = cfg.reply_timeout;
@@ -266,7 +281,7 @@ async fn transaction(
     let end = s.read_reply(t).await.map_err(broken("end of data"))?;
     let latency = sent.elapsed();
     if end.code / 100 == 2 {
-        Ok((latency, began.elapsed()))
+        Ok((began, latency, began.elapsed()))
     } else if end.code == 421 {
         Err(Failure::Broken(end.key("end of data")))
     } else {
@@ -289,10 +304,18 @@ async fn connection(shared: Rc<Shared>, delay: Duration) {
         Timer::after(delay).await;
     }
     let mut session: Option<Session> = None;
+    // When the current session's connect began, until its first 250.
+    let mut connecting: Option<Instant> = None;
     while let Some(n) = shared.take() {
         if session.is_none() {
+            let began = Instant::now();
             match open(&shared.cfg).await {
-                Ok(s) => session = Some(s),
+                Ok((s, greeted)) => {
+                    session = Some(s);
+                    connecting = Some(began);
+                    let mut r = shared.result.borrow_mut();
+                    r.greeting_us.push(greeted.as_micros() as u64);
+                }
                 Err(key) => {
                     // The message taken is counted as failed; a server that
                     // is down is not hammered in a tight loop.
@@ -304,8 +327,13 @@ async fn connection(shared: Rc<Shared>, delay: Duration) {
         }
         let Some(s) = session.as_mut() else { continue };
         match transaction(s, &shared.cfg, n).await {
-            Ok((latency, whole)) => {
+            Ok((began, latency, whole)) => {
                 let mut r = shared.result.borrow_mut();
+                if let Some(c) = connecting.take() {
+                    r.connect_to_first_us.push(c.elapsed().as_micros() as u64);
+                }
+                let at = began.duration_since(shared.started).as_micros() as u64;
+                r.timeline_us.push((at, latency.as_micros() as u64));
                 r.acked.push(n);
                 r.latencies_us.push(latency.as_micros() as u64);
                 r.transactions_us.push(whole.as_micros() as u64);

@@ -9,10 +9,13 @@
 //!       [--kill-after 500] [--mailwire target/release/mailwire]
 //!       [--workdir DIR] [--keep] [--deliver-timeout 300]
 //!       [--accounts-arg ARG]... [--ramp-ms 0] [--sample-ms 50]
+//!       [--timeline FILE]
 //!
 //! `load` reports messages per second (to the last 250, and until every
 //! acknowledged message is a file in the Maildirs), latency from the end
-//! of DATA to the reply (p50, p99, max), failures by reply, and the
+//! of DATA to the reply (p50, p99, max), from MAIL to the reply, from
+//! connect to the first message's reply (which includes any wait for the
+//! greeting), failures by reply, and the
 //! server's peak memory summed over its processes. `kill` sends SIGKILL to
 //! the server after `--kill-after` acknowledgements while the clients go
 //! on, restarts Postfix (which delivers its queue on restart), and counts
@@ -51,6 +54,8 @@ struct Args {
     accounts_args: Vec<String>,
     ramp: Duration,
     sample_every: Duration,
+    /// Where to write each acknowledged message's start and latency.
+    timeline: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -69,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
         accounts_args: Vec::new(),
         ramp: Duration::ZERO,
         sample_every: Duration::from_millis(50),
+        timeline: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -98,6 +104,7 @@ fn parse_args() -> Result<Args, String> {
             "--sample-ms" => {
                 a.sample_every = Duration::from_millis(number(value()?)?.max(1) as u64)
             }
+            "--timeline" => a.timeline = Some(PathBuf::from(value()?)),
             "--ramp-ms" => a.ramp = Duration::from_millis(number(value()?)? as u64),
             "-h" | "--help" => {
                 return Err("usage: see the comment at the top of src/main.rs".into())
@@ -121,6 +128,13 @@ struct Row {
     max_ms: f64,
     tx_p50_ms: f64,
     tx_p99_ms: f64,
+    /// Connect to the first message's 250, per connection.
+    conn_p50_ms: f64,
+    conn_p99_ms: f64,
+    conn_max_ms: f64,
+    /// Connect to the greeting, per connection.
+    greet_p99_ms: f64,
+    greet_max_ms: f64,
     failures: BTreeMap<String, usize>,
     peak: procs::Peak,
     /// Sum of VmHWM over the processes alive at the end (one process: its
@@ -305,6 +319,21 @@ fn measure(
     lat.sort_unstable();
     let mut tx = result.transactions_us.clone();
     tx.sort_unstable();
+    let mut conn = result.connect_to_first_us.clone();
+    conn.sort_unstable();
+    let mut greet = result.greeting_us.clone();
+    greet.sort_unstable();
+    if let Some(path) = &args.timeline {
+        let path = path.with_extension(format!("{name}.tsv"));
+        let text: String = result
+            .timeline_us
+            .iter()
+            .map(|(at, lat)| format!("{at}\t{lat}\n"))
+            .collect();
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("server-bench: {}: {e}", path.display());
+        }
+    }
     let sent = result.acked.len() + result.failures.values().sum::<usize>();
     let row = Row {
         kind,
@@ -317,6 +346,11 @@ fn measure(
         max_ms: lat.last().map_or(0.0, |v| *v as f64 / 1000.0),
         tx_p50_ms: percentile(&tx, 0.50),
         tx_p99_ms: percentile(&tx, 0.99),
+        conn_p50_ms: percentile(&conn, 0.50),
+        conn_p99_ms: percentile(&conn, 0.99),
+        conn_max_ms: conn.last().map_or(0.0, |v| *v as f64 / 1000.0),
+        greet_p99_ms: percentile(&greet, 0.99),
+        greet_max_ms: greet.last().map_or(0.0, |v| *v as f64 / 1000.0),
         failures: result.failures,
         peak,
         hwm_sum,
@@ -358,6 +392,10 @@ fn print_row(r: &Row) {
     println!(
         "   whole transaction (MAIL to final reply): p50 {:.2} ms, p99 {:.2} ms",
         r.tx_p50_ms, r.tx_p99_ms
+    );
+    println!(
+        "   connect to the first message's reply (per connection): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; connect to greeting p99 {:.2} ms, max {:.2} ms",
+        r.conn_p50_ms, r.conn_p99_ms, r.conn_max_ms, r.greet_p99_ms, r.greet_max_ms
     );
     println!(
         "   server: peak RSS sum {:.1} MiB over up to {} processes ({} samples, taking {:.1} s of CPU), peak PSS sum {:.1} MiB, VmHWM sum at end {:.1} MiB, CPU {:.1} s",
@@ -453,12 +491,12 @@ fn main() -> ExitCode {
         }
     } else {
         let postfix = rows.iter().find(|r| r.kind == Kind::Postfix);
-        println!("| server | msg/s to 250 | msg/s in Maildir | p50 ms | p99 ms | max ms | MAIL→250 p99 ms | failed | peak RSS sum MiB | peak PSS MiB | CPU s |");
-        println!("|---|---|---|---|---|---|---|---|---|---|---|");
+        println!("| server | msg/s to 250 | msg/s in Maildir | p50 ms | p99 ms | max ms | MAIL→250 p99 ms | connect→first 250 p99 ms | failed | peak RSS sum MiB | peak PSS MiB | CPU s |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
         for r in &rows {
             let delivered = r.to_delivered.map_or(0.0, |d| rate(r.acked, d));
             println!(
-                "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {:.1} |",
+                "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {:.1} |",
                 r.kind.label(),
                 rate(r.acked, r.to_last_ack),
                 delivered,
@@ -466,6 +504,7 @@ fn main() -> ExitCode {
                 r.p99_ms,
                 r.max_ms,
                 r.tx_p99_ms,
+                r.conn_p99_ms,
                 r.failures.values().sum::<usize>(),
                 mib(r.peak.rss_sum),
                 mib(r.peak.pss_sum),
@@ -474,17 +513,19 @@ fn main() -> ExitCode {
         }
         if let Some(p) = postfix {
             println!();
-            println!("| against Postfix, same run | msg/s to 250 | msg/s in Maildir | p99 latency | peak RSS sum | peak PSS |");
-            println!("|---|---|---|---|---|---|");
+            println!("| against Postfix, same run | msg/s to 250 | msg/s in Maildir | p99 latency | MAIL→250 p99 | connect→first 250 p99 | peak RSS sum | peak PSS |");
+            println!("|---|---|---|---|---|---|---|---|");
             let pd = p.to_delivered.map_or(0.0, |d| rate(p.acked, d));
             for r in rows.iter().filter(|r| r.kind != Kind::Postfix) {
                 let d = r.to_delivered.map_or(0.0, |d| rate(r.acked, d));
                 println!(
-                    "| {} | {:.2} × | {:.2} × | {:.2} × | {:.3} × | {:.3} × |",
+                    "| {} | {:.2} × | {:.2} × | {:.2} × | {:.2} × | {:.2} × | {:.3} × | {:.3} × |",
                     r.kind.label(),
                     rate(r.acked, r.to_last_ack) / rate(p.acked, p.to_last_ack),
                     d / pd.max(1e-9),
                     r.p99_ms / p.p99_ms.max(1e-9),
+                    r.tx_p99_ms / p.tx_p99_ms.max(1e-9),
+                    r.conn_p99_ms / p.conn_p99_ms.max(1e-9),
                     r.peak.rss_sum as f64 / (p.peak.rss_sum as f64).max(1.0),
                     r.peak.pss_sum as f64 / (p.peak.pss_sum as f64).max(1.0),
                 );

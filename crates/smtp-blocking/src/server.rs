@@ -37,6 +37,9 @@ pub struct Server<H: Handler> {
     listener: TcpListener,
     setup: ServerSetup<H>,
     shared: Arc<Shared>,
+    /// Sessions served at once before the accept loop waits (none: no
+    /// wait; the connection limit refuses instead).
+    max_sessions: Option<usize>,
 }
 
 impl<H: Handler> fmt::Debug for Server<H> {
@@ -80,10 +83,25 @@ impl<H: Handler> Server<H> {
             listener,
             setup,
             shared: Arc::default(),
+            max_sessions: None,
         }
     }
 
     smtp_adapter::server_builder_methods!();
+
+    /// Serves at most `max` sessions at once (`None`: no such cap). While
+    /// `max` are served, the server stops accepting: new clients wait in
+    /// the kernel's listen queue (the backlog, 4096 or the system's
+    /// `somaxconn`) for their greeting instead of being refused, and the
+    /// oldest is accepted when a session ends, as Postfix's master does at
+    /// a service's process limit. The wait is bounded by how long the
+    /// sessions ahead may last: the configuration's command timeout, idle
+    /// timeout and session lifetime. `max_connections` still refuses with
+    /// 421 beyond it; a cap above it changes nothing.
+    pub fn with_max_sessions(mut self, max: Option<usize>) -> Self {
+        self.max_sessions = max.map(|m| m.max(1));
+        self
+    }
 
     /// A handle that stops this server from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
@@ -113,7 +131,14 @@ impl<H: Handler> Server<H> {
     /// Accepts connections on this thread until a [`ShutdownHandle`] stops
     /// it, then waits for the connection threads to end.
     pub fn run(self) -> Result<(), Error> {
-        for incoming in self.listener.incoming() {
+        loop {
+            if let Some(max) = self.max_sessions {
+                self.shared.wait_for_slot(max);
+            }
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            let incoming = self.listener.accept().map(|(stream, _)| stream);
             if self.shared.stopping.load(Ordering::SeqCst) {
                 break;
             }
@@ -243,6 +268,8 @@ struct Shared {
     /// Connections being served, in all and per client address.
     active: SharedAdmission,
     idle: Condvar,
+    /// A session ended (the accept loop waits on it at `max_sessions`).
+    slot: Condvar,
     /// Stop accepting.
     stopping: AtomicBool,
     /// Tell open connections 421.
@@ -260,6 +287,20 @@ impl Shared {
         active.leave(peer.ip());
         if active.active() == 0 {
             self.idle.notify_all();
+        }
+        self.slot.notify_one();
+    }
+
+    /// Waits until fewer than `max` sessions are served, or the server is
+    /// stopping (looked at every poll interval: the shutdown's wake-up
+    /// connection waits in the listen queue like any other).
+    fn wait_for_slot(&self, max: usize) {
+        let mut active = self.active.lock();
+        while active.active() >= max && !self.stopping.load(Ordering::SeqCst) {
+            active = match self.slot.wait_timeout(active, POLL_INTERVAL) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
     }
 

@@ -457,6 +457,51 @@ fn connections_over_the_limit_are_refused_with_421() {
     });
 }
 
+/// With `max_sessions` 1, a second client is not refused: its connection
+/// waits, greeted only once the first session ends; a third likewise
+/// after the second; and shutdown is not held up by clients still queued.
+#[test]
+fn max_sessions_makes_new_clients_wait_for_their_greeting_instead_of_refusing() {
+    use std::io::{BufRead, BufReader, Write};
+    bounded(limit(), || {
+        let recorder = Recorder::default();
+        let server = Server::bind("127.0.0.1:0", server_config(), recorder)
+            .unwrap()
+            .with_max_sessions(Some(1))
+            .spawn()
+            .unwrap();
+        let addr = server.local_addr();
+        let first = connect(addr);
+        let greeting = |stream: &std::net::TcpStream, wait: Duration| -> Option<String> {
+            stream.set_read_timeout(Some(wait)).unwrap();
+            let mut line = String::new();
+            match BufReader::new(stream).read_line(&mut line) {
+                Ok(n) if n > 0 => Some(line),
+                _ => None,
+            }
+        };
+        // The kernel completes the connection; the server does not greet.
+        let second = std::net::TcpStream::connect_timeout(&addr, CONNECT).unwrap();
+        assert_eq!(greeting(&second, Duration::from_millis(600)), None);
+        let third = std::net::TcpStream::connect_timeout(&addr, CONNECT).unwrap();
+        first.quit().unwrap();
+        let line =
+            greeting(&second, Duration::from_secs(10)).expect("greeted after the first left");
+        assert!(line.starts_with("220"), "{line}");
+        // The third still waits behind the second.
+        assert_eq!(greeting(&third, Duration::from_millis(600)), None);
+        (&second).write_all(b"QUIT\r\n").unwrap();
+        let line =
+            greeting(&third, Duration::from_secs(10)).expect("greeted after the second left");
+        assert!(line.starts_with("220"), "{line}");
+        let _queued = std::net::TcpStream::connect_timeout(&addr, CONNECT).unwrap();
+        let started = Instant::now();
+        server.shutdown(Duration::from_millis(200));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(third);
+    });
+}
+
 #[test]
 fn shutdown_lets_a_session_finish_within_the_grace_period() {
     bounded(limit(), || {

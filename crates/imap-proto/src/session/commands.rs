@@ -1,8 +1,8 @@
 //! The commands of the Authenticated and Selected states.
 
+use super::fetching::FetchJob;
 use super::sets::{flag_list, flags_of, glob, uid_set, Ranges};
 use super::{ImapSession, Selected};
-use crate::fetch;
 use crate::store::{Flags, Mailstore, StoreError};
 use crate::wire;
 use imap_codec::imap_types::command::CommandBody;
@@ -20,15 +20,6 @@ pub(crate) fn mailbox_name(m: &Mailbox<'_>) -> String {
     }
 }
 
-/// A FETCH in progress: the items and the UIDs still to answer.
-#[derive(Debug)]
-pub(crate) struct FetchJob {
-    tag: String,
-    items: Vec<MessageDataItemName<'static>>,
-    uid: bool,
-    left: std::collections::VecDeque<u32>,
-}
-
 fn store_no(e: &StoreError) -> String {
     match e {
         StoreError::NoSuchFolder => "[NONEXISTENT] no such mailbox".into(),
@@ -36,6 +27,14 @@ fn store_no(e: &StoreError) -> String {
         StoreError::InvalidName => "[CANNOT] invalid mailbox name".into(),
         StoreError::NoSuchMessage => "[EXPUNGEISSUED] message is gone".into(),
         other => format!("[SERVERBUG] {other}"),
+    }
+}
+
+/// The text of an APPEND's `NO`.
+pub(crate) fn append_no(e: &StoreError) -> String {
+    match e {
+        StoreError::NoSuchFolder => "[TRYCREATE] no such mailbox".into(),
+        other => store_no(other),
     }
 }
 
@@ -209,12 +208,32 @@ impl ImapSession {
                 date,
                 message,
             } => {
-                let bytes: &[u8] = match &message {
-                    LiteralOrLiteral8::Literal(l) => l.data(),
-                    LiteralOrLiteral8::Literal8(l) => l.data.as_ref(),
-                };
                 let when = date.map(|d| d.as_ref().timestamp());
-                match store.append(&mailbox_name(&mailbox), flags_of(&flags), when, bytes) {
+                let result = match self.appending.take() {
+                    // The message went to the store as it arrived.
+                    Some(app) if app.tag == tag => match app.failed {
+                        Some(e) => {
+                            store.append_abort();
+                            Err(e)
+                        }
+                        None => store.append_finish(flags_of(&flags), when),
+                    },
+                    other => {
+                        if other.is_some() {
+                            store.append_abort();
+                        }
+                        let bytes: &[u8] = match &message {
+                            LiteralOrLiteral8::Literal(l) => l.data(),
+                            LiteralOrLiteral8::Literal8(l) => l.data.as_ref(),
+                        };
+                        store
+                            .append_begin(&mailbox_name(&mailbox), bytes.len() as u64)
+                            .and_then(|()| store.append_data(bytes))
+                            .and_then(|()| store.append_finish(flags_of(&flags), when))
+                            .inspect_err(|_| store.append_abort())
+                    }
+                };
+                match result {
                     Ok((validity, uid)) => {
                         if self.selected.is_some() {
                             self.refresh(store, false);
@@ -225,10 +244,7 @@ impl ImapSession {
                             &format!("[APPENDUID {validity} {uid}] APPEND completed"),
                         );
                     }
-                    Err(StoreError::NoSuchFolder) => {
-                        self.tagged(tag, "NO", "[TRYCREATE] no such mailbox")
-                    }
-                    Err(e) => self.tagged(tag, "NO", &store_no(&e)),
+                    Err(e) => self.tagged(tag, "NO", &append_no(&e)),
                 }
             }
             body => {
@@ -401,12 +417,7 @@ impl ImapSession {
                     .into_iter()
                     .map(|i| sel.messages[i].uid)
                     .collect();
-                self.fetch_job = Some(FetchJob {
-                    tag: tag.to_owned(),
-                    items: items.into_static(),
-                    uid,
-                    left,
-                });
+                self.fetch_job = Some(FetchJob::new(tag, items.into_static(), uid, left));
                 self.continue_fetch(store);
             }
             CommandBody::Store {
@@ -468,28 +479,6 @@ impl ImapSession {
             } => self.copy(tag, &sequence_set, &mailbox, uid, true, store),
             _ => self.bad(tag, "command not supported"),
         }
-    }
-
-    /// Answers the next messages of the FETCH in progress, up to about
-    /// `fetch_batch` octets queued; the tagged OK after the last.
-    pub(crate) fn continue_fetch(&mut self, store: &mut dyn Mailstore) {
-        let Some(mut job) = self.fetch_job.take() else {
-            return;
-        };
-        while self.queued() < self.config.fetch_batch {
-            let Some(uid) = job.left.pop_front() else {
-                self.refresh(store, false);
-                return self.tagged(&job.tag, "OK", "FETCH completed");
-            };
-            let index = self
-                .selected
-                .as_ref()
-                .and_then(|s| s.messages.binary_search_by_key(&uid, |m| m.uid).ok());
-            if let Some(i) = index {
-                self.fetch_one(i, &job.items, job.uid, store);
-            }
-        }
-        self.fetch_job = Some(job);
     }
 
     fn expunge(&mut self, tag: &str, only: Option<SequenceSet>, store: &mut dyn Mailstore) {
@@ -566,161 +555,5 @@ impl ImapSession {
             }
             self.tagged(tag, "OK", &format!("{code}COPY completed"));
         }
-    }
-
-    fn fetch_one(
-        &mut self,
-        i: usize,
-        items: &[MessageDataItemName<'_>],
-        uid: bool,
-        store: &mut dyn Mailstore,
-    ) {
-        let Some(sel) = &self.selected else { return };
-        let meta = sel.messages[i].clone();
-        let (name, read_only) = (sel.name.clone(), sel.read_only);
-        let needs_body = items.iter().any(|item| {
-            !matches!(
-                item,
-                MessageDataItemName::Flags
-                    | MessageDataItemName::Uid
-                    | MessageDataItemName::InternalDate
-                    | MessageDataItemName::Rfc822Size
-            )
-        });
-        let content = if needs_body {
-            match store.read(&name, meta.uid) {
-                Ok(c) => Some(c),
-                Err(_) => return,
-            }
-        } else {
-            None
-        };
-        let content = content.as_deref().unwrap_or(&[]);
-        let sets_seen = !read_only
-            && !meta.flags.contains(Flags::SEEN)
-            && items.iter().any(|item| {
-                matches!(
-                    item,
-                    MessageDataItemName::BodyExt { peek: false, .. }
-                        | MessageDataItemName::Rfc822
-                        | MessageDataItemName::Rfc822Text
-                )
-            });
-        let mut flags = meta.flags;
-        if sets_seen {
-            flags = flags.union(Flags::SEEN);
-            if store.set_flags(&name, meta.uid, flags).is_ok() {
-                if let Some(sel) = self.selected.as_mut() {
-                    sel.messages[i].flags = flags;
-                }
-            }
-        }
-        let mut parts: Vec<Vec<u8>> = Vec::new();
-        if uid
-            && !items
-                .iter()
-                .any(|it| matches!(it, MessageDataItemName::Uid))
-        {
-            parts.push(format!("UID {}", meta.uid).into_bytes());
-        }
-        if sets_seen
-            && !items
-                .iter()
-                .any(|it| matches!(it, MessageDataItemName::Flags))
-        {
-            parts.push(format!("FLAGS {}", flag_list(flags, meta.recent)).into_bytes());
-        }
-        let parsed = needs_body.then(|| mime_codec::Message::parse(content));
-        for item in items {
-            let mut out = Vec::new();
-            match item {
-                MessageDataItemName::Flags => out.extend_from_slice(
-                    format!("FLAGS {}", flag_list(flags, meta.recent)).as_bytes(),
-                ),
-                MessageDataItemName::Uid => {
-                    out.extend_from_slice(format!("UID {}", meta.uid).as_bytes())
-                }
-                MessageDataItemName::InternalDate => out.extend_from_slice(
-                    format!(
-                        "INTERNALDATE \"{}\"",
-                        fetch::internal_date(meta.internal_date)
-                    )
-                    .as_bytes(),
-                ),
-                MessageDataItemName::Rfc822Size => {
-                    out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes())
-                }
-                MessageDataItemName::Envelope => {
-                    out.extend_from_slice(b"ENVELOPE ");
-                    if let Some(m) = &parsed {
-                        fetch::envelope(&mut out, m);
-                    }
-                }
-                MessageDataItemName::Body | MessageDataItemName::BodyStructure => {
-                    let extended = matches!(item, MessageDataItemName::BodyStructure);
-                    out.extend_from_slice(if extended {
-                        b"BODYSTRUCTURE "
-                    } else {
-                        b"BODY "
-                    });
-                    if let Some(m) = &parsed {
-                        fetch::body_structure(&mut out, m.root(), extended, 0);
-                    }
-                }
-                MessageDataItemName::Rfc822 => {
-                    out.extend_from_slice(b"RFC822 ");
-                    wire::literal(&mut out, content);
-                }
-                MessageDataItemName::Rfc822Header => {
-                    out.extend_from_slice(b"RFC822.HEADER ");
-                    let bytes = fetch::section_bytes(
-                        content,
-                        &Some(imap_codec::imap_types::fetch::Section::Header(None)),
-                    )
-                    .unwrap_or_default();
-                    wire::literal(&mut out, &bytes);
-                }
-                MessageDataItemName::Rfc822Text => {
-                    out.extend_from_slice(b"RFC822.TEXT ");
-                    let bytes = fetch::section_bytes(
-                        content,
-                        &Some(imap_codec::imap_types::fetch::Section::Text(None)),
-                    )
-                    .unwrap_or_default();
-                    wire::literal(&mut out, &bytes);
-                }
-                MessageDataItemName::BodyExt {
-                    section, partial, ..
-                } => {
-                    let bytes = fetch::section_bytes(content, section).unwrap_or_default();
-                    out.extend_from_slice(
-                        format!("BODY[{}]", fetch::section_label(section)).as_bytes(),
-                    );
-                    match partial {
-                        Some((start, len)) => {
-                            let start_i = (*start as usize).min(bytes.len());
-                            let end = start_i.saturating_add(len.get() as usize).min(bytes.len());
-                            out.extend_from_slice(format!("<{start}> ").as_bytes());
-                            wire::literal(&mut out, &bytes[start_i..end]);
-                        }
-                        None => {
-                            out.push(b' ');
-                            wire::literal(&mut out, &bytes);
-                        }
-                    }
-                }
-                _ => continue,
-            }
-            parts.push(out);
-        }
-        let mut line = format!("* {} FETCH (", i + 1).into_bytes();
-        for (k, p) in parts.iter().enumerate() {
-            if k > 0 {
-                line.push(b' ');
-            }
-            line.extend_from_slice(p);
-        }
-        line.extend_from_slice(b")\r\n");
-        self.transmit(&line);
     }
 }

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod fetching;
 mod search;
 mod sets;
 
@@ -163,10 +164,29 @@ pub struct ImapSession {
     last_now: Instant,
     held: Option<Held>,
     /// A FETCH being answered a few messages at a time.
-    pub(crate) fetch_job: Option<commands::FetchJob>,
+    pub(crate) fetch_job: Option<fetching::FetchJob>,
     /// Octets received while a login decision or a refusal delay holds
     /// the input back.
     paused_input: usize,
+    /// Input not yet handed to the fragmentizer: it is given a line at a
+    /// time, so an APPEND's message literal can bypass it.
+    backlog: Vec<u8>,
+    backlog_pos: usize,
+    /// An APPEND whose message is being passed to the store as it arrives.
+    pub(crate) appending: Option<Appending>,
+}
+
+/// An APPEND whose message literal goes straight to the store.
+#[derive(Debug)]
+pub(crate) struct Appending {
+    pub(crate) tag: String,
+    /// Literal octets still to come.
+    left: u64,
+    /// The store refused the message (before or while it arrived).
+    pub(crate) failed: Option<crate::store::StoreError>,
+    /// The command as the fragmentizer is to see it once the literal has
+    /// passed: its announcement made an empty non-synchronizing literal.
+    rewritten: Vec<u8>,
 }
 
 fn frame_cap(config: &ImapConfig) -> u32 {
@@ -197,6 +217,9 @@ impl ImapSession {
             held: None,
             paused_input: 0,
             fetch_job: None,
+            backlog: Vec::new(),
+            backlog_pos: 0,
+            appending: None,
             config,
         };
         let greeting = format!(
@@ -231,7 +254,7 @@ impl ImapSession {
                     return self.close("* BYE too much input while busy\r\n", CloseReason::TooLong);
                 }
             }
-            self.frag.enqueue_bytes(bytes);
+            self.backlog.extend_from_slice(bytes);
         }
         self.run(store);
     }
@@ -293,6 +316,8 @@ impl ImapSession {
         }
         self.last_now = now;
         self.frag = Fragmentizer::new(frame_cap(&self.config));
+        self.backlog.clear();
+        self.backlog_pos = 0;
         self.line_start = 0;
         self.mode = Mode::Command;
         self.tls = Some(info.clone());
@@ -466,7 +491,89 @@ impl ImapSession {
         self.out.push_back(Output::Close);
     }
 
+    /// Processes input: a line at a time into the fragmentizer, an APPEND's
+    /// message straight to the store.
     fn run(&mut self, store: &mut dyn Mailstore) {
+        loop {
+            self.run_fragments(store);
+            if self.pending_login.is_some()
+                || self.held.is_some()
+                || self.fetch_job.is_some()
+                || matches!(self.mode, Mode::Closed | Mode::TlsHandshake)
+            {
+                return;
+            }
+            let rest = &self.backlog[self.backlog_pos..];
+            if rest.is_empty() {
+                self.backlog.clear();
+                self.backlog_pos = 0;
+                return;
+            }
+            if let Some(app) = &mut self.appending {
+                if app.left > 0 {
+                    let n = usize::try_from(app.left)
+                        .unwrap_or(usize::MAX)
+                        .min(rest.len());
+                    if app.failed.is_none() {
+                        if let Err(e) = store.append_data(&rest[..n]) {
+                            app.failed = Some(e);
+                        }
+                    }
+                    app.left -= n as u64;
+                    self.backlog_pos += n;
+                    if app.left == 0 {
+                        self.frag = Fragmentizer::new(frame_cap(&self.config));
+                        self.frag.enqueue_bytes(&app.rewritten);
+                        self.line_start = 0;
+                    }
+                    self.compact_backlog();
+                    continue;
+                }
+            }
+            let cut = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            self.frag.enqueue_bytes(&rest[..cut]);
+            self.backlog_pos += cut;
+            self.compact_backlog();
+        }
+    }
+
+    fn compact_backlog(&mut self) {
+        if self.backlog_pos == self.backlog.len() {
+            self.backlog.clear();
+            self.backlog_pos = 0;
+        } else if self.backlog_pos > 64 * 1024 && self.backlog_pos * 2 > self.backlog.len() {
+            self.backlog.drain(..self.backlog_pos);
+            self.backlog_pos = 0;
+        }
+    }
+
+    /// If the literal just announced is an APPEND's message, the APPEND
+    /// (tag, folder) and the command rewritten with an empty literal.
+    fn append_probe(&self) -> Option<(String, String, Vec<u8>)> {
+        let bytes = self.frag.message_bytes();
+        let brace = bytes.iter().rposition(|&b| b == b'{')?;
+        if brace > 0 && bytes[brace - 1] == b'~' {
+            return None;
+        }
+        let mut probe = bytes[..brace].to_vec();
+        probe.extend_from_slice(b"{1+}\r\nX\r\n");
+        let Ok((b"", command)) = CommandCodec::new().decode(&probe) else {
+            return None;
+        };
+        let CommandBody::Append { mailbox, .. } = command.body else {
+            return None;
+        };
+        let mut rewritten = bytes[..brace].to_vec();
+        rewritten.extend_from_slice(b"{0+}\r\n");
+        Some((
+            command.tag.as_ref().to_owned(),
+            commands::mailbox_name(&mailbox),
+            rewritten,
+        ))
+    }
+
+    /// Hands complete fragments to the command handlers.
+    fn run_fragments(&mut self, store: &mut dyn Mailstore) {
         if self.pending_login.is_none() && self.held.is_none() && self.fetch_job.is_none() {
             self.paused_input = 0;
         }
@@ -518,6 +625,33 @@ impl ImapSession {
                         }
                         return self.close("* BYE literal too large\r\n", CloseReason::TooLong);
                     }
+                    if self.appending.is_none()
+                        && self.authenticated.is_some()
+                        && matches!(self.mode, Mode::Command)
+                        && length > 0
+                    {
+                        if let Some((tag, folder, rewritten)) = self.append_probe() {
+                            let failed = store.append_begin(&folder, u64::from(length)).err();
+                            if let (Some(e), LiteralMode::Sync) = (&failed, mode) {
+                                // Refused before the client sends it.
+                                self.frag.skip_message();
+                                self.line_start = 0;
+                                let text = commands::append_no(e);
+                                self.tagged(&tag, "NO", &text);
+                                continue;
+                            }
+                            if mode == LiteralMode::Sync {
+                                self.transmit(b"+ Ready for literal data\r\n");
+                            }
+                            self.appending = Some(Appending {
+                                tag,
+                                left: u64::from(length),
+                                failed,
+                                rewritten,
+                            });
+                            return;
+                        }
+                    }
                     if mode == LiteralMode::Sync {
                         self.transmit(b"+ Ready for literal data\r\n");
                     }
@@ -563,8 +697,16 @@ impl ImapSession {
                 _ => self.bad(&tag, "invalid SASL response"),
             },
             Mode::Command => match CommandCodec::new().decode(bytes) {
-                Ok((b"", command)) => self.command(command, store),
+                Ok((b"", command)) => {
+                    self.command(command, store);
+                    if self.appending.take().is_some() {
+                        store.append_abort();
+                    }
+                }
                 _ => {
+                    if self.appending.take().is_some() {
+                        store.append_abort();
+                    }
                     let tag = self.frag.decode_tag().map(|t| t.as_ref().to_owned());
                     let tag = tag.unwrap_or_else(|| "*".to_owned());
                     self.bad(&tag, "invalid command or arguments");
@@ -631,7 +773,10 @@ impl ImapSession {
                 self.tagged(tag, "OK", "Begin TLS negotiation now");
                 // Anything pipelined behind STARTTLS would be read as if it
                 // came over TLS (the CVE-2011-0411 class): refuse it.
-                if self.frag.progress().is_some() || !self.frag.message_bytes().is_empty() {
+                if self.frag.progress().is_some()
+                    || !self.frag.message_bytes().is_empty()
+                    || self.backlog.len() > self.backlog_pos
+                {
                     return self.close(
                         "* BYE plaintext after STARTTLS\r\n",
                         CloseReason::StartTlsViolation,

@@ -3,17 +3,80 @@
 use super::sets::Ranges;
 use super::ImapSession;
 use crate::store::{Flags, Mailstore, MessageMeta};
+use crate::summary::Summary;
 use imap_codec::imap_types::core::Vec1;
 use imap_codec::imap_types::search::SearchKey;
 use std::collections::HashMap;
 
-/// A message being tested, its content read only when a key needs it.
+/// A message being tested, its summary fetched only when a key needs it.
 struct Candidate<'s> {
     meta: &'s MessageMeta,
     seq: u32,
     largest_seq: u32,
     largest_uid: u32,
-    content: Option<Vec<u8>>,
+    summary: Option<Option<Summary>>,
+    /// The header's fields (name, raw value and decoded text), parsed once
+    /// for all the header keys of a search.
+    fields: Option<Vec<(String, Vec<u8>)>>,
+}
+
+/// Octets of a message read at a time by BODY and TEXT.
+const SCAN_CHUNK: usize = 64 * 1024;
+
+/// A case-insensitive (ASCII) substring search over text fed in chunks of
+/// any size, holding only the last `needle.len() - 1` octets between
+/// chunks: the answer does not depend on where the chunks are cut.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamMatch {
+    needle: Vec<u8>,
+    carry: Vec<u8>,
+    found: bool,
+}
+
+impl StreamMatch {
+    pub(crate) fn new(needle: &[u8]) -> StreamMatch {
+        StreamMatch {
+            needle: needle.to_ascii_lowercase(),
+            carry: Vec::new(),
+            found: needle.is_empty(),
+        }
+    }
+    /// Feeds the next octets; true once the needle was seen.
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> bool {
+        if self.found {
+            return true;
+        }
+        let mut window = std::mem::take(&mut self.carry);
+        window.extend(chunk.iter().map(u8::to_ascii_lowercase));
+        if memchr::memmem::find(&window, &self.needle).is_some() {
+            self.found = true;
+            return true;
+        }
+        let keep = self.needle.len().saturating_sub(1).min(window.len());
+        window.drain(..window.len() - keep);
+        self.carry = window;
+        false
+    }
+    pub(crate) fn found(&self) -> bool {
+        self.found
+    }
+}
+
+/// Scans octets `start..` of a message for `needle`, a chunk at a time.
+fn scan(store: &mut dyn Mailstore, folder: &str, uid: u32, start: u64, needle: &[u8]) -> bool {
+    let mut m = StreamMatch::new(needle);
+    let mut buf = vec![0u8; SCAN_CHUNK];
+    let mut at = start;
+    while !m.found() {
+        match store.read_at(folder, uid, at, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                m.feed(&buf[..n]);
+                at += n as u64;
+            }
+        }
+    }
+    m.found()
 }
 
 /// Case-insensitive (ASCII) substring test in linear time.
@@ -53,7 +116,8 @@ impl ImapSession {
                 seq,
                 largest_seq,
                 largest_uid,
-                content: None,
+                summary: None,
+                fields: None,
             };
             if criteria
                 .as_ref()
@@ -67,20 +131,60 @@ impl ImapSession {
     }
 }
 
-fn header_value(content: &[u8], name: &str) -> Vec<u8> {
-    let msg = mime_codec::Message::parse(content);
-    let mut out = Vec::new();
-    for h in msg
-        .headers()
-        .iter()
-        .filter(|h| h.name().eq_ignore_ascii_case(name))
-    {
-        out.extend_from_slice(h.raw_value());
-        out.push(b' ');
-        out.extend_from_slice(h.text().as_bytes());
-        out.push(b'\n');
+/// The candidate's summary, asked of the store once.
+fn summary<'c>(
+    c: &'c mut Candidate<'_>,
+    store: &mut dyn Mailstore,
+    folder: &str,
+) -> Option<&'c Summary> {
+    if c.summary.is_none() {
+        c.summary = Some(store.summary(folder, c.meta.uid, false).ok());
     }
-    out
+    c.summary.as_ref().and_then(Option::as_ref)
+}
+
+/// The candidate's header fields, parsed once: each name with its raw
+/// value and its RFC 2047-decoded text (a key matches either).
+fn fields<'c>(
+    c: &'c mut Candidate<'_>,
+    store: &mut dyn Mailstore,
+    folder: &str,
+) -> &'c [(String, Vec<u8>)] {
+    if c.fields.is_none() {
+        let parsed = summary(c, store, folder).map(|s| {
+            mime_codec::Message::parse(&s.header)
+                .headers()
+                .iter()
+                .map(|h| {
+                    let mut v = h.raw_value().to_vec();
+                    v.push(b' ');
+                    v.extend_from_slice(h.text().as_bytes());
+                    (h.name().to_owned(), v)
+                })
+                .collect()
+        });
+        c.fields = Some(parsed.unwrap_or_default());
+    }
+    c.fields.as_deref().unwrap_or_default()
+}
+
+/// Whether a header field `name` holds `value` (any of several fields of
+/// that name). With `present`, the field must exist even for an empty value.
+fn header_has(
+    c: &mut Candidate<'_>,
+    store: &mut dyn Mailstore,
+    folder: &str,
+    name: &str,
+    value: &[u8],
+) -> bool {
+    let mut joined = Vec::new();
+    for (n, v) in fields(c, store, folder) {
+        if n.eq_ignore_ascii_case(name) {
+            joined.extend_from_slice(v);
+            joined.push(b'\n');
+        }
+    }
+    contains_ci(&joined, value)
 }
 
 fn matches(
@@ -95,12 +199,6 @@ fn matches(
         return false;
     }
     let flags = c.meta.flags;
-    let mut content = |c: &mut Candidate<'_>| -> Vec<u8> {
-        if c.content.is_none() {
-            c.content = Some(store.read(folder, c.meta.uid).unwrap_or_default());
-        }
-        c.content.clone().unwrap_or_default()
-    };
     match key {
         SearchKey::And(keys) => keys
             .as_ref()
@@ -143,11 +241,11 @@ fn matches(
         SearchKey::Before(d) => day(c.meta.internal_date).is_some_and(|x| x < *d.as_ref()),
         SearchKey::On(d) => day(c.meta.internal_date).is_some_and(|x| x == *d.as_ref()),
         SearchKey::SentSince(d) | SearchKey::SentBefore(d) | SearchKey::SentOn(d) => {
-            let bytes = content(c);
-            let sent = mime_codec::Message::parse(&bytes).date();
-            let Some(x) = sent.and_then(|t| {
-                chrono::NaiveDate::from_ymd_opt(t.year(), u32::from(t.month()), u32::from(t.day()))
-            }) else {
+            let day = match &c.summary {
+                Some(s) => s.as_ref().and_then(|s| s.sent_day),
+                None => store.sent_day(folder, c.meta.uid).ok().flatten(),
+            };
+            let Some(x) = day.and_then(chrono::NaiveDate::from_num_days_from_ce_opt) else {
                 return false;
             };
             match key {
@@ -156,26 +254,50 @@ fn matches(
                 _ => x == *d.as_ref(),
             }
         }
-        SearchKey::From(s) => contains_ci(&header_value(&content(c), "From"), s.as_ref()),
-        SearchKey::To(s) => contains_ci(&header_value(&content(c), "To"), s.as_ref()),
-        SearchKey::Cc(s) => contains_ci(&header_value(&content(c), "Cc"), s.as_ref()),
-        SearchKey::Bcc(s) => contains_ci(&header_value(&content(c), "Bcc"), s.as_ref()),
-        SearchKey::Subject(s) => contains_ci(&header_value(&content(c), "Subject"), s.as_ref()),
+        SearchKey::From(s) => header_has(c, store, folder, "From", s.as_ref()),
+        SearchKey::To(s) => header_has(c, store, folder, "To", s.as_ref()),
+        SearchKey::Cc(s) => header_has(c, store, folder, "Cc", s.as_ref()),
+        SearchKey::Bcc(s) => header_has(c, store, folder, "Bcc", s.as_ref()),
+        SearchKey::Subject(s) => header_has(c, store, folder, "Subject", s.as_ref()),
         SearchKey::Header(name, value) => {
             let name = String::from_utf8_lossy(name.as_ref()).into_owned();
-            let bytes = content(c);
-            let msg = mime_codec::Message::parse(&bytes);
-            let present = msg
-                .headers()
+            let present = fields(c, store, folder)
                 .iter()
-                .any(|h| h.name().eq_ignore_ascii_case(&name));
-            present && contains_ci(&header_value(&bytes, &name), value.as_ref())
+                .any(|(n, _)| n.eq_ignore_ascii_case(&name));
+            present && header_has(c, store, folder, &name, value.as_ref())
         }
         SearchKey::Body(s) => {
-            let bytes = content(c);
-            let msg = mime_codec::Message::parse(&bytes);
-            contains_ci(msg.root().raw_body(), s.as_ref())
+            let Some(start) = summary(c, store, folder).map(|s| s.body_offset) else {
+                return false;
+            };
+            scan(store, folder, c.meta.uid, start, s.as_ref())
         }
-        SearchKey::Text(s) => contains_ci(&content(c), s.as_ref()),
+        SearchKey::Text(s) => scan(store, folder, c.meta.uid, 0, s.as_ref()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn stream_match_is_chunking_invariant(
+            hay in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'B'), Just(b'c')], 0..80),
+            needle in proptest::collection::vec(prop_oneof![Just(b'A'), Just(b'b'), Just(b'C')], 0..5),
+            cuts in proptest::collection::vec(1usize..9, 1..12),
+        ) {
+            let whole = contains_ci(&hay, &needle);
+            let mut m = StreamMatch::new(&needle);
+            let mut rest = &hay[..];
+            for n in cuts.iter().cycle() {
+                if rest.is_empty() { break; }
+                let (a, b) = rest.split_at((*n).min(rest.len()));
+                m.feed(a);
+                rest = b;
+            }
+            prop_assert_eq!(m.found(), whole);
+        }
     }
 }

@@ -319,6 +319,8 @@ pub struct Options {
     pub dkim_pem: Option<String>,
     /// Where the server counts.
     pub metrics: Option<Arc<mail_metrics::MailMetrics>>,
+    /// `[limits] max_sessions`.
+    pub max_sessions: Option<usize>,
 }
 
 pub type TestServer<F = HeaderFilter> = Running<Arc<TestDirectory>, Arc<DirStore>, F>;
@@ -368,8 +370,14 @@ pub fn start_with<F: MessageFilter>(
         cert.display(),
         key.display()
     );
+    if options.submission || options.max_sessions.is_some() {
+        text.push_str("[limits]\n");
+    }
     if options.submission {
-        text.push_str("[limits]\nauth_failures_per_ip = 50\n");
+        text.push_str("auth_failures_per_ip = 50\n");
+    }
+    if let Some(n) = options.max_sessions {
+        text.push_str(&format!("max_sessions = {n}\n"));
     }
     text.push_str(extra);
     let mut config = ServerConfig::parse(&text, "test.toml").unwrap();

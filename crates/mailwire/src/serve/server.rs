@@ -66,6 +66,12 @@ pub(crate) struct ServerArgs {
     /// [default: 25].
     #[arg(long, value_name = "PORT")]
     mx_port: Option<u16>,
+    /// As a mail server: SMTP sessions served at once per listener; more
+    /// clients wait in the listen queue for their greeting instead of being
+    /// refused, as at Postfix's process limit (0: no wait) [default: the
+    /// file's `[limits] max_sessions`, or 100].
+    #[arg(long, value_name = "N")]
+    max_sessions: Option<usize>,
 }
 
 impl ServerArgs {
@@ -167,6 +173,9 @@ fn configuration(args: &ServeArgs) -> Result<ServerConfig, Failure> {
     }
     if let Some(n) = args.max_connections_per_ip {
         limits.max_connections_per_ip = n as usize;
+    }
+    if let Some(n) = flags.max_sessions {
+        limits.max_sessions = n;
     }
     if let Some(secs) = args.command_timeout {
         limits.command_timeout = mail_server::config::Seconds(secs);
