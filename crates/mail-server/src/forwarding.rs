@@ -60,7 +60,7 @@ impl SrsConfig {
         let secret = match (&self.secret, &self.secret_file) {
             (Some(secret), _) => secret.clone().into_bytes(),
             (None, Some(path)) => {
-                let mut bytes = std::fs::read(path)
+                let mut bytes = read_secret(path)
                     .map_err(|e| format!("the SRS secret file {}: {e}", path.display()))?;
                 while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                     bytes.pop();
@@ -77,6 +77,26 @@ impl SrsConfig {
             .with_max_age_days(self.max_age_days);
         Ok(Some(srs))
     }
+}
+
+/// The most a secret file may hold: a secret is a line of random text,
+/// and a file far larger (`/dev/urandom`, say) is a mistake that must not
+/// be read into memory without end.
+const MAX_SECRET_FILE: u64 = 4096;
+
+/// The secret file's bytes, refused when larger than [`MAX_SECRET_FILE`].
+fn read_secret(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SECRET_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SECRET_FILE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_SECRET_FILE} bytes: a secret is one line"
+        )));
+    }
+    Ok(bytes)
 }
 
 fn now_secs() -> u64 {
@@ -151,5 +171,47 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         }
         srs.forward(mail_from, now_secs())
             .unwrap_or_else(|| mail_from.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_file(contents: Option<&[u8]>, path: PathBuf) -> Result<Option<Srs>, String> {
+        if let Some(contents) = contents {
+            std::fs::write(&path, contents).unwrap();
+        }
+        let config = SrsConfig {
+            secret_file: Some(path),
+            ..SrsConfig::default()
+        };
+        config.load(Some("fwd.example"))
+    }
+
+    #[test]
+    fn a_secret_file_is_read_without_its_line_break_and_never_without_bound() {
+        let dir = std::env::temp_dir().join(format!("srs-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let srs = from_file(Some(b"s3cret\n"), dir.join("ok"))
+            .unwrap()
+            .unwrap();
+        let inline = Srs::new(b"s3cret".to_vec(), "fwd.example").unwrap();
+        assert_eq!(
+            srs.forward("a@origin.example", 1_765_000_000),
+            inline.forward("a@origin.example", 1_765_000_000)
+        );
+        // A file far too large for a secret is refused, without quoting it.
+        let big = vec![b'k'; 1 << 20];
+        let error = from_file(Some(&big), dir.join("big")).unwrap_err();
+        assert!(error.contains("larger than"), "{error}");
+        assert!(!error.contains("kkkk"), "{error}");
+        // A device that never ends is refused too, at once.
+        #[cfg(unix)]
+        {
+            let error = from_file(None, PathBuf::from("/dev/zero")).unwrap_err();
+            assert!(error.contains("larger than"), "{error}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
