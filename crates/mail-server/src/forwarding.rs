@@ -65,6 +65,15 @@ impl SrsConfig {
                 while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                     bytes.pop();
                 }
+                if bytes.iter().any(|b| *b == b'\n' || *b == b'\r') {
+                    // postsrsd's file may list older secrets on further
+                    // lines; taken whole, it would be another key than
+                    // postsrsd's, and no address it wrote would come back.
+                    return Err(format!(
+                        "the SRS secret file {}: more than one line (a secret is one line)",
+                        path.display()
+                    ));
+                }
                 bytes
             }
             (None, None) => return Ok(None),
@@ -190,7 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_file_is_read_without_its_line_break_and_never_without_bound() {
+    fn a_secret_file_is_one_line_read_without_its_line_break_and_never_without_bound() {
         let dir = std::env::temp_dir().join(format!("srs-secret-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let srs = from_file(Some(b"s3cret\n"), dir.join("ok"))
@@ -206,6 +215,11 @@ mod tests {
         let error = from_file(Some(&big), dir.join("big")).unwrap_err();
         assert!(error.contains("larger than"), "{error}");
         assert!(!error.contains("kkkk"), "{error}");
+        // Several lines (postsrsd's list of secrets, the first signing)
+        // would make another key than any of them: refused.
+        let error = from_file(Some(b"n3wSecret\nold\n"), dir.join("lines")).unwrap_err();
+        assert!(error.contains("more than one line"), "{error}");
+        assert!(!error.contains("n3wSecret"), "{error}");
         // A device that never ends is refused too, at once.
         #[cfg(unix)]
         {
