@@ -153,10 +153,10 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
         }
     }
 
-    /// The original sender an SRS0 recipient of ours stands for, at the
-    /// end of the message. Its age was judged at its RCPT TO: a recipient
-    /// taken on its last day is not lost (nor given to a catch-all) when
-    /// the day ends before the message does.
+    /// The original sender an SRS0 recipient of ours stands for, when the
+    /// message's content starts (DATA). Its age was judged at its RCPT TO:
+    /// a recipient taken on its last day is not lost (nor given to a
+    /// catch-all) when the day ends between the two.
     pub(crate) fn srs_original(&self, address: &str) -> Option<String> {
         let srs = self.shared.srs.as_ref()?;
         let local = self.srs_local(srs, address)?;

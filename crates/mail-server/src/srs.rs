@@ -152,7 +152,7 @@ impl Srs {
     /// The original sender of an SRS0 `local` part whose hash is ours,
     /// whatever its age: for a recipient [`reverse`](Self::reverse)
     /// already took (at RCPT TO), which must not be lost when its last day
-    /// ends before the message does.
+    /// ends before the message's content starts.
     pub fn original(&self, local: &str) -> Result<String, SrsError> {
         self.checked(local).map(|(_, original)| original)
     }
