@@ -5,13 +5,27 @@
 
 use crate::directory::Directory;
 use crate::filter::MessageFilter;
-use crate::handler::{reply, MailHandler};
-use crate::srs::{self, Srs, DEFAULT_MAX_AGE_DAYS};
+use crate::handler::{lock, reply, MailHandler};
+use crate::srs::{self, Srs, SrsError, DEFAULT_MAX_AGE_DAYS};
 use crate::store::MailboxStore;
 use serde::Deserialize;
-use smtp_blocking::Decision;
+use smtp_blocking::{AuthThrottle, Connection, Decision};
 use std::fmt;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Forged or malformed SRS addresses a client network may send within
+/// [`SRS_GUESS_WINDOW`] before its SRS recipients wait: a genuine bounce
+/// never carries a forged hash, and the hash has about 2^21 values.
+pub(crate) const SRS_GUESSES: u32 = 10;
+
+/// How long a client network's forged SRS addresses count.
+pub(crate) const SRS_GUESS_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The count of forged SRS addresses per client network (bounded).
+pub(crate) fn srs_guess_throttle() -> AuthThrottle {
+    AuthThrottle::new(SRS_GUESSES, SRS_GUESS_WINDOW)
+}
 
 /// The `[srs]` table. SRS is on when a secret is given, inline or in a
 /// file (the file's content, without its final line break). `Debug` does
@@ -126,10 +140,34 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
     /// forwarded): accepted when genuine and young enough (it goes back
     /// through the spool), `550 5.1.1` when forged, altered or expired.
     /// `None` when `address` is no such address.
-    pub(crate) fn srs_recipient(&self, address: &str) -> Option<Decision> {
+    ///
+    /// A client network that sent [`SRS_GUESSES`] forged or malformed ones
+    /// within [`SRS_GUESS_WINDOW`] is answered `450 4.7.1` for every SRS
+    /// recipient (genuine ones too: they come back later) until the window
+    /// passes: the hash is too short to be left to guessing, one RCPT
+    /// after another, into a relay to any address.
+    pub(crate) fn srs_recipient(&self, conn: &Connection, address: &str) -> Option<Decision> {
         let srs = self.shared.srs.as_ref()?;
         let local = self.srs_local(srs, address)?;
-        match srs.reverse(local, now_secs()) {
+        let (ip, now) = (conn.peer.ip(), Instant::now());
+        if lock(&self.shared.srs_guesses).is_blocked(ip, now) {
+            return Some(self.refuse(
+                "srs_invalid",
+                reply(
+                    450,
+                    (4, 7, 1),
+                    "Too many invalid SRS addresses from your network, try again later",
+                ),
+            ));
+        }
+        let checked = srs.reverse(local, now_secs());
+        if matches!(&checked, Err(error) if *error != SrsError::Expired) {
+            // Expired addresses carry a genuine hash: no guess.
+            if let Some(failures) = lock(&self.shared.srs_guesses).record_failure(ip, now) {
+                tracing::warn!(client = %ip, failures, "forged SRS addresses");
+            }
+        }
+        match checked {
             Ok(_) if self.shared.outbound.is_some() => Some(Decision::Accept),
             Ok(_) => Some(self.refuse(
                 "unknown_user",

@@ -54,6 +54,10 @@ pub(crate) struct Shared<D, S, F> {
     pub(crate) junk_folder: String,
     /// Rewrites the sender of forwarded mail, and takes its bounces back.
     pub(crate) srs: Option<crate::srs::Srs>,
+    /// Forged SRS addresses per client network: past a few, its SRS
+    /// recipients wait (a four-character hash must not be guessed one
+    /// RCPT after another into a relay to anyone).
+    pub(crate) srs_guesses: Mutex<smtp_blocking::AuthThrottle>,
     /// The user name of each connection's refused AUTH, until the failure
     /// it causes is counted (at once: the session reports it right after).
     refused_users: Mutex<HashMap<SocketAddr, String>>,
@@ -83,6 +87,7 @@ impl<D, S, F> Shared<D, S, F> {
             hostname,
             junk_folder,
             srs: None,
+            srs_guesses: Mutex::new(crate::forwarding::srs_guess_throttle()),
             refused_users: Mutex::default(),
         }
     }
@@ -115,7 +120,7 @@ impl<D, S, F> fmt::Debug for MailHandler<D, S, F> {
     }
 }
 
-fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -308,7 +313,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
 
     fn rcpt_to(&self, conn: &Connection, to: &ForwardPath, _params: &RcptParams) -> Decision {
         let address = address_of(to, &self.shared.hostname);
-        if let Some(decision) = self.srs_recipient(&address) {
+        if let Some(decision) = self.srs_recipient(conn, &address) {
             return decision;
         }
         match self.shared.directory.resolve(&address) {

@@ -169,3 +169,44 @@ fn a_sender_too_long_to_rewrite_is_forwarded_as_it_is() {
     );
     assert_eq!(sender, &long);
 }
+
+/// The four-character hash cannot be guessed one RCPT after another: after
+/// ten forged SRS addresses from one client network, its SRS recipients
+/// (even a genuine one, which its server brings back later) wait with 450
+/// 4.7.1, in this connection and the next. Before, a client could try all
+/// two million hashes on one connection until one relayed to its target.
+#[test]
+fn guessing_srs_hashes_is_cut_short() {
+    let h = srs_harness();
+    let srs = Srs::new(SECRET.as_bytes().to_vec(), DOMAIN).unwrap();
+    let genuine = srs.forward("target@victim.test", now()).unwrap();
+    let (local, _) = genuine.rsplit_once('@').unwrap();
+    let hash = &local[5..9];
+    let mut c = Raw::connect(h.smtp());
+    c.cmd("EHLO guesser.test");
+    assert!(c.cmd("MAIL FROM:<>").starts_with("250"));
+    let guesses = [
+        "AAAA", "BBBB", "CCCC", "DDDD", "EEEE", "FFFF", "GGGG", "HHHH", "IIII", "JJJJ",
+    ];
+    for guess in guesses {
+        assert!(!guess.eq_ignore_ascii_case(hash));
+        let forged = genuine.replacen(hash, guess, 1);
+        let r = c.cmd(&format!("RCPT TO:<{forged}>"));
+        assert!(r.starts_with("550 5.1.1"), "{forged}: {r}");
+    }
+    let r = c.cmd(&format!("RCPT TO:<{genuine}>"));
+    assert!(
+        r.starts_with("450 4.7.1"),
+        "a right guess after ten wrong ones: {r}"
+    );
+    // Not a per-connection count.
+    let mut c = Raw::connect(h.smtp());
+    c.cmd("EHLO guesser.test");
+    assert!(c.cmd("MAIL FROM:<>").starts_with("250"));
+    let r = c.cmd(&format!("RCPT TO:<{genuine}>"));
+    assert!(r.starts_with("450 4.7.1"), "{r}");
+    // Local recipients are not held up.
+    let r = c.cmd(&format!("RCPT TO:<carol@{DOMAIN}>"));
+    assert!(r.starts_with("250"), "{r}");
+    assert!(spooled(&h).is_empty());
+}
