@@ -350,7 +350,9 @@ impl Mailstore for MaildirStore {
         }
         let m = self.message(folder, uid, false)?;
         // The first lookup in this folder reads the file.
-        if self.column_file(folder, &m).is_some() && self.held_columns(folder, uid, out) {
+        let opened = !self.columns.iter().any(|(f, _, _)| f == folder);
+        if opened && self.column_file(folder, &m).is_some() && self.held_columns(folder, uid, out)
+        {
             return Ok(());
         }
         let summary = self.summary(folder, uid, false)?;
