@@ -157,6 +157,11 @@ impl LiveAccounts {
 
     /// Reloads the directory if the file changed since it was loaded.
     /// Returns whether a new directory was taken.
+    ///
+    /// The version lock is held until the new directory is in place, so
+    /// that a slower reload of an older version can never replace a newer
+    /// one another caller took meanwhile; a file that changed while it was
+    /// read (written in place) is not taken, and is read again next time.
     pub fn check(&self) -> bool {
         let Some(path) = &self.path else {
             return false;
@@ -172,10 +177,15 @@ impl LiveAccounts {
             Stamp::Missing => Err(format!("the users file {} is gone", path.display())),
             Stamp::Present { .. } => {
                 let old = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
-                old.reload().map_err(|e| e.to_string())
+                let read = old.reload().map_err(|e| e.to_string());
+                if Stamp::of(path) != now {
+                    // Changed while read: maybe half written. Its new
+                    // version differs from `stamp`, so it is read next time.
+                    return false;
+                }
+                read
             }
         };
-        drop(stamp);
         let mut last_error = self
             .last_error
             .lock()
@@ -189,6 +199,7 @@ impl LiveAccounts {
                 );
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(accounts);
                 *last_error = None;
+                drop(stamp);
                 true
             }
             Err(error) => {
@@ -198,6 +209,7 @@ impl LiveAccounts {
                     "the changed users file was not taken; the previous users stay"
                 );
                 *last_error = Some(error);
+                drop(stamp);
                 false
             }
         }

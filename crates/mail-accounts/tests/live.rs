@@ -128,3 +128,134 @@ fn the_file_is_looked_at_once_per_interval() {
     assert!(live.current().user("bo@example.org").is_some());
     assert!(!live.check(), "nothing changed since");
 }
+
+/// Pauses the thread that logs "users file reloaded" (the moment a reload
+/// has read its version and is about to take it) until told to go on.
+struct PauseAtReload {
+    reached: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    go: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl tracing::Subscriber for PauseAtReload {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        if message.0.contains("users file reloaded") {
+            self.reached.lock().unwrap().send(()).unwrap();
+            self.go.lock().unwrap().recv().unwrap();
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Two reloads at once (one stalled after reading its version, the other
+/// reading a newer one meanwhile): the newer directory stays, never
+/// replaced by the older one when the stalled reload goes on (it would
+/// stay until the file changed again).
+#[test]
+fn a_slow_reload_of_an_older_version_never_replaces_a_newer_one() {
+    use std::sync::{mpsc, Arc, Mutex};
+    let dir = Dir::new("race");
+    let users = dir.0.join("users");
+    add(&users, "ana@example.org", "ana-pw", None);
+    let live = Arc::new(LiveAccounts::load(Some(&users), &config()).unwrap());
+    add(&users, "bo@example.org", "bo-pw", None);
+
+    let (reached_tx, reached) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel();
+    let pause = PauseAtReload {
+        reached: Mutex::new(reached_tx),
+        go: Mutex::new(go_rx),
+    };
+    let slow = {
+        let live = Arc::clone(&live);
+        std::thread::spawn(move || tracing::subscriber::with_default(pause, || live.check()))
+    };
+    // The slow reload has read the version with bo and is about to take it.
+    reached.recv_timeout(Duration::from_secs(10)).unwrap();
+    add(&users, "cy@example.org", "cy-pw", None);
+    let fast = {
+        let live = Arc::clone(&live);
+        std::thread::spawn(move || live.check())
+    };
+    // Time for the second reload to finish, or to wait its turn.
+    std::thread::sleep(Duration::from_millis(300));
+    go.send(()).unwrap();
+    assert!(slow.join().unwrap());
+    fast.join().unwrap();
+    live.check();
+    let now = live.current();
+    assert!(
+        now.user("cy@example.org").is_some(),
+        "the newest users file (with cy) was replaced by an older one"
+    );
+    assert!(now.user("bo@example.org").is_some());
+}
+
+/// A users file that changes while it is read (written in place: here a
+/// FIFO, whose reader gets only what the writer wrote) is not taken: the
+/// directory keeps every user until a version reads whole.
+#[cfg(unix)]
+#[test]
+fn a_file_that_changes_while_it_is_read_is_not_taken() {
+    use std::io::Write;
+    let dir = Dir::new("in-place");
+    let users = dir.0.join("users");
+    add(&users, "ana@example.org", "ana-pw", None);
+    add(&users, "bo@example.org", "bo-pw", None);
+    // Looked at only when asked (`check`), never by `current`.
+    let live = LiveAccounts::load(Some(&users), &config())
+        .unwrap()
+        .with_check_interval(Duration::from_secs(3600));
+    assert!(live.current().user("bo@example.org").is_some());
+    let live = std::sync::Arc::new(live);
+    // What a half-written file holds: ana only.
+    let partial = dir.0.join("partial");
+    add(&partial, "ana@example.org", "ana-pw", None);
+    let partial = std::fs::read(&partial).unwrap();
+
+    let fifo = dir.0.join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (coreutils) runs");
+    assert!(made.success());
+    std::fs::rename(&fifo, &users).unwrap();
+    let reader = {
+        let live = std::sync::Arc::clone(&live);
+        std::thread::spawn(move || live.check())
+    };
+    // Later than the FIFO's creation by more than the clock's granularity.
+    std::thread::sleep(Duration::from_millis(50));
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&users)
+        .unwrap();
+    writer.write_all(&partial).unwrap();
+    drop(writer);
+    assert!(
+        !reader.join().unwrap(),
+        "a file read while written was taken"
+    );
+    assert!(
+        live.current().user("bo@example.org").is_some(),
+        "bo was lost to a half-written users file"
+    );
+}

@@ -54,6 +54,10 @@ pub(crate) struct Shared<D, S, F> {
     pub(crate) junk_folder: String,
     /// Rewrites the sender of forwarded mail, and takes its bounces back.
     pub(crate) srs: Option<crate::srs::Srs>,
+    /// Forged SRS addresses per client network: past a few, its SRS
+    /// recipients wait (a four-character hash must not be guessed one
+    /// RCPT after another into a relay to anyone).
+    pub(crate) srs_guesses: Mutex<smtp_blocking::AuthThrottle>,
     /// The user name of each connection's refused AUTH, until the failure
     /// it causes is counted (at once: the session reports it right after).
     refused_users: Mutex<HashMap<SocketAddr, String>>,
@@ -83,6 +87,7 @@ impl<D, S, F> Shared<D, S, F> {
             hostname,
             junk_folder,
             srs: None,
+            srs_guesses: Mutex::new(crate::forwarding::srs_guess_throttle()),
             refused_users: Mutex::default(),
         }
     }
@@ -115,7 +120,7 @@ impl<D, S, F> fmt::Debug for MailHandler<D, S, F> {
     }
 }
 
-fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -205,7 +210,15 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
 
     /// The recipients of a transaction, as local users (each once) and
     /// remote addresses (kept only for an authenticated client).
-    fn plan(&self, conn: &Connection, transaction: &Transaction) -> (Vec<LocalUser>, Vec<String>) {
+    /// Where the message goes: local users and remote addresses, from the
+    /// directory as it is now. `Err` names a recipient accepted at RCPT
+    /// that the directory no longer knows (a user deleted, a domain
+    /// dropped, while the client was sending).
+    fn plan(
+        &self,
+        conn: &Connection,
+        transaction: &Transaction,
+    ) -> Result<(Vec<LocalUser>, Vec<String>), String> {
         let mut local: Vec<LocalUser> = Vec::new();
         let mut remote: Vec<String> = Vec::new();
         for path in &transaction.recipients {
@@ -216,6 +229,12 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                 None => (address, false),
             };
             match self.shared.directory.resolve(&address) {
+                Recipient::Local(users) if users.is_empty() => return Err(address),
+                Recipient::Forward { local: users, .. }
+                    if users.is_empty() && self.shared.outbound.is_none() =>
+                {
+                    return Err(address)
+                }
                 Recipient::Local(users) => {
                     for user in users {
                         if !local.iter().any(|u| u.address == user.address) {
@@ -245,10 +264,10 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> MailHandler<D, S, F> {
                         remote.push(address);
                     }
                 }
-                Recipient::NotLocal | Recipient::Unknown => {}
+                Recipient::NotLocal | Recipient::Unknown => return Err(address),
             }
         }
-        (local, remote)
+        Ok((local, remote))
     }
 }
 
@@ -308,7 +327,7 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
 
     fn rcpt_to(&self, conn: &Connection, to: &ForwardPath, _params: &RcptParams) -> Decision {
         let address = address_of(to, &self.shared.hostname);
-        if let Some(decision) = self.srs_recipient(&address) {
+        if let Some(decision) = self.srs_recipient(conn, &address) {
             return decision;
         }
         match self.shared.directory.resolve(&address) {
@@ -375,7 +394,17 @@ impl<D: Directory, S: MailboxStore, F: MessageFilter> Handler for MailHandler<D,
         conn: &Connection,
         transaction: &Transaction,
     ) -> Result<MessageSink<D, S, F>, Reply> {
-        let (local, remote) = self.plan(conn, transaction);
+        // A recipient that went away since its RCPT would lose its copy
+        // after a 250; the client is asked to try again instead, and then
+        // hears at RCPT what became of it.
+        let (local, remote) = self.plan(conn, transaction).map_err(|address| {
+            tracing::info!(recipient = %address, "a recipient changed during the transaction");
+            reply(
+                451,
+                (4, 3, 0),
+                "a recipient of this message changed while it was sent; try again",
+            )
+        })?;
         let mail_from = transaction
             .from
             .mailbox()

@@ -116,8 +116,12 @@ impl Srs {
 
     /// The envelope sender for `sender` (`local@domain`) forwarded at
     /// `now` (seconds since the Unix epoch). `None` when there is nothing
-    /// to rewrite or it cannot be: no `@`, an empty part, or a local part
-    /// that is not a plain dot-string (a quoted one).
+    /// to rewrite or it cannot be: no `@`, an empty part, a local part
+    /// that is not a plain dot-string (a quoted one), an address literal
+    /// (`[192.0.2.1]` cannot stand in a local part), or a rewritten address
+    /// that would not be a valid SMTP mailbox (a local part over 64 octets
+    /// or a path over 256, RFC 5321 §4.5.3.1: no server, this one included,
+    /// would take it, nor a bounce to it, back).
     pub fn forward(&self, sender: &str, now: u64) -> Option<String> {
         let (user, host) = sender.rsplit_once('@')?;
         if user.is_empty() || host.is_empty() || !user.bytes().all(is_dot_string_byte) {
@@ -128,12 +132,33 @@ impl Srs {
         }
         let stamp = encode_stamp(now / SECONDS_PER_DAY);
         let hash = self.hash(&stamp, host, user);
-        Some(format!("SRS0={hash}={stamp}={host}={user}@{}", self.domain))
+        let rewritten = format!("SRS0={hash}={stamp}={host}={user}@{}", self.domain);
+        smtp_proto::Mailbox::parse(&rewritten).ok()?;
+        Some(rewritten)
     }
 
     /// The original sender of the SRS0 `local` part of an address at one
     /// of our domains, checked at `now` (seconds since the Unix epoch).
     pub fn reverse(&self, local: &str, now: u64) -> Result<String, SrsError> {
+        let (then, original) = self.checked(local)?;
+        let today = (now / SECONDS_PER_DAY) % STAMP_SLOTS;
+        let age = (today + STAMP_SLOTS - then) % STAMP_SLOTS;
+        if age > self.max_age_days {
+            return Err(SrsError::Expired);
+        }
+        Ok(original)
+    }
+
+    /// The original sender of an SRS0 `local` part whose hash is ours,
+    /// whatever its age: for a recipient [`reverse`](Self::reverse)
+    /// already took (at RCPT TO), which must not be lost when its last day
+    /// ends before the message's content starts.
+    pub fn original(&self, local: &str) -> Result<String, SrsError> {
+        self.checked(local).map(|(_, original)| original)
+    }
+
+    /// The day stamp and the original sender of a genuine SRS0 local part.
+    fn checked(&self, local: &str) -> Result<(u64, String), SrsError> {
         let rest = strip_srs0(local).ok_or(SrsError::NotSrs)?;
         let mut fields = rest.splitn(4, '=');
         let (Some(hash), Some(stamp), Some(host), Some(user)) =
@@ -149,12 +174,7 @@ impl Srs {
         if !same_ignoring_case(hash.as_bytes(), expected.as_bytes()) {
             return Err(SrsError::BadHash);
         }
-        let today = (now / SECONDS_PER_DAY) % STAMP_SLOTS;
-        let age = (today + STAMP_SLOTS - then) % STAMP_SLOTS;
-        if age > self.max_age_days {
-            return Err(SrsError::Expired);
-        }
-        Ok(format!("{user}@{host}"))
+        Ok((then, format!("{user}@{host}")))
     }
 
     /// The first [`HASH_LENGTH`] base64 characters of the HMAC-SHA1 of the
@@ -228,8 +248,10 @@ fn is_dot_string_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
 }
 
+/// A domain name's characters (an address literal's brackets and colons
+/// cannot stand in the local part the domain goes into).
 fn is_domain_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'[' || b == b']' || b == b':'
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
 }
 
 #[cfg(test)]
@@ -306,6 +328,23 @@ mod tests {
     }
 
     #[test]
+    fn a_recipient_taken_back_keeps_its_original_past_its_last_day() {
+        let s = srs();
+        let good = s.forward("alice@origin.example", NOW).unwrap();
+        // RCPT TO on its last day; the message ends on the next.
+        let last_day = NOW + 21 * 86_400;
+        assert!(s.reverse(local(&good), last_day).is_ok());
+        assert_eq!(
+            s.reverse(local(&good), last_day + 86_400),
+            Err(SrsError::Expired)
+        );
+        assert_eq!(s.original(local(&good)).unwrap(), "alice@origin.example");
+        // The hash is still checked.
+        let altered = local(&good).replace("=alice", "=mallory");
+        assert_eq!(s.original(&altered), Err(SrsError::BadHash));
+    }
+
+    #[test]
     fn the_secret_is_never_shown() {
         let shown = format!("{:?}", srs());
         assert!(!shown.contains("test secret"), "{shown}");
@@ -318,6 +357,31 @@ mod tests {
         assert_eq!(s.forward("nobody", NOW), None);
         assert_eq!(s.forward("\"a b\"@x.example", NOW), None);
         assert_eq!(s.forward("a@", NOW), None);
+        // An address literal has no place in a local part.
+        assert_eq!(s.forward("user@[192.0.2.1]", NOW), None);
+        assert_eq!(s.forward("user@[IPv6:2001:db8::1]", NOW), None);
+    }
+
+    #[test]
+    fn a_rewritten_address_too_long_for_smtp_is_not_made() {
+        let s = srs();
+        // 50 octets of user and host: the local part is 64, the most
+        // RFC 5321 allows, and every server takes it.
+        let user = "u".repeat(20);
+        let host = format!("{}.example", "h".repeat(22));
+        let fits = s.forward(&format!("{user}@{host}"), NOW).unwrap();
+        assert_eq!(local(&fits).len(), 64);
+        assert!(smtp_proto::Mailbox::parse(&fits).is_ok(), "{fits}");
+        assert_eq!(
+            s.reverse(local(&fits), NOW).unwrap(),
+            format!("{user}@{host}")
+        );
+        // One more octet: a local part of 65, which the spool's client
+        // could never send (the forwarded copy would be lost) nor this
+        // server take back as a bounce's recipient.
+        assert_eq!(s.forward(&format!("{user}x@{host}"), NOW), None);
+        let long = format!("notifications.list-{}@mail.example", "x".repeat(40));
+        assert_eq!(s.forward(&long, NOW), None);
     }
 
     fn user() -> impl Strategy<Value = String> {
@@ -335,6 +399,8 @@ mod tests {
         fn round_trip(user in user(), host in host(), now in 0u64..4_000_000_000, later in 0u64..=21, lower in any::<bool>()) {
             let s = srs();
             let sender = format!("{user}@{host}");
+            // Too long to rewrite into a valid mailbox: left alone.
+            prop_assume!(user.len() + host.len() <= 50);
             let rewritten = s.forward(&sender, now).unwrap();
             prop_assert!(rewritten.ends_with("@fwd.example"));
             let mut local = local(&rewritten).to_owned();
@@ -353,6 +419,7 @@ mod tests {
         /// again), the address is refused.
         #[test]
         fn expiry(user in user(), host in host(), now in 0u64..4_000_000_000, later in 22u64..1000) {
+            prop_assume!(user.len() + host.len() <= 50);
             let s = srs();
             let rewritten = s.forward(&format!("{user}@{host}"), now).unwrap();
             prop_assert_eq!(s.reverse(local(&rewritten), now + later * 86_400), Err(SrsError::Expired));
@@ -362,6 +429,7 @@ mod tests {
         /// (other than its case) is refused.
         #[test]
         fn tampering(user in user(), host in host(), now in 0u64..4_000_000_000, at in any::<prop::sample::Index>()) {
+            prop_assume!(user.len() + host.len() <= 50);
             let s = srs();
             let rewritten = s.forward(&format!("{user}@{host}"), now).unwrap();
             let local = local(&rewritten);
@@ -380,6 +448,20 @@ mod tests {
                 // hash no longer matches: only reaching here with a stamp
                 // edit would be a failure.
                 Ok(back) => prop_assert!(false, "{tampered} accepted as {back}"),
+            }
+        }
+
+        /// Whatever is rewritten is a mailbox SMTP can carry (the spool's
+        /// client sends it, this server takes a bounce to it back); what is
+        /// not is left alone only when it could not be.
+        #[test]
+        fn every_rewritten_address_is_a_valid_mailbox(user in user(), host in host(), now in any::<u64>()) {
+            let sender = format!("{user}@{host}");
+            match srs().forward(&sender, now) {
+                Some(rewritten) => {
+                    prop_assert!(smtp_proto::Mailbox::parse(&rewritten).is_ok(), "{}", rewritten);
+                }
+                None => prop_assert!(user.len() + host.len() > 50, "{} left alone", sender),
             }
         }
 

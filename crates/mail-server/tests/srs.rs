@@ -147,3 +147,66 @@ fn without_srs_forwarded_mail_keeps_its_sender_and_local_senders_are_never_rewri
     assert!(r.starts_with("250"), "{r}");
     assert_eq!(spooled(&h)[0].0, format!("bob@{DOMAIN}"));
 }
+
+/// A sender whose SRS form would not be a valid mailbox (a local part over
+/// 64 octets) keeps its own address on the forwarded copy: an SRS0 sender
+/// that long could never be sent by the spool's client (the copy would
+/// fail at once, its bounce undeliverable) nor taken back by this server.
+#[test]
+fn a_sender_too_long_to_rewrite_is_forwarded_as_it_is() {
+    let h = srs_harness();
+    let long = format!("notifications-{}@lists.origin.test", "x".repeat(40));
+    let mut c = Raw::connect(h.smtp());
+    c.cmd("EHLO client.test");
+    let r = c.send(&long, &[&format!("fwd@{DOMAIN}")], "Subject: long\n\nhi\n");
+    assert!(r.starts_with("250"), "{r}");
+    let queued = spooled(&h);
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let sender = &queued[0].0;
+    assert!(
+        smtp_proto::Mailbox::parse(sender).is_ok(),
+        "the queued sender {sender:?} is no mailbox SMTP can send"
+    );
+    assert_eq!(sender, &long);
+}
+
+/// The four-character hash cannot be guessed one RCPT after another: after
+/// ten forged SRS addresses from one client network, its SRS recipients
+/// (even a genuine one, which its server brings back later) wait with 450
+/// 4.7.1, in this connection and the next. Before, a client could try all
+/// two million hashes on one connection until one relayed to its target.
+#[test]
+fn guessing_srs_hashes_is_cut_short() {
+    let h = srs_harness();
+    let srs = Srs::new(SECRET.as_bytes().to_vec(), DOMAIN).unwrap();
+    let genuine = srs.forward("target@victim.test", now()).unwrap();
+    let (local, _) = genuine.rsplit_once('@').unwrap();
+    let hash = &local[5..9];
+    let mut c = Raw::connect(h.smtp());
+    c.cmd("EHLO guesser.test");
+    assert!(c.cmd("MAIL FROM:<>").starts_with("250"));
+    let guesses = [
+        "AAAA", "BBBB", "CCCC", "DDDD", "EEEE", "FFFF", "GGGG", "HHHH", "IIII", "JJJJ",
+    ];
+    for guess in guesses {
+        assert!(!guess.eq_ignore_ascii_case(hash));
+        let forged = genuine.replacen(hash, guess, 1);
+        let r = c.cmd(&format!("RCPT TO:<{forged}>"));
+        assert!(r.starts_with("550 5.1.1"), "{forged}: {r}");
+    }
+    let r = c.cmd(&format!("RCPT TO:<{genuine}>"));
+    assert!(
+        r.starts_with("450 4.7.1"),
+        "a right guess after ten wrong ones: {r}"
+    );
+    // Not a per-connection count.
+    let mut c = Raw::connect(h.smtp());
+    c.cmd("EHLO guesser.test");
+    assert!(c.cmd("MAIL FROM:<>").starts_with("250"));
+    let r = c.cmd(&format!("RCPT TO:<{genuine}>"));
+    assert!(r.starts_with("450 4.7.1"), "{r}");
+    // Local recipients are not held up.
+    let r = c.cmd(&format!("RCPT TO:<carol@{DOMAIN}>"));
+    assert!(r.starts_with("250"), "{r}");
+    assert!(spooled(&h).is_empty());
+}

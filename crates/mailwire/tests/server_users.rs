@@ -138,3 +138,69 @@ fn users_added_changed_and_deleted_while_running_take_effect() {
     let r = rcpt(smtp, "ann@users.test");
     assert!(r.starts_with("250"), "{r}");
 }
+
+#[test]
+fn a_user_deleted_between_rcpt_and_data_is_not_accepted_and_dropped() {
+    let dir = TempDir::new("server-users-vanish");
+    let d = &dir.0;
+    add_user(d, "users", "ann@users.test", "ann-pw", None);
+    add_user(d, "users", "dan@users.test", "dan-pw", None);
+    let s = MailServer::start(
+        d,
+        &[
+            "--domain",
+            "users.test",
+            "--users-file",
+            "users",
+            "--mailboxes",
+            "mail",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &["smtp"],
+    );
+    let mut c = Raw::connect(s.addr("smtp")).unwrap();
+    c.cmd("EHLO client.test").unwrap();
+    assert!(c
+        .cmd("MAIL FROM:<x@remote.test>")
+        .unwrap()
+        .starts_with("250"));
+    assert!(c
+        .cmd("RCPT TO:<ann@users.test>")
+        .unwrap()
+        .starts_with("250"));
+    assert!(c
+        .cmd("RCPT TO:<dan@users.test>")
+        .unwrap()
+        .starts_with("250"));
+    let out = run({
+        let mut cmd = mailwire(d);
+        cmd.args(["user", "delete", "dan@users.test", "--users-file", "users"]);
+        cmd
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Once the server has seen the change, DATA is answered "try again"
+    // rather than a 250 that would drop dan's copy.
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = c.cmd("DATA").unwrap();
+    assert!(r.starts_with("451 4.3.0"), "{r}");
+    assert!(messages(&d.join("mail"), "users.test", "ann", None).is_empty());
+    // The retry hears what became of dan, and ann gets her copy.
+    c.cmd("RSET").unwrap();
+    let r = c
+        .send("x@remote.test", &["dan@users.test"], "Subject: x\n\nx\n")
+        .unwrap();
+    assert!(r.starts_with("550"), "{r}");
+    let r = c
+        .send("x@remote.test", &["ann@users.test"], "Subject: x\n\nx\n")
+        .unwrap();
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(
+        messages(&d.join("mail"), "users.test", "ann", None).len(),
+        1
+    );
+}
