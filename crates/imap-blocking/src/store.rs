@@ -3,6 +3,7 @@
 use crate::cache::FolderCache;
 use crate::columns::ColumnFile;
 use imap_proto::columns::Columns;
+use imap_proto::summary::StructureScanner;
 use imap_proto::summary::{CacheKey, HeaderEnd, MAX_CACHED_HEADER, WHOLE_SUMMARY_LIMIT};
 use imap_proto::{Copied, Flags, FolderView, Mailstore, MessageMeta, StoreError, Summary};
 use maildrop::{Delivery, FolderError, FolderMessage, MaildirFolders};
@@ -74,12 +75,13 @@ impl MaildirStore {
     }
 
     /// Computes a summary from the file: from its whole bytes when small,
-    /// else from its first octets and a scan for the end of its header
-    /// (holding one chunk at a time).
+    /// else from its first octets and a scan for the end of its header,
+    /// and (when `structure` is asked for) a scan of its MIME structure,
+    /// all in one pass holding one chunk at a time.
     fn summarize(m: &FolderMessage, structure: bool) -> std::io::Result<Summary> {
         let mut file = File::open(m.path())?;
         let size = file.metadata()?.len();
-        if size <= WHOLE_SUMMARY_LIMIT || structure {
+        if size <= WHOLE_SUMMARY_LIMIT {
             let mut bytes = Vec::new();
             file.read_to_end(&mut bytes)?;
             return Ok(Summary::of(&bytes));
@@ -88,19 +90,27 @@ impl MaildirStore {
         let mut end = HeaderEnd::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut at = 0u64;
-        while end.body_offset().is_none() {
+        let mut scanner = structure.then(StructureScanner::default);
+        while end.body_offset().is_none() || scanner.is_some() {
             let n = file.read(&mut buf)?;
             if n == 0 {
                 break;
             }
             let chunk = &buf[..n];
             end.feed(chunk);
+            if let Some(s) = scanner.as_mut() {
+                s.feed(chunk);
+            }
             let room = (MAX_CACHED_HEADER + 2).saturating_sub(head.len());
             head.extend_from_slice(&chunk[..room.min(n)]);
             at += n as u64;
         }
         let body_offset = end.body_offset().unwrap_or(at).min(size);
-        Ok(Summary::of_head(&head, size, body_offset))
+        let mut summary = Summary::of_head(&head, size, body_offset);
+        if let Some(s) = scanner {
+            summary.add_structure(&s.finish());
+        }
+        Ok(summary)
     }
 
     /// [`Mailstore::summary`] of a message whose file moved since listed.

@@ -134,6 +134,54 @@ pub(crate) fn section_bytes(input: &[u8], section: &Option<Section<'_>>) -> Opti
     }
 }
 
+/// Where in the message file a section inside a MIME part is (`start`,
+/// `len`), from the summary's part ranges: the same octets
+/// [`section_bytes`] takes from the parsed message. `HEADER.FIELDS` of a
+/// part gives the header block it filters. `None`: the section names no
+/// part (answered empty), or it is not inside a part.
+pub(crate) fn section_range(
+    section: &Option<Section<'_>>,
+    st: &crate::summary::Structure,
+) -> Option<(u64, u64)> {
+    use crate::summary::PartKind;
+    let range = |a: u64, b: u64| Some((a, b.saturating_sub(a)));
+    let nested = |p: &Option<PartPath>| -> Option<usize> {
+        let i = st.part_at(&path_of(p))?;
+        if st.parts.get(i)?.kind != PartKind::Message {
+            return None;
+        }
+        st.children(i).next()
+    };
+    match section.as_ref()? {
+        Section::Part(p) => {
+            let path = path_of(&Some(p.clone()));
+            let i = st.part_at(&path)?;
+            let root = st.parts.first()?;
+            let part = if path.len() == 1 && root.kind == PartKind::Leaf {
+                root
+            } else {
+                st.parts.get(i)?
+            };
+            range(part.body_start, part.body_end)
+        }
+        Section::Mime(p) => {
+            let part = st.parts.get(st.part_at(&path_of(&Some(p.clone())))?)?;
+            range(part.fields_start, part.body_start)
+        }
+        Section::Header(Some(p))
+        | Section::HeaderFields(Some(p), _)
+        | Section::HeaderFieldsNot(Some(p), _) => {
+            let r = st.parts.get(nested(&Some(p.clone()))?)?;
+            range(r.fields_start, r.body_start)
+        }
+        Section::Text(Some(p)) => {
+            let r = st.parts.get(nested(&Some(p.clone()))?)?;
+            range(r.body_start, r.body_end)
+        }
+        _ => None,
+    }
+}
+
 /// The section as it is echoed in the response, `BODY[` and `]` excluded.
 pub(crate) fn section_label(section: &Option<Section<'_>>) -> String {
     fn path(p: &Option<PartPath>) -> String {
@@ -336,11 +384,15 @@ fn params(out: &mut Vec<u8>, params: &[(String, String)]) {
 
 /// Text lines of a body: its line breaks, as Dovecot counts them (the
 /// break before a boundary belongs to the boundary).
+#[cfg(test)]
 fn lines(body: &[u8]) -> usize {
     body.iter().filter(|&&b| b == b'\n').count()
 }
 
-/// BODY (`extended` false) or BODYSTRUCTURE (`extended` true), RFC 3501 §7.4.2.
+/// BODY (`extended` false) or BODYSTRUCTURE (`extended` true), RFC 3501 §7.4.2,
+/// from the parsed message: the oracle that [`body_structure_scanned`] is
+/// tested against.
+#[cfg(test)]
 pub(crate) fn body_structure(out: &mut Vec<u8>, part: &Part<'_>, extended: bool, depth: usize) {
     let ct = part.content_type();
     out.push(b'(');
@@ -412,6 +464,111 @@ pub(crate) fn body_structure(out: &mut Vec<u8>, part: &Part<'_>, extended: bool,
     out.push(b')');
 }
 
+/// BODY (`extended` false) or BODYSTRUCTURE (`extended` true) of part `i`
+/// of a streamed scan ([`mime_codec::structure`]): the same answer as
+/// [`body_structure`] gives from the parsed message, from the part's kept
+/// header block, ranges and line count.
+pub(crate) fn body_structure_scanned(
+    out: &mut Vec<u8>,
+    scan: &mime_codec::structure::Structure,
+    i: usize,
+    extended: bool,
+    depth: usize,
+) {
+    use mime_codec::structure::PartKind;
+    let Some(part) = scan.parts().get(i) else {
+        out.extend_from_slice(b"NIL");
+        return;
+    };
+    let head = Message::parse(&part.header);
+    let headers = head.headers();
+    let ct = &part.content_type;
+    out.push(b'(');
+    let children = scan.children(i);
+    if depth < 32 && part.kind == PartKind::Multipart && !children.is_empty() {
+        for &c in children {
+            body_structure_scanned(out, scan, c, extended, depth + 1);
+        }
+        out.push(b' ');
+        wire::string(out, ct.subtype.as_bytes());
+        if extended {
+            out.push(b' ');
+            params(out, &ct.params);
+            out.push(b' ');
+            disposition_of(out, part.disposition.as_ref());
+            out.extend_from_slice(b" NIL NIL");
+        }
+        out.push(b')');
+        return;
+    }
+    let unparsable = !part.content_type_declared && raw_field(headers, "Content-Type").is_some();
+    if unparsable {
+        out.extend_from_slice(b"\"\" \"\" NIL");
+    } else {
+        wire::string(out, ct.media_type.as_bytes());
+        out.push(b' ');
+        wire::string(out, ct.subtype.as_bytes());
+        out.push(b' ');
+        if ct.media_type == "text" && ct.param("charset").is_none() {
+            let mut with_charset = vec![("charset".to_owned(), "us-ascii".to_owned())];
+            with_charset.extend(ct.params.iter().cloned());
+            params(out, &with_charset);
+        } else {
+            params(out, &ct.params);
+        }
+    }
+    out.push(b' ');
+    wire::nstring(out, raw_bytes(headers, "Content-ID").as_deref());
+    out.push(b' ');
+    wire::nstring(out, raw_bytes(headers, "Content-Description").as_deref());
+    out.push(b' ');
+    let encoding =
+        raw_bytes(headers, "Content-Transfer-Encoding").unwrap_or_else(|| b"7bit".to_vec());
+    wire::string(out, &encoding);
+    let size = part.body_end.saturating_sub(part.body_start);
+    out.extend_from_slice(format!(" {size}").as_bytes());
+    let nested = children
+        .first()
+        .copied()
+        .filter(|_| part.kind == PartKind::Message);
+    if let (Some(root), true) = (nested, depth < 32) {
+        out.push(b' ');
+        let nested_head = scan
+            .parts()
+            .get(root)
+            .map(|r| r.header.as_slice())
+            .unwrap_or_default();
+        envelope(out, &Message::parse(nested_head));
+        out.push(b' ');
+        body_structure_scanned(out, scan, root, extended, depth + 1);
+        out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
+    } else if ct.media_type == "text" && !unparsable {
+        out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
+    }
+    if extended {
+        out.extend_from_slice(b" ");
+        wire::nstring(out, raw_bytes(headers, "Content-MD5").as_deref());
+        out.push(b' ');
+        disposition_of(out, part.disposition.as_ref());
+        out.extend_from_slice(b" NIL NIL");
+    }
+    out.push(b')');
+}
+
+fn disposition_of(out: &mut Vec<u8>, d: Option<&mime_codec::ContentDisposition>) {
+    match d {
+        Some(d) => {
+            out.push(b'(');
+            wire::string(out, d.kind.as_bytes());
+            out.push(b' ');
+            params(out, &d.params);
+            out.push(b')');
+        }
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
+
+#[cfg(test)]
 fn disposition(out: &mut Vec<u8>, part: &Part<'_>) {
     match part.disposition() {
         Some(d) => {
@@ -494,6 +651,131 @@ mod tests {
         assert_eq!(got, b"To: a\r\n b\r\nSubject: d\r\n\r\n");
         let got = filter_fields(b"To: a\r\nFrom: c\r\n\r\n", &names, true);
         assert_eq!(got, b"From: c\r\n\r\n");
+    }
+
+    /// Every section that names something inside a part, for paths up to
+    /// three deep and parts up to 4.
+    fn part_sections() -> Vec<Section<'static>> {
+        use imap_codec::imap_types::core::AString;
+        let mut paths: Vec<Vec<u32>> = Vec::new();
+        for a in 1..=4 {
+            paths.push(vec![a]);
+            for b in 1..=4 {
+                paths.push(vec![a, b]);
+                for c in 1..=2 {
+                    paths.push(vec![a, b, c]);
+                }
+            }
+        }
+        let names: Vec1<AString<'static>> =
+            Vec1::try_from(vec![AString::try_from("subject").unwrap()]).unwrap();
+        let mut out = Vec::new();
+        for p in paths {
+            out.push(Section::Part(part(&p)));
+            out.push(Section::Mime(part(&p)));
+            out.push(Section::Header(Some(part(&p))));
+            out.push(Section::Text(Some(part(&p))));
+            out.push(Section::HeaderFields(Some(part(&p)), names.clone()));
+        }
+        out
+    }
+
+    /// The streamed path (scan, part ranges) gives what the whole-message
+    /// path gives: BODY, BODYSTRUCTURE and every section inside a part.
+    fn streamed_agrees(msg: &[u8]) -> Result<(), String> {
+        let parsed = Message::parse(msg);
+        let mut cuts = mime_codec::structure::StructureScanner::default();
+        for c in msg.chunks(13) {
+            cuts.feed(c);
+        }
+        let scan = cuts.finish();
+        for extended in [false, true] {
+            let mut want = Vec::new();
+            body_structure(&mut want, parsed.root(), extended, 0);
+            let mut got = Vec::new();
+            body_structure_scanned(&mut got, &scan, 0, extended, 0);
+            if got != want {
+                return Err(format!(
+                    "structure differs:\n got {}\nwant {}",
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want)
+                ));
+            }
+        }
+        let st = crate::summary::Structure::of_scan(&scan);
+        for section in part_sections() {
+            let section = Some(section);
+            let want = section_bytes(msg, &section).unwrap_or_default();
+            let got = match section_range(&section, &st) {
+                Some((start, len)) => {
+                    let block = &msg[start as usize..(start + len) as usize];
+                    match &section {
+                        Some(Section::HeaderFields(_, names)) => {
+                            let names: Vec<Vec<u8>> =
+                                names.as_ref().iter().map(|n| n.as_ref().to_vec()).collect();
+                            filter_fields(block, &names, false)
+                        }
+                        _ => block.to_vec(),
+                    }
+                }
+                None => Vec::new(),
+            };
+            if got != want {
+                return Err(format!(
+                    "{} differs: got {:?} want {:?}",
+                    section_label(&section),
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn streamed_structure_and_sections_match_the_parse_on_the_corpus() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../mime-codec/tests/corpus");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let msg = std::fs::read(&path).unwrap();
+            if let Err(e) = streamed_agrees(&msg) {
+                panic!("{}: {e}", path.display());
+            }
+            n += 1;
+        }
+        assert!(n >= 40);
+        streamed_agrees(MULTI).unwrap();
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn streamed_structure_and_sections_match_the_parse(
+            body in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(&b"\r\n"[..]),
+                proptest::strategy::Just(&b"\n"[..]),
+                proptest::strategy::Just(&b"--b"[..]),
+                proptest::strategy::Just(&b"--c"[..]),
+                proptest::strategy::Just(&b"--"[..]),
+                proptest::strategy::Just(&b"Content-Type: message/rfc822\r\n"[..]),
+                proptest::strategy::Just(&b"Content-Type: multipart/mixed; boundary=c\r\n"[..]),
+                proptest::strategy::Just(&b"Content-Type: text/html; name=a.html\r\n"[..]),
+                proptest::strategy::Just(&b"Content-Disposition: attachment; filename=x\r\n"[..]),
+                proptest::strategy::Just(&b"Content-Transfer-Encoding: base64\r\n"[..]),
+                proptest::strategy::Just(&b"Subject: s\r\n"[..]),
+                proptest::strategy::Just(&b"text "[..]),
+            ], 0..40),
+        ) {
+            let mut msg = b"From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+            for b in body {
+                msg.extend_from_slice(b);
+            }
+            if let Err(e) = streamed_agrees(&msg) {
+                return Err(proptest::test_runner::TestCaseError::fail(format!("{e}\n{}", String::from_utf8_lossy(&msg))));
+            }
+        }
     }
 
     #[test]

@@ -49,13 +49,99 @@ pub struct Summary {
     pub structure: Option<Structure>,
 }
 
-/// BODY and BODYSTRUCTURE as sent.
+/// BODY and BODYSTRUCTURE as sent, and where each MIME part is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Structure {
     /// `BODY` (non-extensible form).
     pub body: Vec<u8>,
     /// `BODYSTRUCTURE`.
     pub body_structure: Vec<u8>,
+    /// Every part, the message first, in document order: what `BODY[1.2]`,
+    /// `BODY[2.MIME]`, `BODY[1.HEADER]` and `BODY[1.TEXT]` name, as ranges
+    /// of the message file.
+    pub parts: Vec<PartRange>,
+}
+
+/// Where one MIME part of a message is (offsets from the message's start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartRange {
+    /// Leaf, multipart or message.
+    pub kind: PartKind,
+    /// The enclosing part; `None` for the message.
+    pub parent: Option<u32>,
+    /// Where the part's first header field starts (its MIME header).
+    pub fields_start: u64,
+    /// Where its body starts.
+    pub body_start: u64,
+    /// Where its body ends.
+    pub body_end: u64,
+}
+
+pub use mime_codec::structure::{PartKind, StructureScanner};
+
+impl Structure {
+    /// BODY, BODYSTRUCTURE and the part ranges from a scan of the message.
+    pub fn of_scan(scan: &mime_codec::structure::Structure) -> Structure {
+        let mut body = Vec::new();
+        fetch::body_structure_scanned(&mut body, scan, 0, false, 0);
+        let mut body_structure = Vec::new();
+        fetch::body_structure_scanned(&mut body_structure, scan, 0, true, 0);
+        let parts = scan
+            .parts()
+            .iter()
+            .map(|p| PartRange {
+                kind: p.kind,
+                parent: p.parent.and_then(|i| u32::try_from(i).ok()),
+                fields_start: p.fields_start,
+                body_start: p.body_start,
+                body_end: p.body_end,
+            })
+            .collect();
+        Structure {
+            body,
+            body_structure,
+            parts,
+        }
+    }
+
+    /// The children of part `i`, in order.
+    pub fn children(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let want = u32::try_from(i).ok();
+        self.parts
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .filter(move |(_, p)| p.parent.is_some() && p.parent == want)
+            .map(|(j, _)| j)
+    }
+
+    /// The part a section path names (RFC 3501 §6.4.5), as mime-codec's
+    /// tree is walked for it: into a multipart's parts, and through a
+    /// nested message to its parts (or its body, for part 1 of a
+    /// non-multipart message).
+    pub fn part_at(&self, path: &[u32]) -> Option<usize> {
+        let mut cur = 0usize;
+        self.parts.first()?;
+        for &n in path {
+            let i = (n as usize).checked_sub(1)?;
+            match self.parts.get(cur)?.kind {
+                PartKind::Multipart => cur = self.children(cur).nth(i)?,
+                PartKind::Message => {
+                    let r = self.children(cur).next()?;
+                    if self.parts.get(r)?.kind == PartKind::Multipart {
+                        cur = self.children(r).nth(i)?;
+                    } else if i == 0 {
+                        cur = r;
+                    } else {
+                        return None;
+                    }
+                }
+                PartKind::Leaf if i != 0 => return None,
+                PartKind::Leaf => {}
+            }
+        }
+        Some(cur)
+    }
 }
 
 fn offset(outer: &[u8], inner: &[u8]) -> Option<usize> {
@@ -86,10 +172,7 @@ impl Summary {
         header.truncate(MAX_CACHED_HEADER);
         let mut envelope = Vec::new();
         fetch::envelope(&mut envelope, &msg);
-        let mut body = Vec::new();
-        fetch::body_structure(&mut body, root, false, 0);
-        let mut body_structure = Vec::new();
-        fetch::body_structure(&mut body_structure, root, true, 0);
+        let structure = Structure::of_scan(&mime_codec::structure::Structure::of(message));
         Summary {
             size: message.len() as u64,
             body_offset: body_offset as u64,
@@ -97,10 +180,7 @@ impl Summary {
             header_complete,
             sent_day: day_of(&msg),
             envelope,
-            structure: Some(Structure {
-                body,
-                body_structure,
-            }),
+            structure: Some(structure),
         }
     }
 
@@ -142,22 +222,15 @@ impl Summary {
         }
     }
 
-    /// The structure, computed from the whole message.
-    pub fn add_structure(&mut self, message: &[u8]) {
-        let msg = mime_codec::Message::parse(message);
-        let mut body = Vec::new();
-        fetch::body_structure(&mut body, msg.root(), false, 0);
-        let mut body_structure = Vec::new();
-        fetch::body_structure(&mut body_structure, msg.root(), true, 0);
-        self.structure = Some(Structure {
-            body,
-            body_structure,
-        });
+    /// The structure, from a scan of the whole message fed in chunks
+    /// ([`mime_codec::structure::StructureScanner`]).
+    pub fn add_structure(&mut self, scan: &mime_codec::structure::Structure) {
+        self.structure = Some(Structure::of_scan(scan));
     }
 
     /// The summary as bytes (see [`decode`](Self::decode)).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = vec![SUMMARY_VERSION];
         out.extend_from_slice(&self.size.to_le_bytes());
         out.extend_from_slice(&self.body_offset.to_le_bytes());
         out.push(u8::from(self.header_complete));
@@ -175,6 +248,22 @@ impl Summary {
                 out.push(1);
                 put(&mut out, &s.body);
                 put(&mut out, &s.body_structure);
+                out.extend_from_slice(
+                    &u32::try_from(s.parts.len())
+                        .unwrap_or(u32::MAX)
+                        .to_le_bytes(),
+                );
+                for p in &s.parts {
+                    out.push(match p.kind {
+                        PartKind::Leaf => 0,
+                        PartKind::Multipart => 1,
+                        PartKind::Message => 2,
+                    });
+                    out.extend_from_slice(&p.parent.unwrap_or(u32::MAX).to_le_bytes());
+                    out.extend_from_slice(&p.fields_start.to_le_bytes());
+                    out.extend_from_slice(&p.body_start.to_le_bytes());
+                    out.extend_from_slice(&p.body_end.to_le_bytes());
+                }
             }
             None => out.push(0),
         }
@@ -184,6 +273,9 @@ impl Summary {
     /// Reads [`encode`](Self::encode)'s output; `None` for anything else.
     pub fn decode(bytes: &[u8]) -> Option<Summary> {
         let mut r = Reader(bytes);
+        if r.take(1)? != [SUMMARY_VERSION] {
+            return None;
+        }
         let size = u64::from_le_bytes(r.array()?);
         let body_offset = u64::from_le_bytes(r.array()?);
         let header_complete = r.flag()?;
@@ -195,9 +287,41 @@ impl Summary {
         let header = r.bytes()?.to_vec();
         let envelope = r.bytes()?.to_vec();
         let structure = if r.flag()? {
+            let body = r.bytes()?.to_vec();
+            let body_structure = r.bytes()?.to_vec();
+            let n = u32::from_le_bytes(r.array()?);
+            let mut parts = Vec::new();
+            for i in 0..n {
+                let kind = match r.take(1)? {
+                    [0] => PartKind::Leaf,
+                    [1] => PartKind::Multipart,
+                    [2] => PartKind::Message,
+                    _ => return None,
+                };
+                let parent = match u32::from_le_bytes(r.array()?) {
+                    u32::MAX => None,
+                    // A parent comes before its children.
+                    p if p < i => Some(p),
+                    _ => return None,
+                };
+                let fields_start = u64::from_le_bytes(r.array()?);
+                let body_start = u64::from_le_bytes(r.array()?);
+                let body_end = u64::from_le_bytes(r.array()?);
+                if !(fields_start <= body_start && body_start <= body_end && body_end <= size) {
+                    return None;
+                }
+                parts.push(PartRange {
+                    kind,
+                    parent,
+                    fields_start,
+                    body_start,
+                    body_end,
+                });
+            }
             Some(Structure {
-                body: r.bytes()?.to_vec(),
-                body_structure: r.bytes()?.to_vec(),
+                body,
+                body_structure,
+                parts,
             })
         } else {
             None
@@ -321,8 +445,13 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     !c
 }
 
-/// The first octets of a cache file (format version 1).
-pub const CACHE_MAGIC: &[u8; 8] = b"MWIMAPC1";
+/// The first octets of a cache file (format version 2: summaries with
+/// part ranges). A file of another version is replaced by an empty one.
+pub const CACHE_MAGIC: &[u8; 8] = b"MWIMAPC2";
+
+/// The first octet of an encoded [`Summary`]: a record of another version
+/// is never read as this one.
+const SUMMARY_VERSION: u8 = 2;
 
 /// What identifies the message a cached summary belongs to: a message
 /// file replaced, renamed to another unique name, or re-numbered no longer
@@ -441,6 +570,13 @@ mod tests {
         assert!(whole.header_complete && head.header_complete);
         assert_eq!(&MSG[whole.body_offset as usize..], b"body\r\n");
         assert!(head.structure.is_none() && whole.structure.is_some());
+        let mut head = head;
+        let mut scanner = mime_codec::structure::StructureScanner::default();
+        for c in MSG.chunks(3) {
+            scanner.feed(c);
+        }
+        head.add_structure(&scanner.finish());
+        assert_eq!(head, whole);
     }
 
     #[test]
@@ -471,6 +607,11 @@ mod tests {
         let (found, good) = scan_cache(&file[..file.len() - 1]);
         assert_eq!((found.len(), good), (1, 8 + rec.len()));
         assert_eq!(scan_cache(b"MWIMAPC0").1, 0);
+        // A version 1 file (before part ranges) is not read.
+        assert_eq!(scan_cache(b"MWIMAPC1").1, 0);
+        let mut old = Summary::of(MSG).encode();
+        old[0] = 1;
+        assert_eq!(Summary::decode(&old), None);
     }
 
     proptest! {

@@ -47,6 +47,7 @@ mod output;
 pub mod qp;
 pub mod rfc2047;
 pub mod rfc2231;
+pub mod structure;
 mod transfer;
 
 pub use address::{parse_address_list, Address, Mailbox};

@@ -574,49 +574,12 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
         defects.push(Defect::TooManyHeaders(section.dropped));
     }
     let raw_body = &input[section.body_start.min(input.len())..];
-    let default_type = || {
-        if in_digest {
-            ContentType::message_rfc822()
-        } else {
-            ContentType::default_text()
-        }
-    };
-    let (content_type, content_type_declared) = match find(&headers, "Content-Type") {
-        None => (default_type(), false),
-        Some(h) => {
-            let value = h.unfolded();
-            match ContentType::parse(&value) {
-                Some(ct) => (ct, true),
-                None => {
-                    defects.push(Defect::InvalidContentType(value.trim().to_owned()));
-                    let mut ct = default_type();
-                    let params = ContentType::params_of_invalid(&value);
-                    if !params.is_empty() {
-                        ct.params = params;
-                    }
-                    (ct, false)
-                }
-            }
-        }
-    };
-    let disposition = find(&headers, "Content-Disposition")
-        .and_then(|h| ContentDisposition::parse(&h.unfolded()));
-    let encoding = match find(&headers, "Content-Transfer-Encoding") {
-        None => TransferEncoding::SevenBit,
-        Some(h) => {
-            let value = h.unfolded();
-            TransferEncoding::parse(&value).unwrap_or_else(|| {
-                let name = value.trim().to_ascii_lowercase();
-                // An empty value says nothing, so it is the default rather than a mystery.
-                if name.is_empty() {
-                    TransferEncoding::SevenBit
-                } else {
-                    defects.push(Defect::UnknownTransferEncoding(name));
-                    TransferEncoding::Unknown
-                }
-            })
-        }
-    };
+    let HeadInfo {
+        content_type,
+        content_type_declared,
+        disposition,
+        encoding,
+    } = head_info(&headers, in_digest, &mut defects);
     let identity = matches!(
         encoding,
         TransferEncoding::SevenBit | TransferEncoding::EightBit | TransferEncoding::Binary
@@ -706,6 +669,72 @@ fn parse_part<'a>(input: &'a [u8], depth: usize, in_digest: bool, ctx: &mut Ctx)
         raw_body,
         body,
         nested_limits,
+    }
+}
+
+/// What a part's header says about how to read its body.
+pub(crate) struct HeadInfo {
+    pub(crate) content_type: ContentType,
+    pub(crate) content_type_declared: bool,
+    pub(crate) disposition: Option<ContentDisposition>,
+    pub(crate) encoding: TransferEncoding,
+}
+
+/// Reads the Content-Type (defaulted as RFC 2045 and 2046 say: `message/rfc822` inside a
+/// digest), the Content-Disposition and the transfer encoding of a part, noting defects.
+pub(crate) fn head_info(
+    headers: &[Header<'_>],
+    in_digest: bool,
+    defects: &mut Vec<Defect>,
+) -> HeadInfo {
+    let default_type = || {
+        if in_digest {
+            ContentType::message_rfc822()
+        } else {
+            ContentType::default_text()
+        }
+    };
+    let (content_type, content_type_declared) = match find(headers, "Content-Type") {
+        None => (default_type(), false),
+        Some(h) => {
+            let value = h.unfolded();
+            match ContentType::parse(&value) {
+                Some(ct) => (ct, true),
+                None => {
+                    defects.push(Defect::InvalidContentType(value.trim().to_owned()));
+                    let mut ct = default_type();
+                    let params = ContentType::params_of_invalid(&value);
+                    if !params.is_empty() {
+                        ct.params = params;
+                    }
+                    (ct, false)
+                }
+            }
+        }
+    };
+    let disposition =
+        find(headers, "Content-Disposition").and_then(|h| ContentDisposition::parse(&h.unfolded()));
+    let encoding = match find(headers, "Content-Transfer-Encoding") {
+        None => TransferEncoding::SevenBit,
+        Some(h) => {
+            let value = h.unfolded();
+            TransferEncoding::parse(&value).unwrap_or_else(|| {
+                let name = value.trim().to_ascii_lowercase();
+                // An empty value says nothing, so it is the default rather than a mystery.
+                if name.is_empty() {
+                    TransferEncoding::SevenBit
+                } else {
+                    defects.push(Defect::UnknownTransferEncoding(name));
+                    TransferEncoding::Unknown
+                }
+            })
+        }
+    };
+    HeadInfo {
+        content_type,
+        content_type_declared,
+        disposition,
+        encoding,
     }
 }
 

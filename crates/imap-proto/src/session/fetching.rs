@@ -70,6 +70,48 @@ fn streamable(section: &Option<Section<'_>>, summary: &Summary) -> Option<(u64, 
     }
 }
 
+/// Whether a section is inside a MIME part (found from the part ranges).
+fn in_part(section: &Option<Section<'_>>) -> bool {
+    matches!(
+        section,
+        Some(
+            Section::Part(_)
+                | Section::Mime(_)
+                | Section::Header(Some(_))
+                | Section::Text(Some(_))
+                | Section::HeaderFields(Some(_), _)
+                | Section::HeaderFieldsNot(Some(_), _)
+        )
+    )
+}
+
+/// Most octets of a nested message's header block read for
+/// `BODY[n.HEADER.FIELDS (...)]`; the fields beyond are not seen.
+const MAX_PART_HEADER: u64 = 1024 * 1024;
+
+/// The octets `start..start+len` of a message (at most
+/// [`MAX_PART_HEADER`]), read a chunk at a time; `None` if it cannot be read.
+fn read_range(
+    store: &mut dyn Mailstore,
+    folder: &str,
+    uid: u32,
+    start: u64,
+    len: u64,
+) -> Option<Vec<u8>> {
+    let len = usize::try_from(len.min(MAX_PART_HEADER)).ok()?;
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        match store.read_at(folder, uid, start + got as u64, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(got);
+    Some(buf)
+}
+
 /// `{n}` CRLF then the octets `start..start+len` of message `uid`.
 fn literal_range(pieces: &mut Vec<Piece>, head: Vec<u8>, uid: u32, start: u64, len: u64) {
     let mut head = head;
@@ -186,38 +228,16 @@ impl ImapSession {
                     | MessageDataItemName::Rfc822Size
             )
         });
-        let needs_structure = items.iter().any(|item| {
-            matches!(
-                item,
-                MessageDataItemName::Body | MessageDataItemName::BodyStructure
-            )
+        // Sections inside MIME parts are found from the part ranges that
+        // come with the structure.
+        let needs_structure = items.iter().any(|item| match item {
+            MessageDataItemName::Body | MessageDataItemName::BodyStructure => true,
+            MessageDataItemName::BodyExt { section, .. } => in_part(section),
+            _ => false,
         });
         let summary = if needs_summary {
             match store.summary(&name, meta.uid, needs_structure) {
                 Ok(s) => Some(s),
-                Err(_) => return Vec::new(),
-            }
-        } else {
-            None
-        };
-        // Sections inside MIME parts need the parsed message.
-        let needs_content = items.iter().any(|item| match item {
-            MessageDataItemName::BodyExt { section, .. } => matches!(
-                section,
-                Some(
-                    Section::Part(_)
-                        | Section::Mime(_)
-                        | Section::Header(Some(_))
-                        | Section::Text(Some(_))
-                        | Section::HeaderFields(Some(_), _)
-                        | Section::HeaderFieldsNot(Some(_), _)
-                )
-            ),
-            _ => false,
-        });
-        let content = if needs_content {
-            match store.read(&name, meta.uid) {
-                Ok(c) => Some(c),
                 Err(_) => return Vec::new(),
             }
         } else {
@@ -364,15 +384,25 @@ impl ImapSession {
                         literal_range(&mut pieces, head, uid_n, start, len);
                         continue;
                     }
-                    let bytes = match (section, &content, &summary) {
-                        (
-                            Some(
-                                Section::HeaderFields(None, names)
-                                | Section::HeaderFieldsNot(None, names),
-                            ),
-                            _,
-                            Some(s),
-                        ) => {
+                    let structure = summary.as_ref().and_then(|s| s.structure.as_ref());
+                    let range = structure.and_then(|st| fetch::section_range(section, st));
+                    let fields = match section {
+                        Some(
+                            Section::HeaderFields(p, names) | Section::HeaderFieldsNot(p, names),
+                        ) => Some((p.is_some(), names)),
+                        _ => None,
+                    };
+                    if let (Some((start, len)), None) = (range, &fields) {
+                        // A part, its MIME header, or a nested message's
+                        // header or text: streamed from the file.
+                        let (start, len) = partial_of(start, len, partial);
+                        let mut head = next();
+                        head.extend_from_slice(label.as_bytes());
+                        literal_range(&mut pieces, head, uid_n, start, len);
+                        continue;
+                    }
+                    let bytes = match (fields, &summary) {
+                        (Some((false, names)), Some(s)) => {
                             let names: Vec<Vec<u8>> =
                                 names.as_ref().iter().map(|n| n.as_ref().to_vec()).collect();
                             fetch::filter_fields(
@@ -381,7 +411,29 @@ impl ImapSession {
                                 matches!(section, Some(Section::HeaderFieldsNot(..))),
                             )
                         }
-                        (_, Some(c), _) => fetch::section_bytes(c, section).unwrap_or_default(),
+                        (Some((true, names)), _) => {
+                            // A nested message's header block, read (up to
+                            // MAX_PART_HEADER octets) and filtered.
+                            let Some((start, len)) = range else {
+                                out.extend_from_slice(label.as_bytes());
+                                wire::literal(&mut out, b"");
+                                let mut head = next();
+                                head.extend_from_slice(&out);
+                                pieces.push(Piece::Bytes(head));
+                                continue;
+                            };
+                            let block = match read_range(store, &name, uid_n, start, len) {
+                                Some(b) => b,
+                                None => return Vec::new(),
+                            };
+                            let names: Vec<Vec<u8>> =
+                                names.as_ref().iter().map(|n| n.as_ref().to_vec()).collect();
+                            fetch::filter_fields(
+                                &block,
+                                &names,
+                                matches!(section, Some(Section::HeaderFieldsNot(..))),
+                            )
+                        }
                         _ => Vec::new(),
                     };
                     let (start, len) = partial_of(0, bytes.len() as u64, partial);
