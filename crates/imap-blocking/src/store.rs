@@ -361,8 +361,7 @@ impl Mailstore for MaildirStore {
         let m = self.message(folder, uid, false)?;
         // The first lookup in this folder reads the file.
         let opened = !self.columns.iter().any(|(f, _, _)| f == folder);
-        if opened && self.column_file(folder, &m).is_some() && self.held_columns(folder, uid, out)
-        {
+        if opened && self.column_file(folder, &m).is_some() && self.held_columns(folder, uid, out) {
             return Ok(());
         }
         let summary = self.summary(folder, uid, false)?;
