@@ -4,7 +4,7 @@
 //! they are answered without opening the message files (as Dovecot's
 //! `dovecot.index.cache` does).
 //!
-//! The file is the magic `MWIMAPC1` and then records appended one by one
+//! The file is the magic `MWIMAPC2` and then records appended one by one
 //! (imap-proto's [`summary`](imap_proto::summary) record form: length,
 //! CRC-32, key, summary). Each record is keyed by UID, size, modification
 //! time and Maildir unique name: a message replaced, renumbered or

@@ -26,6 +26,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Serializes appends and cuts within this process.
@@ -38,6 +39,32 @@ pub const COLUMNS_FILE: &str = ".mailwire-imapsearch";
 /// (about 400,000 messages of ordinary headers). Past it, lookups of
 /// messages not held fall back to the summary cache and are not appended.
 pub const MAX_HELD: usize = 64 * 1024 * 1024;
+
+/// The most record octets all the sessions of this process hold together,
+/// whatever the number of sessions and folders: a hundred sessions on one
+/// large folder share this, not a hundred times [`MAX_HELD`]. A session
+/// that finds it spent holds what it has and falls back to the summary
+/// cache for the rest, as at [`MAX_HELD`].
+pub const MAX_HELD_TOTAL: usize = 256 * 1024 * 1024;
+
+/// Record octets held now by every [`ColumnFile`] of this process.
+static HELD_TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+/// Takes up to `want` octets from what `total` leaves under `limit`; how
+/// many it took.
+fn reserve_from(total: &AtomicUsize, limit: usize, want: usize) -> usize {
+    let mut now = total.load(Ordering::Relaxed);
+    loop {
+        let grant = want.min(limit.saturating_sub(now));
+        if grant == 0 {
+            return 0;
+        }
+        match total.compare_exchange_weak(now, now + grant, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return grant,
+            Err(seen) => now = seen,
+        }
+    }
+}
 
 /// A record held in memory.
 #[derive(Debug, Clone)]
@@ -61,6 +88,9 @@ pub struct ColumnFile {
     /// The good records as read or written (frames included), back to
     /// back.
     held: Vec<u8>,
+    /// Octets of [`MAX_HELD_TOTAL`] this file has taken (at least
+    /// `held.len()`; given back as `held` shrinks and on drop).
+    reserved: usize,
     /// The records in file order (mostly UID order, as searches go).
     entries: Vec<Entry>,
     /// Each UID's current entry.
@@ -103,6 +133,7 @@ impl ColumnFile {
             path,
             file,
             held: Vec::new(),
+            reserved: 0,
             entries: Vec::new(),
             index: HashMap::new(),
             cursor: 0,
@@ -141,13 +172,21 @@ impl ColumnFile {
     /// length.
     fn read_from(&mut self, from: u64) -> io::Result<(usize, u64, u64)> {
         let len = self.file.metadata()?.len();
-        let room = MAX_HELD.saturating_sub(self.held.len()) as u64;
+        let want = (MAX_HELD.saturating_sub(self.held.len()) as u64).min(len.saturating_sub(from));
+        let want = usize::try_from(want).unwrap_or(usize::MAX);
+        let granted = reserve_from(&HELD_TOTAL, MAX_HELD_TOTAL, want);
+        self.reserved += granted;
+        let room = granted as u64;
         // Read straight behind the records held, then keep the good part.
         let base = self.held.len();
         let mut f = &self.file;
         f.seek(SeekFrom::Start(from))?;
-        f.take(room.min(len.saturating_sub(from)))
-            .read_to_end(&mut self.held)?;
+        let read = f.take(room).read_to_end(&mut self.held);
+        if let Err(e) = read {
+            self.held.truncate(base);
+            self.give_back();
+            return Err(e);
+        }
         let (records, good) = scan_records(&self.held[base..]);
         let count = records.len();
         let found: Vec<(usize, usize)> = records
@@ -155,6 +194,7 @@ impl ColumnFile {
             .map(|(at, p)| (base + at + 8, p.len()))
             .collect();
         self.held.truncate(base + good);
+        self.give_back();
         for (at, plen) in found {
             self.index_payload(at, plen);
         }
@@ -172,9 +212,26 @@ impl ColumnFile {
             self.full = true;
             return;
         }
+        let granted = reserve_from(&HELD_TOTAL, MAX_HELD_TOTAL, record.len());
+        self.reserved += granted;
+        if granted < record.len() {
+            self.give_back();
+            self.full = true;
+            return;
+        }
         let at = self.held.len();
         self.held.extend_from_slice(record);
         self.index_payload(at + 8, record.len().saturating_sub(8));
+    }
+
+    /// Gives back to [`MAX_HELD_TOTAL`] what this file took beyond what
+    /// it holds.
+    fn give_back(&mut self) {
+        let spare = self.reserved.saturating_sub(self.held.len());
+        if spare > 0 {
+            HELD_TOTAL.fetch_sub(spare, Ordering::Relaxed);
+            self.reserved -= spare;
+        }
     }
 
     /// Indexes the payload held at `at`.
@@ -346,6 +403,7 @@ impl ColumnFile {
             .append(true)
             .open(&self.path)?;
         self.held.clear();
+        self.give_back();
         self.entries.clear();
         self.index.clear();
         self.cursor = 0;
@@ -371,6 +429,8 @@ impl Drop for ColumnFile {
     fn drop(&mut self) {
         // Lost records cost time only.
         let _ = self.flush();
+        self.held.clear();
+        self.give_back();
     }
 }
 
@@ -388,4 +448,38 @@ fn temp_suffix(what: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{what}.{}.{n}", std::process::id())
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::reserve_from;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn reservations_never_pass_the_limit_and_take_what_is_left() {
+        let total = AtomicUsize::new(0);
+        assert_eq!(reserve_from(&total, 100, 60), 60);
+        assert_eq!(reserve_from(&total, 100, 60), 40);
+        assert_eq!(reserve_from(&total, 100, 1), 0);
+        assert_eq!(total.load(Ordering::Relaxed), 100);
+        total.fetch_sub(30, Ordering::Relaxed);
+        assert_eq!(reserve_from(&total, 100, 50), 30);
+    }
+
+    #[test]
+    fn threads_together_never_take_more_than_the_limit() {
+        let total = AtomicUsize::new(0);
+        let taken = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        taken.fetch_add(reserve_from(&total, 5000, 3), Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        assert_eq!(taken.load(Ordering::Relaxed), 5000);
+        assert_eq!(total.load(Ordering::Relaxed), 5000);
+    }
 }
