@@ -221,11 +221,22 @@ status, _, body = request("GET", "/api/messages/%s/raw" % big_id)
 check(status == 200 and len(body) == big_size, (status, len(body), big_size))
 status, _, body = request("GET", "/api/messages/%s" % big_id)
 check(status == 413, "the detail of a message over the parse limit is refused (%d)" % status)
-stuck = socket.create_connection((HOST, PORT), timeout=10)
+# A small receive buffer, set before connecting: what the kernels can hold
+# between the two ends (this buffer and the server's send buffer, which
+# loopback autotuning can grow to megabytes) then stays well under the
+# message, so a whole message read after the timeout means the server never
+# stopped writing.
+stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+stuck.settimeout(10)
+stuck.connect((HOST, PORT))
 stuck.sendall(("GET /api/messages/%s/raw HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % big_id).encode())
 time.sleep(0.5)
 check(get_json("/api/messages")["total"] == 5, "others are served while a client does not read")
-time.sleep(3.5)  # past the 2 s write timeout of this test
+# Past the 2 s write timeout of this test: the server's send buffer grows
+# (loopback autotuning, up to 4 MiB) for about 4 s before its writes stop
+# making progress, and only then does the timeout run.
+time.sleep(9.5)
 got = 0
 try:
     while True:
