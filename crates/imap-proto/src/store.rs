@@ -161,7 +161,7 @@ pub trait Mailstore {
     /// [`read_at`](Self::read_at): sections of MIME parts.
     fn read(&mut self, folder: &str, uid: u32) -> Result<Vec<u8>, StoreError>;
     /// Up to `buf.len()` octets of the message from `offset`; the count
-    /// read, 0 at its end. FETCH of BODY[], BODY[TEXT] and partials, and
+    /// read, 0 at its end. FETCH of `BODY[]`, `BODY[TEXT]` and partials, and
     /// SEARCH BODY/TEXT, read messages this way, a bounded chunk at a time.
     /// The default reads the whole message (for small test stores).
     fn read_at(

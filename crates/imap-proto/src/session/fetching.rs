@@ -3,7 +3,7 @@
 //! Each message's answer is a list of [`Piece`]s: bytes the session wrote
 //! (FLAGS, ENVELOPE, literal headers `{n}`) and ranges of the message file
 //! that the store reads in chunks ([`Mailstore::read_at`]) as the driver
-//! drains the output. BODY[], BODY[TEXT], BODY[HEADER], RFC822* and their
+//! drains the output. `BODY[]`, `BODY[TEXT]`, `BODY[HEADER]`, `RFC822*` and their
 //! partials never hold more than one chunk of a message; ENVELOPE,
 //! BODYSTRUCTURE and HEADER.FIELDS come from the message's [`Summary`].
 
