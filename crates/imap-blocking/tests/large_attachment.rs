@@ -15,15 +15,6 @@ use support::{config, python, start, TempDir};
 
 const ATTACHMENT: usize = 40 << 20;
 
-fn status_kib(field: &str) -> u64 {
-    let status = fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("{field} missing from /proc/self/status"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn forty_megabyte_attachment_part_fetched_with_bounded_memory() {
     let dir = TempDir::new("attachment");
@@ -60,7 +51,7 @@ fn forty_megabyte_attachment_part_fetched_with_bounded_memory() {
 
     // Reset the peak resident set to the current one (Linux clear_refs 5).
     fs::write("/proc/self/clear_refs", "5").unwrap();
-    let baseline = status_kib("VmRSS:");
+    let baseline = session_server::test_support::status_kib("VmRSS:");
 
     let script = r#"
 import hashlib, imaplib, os
@@ -108,7 +99,7 @@ print(len(part2))
         out.trim().parse::<usize>().unwrap() > ATTACHMENT,
         "attachment part: {out}"
     );
-    let peak = status_kib("VmHWM:");
+    let peak = session_server::test_support::status_kib("VmHWM:");
     let growth_kib = peak.saturating_sub(baseline);
     let size = fs::metadata(&path).unwrap().len();
     eprintln!("server resident set: baseline {baseline} KiB, peak {peak} KiB, growth {growth_kib} KiB for BODYSTRUCTURE and BODY[2] of a {size}-octet message");

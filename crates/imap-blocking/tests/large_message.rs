@@ -14,15 +14,6 @@ use support::{config, python, start, TempDir};
 
 const SIZE: usize = 50 << 20;
 
-fn status_kib(field: &str) -> u64 {
-    let status = fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("{field} missing from /proc/self/status"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn fifty_megabytes_fetched_searched_and_appended_with_bounded_memory() {
     let dir = TempDir::new("large");
@@ -58,7 +49,7 @@ fn fifty_megabytes_fetched_searched_and_appended_with_bounded_memory() {
 
     // Reset the peak resident set to the current one (Linux clear_refs 5).
     fs::write("/proc/self/clear_refs", "5").unwrap();
-    let baseline = status_kib("VmRSS:");
+    let baseline = session_server::test_support::status_kib("VmRSS:");
 
     let script = r#"
 import hashlib, imaplib, os, re
@@ -105,7 +96,7 @@ print(len(want))
     );
     let size = fs::metadata(&path).unwrap().len();
     assert_eq!(out.trim(), size.to_string());
-    let peak = status_kib("VmHWM:");
+    let peak = session_server::test_support::status_kib("VmHWM:");
     let growth_kib = peak.saturating_sub(baseline);
     eprintln!("server resident set: baseline {baseline} KiB, peak {peak} KiB, growth {growth_kib} KiB for a {size}-octet message fetched, searched and appended");
     // The message is 50 MiB; the server holds a FETCH step (1 MiB), a read

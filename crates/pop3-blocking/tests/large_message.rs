@@ -12,15 +12,6 @@ use support::{config, python, start, tls, TempDir};
 
 const SIZE: usize = 20 << 20;
 
-fn status_kib(field: &str) -> u64 {
-    let status = fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("{field} missing from /proc/self/status"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn twenty_megabytes_streamed_with_bounded_memory() {
     let dir = TempDir::new("large");
@@ -52,7 +43,7 @@ fn twenty_megabytes_streamed_with_bounded_memory() {
 
     // Reset the peak resident set to the current one (Linux clear_refs 5).
     fs::write("/proc/self/clear_refs", "5").unwrap();
-    let baseline = status_kib("VmRSS:");
+    let baseline = session_server::test_support::status_kib("VmRSS:");
 
     let script = r#"
 import hashlib, os, poplib, ssl
@@ -79,7 +70,7 @@ print(len(got))
         Duration::from_secs(120),
     );
     assert_eq!(out.trim(), size.to_string());
-    let peak = status_kib("VmHWM:");
+    let peak = session_server::test_support::status_kib("VmHWM:");
     let growth_kib = peak.saturating_sub(baseline);
     eprintln!("server resident set: baseline {baseline} KiB, peak {peak} KiB, growth {growth_kib} KiB for a {size}-octet message");
     // The message is 20 MiB; the server holds one 64 KiB chunk, its stuffed

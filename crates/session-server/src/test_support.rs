@@ -131,3 +131,15 @@ pub fn line(reader: &mut BufReader<TcpStream>) -> String {
     reader.read_line(&mut l).unwrap();
     l
 }
+
+/// A `/proc/self/status` field of this process in KiB (`"VmRSS:"`, the
+/// resident set now; `"VmHWM:"`, its peak), for tests that bound a
+/// server's memory.
+pub fn status_kib(field: &str) -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} missing from /proc/self/status"))
+}

@@ -101,12 +101,7 @@ pub fn stop<R: Runtime>(server: ServerHandle<R>) {
 
 /// This process's resident set, in KiB.
 pub fn rss_kib() -> u64 {
-    let status = fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+    session_server::test_support::status_kib("VmRSS:")
 }
 
 /// A temporary directory of its own for a test on runtime `R` (the tests
